@@ -1,0 +1,695 @@
+package dev.jnorm;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+import dev.jnorm.kernels.Gemm;
+
+/**
+ * A dense, contiguous, row-major tensor of float32 (or, for state such as {@code num_batches_tracked}, int64)
+ * with reverse-mode autograd.
+ *
+ * <p>Autograd follows PyTorch: a tensor created by an operation on inputs of which at least one
+ * {@link #requiresGrad() requires grad} records the operation as its {@link GradFn}. {@link #backward(Tensor)}
+ * walks that graph once in reverse topological order, and gradients of leaf tensors accumulate into
+ * {@link #grad()} across calls until {@link #zeroGrad()}. After a backward pass the graph's saved tensors are
+ * freed; a second backward through the same graph is an {@link IllegalStateException} (unless the first used
+ * {@code retainGraph}). Inside {@link #noGrad()} no graph is recorded.
+ *
+ * <p>Thread-safety: a tensor is not synchronized; reading one from many threads is safe, writing is not.
+ */
+public final class Tensor {
+    /** Element type. FLOAT32 for everything that computes; INT64 only for integer state buffers. */
+    public enum DType { FLOAT32, INT64 }
+
+    private static final ThreadLocal<int[]> NO_GRAD_DEPTH = ThreadLocal.withInitial(() -> new int[1]);
+
+    private final int[] shape;
+    private final float[] data;     // FLOAT32 storage, length numel (null for INT64)
+    private final long[] longData;  // INT64 storage, length numel (null for FLOAT32)
+    private boolean requiresGrad;
+    private Tensor grad;
+    private GradFn gradFn;
+
+    private Tensor(float[] data, long[] longData, int[] shape) {
+        this.shape = shape;
+        this.data = data;
+        this.longData = longData;
+    }
+
+    // ---------------------------------------------------------------- creation
+
+    /** A tensor holding a copy of {@code data} with the given shape. */
+    public static Tensor of(float[] data, int... shape) {
+        int[] s = checkShape("Tensor.of", shape);
+        long n = numel(s);
+        if (data.length != n) {
+            throw new IllegalArgumentException("Tensor.of: shape " + Arrays.toString(shape) + " holds " + n
+                    + " elements, got " + data.length + " values");
+        }
+        return new Tensor(data.clone(), null, s);
+    }
+
+    /** Wraps {@code data} without copying: the tensor's storage is the array. For kernels and tests. */
+    public static Tensor wrap(float[] data, int... shape) {
+        int[] s = checkShape("Tensor.wrap", shape);
+        if (data.length != numel(s)) {
+            throw new IllegalArgumentException("Tensor.wrap: shape " + Arrays.toString(shape) + " holds "
+                    + numel(s) + " elements, got " + data.length + " values");
+        }
+        return new Tensor(data, null, s);
+    }
+
+    /** A 0-dim float tensor. */
+    public static Tensor scalar(float value) {
+        return new Tensor(new float[] {value}, null, new int[0]);
+    }
+
+    /** A 0-dim int64 tensor (PyTorch's {@code torch.tensor(v, dtype=torch.long)}). */
+    public static Tensor scalarLong(long value) {
+        return new Tensor(null, new long[] {value}, new int[0]);
+    }
+
+    /** An int64 tensor holding a copy of {@code data}. */
+    public static Tensor ofLong(long[] data, int... shape) {
+        int[] s = checkShape("Tensor.ofLong", shape);
+        if (data.length != numel(s)) {
+            throw new IllegalArgumentException("Tensor.ofLong: shape " + Arrays.toString(shape) + " holds "
+                    + numel(s) + " elements, got " + data.length + " values");
+        }
+        return new Tensor(null, data.clone(), s);
+    }
+
+    public static Tensor zeros(int... shape) {
+        int[] s = checkShape("Tensor.zeros", shape);
+        return new Tensor(new float[numelInt("Tensor.zeros", s)], null, s);
+    }
+
+    public static Tensor ones(int... shape) {
+        return full(1f, shape);
+    }
+
+    public static Tensor full(float value, int... shape) {
+        int[] s = checkShape("Tensor.full", shape);
+        float[] d = new float[numelInt("Tensor.full", s)];
+        Arrays.fill(d, value);
+        return new Tensor(d, null, s);
+    }
+
+    /** Standard normal samples from {@code rng} (seed it for reproducibility). */
+    public static Tensor randn(Random rng, int... shape) {
+        int[] s = checkShape("Tensor.randn", shape);
+        float[] d = new float[numelInt("Tensor.randn", s)];
+        for (int i = 0; i < d.length; i++) {
+            d[i] = (float) rng.nextGaussian();
+        }
+        return new Tensor(d, null, s);
+    }
+
+    /** Uniform samples in [0, 1) from {@code rng}. */
+    public static Tensor rand(Random rng, int... shape) {
+        int[] s = checkShape("Tensor.rand", shape);
+        float[] d = new float[numelInt("Tensor.rand", s)];
+        for (int i = 0; i < d.length; i++) {
+            d[i] = rng.nextFloat();
+        }
+        return new Tensor(d, null, s);
+    }
+
+    /** Uniform samples in [low, high) from {@code rng}. */
+    public static Tensor uniform(Random rng, float low, float high, int... shape) {
+        Tensor t = rand(rng, shape);
+        float[] d = t.data;
+        for (int i = 0; i < d.length; i++) {
+            d[i] = low + (high - low) * d[i];
+        }
+        return t;
+    }
+
+    /**
+     * The result of an operation: records {@code fn} as its gradient function when grad mode is on and an
+     * input requires grad. {@code data} becomes the result's storage (not copied).
+     */
+    public static Tensor fromOp(float[] data, int[] shape, String name, Tensor[] inputs, Backward fn) {
+        Tensor out = wrap(data, shape);
+        if (isGradEnabled()) {
+            for (Tensor in : inputs) {
+                if (in != null && in.requiresGrad) {
+                    out.requiresGrad = true;
+                    out.gradFn = new GradFn(name, inputs, fn);
+                    break;
+                }
+            }
+        }
+        return out;
+    }
+
+    // ---------------------------------------------------------------- shape and data
+
+    /** A copy of the shape. */
+    public int[] shape() {
+        return shape.clone();
+    }
+
+    public int dim() {
+        return shape.length;
+    }
+
+    /** Size of dimension {@code d}; negative {@code d} counts from the end. */
+    public int size(int d) {
+        int k = d < 0 ? d + shape.length : d;
+        if (k < 0 || k >= shape.length) {
+            throw new IllegalArgumentException("Tensor.size: dimension " + d + " out of range for "
+                    + shape.length + "-D tensor");
+        }
+        return shape[k];
+    }
+
+    public int numel() {
+        return isLong() ? longData.length : data.length;
+    }
+
+    public DType dtype() {
+        return isLong() ? DType.INT64 : DType.FLOAT32;
+    }
+
+    private boolean isLong() {
+        return longData != null;
+    }
+
+    /** A copy of the elements, row-major. For INT64 tensors, the values converted to float. */
+    public float[] toArray() {
+        if (isLong()) {
+            float[] f = new float[longData.length];
+            for (int i = 0; i < f.length; i++) {
+                f[i] = longData[i];
+            }
+            return f;
+        }
+        return data.clone();
+    }
+
+    /** A copy of the elements of an INT64 tensor. */
+    public long[] toLongArray() {
+        if (!isLong()) {
+            throw new IllegalStateException("Tensor.toLongArray: tensor is float32; use toArray()");
+        }
+        return longData.clone();
+    }
+
+    /**
+     * The live float storage (row-major, length numel). Writes bypass autograd: for kernels, optimizers and
+     * in-place buffer updates only.
+     */
+    public float[] storage() {
+        if (isLong()) {
+            throw new IllegalStateException("Tensor.storage: tensor is int64; use longStorage()");
+        }
+        return data;
+    }
+
+    /** The live int64 storage of an INT64 tensor. */
+    public long[] longStorage() {
+        if (!isLong()) {
+            throw new IllegalStateException("Tensor.longStorage: tensor is float32; use storage()");
+        }
+        return longData;
+    }
+
+    /** The single value of a one-element tensor. */
+    public float item() {
+        if (numel() != 1) {
+            throw new IllegalStateException("Tensor.item: expected a one-element tensor, got shape "
+                    + Arrays.toString(shape));
+        }
+        return isLong() ? longData[0] : data[0];
+    }
+
+    /** The element at a multi-index (for tests and inspection). */
+    public float get(int... index) {
+        return isLong() ? longData[offset(index)] : data[offset(index)];
+    }
+
+    private int offset(int[] index) {
+        if (index.length != shape.length) {
+            throw new IllegalArgumentException("Tensor.get: expected " + shape.length + " indices, got "
+                    + index.length);
+        }
+        int off = 0;
+        for (int d = 0; d < shape.length; d++) {
+            if (index[d] < 0 || index[d] >= shape[d]) {
+                throw new IllegalArgumentException("Tensor.get: index " + Arrays.toString(index)
+                        + " out of bounds for shape " + Arrays.toString(shape));
+            }
+            off = off * shape[d] + index[d];
+        }
+        return off;
+    }
+
+    /** A deep copy with no autograd history. */
+    public Tensor copy() {
+        return new Tensor(data == null ? null : data.clone(), longData == null ? null : longData.clone(),
+                shape.clone());
+    }
+
+    /** A tensor sharing this storage, cut from the graph. */
+    public Tensor detach() {
+        return new Tensor(data, longData, shape);
+    }
+
+    /**
+     * The same elements with a new shape (one dimension may be -1). Shares storage, like PyTorch's view on a
+     * contiguous tensor; gradients flow back reshaped.
+     */
+    public Tensor reshape(int... newShape) {
+        int[] s = inferShape(newShape);
+        if (isLong()) {
+            return new Tensor(null, longData, s);
+        }
+        int[] from = shape;
+        Tensor out = new Tensor(data, null, s);
+        if (isGradEnabled() && requiresGrad) {
+            out.requiresGrad = true;
+            out.gradFn = new GradFn("ReshapeBackward", new Tensor[] {this},
+                    g -> new Tensor[] {new Tensor(g.data, null, from)});
+        }
+        return out;
+    }
+
+    /** Alias of {@link #reshape(int...)}: storage is always contiguous. */
+    public Tensor view(int... newShape) {
+        return reshape(newShape);
+    }
+
+    private int[] inferShape(int[] newShape) {
+        int infer = -1;
+        long known = 1;
+        for (int d = 0; d < newShape.length; d++) {
+            if (newShape[d] == -1) {
+                if (infer >= 0) {
+                    throw new IllegalArgumentException("Tensor.reshape: only one dimension can be -1, got "
+                            + Arrays.toString(newShape));
+                }
+                infer = d;
+            } else if (newShape[d] < 0) {
+                throw new IllegalArgumentException("Tensor.reshape: invalid shape " + Arrays.toString(newShape));
+            } else {
+                known *= newShape[d];
+            }
+        }
+        int[] s = newShape.clone();
+        int n = numel();
+        if (infer >= 0) {
+            if (known == 0 || n % known != 0) {
+                throw new IllegalArgumentException("Tensor.reshape: shape " + Arrays.toString(newShape)
+                        + " is invalid for input of size " + n);
+            }
+            s[infer] = (int) (n / known);
+        } else if (known != n) {
+            throw new IllegalArgumentException("Tensor.reshape: shape " + Arrays.toString(newShape)
+                    + " is invalid for input of size " + n);
+        }
+        return s;
+    }
+
+    // ---------------------------------------------------------------- autograd
+
+    /** A function from the gradient of an op's output to the gradients of its inputs (null where unneeded). */
+    @FunctionalInterface
+    public interface Backward {
+        Tensor[] apply(Tensor gradOutput);
+    }
+
+    /** The recorded operation that produced a tensor. */
+    public static final class GradFn {
+        private final String name;
+        private final Tensor[] inputs;
+        private Backward fn; // null once freed
+
+        GradFn(String name, Tensor[] inputs, Backward fn) {
+            this.name = name;
+            this.inputs = inputs;
+            this.fn = fn;
+        }
+
+        public String name() {
+            return name;
+        }
+    }
+
+    public boolean requiresGrad() {
+        return requiresGrad;
+    }
+
+    /** Marks a leaf tensor as requiring grad; returns this. */
+    public Tensor requiresGrad(boolean value) {
+        if (gradFn != null && !value) {
+            throw new IllegalStateException("Tensor.requiresGrad: cannot turn off requires_grad of a non-leaf "
+                    + "tensor (produced by " + gradFn.name + "); use detach()");
+        }
+        if (value && isLong()) {
+            throw new IllegalStateException("Tensor.requiresGrad: only float tensors can require gradients");
+        }
+        this.requiresGrad = value;
+        return this;
+    }
+
+    /** The accumulated gradient of a leaf tensor, or null when none reached it. */
+    public Tensor grad() {
+        return grad;
+    }
+
+    /** Clears the accumulated gradient (PyTorch 2's {@code zero_grad(set_to_none=True)}). */
+    public void zeroGrad() {
+        grad = null;
+    }
+
+    /** The operation that produced this tensor, or null for a leaf. */
+    public GradFn gradFn() {
+        return gradFn;
+    }
+
+    public boolean isLeaf() {
+        return gradFn == null;
+    }
+
+    /** Backward from a one-element tensor with gradient 1. */
+    public void backward() {
+        if (numel() != 1) {
+            throw new IllegalStateException("Tensor.backward: grad can be implicitly created only for scalar "
+                    + "outputs; got shape " + Arrays.toString(shape) + ", pass a gradOutput");
+        }
+        backward(full(1f, shape), false);
+    }
+
+    public void backward(Tensor gradOutput) {
+        backward(gradOutput, false);
+    }
+
+    /**
+     * Reverse-mode autograd from this tensor with upstream gradient {@code gradOutput} (same shape).
+     * Leaf gradients accumulate. Unless {@code retainGraph}, the graph's saved state is freed afterwards.
+     */
+    public void backward(Tensor gradOutput, boolean retainGraph) {
+        if (!requiresGrad) {
+            throw new IllegalStateException("Tensor.backward: element 0 of tensors does not require grad and "
+                    + "does not have a grad_fn (call requiresGrad(true) on an input, outside noGrad())");
+        }
+        if (!Arrays.equals(gradOutput.shape, shape) || gradOutput.isLong()) {
+            throw new IllegalArgumentException("Tensor.backward: gradOutput must be float with shape "
+                    + Arrays.toString(shape) + ", got " + gradOutput.dtype() + " " + Arrays.toString(gradOutput.shape));
+        }
+        List<Tensor> order = topologicalOrder();
+        Map<Tensor, float[]> grads = new IdentityHashMap<>();
+        grads.put(this, gradOutput.data.clone());
+        try (NoGrad ignored = noGrad()) {
+            for (Tensor t : order) {
+                float[] g = grads.remove(t);
+                if (g == null) {
+                    continue;
+                }
+                if (t.gradFn == null) {
+                    t.accumulateGrad(g);
+                    continue;
+                }
+                GradFn node = t.gradFn;
+                if (node.fn == null) {
+                    throw new IllegalStateException("Tensor.backward: trying to backward through the graph a "
+                            + "second time (" + node.name + " has already been freed); pass retainGraph=true "
+                            + "to the first backward, or recompute the forward");
+                }
+                Tensor[] inGrads = node.fn.apply(new Tensor(g, null, t.shape));
+                if (!retainGraph) {
+                    node.fn = null;
+                }
+                for (int i = 0; i < node.inputs.length; i++) {
+                    Tensor in = node.inputs[i];
+                    if (in == null || !in.requiresGrad || inGrads[i] == null) {
+                        continue;
+                    }
+                    float[] gi = inGrads[i].data;
+                    if (gi.length != in.numel()) {
+                        throw new IllegalStateException(node.name + ": gradient for input " + i + " has "
+                                + gi.length + " elements, input has " + in.numel());
+                    }
+                    float[] acc = grads.get(in);
+                    if (acc == null) {
+                        grads.put(in, gi.clone());
+                    } else {
+                        for (int k = 0; k < acc.length; k++) {
+                            acc[k] += gi[k];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private void accumulateGrad(float[] g) {
+        if (!requiresGrad) {
+            return;
+        }
+        if (grad == null) {
+            grad = new Tensor(g.clone(), null, shape.clone());
+        } else {
+            float[] acc = grad.data;
+            for (int k = 0; k < acc.length; k++) {
+                acc[k] += g[k];
+            }
+        }
+    }
+
+    /** Tensors reachable from this one through grad functions, outputs before their inputs. */
+    private List<Tensor> topologicalOrder() {
+        // Iterative post-order DFS (deep graphs such as long chains must not overflow the stack).
+        Map<Tensor, Boolean> visited = new IdentityHashMap<>();
+        List<Tensor> post = new ArrayList<>();
+        ArrayDeque<Object[]> stack = new ArrayDeque<>();
+        stack.push(new Object[] {this, 0});
+        visited.put(this, Boolean.TRUE);
+        while (!stack.isEmpty()) {
+            Object[] frame = stack.peek();
+            Tensor t = (Tensor) frame[0];
+            int next = (Integer) frame[1];
+            Tensor[] inputs = t.gradFn == null ? new Tensor[0] : t.gradFn.inputs;
+            if (next < inputs.length) {
+                frame[1] = next + 1;
+                Tensor in = inputs[next];
+                if (in != null && in.requiresGrad && !visited.containsKey(in)) {
+                    visited.put(in, Boolean.TRUE);
+                    stack.push(new Object[] {in, 0});
+                }
+            } else {
+                stack.pop();
+                post.add(t);
+            }
+        }
+        java.util.Collections.reverse(post);
+        return post;
+    }
+
+    /** A scope in which operations record no graph, like {@code torch.no_grad()}. Close it to leave. */
+    public static final class NoGrad implements AutoCloseable {
+        private boolean closed;
+
+        private NoGrad() {
+            NO_GRAD_DEPTH.get()[0]++;
+        }
+
+        @Override
+        public void close() {
+            if (!closed) {
+                closed = true;
+                NO_GRAD_DEPTH.get()[0]--;
+            }
+        }
+    }
+
+    /** Enters a no-grad scope on this thread: {@code try (var ng = Tensor.noGrad()) { ... }}. */
+    public static NoGrad noGrad() {
+        return new NoGrad();
+    }
+
+    public static boolean isGradEnabled() {
+        return NO_GRAD_DEPTH.get()[0] == 0;
+    }
+
+    // ---------------------------------------------------------------- element-wise ops and reductions
+
+    public Tensor add(Tensor other) {
+        sameShape("add", other);
+        float[] a = data, b = other.data, out = new float[a.length];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = a[i] + b[i];
+        }
+        return fromOp(out, shape.clone(), "AddBackward", new Tensor[] {this, other}, g -> new Tensor[] {g, g});
+    }
+
+    public Tensor sub(Tensor other) {
+        sameShape("sub", other);
+        float[] a = data, b = other.data, out = new float[a.length];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = a[i] - b[i];
+        }
+        return fromOp(out, shape.clone(), "SubBackward", new Tensor[] {this, other},
+                g -> new Tensor[] {g, g.mul(-1f)});
+    }
+
+    public Tensor mul(Tensor other) {
+        sameShape("mul", other);
+        float[] a = data, b = other.data, out = new float[a.length];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = a[i] * b[i];
+        }
+        Tensor self = this;
+        return fromOp(out, shape.clone(), "MulBackward", new Tensor[] {this, other},
+                g -> new Tensor[] {other.requiresGrad ? g.mulNoGrad(other) : null,
+                        self.requiresGrad ? g.mulNoGrad(self) : null});
+    }
+
+    private Tensor mulNoGrad(Tensor other) {
+        float[] out = new float[data.length];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = data[i] * other.data[i];
+        }
+        return new Tensor(out, null, shape.clone());
+    }
+
+    public Tensor mul(float s) {
+        float[] out = new float[data.length];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = data[i] * s;
+        }
+        return fromOp(out, shape.clone(), "MulBackward", new Tensor[] {this}, g -> new Tensor[] {g.mul(s)});
+    }
+
+    public Tensor add(float s) {
+        float[] out = new float[data.length];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = data[i] + s;
+        }
+        return fromOp(out, shape.clone(), "AddBackward", new Tensor[] {this}, g -> new Tensor[] {g});
+    }
+
+    public Tensor relu() {
+        float[] x = data, out = new float[x.length];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = x[i] > 0f ? x[i] : 0f;
+        }
+        return fromOp(out, shape.clone(), "ReluBackward", new Tensor[] {this}, g -> {
+            float[] dx = new float[x.length];
+            for (int i = 0; i < dx.length; i++) {
+                dx[i] = x[i] > 0f ? g.data[i] : 0f;
+            }
+            return new Tensor[] {new Tensor(dx, null, g.shape)};
+        });
+    }
+
+    /** Sum of all elements (accumulated in double) as a 0-dim tensor. */
+    public Tensor sum() {
+        double s = 0;
+        for (float v : data) {
+            s += v;
+        }
+        int[] from = shape.clone();
+        return fromOp(new float[] {(float) s}, new int[0], "SumBackward", new Tensor[] {this},
+                g -> new Tensor[] {full(g.data[0], from)});
+    }
+
+    /** Mean of all elements (accumulated in double) as a 0-dim tensor. */
+    public Tensor mean() {
+        double s = 0;
+        for (float v : data) {
+            s += v;
+        }
+        int n = data.length;
+        int[] from = shape.clone();
+        return fromOp(new float[] {(float) (s / n)}, new int[0], "MeanBackward", new Tensor[] {this},
+                g -> new Tensor[] {full(g.data[0] / n, from)});
+    }
+
+    /** Matrix product of 2-D tensors [m, k] x [k, n] -> [m, n]. */
+    public Tensor matmul(Tensor other) {
+        if (dim() != 2 || other.dim() != 2 || shape[1] != other.shape[0]) {
+            throw new IllegalArgumentException("Tensor.matmul: expected [m, k] x [k, n], got "
+                    + Arrays.toString(shape) + " x " + Arrays.toString(other.shape));
+        }
+        int m = shape[0], k = shape[1], n = other.shape[1];
+        float[] out = Gemm.matmul(data, other.data, m, k, n);
+        Tensor a = this;
+        return fromOp(out, new int[] {m, n}, "MmBackward", new Tensor[] {this, other}, g -> new Tensor[] {
+                a.requiresGrad ? new Tensor(Gemm.matmulNT(g.data, other.data, m, n, k), null, new int[] {m, k}) : null,
+                other.requiresGrad ? new Tensor(Gemm.matmulTN(a.data, g.data, k, m, n), null, new int[] {k, n}) : null});
+    }
+
+    private void sameShape(String op, Tensor other) {
+        if (!Arrays.equals(shape, other.shape) || isLong() || other.isLong()) {
+            throw new IllegalArgumentException("Tensor." + op + ": expected two float tensors of the same shape, got "
+                    + dtype() + Arrays.toString(shape) + " and " + other.dtype() + Arrays.toString(other.shape));
+        }
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private static int[] checkShape(String who, int[] shape) {
+        for (int d : shape) {
+            if (d < 0) {
+                throw new IllegalArgumentException(who + ": negative dimension in shape " + Arrays.toString(shape));
+            }
+        }
+        numelInt(who, shape);
+        return shape.clone();
+    }
+
+    private static long numel(int[] shape) {
+        long n = 1;
+        for (int d : shape) {
+            n *= d;
+            if (n > Integer.MAX_VALUE) {
+                return n;
+            }
+        }
+        return n;
+    }
+
+    private static int numelInt(String who, int[] shape) {
+        long n = numel(shape);
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException(who + ": shape " + Arrays.toString(shape)
+                    + " has more elements than a Java array can hold (" + Integer.MAX_VALUE + ")");
+        }
+        return (int) n;
+    }
+
+    @Override
+    public String toString() {
+        StringBuilder sb = new StringBuilder("tensor(");
+        int n = numel();
+        int show = Math.min(n, 8);
+        sb.append('[');
+        for (int i = 0; i < show; i++) {
+            if (i > 0) {
+                sb.append(", ");
+            }
+            sb.append(isLong() ? Long.toString(longData[i]) : Float.toString(data[i]));
+        }
+        if (show < n) {
+            sb.append(", ...");
+        }
+        sb.append("], shape=").append(Arrays.toString(shape));
+        if (isLong()) {
+            sb.append(", dtype=int64");
+        }
+        if (gradFn != null) {
+            sb.append(", grad_fn=").append(gradFn.name);
+        } else if (requiresGrad) {
+            sb.append(", requires_grad=True");
+        }
+        return sb.append(')').toString();
+    }
+}

@@ -1,0 +1,102 @@
+package dev.jnorm.kernels;
+
+/**
+ * The one statistics core: running (count, mean, M2) in double. Welford's update within a contiguous segment,
+ * Chan's merge across segments in a fixed order, so every family (BatchNorm over N and spatial, GroupNorm,
+ * LayerNorm and InstanceNorm over a row) takes its moments the same way. Never E[x²]−E[x]².
+ *
+ * <p>Welford: mean' = mean + (x − mean)/n', M2' = M2 + (x − mean)(x − mean').
+ * Chan: δ = meanB − meanA, mean = meanA + δ·nB/n, M2 = M2A + M2B + δ²·nA·nB/n.
+ */
+public final class Moments {
+    private long count;
+    private double mean;
+    private double m2;
+
+    public long count() {
+        return count;
+    }
+
+    public double mean() {
+        return mean;
+    }
+
+    /** Sum of squared deviations from the mean. */
+    public double m2() {
+        return m2;
+    }
+
+    /** M2 / n: the variance a normalization layer divides by. */
+    public double biasedVar() {
+        return m2 / count;
+    }
+
+    /** M2 / (n − 1): what PyTorch folds into running_var (NaN for n = 1, as torch's var of one value). */
+    public double unbiasedVar() {
+        return count > 1 ? m2 / (count - 1) : Double.NaN;
+    }
+
+    /** Welford update with one value. */
+    public void add(double x) {
+        count++;
+        double delta = x - mean;
+        mean += delta / count;
+        m2 += delta * (x - mean);
+    }
+
+    /** Chan's merge of another partial result into this one. */
+    public void merge(Moments other) {
+        if (other.count == 0) {
+            return;
+        }
+        if (count == 0) {
+            count = other.count;
+            mean = other.mean;
+            m2 = other.m2;
+            return;
+        }
+        long n = count + other.count;
+        double delta = other.mean - mean;
+        mean += delta * ((double) other.count / n);
+        m2 += other.m2 + delta * delta * ((double) count * other.count / n);
+        count = n;
+    }
+
+    /**
+     * Moments of {@code segments} contiguous runs of {@code length} floats, the s-th starting at
+     * {@code start + s·stride}: Welford within a run, Chan across runs in order.
+     * BatchNorm channel c of [N, C, inner]: start = c·inner, segments = N, stride = C·inner, length = inner.
+     * A GroupNorm/LayerNorm row r of length D: start = r·D, segments = 1, length = D.
+     */
+    public static Moments of(float[] x, int start, int segments, int stride, int length) {
+        Moments total = new Moments();
+        Moments run = new Moments();
+        for (int s = 0; s < segments; s++) {
+            run.count = 0;
+            run.mean = 0;
+            run.m2 = 0;
+            int base = start + s * stride;
+            for (int i = 0; i < length; i++) {
+                run.add(x[base + i]);
+            }
+            total.merge(run);
+        }
+        return total;
+    }
+
+    /**
+     * Mean of squares over the same index set as {@link #of}: the RMSNorm statistic, i.e. the second moment
+     * about a mean fixed at 0 (accumulated in double).
+     */
+    public static double meanOfSquares(float[] x, int start, int segments, int stride, int length) {
+        double sum = 0;
+        for (int s = 0; s < segments; s++) {
+            int base = start + s * stride;
+            for (int i = 0; i < length; i++) {
+                double v = x[base + i];
+                sum += v * v;
+            }
+        }
+        return sum / ((double) segments * length);
+    }
+}

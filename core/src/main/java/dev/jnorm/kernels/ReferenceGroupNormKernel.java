@@ -1,0 +1,83 @@
+package dev.jnorm.kernels;
+
+/**
+ * Scalar reference row-wise normalization (GroupNorm, LayerNorm, InstanceNorm, RMSNorm): plain loops, double
+ * accumulation, written for clarity. The oracle for the fast kernels and their fallback.
+ */
+public final class ReferenceGroupNormKernel implements GroupNormKernel {
+
+    @Override
+    public void forward(float[] x, int rows, int groups, int channelsPerGroup, int inner, float[] weight,
+                        float[] bias, double eps, boolean subtractMean, float[] y, double[] mean, double[] rstd,
+                        double[] biasedVar) {
+        int d = channelsPerGroup * inner;
+        for (int r = 0; r < rows; r++) {
+            double mu, var;
+            if (subtractMean) {
+                Moments m = Moments.of(x, r * d, 1, d, d);
+                mu = m.mean();
+                var = m.biasedVar();
+            } else {
+                mu = 0.0;
+                var = Moments.meanOfSquares(x, r * d, 1, d, d);
+            }
+            mean[r] = mu;
+            rstd[r] = 1.0 / Math.sqrt(var + eps);
+            if (biasedVar != null) {
+                biasedVar[r] = var;
+            }
+            int affine0 = (r % groups) * channelsPerGroup;
+            for (int j = 0; j < d; j++) {
+                int a = affine0 + j / inner;
+                double w = weight == null ? 1.0 : weight[a];
+                double b = bias == null ? 0.0 : bias[a];
+                double xhat = (x[r * d + j] - mu) * rstd[r];
+                y[r * d + j] = (float) (xhat * w + b);
+            }
+        }
+    }
+
+    @Override
+    public void backward(float[] x, float[] dy, int rows, int groups, int channelsPerGroup, int inner,
+                         float[] weight, boolean subtractMean, double[] mean, double[] rstd, float[] dx,
+                         float[] dweight, float[] dbias) {
+        int d = channelsPerGroup * inner;
+        int affineSize = groups * channelsPerGroup;
+        double[] sumDyXhat = new double[affineSize]; // dweight, accumulated over rows in double
+        double[] sumDy = new double[affineSize];     // dbias
+        for (int r = 0; r < rows; r++) {
+            int affine0 = (r % groups) * channelsPerGroup;
+            // The row's two reductions over g = dy·weight: Σ g and Σ g·xhat.
+            double sumG = 0, sumGXhat = 0;
+            for (int j = 0; j < d; j++) {
+                int a = affine0 + j / inner;
+                double xhat = (x[r * d + j] - mean[r]) * rstd[r];
+                double g = dy[r * d + j] * (weight == null ? 1.0 : weight[a]);
+                sumG += g;
+                sumGXhat += g * xhat;
+                sumDyXhat[a] += dy[r * d + j] * xhat;
+                sumDy[a] += dy[r * d + j];
+            }
+            if (dx == null) {
+                continue;
+            }
+            // term 1: g; term 2: −mean(g) (only when the mean was subtracted); term 3: −xhat·mean(g·xhat).
+            double meanG = subtractMean ? sumG / d : 0.0;
+            double meanGXhat = sumGXhat / d;
+            for (int j = 0; j < d; j++) {
+                int a = affine0 + j / inner;
+                double xhat = (x[r * d + j] - mean[r]) * rstd[r];
+                double g = dy[r * d + j] * (weight == null ? 1.0 : weight[a]);
+                dx[r * d + j] = (float) (rstd[r] * (g - meanG - xhat * meanGXhat));
+            }
+        }
+        for (int a = 0; a < affineSize; a++) {
+            if (dweight != null) {
+                dweight[a] = (float) sumDyXhat[a];
+            }
+            if (dbias != null) {
+                dbias[a] = (float) sumDy[a];
+            }
+        }
+    }
+}

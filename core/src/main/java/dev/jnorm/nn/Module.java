@@ -1,0 +1,357 @@
+package dev.jnorm.nn;
+
+import dev.jnorm.Tensor;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * Base of every layer, shaped after {@code torch.nn.Module}: named parameters, buffers and child modules in
+ * registration order (a null value is PyTorch's {@code None}: registered but absent from the state dict),
+ * train/eval mode, forward pre-hooks (used by weight and spectral normalization), a state dict with PyTorch's key
+ * names, and a {@code print(model)}-style {@link #toString()}.
+ *
+ * <p>Subclasses implement {@link #forwardImpl(Tensor)}; callers use {@link #forward(Tensor)}, which runs the
+ * pre-hooks first. A module is not thread-safe for training; see docs.
+ */
+public abstract class Module {
+    private final LinkedHashMap<String, Tensor> parameters = new LinkedHashMap<>();
+    private final LinkedHashMap<String, Tensor> buffers = new LinkedHashMap<>();
+    private final LinkedHashMap<String, Module> children = new LinkedHashMap<>();
+    private final LinkedHashMap<String, Tensor> attributes = new LinkedHashMap<>();
+    private final List<Consumer<Module>> forwardPreHooks = new ArrayList<>();
+    protected boolean training = true;
+
+    /** Runs the forward pre-hooks, then the layer. */
+    public final Tensor forward(Tensor x) {
+        for (Consumer<Module> hook : forwardPreHooks) {
+            hook.accept(this);
+        }
+        return forwardImpl(x);
+    }
+
+    /** The layer's computation. */
+    protected abstract Tensor forwardImpl(Tensor x);
+
+    /** The class name PyTorch prints (a Lazy module prints its materialized class once materialized). */
+    public String name() {
+        return getClass().getSimpleName();
+    }
+
+    // ---------------------------------------------------------------- registration
+
+    protected final Tensor registerParameter(String name, Tensor value) {
+        if (value != null) {
+            value.requiresGrad(true);
+        }
+        parameters.put(name, value);
+        return value;
+    }
+
+    protected final Tensor registerBuffer(String name, Tensor value) {
+        buffers.put(name, value);
+        return value;
+    }
+
+    protected final <M extends Module> M registerModule(String name, M module) {
+        children.put(name, module);
+        return module;
+    }
+
+    /** Removes a parameter (for reparametrizations); returns it. */
+    final Tensor removeParameter(String name) {
+        return parameters.remove(name);
+    }
+
+    final boolean hasParameter(String name) {
+        return parameters.get(name) != null;
+    }
+
+    /** Sets a plain tensor attribute (not state), e.g. the weight a reparametrization computes. */
+    final void setAttribute(String name, Tensor value) {
+        attributes.put(name, value);
+    }
+
+    final void addForwardPreHook(Consumer<Module> hook) {
+        forwardPreHooks.add(hook);
+    }
+
+    /** A parameter, buffer or attribute by name (null when registered as None or absent). */
+    protected final Tensor tensor(String name) {
+        if (parameters.containsKey(name)) {
+            return parameters.get(name);
+        }
+        if (buffers.containsKey(name)) {
+            return buffers.get(name);
+        }
+        return attributes.get(name);
+    }
+
+    /** Replaces a registered buffer's tensor (e.g. on Lazy materialization). */
+    protected final void setBuffer(String name, Tensor value) {
+        buffers.put(name, value);
+    }
+
+    protected final void setParameter(String name, Tensor value) {
+        registerParameter(name, value);
+    }
+
+    // ---------------------------------------------------------------- mode
+
+    /** Sets training mode on this module and its children (PyTorch's {@code train(mode)}); returns this. */
+    public Module train(boolean mode) {
+        training = mode;
+        for (Module child : children.values()) {
+            child.train(mode);
+        }
+        return this;
+    }
+
+    public Module train() {
+        return train(true);
+    }
+
+    public Module eval() {
+        return train(false);
+    }
+
+    public boolean isTraining() {
+        return training;
+    }
+
+    // ---------------------------------------------------------------- traversal
+
+    /** Direct children in registration order. */
+    public Map<String, Module> namedChildren() {
+        return Collections.unmodifiableMap(children);
+    }
+
+    /** This module and every descendant, depth first, in registration order. */
+    public List<Module> modules() {
+        List<Module> out = new ArrayList<>();
+        collectModules(out);
+        return out;
+    }
+
+    private void collectModules(List<Module> out) {
+        out.add(this);
+        for (Module child : children.values()) {
+            child.collectModules(out);
+        }
+    }
+
+    /** Parameters in PyTorch's order (own, then children's), without duplicates. */
+    public List<Tensor> parameters() {
+        return new ArrayList<>(namedParameters().values());
+    }
+
+    /** Parameters by dotted name ("0.weight"), in PyTorch's order, each tensor once. */
+    public LinkedHashMap<String, Tensor> namedParameters() {
+        LinkedHashMap<String, Tensor> out = new LinkedHashMap<>();
+        Map<Tensor, Boolean> seen = new IdentityHashMap<>();
+        collectParameters("", out, seen);
+        return out;
+    }
+
+    private void collectParameters(String prefix, LinkedHashMap<String, Tensor> out, Map<Tensor, Boolean> seen) {
+        checkInitialized();
+        for (Map.Entry<String, Tensor> e : parameters.entrySet()) {
+            if (e.getValue() != null && seen.put(e.getValue(), Boolean.TRUE) == null) {
+                out.put(prefix + e.getKey(), e.getValue());
+            }
+        }
+        for (Map.Entry<String, Module> e : children.entrySet()) {
+            e.getValue().collectParameters(prefix + e.getKey() + ".", out, seen);
+        }
+    }
+
+    /** Clears the gradients of all parameters. */
+    public void zeroGrad() {
+        for (Tensor p : parameters()) {
+            p.zeroGrad();
+        }
+    }
+
+    /** Lazy modules throw here until their shapes are known. */
+    protected void checkInitialized() {
+    }
+
+    // ---------------------------------------------------------------- state dict
+
+    /**
+     * A snapshot of all parameters and persistent buffers with PyTorch's dotted key names, in PyTorch's order
+     * (own parameters, own buffers, then children). The tensors are copies: later training does not change them.
+     */
+    public LinkedHashMap<String, Tensor> stateDict() {
+        LinkedHashMap<String, Tensor> out = new LinkedHashMap<>();
+        collectState("", out);
+        return out;
+    }
+
+    private void collectState(String prefix, LinkedHashMap<String, Tensor> out) {
+        checkInitialized();
+        for (Map.Entry<String, Tensor> e : ownState().entrySet()) {
+            out.put(prefix + e.getKey(), e.getValue().copy());
+        }
+        for (Map.Entry<String, Module> e : children.entrySet()) {
+            e.getValue().collectState(prefix + e.getKey() + ".", out);
+        }
+    }
+
+    /** This module's own non-null parameters then buffers, live. */
+    private LinkedHashMap<String, Tensor> ownState() {
+        LinkedHashMap<String, Tensor> own = new LinkedHashMap<>();
+        parameters.forEach((k, v) -> {
+            if (v != null) {
+                own.put(k, v);
+            }
+        });
+        buffers.forEach((k, v) -> {
+            if (v != null) {
+                own.put(k, v);
+            }
+        });
+        return own;
+    }
+
+    /** Expected shape and dtype of one state entry. */
+    protected record StateSpec(int[] shape, Tensor.DType dtype) {
+    }
+
+    /**
+     * The entries this module expects from a state dict, given the entries addressed to it ({@code given}).
+     * Lazy modules override this to infer their sizes from the dict.
+     */
+    protected LinkedHashMap<String, StateSpec> expectedState(Map<String, Tensor> given) {
+        LinkedHashMap<String, StateSpec> spec = new LinkedHashMap<>();
+        ownState().forEach((k, v) -> spec.put(k, new StateSpec(v.shape(), v.dtype())));
+        return spec;
+    }
+
+    /** Copies validated entries into this module's tensors (in place, so optimizers keep their references). */
+    protected void applyState(Map<String, Tensor> given) {
+        LinkedHashMap<String, Tensor> own = ownState();
+        for (Map.Entry<String, Tensor> e : given.entrySet()) {
+            Tensor dst = own.get(e.getKey());
+            if (dst.dtype() == Tensor.DType.INT64) {
+                System.arraycopy(e.getValue().longStorage(), 0, dst.longStorage(), 0, dst.numel());
+            } else {
+                System.arraycopy(e.getValue().storage(), 0, dst.storage(), 0, dst.numel());
+            }
+        }
+    }
+
+    /**
+     * Loads a state dict strictly and all-or-nothing: every key must be present with the right shape and dtype
+     * and no key may be unknown; otherwise an {@link IllegalArgumentException} lists every problem (in PyTorch's
+     * words) and nothing is changed.
+     */
+    public void loadStateDict(Map<String, Tensor> stateDict) {
+        List<Module> mods = new ArrayList<>();
+        List<String> prefixes = new ArrayList<>();
+        collectWithPrefix("", mods, prefixes);
+        List<Map<String, Tensor>> perModule = new ArrayList<>();
+        List<String> missing = new ArrayList<>();
+        List<String> mismatch = new ArrayList<>();
+        Map<String, Boolean> used = new LinkedHashMap<>();
+        for (int i = 0; i < mods.size(); i++) {
+            String prefix = prefixes.get(i);
+            Map<String, Tensor> given = new LinkedHashMap<>();
+            for (Map.Entry<String, Tensor> e : stateDict.entrySet()) {
+                String k = e.getKey();
+                if (k.startsWith(prefix) && k.indexOf('.', prefix.length()) < 0) {
+                    given.put(k.substring(prefix.length()), e.getValue());
+                }
+            }
+            LinkedHashMap<String, StateSpec> expected = mods.get(i).expectedState(given);
+            Map<String, Tensor> accepted = new LinkedHashMap<>();
+            for (Map.Entry<String, StateSpec> e : expected.entrySet()) {
+                String key = prefix + e.getKey();
+                Tensor t = given.get(e.getKey());
+                if (t == null) {
+                    missing.add('"' + key + '"');
+                    continue;
+                }
+                used.put(key, Boolean.TRUE);
+                StateSpec spec = e.getValue();
+                if (!Arrays.equals(t.shape(), spec.shape())) {
+                    mismatch.add("size mismatch for " + key + ": copying a param with shape "
+                            + Arrays.toString(t.shape()) + " from checkpoint, the shape in current model is "
+                            + Arrays.toString(spec.shape()) + ".");
+                } else if (t.dtype() != spec.dtype()) {
+                    mismatch.add("dtype mismatch for " + key + ": checkpoint has " + t.dtype()
+                            + ", the model expects " + spec.dtype() + ".");
+                } else {
+                    accepted.put(e.getKey(), t);
+                }
+            }
+            perModule.add(accepted);
+        }
+        List<String> unexpected = new ArrayList<>();
+        for (String k : stateDict.keySet()) {
+            if (!used.containsKey(k)) {
+                unexpected.add('"' + k + '"');
+            }
+        }
+        if (!missing.isEmpty() || !unexpected.isEmpty() || !mismatch.isEmpty()) {
+            StringBuilder sb = new StringBuilder("Error(s) in loading state_dict for " + name() + ":");
+            if (!missing.isEmpty()) {
+                sb.append("\n\tMissing key(s) in state_dict: ").append(String.join(", ", missing)).append('.');
+            }
+            if (!unexpected.isEmpty()) {
+                sb.append("\n\tUnexpected key(s) in state_dict: ").append(String.join(", ", unexpected)).append('.');
+            }
+            for (String m : mismatch) {
+                sb.append("\n\t").append(m);
+            }
+            throw new IllegalArgumentException(sb.toString());
+        }
+        for (int i = 0; i < mods.size(); i++) {
+            mods.get(i).applyState(perModule.get(i));
+        }
+    }
+
+    private void collectWithPrefix(String prefix, List<Module> mods, List<String> prefixes) {
+        mods.add(this);
+        prefixes.add(prefix);
+        for (Map.Entry<String, Module> e : children.entrySet()) {
+            e.getValue().collectWithPrefix(prefix + e.getKey() + ".", mods, prefixes);
+        }
+    }
+
+    // ---------------------------------------------------------------- printing
+
+    /** The part inside the parentheses of PyTorch's repr; empty by default. */
+    protected String extraRepr() {
+        return "";
+    }
+
+    /** PyTorch's {@code print(model)} format. */
+    @Override
+    public String toString() {
+        List<String> lines = new ArrayList<>();
+        String extra = extraRepr();
+        if (!extra.isEmpty()) {
+            lines.addAll(Arrays.asList(extra.split("\n")));
+        }
+        for (Map.Entry<String, Module> e : children.entrySet()) {
+            String child = e.getValue().toString().replace("\n", "\n  ");
+            lines.add("(" + e.getKey() + "): " + child);
+        }
+        StringBuilder sb = new StringBuilder(name()).append('(');
+        if (!lines.isEmpty()) {
+            if (lines.size() == 1 && children.isEmpty()) {
+                sb.append(lines.get(0));
+            } else {
+                sb.append("\n  ").append(String.join("\n  ", lines)).append('\n');
+            }
+        }
+        return sb.append(')').toString();
+    }
+}
