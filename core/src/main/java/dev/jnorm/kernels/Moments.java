@@ -13,6 +13,16 @@ public final class Moments {
     private double mean;
     private double m2;
 
+    public Moments() {
+    }
+
+    /** A partial result from its parts (e.g. one batch's per-channel moments). */
+    public Moments(long count, double mean, double m2) {
+        this.count = count;
+        this.mean = mean;
+        this.m2 = m2;
+    }
+
     public long count() {
         return count;
     }

@@ -1,0 +1,194 @@
+package dev.jnorm.nn;
+
+import dev.jnorm.Tensor;
+import dev.jnorm.kernels.Moments;
+import dev.jnorm.nn.functional.NormOps;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * PyTorch's {@code _BatchNorm}: normalization over the batch and spatial dims per channel (dim 1). In training,
+ * batch statistics (biased variance) normalize and the running averages move by momentum (unbiased variance;
+ * momentum null = cumulative average); in eval, the running statistics normalize — unless running stats are not
+ * tracked, in which case batch statistics are used in eval too.
+ *
+ * <p>Beyond PyTorch, a <em>frozen-statistics</em> mode ({@link #freezeStatistics()}): training forwards then
+ * normalize with the running statistics and no longer update them, so training and inference see the same
+ * function; {@link #calibrate(Iterable)} sets the running statistics to the exact population statistics of
+ * given batches. This is not what Lazy means: Lazy only infers num_features.
+ */
+public abstract class BatchNorm extends NormBase {
+    private boolean statisticsFrozen;
+    private Moments[] calibrationMoments; // non-null while calibrateAll accumulates this layer's input
+
+    protected BatchNorm(Builder<?> b) {
+        super(b);
+    }
+
+    /** The batched ranks this layer accepts and the layout words of its messages. */
+    protected abstract int[] ranks();
+
+    protected abstract String layout();
+
+    @Override
+    protected Tensor forwardImpl(Tensor x) {
+        checkInput(x, ranks(), layout(), 1, true);
+        boolean updateStats = training && trackRunningStats && !statisticsFrozen;
+        boolean batchStats = (training && !statisticsFrozen) || !trackRunningStats;
+        if (batchStats) {
+            NormOps.checkMoreThanOneValuePerChannel(name(), x);
+        }
+        materialize(x.size(1)); // Lazy: every check passed, so the state is created only for a valid call
+        if (calibrationMoments != null) {
+            if (calibrationMoments.length == 0) { // first batch of calibrateAll sizes the accumulator
+                calibrationMoments = newAccumulator(x.size(1));
+            }
+            accumulate(calibrationMoments, x);
+        }
+        double factor = momentum == null ? 0.0 : momentum;
+        if (updateStats) {
+            long tracked = incrementBatchesTracked();
+            if (momentum == null) {
+                factor = 1.0 / tracked;
+            }
+        }
+        boolean passBuffers = !training || trackRunningStats;
+        return NormOps.batchNorm(name(), x, passBuffers ? runningMean() : null, passBuffers ? runningVar() : null,
+                weight(), bias(), batchStats, factor, eps);
+    }
+
+    // ---------------------------------------------------------------- frozen statistics
+
+    /**
+     * Freezes the running statistics: from now on, training forwards normalize with running_mean/running_var
+     * (gradients treat them as constants, as in eval) and update neither them nor num_batches_tracked.
+     * Weight and bias still train. Returns this.
+     *
+     * @throws IllegalStateException when the layer does not track running statistics
+     */
+    public BatchNorm freezeStatistics() {
+        if (!trackRunningStats) {
+            throw new IllegalStateException(name() + ": cannot freeze statistics with track_running_stats=False "
+                    + "(there are no running statistics)");
+        }
+        statisticsFrozen = true;
+        return this;
+    }
+
+    /** Returns to PyTorch's behaviour: training forwards use and update batch statistics. Returns this. */
+    public BatchNorm unfreezeStatistics() {
+        statisticsFrozen = false;
+        return this;
+    }
+
+    public boolean isStatisticsFrozen() {
+        return statisticsFrozen;
+    }
+
+    /**
+     * Sets running_mean and running_var to the exact population statistics (mean and unbiased variance over every
+     * value of every batch, merged with Chan's formula) of {@code batches}, which are inputs of this layer.
+     * num_batches_tracked and the affine parameters are unchanged. All batches are checked before anything is
+     * written: a bad batch throws and leaves the layer as it was.
+     */
+    public void calibrate(Iterable<Tensor> batches) {
+        requireTracking("calibrate");
+        Moments[] acc = null;
+        for (Tensor x : batches) {
+            checkInput(x, ranks(), layout(), 1, true);
+            if (acc == null) {
+                acc = newAccumulator(x.size(1));
+            } else if (x.size(1) != acc.length) {
+                throw new IllegalArgumentException(name() + ": calibration batches disagree on the channel count: "
+                        + acc.length + " vs " + x.size(1));
+            }
+            accumulate(acc, x);
+        }
+        if (acc == null) {
+            throw new IllegalArgumentException(name() + ": calibrate needs at least one batch, got none");
+        }
+        materialize(acc.length);
+        commit(acc);
+    }
+
+    /**
+     * Exact population statistics for every tracking BatchNorm in {@code model}: one pass over {@code inputs} per
+     * layer, in module order, each pass with the model in eval mode so that a layer sees the activations produced
+     * by the already calibrated layers before it. The model's mode is restored; if any pass fails, every running
+     * statistic is restored too.
+     */
+    public static void calibrateAll(Module model, Iterable<Tensor> inputs) {
+        List<BatchNorm> layers = new ArrayList<>();
+        for (Module m : model.modules()) {
+            if (m instanceof BatchNorm bn && bn.trackRunningStats) {
+                layers.add(bn);
+            }
+        }
+        Map<String, Tensor> before = model.stateDict();
+        List<Boolean> modes = new ArrayList<>();
+        for (Module m : model.modules()) {
+            modes.add(m.training);
+        }
+        try (Tensor.NoGrad ignored = Tensor.noGrad()) {
+            model.eval();
+            for (BatchNorm bn : layers) {
+                bn.calibrationMoments = new Moments[0];
+                try {
+                    for (Tensor x : inputs) {
+                        model.forward(x);
+                    }
+                    if (bn.calibrationMoments.length == 0) {
+                        throw new IllegalArgumentException(bn.name() + ": calibrateAll got no input batches");
+                    }
+                    bn.commit(bn.calibrationMoments);
+                } finally {
+                    bn.calibrationMoments = null;
+                }
+            }
+        } catch (RuntimeException e) {
+            model.loadStateDict(before);
+            throw e;
+        } finally {
+            List<Module> all = model.modules();
+            for (int i = 0; i < all.size(); i++) {
+                all.get(i).training = modes.get(i);
+            }
+        }
+    }
+
+    private void requireTracking(String what) {
+        if (!trackRunningStats) {
+            throw new IllegalStateException(name() + ": cannot " + what + " with track_running_stats=False "
+                    + "(there are no running statistics)");
+        }
+    }
+
+    private static Moments[] newAccumulator(int c) {
+        Moments[] acc = new Moments[c];
+        for (int i = 0; i < c; i++) {
+            acc[i] = new Moments();
+        }
+        return acc;
+    }
+
+    private static void accumulate(Moments[] acc, Tensor x) {
+        Moments[] batch = NormOps.channelMoments(x);
+        for (int c = 0; c < acc.length; c++) {
+            acc[c].merge(batch[c]);
+        }
+    }
+
+    private void commit(Moments[] acc) {
+        if (acc[0].count() < 2) {
+            throw new IllegalArgumentException(name() + ": calibration needs more than 1 value per channel, got "
+                    + acc[0].count());
+        }
+        float[] rm = runningMean().storage(), rv = runningVar().storage();
+        for (int c = 0; c < acc.length; c++) {
+            rm[c] = (float) acc[c].mean();
+            rv[c] = (float) acc[c].unbiasedVar();
+        }
+    }
+}

@@ -1,0 +1,28 @@
+package dev.jnorm.nn;
+
+/** PyTorch's {@code BatchNorm1d}: input (N, C) or (N, C, L); see {@link BatchNorm}. */
+public class BatchNorm1d extends BatchNorm {
+
+    /** BatchNorm1d(numFeatures) with PyTorch's defaults (eps 1e-5, momentum 0.1, affine, tracking). */
+    public BatchNorm1d(int numFeatures) {
+        this(builder(numFeatures));
+    }
+
+    protected BatchNorm1d(Builder<?> b) {
+        super(b);
+    }
+
+    public static Builder<BatchNorm1d> builder(int numFeatures) {
+        return new Builder<>("BatchNorm1d", numFeatures, false, true, true, BatchNorm1d::new);
+    }
+
+    @Override
+    protected int[] ranks() {
+        return new int[] {2, 3};
+    }
+
+    @Override
+    protected String layout() {
+        return "(N, C) or (N, C, L)";
+    }
+}

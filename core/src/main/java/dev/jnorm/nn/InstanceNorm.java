@@ -1,0 +1,62 @@
+package dev.jnorm.nn;
+
+import dev.jnorm.Tensor;
+import dev.jnorm.nn.functional.NormOps;
+
+import java.util.Arrays;
+
+/**
+ * PyTorch's {@code _InstanceNorm}: each (sample, channel) slice is normalized over its spatial dims. Defaults
+ * affine=False, track_running_stats=False. Instance statistics are used in training and, unless running stats are
+ * tracked, in eval too; with tracking, eval uses running averages of the batch-mean per-instance mean and unbiased
+ * variance. momentum null passes 0 (the running stats then never move) and num_batches_tracked never increments,
+ * both as in PyTorch. Unbatched input (one rank lower) is accepted.
+ */
+public abstract class InstanceNorm extends NormBase {
+    private static final System.Logger LOG = System.getLogger(InstanceNorm.class.getName());
+
+    protected InstanceNorm(Builder<?> b) {
+        super(b);
+    }
+
+    /** Rank of a batched input (3 for InstanceNorm1d); unbatched input has one dim less. */
+    protected abstract int batchedRank();
+
+    protected abstract String layout();
+
+    @Override
+    protected Tensor forwardImpl(Tensor x) {
+        int rank = batchedRank();
+        checkInput(x, new int[] {rank - 1, rank}, layout(), 1, false);
+        boolean unbatched = x.dim() == rank - 1;
+        Tensor xb = unbatched ? x.reshape(prepend1(x.shape())) : x;
+        int c = xb.size(1);
+        if (!isUninitialized() && c != numFeatures) {
+            if (affine || trackRunningStats) {
+                throw new IllegalArgumentException(name() + ": expected input's size at dim=" + (unbatched ? 0 : 1)
+                        + " to match num_features (" + numFeatures + "), got shape " + Arrays.toString(x.shape()));
+            }
+            // PyTorch only warns here: without affine or running stats the channel count is not used.
+            LOG.log(System.Logger.Level.WARNING, name() + ": input's size at dim=" + (unbatched ? 0 : 1)
+                    + " does not match num_features (" + numFeatures + "); the layer has no per-channel state, so "
+                    + "this is not an error");
+        }
+        boolean useInputStats = training || !trackRunningStats;
+        if (useInputStats && NormOps.inner(xb, 2) == 1) {
+            throw new IllegalArgumentException(name() + ": Expected more than 1 spatial element when training, got "
+                    + "input size " + Arrays.toString(x.shape()));
+        }
+        materialize(c);
+        double factor = momentum == null ? 0.0 : momentum;
+        Tensor y = NormOps.instanceNorm(name(), xb, runningMean(), runningVar(), weight(), bias(), useInputStats,
+                factor, eps);
+        return unbatched ? y.reshape(x.shape()) : y;
+    }
+
+    private static int[] prepend1(int[] s) {
+        int[] out = new int[s.length + 1];
+        out[0] = 1;
+        System.arraycopy(s, 0, out, 1, s.length);
+        return out;
+    }
+}

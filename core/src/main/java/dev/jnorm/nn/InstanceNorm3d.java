@@ -1,0 +1,28 @@
+package dev.jnorm.nn;
+
+/** PyTorch's {@code InstanceNorm3d}: input (C, D, H, W) or (N, C, D, H, W); see {@link InstanceNorm}. */
+public class InstanceNorm3d extends InstanceNorm {
+
+    /** InstanceNorm3d(numFeatures) with PyTorch's defaults (eps 1e-5, momentum 0.1, no affine, no tracking). */
+    public InstanceNorm3d(int numFeatures) {
+        this(builder(numFeatures));
+    }
+
+    protected InstanceNorm3d(Builder<?> b) {
+        super(b);
+    }
+
+    public static Builder<InstanceNorm3d> builder(int numFeatures) {
+        return new Builder<>("InstanceNorm3d", numFeatures, false, false, false, InstanceNorm3d::new);
+    }
+
+    @Override
+    protected int batchedRank() {
+        return 5;
+    }
+
+    @Override
+    protected String layout() {
+        return "(C, D, H, W) or (N, C, D, H, W)";
+    }
+}

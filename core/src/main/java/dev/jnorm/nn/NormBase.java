@@ -1,0 +1,292 @@
+package dev.jnorm.nn;
+
+import dev.jnorm.Tensor;
+
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * PyTorch's {@code _NormBase}: the state shared by BatchNorm and InstanceNorm — {@code numFeatures}, eps,
+ * momentum (null = cumulative moving average), affine {@code weight}/{@code bias} and the running buffers
+ * {@code running_mean}, {@code running_var}, {@code num_batches_tracked} (registered in that order, absent when
+ * disabled, as in PyTorch's state dict). Subclasses add only rank checks and their forward.
+ *
+ * <p>A Lazy subclass is constructed with {@code numFeatures = 0} and materializes its tensors from the first
+ * input's channel count (or from a loaded state dict).
+ */
+public abstract class NormBase extends Module {
+    protected int numFeatures;
+    protected final double eps;
+    protected final Double momentum;
+    protected final boolean affine;
+    protected final boolean trackRunningStats;
+    private boolean uninitialized;
+
+    protected NormBase(Builder<?> b) {
+        String who = b.displayName;
+        if (!b.lazy && b.numFeatures <= 0) {
+            throw new IllegalArgumentException(who + ": num_features must be positive, got " + b.numFeatures);
+        }
+        if (!(b.eps > 0) || Double.isInfinite(b.eps)) {
+            throw new IllegalArgumentException(who + ": eps must be a finite number > 0, got " + b.eps);
+        }
+        if (b.momentum != null && !(b.momentum >= 0 && b.momentum <= 1)) {
+            throw new IllegalArgumentException(who + ": momentum must be in [0, 1] or null (cumulative average), got "
+                    + b.momentum);
+        }
+        this.eps = b.eps;
+        this.momentum = b.momentum;
+        this.affine = b.affine;
+        this.trackRunningStats = b.trackRunningStats;
+        if (b.lazy) {
+            uninitialized = true;
+            registerState(0, true);
+        } else {
+            this.numFeatures = b.numFeatures;
+            registerState(b.numFeatures, false);
+        }
+    }
+
+    /** Registers weight, bias, running_mean, running_var, num_batches_tracked (null where disabled or lazy). */
+    private void registerState(int c, boolean placeholder) {
+        registerParameter("weight", affine && !placeholder ? Tensor.ones(c) : null);
+        registerParameter("bias", affine && !placeholder ? Tensor.zeros(c) : null);
+        boolean track = trackRunningStats && !placeholder;
+        registerBuffer("running_mean", track ? Tensor.zeros(c) : null);
+        registerBuffer("running_var", track ? Tensor.ones(c) : null);
+        registerBuffer("num_batches_tracked", track ? Tensor.scalarLong(0) : null);
+    }
+
+    /** Lazy modules: creates the tensors for {@code c} channels (PyTorch's initialize_parameters). */
+    protected final void materialize(int c) {
+        if (!uninitialized) {
+            return;
+        }
+        numFeatures = c;
+        uninitialized = false;
+        registerState(c, false);
+    }
+
+    protected final boolean isUninitialized() {
+        return uninitialized;
+    }
+
+    @Override
+    public String name() {
+        String n = getClass().getSimpleName();
+        return !uninitialized && n.startsWith("Lazy") ? n.substring(4) : n;
+    }
+
+    @Override
+    protected void checkInitialized() {
+        if (uninitialized && (affine || trackRunningStats)) {
+            throw new IllegalStateException(name() + ": parameters are not initialized yet (num_features is inferred "
+                    + "from the first input); run a forward pass or loadStateDict first");
+        }
+    }
+
+    // ---------------------------------------------------------------- state access (PyTorch names)
+
+    public int numFeatures() {
+        return numFeatures;
+    }
+
+    public double eps() {
+        return eps;
+    }
+
+    /** The momentum, or null for a cumulative moving average. */
+    public Double momentum() {
+        return momentum;
+    }
+
+    public boolean affine() {
+        return affine;
+    }
+
+    public boolean trackRunningStats() {
+        return trackRunningStats;
+    }
+
+    public Tensor weight() {
+        return tensor("weight");
+    }
+
+    public Tensor bias() {
+        return tensor("bias");
+    }
+
+    public Tensor runningMean() {
+        return tensor("running_mean");
+    }
+
+    public Tensor runningVar() {
+        return tensor("running_var");
+    }
+
+    /** Training forward passes counted since the last reset (0 when running stats are not tracked). */
+    public long numBatchesTracked() {
+        Tensor t = tensor("num_batches_tracked");
+        return t == null ? 0 : t.longStorage()[0];
+    }
+
+    /** running_mean = 0, running_var = 1, num_batches_tracked = 0. */
+    public void resetRunningStats() {
+        if (runningMean() != null) {
+            Arrays.fill(runningMean().storage(), 0f);
+            Arrays.fill(runningVar().storage(), 1f);
+            tensor("num_batches_tracked").longStorage()[0] = 0;
+        }
+    }
+
+    /** Resets running statistics and sets weight = 1, bias = 0. */
+    public void resetParameters() {
+        resetRunningStats();
+        if (weight() != null) {
+            Arrays.fill(weight().storage(), 1f);
+            Arrays.fill(bias().storage(), 0f);
+        }
+    }
+
+    /** Increments num_batches_tracked; returns the new count. */
+    protected final long incrementBatchesTracked() {
+        return ++tensor("num_batches_tracked").longStorage()[0];
+    }
+
+    // ---------------------------------------------------------------- lazy state loading
+
+    @Override
+    protected LinkedHashMap<String, StateSpec> expectedState(Map<String, Tensor> given) {
+        if (!uninitialized) {
+            return super.expectedState(given);
+        }
+        // Infer num_features from the dict (PyTorch's lazy load hook), then expect a full state of that size.
+        int c = 0;
+        for (String k : new String[] {"weight", "bias", "running_mean", "running_var"}) {
+            Tensor t = given.get(k);
+            if (t != null && t.dim() == 1) {
+                c = t.size(0);
+                break;
+            }
+        }
+        LinkedHashMap<String, StateSpec> spec = new LinkedHashMap<>();
+        if (affine) {
+            spec.put("weight", new StateSpec(new int[] {c}, Tensor.DType.FLOAT32));
+            spec.put("bias", new StateSpec(new int[] {c}, Tensor.DType.FLOAT32));
+        }
+        if (trackRunningStats) {
+            spec.put("running_mean", new StateSpec(new int[] {c}, Tensor.DType.FLOAT32));
+            spec.put("running_var", new StateSpec(new int[] {c}, Tensor.DType.FLOAT32));
+            spec.put("num_batches_tracked", new StateSpec(new int[0], Tensor.DType.INT64));
+        }
+        return spec;
+    }
+
+    @Override
+    protected void applyState(Map<String, Tensor> given) {
+        if (uninitialized && !given.isEmpty()) {
+            Tensor any = given.values().stream().filter(t -> t.dim() == 1).findFirst().orElseThrow();
+            materialize(any.size(0));
+        }
+        super.applyState(given);
+    }
+
+    // ---------------------------------------------------------------- checks and printing
+
+    /**
+     * The shared input check: rank in {@code ranks} (first = batched rank) and C = numFeatures at {@code channelDim}.
+     * Message form: "BatchNorm2d: expected 4D input (N, C, H, W) with C=64, got shape [8, 32, 16, 16]".
+     */
+    protected final void checkInput(Tensor x, int[] ranks, String layout, int channelDim, boolean checkChannels) {
+        boolean rankOk = false;
+        for (int r : ranks) {
+            rankOk |= x.dim() == r;
+        }
+        String rankWords = ranks.length == 1 ? ranks[0] + "D" : ranks[0] + "D or " + ranks[1] + "D";
+        String withC = uninitialized ? "" : " with C=" + numFeatures;
+        if (!rankOk) {
+            throw new IllegalArgumentException(name() + ": expected " + rankWords + " input " + layout + withC
+                    + ", got " + x.dim() + "D input of shape " + Arrays.toString(x.shape()));
+        }
+        if (x.dtype() != Tensor.DType.FLOAT32) {
+            throw new IllegalArgumentException(name() + ": expected a float32 input, got " + x.dtype());
+        }
+        if (checkChannels && !uninitialized && x.size(channelDim) != numFeatures) {
+            throw new IllegalArgumentException(name() + ": expected " + rankWords + " input " + layout + withC
+                    + ", got shape " + Arrays.toString(x.shape()));
+        }
+        if (x.numel() == 0) {
+            throw new IllegalArgumentException(name() + ": expected a non-empty input, got shape "
+                    + Arrays.toString(x.shape()));
+        }
+    }
+
+    @Override
+    protected String extraRepr() {
+        return numFeatures + ", eps=" + Repr.pyFloat(eps) + ", momentum=" + Repr.pyFloat(momentum) + ", affine="
+                + Repr.pyBool(affine) + ", track_running_stats=" + Repr.pyBool(trackRunningStats);
+    }
+
+    // ---------------------------------------------------------------- builder
+
+    /**
+     * Options with PyTorch's defaults — each default lives here only: eps 1e-5, momentum 0.1; affine and
+     * trackRunningStats default to true for BatchNorm and false for InstanceNorm (set by the family).
+     */
+    public static final class Builder<T extends NormBase> {
+        final int numFeatures;
+        final String displayName;
+        final boolean lazy;
+        double eps = 1e-5;
+        Double momentum = 0.1;
+        boolean affine;
+        boolean trackRunningStats;
+        private final Function<Builder<T>, T> factory;
+
+        Builder(String displayName, int numFeatures, boolean lazy, boolean affine, boolean trackRunningStats,
+                Function<Builder<T>, T> factory) {
+            this.displayName = displayName;
+            this.numFeatures = numFeatures;
+            this.lazy = lazy;
+            this.affine = affine;
+            this.trackRunningStats = trackRunningStats;
+            this.factory = factory;
+        }
+
+        /** Added to the variance for stability; default 1e-5; must be > 0. */
+        public Builder<T> eps(double eps) {
+            this.eps = eps;
+            return this;
+        }
+
+        /** Weight of the new batch in the running averages (PyTorch convention); default 0.1. */
+        public Builder<T> momentum(double momentum) {
+            this.momentum = momentum;
+            return this;
+        }
+
+        /** PyTorch's momentum=None: a cumulative moving average with factor 1/num_batches_tracked. */
+        public Builder<T> cumulativeAverage() {
+            this.momentum = null;
+            return this;
+        }
+
+        /** Learnable per-channel weight and bias; default true for BatchNorm, false for InstanceNorm. */
+        public Builder<T> affine(boolean affine) {
+            this.affine = affine;
+            return this;
+        }
+
+        /** Keep running statistics; default true for BatchNorm, false for InstanceNorm. */
+        public Builder<T> trackRunningStats(boolean track) {
+            this.trackRunningStats = track;
+            return this;
+        }
+
+        public T build() {
+            return factory.apply(this);
+        }
+    }
+}

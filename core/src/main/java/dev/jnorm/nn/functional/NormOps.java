@@ -1,0 +1,325 @@
+package dev.jnorm.nn.functional;
+
+import dev.jnorm.Tensor;
+import dev.jnorm.kernels.BatchNormKernel;
+import dev.jnorm.kernels.GroupNormKernel;
+import dev.jnorm.kernels.Kernels;
+import dev.jnorm.kernels.Moments;
+
+import java.util.Arrays;
+
+/**
+ * The normalization operations behind {@link F} and the layers: argument checks, one autograd node per op with the
+ * kernels' analytic backward, and the running-statistics updates. Every method takes {@code who}, the name the
+ * error messages start with ("BatchNorm2d", "batch_norm"), so a layer's errors name the layer.
+ */
+public final class NormOps {
+    private NormOps() {
+    }
+
+    /** float32 machine epsilon: PyTorch's RMSNorm eps when unset. */
+    public static final double FLOAT32_EPS = Math.ulp(1.0f);
+
+    // ---------------------------------------------------------------- BatchNorm
+
+    /**
+     * PyTorch's {@code F.batch_norm}: x is (N, C, *). With {@code training}, normalize with the batch statistics
+     * (biased variance) and, when running buffers are given, update them in place:
+     * running = (1 − momentum)·running + momentum·batch, with the unbiased variance. Without, normalize with
+     * the running statistics, which must then be given.
+     */
+    public static Tensor batchNorm(String who, Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight,
+                                   Tensor bias, boolean training, double momentum, double eps) {
+        checkRank(who, x, 2, "(N, C, *)");
+        int n = x.size(0), c = x.size(1), inner = inner(x, 2);
+        checkPerChannel(who, "weight", weight, c);
+        checkPerChannel(who, "bias", bias, c);
+        checkPerChannel(who, "running_mean", runningMean, c);
+        checkPerChannel(who, "running_var", runningVar, c);
+        checkEps(who, eps);
+        checkMomentum(who, momentum);
+        if ((runningMean == null) != (runningVar == null)) {
+            throw new IllegalArgumentException(who + ": running_mean and running_var must both be given or both "
+                    + "be null, got " + (runningMean == null ? "only running_var" : "only running_mean"));
+        }
+        if (training) {
+            checkMoreThanOneValuePerChannel(who, x);
+        } else if (runningMean == null) {
+            throw new IllegalArgumentException(who + ": running_mean must be defined in evaluation mode "
+                    + "(training=false needs running_mean and running_var)");
+        }
+        BatchNormKernel kernel = Kernels.batchNorm();
+        float[] xs = x.storage();
+        double[] mean = new double[c];
+        double[] rstd = new double[c];
+        if (training) {
+            double[] var = new double[c];
+            kernel.moments(xs, n, c, inner, mean, var);
+            for (int ch = 0; ch < c; ch++) {
+                rstd[ch] = 1.0 / Math.sqrt(var[ch] + eps);
+            }
+            if (runningMean != null) {
+                double count = (double) n * inner;
+                float[] rm = runningMean.storage(), rv = runningVar.storage();
+                for (int ch = 0; ch < c; ch++) {
+                    double unbiased = var[ch] * count / (count - 1);
+                    rm[ch] = (float) ((1 - momentum) * rm[ch] + momentum * mean[ch]);
+                    rv[ch] = (float) ((1 - momentum) * rv[ch] + momentum * unbiased);
+                }
+            }
+        } else {
+            float[] rm = runningMean.storage(), rv = runningVar.storage();
+            for (int ch = 0; ch < c; ch++) {
+                mean[ch] = rm[ch];
+                rstd[ch] = 1.0 / Math.sqrt((double) rv[ch] + eps);
+            }
+        }
+        return batchNormNode(x, n, c, inner, mean, rstd, weight, bias, training);
+    }
+
+    /**
+     * The BatchNorm autograd node: y = (x − mean)·rstd·weight + bias with the given per-channel statistics.
+     * {@code batchStats}: whether mean/rstd were computed from x (then they carry gradient).
+     */
+    static Tensor batchNormNode(Tensor x, int n, int c, int inner, double[] mean, double[] rstd, Tensor weight,
+                                Tensor bias, boolean batchStats) {
+        BatchNormKernel kernel = Kernels.batchNorm();
+        float[] xs = x.storage();
+        float[] w = weight == null ? null : weight.storage();
+        float[] y = new float[xs.length];
+        kernel.normalize(xs, n, c, inner, mean, rstd, w, bias == null ? null : bias.storage(), y);
+        return Tensor.fromOp(y, x.shape(), "NativeBatchNormBackward", new Tensor[] {x, weight, bias}, dy -> {
+            float[] dx = x.requiresGrad() ? new float[xs.length] : null;
+            float[] dw = weight != null && weight.requiresGrad() ? new float[c] : null;
+            float[] db = bias != null && bias.requiresGrad() ? new float[c] : null;
+            kernel.backward(xs, dy.storage(), n, c, inner, mean, rstd, w, batchStats, dx, dw, db);
+            return new Tensor[] {wrapOrNull(dx, x), wrapOrNull(dw, weight), wrapOrNull(db, bias)};
+        });
+    }
+
+    // ---------------------------------------------------------------- InstanceNorm
+
+    /**
+     * PyTorch's {@code F.instance_norm}: x is (N, C, *). With {@code useInputStats}, each (n, c) slice is normalized
+     * with its own statistics and given running buffers move towards the batch average of the per-instance mean
+     * and unbiased variance (as ATen's repeat-then-average); otherwise the running statistics are used.
+     */
+    public static Tensor instanceNorm(String who, Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight,
+                                      Tensor bias, boolean useInputStats, double momentum, double eps) {
+        if (!useInputStats) {
+            if (runningMean == null || runningVar == null) {
+                throw new IllegalArgumentException(who + ": Expected running_mean and running_var to be defined "
+                        + "when use_input_stats is false");
+            }
+            return batchNorm(who, x, runningMean, runningVar, weight, bias, false, momentum, eps);
+        }
+        checkRank(who, x, 3, "(N, C, *) with at least one spatial dimension");
+        int n = x.size(0), c = x.size(1), inner = inner(x, 2);
+        checkPerChannel(who, "weight", weight, c);
+        checkPerChannel(who, "bias", bias, c);
+        checkPerChannel(who, "running_mean", runningMean, c);
+        checkPerChannel(who, "running_var", runningVar, c);
+        checkEps(who, eps);
+        checkMomentum(who, momentum);
+        if (inner == 1) {
+            throw new IllegalArgumentException(who + ": Expected more than 1 spatial element when training, got "
+                    + "input size " + Arrays.toString(x.shape()));
+        }
+        double[] meanOut = new double[n * c];
+        double[] var = runningMean != null ? new double[n * c] : null;
+        Tensor y = rowNormNode(x, n * c, c, 1, inner, weight, bias, eps, true, meanOut, var,
+                "NativeGroupNormBackward");
+        if (runningMean != null) {
+            // mean over the batch of per-instance statistics (ATen: running_mean_.view({b, c}).mean(0))
+            float[] rm = runningMean.storage(), rv = runningVar.storage();
+            double unbias = (double) inner / (inner - 1);
+            for (int ch = 0; ch < c; ch++) {
+                double m = 0, v = 0;
+                for (int s = 0; s < n; s++) {
+                    m += meanOut[s * c + ch];
+                    v += var[s * c + ch] * unbias;
+                }
+                rm[ch] = (float) ((1 - momentum) * rm[ch] + momentum * (m / n));
+                rv[ch] = (float) ((1 - momentum) * rv[ch] + momentum * (v / n));
+            }
+        }
+        return y;
+    }
+
+    // ---------------------------------------------------------------- LayerNorm, GroupNorm, RMSNorm
+
+    /** PyTorch's {@code F.layer_norm} over the trailing dims {@code normalizedShape}. */
+    public static Tensor layerNorm(String who, Tensor x, int[] normalizedShape, Tensor weight, Tensor bias,
+                                   double eps) {
+        int d = checkTrailing(who, x, normalizedShape);
+        checkAffineShape(who, "weight", weight, normalizedShape);
+        checkAffineShape(who, "bias", bias, normalizedShape);
+        checkEps(who, eps);
+        int rows = x.numel() / d;
+        return rowNormNode(x, rows, 1, d, 1, weight, bias, eps, true, null, null, "NativeLayerNormBackward");
+    }
+
+    /** PyTorch's {@code F.rms_norm}; {@code eps} null means float32 machine epsilon. */
+    public static Tensor rmsNorm(String who, Tensor x, int[] normalizedShape, Tensor weight, Double eps) {
+        int d = checkTrailing(who, x, normalizedShape);
+        checkAffineShape(who, "weight", weight, normalizedShape);
+        double e = eps == null ? FLOAT32_EPS : eps;
+        checkEps(who, e);
+        int rows = x.numel() / d;
+        return rowNormNode(x, rows, 1, d, 1, weight, null, e, false, null, null, "RmsNormBackward");
+    }
+
+    /** PyTorch's {@code F.group_norm}: x is (N, C, *), C divisible by numGroups, per-channel weight and bias. */
+    public static Tensor groupNorm(String who, Tensor x, int numGroups, Tensor weight, Tensor bias, double eps) {
+        checkRank(who, x, 2, "(N, C, *)");
+        int n = x.size(0), c = x.size(1), inner = inner(x, 2);
+        if (numGroups <= 0 || c % numGroups != 0) {
+            throw new IllegalArgumentException(who + ": Expected number of channels in input to be divisible by "
+                    + "num_groups, but got input of shape " + Arrays.toString(x.shape()) + " and num_groups="
+                    + numGroups);
+        }
+        checkPerChannel(who, "weight", weight, c);
+        checkPerChannel(who, "bias", bias, c);
+        checkEps(who, eps);
+        // PyTorch's F.group_norm runs _verify_batch_size on [N·C/G, G, *spatial], in eval too: a group holding a
+        // single value is rejected.
+        if ((long) n * (c / numGroups) * inner == 1) {
+            throw new IllegalArgumentException(who + ": Expected more than 1 value per channel when training, got "
+                    + "input size " + Arrays.toString(x.shape()) + " (each of the " + numGroups
+                    + " groups holds a single value)");
+        }
+        return rowNormNode(x, n * numGroups, numGroups, c / numGroups, inner, weight, bias, eps, true, null,
+                null, "NativeGroupNormBackward");
+    }
+
+    /**
+     * The row-wise autograd node (GroupNorm-shaped view [rows, channelsPerGroup·inner]): see
+     * {@link GroupNormKernel}. {@code mean} (allocated when null) receives each row's mean and {@code biasedVar},
+     * when given, each row's variance.
+     */
+    static Tensor rowNormNode(Tensor x, int rows, int groups, int channelsPerGroup, int inner, Tensor weight,
+                              Tensor bias, double eps, boolean subtractMean, double[] rowMean, double[] biasedVar,
+                              String name) {
+        GroupNormKernel kernel = Kernels.groupNorm();
+        float[] xs = x.storage();
+        float[] w = weight == null ? null : weight.storage();
+        float[] y = new float[xs.length];
+        double[] mean = rowMean != null ? rowMean : new double[rows];
+        double[] rstd = new double[rows];
+        kernel.forward(xs, rows, groups, channelsPerGroup, inner, w, bias == null ? null : bias.storage(), eps,
+                subtractMean, y, mean, rstd, biasedVar);
+        int affineSize = groups * channelsPerGroup;
+        return Tensor.fromOp(y, x.shape(), name, new Tensor[] {x, weight, bias}, dy -> {
+            float[] dx = x.requiresGrad() ? new float[xs.length] : null;
+            float[] dw = weight != null && weight.requiresGrad() ? new float[affineSize] : null;
+            float[] db = bias != null && bias.requiresGrad() ? new float[affineSize] : null;
+            kernel.backward(xs, dy.storage(), rows, groups, channelsPerGroup, inner, w, subtractMean, mean, rstd,
+                    dx, dw, db);
+            return new Tensor[] {wrapOrNull(dx, x), wrapOrNull(dw, weight), wrapOrNull(db, bias)};
+        });
+    }
+
+    // ---------------------------------------------------------------- statistics for calibration
+
+    /** Per-channel moments of a (N, C, *) batch, for exact population statistics over many batches. */
+    public static Moments[] channelMoments(Tensor x) {
+        int n = x.size(0), c = x.size(1), inner = inner(x, 2);
+        double[] mean = new double[c], var = new double[c];
+        Kernels.batchNorm().moments(x.storage(), n, c, inner, mean, var);
+        Moments[] out = new Moments[c];
+        long count = (long) n * inner;
+        for (int ch = 0; ch < c; ch++) {
+            out[ch] = new Moments(count, mean[ch], var[ch] * count);
+        }
+        return out;
+    }
+
+    // ---------------------------------------------------------------- checks
+
+    /** Product of the dims from {@code from} on (1 when there are none). */
+    public static int inner(Tensor x, int from) {
+        int p = 1;
+        for (int d = from; d < x.dim(); d++) {
+            p *= x.size(d);
+        }
+        return p;
+    }
+
+    static void checkRank(String who, Tensor x, int minRank, String expected) {
+        if (x.dim() < minRank) {
+            throw new IllegalArgumentException(who + ": expected input " + expected + " of at least " + minRank
+                    + " dimensions, got shape " + Arrays.toString(x.shape()));
+        }
+        checkFloat(who, x);
+    }
+
+    static void checkFloat(String who, Tensor x) {
+        if (x.dtype() != Tensor.DType.FLOAT32) {
+            throw new IllegalArgumentException(who + ": expected a float32 input, got " + x.dtype());
+        }
+    }
+
+    /** PyTorch's _verify_batch_size: training needs more than one value per channel. */
+    public static void checkMoreThanOneValuePerChannel(String who, Tensor x) {
+        long values = (long) x.size(0) * inner(x, 2);
+        if (values == 1) {
+            throw new IllegalArgumentException(who + ": Expected more than 1 value per channel when training, got "
+                    + "input size " + Arrays.toString(x.shape()));
+        }
+    }
+
+    private static void checkPerChannel(String who, String what, Tensor t, int c) {
+        if (t != null && (t.dim() != 1 || t.numel() != c || t.dtype() != Tensor.DType.FLOAT32)) {
+            throw new IllegalArgumentException(who + ": " + what + " should be a float tensor of shape [" + c
+                    + "] (one value per channel of the input), got " + t.dtype() + " " + Arrays.toString(t.shape()));
+        }
+    }
+
+    private static void checkAffineShape(String who, String what, Tensor t, int[] normalizedShape) {
+        if (t != null && (!Arrays.equals(t.shape(), normalizedShape) || t.dtype() != Tensor.DType.FLOAT32)) {
+            throw new IllegalArgumentException(who + ": " + what + " should have shape "
+                    + Arrays.toString(normalizedShape) + " (normalized_shape), got " + Arrays.toString(t.shape()));
+        }
+    }
+
+    /** Checks that x ends with normalizedShape; returns its element count D. */
+    static int checkTrailing(String who, Tensor x, int[] normalizedShape) {
+        checkFloat(who, x);
+        int k = normalizedShape.length;
+        int[] s = x.shape();
+        boolean ok = k >= 1 && s.length >= k;
+        for (int i = 0; ok && i < k; i++) {
+            ok = s[s.length - k + i] == normalizedShape[i];
+        }
+        if (!ok) {
+            StringBuilder want = new StringBuilder("[*");
+            for (int v : normalizedShape) {
+                want.append(", ").append(v);
+            }
+            throw new IllegalArgumentException(who + ": Given normalized_shape=" + Arrays.toString(normalizedShape)
+                    + ", expected input with shape " + want + "], but got input of size" + Arrays.toString(s));
+        }
+        int d = 1;
+        for (int v : normalizedShape) {
+            d *= v;
+        }
+        return d;
+    }
+
+    /** eps ≥ 0 and finite (the functional forms allow 0, as PyTorch does; the layers require > 0). */
+    public static void checkEps(String who, double eps) {
+        if (!(eps >= 0) || Double.isInfinite(eps)) {
+            throw new IllegalArgumentException(who + ": eps must be a finite number >= 0, got " + eps);
+        }
+    }
+
+    public static void checkMomentum(String who, double momentum) {
+        if (!(momentum >= 0 && momentum <= 1)) {
+            throw new IllegalArgumentException(who + ": momentum must be in [0, 1], got " + momentum);
+        }
+    }
+
+    private static Tensor wrapOrNull(float[] g, Tensor like) {
+        return g == null ? null : Tensor.wrap(g, like.shape());
+    }
+}
