@@ -10,6 +10,15 @@ package dev.jnorm.kernels;
  */
 public interface BatchNormKernel {
 
+    /**
+     * Training forward, fused: per-channel batch mean and biased variance, rstd = 1/sqrt(var + eps), then
+     * {@link #normalize}. Writes y, mean[C], rstd[C] (saved for backward) and biasedVar[C] (for running stats).
+     */
+    void forwardTraining(float[] x /* [N, C, inner] */, int n, int c, int inner,
+                         float[] weight /* [C] or null */, float[] bias /* [C] or null */, double eps,
+                         float[] y /* [N, C, inner] out */, double[] mean /* [C] out */, double[] rstd /* [C] out */,
+                         double[] biasedVar /* [C] out */);
+
     /** Per-channel batch moments: mean[C] and the biased variance[C] (M2/n), in double. */
     void moments(float[] x /* [N, C, inner] */, int n, int c, int inner,
                  double[] mean /* [C] out */, double[] biasedVar /* [C] out */);

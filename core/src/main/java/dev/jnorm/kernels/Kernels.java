@@ -1,19 +1,46 @@
 package dev.jnorm.kernels;
 
 /**
- * The kernel provider: the one place that chooses an implementation per family. {@code -Djnorm.kernels=reference}
- * selects the scalar reference kernels (today the only implementation; the Vector API kernels slot in here).
+ * The kernel provider: the one place that chooses an implementation per family. By default the Vector API kernels
+ * of {@code dev.jnorm.kernels.simd} (the only package that imports {@code jdk.incubator.vector}); when that module
+ * is not available at run time, the scalar reference kernels, with one log line. {@code -Djnorm.kernels=reference}
+ * selects the reference kernels; {@code -Djnorm.requireSimd=true} turns the fallback into an error (CI).
  */
 public final class Kernels {
     private Kernels() {
     }
 
-    /** Value of the {@code jnorm.kernels} system property, read once. */
-    public static final String SELECTED = System.getProperty("jnorm.kernels", "reference");
+    private static final System.Logger LOG = System.getLogger(Kernels.class.getName());
 
     private static final class Holder {
-        static final BatchNormKernel BATCH_NORM = new ReferenceBatchNormKernel();
-        static final GroupNormKernel GROUP_NORM = new ReferenceGroupNormKernel();
+        static final BatchNormKernel BATCH_NORM;
+        static final GroupNormKernel GROUP_NORM;
+        static final String NAME;
+
+        static {
+            BatchNormKernel bn = new ReferenceBatchNormKernel();
+            GroupNormKernel gn = new ReferenceGroupNormKernel();
+            String name = "reference";
+            if (!"reference".equals(System.getProperty("jnorm.kernels", "vector"))) {
+                try {
+                    bn = (BatchNormKernel) Class.forName("dev.jnorm.kernels.simd.VectorBatchNormKernel")
+                            .getDeclaredConstructor().newInstance();
+                    gn = (GroupNormKernel) Class.forName("dev.jnorm.kernels.simd.VectorGroupNormKernel")
+                            .getDeclaredConstructor().newInstance();
+                    name = "vector";
+                } catch (ReflectiveOperationException | LinkageError e) {
+                    if (Boolean.getBoolean("jnorm.requireSimd")) {
+                        throw new IllegalStateException("jnorm: -Djnorm.requireSimd=true but the Vector API kernels "
+                                + "could not be loaded (run with --add-modules jdk.incubator.vector)", e);
+                    }
+                    LOG.log(System.Logger.Level.WARNING, "jnorm: Vector API unavailable (" + e
+                            + "); using the scalar reference kernels. Add --add-modules jdk.incubator.vector.");
+                }
+            }
+            BATCH_NORM = bn;
+            GROUP_NORM = gn;
+            NAME = name;
+        }
     }
 
     public static BatchNormKernel batchNorm() {
@@ -22,5 +49,10 @@ public final class Kernels {
 
     public static GroupNormKernel groupNorm() {
         return Holder.GROUP_NORM;
+    }
+
+    /** "vector" or "reference": which kernels this JVM uses. */
+    public static String selected() {
+        return Holder.NAME;
     }
 }

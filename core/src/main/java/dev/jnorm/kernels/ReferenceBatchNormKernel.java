@@ -7,6 +7,16 @@ package dev.jnorm.kernels;
 public final class ReferenceBatchNormKernel implements BatchNormKernel {
 
     @Override
+    public void forwardTraining(float[] x, int n, int c, int inner, float[] weight, float[] bias, double eps,
+                                float[] y, double[] mean, double[] rstd, double[] biasedVar) {
+        moments(x, n, c, inner, mean, biasedVar);
+        for (int ch = 0; ch < c; ch++) {
+            rstd[ch] = 1.0 / Math.sqrt(biasedVar[ch] + eps);
+        }
+        normalize(x, n, c, inner, mean, rstd, weight, bias, y);
+    }
+
+    @Override
     public void moments(float[] x, int n, int c, int inner, double[] mean, double[] biasedVar) {
         for (int ch = 0; ch < c; ch++) {
             Moments m = Moments.of(x, ch * inner, n, c * inner, inner);

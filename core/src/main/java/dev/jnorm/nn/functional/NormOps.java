@@ -50,14 +50,14 @@ public final class NormOps {
         }
         BatchNormKernel kernel = Kernels.batchNorm();
         float[] xs = x.storage();
+        float[] w = weight == null ? null : weight.storage();
+        float[] b = bias == null ? null : bias.storage();
         double[] mean = new double[c];
         double[] rstd = new double[c];
+        float[] y = new float[xs.length];
         if (training) {
             double[] var = new double[c];
-            kernel.moments(xs, n, c, inner, mean, var);
-            for (int ch = 0; ch < c; ch++) {
-                rstd[ch] = 1.0 / Math.sqrt(var[ch] + eps);
-            }
+            kernel.forwardTraining(xs, n, c, inner, w, b, eps, y, mean, rstd, var);
             if (runningMean != null) {
                 double count = (double) n * inner;
                 float[] rm = runningMean.storage(), rv = runningVar.storage();
@@ -73,21 +73,20 @@ public final class NormOps {
                 mean[ch] = rm[ch];
                 rstd[ch] = 1.0 / Math.sqrt((double) rv[ch] + eps);
             }
+            kernel.normalize(xs, n, c, inner, mean, rstd, w, b, y);
         }
-        return batchNormNode(x, n, c, inner, mean, rstd, weight, bias, training);
+        return batchNormNode(x, y, n, c, inner, mean, rstd, weight, bias, training);
     }
 
     /**
-     * The BatchNorm autograd node: y = (x − mean)·rstd·weight + bias with the given per-channel statistics.
+     * The BatchNorm autograd node for an output y computed from x with per-channel mean/rstd.
      * {@code batchStats}: whether mean/rstd were computed from x (then they carry gradient).
      */
-    static Tensor batchNormNode(Tensor x, int n, int c, int inner, double[] mean, double[] rstd, Tensor weight,
-                                Tensor bias, boolean batchStats) {
+    static Tensor batchNormNode(Tensor x, float[] y, int n, int c, int inner, double[] mean, double[] rstd,
+                                Tensor weight, Tensor bias, boolean batchStats) {
         BatchNormKernel kernel = Kernels.batchNorm();
         float[] xs = x.storage();
         float[] w = weight == null ? null : weight.storage();
-        float[] y = new float[xs.length];
-        kernel.normalize(xs, n, c, inner, mean, rstd, w, bias == null ? null : bias.storage(), y);
         return Tensor.fromOp(y, x.shape(), "NativeBatchNormBackward", new Tensor[] {x, weight, bias}, dy -> {
             float[] dx = x.requiresGrad() ? new float[xs.length] : null;
             float[] dw = weight != null && weight.requiresGrad() ? new float[c] : null;

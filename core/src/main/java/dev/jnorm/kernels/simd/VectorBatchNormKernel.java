@@ -1,0 +1,294 @@
+package dev.jnorm.kernels.simd;
+
+import dev.jnorm.kernels.BatchNormKernel;
+import dev.jnorm.kernels.Moments;
+import dev.jnorm.kernels.Parallel;
+import dev.jnorm.kernels.ReferenceBatchNormKernel;
+
+/**
+ * Fast BatchNorm: Vector API loops ({@link SimdOps}), double statistics, all cores; the twin of
+ * {@link ReferenceBatchNormKernel}. Two layouts share the statistics core:
+ * <ul>
+ * <li>planes (inner > 1, NCHW): channel c is N contiguous planes of {@code inner} floats;</li>
+ * <li>columns (inner = 1, i.e. (N, C) input, and channels-last [N·HW, C]): channel c is a column.</li>
+ * </ul>
+ * Determinism: statistics come from fixed chunks (a run of planes, or of rows, of about {@link #CHUNK} floats),
+ * each reduced two-pass in double and merged in chunk order with Chan's formula. Chunk boundaries depend only on
+ * the shape, so 1, 2 or N threads give identical bits; threads only change who computes which chunk.
+ */
+public final class VectorBatchNormKernel implements BatchNormKernel {
+
+    /**
+     * Floats per statistics chunk. NB: 16K floats (64 KiB) is read twice (mean, then deviations) while it sits in
+     * L2; it is fixed by the shape, never by the thread count.
+     */
+    static final int CHUNK = 16384;
+
+    private static int ceilDiv(int a, int b) {
+        return (a + b - 1) / b;
+    }
+
+    // ---------------------------------------------------------------- forward
+
+    @Override
+    public void forwardTraining(float[] x, int n, int c, int inner, float[] weight, float[] bias, double eps,
+                                float[] y, double[] mean, double[] rstd, double[] biasedVar) {
+        if (inner == 1) {
+            columnMoments(x, n, c, mean, biasedVar);
+            finishStats(c, eps, biasedVar, rstd);
+            normalizeColumnsAll(x, n, c, mean, rstd, weight, bias, y);
+            return;
+        }
+        int planesPerChunk = Math.max(1, CHUNK / inner);
+        int chunks = ceilDiv(n, planesPerChunk);
+        if (c >= 2 * Parallel.threads()) {
+            // NB: one task per channel keeps the channel's N planes in L2 between the statistics and the normalize
+            // pass, so x is read once from memory.
+            Parallel.forEach(c, ch -> {
+                Moments m = channelMoments(x, n, c, inner, ch, planesPerChunk, chunks);
+                mean[ch] = m.mean();
+                biasedVar[ch] = m.biasedVar();
+                rstd[ch] = 1.0 / Math.sqrt(biasedVar[ch] + eps);
+                normalizePlanes(x, c, inner, ch, 0, n, mean[ch], rstd[ch], weight, bias, y);
+            });
+        } else {
+            // Few channels: split each channel into its chunks for the statistics (same arithmetic as above).
+            Moments[] parts = new Moments[c * chunks];
+            Parallel.forEach(c * chunks, t -> parts[t] = chunkMoments(x, n, c, inner, t / chunks, t % chunks,
+                    planesPerChunk));
+            for (int ch = 0; ch < c; ch++) {
+                Moments m = new Moments();
+                for (int k = 0; k < chunks; k++) {
+                    m.merge(parts[ch * chunks + k]);
+                }
+                mean[ch] = m.mean();
+                biasedVar[ch] = m.biasedVar();
+            }
+            finishStats(c, eps, biasedVar, rstd);
+            normalize(x, n, c, inner, mean, rstd, weight, bias, y);
+        }
+    }
+
+    private static void finishStats(int c, double eps, double[] biasedVar, double[] rstd) {
+        for (int ch = 0; ch < c; ch++) {
+            rstd[ch] = 1.0 / Math.sqrt(biasedVar[ch] + eps);
+        }
+    }
+
+    @Override
+    public void moments(float[] x, int n, int c, int inner, double[] mean, double[] biasedVar) {
+        if (inner == 1) {
+            columnMoments(x, n, c, mean, biasedVar);
+            return;
+        }
+        int planesPerChunk = Math.max(1, CHUNK / inner);
+        int chunks = ceilDiv(n, planesPerChunk);
+        Parallel.forEach(c, ch -> {
+            Moments m = channelMoments(x, n, c, inner, ch, planesPerChunk, chunks);
+            mean[ch] = m.mean();
+            biasedVar[ch] = m.biasedVar();
+        });
+    }
+
+    /** Channel ch's moments: its chunks in order, merged with Chan's formula. */
+    private static Moments channelMoments(float[] x, int n, int c, int inner, int ch, int planesPerChunk,
+                                          int chunks) {
+        Moments m = new Moments();
+        for (int k = 0; k < chunks; k++) {
+            m.merge(chunkMoments(x, n, c, inner, ch, k, planesPerChunk));
+        }
+        return m;
+    }
+
+    /** Two-pass moments of chunk k of channel ch: planes [k·planesPerChunk, …) of that channel. */
+    private static Moments chunkMoments(float[] x, int n, int c, int inner, int ch, int k, int planesPerChunk) {
+        int s0 = k * planesPerChunk, s1 = Math.min(n, s0 + planesPerChunk);
+        double sum = 0;
+        for (int s = s0; s < s1; s++) {
+            sum += SimdOps.sum(x, (s * c + ch) * inner, inner);
+        }
+        long count = (long) (s1 - s0) * inner;
+        double mu = sum / count;
+        double m2 = 0;
+        for (int s = s0; s < s1; s++) {
+            m2 += SimdOps.sumSquaredDeviations(x, (s * c + ch) * inner, inner, mu);
+        }
+        return new Moments(count, mu, m2);
+    }
+
+    @Override
+    public void normalize(float[] x, int n, int c, int inner, double[] mean, double[] rstd, float[] weight,
+                          float[] bias, float[] y) {
+        if (inner == 1) {
+            normalizeColumnsAll(x, n, c, mean, rstd, weight, bias, y);
+            return;
+        }
+        // Element-wise: any fixed partition is deterministic; tasks of whole planes, about CHUNK floats each.
+        int planes = n * c;
+        int planesPerTask = Math.max(1, CHUNK / inner);
+        Parallel.forEach(ceilDiv(planes, planesPerTask), t -> {
+            int p1 = Math.min(planes, (t + 1) * planesPerTask);
+            for (int p = t * planesPerTask; p < p1; p++) {
+                int ch = p % c;
+                normalizePlanes(x, c, inner, ch, p / c, p / c + 1, mean[ch], rstd[ch], weight, bias, y);
+            }
+        });
+    }
+
+    /** y = (x − mean)·rstd·w + b on planes [s0, s1) of channel ch, folded to d·scale + shift. */
+    private static void normalizePlanes(float[] x, int c, int inner, int ch, int s0, int s1, double mean,
+                                        double rstd, float[] weight, float[] bias, float[] y) {
+        float scale = (float) (rstd * (weight == null ? 1.0 : weight[ch]));
+        float shift = bias == null ? 0f : bias[ch];
+        float hi = SimdOps.hi(mean), lo = SimdOps.lo(mean);
+        for (int s = s0; s < s1; s++) {
+            SimdOps.normalize(x, (s * c + ch) * inner, inner, hi, lo, scale, shift, y);
+        }
+    }
+
+    // ---------------------------------------------------------------- columns layout ([rows, C])
+
+    private static int rowsPerChunk(int c) {
+        return Math.max(1, CHUNK / c);
+    }
+
+    /** Per-column moments of x[rows, C]: two-pass per row chunk, Chan-merged in chunk order. */
+    static void columnMoments(float[] x, int rows, int c, double[] mean, double[] biasedVar) {
+        int rpc = rowsPerChunk(c);
+        int chunks = ceilDiv(rows, rpc);
+        double[][] chunkMean = new double[chunks][];
+        double[][] chunkM2 = new double[chunks][];
+        Parallel.forEach(chunks, k -> {
+            int r0 = k * rpc, r1 = Math.min(rows, r0 + rpc);
+            double[] mu = new double[c];
+            SimdOps.columnSums(x, r0, r1, c, mu);
+            for (int j = 0; j < c; j++) {
+                mu[j] /= (r1 - r0);
+            }
+            double[] m2 = new double[c];
+            SimdOps.columnSquaredDeviations(x, r0, r1, c, mu, m2);
+            chunkMean[k] = mu;
+            chunkM2[k] = m2;
+        });
+        for (int j = 0; j < c; j++) {
+            Moments m = new Moments();
+            for (int k = 0; k < chunks; k++) {
+                int r0 = k * rpc, r1 = Math.min(rows, r0 + rpc);
+                m.merge(new Moments(r1 - r0, chunkMean[k][j], chunkM2[k][j]));
+            }
+            mean[j] = m.mean();
+            biasedVar[j] = m.biasedVar();
+        }
+    }
+
+    private static void normalizeColumnsAll(float[] x, int rows, int c, double[] mean, double[] rstd,
+                                            float[] weight, float[] bias, float[] y) {
+        float[] hi = new float[c], lo = new float[c], scale = new float[c], shift = new float[c];
+        for (int j = 0; j < c; j++) {
+            hi[j] = SimdOps.hi(mean[j]);
+            lo[j] = SimdOps.lo(mean[j]);
+            scale[j] = (float) (rstd[j] * (weight == null ? 1.0 : weight[j]));
+            shift[j] = bias == null ? 0f : bias[j];
+        }
+        int rpc = rowsPerChunk(c);
+        Parallel.forEach(ceilDiv(rows, rpc), k -> SimdOps.normalizeColumns(x, k * rpc,
+                Math.min(rows, (k + 1) * rpc), c, hi, lo, scale, shift, y));
+    }
+
+    // ---------------------------------------------------------------- backward
+
+    @Override
+    public void backward(float[] x, float[] dy, int n, int c, int inner, double[] mean, double[] rstd,
+                         float[] weight, boolean batchStats, float[] dx, float[] dweight, float[] dbias) {
+        boolean needSums = batchStats || dweight != null || dbias != null;
+        double[] sumDy = new double[c], sumDyDev = new double[c];
+        if (needSums) {
+            if (inner == 1) {
+                columnGradSums(x, dy, n, c, mean, sumDy, sumDyDev);
+            } else {
+                planeGradSums(x, dy, n, c, inner, mean, sumDy, sumDyDev);
+            }
+        }
+        for (int ch = 0; ch < c; ch++) {
+            if (dweight != null) {
+                dweight[ch] = (float) (sumDyDev[ch] * rstd[ch]);
+            }
+            if (dbias != null) {
+                dbias[ch] = (float) sumDy[ch];
+            }
+        }
+        if (dx == null) {
+            return;
+        }
+        // dx = w·rstd·(dy − mean(dy) − xhat·mean(dy·xhat)), xhat = d·rstd, d = x − mean, as k1·dy + k2·d + k3:
+        //   k1 = w·rstd,  k2 = −w·rstd³·Σ(dy·d)/M,  k3 = −w·rstd·Σdy/M   (k2 = k3 = 0 with constant statistics)
+        double count = (double) n * inner;
+        float[] hi = new float[c], lo = new float[c], k1 = new float[c], k2 = new float[c], k3 = new float[c];
+        for (int ch = 0; ch < c; ch++) {
+            double wr = (weight == null ? 1.0 : weight[ch]) * rstd[ch];
+            hi[ch] = SimdOps.hi(mean[ch]);
+            lo[ch] = SimdOps.lo(mean[ch]);
+            k1[ch] = (float) wr;
+            k2[ch] = batchStats ? (float) (-wr * rstd[ch] * rstd[ch] * sumDyDev[ch] / count) : 0f;
+            k3[ch] = batchStats ? (float) (-wr * sumDy[ch] / count) : 0f;
+        }
+        if (inner == 1) {
+            int rpc = rowsPerChunk(c);
+            Parallel.forEach(ceilDiv(n, rpc), k -> SimdOps.affineBackwardColumns(x, dy, k * rpc,
+                    Math.min(n, (k + 1) * rpc), c, hi, lo, k1, k2, k3, dx));
+            return;
+        }
+        int planes = n * c;
+        int planesPerTask = Math.max(1, CHUNK / inner);
+        Parallel.forEach(ceilDiv(planes, planesPerTask), t -> {
+            int p1 = Math.min(planes, (t + 1) * planesPerTask);
+            for (int p = t * planesPerTask; p < p1; p++) {
+                int ch = p % c;
+                SimdOps.affineBackward(x, dy, p * inner, inner, hi[ch], lo[ch], k1[ch], k2[ch], k3[ch], dx);
+            }
+        });
+    }
+
+    /** Per-channel Σdy and Σdy·(x − mean) over planes: per chunk in double, summed in chunk order. */
+    private static void planeGradSums(float[] x, float[] dy, int n, int c, int inner, double[] mean,
+                                      double[] sumDy, double[] sumDyDev) {
+        int planesPerChunk = Math.max(1, CHUNK / inner);
+        int chunks = ceilDiv(n, planesPerChunk);
+        double[] partDy = new double[c * chunks], partDyDev = new double[c * chunks];
+        Parallel.forEach(c * chunks, t -> {
+            int ch = t / chunks, k = t % chunks;
+            int s0 = k * planesPerChunk, s1 = Math.min(n, s0 + planesPerChunk);
+            double[] out = new double[2];
+            double a = 0, b = 0;
+            for (int s = s0; s < s1; s++) {
+                SimdOps.sumDyAndDyDev(x, dy, (s * c + ch) * inner, inner, mean[ch], out);
+                a += out[0];
+                b += out[1];
+            }
+            partDy[t] = a;
+            partDyDev[t] = b;
+        });
+        for (int ch = 0; ch < c; ch++) {
+            for (int k = 0; k < chunks; k++) {
+                sumDy[ch] += partDy[ch * chunks + k];
+                sumDyDev[ch] += partDyDev[ch * chunks + k];
+            }
+        }
+    }
+
+    /** Per-column Σdy and Σdy·(x − mean) of [rows, C]: per row chunk in double, summed in chunk order. */
+    private static void columnGradSums(float[] x, float[] dy, int rows, int c, double[] mean, double[] sumDy,
+                                       double[] sumDyDev) {
+        int rpc = rowsPerChunk(c);
+        int chunks = ceilDiv(rows, rpc);
+        double[][] partDy = new double[chunks][c], partDyDev = new double[chunks][c];
+        Parallel.forEach(chunks, k -> SimdOps.columnDyAndDyDev(x, dy, k * rpc, Math.min(rows, (k + 1) * rpc), c,
+                mean, partDy[k], partDyDev[k]));
+        for (int k = 0; k < chunks; k++) {
+            for (int j = 0; j < c; j++) {
+                sumDy[j] += partDy[k][j];
+                sumDyDev[j] += partDyDev[k][j];
+            }
+        }
+    }
+}

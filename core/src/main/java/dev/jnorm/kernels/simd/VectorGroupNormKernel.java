@@ -1,0 +1,144 @@
+package dev.jnorm.kernels.simd;
+
+import dev.jnorm.kernels.GroupNormKernel;
+import dev.jnorm.kernels.Parallel;
+import dev.jnorm.kernels.ReferenceGroupNormKernel;
+
+import java.util.Arrays;
+
+/**
+ * Fast row-wise normalization (GroupNorm, LayerNorm, InstanceNorm, RMSNorm): Vector API loops ({@link SimdOps}),
+ * double statistics, all cores; the twin of {@link ReferenceGroupNormKernel}. A row is read from memory once:
+ * its two statistics passes and the normalize pass run while it sits in cache. Rows with inner = 1 (LayerNorm,
+ * RMSNorm, GroupNorm on (N, C)) use element-wise affine loops; otherwise each channel block of {@code inner}
+ * floats gets a scalar scale and shift.
+ *
+ * <p>Determinism: rows are independent; the weight/bias gradients are summed per fixed row chunk in double and
+ * the chunks merged in order, with chunk boundaries that depend only on the shape.
+ */
+public final class VectorGroupNormKernel implements GroupNormKernel {
+
+    /**
+     * Row chunks for the weight/bias gradient partials. NB: 16 chunks feed any thread count of this class of machine
+     * and bound the partials to 16·affineSize doubles; fixed, so the merge order never depends on the threads.
+     */
+    static final int GRADIENT_CHUNKS = 16;
+
+    /** Floats per forward task (whole rows): big enough to amortize the fork, small enough to balance. */
+    static final int TASK_FLOATS = 32768;
+
+    private static int ceilDiv(int a, int b) {
+        return (a + b - 1) / b;
+    }
+
+    @Override
+    public void forward(float[] x, int rows, int groups, int channelsPerGroup, int inner, float[] weight,
+                        float[] bias, double eps, boolean subtractMean, float[] y, double[] mean, double[] rstd,
+                        double[] biasedVar) {
+        int d = channelsPerGroup * inner;
+        int affineSize = groups * channelsPerGroup;
+        float[] w = weight != null ? weight : ones(affineSize);
+        float[] b = bias != null ? bias : new float[affineSize];
+        int rowsPerTask = Math.max(1, TASK_FLOATS / d);
+        Parallel.forEach(ceilDiv(rows, rowsPerTask), t -> {
+            int r1 = Math.min(rows, (t + 1) * rowsPerTask);
+            for (int r = t * rowsPerTask; r < r1; r++) {
+                int off = r * d;
+                // two passes over the cached row: mean, then squared deviations (mean fixed at 0 for RMSNorm)
+                double mu = subtractMean ? SimdOps.sum(x, off, d) / d : 0.0;
+                double var = SimdOps.sumSquaredDeviations(x, off, d, mu) / d;
+                double rs = 1.0 / Math.sqrt(var + eps);
+                mean[r] = mu;
+                rstd[r] = rs;
+                if (biasedVar != null) {
+                    biasedVar[r] = var;
+                }
+                float hi = SimdOps.hi(mu), lo = SimdOps.lo(mu);
+                int affine0 = (r % groups) * channelsPerGroup;
+                if (inner == 1) {
+                    SimdOps.normalizeElementwise(x, off, d, hi, lo, (float) rs, w, b, affine0, y);
+                } else {
+                    for (int k = 0; k < channelsPerGroup; k++) {
+                        int a = affine0 + k;
+                        SimdOps.normalize(x, off + k * inner, inner, hi, lo, (float) (rs * w[a]), b[a], y);
+                    }
+                }
+            }
+        });
+    }
+
+    @Override
+    public void backward(float[] x, float[] dy, int rows, int groups, int channelsPerGroup, int inner,
+                         float[] weight, boolean subtractMean, double[] mean, double[] rstd, float[] dx,
+                         float[] dweight, float[] dbias) {
+        int d = channelsPerGroup * inner;
+        int affineSize = groups * channelsPerGroup;
+        float[] w = weight != null ? weight : ones(affineSize);
+        int chunks = Math.min(rows, GRADIENT_CHUNKS);
+        int rowsPerChunk = ceilDiv(rows, chunks);
+        double[][] dwPart = new double[chunks][affineSize];
+        double[][] dbPart = new double[chunks][affineSize];
+        Parallel.forEach(chunks, k -> {
+            double[] sums = new double[2];
+            int r1 = Math.min(rows, (k + 1) * rowsPerChunk);
+            for (int r = k * rowsPerChunk; r < r1; r++) {
+                int off = r * d;
+                int affine0 = (r % groups) * channelsPerGroup;
+                double mu = mean[r], rs = rstd[r];
+                // The row's reductions over g = dy·w: Σg and Σg·(x − mean); dweight += dy·xhat, dbias += dy.
+                double sumG, sumGDev;
+                if (inner == 1) {
+                    SimdOps.rowReductionsElementwise(x, dy, off, d, mu, rs, w, affine0, dwPart[k], dbPart[k], sums);
+                    sumG = sums[0];
+                    sumGDev = sums[1];
+                } else {
+                    sumG = 0;
+                    sumGDev = 0;
+                    for (int c = 0; c < channelsPerGroup; c++) {
+                        int a = affine0 + c;
+                        SimdOps.sumDyAndDyDev(x, dy, off + c * inner, inner, mu, sums);
+                        sumG += w[a] * sums[0];
+                        sumGDev += w[a] * sums[1];
+                        dwPart[k][a] += rs * sums[1];
+                        dbPart[k][a] += sums[0];
+                    }
+                }
+                if (dx == null) {
+                    continue;
+                }
+                // dx = rstd·(g − mean(g) − xhat·mean(g·xhat)) = rstd·g + k2·d + k3 with d = x − mean:
+                //   k2 = −rstd³·Σ(g·d)/D,  k3 = −rstd·Σg/D (only when the mean was subtracted)
+                float k2 = (float) (-rs * rs * rs * sumGDev / d);
+                float k3 = subtractMean ? (float) (-rs * sumG / d) : 0f;
+                float hi = SimdOps.hi(mu), lo = SimdOps.lo(mu);
+                if (inner == 1) {
+                    SimdOps.affineBackwardElementwise(x, dy, off, d, hi, lo, (float) rs, w, affine0, k2, k3, dx);
+                } else {
+                    for (int c = 0; c < channelsPerGroup; c++) {
+                        SimdOps.affineBackward(x, dy, off + c * inner, inner, hi, lo, (float) (rs * w[affine0 + c]),
+                                k2, k3, dx);
+                    }
+                }
+            }
+        });
+        for (int a = 0; a < affineSize; a++) {
+            double dw = 0, db = 0;
+            for (int k = 0; k < chunks; k++) {
+                dw += dwPart[k][a];
+                db += dbPart[k][a];
+            }
+            if (dweight != null) {
+                dweight[a] = (float) dw;
+            }
+            if (dbias != null) {
+                dbias[a] = (float) db;
+            }
+        }
+    }
+
+    private static float[] ones(int n) {
+        float[] a = new float[n];
+        Arrays.fill(a, 1f);
+        return a;
+    }
+}

@@ -1,0 +1,256 @@
+package dev.jnorm.kernels;
+
+import dev.jnorm.GradCheck;
+import dev.jnorm.kernels.simd.VectorBatchNormKernel;
+import dev.jnorm.kernels.simd.VectorGroupNormKernel;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * The Vector API kernels against their scalar reference twins over awkward lengths (below one vector, exact
+ * multiples, ±1 around lane counts, primes), C = 1, inner = 1, both BatchNorm layouts and both of its schedules,
+ * and the thread counts 1, 2, 3 (bit-identical). Surefire runs this class once per vector width
+ * (-Djnorm.vector.bits=128/256/512), so every width's loops run.
+ */
+class FastKernelTest {
+    static final int[] LENGTHS = {1, 2, 15, 16, 17, 31, 33, 1021, 4098};
+
+    private final BatchNormKernel fastBn = new VectorBatchNormKernel();
+    private final BatchNormKernel refBn = new ReferenceBatchNormKernel();
+    private final GroupNormKernel fastGn = new VectorGroupNormKernel();
+    private final GroupNormKernel refGn = new ReferenceGroupNormKernel();
+
+    @AfterEach
+    void restoreThreads() {
+        Parallel.setThreads(Runtime.getRuntime().availableProcessors());
+    }
+
+    @Test
+    void theVectorKernelsAreTheOnesInUse() {
+        // With -Djnorm.requireSimd=true (set in the build) a missing Vector API fails the provider instead.
+        assertEquals("vector", Kernels.selected());
+        assertEquals(VectorBatchNormKernel.class, Kernels.batchNorm().getClass());
+        assertEquals(VectorGroupNormKernel.class, Kernels.groupNorm().getClass());
+    }
+
+    static float[] data(Random rng, int len, double offset, double scale) {
+        float[] a = new float[len];
+        for (int i = 0; i < len; i++) {
+            a[i] = (float) (offset + scale * rng.nextGaussian());
+        }
+        return a;
+    }
+
+    /** |fast − ref| ≤ 2e-6·max|ref| + 2e-6·|ref| elementwise: a few float ulps of the output's scale. */
+    static void assertNear(String what, float[] ref, float[] fast) {
+        double scale = 0;
+        for (float v : ref) {
+            scale = Math.max(scale, Math.abs(v));
+        }
+        GradCheck.assertClose(what, ref, fast, 2e-6, 2e-6 * scale + 1e-30);
+    }
+
+    /**
+     * For gradients that cancel (dx of a normalization is a difference of terms of size |w·rstd·dy|), the error
+     * scale is the terms' size, not the result's: |fast − ref| ≤ 4e-6·termScale.
+     */
+    static void assertNearTerms(String what, float[] ref, float[] fast, double termScale) {
+        GradCheck.assertClose(what, ref, fast, 2e-6, 4e-6 * termScale + 1e-30);
+    }
+
+    static double maxAbs(float[] a) {
+        double m = 0;
+        for (float v : a) {
+            m = Math.max(m, Math.abs(v));
+        }
+        return m;
+    }
+
+    static double maxAbs(double[] a) {
+        double m = 0;
+        for (double v : a) {
+            m = Math.max(m, Math.abs(v));
+        }
+        return m;
+    }
+
+    static void assertNear(String what, double[] ref, double[] fast, double rtol) {
+        for (int i = 0; i < ref.length; i++) {
+            assertEquals(ref[i], fast[i], rtol * Math.abs(ref[i]) + 1e-300, what + "[" + i + "]");
+        }
+    }
+
+    // ---------------------------------------------------------------- BatchNorm
+
+    static Stream<Arguments> bnCases() {
+        List<Arguments> out = new ArrayList<>();
+        long seed = 100;
+        for (int len : LENGTHS) {
+            // inner = len (planes layout), few and many channels (both schedules); inner = 1 with C = len (columns)
+            out.add(Arguments.of(seed++, 3, 1, len));
+            out.add(Arguments.of(seed++, 2, 9, len));
+            out.add(Arguments.of(seed++, len == 1 ? 2 : 5, len, 1));
+        }
+        out.add(Arguments.of(seed++, 40, 3, 1000));   // several statistics chunks per channel
+        out.add(Arguments.of(seed++, 20000, 2, 1));   // several row chunks in the columns layout
+        return out.stream();
+    }
+
+    @ParameterizedTest(name = "seed {0}: N={1} C={2} inner={3}")
+    @MethodSource("bnCases")
+    void batchNormMatchesReference(long seed, int n, int c, int inner) {
+        Random rng = new Random(seed);
+        float[] x = data(rng, n * c * inner, 3.0, 2.0);
+        float[] dy = data(rng, x.length, 0.0, 1.0);
+        float[] w = data(rng, c, 1.0, 0.5), b = data(rng, c, 0.0, 0.5);
+        for (boolean affine : new boolean[] {true, false}) {
+            float[] wt = affine ? w : null, bt = affine ? b : null;
+            double[][] ref = bnForward(refBn, x, n, c, inner, wt, bt);
+            double[][] fast = bnForward(fastBn, x, n, c, inner, wt, bt);
+            assertNear("mean", ref[0], fast[0], 1e-12);
+            assertNear("var", ref[2], fast[2], 1e-10);
+            float[] yRef = new float[x.length], yFast = new float[x.length];
+            refBn.normalize(x, n, c, inner, ref[0], ref[1], wt, bt, yRef);
+            fastBn.forwardTraining(x, n, c, inner, wt, bt, 1e-5, yFast, new double[c], new double[c], new double[c]);
+            assertNear("y", yRef, yFast);
+            for (boolean batchStats : new boolean[] {true, false}) {
+                float[][] gRef = bnBackward(refBn, x, dy, n, c, inner, ref, wt, batchStats);
+                float[][] gFast = bnBackward(fastBn, x, dy, n, c, inner, ref, wt, batchStats);
+                double terms = (affine ? maxAbs(w) : 1.0) * maxAbs(ref[1]) * maxAbs(dy);
+                assertNearTerms("dx batchStats=" + batchStats, gRef[0], gFast[0], terms);
+                assertNear("dweight", gRef[1], gFast[1]);
+                assertNear("dbias", gRef[2], gFast[2]);
+            }
+        }
+    }
+
+    private static double[][] bnForward(BatchNormKernel k, float[] x, int n, int c, int inner, float[] w, float[] b) {
+        double[] mean = new double[c], rstd = new double[c], var = new double[c];
+        k.forwardTraining(x, n, c, inner, w, b, 1e-5, new float[x.length], mean, rstd, var);
+        return new double[][] {mean, rstd, var};
+    }
+
+    private static float[][] bnBackward(BatchNormKernel k, float[] x, float[] dy, int n, int c, int inner,
+                                        double[][] stats, float[] w, boolean batchStats) {
+        float[] dx = new float[x.length], dw = new float[c], db = new float[c];
+        k.backward(x, dy, n, c, inner, stats[0], stats[1], w, batchStats, dx, dw, db);
+        return new float[][] {dx, dw, db};
+    }
+
+    // ---------------------------------------------------------------- GroupNorm family
+
+    static Stream<Arguments> gnCases() {
+        List<Arguments> out = new ArrayList<>();
+        long seed = 500;
+        for (int len : LENGTHS) {
+            out.add(Arguments.of(seed++, 3, 1, len, 1));      // LayerNorm / RMSNorm row of length len
+            out.add(Arguments.of(seed++, 2, 2, 3, len));      // GroupNorm, 3 channels per group, inner = len
+            out.add(Arguments.of(seed++, 2, len, 1, 1 + len % 7)); // InstanceNorm-like, G = C = len
+        }
+        out.add(Arguments.of(seed++, 70, 4, 2, 9));           // more rows than gradient chunks
+        return out.stream();
+    }
+
+    @ParameterizedTest(name = "seed {0}: N={1} G={2} C/G={3} inner={4}")
+    @MethodSource("gnCases")
+    void groupNormFamilyMatchesReference(long seed, int n, int groups, int cpg, int inner) {
+        Random rng = new Random(seed);
+        int rows = n * groups, d = cpg * inner, affine = groups * cpg;
+        if (d == 1) {
+            return; // a single value per row is rejected by the layers before any kernel runs
+        }
+        float[] x = data(rng, rows * d, -2.0, 3.0);
+        float[] dy = data(rng, x.length, 0.0, 1.0);
+        float[] w = data(rng, affine, 1.0, 0.5), b = data(rng, affine, 0.0, 0.5);
+        for (boolean subtractMean : new boolean[] {true, false}) {
+            for (boolean hasAffine : new boolean[] {true, false}) {
+                float[] wt = hasAffine ? w : null, bt = hasAffine && subtractMean ? b : null;
+                float[] yRef = new float[x.length], yFast = new float[x.length];
+                double[] mRef = new double[rows], rRef = new double[rows], vRef = new double[rows];
+                double[] mFast = new double[rows], rFast = new double[rows], vFast = new double[rows];
+                refGn.forward(x, rows, groups, cpg, inner, wt, bt, 1e-5, subtractMean, yRef, mRef, rRef, vRef);
+                fastGn.forward(x, rows, groups, cpg, inner, wt, bt, 1e-5, subtractMean, yFast, mFast, rFast, vFast);
+                String tag = " subtractMean=" + subtractMean + " affine=" + hasAffine;
+                assertNear("mean" + tag, mRef, mFast, 1e-12);
+                assertNear("rstd" + tag, rRef, rFast, 1e-10);
+                assertNear("var" + tag, vRef, vFast, 1e-10);
+                assertNear("y" + tag, yRef, yFast);
+                float[] dxRef = new float[x.length], dwRef = new float[affine], dbRef = new float[affine];
+                float[] dxFast = new float[x.length], dwFast = new float[affine], dbFast = new float[affine];
+                refGn.backward(x, dy, rows, groups, cpg, inner, wt, subtractMean, mRef, rRef, dxRef, dwRef, dbRef);
+                fastGn.backward(x, dy, rows, groups, cpg, inner, wt, subtractMean, mRef, rRef, dxFast, dwFast, dbFast);
+                double terms = (hasAffine ? maxAbs(w) : 1.0) * maxAbs(rRef) * maxAbs(dy);
+                assertNearTerms("dx" + tag, dxRef, dxFast, terms);
+                assertNear("dweight" + tag, dwRef, dwFast);
+                assertNear("dbias" + tag, dbRef, dbFast);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- determinism across thread counts
+
+    @Test
+    void resultsAreBitIdenticalFor1And2And3Threads() {
+        Random rng = new Random(42);
+        int n = 7, c = 3, inner = 3001; // few channels (chunked schedule) and several chunks per channel
+        float[] x = data(rng, n * c * inner, 5.0, 2.0), dy = data(rng, x.length, 0, 1);
+        float[] w = data(rng, c, 1, 0.3), b = data(rng, c, 0, 0.3);
+        int rows = 37, d = 1111;
+        float[] xr = data(rng, rows * d, 1.0, 1.0), dyr = data(rng, xr.length, 0, 1);
+        float[] wr = data(rng, d, 1, 0.3), br = data(rng, d, 0, 0.3);
+        List<float[]> first = null;
+        for (int threads : new int[] {1, 2, 3}) {
+            Parallel.setThreads(threads);
+            List<float[]> out = new ArrayList<>();
+            double[] mean = new double[c], rstd = new double[c], var = new double[c];
+            float[] y = new float[x.length], dx = new float[x.length], dw = new float[c], db = new float[c];
+            fastBn.forwardTraining(x, n, c, inner, w, b, 1e-5, y, mean, rstd, var);
+            fastBn.backward(x, dy, n, c, inner, mean, rstd, w, true, dx, dw, db);
+            out.addAll(Arrays.asList(y, dx, dw, db, toFloatBits(mean), toFloatBits(var)));
+            // columns layout with many row chunks
+            int rowsC = 50_000, cc = 3;
+            float[] xc = Arrays.copyOf(x, rowsC * cc), dyc = Arrays.copyOf(dy, rowsC * cc);
+            double[] mc = new double[cc], rc = new double[cc], vc = new double[cc];
+            float[] yc = new float[xc.length], dxc = new float[xc.length], dwc = new float[cc], dbc = new float[cc];
+            fastBn.forwardTraining(xc, rowsC, cc, 1, w, b, 1e-5, yc, mc, rc, vc);
+            fastBn.backward(xc, dyc, rowsC, cc, 1, mc, rc, w, true, dxc, dwc, dbc);
+            out.addAll(Arrays.asList(yc, dxc, dwc, dbc, toFloatBits(vc)));
+            // LayerNorm rows with weight/bias gradient partials
+            double[] mr = new double[rows], rr = new double[rows];
+            float[] yr = new float[xr.length], dxr = new float[xr.length], dwr = new float[d], dbr = new float[d];
+            fastGn.forward(xr, rows, 1, d, 1, wr, br, 1e-5, true, yr, mr, rr, null);
+            fastGn.backward(xr, dyr, rows, 1, d, 1, wr, true, mr, rr, dxr, dwr, dbr);
+            out.addAll(Arrays.asList(yr, dxr, dwr, dbr));
+            if (first == null) {
+                first = out;
+            } else {
+                for (int i = 0; i < out.size(); i++) {
+                    assertArrayEquals(first.get(i), out.get(i), "output " + i + " with " + threads + " threads");
+                }
+            }
+        }
+    }
+
+    /** Doubles as pairs of float bit patterns, for exact comparison with assertArrayEquals. */
+    private static float[] toFloatBits(double[] a) {
+        float[] f = new float[2 * a.length];
+        for (int i = 0; i < a.length; i++) {
+            long bits = Double.doubleToRawLongBits(a[i]);
+            f[2 * i] = Float.intBitsToFloat((int) (bits >>> 32));
+            f[2 * i + 1] = Float.intBitsToFloat((int) bits);
+        }
+        return f;
+    }
+}
