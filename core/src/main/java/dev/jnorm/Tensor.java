@@ -27,19 +27,32 @@ public final class Tensor {
     /** Element type. FLOAT32 for everything that computes; INT64 only for integer state buffers. */
     public enum DType { FLOAT32, INT64 }
 
+    /**
+     * Storage order of a tensor's elements. CONTIGUOUS is row-major in the logical shape (NCHW for images);
+     * CHANNELS_LAST keeps the logical shape (N, C, *spatial) but stores N, *spatial, C (NHWC / NDHWC), as
+     * PyTorch's {@code torch.channels_last}. Only 4-D and 5-D float tensors can be channels-last.
+     */
+    public enum MemoryFormat { CONTIGUOUS, CHANNELS_LAST }
+
     private static final ThreadLocal<int[]> NO_GRAD_DEPTH = ThreadLocal.withInitial(() -> new int[1]);
 
     private final int[] shape;
     private final float[] data;     // FLOAT32 storage, length numel (null for INT64)
     private final long[] longData;  // INT64 storage, length numel (null for FLOAT32)
+    private final MemoryFormat format;
     private boolean requiresGrad;
     private Tensor grad;
     private GradFn gradFn;
 
     private Tensor(float[] data, long[] longData, int[] shape) {
+        this(data, longData, shape, MemoryFormat.CONTIGUOUS);
+    }
+
+    private Tensor(float[] data, long[] longData, int[] shape, MemoryFormat format) {
         this.shape = shape;
         this.data = data;
         this.longData = longData;
+        this.format = format;
     }
 
     // ---------------------------------------------------------------- creation
@@ -63,6 +76,15 @@ public final class Tensor {
                     + numel(s) + " elements, got " + data.length + " values");
         }
         return new Tensor(data, null, s);
+    }
+
+    /** Wraps storage already laid out in {@code format} order (no copy). */
+    public static Tensor wrap(float[] data, MemoryFormat format, int... shape) {
+        Tensor t = wrap(data, shape);
+        if (format == MemoryFormat.CHANNELS_LAST) {
+            checkChannelsLastRank("Tensor.wrap", t.shape);
+        }
+        return new Tensor(data, null, t.shape, format);
     }
 
     /** A 0-dim float tensor. */
@@ -136,7 +158,20 @@ public final class Tensor {
      * input requires grad. {@code data} becomes the result's storage (not copied).
      */
     public static Tensor fromOp(float[] data, int[] shape, String name, Tensor[] inputs, Backward fn) {
-        Tensor out = wrap(data, shape);
+        return fromOp(data, shape, MemoryFormat.CONTIGUOUS, name, inputs, fn);
+    }
+
+    /**
+     * {@link #fromOp(float[], int[], String, Tensor[], Backward)} for a result stored in {@code format}. The
+     * backward receives the gradient in the result's storage order and must return each input's gradient in that
+     * input's storage order.
+     */
+    public static Tensor fromOp(float[] data, int[] shape, MemoryFormat format, String name, Tensor[] inputs,
+                                Backward fn) {
+        Tensor out = new Tensor(wrap(data, shape).data, null, shape.clone(), format);
+        if (format == MemoryFormat.CHANNELS_LAST) {
+            checkChannelsLastRank("Tensor.fromOp", out.shape);
+        }
         if (isGradEnabled()) {
             for (Tensor in : inputs) {
                 if (in != null && in.requiresGrad) {
@@ -178,11 +213,67 @@ public final class Tensor {
         return isLong() ? DType.INT64 : DType.FLOAT32;
     }
 
+    public MemoryFormat memoryFormat() {
+        return format;
+    }
+
+    public boolean isChannelsLast() {
+        return format == MemoryFormat.CHANNELS_LAST;
+    }
+
+    /**
+     * The same values stored channels-last (N, *spatial, C), like {@code x.contiguous(memory_format=channels_last)};
+     * this tensor itself if it already is. Gradients flow back converted.
+     */
+    public Tensor toChannelsLast() {
+        return toFormat(MemoryFormat.CHANNELS_LAST);
+    }
+
+    /** The same values stored in logical row-major order; this tensor itself if it already is. */
+    public Tensor contiguous() {
+        return toFormat(MemoryFormat.CONTIGUOUS);
+    }
+
+    /** This tensor in the given memory format (a copy with autograd, or this when already so). */
+    public Tensor toFormat(MemoryFormat target) {
+        if (target == format) {
+            return this;
+        }
+        if (target == MemoryFormat.CHANNELS_LAST) {
+            checkChannelsLastRank("Tensor.toChannelsLast", shape);
+        }
+        if (isLong()) {
+            throw new IllegalStateException("Tensor.toFormat: int64 tensors are always contiguous");
+        }
+        MemoryFormat from = format;
+        return fromOp(inFormat(target), shape.clone(), target, target == MemoryFormat.CHANNELS_LAST
+                ? "ToChannelsLastBackward" : "ContiguousBackward", new Tensor[] {this},
+                g -> new Tensor[] {new Tensor(g.inFormat(from), null, g.shape, from)});
+    }
+
+    /** This tensor's values laid out in {@code target} order (a new array, or the storage itself when equal). */
+    private float[] inFormat(MemoryFormat target) {
+        if (target == format) {
+            return data;
+        }
+        return Layout.permute(data, shape, format == MemoryFormat.CONTIGUOUS);
+    }
+
+    private static void checkChannelsLastRank(String who, int[] shape) {
+        if (shape.length != 4 && shape.length != 5) {
+            throw new IllegalArgumentException(who + ": channels-last needs a 4-D (N, C, H, W) or 5-D "
+                    + "(N, C, D, H, W) tensor, got shape " + Arrays.toString(shape));
+        }
+    }
+
     private boolean isLong() {
         return longData != null;
     }
 
-    /** A copy of the elements, row-major. For INT64 tensors, the values converted to float. */
+    /**
+     * A copy of the elements in logical row-major order (whatever the memory format). For INT64 tensors, the values
+     * converted to float.
+     */
     public float[] toArray() {
         if (isLong()) {
             float[] f = new float[longData.length];
@@ -191,7 +282,7 @@ public final class Tensor {
             }
             return f;
         }
-        return data.clone();
+        return format == MemoryFormat.CONTIGUOUS ? data.clone() : inFormat(MemoryFormat.CONTIGUOUS);
     }
 
     /** A copy of the elements of an INT64 tensor. */
@@ -203,8 +294,8 @@ public final class Tensor {
     }
 
     /**
-     * The live float storage (row-major, length numel). Writes bypass autograd: for kernels, optimizers and
-     * in-place buffer updates only.
+     * The live float storage (length numel, in this tensor's {@link #memoryFormat()} order). Writes bypass autograd:
+     * for kernels, optimizers and in-place buffer updates only.
      */
     public float[] storage() {
         if (isLong()) {
@@ -230,9 +321,13 @@ public final class Tensor {
         return isLong() ? longData[0] : data[0];
     }
 
-    /** The element at a multi-index (for tests and inspection). */
+    /** The element at a logical multi-index (for tests and inspection). */
     public float get(int... index) {
-        return isLong() ? longData[offset(index)] : data[offset(index)];
+        int off = offset(index);
+        if (format == MemoryFormat.CHANNELS_LAST) {
+            off = Layout.channelsLastIndex(shape, off);
+        }
+        return isLong() ? longData[off] : data[off];
     }
 
     private int offset(int[] index) {
@@ -254,12 +349,12 @@ public final class Tensor {
     /** A deep copy with no autograd history. */
     public Tensor copy() {
         return new Tensor(data == null ? null : data.clone(), longData == null ? null : longData.clone(),
-                shape.clone());
+                shape.clone(), format);
     }
 
     /** A tensor sharing this storage, cut from the graph. */
     public Tensor detach() {
-        return new Tensor(data, longData, shape);
+        return new Tensor(data, longData, shape, format);
     }
 
     /**
@@ -267,6 +362,9 @@ public final class Tensor {
      * contiguous tensor; gradients flow back reshaped.
      */
     public Tensor reshape(int... newShape) {
+        if (format == MemoryFormat.CHANNELS_LAST) {
+            return contiguous().reshape(newShape);
+        }
         int[] s = inferShape(newShape);
         if (isLong()) {
             return new Tensor(null, longData, s);
@@ -406,7 +504,7 @@ public final class Tensor {
         }
         List<Tensor> order = topologicalOrder();
         Map<Tensor, float[]> grads = new IdentityHashMap<>();
-        grads.put(this, gradOutput.data.clone());
+        grads.put(this, gradOutput.inFormat(format).clone());
         try (NoGrad ignored = noGrad()) {
             for (Tensor t : order) {
                 float[] g = grads.remove(t);
@@ -423,7 +521,7 @@ public final class Tensor {
                             + "second time (" + node.name + " has already been freed); pass retainGraph=true "
                             + "to the first backward, or recompute the forward");
                 }
-                Tensor[] inGrads = node.fn.apply(new Tensor(g, null, t.shape));
+                Tensor[] inGrads = node.fn.apply(new Tensor(g, null, t.shape, t.format));
                 if (!retainGraph) {
                     node.fn = null;
                 }
@@ -455,7 +553,7 @@ public final class Tensor {
             return;
         }
         if (grad == null) {
-            grad = new Tensor(g.clone(), null, shape.clone());
+            grad = new Tensor(g.clone(), null, shape.clone(), format);
         } else {
             float[] acc = grad.data;
             for (int k = 0; k < acc.length; k++) {
@@ -523,32 +621,35 @@ public final class Tensor {
 
     public Tensor add(Tensor other) {
         sameShape("add", other);
-        float[] a = data, b = other.data, out = new float[a.length];
+        Tensor o = other.toFormat(format); // operate on matching storage orders
+        float[] a = data, b = o.data, out = new float[a.length];
         for (int i = 0; i < out.length; i++) {
             out[i] = a[i] + b[i];
         }
-        return fromOp(out, shape.clone(), "AddBackward", new Tensor[] {this, other}, g -> new Tensor[] {g, g});
+        return fromOp(out, shape.clone(), format, "AddBackward", new Tensor[] {this, o}, g -> new Tensor[] {g, g});
     }
 
     public Tensor sub(Tensor other) {
         sameShape("sub", other);
-        float[] a = data, b = other.data, out = new float[a.length];
+        Tensor o = other.toFormat(format); // operate on matching storage orders
+        float[] a = data, b = o.data, out = new float[a.length];
         for (int i = 0; i < out.length; i++) {
             out[i] = a[i] - b[i];
         }
-        return fromOp(out, shape.clone(), "SubBackward", new Tensor[] {this, other},
+        return fromOp(out, shape.clone(), format, "SubBackward", new Tensor[] {this, o},
                 g -> new Tensor[] {g, g.mul(-1f)});
     }
 
     public Tensor mul(Tensor other) {
         sameShape("mul", other);
-        float[] a = data, b = other.data, out = new float[a.length];
+        Tensor o = other.toFormat(format); // operate on matching storage orders
+        float[] a = data, b = o.data, out = new float[a.length];
         for (int i = 0; i < out.length; i++) {
             out[i] = a[i] * b[i];
         }
         Tensor self = this;
-        return fromOp(out, shape.clone(), "MulBackward", new Tensor[] {this, other},
-                g -> new Tensor[] {other.requiresGrad ? g.mulNoGrad(other) : null,
+        return fromOp(out, shape.clone(), format, "MulBackward", new Tensor[] {this, o},
+                g -> new Tensor[] {o.requiresGrad ? g.mulNoGrad(o) : null,
                         self.requiresGrad ? g.mulNoGrad(self) : null});
     }
 
@@ -557,7 +658,7 @@ public final class Tensor {
         for (int i = 0; i < out.length; i++) {
             out[i] = data[i] * other.data[i];
         }
-        return new Tensor(out, null, shape.clone());
+        return new Tensor(out, null, shape.clone(), format);
     }
 
     public Tensor mul(float s) {
@@ -565,7 +666,7 @@ public final class Tensor {
         for (int i = 0; i < out.length; i++) {
             out[i] = data[i] * s;
         }
-        return fromOp(out, shape.clone(), "MulBackward", new Tensor[] {this}, g -> new Tensor[] {g.mul(s)});
+        return fromOp(out, shape.clone(), format, "MulBackward", new Tensor[] {this}, g -> new Tensor[] {g.mul(s)});
     }
 
     public Tensor add(float s) {
@@ -573,7 +674,7 @@ public final class Tensor {
         for (int i = 0; i < out.length; i++) {
             out[i] = data[i] + s;
         }
-        return fromOp(out, shape.clone(), "AddBackward", new Tensor[] {this}, g -> new Tensor[] {g});
+        return fromOp(out, shape.clone(), format, "AddBackward", new Tensor[] {this}, g -> new Tensor[] {g});
     }
 
     public Tensor relu() {
@@ -581,12 +682,12 @@ public final class Tensor {
         for (int i = 0; i < out.length; i++) {
             out[i] = x[i] > 0f ? x[i] : 0f;
         }
-        return fromOp(out, shape.clone(), "ReluBackward", new Tensor[] {this}, g -> {
+        return fromOp(out, shape.clone(), format, "ReluBackward", new Tensor[] {this}, g -> {
             float[] dx = new float[x.length];
             for (int i = 0; i < dx.length; i++) {
                 dx[i] = x[i] > 0f ? g.data[i] : 0f;
             }
-            return new Tensor[] {new Tensor(dx, null, g.shape)};
+            return new Tensor[] {new Tensor(dx, null, g.shape, g.format)};
         });
     }
 

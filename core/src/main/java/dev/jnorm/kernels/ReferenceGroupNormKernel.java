@@ -80,4 +80,73 @@ public final class ReferenceGroupNormKernel implements GroupNormKernel {
             }
         }
     }
+
+    @Override
+    public void forwardChannelsLast(float[] x, int n, int spatial, int c, int groups, float[] weight, float[] bias,
+                                    double eps, float[] y, double[] mean, double[] rstd, double[] biasedVar) {
+        int cpg = c / groups;
+        for (int s = 0; s < n; s++) {
+            for (int g = 0; g < groups; g++) {
+                int r = s * groups + g;
+                // group g of sample s: `spatial` runs of cpg channels, one per position, C apart
+                Moments m = Moments.of(x, s * spatial * c + g * cpg, spatial, c, cpg);
+                mean[r] = m.mean();
+                rstd[r] = 1.0 / Math.sqrt(m.biasedVar() + eps);
+                if (biasedVar != null) {
+                    biasedVar[r] = m.biasedVar();
+                }
+                for (int p = 0; p < spatial; p++) {
+                    for (int k = 0; k < cpg; k++) {
+                        int ch = g * cpg + k, i = (s * spatial + p) * c + ch;
+                        double xhat = (x[i] - mean[r]) * rstd[r];
+                        y[i] = (float) (xhat * (weight == null ? 1.0 : weight[ch]) + (bias == null ? 0.0 : bias[ch]));
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public void backwardChannelsLast(float[] x, float[] dy, int n, int spatial, int c, int groups, float[] weight,
+                                     double[] mean, double[] rstd, float[] dx, float[] dweight, float[] dbias) {
+        int cpg = c / groups;
+        double d = (double) cpg * spatial;
+        double[] sumDyXhat = new double[c], sumDy = new double[c];
+        for (int s = 0; s < n; s++) {
+            for (int g = 0; g < groups; g++) {
+                int r = s * groups + g;
+                double sumG = 0, sumGXhat = 0;
+                for (int p = 0; p < spatial; p++) {
+                    for (int k = 0; k < cpg; k++) {
+                        int ch = g * cpg + k, i = (s * spatial + p) * c + ch;
+                        double xhat = (x[i] - mean[r]) * rstd[r];
+                        double gv = dy[i] * (weight == null ? 1.0 : weight[ch]);
+                        sumG += gv;
+                        sumGXhat += gv * xhat;
+                        sumDyXhat[ch] += dy[i] * xhat;
+                        sumDy[ch] += dy[i];
+                    }
+                }
+                if (dx == null) {
+                    continue;
+                }
+                for (int p = 0; p < spatial; p++) {
+                    for (int k = 0; k < cpg; k++) {
+                        int ch = g * cpg + k, i = (s * spatial + p) * c + ch;
+                        double xhat = (x[i] - mean[r]) * rstd[r];
+                        double gv = dy[i] * (weight == null ? 1.0 : weight[ch]);
+                        dx[i] = (float) (rstd[r] * (gv - sumG / d - xhat * sumGXhat / d));
+                    }
+                }
+            }
+        }
+        for (int ch = 0; ch < c; ch++) {
+            if (dweight != null) {
+                dweight[ch] = (float) sumDyXhat[ch];
+            }
+            if (dbias != null) {
+                dbias[ch] = (float) sumDy[ch];
+            }
+        }
+    }
 }

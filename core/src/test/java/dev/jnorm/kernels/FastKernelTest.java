@@ -86,10 +86,15 @@ class FastKernelTest {
         return m;
     }
 
-    static void assertNear(String what, double[] ref, double[] fast, double rtol) {
+    /** |fast − ref| ≤ rtol·max(|ref|, scale): a mean near 0 is judged against the data's scale. */
+    static void assertNear(String what, double[] ref, double[] fast, double rtol, double scale) {
         for (int i = 0; i < ref.length; i++) {
-            assertEquals(ref[i], fast[i], rtol * Math.abs(ref[i]) + 1e-300, what + "[" + i + "]");
+            assertEquals(ref[i], fast[i], rtol * Math.max(Math.abs(ref[i]), scale) + 1e-300, what + "[" + i + "]");
         }
+    }
+
+    static void assertNear(String what, double[] ref, double[] fast, double rtol) {
+        assertNear(what, ref, fast, rtol, 0.0);
     }
 
     // ---------------------------------------------------------------- BatchNorm
@@ -119,7 +124,7 @@ class FastKernelTest {
             float[] wt = affine ? w : null, bt = affine ? b : null;
             double[][] ref = bnForward(refBn, x, n, c, inner, wt, bt);
             double[][] fast = bnForward(fastBn, x, n, c, inner, wt, bt);
-            assertNear("mean", ref[0], fast[0], 1e-12);
+            assertNear("mean", ref[0], fast[0], 1e-12, maxAbs(x));
             assertNear("var", ref[2], fast[2], 1e-10);
             float[] yRef = new float[x.length], yFast = new float[x.length];
             refBn.normalize(x, n, c, inner, ref[0], ref[1], wt, bt, yRef);
@@ -183,7 +188,7 @@ class FastKernelTest {
                 refGn.forward(x, rows, groups, cpg, inner, wt, bt, 1e-5, subtractMean, yRef, mRef, rRef, vRef);
                 fastGn.forward(x, rows, groups, cpg, inner, wt, bt, 1e-5, subtractMean, yFast, mFast, rFast, vFast);
                 String tag = " subtractMean=" + subtractMean + " affine=" + hasAffine;
-                assertNear("mean" + tag, mRef, mFast, 1e-12);
+                assertNear("mean" + tag, mRef, mFast, 1e-12, maxAbs(x));
                 assertNear("rstd" + tag, rRef, rFast, 1e-10);
                 assertNear("var" + tag, vRef, vFast, 1e-10);
                 assertNear("y" + tag, yRef, yFast);
@@ -197,6 +202,44 @@ class FastKernelTest {
                 assertNear("dbias" + tag, dbRef, dbFast);
             }
         }
+    }
+
+    static Stream<Arguments> channelsLastCases() {
+        List<Arguments> out = new ArrayList<>();
+        long seed = 900;
+        for (int len : LENGTHS) {
+            out.add(Arguments.of(seed++, 2, len, 6, 3));      // spatial = len, C = 6, G = 3
+            out.add(Arguments.of(seed++, 2, 3, len, 1));      // C = len, one group (LayerNorm over C·S)
+            out.add(Arguments.of(seed++, 1, 2 + len % 5, len, len)); // G = C: InstanceNorm
+        }
+        return out.stream();
+    }
+
+    @ParameterizedTest(name = "seed {0}: N={1} S={2} C={3} G={4}")
+    @MethodSource("channelsLastCases")
+    void channelsLastGroupNormMatchesReference(long seed, int n, int spatial, int c, int groups) {
+        Random rng = new Random(seed);
+        if (c / groups * spatial == 1) {
+            return; // a single value per group is rejected by the layers before any kernel runs
+        }
+        float[] x = data(rng, n * spatial * c, 1.5, 2.0), dy = data(rng, x.length, 0, 1);
+        float[] w = data(rng, c, 1, 0.5), b = data(rng, c, 0, 0.5);
+        int rows = n * groups;
+        double[] mRef = new double[rows], rRef = new double[rows], vRef = new double[rows];
+        double[] mFast = new double[rows], rFast = new double[rows], vFast = new double[rows];
+        float[] yRef = new float[x.length], yFast = new float[x.length];
+        refGn.forwardChannelsLast(x, n, spatial, c, groups, w, b, 1e-5, yRef, mRef, rRef, vRef);
+        fastGn.forwardChannelsLast(x, n, spatial, c, groups, w, b, 1e-5, yFast, mFast, rFast, vFast);
+        assertNear("mean", mRef, mFast, 1e-12, maxAbs(x));
+        assertNear("var", vRef, vFast, 1e-10);
+        assertNear("y", yRef, yFast);
+        float[] dxRef = new float[x.length], dwRef = new float[c], dbRef = new float[c];
+        float[] dxFast = new float[x.length], dwFast = new float[c], dbFast = new float[c];
+        refGn.backwardChannelsLast(x, dy, n, spatial, c, groups, w, mRef, rRef, dxRef, dwRef, dbRef);
+        fastGn.backwardChannelsLast(x, dy, n, spatial, c, groups, w, mRef, rRef, dxFast, dwFast, dbFast);
+        assertNearTerms("dx", dxRef, dxFast, maxAbs(w) * maxAbs(rRef) * maxAbs(dy));
+        assertNear("dweight", dwRef, dwFast);
+        assertNear("dbias", dbRef, dbFast);
     }
 
     // ---------------------------------------------------------------- determinism across thread counts

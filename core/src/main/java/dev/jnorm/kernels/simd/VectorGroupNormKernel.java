@@ -13,6 +13,9 @@ import java.util.Arrays;
  * RMSNorm, GroupNorm on (N, C)) use element-wise affine loops; otherwise each channel block of {@code inner}
  * floats gets a scalar scale and shift.
  *
+ * <p>Channels-last input [N, S, C] is handled per sample without a transpose: column passes over the sample's
+ * [S, C] slab give per-channel sums, folded into per-group statistics.
+ *
  * <p>Determinism: rows are independent; the weight/bias gradients are summed per fixed row chunk in double and
  * the chunks merged in order, with chunk boundaries that depend only on the shape.
  */
@@ -140,5 +143,102 @@ public final class VectorGroupNormKernel implements GroupNormKernel {
         float[] a = new float[n];
         Arrays.fill(a, 1f);
         return a;
+    }
+
+    // ---------------------------------------------------------------- channels last
+
+    @Override
+    public void forwardChannelsLast(float[] x, int n, int spatial, int c, int groups, float[] weight, float[] bias,
+                                    double eps, float[] y, double[] mean, double[] rstd, double[] biasedVar) {
+        int cpg = c / groups;
+        double count = (double) cpg * spatial;
+        Parallel.forEach(n, s -> {
+            int r0 = s * spatial, r1 = r0 + spatial;
+            double[] colSum = new double[c];
+            SimdOps.columnSums(x, r0, r1, c, colSum);
+            double[] colMean = new double[c]; // each channel's group mean
+            for (int g = 0; g < groups; g++) {
+                double sum = 0;
+                for (int k = g * cpg; k < (g + 1) * cpg; k++) {
+                    sum += colSum[k];
+                }
+                Arrays.fill(colMean, g * cpg, (g + 1) * cpg, sum / count);
+            }
+            double[] colM2 = new double[c];
+            SimdOps.columnSquaredDeviations(x, r0, r1, c, colMean, colM2);
+            float[] hi = new float[c], lo = new float[c], scale = new float[c], shift = new float[c];
+            for (int g = 0; g < groups; g++) {
+                double m2 = 0;
+                for (int k = g * cpg; k < (g + 1) * cpg; k++) {
+                    m2 += colM2[k];
+                }
+                int r = s * groups + g;
+                double mu = colMean[g * cpg], var = m2 / count, rs = 1.0 / Math.sqrt(var + eps);
+                mean[r] = mu;
+                rstd[r] = rs;
+                if (biasedVar != null) {
+                    biasedVar[r] = var;
+                }
+                for (int k = g * cpg; k < (g + 1) * cpg; k++) {
+                    hi[k] = SimdOps.hi(mu);
+                    lo[k] = SimdOps.lo(mu);
+                    scale[k] = (float) (rs * (weight == null ? 1.0 : weight[k]));
+                    shift[k] = bias == null ? 0f : bias[k];
+                }
+            }
+            SimdOps.normalizeColumns(x, r0, r1, c, hi, lo, scale, shift, y);
+        });
+    }
+
+    @Override
+    public void backwardChannelsLast(float[] x, float[] dy, int n, int spatial, int c, int groups, float[] weight,
+                                     double[] mean, double[] rstd, float[] dx, float[] dweight, float[] dbias) {
+        int cpg = c / groups;
+        double count = (double) cpg * spatial;
+        double[][] dwPart = new double[n][c], dbPart = new double[n][c];
+        Parallel.forEach(n, s -> {
+            int r0 = s * spatial, r1 = r0 + spatial;
+            double[] colMean = new double[c];
+            for (int k = 0; k < c; k++) {
+                colMean[k] = mean[s * groups + k / cpg];
+            }
+            double[] sumDy = dbPart[s], sumDyDev = new double[c];
+            SimdOps.columnDyAndDyDev(x, dy, r0, r1, c, colMean, sumDy, sumDyDev);
+            float[] hi = new float[c], lo = new float[c], k1 = new float[c], k2 = new float[c], k3 = new float[c];
+            for (int g = 0; g < groups; g++) {
+                double rs = rstd[s * groups + g];
+                double sumG = 0, sumGDev = 0;
+                for (int k = g * cpg; k < (g + 1) * cpg; k++) {
+                    double w = weight == null ? 1.0 : weight[k];
+                    sumG += w * sumDy[k];
+                    sumGDev += w * sumDyDev[k];
+                    dwPart[s][k] = rs * sumDyDev[k];
+                }
+                // dx = rstd·g + k2·d + k3 as in the row layout, per group
+                for (int k = g * cpg; k < (g + 1) * cpg; k++) {
+                    hi[k] = SimdOps.hi(colMean[k]);
+                    lo[k] = SimdOps.lo(colMean[k]);
+                    k1[k] = (float) (rs * (weight == null ? 1.0 : weight[k]));
+                    k2[k] = (float) (-rs * rs * rs * sumGDev / count);
+                    k3[k] = (float) (-rs * sumG / count);
+                }
+            }
+            if (dx != null) {
+                SimdOps.affineBackwardColumns(x, dy, r0, r1, c, hi, lo, k1, k2, k3, dx);
+            }
+        });
+        for (int k = 0; k < c; k++) {
+            double dw = 0, db = 0;
+            for (int s = 0; s < n; s++) {
+                dw += dwPart[s][k];
+                db += dbPart[s][k];
+            }
+            if (dweight != null) {
+                dweight[k] = (float) dw;
+            }
+            if (dbias != null) {
+                dbias[k] = (float) db;
+            }
+        }
     }
 }

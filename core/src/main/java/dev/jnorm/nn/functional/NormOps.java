@@ -48,6 +48,8 @@ public final class NormOps {
             throw new IllegalArgumentException(who + ": running_mean must be defined in evaluation mode "
                     + "(training=false needs running_mean and running_var)");
         }
+        // The kernel's view: NCHW is [N, C, inner]; channels-last is [N·inner, C, 1], the columns layout.
+        int kn = x.isChannelsLast() ? n * inner : n, kInner = x.isChannelsLast() ? 1 : inner;
         BatchNormKernel kernel = Kernels.batchNorm();
         float[] xs = x.storage();
         float[] w = weight == null ? null : weight.storage();
@@ -57,7 +59,7 @@ public final class NormOps {
         float[] y = new float[xs.length];
         if (training) {
             double[] var = new double[c];
-            kernel.forwardTraining(xs, n, c, inner, w, b, eps, y, mean, rstd, var);
+            kernel.forwardTraining(xs, kn, c, kInner, w, b, eps, y, mean, rstd, var);
             if (runningMean != null) {
                 double count = (double) n * inner;
                 float[] rm = runningMean.storage(), rv = runningVar.storage();
@@ -73,21 +75,23 @@ public final class NormOps {
                 mean[ch] = rm[ch];
                 rstd[ch] = 1.0 / Math.sqrt((double) rv[ch] + eps);
             }
-            kernel.normalize(xs, n, c, inner, mean, rstd, w, b, y);
+            kernel.normalize(xs, kn, c, kInner, mean, rstd, w, b, y);
         }
-        return batchNormNode(x, y, n, c, inner, mean, rstd, weight, bias, training);
+        return batchNormNode(x, y, kn, c, kInner, mean, rstd, weight, bias, training);
     }
 
     /**
-     * The BatchNorm autograd node for an output y computed from x with per-channel mean/rstd.
-     * {@code batchStats}: whether mean/rstd were computed from x (then they carry gradient).
+     * The BatchNorm autograd node for an output y computed from x with per-channel mean/rstd, over the kernel
+     * view [n, c, inner] of x's storage. {@code batchStats}: whether mean/rstd were computed from x (then they carry
+     * gradient). y keeps x's memory format.
      */
     static Tensor batchNormNode(Tensor x, float[] y, int n, int c, int inner, double[] mean, double[] rstd,
                                 Tensor weight, Tensor bias, boolean batchStats) {
         BatchNormKernel kernel = Kernels.batchNorm();
         float[] xs = x.storage();
         float[] w = weight == null ? null : weight.storage();
-        return Tensor.fromOp(y, x.shape(), "NativeBatchNormBackward", new Tensor[] {x, weight, bias}, dy -> {
+        return Tensor.fromOp(y, x.shape(), x.memoryFormat(), "NativeBatchNormBackward",
+                new Tensor[] {x, weight, bias}, dy -> {
             float[] dx = x.requiresGrad() ? new float[xs.length] : null;
             float[] dw = weight != null && weight.requiresGrad() ? new float[c] : null;
             float[] db = bias != null && bias.requiresGrad() ? new float[c] : null;
@@ -126,8 +130,10 @@ public final class NormOps {
         }
         double[] meanOut = new double[n * c];
         double[] var = runningMean != null ? new double[n * c] : null;
-        Tensor y = rowNormNode(x, n * c, c, 1, inner, weight, bias, eps, true, meanOut, var,
-                "NativeGroupNormBackward");
+        Tensor y = x.isChannelsLast()
+                ? channelsLastGroupNode(x, n, inner, c, c, weight, bias, eps, meanOut, var)
+                : rowNormNode(x, n * c, c, 1, inner, weight, bias, eps, true, meanOut, var,
+                        "NativeGroupNormBackward");
         if (runningMean != null) {
             // mean over the batch of per-instance statistics (ATen: running_mean_.view({b, c}).mean(0))
             float[] rm = runningMean.storage(), rv = runningVar.storage();
@@ -155,7 +161,9 @@ public final class NormOps {
         checkAffineShape(who, "bias", bias, normalizedShape);
         checkEps(who, eps);
         int rows = x.numel() / d;
-        return rowNormNode(x, rows, 1, d, 1, weight, bias, eps, true, null, null, "NativeLayerNormBackward");
+        // The trailing dims must be contiguous in memory: a channels-last input is converted first.
+        return rowNormNode(x.contiguous(), rows, 1, d, 1, weight, bias, eps, true, null, null,
+                "NativeLayerNormBackward");
     }
 
     /** PyTorch's {@code F.rms_norm}; {@code eps} null means float32 machine epsilon. */
@@ -165,7 +173,7 @@ public final class NormOps {
         double e = eps == null ? FLOAT32_EPS : eps;
         checkEps(who, e);
         int rows = x.numel() / d;
-        return rowNormNode(x, rows, 1, d, 1, weight, null, e, false, null, null, "RmsNormBackward");
+        return rowNormNode(x.contiguous(), rows, 1, d, 1, weight, null, e, false, null, null, "RmsNormBackward");
     }
 
     /** PyTorch's {@code F.group_norm}: x is (N, C, *), C divisible by numGroups, per-channel weight and bias. */
@@ -186,6 +194,9 @@ public final class NormOps {
             throw new IllegalArgumentException(who + ": Expected more than 1 value per channel when training, got "
                     + "input size " + Arrays.toString(x.shape()) + " (each of the " + numGroups
                     + " groups holds a single value)");
+        }
+        if (x.isChannelsLast()) {
+            return channelsLastGroupNode(x, n, inner, c, numGroups, weight, bias, eps, null, null);
         }
         return rowNormNode(x, n * numGroups, numGroups, c / numGroups, inner, weight, bias, eps, true, null,
                 null, "NativeGroupNormBackward");
@@ -218,13 +229,42 @@ public final class NormOps {
         });
     }
 
+    /**
+     * GroupNorm/InstanceNorm on a channels-last x [N, S, C] (storage order) as one autograd node; y is
+     * channels-last too. {@code rowMean} (allocated when null) and {@code biasedVar} (optional) receive the [N·G]
+     * statistics.
+     */
+    static Tensor channelsLastGroupNode(Tensor x, int n, int spatial, int c, int groups, Tensor weight, Tensor bias,
+                                        double eps, double[] rowMean, double[] biasedVar) {
+        GroupNormKernel kernel = Kernels.groupNorm();
+        float[] xs = x.storage();
+        float[] w = weight == null ? null : weight.storage();
+        float[] y = new float[xs.length];
+        double[] mean = rowMean != null ? rowMean : new double[n * groups];
+        double[] rstd = new double[n * groups];
+        kernel.forwardChannelsLast(xs, n, spatial, c, groups, w, bias == null ? null : bias.storage(), eps, y, mean,
+                rstd, biasedVar);
+        return Tensor.fromOp(y, x.shape(), Tensor.MemoryFormat.CHANNELS_LAST, "NativeGroupNormBackward",
+                new Tensor[] {x, weight, bias}, dy -> {
+                    float[] dx = x.requiresGrad() ? new float[xs.length] : null;
+                    float[] dw = weight != null && weight.requiresGrad() ? new float[c] : null;
+                    float[] db = bias != null && bias.requiresGrad() ? new float[c] : null;
+                    kernel.backwardChannelsLast(xs, dy.storage(), n, spatial, c, groups, w, mean, rstd, dx, dw, db);
+                    return new Tensor[] {wrapOrNull(dx, x), wrapOrNull(dw, weight), wrapOrNull(db, bias)};
+                });
+    }
+
     // ---------------------------------------------------------------- statistics for calibration
 
     /** Per-channel moments of a (N, C, *) batch, for exact population statistics over many batches. */
     public static Moments[] channelMoments(Tensor x) {
         int n = x.size(0), c = x.size(1), inner = inner(x, 2);
         double[] mean = new double[c], var = new double[c];
-        Kernels.batchNorm().moments(x.storage(), n, c, inner, mean, var);
+        if (x.isChannelsLast()) {
+            Kernels.batchNorm().moments(x.storage(), n * inner, c, 1, mean, var);
+        } else {
+            Kernels.batchNorm().moments(x.storage(), n, c, inner, mean, var);
+        }
         Moments[] out = new Moments[c];
         long count = (long) n * inner;
         for (int ch = 0; ch < c; ch++) {
@@ -319,6 +359,6 @@ public final class NormOps {
     }
 
     private static Tensor wrapOrNull(float[] g, Tensor like) {
-        return g == null ? null : Tensor.wrap(g, like.shape());
+        return g == null ? null : Tensor.wrap(g, like.memoryFormat(), like.shape());
     }
 }
