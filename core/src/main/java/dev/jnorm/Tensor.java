@@ -417,7 +417,11 @@ public final class Tensor {
 
     // ---------------------------------------------------------------- autograd
 
-    /** A function from the gradient of an op's output to the gradients of its inputs (null where unneeded). */
+    /**
+     * A function from the gradient of an op's output to the gradients of its inputs (null where unneeded). Each
+     * returned gradient's storage must be a fresh array or the incoming gradient's own storage (passed through);
+     * the engine may keep and modify fresh arrays.
+     */
     @FunctionalInterface
     public interface Backward {
         Tensor[] apply(Tensor gradOutput);
@@ -503,8 +507,16 @@ public final class Tensor {
                     + Arrays.toString(shape) + ", got " + gradOutput.dtype() + " " + Arrays.toString(gradOutput.shape));
         }
         List<Tensor> order = topologicalOrder();
+        // Gradients in flight, by tensor. An array is "shared" when someone else may still read it (the caller's
+        // gradOutput, or an incoming gradient a node passed straight through); shared arrays are copied before
+        // they are added to or kept as a leaf's grad, fresh ones are used in place (no per-call copies).
         Map<Tensor, float[]> grads = new IdentityHashMap<>();
-        grads.put(this, gradOutput.inFormat(format).clone());
+        Map<float[], Boolean> shared = new IdentityHashMap<>();
+        float[] root = gradOutput.inFormat(format);
+        if (root == gradOutput.data) {
+            shared.put(root, Boolean.TRUE);
+        }
+        grads.put(this, root);
         try (NoGrad ignored = noGrad()) {
             for (Tensor t : order) {
                 float[] g = grads.remove(t);
@@ -512,7 +524,7 @@ public final class Tensor {
                     continue;
                 }
                 if (t.gradFn == null) {
-                    t.accumulateGrad(g);
+                    t.accumulateGrad(g, shared.containsKey(g));
                     continue;
                 }
                 GradFn node = t.gradFn;
@@ -525,6 +537,7 @@ public final class Tensor {
                 if (!retainGraph) {
                     node.fn = null;
                 }
+                Map<float[], Boolean> seen = new IdentityHashMap<>();
                 for (int i = 0; i < node.inputs.length; i++) {
                     Tensor in = node.inputs[i];
                     if (in == null || !in.requiresGrad || inGrads[i] == null) {
@@ -535,10 +548,17 @@ public final class Tensor {
                         throw new IllegalStateException(node.name + ": gradient for input " + i + " has "
                                 + gi.length + " elements, input has " + in.numel());
                     }
+                    if (gi == g || seen.put(gi, Boolean.TRUE) != null) {
+                        shared.put(gi, Boolean.TRUE);
+                    }
                     float[] acc = grads.get(in);
                     if (acc == null) {
-                        grads.put(in, gi.clone());
+                        grads.put(in, gi);
                     } else {
+                        if (shared.containsKey(acc)) {
+                            acc = acc.clone();
+                            grads.put(in, acc);
+                        }
                         for (int k = 0; k < acc.length; k++) {
                             acc[k] += gi[k];
                         }
@@ -548,12 +568,13 @@ public final class Tensor {
         }
     }
 
-    private void accumulateGrad(float[] g) {
+    /** Adds g to this leaf's grad; a {@code shared} g is copied rather than adopted. */
+    private void accumulateGrad(float[] g, boolean shared) {
         if (!requiresGrad) {
             return;
         }
         if (grad == null) {
-            grad = new Tensor(g.clone(), null, shape.clone(), format);
+            grad = new Tensor(shared ? g.clone() : g, null, shape.clone(), format);
         } else {
             float[] acc = grad.data;
             for (int k = 0; k < acc.length; k++) {

@@ -145,6 +145,25 @@ class TensorTest {
     }
 
     @Test
+    void backwardNeverModifiesOrAliasesTheCallersGradient() {
+        Tensor x = Tensor.of(new float[] {1f, 2f}, 2).requiresGrad(true);
+        Tensor y = Tensor.of(new float[] {3f, 4f}, 2).requiresGrad(true);
+        // x reaches the output through a pass-through (reshape) and through an add: its gradient is accumulated
+        Tensor out = x.reshape(2).add(x).add(y.reshape(1, 2).reshape(2));
+        float[] dyData = {0.5f, -1f};
+        Tensor dy = Tensor.of(dyData, 2);
+        out.backward(dy);
+        assertArrayEquals(new float[] {0.5f, -1f}, dy.toArray(), "gradOutput unchanged");
+        assertArrayEquals(new float[] {1f, -2f}, x.grad().toArray());
+        assertArrayEquals(new float[] {0.5f, -1f}, y.grad().toArray());
+        dy.storage()[0] = 100f; // y's grad must be its own copy, not the caller's array
+        assertEquals(0.5f, y.grad().get(0));
+        x.reshape(2).sum().backward(); // accumulating into an adopted array leaves the others alone
+        assertArrayEquals(new float[] {2f, -1f}, x.grad().toArray());
+        assertArrayEquals(new float[] {0.5f, -1f}, y.grad().toArray());
+    }
+
+    @Test
     void retainGraphAllowsASecondBackward() {
         Tensor x = Tensor.of(new float[] {2f}, 1).requiresGrad(true);
         Tensor y = x.mul(x).sum();
