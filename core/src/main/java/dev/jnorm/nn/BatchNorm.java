@@ -6,7 +6,6 @@ import dev.jnorm.nn.functional.NormOps;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 /**
  * PyTorch's {@code _BatchNorm}: normalization over the batch and spatial dims per channel (dim 1). In training,
@@ -109,6 +108,7 @@ public abstract class BatchNorm extends NormBase {
         if (acc == null) {
             throw new IllegalArgumentException(name() + ": calibrate needs at least one batch, got none");
         }
+        checkCalibrationCount(acc);
         materialize(acc.length);
         commit(acc);
     }
@@ -126,21 +126,36 @@ public abstract class BatchNorm extends NormBase {
                 layers.add(bn);
             }
         }
-        Map<String, Tensor> before = model.stateDict();
+        // Only the layers' running statistics change; snapshot them for the rollback (an uninitialized Lazy layer
+        // has none yet and is materialized by its first pass).
+        List<float[][]> before = new ArrayList<>();
+        for (BatchNorm bn : layers) {
+            before.add(bn.isUninitialized() ? null
+                    : new float[][] {bn.runningMean().storage().clone(), bn.runningVar().storage().clone()});
+        }
+        List<Module> all = model.modules();
         List<Boolean> modes = new ArrayList<>();
-        for (Module m : model.modules()) {
+        for (Module m : all) {
             modes.add(m.training);
         }
         try (Tensor.NoGrad ignored = Tensor.noGrad()) {
             model.eval();
-            for (BatchNorm bn : layers) {
+            for (int i = 0; i < layers.size(); i++) {
+                BatchNorm bn = layers.get(i);
                 bn.calibrationMoments = new Moments[0];
                 try {
+                    int batches = 0;
                     for (Tensor x : inputs) {
                         model.forward(x);
+                        batches++;
+                    }
+                    if (batches == 0) {
+                        throw new IllegalArgumentException("BatchNorm.calibrateAll: got no input batches");
                     }
                     if (bn.calibrationMoments.length == 0) {
-                        throw new IllegalArgumentException(bn.name() + ": calibrateAll got no input batches");
+                        throw new IllegalArgumentException("BatchNorm.calibrateAll: " + bn.name() + " (tracking "
+                                + "BatchNorm number " + (i + 1) + " of the model) received no input: the model's "
+                                + "forward does not call it");
                     }
                     bn.commit(bn.calibrationMoments);
                 } finally {
@@ -148,10 +163,15 @@ public abstract class BatchNorm extends NormBase {
                 }
             }
         } catch (RuntimeException e) {
-            model.loadStateDict(before);
+            for (int i = 0; i < layers.size(); i++) {
+                float[][] saved = before.get(i);
+                if (saved != null) {
+                    System.arraycopy(saved[0], 0, layers.get(i).runningMean().storage(), 0, saved[0].length);
+                    System.arraycopy(saved[1], 0, layers.get(i).runningVar().storage(), 0, saved[1].length);
+                }
+            }
             throw e;
         } finally {
-            List<Module> all = model.modules();
             for (int i = 0; i < all.size(); i++) {
                 all.get(i).training = modes.get(i);
             }
@@ -180,11 +200,15 @@ public abstract class BatchNorm extends NormBase {
         }
     }
 
-    private void commit(Moments[] acc) {
+    private void checkCalibrationCount(Moments[] acc) {
         if (acc[0].count() < 2) {
             throw new IllegalArgumentException(name() + ": calibration needs more than 1 value per channel, got "
                     + acc[0].count());
         }
+    }
+
+    private void commit(Moments[] acc) {
+        checkCalibrationCount(acc);
         float[] rm = runningMean().storage(), rv = runningVar().storage();
         for (int c = 0; c < acc.length; c++) {
             rm[c] = (float) acc[c].mean();

@@ -168,6 +168,10 @@ public abstract class NormBase extends Module {
             Tensor t = given.get(k);
             if (t != null && t.dim() == 1) {
                 c = t.size(0);
+                if (c == 0) {
+                    throw new IllegalArgumentException(name() + ": cannot infer num_features from state_dict entry "
+                            + "'" + k + "' of shape [0]: num_features must be positive");
+                }
                 break;
             }
         }
