@@ -78,8 +78,23 @@ public abstract class Module {
         attributes.put(name, value);
     }
 
+    /** Removes a plain tensor attribute (a reparametrization's computed weight, on removal). */
+    final void removeAttribute(String name) {
+        attributes.remove(name);
+    }
+
     final void addForwardPreHook(Consumer<Module> hook) {
         forwardPreHooks.add(hook);
+    }
+
+    /** The forward pre-hooks in registration order (read-only), so a reparametrization can find its own. */
+    final List<Consumer<Module>> forwardPreHooks() {
+        return Collections.unmodifiableList(forwardPreHooks);
+    }
+
+    /** Removes a forward pre-hook (matched by identity). */
+    final void removeForwardPreHook(Consumer<Module> hook) {
+        forwardPreHooks.remove(hook);
     }
 
     /** A parameter, buffer or attribute by name (null when registered as None or absent). */

@@ -1,0 +1,99 @@
+package dev.jnorm.nn;
+
+import dev.jnorm.Tensor;
+
+import java.util.Arrays;
+
+/**
+ * PyTorch's {@code nn.CrossEntropyLoss()} with its defaults: mean reduction over the non-ignored targets,
+ * {@code ignore_index=-100}, no class weights, no label smoothing. Logits (N, C) or (N, C, d1, …, dk) with
+ * class indices {@code targets} of length N·d1·…·dk in row-major order.
+ *
+ * <p>loss = mean_i (logsumexp(z_i) − z_i[t_i]), with the log-softmax taken stably (the row maximum subtracted,
+ * accumulated in double). One autograd node: dz_i = dloss / count · (softmax(z_i) − onehot(t_i)), 0 for ignored
+ * positions. When every target is ignored the mean is 0/0 = NaN, as in PyTorch.
+ */
+public final class CrossEntropyLoss {
+    /** PyTorch's default {@code ignore_index}: targets equal to it contribute neither loss nor gradient. */
+    public static final int IGNORE_INDEX = -100;
+
+    public Tensor forward(Tensor logits, int[] targets) {
+        int[] shape = logits.shape();
+        if (shape.length < 2) {
+            throw new IllegalArgumentException("CrossEntropyLoss: expected logits of shape (N, C) or (N, C, d1, ...), "
+                    + "got shape " + Arrays.toString(shape));
+        }
+        int n = shape[0], c = shape[1];
+        int inner = innerSize(shape); // Π d1..dk: positions per sample sharing one class axis
+        if (targets.length != n * inner) {
+            throw new IllegalArgumentException("CrossEntropyLoss: expected " + (n * inner) + " targets for logits of "
+                    + "shape " + Arrays.toString(shape) + ", got " + targets.length);
+        }
+        for (int i = 0; i < targets.length; i++) {
+            int t = targets[i];
+            if (t != IGNORE_INDEX && (t < 0 || t >= c)) {
+                throw new IllegalArgumentException("CrossEntropyLoss: target " + t + " at position " + i
+                        + " is out of bounds for " + c + " classes");
+            }
+        }
+        Tensor zc = logits.contiguous(); // class k of a position lies at a fixed stride only in NCHW order
+        float[] z = zc.storage();        // [N, C, inner]
+        int[] tg = targets.clone();
+        double[] logSumExp = new double[tg.length]; // per position, saved for backward
+        double total = 0;
+        int count = 0;
+        for (int s = 0; s < n; s++) {
+            for (int j = 0; j < inner; j++) {
+                int pos = s * inner + j;
+                if (tg[pos] == IGNORE_INDEX) {
+                    continue;
+                }
+                int base = s * c * inner + j; // class k lives at base + k·inner
+                double max = Double.NEGATIVE_INFINITY;
+                for (int k = 0; k < c; k++) {
+                    max = Math.max(max, z[base + k * inner]);
+                }
+                double sum = 0;
+                for (int k = 0; k < c; k++) {
+                    sum += Math.exp(z[base + k * inner] - max);
+                }
+                logSumExp[pos] = max + Math.log(sum);
+                total += logSumExp[pos] - z[base + tg[pos] * inner];
+                count++;
+            }
+        }
+        int counted = count;
+        float loss = (float) (total / counted);
+        return Tensor.fromOp(new float[] {loss}, new int[0], "NllLossBackward", new Tensor[] {zc}, g -> {
+            double scale = g.storage()[0] / (double) counted;
+            float[] dz = new float[z.length];
+            for (int s = 0; s < n; s++) {
+                for (int j = 0; j < inner; j++) {
+                    int pos = s * inner + j;
+                    if (tg[pos] == IGNORE_INDEX) {
+                        continue;
+                    }
+                    int base = s * c * inner + j;
+                    for (int k = 0; k < c; k++) {
+                        double softmax = Math.exp(z[base + k * inner] - logSumExp[pos]);
+                        dz[base + k * inner] = (float) (scale * (softmax - (k == tg[pos] ? 1 : 0)));
+                    }
+                }
+            }
+            return new Tensor[] {Tensor.wrap(dz, shape)};
+        });
+    }
+
+    private static int innerSize(int[] shape) {
+        int inner = 1;
+        for (int d = 2; d < shape.length; d++) {
+            inner *= shape[d];
+        }
+        return inner;
+    }
+
+    @Override
+    public String toString() {
+        return "CrossEntropyLoss()";
+    }
+}

@@ -1,0 +1,112 @@
+package dev.jnorm.nn;
+
+import dev.jnorm.Tensor;
+import dev.jnorm.kernels.Gemm;
+
+import java.util.Arrays;
+import java.util.Random;
+
+/**
+ * PyTorch's {@code nn.Linear}: y = x·Wᵀ + b over the last dimension of an input of shape (*, in_features).
+ * Parameters {@code weight} [out, in] and {@code bias} [out] (absent when {@code bias=false}), both initialized
+ * U(−1/sqrt(in), 1/sqrt(in)) as PyTorch does.
+ *
+ * <p>The forward reads the weight through {@code tensor("weight")}, so a reparametrization ({@link WeightNorm},
+ * {@link SpectralNorm}) that replaces the parameter by a computed attribute is picked up.
+ */
+public class Linear extends Module {
+    private final int inFeatures;
+    private final int outFeatures;
+
+    public Linear(int inFeatures, int outFeatures) {
+        this(inFeatures, outFeatures, true);
+    }
+
+    public Linear(int inFeatures, int outFeatures, boolean bias) {
+        this(inFeatures, outFeatures, bias, Init.defaultRandom());
+    }
+
+    /** Draws the initial weight, then the bias, from {@code rng}. */
+    public Linear(int inFeatures, int outFeatures, boolean bias, Random rng) {
+        if (inFeatures <= 0 || outFeatures <= 0) {
+            throw new IllegalArgumentException("Linear: in_features and out_features must be positive, got "
+                    + inFeatures + " and " + outFeatures);
+        }
+        this.inFeatures = inFeatures;
+        this.outFeatures = outFeatures;
+        float bound = Init.defaultBound(inFeatures);
+        registerParameter("weight", Tensor.uniform(rng, -bound, bound, outFeatures, inFeatures));
+        registerParameter("bias", bias ? Tensor.uniform(rng, -bound, bound, outFeatures) : null);
+    }
+
+    public int inFeatures() {
+        return inFeatures;
+    }
+
+    public int outFeatures() {
+        return outFeatures;
+    }
+
+    /** The weight the forward uses: the parameter, or the tensor a reparametrization computed. */
+    public Tensor weight() {
+        return tensor("weight");
+    }
+
+    /** The bias, or null when constructed without one. */
+    public Tensor bias() {
+        return tensor("bias");
+    }
+
+    @Override
+    protected Tensor forwardImpl(Tensor input) {
+        Tensor x = input.contiguous(); // the GEMM reads rows of the logical layout
+        int[] shape = x.shape();
+        if (shape.length == 0 || shape[shape.length - 1] != inFeatures) {
+            throw new IllegalArgumentException("Linear: expected input with last dimension " + inFeatures
+                    + " (in_features), got shape " + Arrays.toString(shape));
+        }
+        Tensor weight = tensor("weight");
+        Tensor bias = tensor("bias");
+        int in = inFeatures, out = outFeatures;
+        int rows = x.numel() / in;
+        float[] xs = x.storage();      // [rows, in]
+        float[] w = weight.storage();  // [out, in]
+        float[] y = Gemm.matmulNT(xs, w, rows, in, out); // [rows, out]
+        if (bias != null) {
+            float[] b = bias.storage(); // [out]
+            for (int r = 0; r < rows; r++) {
+                for (int j = 0; j < out; j++) {
+                    y[r * out + j] += b[j];
+                }
+            }
+        }
+        int[] yShape = shape.clone();
+        yShape[yShape.length - 1] = out;
+        return Tensor.fromOp(y, yShape, "LinearBackward", new Tensor[] {x, weight, bias}, g -> {
+            float[] dy = g.storage(); // [rows, out]
+            Tensor dx = x.requiresGrad()
+                    ? Tensor.wrap(Gemm.matmul(dy, w, rows, out, in), shape) // dy·W: [rows, in]
+                    : null;
+            Tensor dw = weight.requiresGrad()
+                    ? Tensor.wrap(Gemm.matmulTN(dy, xs, out, rows, in), out, in) // dyᵀ·x: [out, in]
+                    : null;
+            Tensor db = null;
+            if (bias != null && bias.requiresGrad()) {
+                float[] sum = new float[out]; // Σ over rows of dy
+                for (int r = 0; r < rows; r++) {
+                    for (int j = 0; j < out; j++) {
+                        sum[j] += dy[r * out + j];
+                    }
+                }
+                db = Tensor.wrap(sum, out);
+            }
+            return new Tensor[] {dx, dw, db};
+        });
+    }
+
+    @Override
+    protected String extraRepr() {
+        return "in_features=" + inFeatures + ", out_features=" + outFeatures + ", bias="
+                + Repr.pyBool(tensor("bias") != null);
+    }
+}

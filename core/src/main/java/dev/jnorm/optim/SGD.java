@@ -1,0 +1,157 @@
+package dev.jnorm.optim;
+
+import dev.jnorm.Tensor;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * PyTorch's {@code torch.optim.SGD} (single-tensor path, {@code maximize=False}) over one parameter group. For each
+ * parameter with a gradient g, in float32 as PyTorch:
+ * <pre>
+ *   g   = g + weight_decay·p                          (if weight_decay ≠ 0)
+ *   buf = g on the first step, else momentum·buf + (1 − dampening)·g   (if momentum ≠ 0)
+ *   g   = nesterov ? g + momentum·buf : buf           (if momentum ≠ 0)
+ *   p   = p − lr·g                                     (in place, so modules keep their tensors)
+ * </pre>
+ * Parameters whose gradient is null are skipped and keep their momentum buffer.
+ */
+public final class SGD {
+    private final List<Tensor> params;
+    private final float[][] momentumBuffers; // per parameter, null until its first step with momentum
+    private final double lr;
+    private final double momentum;
+    private final double dampening;
+    private final double weightDecay;
+    private final boolean nesterov;
+
+    /** Plain SGD: no momentum, no weight decay. */
+    public SGD(List<Tensor> params, double lr) {
+        this(builder(params, lr));
+    }
+
+    private SGD(Builder b) {
+        if (b.params.isEmpty()) {
+            throw new IllegalArgumentException("SGD: optimizer got an empty parameter list");
+        }
+        for (Tensor p : b.params) {
+            if (p.dtype() != Tensor.DType.FLOAT32 || !p.isLeaf()) {
+                throw new IllegalArgumentException("SGD: can't optimize a non-leaf or non-float Tensor, got " + p);
+            }
+        }
+        if (!(b.lr >= 0)) {
+            throw new IllegalArgumentException("SGD: invalid learning rate: " + b.lr);
+        }
+        if (!(b.momentum >= 0)) {
+            throw new IllegalArgumentException("SGD: invalid momentum value: " + b.momentum);
+        }
+        if (!(b.weightDecay >= 0)) {
+            throw new IllegalArgumentException("SGD: invalid weight_decay value: " + b.weightDecay);
+        }
+        if (b.nesterov && (b.momentum <= 0 || b.dampening != 0)) {
+            throw new IllegalArgumentException("SGD: Nesterov momentum requires a momentum and zero dampening, got "
+                    + "momentum=" + b.momentum + ", dampening=" + b.dampening);
+        }
+        this.params = List.copyOf(b.params);
+        this.momentumBuffers = new float[params.size()][];
+        this.lr = b.lr;
+        this.momentum = b.momentum;
+        this.dampening = b.dampening;
+        this.weightDecay = b.weightDecay;
+        this.nesterov = b.nesterov;
+    }
+
+    public static Builder builder(List<Tensor> params, double lr) {
+        return new Builder(params, lr);
+    }
+
+    /** One update of every parameter that has a gradient. */
+    public void step() {
+        // PyTorch passes Python floats to float32 kernels: each scalar is rounded to float once.
+        float wd = (float) weightDecay, mom = (float) momentum, keep = (float) (1 - dampening), alpha = (float) -lr;
+        for (int k = 0; k < params.size(); k++) {
+            Tensor p = params.get(k);
+            if (p.grad() == null) {
+                continue;
+            }
+            float[] w = p.storage();
+            float[] g = p.grad().toArray(); // working copy: the stored gradient is not modified
+            if (weightDecay != 0) {
+                for (int i = 0; i < g.length; i++) {
+                    g[i] += wd * w[i];
+                }
+            }
+            if (momentum != 0) {
+                float[] buf = momentumBuffers[k];
+                if (buf == null) {
+                    buf = g.clone();
+                    momentumBuffers[k] = buf;
+                } else {
+                    for (int i = 0; i < g.length; i++) {
+                        buf[i] = buf[i] * mom + keep * g[i];
+                    }
+                }
+                if (nesterov) {
+                    for (int i = 0; i < g.length; i++) {
+                        g[i] += mom * buf[i];
+                    }
+                } else {
+                    g = buf;
+                }
+            }
+            for (int i = 0; i < w.length; i++) {
+                w[i] += alpha * g[i];
+            }
+        }
+    }
+
+    /** Clears every parameter's gradient (PyTorch 2's {@code zero_grad(set_to_none=True)}). */
+    public void zeroGrad() {
+        for (Tensor p : params) {
+            p.zeroGrad();
+        }
+    }
+
+    /** Options with PyTorch's defaults. */
+    public static final class Builder {
+        private final List<Tensor> params;
+        private final double lr;
+        private double momentum = 0;
+        private double dampening = 0;
+        private double weightDecay = 0;
+        private boolean nesterov = false;
+
+        private Builder(List<Tensor> params, double lr) {
+            this.params = new ArrayList<>(params);
+            this.lr = lr;
+        }
+
+        /** Momentum factor; default 0 (none). */
+        public Builder momentum(double momentum) {
+            this.momentum = momentum;
+            return this;
+        }
+
+        /** Dampening of the momentum's gradient term; default 0. */
+        public Builder dampening(double dampening) {
+            this.dampening = dampening;
+            return this;
+        }
+
+        /** L2 penalty added to the gradient; default 0. */
+        public Builder weightDecay(double weightDecay) {
+            this.weightDecay = weightDecay;
+            return this;
+        }
+
+        /** Nesterov momentum (needs momentum > 0 and dampening 0); default false. */
+        public Builder nesterov(boolean nesterov) {
+            this.nesterov = nesterov;
+            return this;
+        }
+
+        public SGD build() {
+            return new SGD(this);
+        }
+    }
+}
