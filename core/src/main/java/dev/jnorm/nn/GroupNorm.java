@@ -30,7 +30,7 @@ public class GroupNorm extends Module {
             throw new IllegalArgumentException("GroupNorm: num_channels must be divisible by num_groups, got "
                     + "num_channels=" + b.numChannels + ", num_groups=" + b.numGroups);
         }
-        LayerNorm.checkLayerEps("GroupNorm", b.eps);
+        Checks.positiveEps("GroupNorm", b.eps);
         this.numGroups = b.numGroups;
         this.numChannels = b.numChannels;
         this.eps = b.eps;

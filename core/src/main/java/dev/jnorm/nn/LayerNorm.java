@@ -3,8 +3,6 @@ package dev.jnorm.nn;
 import dev.jnorm.Tensor;
 import dev.jnorm.nn.functional.NormOps;
 
-import java.util.Arrays;
-
 /**
  * PyTorch's {@code LayerNorm}: y = (x − E[x]) / sqrt(Var[x] + eps) · weight + bias over the trailing dims given by
  * normalized_shape (biased variance, input statistics in train and eval alike). weight (ones) and bias (zeros)
@@ -21,8 +19,8 @@ public class LayerNorm extends Module {
     }
 
     protected LayerNorm(Builder b) {
-        this.normalizedShape = checkNormalizedShape("LayerNorm", b.normalizedShape);
-        checkLayerEps("LayerNorm", b.eps);
+        this.normalizedShape = Checks.normalizedShape("LayerNorm", b.normalizedShape);
+        Checks.positiveEps("LayerNorm", b.eps);
         this.eps = b.eps;
         this.elementwiseAffine = b.elementwiseAffine;
         registerParameter("weight", elementwiseAffine ? Tensor.ones(normalizedShape) : null);
@@ -58,26 +56,6 @@ public class LayerNorm extends Module {
     protected String extraRepr() {
         return Repr.pyTuple(normalizedShape) + ", eps=" + Repr.pyFloat(eps) + ", elementwise_affine="
                 + Repr.pyBool(elementwiseAffine);
-    }
-
-    /** normalized_shape must be non-empty with positive sizes; returns a copy. */
-    static int[] checkNormalizedShape(String who, int[] shape) {
-        boolean ok = shape != null && shape.length > 0;
-        for (int i = 0; ok && i < shape.length; i++) {
-            ok = shape[i] > 0;
-        }
-        if (!ok) {
-            throw new IllegalArgumentException(who + ": normalized_shape must be one or more positive sizes, got "
-                    + Arrays.toString(shape));
-        }
-        return shape.clone();
-    }
-
-    /** The layers' eps rule: finite and > 0, so a constant input gives exactly bias, never NaN. */
-    static void checkLayerEps(String who, double eps) {
-        if (!(eps > 0) || Double.isInfinite(eps)) {
-            throw new IllegalArgumentException(who + ": eps must be a finite number > 0, got " + eps);
-        }
     }
 
     /** LayerNorm options; defaults as PyTorch: eps 1e-5, elementwise_affine true, bias true. */

@@ -29,9 +29,7 @@ public abstract class NormBase extends Module {
         if (!b.lazy && b.numFeatures <= 0) {
             throw new IllegalArgumentException(who + ": num_features must be positive, got " + b.numFeatures);
         }
-        if (!(b.eps > 0) || Double.isInfinite(b.eps)) {
-            throw new IllegalArgumentException(who + ": eps must be a finite number > 0, got " + b.eps);
-        }
+        Checks.positiveEps(who, b.eps);
         if (b.momentum != null && !(b.momentum >= 0 && b.momentum <= 1)) {
             throw new IllegalArgumentException(who + ": momentum must be in [0, 1] or null (cumulative average), got "
                     + b.momentum);

@@ -19,9 +19,9 @@ public class RMSNorm extends Module {
     }
 
     protected RMSNorm(Builder b) {
-        this.normalizedShape = LayerNorm.checkNormalizedShape("RMSNorm", b.normalizedShape);
+        this.normalizedShape = Checks.normalizedShape("RMSNorm", b.normalizedShape);
         if (b.eps != null) {
-            LayerNorm.checkLayerEps("RMSNorm", b.eps);
+            Checks.positiveEps("RMSNorm", b.eps);
         }
         this.eps = b.eps;
         this.elementwiseAffine = b.elementwiseAffine;

@@ -123,14 +123,26 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
             normalizeColumnsAll(x, n, c, mean, rstd, weight, bias, y);
             return;
         }
-        // Element-wise: any fixed partition is deterministic; tasks of whole planes, about CHUNK floats each.
+        forEachPlane(n, c, inner, (p, ch) -> normalizePlanes(x, c, inner, ch, p / c, p / c + 1, mean[ch], rstd[ch],
+                weight, bias, y));
+    }
+
+    /** The plane p = s·C + ch of channel ch, for element-wise passes. */
+    private interface PlaneBody {
+        void accept(int p, int ch);
+    }
+
+    /**
+     * Runs an element-wise pass over all N·C planes in parallel tasks of whole planes, about CHUNK floats each
+     * (element-wise work is deterministic under any partition).
+     */
+    private static void forEachPlane(int n, int c, int inner, PlaneBody body) {
         int planes = n * c;
         int planesPerTask = Math.max(1, CHUNK / inner);
         Parallel.forEach(ceilDiv(planes, planesPerTask), t -> {
             int p1 = Math.min(planes, (t + 1) * planesPerTask);
             for (int p = t * planesPerTask; p < p1; p++) {
-                int ch = p % c;
-                normalizePlanes(x, c, inner, ch, p / c, p / c + 1, mean[ch], rstd[ch], weight, bias, y);
+                body.accept(p, p % c);
             }
         });
     }
@@ -238,15 +250,8 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
                     Math.min(n, (k + 1) * rpc), c, hi, lo, k1, k2, k3, dx));
             return;
         }
-        int planes = n * c;
-        int planesPerTask = Math.max(1, CHUNK / inner);
-        Parallel.forEach(ceilDiv(planes, planesPerTask), t -> {
-            int p1 = Math.min(planes, (t + 1) * planesPerTask);
-            for (int p = t * planesPerTask; p < p1; p++) {
-                int ch = p % c;
-                SimdOps.affineBackward(x, dy, p * inner, inner, hi[ch], lo[ch], k1[ch], k2[ch], k3[ch], dx);
-            }
-        });
+        forEachPlane(n, c, inner, (p, ch) -> SimdOps.affineBackward(x, dy, p * inner, inner, hi[ch], lo[ch], k1[ch],
+                k2[ch], k3[ch], dx));
     }
 
     /** Per-channel Σdy and Σdy·(x − mean) over planes: per chunk in double, summed in chunk order. */

@@ -32,12 +32,7 @@ public final class NormOps {
                                    Tensor bias, boolean training, double momentum, double eps) {
         checkRank(who, x, 2, "(N, C, *)");
         int n = x.size(0), c = x.size(1), inner = inner(x, 2);
-        checkPerChannel(who, "weight", weight, c);
-        checkPerChannel(who, "bias", bias, c);
-        checkPerChannel(who, "running_mean", runningMean, c);
-        checkPerChannel(who, "running_var", runningVar, c);
-        checkEps(who, eps);
-        checkMomentum(who, momentum);
+        checkChannelArguments(who, c, weight, bias, runningMean, runningVar, eps, momentum);
         if ((runningMean == null) != (runningVar == null)) {
             throw new IllegalArgumentException(who + ": running_mean and running_var must both be given or both "
                     + "be null, got " + (runningMean == null ? "only running_var" : "only running_mean"));
@@ -118,12 +113,7 @@ public final class NormOps {
         }
         checkRank(who, x, 3, "(N, C, *) with at least one spatial dimension");
         int n = x.size(0), c = x.size(1), inner = inner(x, 2);
-        checkPerChannel(who, "weight", weight, c);
-        checkPerChannel(who, "bias", bias, c);
-        checkPerChannel(who, "running_mean", runningMean, c);
-        checkPerChannel(who, "running_var", runningVar, c);
-        checkEps(who, eps);
-        checkMomentum(who, momentum);
+        checkChannelArguments(who, c, weight, bias, runningMean, runningVar, eps, momentum);
         if (inner == 1) {
             throw new IllegalArgumentException(who + ": Expected more than 1 spatial element when training, got "
                     + "input size " + Arrays.toString(x.shape()));
@@ -305,6 +295,17 @@ public final class NormOps {
             throw new IllegalArgumentException(who + ": Expected more than 1 value per channel when training, got "
                     + "input size " + Arrays.toString(x.shape()));
         }
+    }
+
+    /** The per-channel tensors of BatchNorm/InstanceNorm have C elements; eps and momentum are in range. */
+    private static void checkChannelArguments(String who, int c, Tensor weight, Tensor bias, Tensor runningMean,
+                                              Tensor runningVar, double eps, double momentum) {
+        checkPerChannel(who, "weight", weight, c);
+        checkPerChannel(who, "bias", bias, c);
+        checkPerChannel(who, "running_mean", runningMean, c);
+        checkPerChannel(who, "running_var", runningVar, c);
+        checkEps(who, eps);
+        checkMomentum(who, momentum);
     }
 
     private static void checkPerChannel(String who, String what, Tensor t, int c) {
