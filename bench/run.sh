@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Runs the JMH benchmarks (jnorm vs libtorch, plus the copy ceiling) and writes BENCHMARKS.md at the repository root.
+#
+#   bench/run.sh                 the full suite (about 15 minutes): -f 1 -wi 3 -w 500ms -i 5 -r 1s
+#   bench/run.sh JMH-ARGS...     your JMH arguments instead of those defaults, e.g. a quick look at one case:
+#                                bench/run.sh -wi 1 -w 200ms -i 1 -r 500ms -p op=ln_4096x1024 -p threads=1 'NormBench'
+#
+# Always added: -prof gc (allocation per call) and -rf json -rff bench/target/jmh-result.json; the JMH log goes to
+# bench/target/jmh.log too. JNORM_BENCH_OUT=path writes the report elsewhere (default: BENCHMARKS.md at the root).
+# Finds a JDK >= 25 as ./jnorm does ($JNORM_JAVA, $JAVA_HOME, `java` on PATH, then /usr/lib/jvm and /opt); the default
+# `java` may be older. Builds bench/target/benchmarks.jar (mvn -Pbench) when it is missing or older than the sources.
+# Run it on a quiet machine: every other busy process shows up in the numbers.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+
+java_major() {
+  "$1" -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ {print $2}' | cut -d. -f1
+}
+
+find_java() {
+  local c major
+  for c in "${JNORM_JAVA:-}" "${JAVA_HOME:+$JAVA_HOME/bin/java}" "$(command -v java || true)" \
+           /usr/lib/jvm/*/bin/java /opt/*/bin/java /opt/java/*/bin/java; do
+    [ -n "$c" ] && [ -x "$c" ] || continue
+    major=$(java_major "$c" || true)
+    if [ -n "$major" ] && [ "$major" -ge 25 ]; then
+      echo "$c"
+      return 0
+    fi
+  done
+  return 1
+}
+
+java=$(find_java) || { echo "bench/run.sh: no JDK 25 or newer found; install one or set JNORM_JAVA" >&2; exit 1; }
+jar="$here/target/benchmarks.jar"
+if [ ! -f "$jar" ] || [ -n "$(find "$root/core/src/main" "$here/src/main" "$root/pom.xml" "$root/core/pom.xml" \
+      "$here/pom.xml" -newer "$jar" -print -quit)" ]; then
+  echo "bench/run.sh: building $jar (mvn -Pbench package) ..." >&2
+  (cd "$root" && mvn -q -B -DskipTests -Pbench -pl bench -am package) >&2
+fi
+
+result="$here/target/jmh-result.json"
+out="${JNORM_BENCH_OUT:-$root/BENCHMARKS.md}"
+if [ $# -gt 0 ]; then
+  jmh_args=("$@")
+else
+  jmh_args=(-f 1 -wi 3 -w 500ms -i 5 -r 1s)
+fi
+jvm=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED)
+
+rm -f "$result"
+"$java" "${jvm[@]}" -jar "$jar" "${jmh_args[@]}" -prof gc -rf json -rff "$result" 2>&1 | tee "$here/target/jmh.log"
+[ -s "$result" ] || { echo "bench/run.sh: JMH wrote no result ($result)" >&2; exit 1; }
+
+# the command line the report names (arguments single-quoted when the shell needs it)
+cmd="bench/run.sh"
+for a in "$@"; do
+  if [[ "$a" =~ ^[A-Za-z0-9_./=:,+@%-]+$ ]]; then
+    cmd+=" $a"
+  else
+    cmd+=" '${a//\'/\'\\\'\'}'"
+  fi
+done
+"$java" "${jvm[@]}" -cp "$jar" dev.jnorm.bench.Report "$result" "$out" "$cmd"

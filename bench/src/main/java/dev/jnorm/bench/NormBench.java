@@ -1,0 +1,169 @@
+package dev.jnorm.bench;
+
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.BenchmarkParams;
+
+import dev.jnorm.kernels.Parallel;
+
+/**
+ * Every normalization case ({@link Op}) at 1 and 2 threads, three implementations, forward and forward+backward:
+ * <ul>
+ * <li>{@code jnorm*}: the public API, {@code dev.jnorm.nn.functional.F} on {@code Tensor}s, backward through
+ * autograd ({@code requiresGrad} inputs, {@code y.backward(dy)}, gradients reset to none before each call, as
+ * {@code zero_grad(set_to_none=True)}): what a user pays;</li>
+ * <li>{@code kernel*}: the raw kernels ({@code Kernels.batchNorm()/groupNorm()}) into preallocated arrays, so the
+ * autograd and allocation overhead of the first row is visible;</li>
+ * <li>{@code torch*}: libtorch 2.5.1's functional ops in the same JVM (bytedeco), backward through its autograd.</li>
+ * </ul>
+ * Thread count: {@code Parallel.setThreads} for jnorm, {@code torch::set_num_threads} for libtorch; every
+ * (method, op, threads) runs in its own forked JVM, so a JVM only ever loads what its method needs (jnorm forks never
+ * load libtorch) and libtorch's thread pool is configured once.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 3, time = 500, timeUnit = TimeUnit.MILLISECONDS)
+@Measurement(iterations = 5, time = 1, timeUnit = TimeUnit.SECONDS)
+// A fixed, pre-touched heap: the API rows allocate their outputs (tens to hundreds of MiB per call), and without
+// pre-touching, a short run on a large heap never collects, so every call would fault in fresh pages that a
+// long-running process reuses. JavaCPP's own memory limits are off: libtorch's tensors are not Java's concern here.
+@Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+        "-Xms4g", "-Xmx4g", "-XX:+AlwaysPreTouch",
+        "-Dorg.bytedeco.javacpp.maxBytes=0", "-Dorg.bytedeco.javacpp.maxPhysicalBytes=0"})
+public class NormBench {
+
+    @Param({"bn2d", "bn2d_cl", "ln_4096x1024", "ln_8192x4096", "rms_8192x4096", "gn32", "in2d"})
+    public String op;
+
+    @Param({"1", "2"})
+    public int threads;
+
+    /** One implementation of one case; {@link #forward} without autograd, {@link #forwardBackward} with. */
+    interface Case extends AutoCloseable {
+        Object forward();
+
+        Object forwardBackward();
+
+        @Override
+        default void close() {
+        }
+    }
+
+    private Case impl;
+
+    @Setup(Level.Trial)
+    public void setup(BenchmarkParams params) {
+        String b = params.getBenchmark();
+        String method = b.substring(b.lastIndexOf('.') + 1);
+        boolean grad = method.endsWith("FwdBwd");
+        Op o = Op.of(op);
+        Parallel.setThreads(threads);
+        Data d = new Data(o);
+        if (method.startsWith("jnorm")) {
+            impl = new JnormCase(o, d, grad);
+        } else if (method.startsWith("kernel")) {
+            impl = new KernelCase(o, d);
+        } else if (method.startsWith("torch")) {
+            impl = new TorchCase(o, d, threads, grad); // the only place that loads libtorch
+        } else {
+            throw new IllegalStateException("unknown benchmark method " + method);
+        }
+        // one untimed call of each pass: fails fast on a broken case, before any measurement
+        if (grad) {
+            impl.forwardBackward();
+        } else {
+            impl.forward();
+        }
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        if (impl != null) {
+            impl.close();
+        }
+    }
+
+    @Benchmark
+    public Object jnormFwd() {
+        return impl.forward();
+    }
+
+    @Benchmark
+    public Object jnormFwdBwd() {
+        return impl.forwardBackward();
+    }
+
+    @Benchmark
+    public Object kernelFwd() {
+        return impl.forward();
+    }
+
+    @Benchmark
+    public Object kernelFwdBwd() {
+        return impl.forwardBackward();
+    }
+
+    @Benchmark
+    public Object torchFwd() {
+        return impl.forward();
+    }
+
+    @Benchmark
+    public Object torchFwdBwd() {
+        return impl.forwardBackward();
+    }
+
+    /**
+     * The inputs, the same values for every implementation: x and the upstream gradient dy standard normal, weight
+     * 1 + 0.1·N(0,1), bias 0.1·N(0,1) (length {@link #affine}; 0 when the case has no affine parameters).
+     * For the channels-last case, x and dy are in NHWC order.
+     */
+    static final class Data {
+        final float[] x;
+        final float[] dy;
+        final float[] weight;
+        final float[] bias;
+
+        Data(Op op) {
+            SplittableRandom rng = new SplittableRandom(20250101L + op.ordinal());
+            int n = Math.toIntExact(op.elements());
+            x = gaussian(rng, n, 0f, 1f);
+            dy = gaussian(rng, n, 0f, 1f);
+            int a = affine(op);
+            weight = gaussian(rng, a, 1f, 0.1f);
+            bias = gaussian(rng, a, 0f, 0.1f);
+        }
+
+        /** Affine parameter count: C for the channel norms, the normalized size for LayerNorm/RMSNorm, 0 for IN. */
+        static int affine(Op op) {
+            return switch (op) {
+                case BN2D, BN2D_CL, GN32 -> op.shape[1];
+                case LN_4096x1024, LN_8192x4096, RMS_8192x4096 -> op.shape[op.shape.length - 1];
+                case IN2D -> 0;
+            };
+        }
+
+        private static float[] gaussian(SplittableRandom rng, int n, float mean, float std) {
+            float[] a = new float[n];
+            for (int i = 0; i < n; i++) {
+                a[i] = mean + std * (float) rng.nextGaussian();
+            }
+            return a;
+        }
+    }
+}
