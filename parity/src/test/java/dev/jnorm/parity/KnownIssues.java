@@ -5,19 +5,6 @@ final class KnownIssues {
     private KnownIssues() {
     }
 
-    static final String SINGLE_ELEMENT_GROUP = "dx of LayerNorm / GroupNorm / RMSNorm when a normalized group "
-            + "holds one element (normalized_shape of size 1; GroupNorm with C/G·spatial = 1). The Vector API "
-            + "kernel (`VectorGroupNormKernel.backward`) forms dx = (rstd·w)·dy + k2·(x − mean) + k3 with each "
-            + "coefficient rounded to float before a float FMA sweep, so dx carries about one float ulp of "
-            + "|rstd·w·dy| rather than of dx. Where the terms cancel exactly the result should be 0 (LayerNorm, "
-            + "GroupNorm) or tiny (RMSNorm: w·rstd³·eps·dy): jnorm returns noise instead — e.g. "
-            + "`LayerNorm.builder(1).elementwiseAffine(false)` on x = `Tensor.randn(new Random(1), 4, 1)`, "
-            + "dy = [0.5, -1.25, 2, 3] gives "
-            + "dx=[0, 7.6e-6, 0, -3.1e-5] (exact: 0; libtorch float32: exactly 0), and `new RMSNorm(1)` on "
-            + "x=[0.3,-0.7,1.1,2.5] gives dx[3]=8.9e-8 for an exact 2.3e-8. The scalar reference kernels "
-            + "(`-Djnorm.kernels=reference`) are exact here (error ≤ 1e-13). Harmless in practice (such a layer's "
-            + "output is constant), but it breaks \"no worse than libtorch float32\" on this input class.";
-
     static final String CONV_GRADIENT_SUMS = "Conv2d's (and Linear's) gradient reductions accumulate in float, "
             + "so their error grows with the number of terms N·H'·W' (Linear: rows): the bias gradient is a naive "
             + "float loop (`float[] sum` in the backward of `Conv2d.forwardImpl` and `Linear.forwardImpl`), the "

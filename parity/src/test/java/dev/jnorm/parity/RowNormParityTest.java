@@ -47,11 +47,7 @@ class RowNormParityTest {
                 + "called with eps=None (its default, float32 machine epsilon); the float64 truth is given "
                 + "1.1920929e-07 explicitly, because None in float64 would mean float64 epsilon. State-dict keys "
                 + "are PyTorch 2.5's Python ones (no C++ RMSNorm module in libtorch 2.5).");
-        ParityReport.knownIssue(SINGLE, KnownIssues.SINGLE_ELEMENT_GROUP);
     }
-
-    /** Known jnorm issue: dx when a normalized group holds a single element. */
-    static final String SINGLE = "KI-1";
 
     private static final int[] LAST = {1, 3, 5, 7, 16, 17, 31, 33, 127};
     private static final int[] INNER = {1, 2, 3, 5, 7};
@@ -170,9 +166,6 @@ class RowNormParityTest {
         long[] nsl = Lt.longs(ns);
         try (PointerScope ignored = new PointerScope()) {
             ParityCase pc = new ParityCase(LN, c.toString().replace("dims=" + c.dims, "ns=" + Data.shape(ns)));
-            if (d == 1) {
-                pc.knownIssue(SINGLE, "dx");
-            }
             RowSteps.run(pc, jn, jn.weight(), jn.bias(), w, b, ns,
                     (x, wt, bt, p) -> torch.layer_norm(x, nsl, Lt.opt(wt), Lt.opt(bt), c.eps, false),
                     steps(rng, () -> withLeading(rng, ns)));
@@ -217,9 +210,6 @@ class RowNormParityTest {
         try (PointerScope ignored = new PointerScope()) {
             ParityCase pc = new ParityCase(GN, c.toString().replace("rank=" + c.rank,
                     "x=" + Data.shape(withSpatial(c.channels, spatial))));
-            if (c.channels / c.groups * Data.numel(spatial) == 1) {
-                pc.knownIssue(SINGLE, "dx");
-            }
             RowSteps.run(pc, jn, jn.weight(), jn.bias(), w, b, new int[] {c.channels},
                     (x, wt, bt, p) -> torch.group_norm(x, c.groups, Lt.opt(wt), Lt.opt(bt), 1e-5, false),
                     steps(rng, shapes));
@@ -256,9 +246,6 @@ class RowNormParityTest {
         long[] nsl = Lt.longs(ns);
         try (PointerScope ignored = new PointerScope()) {
             ParityCase pc = new ParityCase(RMS, c.toString().replace("dims=" + c.dims, "ns=" + Data.shape(ns)));
-            if (d == 1) {
-                pc.knownIssue(SINGLE, "dx");
-            }
             RowSteps.run(pc, jn, jn.weight(), null, w, null, ns, (x, wt, bt, p) -> {
                 DoubleOptional eps = c.eps != null ? new DoubleOptional(c.eps)
                         : p == Lt.Prec.F64 ? new DoubleOptional(NormOps.FLOAT32_EPS) : new DoubleOptional();

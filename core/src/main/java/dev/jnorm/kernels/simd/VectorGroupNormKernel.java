@@ -111,6 +111,14 @@ public final class VectorGroupNormKernel implements GroupNormKernel {
                 }
                 // dx = rstd·(g − mean(g) − xhat·mean(g·xhat)) = rstd·g + k2·d + k3 with d = x − mean:
                 //   k2 = −rstd³·Σ(g·d)/D,  k3 = −rstd·Σg/D (only when the mean was subtracted)
+                if (d < SHORT_ROW) {
+                    // NB: in short rows the three terms cancel almost completely (a single value per row has
+                    // dx = 0 exactly); float coefficients would leave a residual of a few ulps of the terms, so
+                    // these rows take the reference formula in double. Vectors would not help at this length.
+                    shortRowDx(x, dy, off, d, groups, channelsPerGroup, inner, r, w, mu, rs, sumG, sumGDev,
+                            subtractMean, dx);
+                    continue;
+                }
                 float k2 = (float) (-rs * rs * rs * sumGDev / d);
                 float k3 = subtractMean ? (float) (-rs * sumG / d) : 0f;
                 float hi = SimdOps.hi(mu), lo = SimdOps.lo(mu);
@@ -136,6 +144,23 @@ public final class VectorGroupNormKernel implements GroupNormKernel {
             if (dbias != null) {
                 dbias[a] = (float) db;
             }
+        }
+    }
+
+    /** Rows shorter than this take {@link #shortRowDx}: less than two full 512-bit vectors. */
+    static final int SHORT_ROW = 32;
+
+    /** dx = rstd·(g − mean(g) − xhat·mean(g·xhat)) of one short row, in double (as the reference kernel). */
+    private static void shortRowDx(float[] x, float[] dy, int off, int d, int groups, int channelsPerGroup,
+                                   int inner, int r, float[] w, double mean, double rstd, double sumG,
+                                   double sumGDev, boolean subtractMean, float[] dx) {
+        int affine0 = (r % groups) * channelsPerGroup;
+        double meanG = subtractMean ? sumG / d : 0.0;
+        double meanGXhat = sumGDev * rstd / d;
+        for (int j = 0; j < d; j++) {
+            double xhat = (x[off + j] - mean) * rstd;
+            double g = (double) dy[off + j] * w[affine0 + j / inner];
+            dx[off + j] = (float) (rstd * (g - meanG - xhat * meanGXhat));
         }
     }
 
