@@ -53,4 +53,14 @@ public final class Parallel {
         }
         p.submit(() -> IntStream.range(0, tasks).parallel().forEach(body)).join();
     }
+
+    /** ⌈a / b⌉ for a ≥ 0, without the overflow of (a + b − 1) / b near Integer.MAX_VALUE. */
+    public static int ceilDiv(int a, int b) {
+        return a == 0 ? 0 : (a - 1) / b + 1;
+    }
+
+    /** End (exclusive) of the k-th run of {@code size} items out of {@code total}, without int overflow. */
+    public static int end(int k, int size, int total) {
+        return (int) Math.min(total, (long) (k + 1) * size);
+    }
 }

@@ -242,6 +242,56 @@ class FastKernelTest {
         assertNear("dbias", dbRef, dbFast);
     }
 
+    // ---------------------------------------------------------------- hostile backward inputs
+
+    /**
+     * A large common offset in dy (1e4 + 1e-2·noise) must cancel, and huge x (std 1e21, rstd³ below float range)
+     * must not underflow a coefficient: dx within 1e-5 of max|dx| of the reference, every layout.
+     */
+    @ParameterizedTest(name = "dy offset {0}, x scale {1}")
+    @org.junit.jupiter.params.provider.CsvSource({"1e4, 2", "0, 1e21", "-3e3, 1e-3"})
+    void backwardSurvivesOffsetGradientsAndHugeInputs(double dyOffset, double xScale) {
+        Random rng = new Random(77);
+        int n = 4, c = 3, inner = 37, cols = 21;
+        float[] x = data(rng, n * c * inner, 0.0, xScale);
+        float[] dy = data(rng, x.length, dyOffset, 1e-2);
+        float[] w = data(rng, Math.max(c, cols), 1, 0.3);
+        String tag = " (dy offset " + dyOffset + ", x scale " + xScale + ")";
+        // BatchNorm planes and columns
+        for (int[] shape : new int[][] {{n, c, inner}, {n * inner, c, 1}, {inner, cols, 1}}) {
+            int nn = shape[0], cc = shape[1], ii = shape[2];
+            float[] xs = java.util.Arrays.copyOf(x, nn * cc * ii), dys = java.util.Arrays.copyOf(dy, xs.length);
+            float[] wc = java.util.Arrays.copyOf(w, cc);
+            double[][] st = bnForward(refBn, xs, nn, cc, ii, wc, null);
+            float[][] gRef = bnBackward(refBn, xs, dys, nn, cc, ii, st, wc, true);
+            float[][] gFast = bnBackward(fastBn, xs, dys, nn, cc, ii, st, wc, true);
+            GradCheck.assertClose("BatchNorm dx " + java.util.Arrays.toString(shape) + tag, gRef[0], gFast[0], 1e-5,
+                    1e-5 * maxAbs(gRef[0]));
+        }
+        // row family: element-wise rows (LayerNorm) and channel blocks (GroupNorm), then channels-last GroupNorm
+        for (int[] g : new int[][] {{n, 1, 111, 1}, {n, 3, 1, 37}, {n, 1, 3, 37}}) {
+            int rows = g[0] * g[1], d = g[2] * g[3], affine = g[1] * g[2];
+            float[] xs = java.util.Arrays.copyOf(x, rows * d), dys = java.util.Arrays.copyOf(dy, xs.length);
+            float[] wa = data(rng, affine, 1, 0.3);
+            double[] m = new double[rows], r = new double[rows];
+            refGn.forward(xs, rows, g[1], g[2], g[3], wa, null, 1e-5, true, new float[xs.length], m, r, null);
+            float[] dxRef = new float[xs.length], dxFast = new float[xs.length];
+            refGn.backward(xs, dys, rows, g[1], g[2], g[3], wa, true, m, r, dxRef, null, null);
+            fastGn.backward(xs, dys, rows, g[1], g[2], g[3], wa, true, m, r, dxFast, null, null);
+            GradCheck.assertClose("row dx " + java.util.Arrays.toString(g) + tag, dxRef, dxFast, 1e-5,
+                    1e-5 * maxAbs(dxRef));
+        }
+        int spatial = 37, groups = 3;
+        float[] xs = java.util.Arrays.copyOf(x, n * spatial * cols), dys = java.util.Arrays.copyOf(dy, xs.length);
+        float[] wc = java.util.Arrays.copyOf(w, cols);
+        double[] m = new double[n * groups], r = new double[n * groups];
+        refGn.forwardChannelsLast(xs, n, spatial, cols, groups, wc, null, 1e-5, new float[xs.length], m, r, null);
+        float[] dxRef = new float[xs.length], dxFast = new float[xs.length];
+        refGn.backwardChannelsLast(xs, dys, n, spatial, cols, groups, wc, m, r, dxRef, null, null);
+        fastGn.backwardChannelsLast(xs, dys, n, spatial, cols, groups, wc, m, r, dxFast, null, null);
+        GradCheck.assertClose("channels-last dx" + tag, dxRef, dxFast, 1e-5, 1e-5 * maxAbs(dxRef));
+    }
+
     // ---------------------------------------------------------------- determinism across thread counts
 
     @Test

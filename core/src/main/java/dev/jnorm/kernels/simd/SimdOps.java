@@ -21,7 +21,18 @@ final class SimdOps {
     private SimdOps() {
     }
 
-    static final int BITS = Integer.getInteger("jnorm.vector.bits", FloatVector.SPECIES_PREFERRED.vectorBitSize());
+    static final int BITS = checkedBits(Integer.getInteger("jnorm.vector.bits",
+            FloatVector.SPECIES_PREFERRED.vectorBitSize()));
+
+    /** 128, 256 or 512, and no wider than the platform: anything else fails here, inside the kernel provider. */
+    private static int checkedBits(int bits) {
+        int max = FloatVector.SPECIES_MAX.vectorBitSize();
+        if ((bits != 128 && bits != 256 && bits != 512) || bits > max) {
+            throw new IllegalArgumentException("jnorm.vector.bits must be 128, 256 or 512 and at most this "
+                    + "platform's " + max + ", got " + bits);
+        }
+        return bits;
+    }
     /** Full-width floats, for element-wise passes. */
     static final VectorSpecies<Float> FLOAT = VectorSpecies.of(float.class, VectorShape.forBitSize(BITS));
     /** Half-width floats: their lanes widen exactly into one {@link #DOUBLE} vector. */
@@ -131,19 +142,46 @@ final class SimdOps {
         }
     }
 
-    /** dx = k1·dy + k2·((x − hi) − lo) + k3 over [off, off+len): every backward's final pass. */
-    static void affineBackward(float[] x, float[] dy, int off, int len, float hi, float lo, float k1, float k2,
-                               float k3, float[] dx) {
+    // ---------------------------------------------------------------- the backward's final pass
+    //
+    // Every normalization backward ends in dx = (g − mean(g))·b + xhat·k with g = dy·a, xhat = d·r,
+    // d = (x − hi) − lo: BatchNorm has a = 1, b = w·rstd, k = −w·rstd·mean(dy·xhat); the row family has
+    // a = w, b = rstd, k = −rstd·mean(g·xhat) (and mean(g) = 0 for RMSNorm). mean(g) is split into gHi + gLo
+    // like the mean of x, and g − gHi is formed inside one FMA, so a large common offset in dy cancels exactly
+    // instead of leaving the rounding of a float coefficient; k multiplies xhat (order 1), never rstd³, so huge
+    // inputs cannot push a coefficient below float range.
+
+    /** dx = ((dy·a − gHi) − gLo)·b + ((x − hi) − lo)·r·k over [off, off+len), scalar coefficients. */
+    static void normBackward(float[] x, float[] dy, int off, int len, float hi, float lo, float r, float a,
+                             float gHi, float gLo, float b, float k, float[] dx) {
         int step = FLOAT.length();
         int i = 0;
         for (; i <= len - step; i += step) { // main
-            FloatVector d = FloatVector.fromArray(FLOAT, x, off + i).sub(hi).sub(lo);
-            FloatVector g = FloatVector.fromArray(FLOAT, dy, off + i);
-            g.fma(FloatVector.broadcast(FLOAT, k1), d.fma(k2, k3)).intoArray(dx, off + i);
+            FloatVector xhat = FloatVector.fromArray(FLOAT, x, off + i).sub(hi).sub(lo).mul(r);
+            FloatVector t = FloatVector.fromArray(FLOAT, dy, off + i).fma(a, -gHi).sub(gLo);
+            t.fma(FloatVector.broadcast(FLOAT, b), xhat.mul(k)).intoArray(dx, off + i);
         }
-        for (; i < len; i++) { // scalar tail
-            float d = (x[off + i] - hi) - lo;
-            dx[off + i] = Math.fma(dy[off + i], k1, Math.fma(d, k2, k3));
+        for (; i < len; i++) { // scalar tail, same rounding as a lane
+            float xhat = ((x[off + i] - hi) - lo) * r;
+            dx[off + i] = Math.fma(Math.fma(dy[off + i], a, -gHi) - gLo, b, xhat * k);
+        }
+    }
+
+    /** {@link #normBackward} with a = w[wOff + j] per element (LayerNorm, RMSNorm rows). */
+    static void normBackwardElementwise(float[] x, float[] dy, int off, int len, float hi, float lo, float r,
+                                        float[] w, int wOff, float gHi, float gLo, float b, float k, float[] dx) {
+        int step = FLOAT.length();
+        FloatVector negGHi = FloatVector.broadcast(FLOAT, -gHi);
+        int j = 0;
+        for (; j <= len - step; j += step) { // main
+            FloatVector xhat = FloatVector.fromArray(FLOAT, x, off + j).sub(hi).sub(lo).mul(r);
+            FloatVector t = FloatVector.fromArray(FLOAT, dy, off + j)
+                    .fma(FloatVector.fromArray(FLOAT, w, wOff + j), negGHi).sub(gLo);
+            t.fma(FloatVector.broadcast(FLOAT, b), xhat.mul(k)).intoArray(dx, off + j);
+        }
+        for (; j < len; j++) { // scalar tail
+            float xhat = ((x[off + j] - hi) - lo) * r;
+            dx[off + j] = Math.fma(Math.fma(dy[off + j], w[wOff + j], -gHi) - gLo, b, xhat * k);
         }
     }
 
@@ -168,20 +206,24 @@ final class SimdOps {
     /**
      * One row of an element-wise-affine backward, reductions: returns {Σ g, Σ g·(x − mean)} with g = dy·w[j], and
      * accumulates dwAcc[wOff + j] += dy·xhat, dbAcc[wOff + j] += dy (xhat = (x − mean)·rstd), all in double.
+     * dwAcc and dbAcc are null when no affine gradient is wanted (then only the two sums are taken).
      */
     static void rowReductionsElementwise(float[] x, float[] dy, int off, int len, double mean, double rstd,
                                          float[] w, int wOff, double[] dwAcc, double[] dbAcc, double[] out) {
         int step = DOUBLE.length();
         DoubleVector sg = DoubleVector.zero(DOUBLE), sgd = DoubleVector.zero(DOUBLE);
         int j = 0;
+        boolean affine = dwAcc != null;
         for (; j <= len - step; j += step) { // main (the column accumulators already give independent chains)
             DoubleVector g = widen(dy, off + j);
             DoubleVector d = widen(x, off + j).sub(mean);
             DoubleVector gw = g.mul(widen(w, wOff + j));
             sg = sg.add(gw);
             sgd = gw.fma(d, sgd);
-            g.fma(d.mul(rstd), DoubleVector.fromArray(DOUBLE, dwAcc, wOff + j)).intoArray(dwAcc, wOff + j);
-            g.add(DoubleVector.fromArray(DOUBLE, dbAcc, wOff + j)).intoArray(dbAcc, wOff + j);
+            if (affine) {
+                g.fma(d.mul(rstd), DoubleVector.fromArray(DOUBLE, dwAcc, wOff + j)).intoArray(dwAcc, wOff + j);
+                g.add(DoubleVector.fromArray(DOUBLE, dbAcc, wOff + j)).intoArray(dbAcc, wOff + j);
+            }
         }
         double sumG = sg.reduceLanes(VectorOperators.ADD);
         double sumGDev = sgd.reduceLanes(VectorOperators.ADD);
@@ -191,27 +233,13 @@ final class SimdOps {
             double gw = g * w[wOff + j];
             sumG += gw;
             sumGDev += gw * d;
-            dwAcc[wOff + j] += g * d * rstd;
-            dbAcc[wOff + j] += g;
+            if (affine) {
+                dwAcc[wOff + j] += g * d * rstd;
+                dbAcc[wOff + j] += g;
+            }
         }
         out[0] = sumG;
         out[1] = sumGDev;
-    }
-
-    /** dx = dy·w[j]·rstd + k2·((x − hi) − lo) + k3 over a row (element-wise-affine backward, final pass). */
-    static void affineBackwardElementwise(float[] x, float[] dy, int off, int len, float hi, float lo, float rstd,
-                                          float[] w, int wOff, float k2, float k3, float[] dx) {
-        int step = FLOAT.length();
-        int j = 0;
-        for (; j <= len - step; j += step) { // main
-            FloatVector d = FloatVector.fromArray(FLOAT, x, off + j).sub(hi).sub(lo);
-            FloatVector g = FloatVector.fromArray(FLOAT, dy, off + j).mul(FloatVector.fromArray(FLOAT, w, wOff + j));
-            g.fma(FloatVector.broadcast(FLOAT, rstd), d.fma(k2, k3)).intoArray(dx, off + j);
-        }
-        for (; j < len; j++) { // scalar tail
-            float d = (x[off + j] - hi) - lo;
-            dx[off + j] = Math.fma(dy[off + j] * w[wOff + j], rstd, Math.fma(d, k2, k3));
-        }
     }
 
     // ---------------------------------------------------------------- column passes over [rows, C] (channels last)
@@ -288,24 +316,28 @@ final class SimdOps {
         }
     }
 
-    /** dx[r, c] = k1[c]·dy + k2[c]·((x − hi[c]) − lo[c]) + k3[c] for rows [r0, r1). */
-    static void affineBackwardColumns(float[] x, float[] dy, int r0, int r1, int c, float[] hi, float[] lo,
-                                      float[] k1, float[] k2, float[] k3, float[] dx) {
+    /**
+     * {@link #normBackward} per column of [rows, C] for rows [r0, r1), every coefficient an array over C
+     * (channels-last BatchNorm has a = 1; channels-last GroupNorm has a = w and its group's statistics per column).
+     */
+    static void normBackwardColumns(float[] x, float[] dy, int r0, int r1, int c, float[] hi, float[] lo, float[] r,
+                                    float[] a, float[] gHi, float[] gLo, float[] b, float[] k, float[] dx) {
         int step = FLOAT.length();
-        for (int r = r0; r < r1; r++) {
-            int base = r * c;
+        for (int row = r0; row < r1; row++) {
+            int base = row * c;
             int j = 0;
             for (; j <= c - step; j += step) { // main
-                FloatVector d = FloatVector.fromArray(FLOAT, x, base + j).sub(FloatVector.fromArray(FLOAT, hi, j))
-                        .sub(FloatVector.fromArray(FLOAT, lo, j));
-                FloatVector g = FloatVector.fromArray(FLOAT, dy, base + j);
-                g.fma(FloatVector.fromArray(FLOAT, k1, j),
-                        d.fma(FloatVector.fromArray(FLOAT, k2, j), FloatVector.fromArray(FLOAT, k3, j)))
+                FloatVector xhat = FloatVector.fromArray(FLOAT, x, base + j).sub(FloatVector.fromArray(FLOAT, hi, j))
+                        .sub(FloatVector.fromArray(FLOAT, lo, j)).mul(FloatVector.fromArray(FLOAT, r, j));
+                FloatVector t = FloatVector.fromArray(FLOAT, dy, base + j)
+                        .fma(FloatVector.fromArray(FLOAT, a, j), FloatVector.fromArray(FLOAT, gHi, j).neg())
+                        .sub(FloatVector.fromArray(FLOAT, gLo, j));
+                t.fma(FloatVector.fromArray(FLOAT, b, j), xhat.mul(FloatVector.fromArray(FLOAT, k, j)))
                         .intoArray(dx, base + j);
             }
             for (; j < c; j++) { // scalar tail
-                float d = (x[base + j] - hi[j]) - lo[j];
-                dx[base + j] = Math.fma(dy[base + j], k1[j], Math.fma(d, k2[j], k3[j]));
+                float xhat = ((x[base + j] - hi[j]) - lo[j]) * r[j];
+                dx[base + j] = Math.fma(Math.fma(dy[base + j], a[j], -gHi[j]) - gLo[j], b[j], xhat * k[j]);
             }
         }
     }

@@ -5,6 +5,8 @@ import dev.jnorm.kernels.Moments;
 import dev.jnorm.kernels.Parallel;
 import dev.jnorm.kernels.ReferenceBatchNormKernel;
 
+import java.util.Arrays;
+
 /**
  * Fast BatchNorm: Vector API loops ({@link SimdOps}), double statistics, all cores; the twin of
  * {@link ReferenceBatchNormKernel}. Two layouts share the statistics core:
@@ -18,15 +20,16 @@ import dev.jnorm.kernels.ReferenceBatchNormKernel;
  */
 public final class VectorBatchNormKernel implements BatchNormKernel {
 
+    /** Initializes {@link SimdOps} here, so a bad -Djnorm.vector.bits fails inside the kernel provider. */
+    public VectorBatchNormKernel() {
+        SimdOps.FLOAT.length();
+    }
+
     /**
      * Floats per statistics chunk. NB: 16K floats (64 KiB) is read twice (mean, then deviations) while it sits in
      * L2; it is fixed by the shape, never by the thread count.
      */
     static final int CHUNK = 16384;
-
-    private static int ceilDiv(int a, int b) {
-        return (a + b - 1) / b;
-    }
 
     // ---------------------------------------------------------------- forward
 
@@ -40,7 +43,7 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
             return;
         }
         int planesPerChunk = Math.max(1, CHUNK / inner);
-        int chunks = ceilDiv(n, planesPerChunk);
+        int chunks = Parallel.ceilDiv(n, planesPerChunk);
         if (c >= 2 * Parallel.threads()) {
             // NB: one task per channel keeps the channel's N planes in L2 between the statistics and the normalize
             // pass, so x is read once from memory.
@@ -82,7 +85,7 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
             return;
         }
         int planesPerChunk = Math.max(1, CHUNK / inner);
-        int chunks = ceilDiv(n, planesPerChunk);
+        int chunks = Parallel.ceilDiv(n, planesPerChunk);
         Parallel.forEach(c, ch -> {
             Moments m = channelMoments(x, n, c, inner, ch, planesPerChunk, chunks);
             mean[ch] = m.mean();
@@ -102,7 +105,7 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
 
     /** Two-pass moments of chunk k of channel ch: planes [k·planesPerChunk, …) of that channel. */
     private static Moments chunkMoments(float[] x, int n, int c, int inner, int ch, int k, int planesPerChunk) {
-        int s0 = k * planesPerChunk, s1 = Math.min(n, s0 + planesPerChunk);
+        int s0 = k * planesPerChunk, s1 = Parallel.end(k, planesPerChunk, n);
         double sum = 0;
         for (int s = s0; s < s1; s++) {
             sum += SimdOps.sum(x, (s * c + ch) * inner, inner);
@@ -139,8 +142,8 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
     private static void forEachPlane(int n, int c, int inner, PlaneBody body) {
         int planes = n * c;
         int planesPerTask = Math.max(1, CHUNK / inner);
-        Parallel.forEach(ceilDiv(planes, planesPerTask), t -> {
-            int p1 = Math.min(planes, (t + 1) * planesPerTask);
+        Parallel.forEach(Parallel.ceilDiv(planes, planesPerTask), t -> {
+            int p1 = Parallel.end(t, planesPerTask, planes);
             for (int p = t * planesPerTask; p < p1; p++) {
                 body.accept(p, p % c);
             }
@@ -160,18 +163,22 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
 
     // ---------------------------------------------------------------- columns layout ([rows, C])
 
-    private static int rowsPerChunk(int c) {
-        return Math.max(1, CHUNK / c);
+    /**
+     * Rows per chunk of the columns layout. NB: at least 64 rows, so that for very wide C the per-chunk double
+     * partials (2·C per chunk) stay a small fraction of the input; fixed by the shape only.
+     */
+    static int rowsPerChunk(int c) {
+        return Math.max(64, CHUNK / c);
     }
 
     /** Per-column moments of x[rows, C]: two-pass per row chunk, Chan-merged in chunk order. */
     static void columnMoments(float[] x, int rows, int c, double[] mean, double[] biasedVar) {
         int rpc = rowsPerChunk(c);
-        int chunks = ceilDiv(rows, rpc);
+        int chunks = Parallel.ceilDiv(rows, rpc);
         double[][] chunkMean = new double[chunks][];
         double[][] chunkM2 = new double[chunks][];
         Parallel.forEach(chunks, k -> {
-            int r0 = k * rpc, r1 = Math.min(rows, r0 + rpc);
+            int r0 = k * rpc, r1 = Parallel.end(k, rpc, rows);
             double[] mu = new double[c];
             SimdOps.columnSums(x, r0, r1, c, mu);
             for (int j = 0; j < c; j++) {
@@ -185,7 +192,7 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
         for (int j = 0; j < c; j++) {
             Moments m = new Moments();
             for (int k = 0; k < chunks; k++) {
-                int r0 = k * rpc, r1 = Math.min(rows, r0 + rpc);
+                int r0 = k * rpc, r1 = Parallel.end(k, rpc, rows);
                 m.merge(new Moments(r1 - r0, chunkMean[k][j], chunkM2[k][j]));
             }
             mean[j] = m.mean();
@@ -203,8 +210,8 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
             shift[j] = bias == null ? 0f : bias[j];
         }
         int rpc = rowsPerChunk(c);
-        Parallel.forEach(ceilDiv(rows, rpc), k -> SimdOps.normalizeColumns(x, k * rpc,
-                Math.min(rows, (k + 1) * rpc), c, hi, lo, scale, shift, y));
+        Parallel.forEach(Parallel.ceilDiv(rows, rpc), k -> SimdOps.normalizeColumns(x, k * rpc,
+                Parallel.end(k, rpc, rows), c, hi, lo, scale, shift, y));
     }
 
     // ---------------------------------------------------------------- backward
@@ -232,37 +239,45 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
         if (dx == null) {
             return;
         }
-        // dx = w·rstd·(dy − mean(dy) − xhat·mean(dy·xhat)), xhat = d·rstd, d = x − mean, as k1·dy + k2·d + k3:
-        //   k1 = w·rstd,  k2 = −w·rstd³·Σ(dy·d)/M,  k3 = −w·rstd·Σdy/M   (k2 = k3 = 0 with constant statistics)
+        // dx = w·rstd·(dy − mean(dy) − xhat·mean(dy·xhat)) in SimdOps.normBackward's form (a = 1):
+        //   b = w·rstd,  k = −w·rstd·mean(dy·xhat),  mean(dy·xhat) = rstd·Σ(dy·d)/M;
+        //   the means are 0 when the statistics are constants (eval, frozen statistics).
         double count = (double) n * inner;
-        float[] hi = new float[c], lo = new float[c], k1 = new float[c], k2 = new float[c], k3 = new float[c];
+        float[] hi = new float[c], lo = new float[c], r = new float[c], gHi = new float[c], gLo = new float[c];
+        float[] b = new float[c], k = new float[c];
         for (int ch = 0; ch < c; ch++) {
             double wr = (weight == null ? 1.0 : weight[ch]) * rstd[ch];
+            double meanDy = batchStats ? sumDy[ch] / count : 0.0;
+            double meanDyXhat = batchStats ? sumDyDev[ch] * rstd[ch] / count : 0.0;
             hi[ch] = SimdOps.hi(mean[ch]);
             lo[ch] = SimdOps.lo(mean[ch]);
-            k1[ch] = (float) wr;
-            k2[ch] = batchStats ? (float) (-wr * rstd[ch] * rstd[ch] * sumDyDev[ch] / count) : 0f;
-            k3[ch] = batchStats ? (float) (-wr * sumDy[ch] / count) : 0f;
+            r[ch] = (float) rstd[ch];
+            gHi[ch] = SimdOps.hi(meanDy);
+            gLo[ch] = SimdOps.lo(meanDy);
+            b[ch] = (float) wr;
+            k[ch] = (float) (-wr * meanDyXhat);
         }
         if (inner == 1) {
+            float[] a = new float[c];
+            Arrays.fill(a, 1f);
             int rpc = rowsPerChunk(c);
-            Parallel.forEach(ceilDiv(n, rpc), k -> SimdOps.affineBackwardColumns(x, dy, k * rpc,
-                    Math.min(n, (k + 1) * rpc), c, hi, lo, k1, k2, k3, dx));
+            Parallel.forEach(Parallel.ceilDiv(n, rpc), t -> SimdOps.normBackwardColumns(x, dy, t * rpc,
+                    Parallel.end(t, rpc, n), c, hi, lo, r, a, gHi, gLo, b, k, dx));
             return;
         }
-        forEachPlane(n, c, inner, (p, ch) -> SimdOps.affineBackward(x, dy, p * inner, inner, hi[ch], lo[ch], k1[ch],
-                k2[ch], k3[ch], dx));
+        forEachPlane(n, c, inner, (p, ch) -> SimdOps.normBackward(x, dy, p * inner, inner, hi[ch], lo[ch], r[ch], 1f,
+                gHi[ch], gLo[ch], b[ch], k[ch], dx));
     }
 
     /** Per-channel Σdy and Σdy·(x − mean) over planes: per chunk in double, summed in chunk order. */
     private static void planeGradSums(float[] x, float[] dy, int n, int c, int inner, double[] mean,
                                       double[] sumDy, double[] sumDyDev) {
         int planesPerChunk = Math.max(1, CHUNK / inner);
-        int chunks = ceilDiv(n, planesPerChunk);
+        int chunks = Parallel.ceilDiv(n, planesPerChunk);
         double[] partDy = new double[c * chunks], partDyDev = new double[c * chunks];
         Parallel.forEach(c * chunks, t -> {
             int ch = t / chunks, k = t % chunks;
-            int s0 = k * planesPerChunk, s1 = Math.min(n, s0 + planesPerChunk);
+            int s0 = k * planesPerChunk, s1 = Parallel.end(k, planesPerChunk, n);
             double[] out = new double[2];
             double a = 0, b = 0;
             for (int s = s0; s < s1; s++) {
@@ -285,10 +300,10 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
     private static void columnGradSums(float[] x, float[] dy, int rows, int c, double[] mean, double[] sumDy,
                                        double[] sumDyDev) {
         int rpc = rowsPerChunk(c);
-        int chunks = ceilDiv(rows, rpc);
+        int chunks = Parallel.ceilDiv(rows, rpc);
         double[][] partDy = new double[chunks][c], partDyDev = new double[chunks][c];
-        Parallel.forEach(chunks, k -> SimdOps.columnDyAndDyDev(x, dy, k * rpc, Math.min(rows, (k + 1) * rpc), c,
-                mean, partDy[k], partDyDev[k]));
+        Parallel.forEach(chunks, k -> SimdOps.columnDyAndDyDev(x, dy, k * rpc, Parallel.end(k, rpc, rows), c, mean,
+                partDy[k], partDyDev[k]));
         for (int k = 0; k < chunks; k++) {
             for (int j = 0; j < c; j++) {
                 sumDy[j] += partDy[k][j];

@@ -30,8 +30,16 @@ public final class VectorGroupNormKernel implements GroupNormKernel {
     /** Floats per forward task (whole rows): big enough to amortize the fork, small enough to balance. */
     static final int TASK_FLOATS = 32768;
 
-    private static int ceilDiv(int a, int b) {
-        return (a + b - 1) / b;
+    /**
+     * Rows shorter than this take {@link #shortRowDx}. NB: in a row of a few values the three backward terms cancel
+     * almost completely (one value per row has dx = 0 exactly) and float coefficients would leave a residual of a
+     * few ulps of the terms; below two 512-bit vectors the reference formula in double costs nothing.
+     */
+    static final int SHORT_ROW = 32;
+
+    /** Initializes {@link SimdOps} here, so a bad -Djnorm.vector.bits fails inside the kernel provider. */
+    public VectorGroupNormKernel() {
+        SimdOps.FLOAT.length();
     }
 
     @Override
@@ -40,30 +48,30 @@ public final class VectorGroupNormKernel implements GroupNormKernel {
                         double[] biasedVar) {
         int d = channelsPerGroup * inner;
         int affineSize = groups * channelsPerGroup;
-        float[] w = weight != null ? weight : ones(affineSize);
+        float[] w = weight != null ? weight : ones(affineSize); // [G·channelsPerGroup]
         float[] b = bias != null ? bias : new float[affineSize];
         int rowsPerTask = Math.max(1, TASK_FLOATS / d);
-        Parallel.forEach(ceilDiv(rows, rowsPerTask), t -> {
-            int r1 = Math.min(rows, (t + 1) * rowsPerTask);
+        Parallel.forEach(Parallel.ceilDiv(rows, rowsPerTask), t -> {
+            int r1 = Parallel.end(t, rowsPerTask, rows);
             for (int r = t * rowsPerTask; r < r1; r++) {
                 int off = r * d;
                 // two passes over the cached row: mean, then squared deviations (mean fixed at 0 for RMSNorm)
-                double mu = subtractMean ? SimdOps.sum(x, off, d) / d : 0.0;
-                double var = SimdOps.sumSquaredDeviations(x, off, d, mu) / d;
-                double rs = 1.0 / Math.sqrt(var + eps);
-                mean[r] = mu;
-                rstd[r] = rs;
+                double rowMean = subtractMean ? SimdOps.sum(x, off, d) / d : 0.0;
+                double var = SimdOps.sumSquaredDeviations(x, off, d, rowMean) / d;
+                double rowRstd = 1.0 / Math.sqrt(var + eps);
+                mean[r] = rowMean;
+                rstd[r] = rowRstd;
                 if (biasedVar != null) {
                     biasedVar[r] = var;
                 }
-                float hi = SimdOps.hi(mu), lo = SimdOps.lo(mu);
+                float hi = SimdOps.hi(rowMean), lo = SimdOps.lo(rowMean);
                 int affine0 = (r % groups) * channelsPerGroup;
                 if (inner == 1) {
-                    SimdOps.normalizeElementwise(x, off, d, hi, lo, (float) rs, w, b, affine0, y);
+                    SimdOps.normalizeElementwise(x, off, d, hi, lo, (float) rowRstd, w, b, affine0, y);
                 } else {
-                    for (int k = 0; k < channelsPerGroup; k++) {
-                        int a = affine0 + k;
-                        SimdOps.normalize(x, off + k * inner, inner, hi, lo, (float) (rs * w[a]), b[a], y);
+                    for (int c = 0; c < channelsPerGroup; c++) {
+                        int a = affine0 + c;
+                        SimdOps.normalize(x, off + c * inner, inner, hi, lo, (float) (rowRstd * w[a]), b[a], y);
                     }
                 }
             }
@@ -76,22 +84,24 @@ public final class VectorGroupNormKernel implements GroupNormKernel {
                          float[] dweight, float[] dbias) {
         int d = channelsPerGroup * inner;
         int affineSize = groups * channelsPerGroup;
-        float[] w = weight != null ? weight : ones(affineSize);
+        float[] w = weight != null ? weight : ones(affineSize); // [G·channelsPerGroup]
+        boolean affineGrads = dweight != null || dbias != null;
         int chunks = Math.min(rows, GRADIENT_CHUNKS);
-        int rowsPerChunk = ceilDiv(rows, chunks);
-        double[][] dwPart = new double[chunks][affineSize];
-        double[][] dbPart = new double[chunks][affineSize];
+        int rowsPerChunk = Parallel.ceilDiv(rows, chunks);
+        double[][] sumDyXhatPart = affineGrads ? new double[chunks][affineSize] : null; // dweight partials
+        double[][] sumDyPart = affineGrads ? new double[chunks][affineSize] : null;     // dbias partials
         Parallel.forEach(chunks, k -> {
             double[] sums = new double[2];
-            int r1 = Math.min(rows, (k + 1) * rowsPerChunk);
+            double[] dwAcc = affineGrads ? sumDyXhatPart[k] : null, dbAcc = affineGrads ? sumDyPart[k] : null;
+            int r1 = Parallel.end(k, rowsPerChunk, rows);
             for (int r = k * rowsPerChunk; r < r1; r++) {
                 int off = r * d;
                 int affine0 = (r % groups) * channelsPerGroup;
-                double mu = mean[r], rs = rstd[r];
+                double rowMean = mean[r], rowRstd = rstd[r];
                 // The row's reductions over g = dy·w: Σg and Σg·(x − mean); dweight += dy·xhat, dbias += dy.
                 double sumG, sumGDev;
                 if (inner == 1) {
-                    SimdOps.rowReductionsElementwise(x, dy, off, d, mu, rs, w, affine0, dwPart[k], dbPart[k], sums);
+                    SimdOps.rowReductionsElementwise(x, dy, off, d, rowMean, rowRstd, w, affine0, dwAcc, dbAcc, sums);
                     sumG = sums[0];
                     sumGDev = sums[1];
                 } else {
@@ -99,62 +109,62 @@ public final class VectorGroupNormKernel implements GroupNormKernel {
                     sumGDev = 0;
                     for (int c = 0; c < channelsPerGroup; c++) {
                         int a = affine0 + c;
-                        SimdOps.sumDyAndDyDev(x, dy, off + c * inner, inner, mu, sums);
+                        SimdOps.sumDyAndDyDev(x, dy, off + c * inner, inner, rowMean, sums);
                         sumG += w[a] * sums[0];
                         sumGDev += w[a] * sums[1];
-                        dwPart[k][a] += rs * sums[1];
-                        dbPart[k][a] += sums[0];
+                        if (affineGrads) {
+                            dwAcc[a] += rowRstd * sums[1];
+                            dbAcc[a] += sums[0];
+                        }
                     }
                 }
                 if (dx == null) {
                     continue;
                 }
-                // dx = rstd·(g − mean(g) − xhat·mean(g·xhat)) = rstd·g + k2·d + k3 with d = x − mean:
-                //   k2 = −rstd³·Σ(g·d)/D,  k3 = −rstd·Σg/D (only when the mean was subtracted)
                 if (d < SHORT_ROW) {
-                    // NB: in short rows the three terms cancel almost completely (a single value per row has
-                    // dx = 0 exactly); float coefficients would leave a residual of a few ulps of the terms, so
-                    // these rows take the reference formula in double. Vectors would not help at this length.
-                    shortRowDx(x, dy, off, d, groups, channelsPerGroup, inner, r, w, mu, rs, sumG, sumGDev,
-                            subtractMean, dx);
+                    shortRowDx(x, dy, off, d, affine0, inner, w, rowMean, rowRstd, sumG, sumGDev, subtractMean, dx);
                     continue;
                 }
-                float k2 = (float) (-rs * rs * rs * sumGDev / d);
-                float k3 = subtractMean ? (float) (-rs * sumG / d) : 0f;
-                float hi = SimdOps.hi(mu), lo = SimdOps.lo(mu);
+                // dx = rstd·(g − mean(g) − xhat·mean(g·xhat)) in SimdOps.normBackward's form (a = w, b = rstd):
+                //   k = −rstd·mean(g·xhat),  mean(g·xhat) = rstd·Σ(g·d)/D,  mean(g) = 0 for RMSNorm
+                double meanG = subtractMean ? sumG / d : 0.0;
+                float k2 = (float) (-rowRstd * rowRstd * sumGDev / d);
+                float hi = SimdOps.hi(rowMean), lo = SimdOps.lo(rowMean);
+                float gHi = SimdOps.hi(meanG), gLo = SimdOps.lo(meanG), r32 = (float) rowRstd;
                 if (inner == 1) {
-                    SimdOps.affineBackwardElementwise(x, dy, off, d, hi, lo, (float) rs, w, affine0, k2, k3, dx);
+                    SimdOps.normBackwardElementwise(x, dy, off, d, hi, lo, r32, w, affine0, gHi, gLo, r32, k2, dx);
                 } else {
                     for (int c = 0; c < channelsPerGroup; c++) {
-                        SimdOps.affineBackward(x, dy, off + c * inner, inner, hi, lo, (float) (rs * w[affine0 + c]),
-                                k2, k3, dx);
+                        SimdOps.normBackward(x, dy, off + c * inner, inner, hi, lo, r32, w[affine0 + c], gHi, gLo,
+                                r32, k2, dx);
                     }
                 }
             }
         });
-        for (int a = 0; a < affineSize; a++) {
-            double dw = 0, db = 0;
-            for (int k = 0; k < chunks; k++) {
-                dw += dwPart[k][a];
-                db += dbPart[k][a];
-            }
-            if (dweight != null) {
-                dweight[a] = (float) dw;
-            }
-            if (dbias != null) {
-                dbias[a] = (float) db;
-            }
+        if (affineGrads) {
+            mergeInOrder(sumDyXhatPart, dweight);
+            mergeInOrder(sumDyPart, dbias);
         }
     }
 
-    /** Rows shorter than this take {@link #shortRowDx}: less than two full 512-bit vectors. */
-    static final int SHORT_ROW = 32;
+    /** out[a] = Σ_k part[k][a], chunks in order, in double; out may be null (not wanted). */
+    private static void mergeInOrder(double[][] part, float[] out) {
+        if (out == null) {
+            return;
+        }
+        for (int a = 0; a < out.length; a++) {
+            double sum = 0;
+            for (double[] p : part) {
+                sum += p[a];
+            }
+            out[a] = (float) sum;
+        }
+    }
 
     /** dx = rstd·(g − mean(g) − xhat·mean(g·xhat)) of one short row, in double (as the reference kernel). */
-    private static void shortRowDx(float[] x, float[] dy, int off, int d, int groups, int channelsPerGroup,
-                                   int inner, int r, float[] w, double mean, double rstd, double sumG,
-                                   double sumGDev, boolean subtractMean, float[] dx) {
-        int affine0 = (r % groups) * channelsPerGroup;
+    private static void shortRowDx(float[] x, float[] dy, int off, int d, int affine0, int inner, float[] w,
+                                   double mean, double rstd, double sumG, double sumGDev, boolean subtractMean,
+                                   float[] dx) {
         double meanG = subtractMean ? sumG / d : 0.0;
         double meanGXhat = sumGDev * rstd / d;
         for (int j = 0; j < d; j++) {
@@ -179,9 +189,9 @@ public final class VectorGroupNormKernel implements GroupNormKernel {
         double count = (double) cpg * spatial;
         Parallel.forEach(n, s -> {
             int r0 = s * spatial, r1 = r0 + spatial;
-            double[] colSum = new double[c];
+            double[] colSum = new double[c]; // [C]
             SimdOps.columnSums(x, r0, r1, c, colSum);
-            double[] colMean = new double[c]; // each channel's group mean
+            double[] colMean = new double[c]; // [C]: each channel's group mean
             for (int g = 0; g < groups; g++) {
                 double sum = 0;
                 for (int k = g * cpg; k < (g + 1) * cpg; k++) {
@@ -189,25 +199,25 @@ public final class VectorGroupNormKernel implements GroupNormKernel {
                 }
                 Arrays.fill(colMean, g * cpg, (g + 1) * cpg, sum / count);
             }
-            double[] colM2 = new double[c];
+            double[] colM2 = new double[c]; // [C]
             SimdOps.columnSquaredDeviations(x, r0, r1, c, colMean, colM2);
-            float[] hi = new float[c], lo = new float[c], scale = new float[c], shift = new float[c];
+            float[] hi = new float[c], lo = new float[c], scale = new float[c], shift = new float[c]; // [C] each
             for (int g = 0; g < groups; g++) {
                 double m2 = 0;
                 for (int k = g * cpg; k < (g + 1) * cpg; k++) {
                     m2 += colM2[k];
                 }
                 int r = s * groups + g;
-                double mu = colMean[g * cpg], var = m2 / count, rs = 1.0 / Math.sqrt(var + eps);
-                mean[r] = mu;
-                rstd[r] = rs;
+                double groupMean = colMean[g * cpg], var = m2 / count, groupRstd = 1.0 / Math.sqrt(var + eps);
+                mean[r] = groupMean;
+                rstd[r] = groupRstd;
                 if (biasedVar != null) {
                     biasedVar[r] = var;
                 }
                 for (int k = g * cpg; k < (g + 1) * cpg; k++) {
-                    hi[k] = SimdOps.hi(mu);
-                    lo[k] = SimdOps.lo(mu);
-                    scale[k] = (float) (rs * (weight == null ? 1.0 : weight[k]));
+                    hi[k] = SimdOps.hi(groupMean);
+                    lo[k] = SimdOps.lo(groupMean);
+                    scale[k] = (float) (groupRstd * (weight == null ? 1.0 : weight[k]));
                     shift[k] = bias == null ? 0f : bias[k];
                 }
             }
@@ -220,50 +230,42 @@ public final class VectorGroupNormKernel implements GroupNormKernel {
                                      double[] mean, double[] rstd, float[] dx, float[] dweight, float[] dbias) {
         int cpg = c / groups;
         double count = (double) cpg * spatial;
-        double[][] dwPart = new double[n][c], dbPart = new double[n][c];
+        float[] w = weight != null ? weight : ones(c); // [C]
+        double[][] sumDyXhatPart = new double[n][c], sumDyPart = new double[n][c]; // per-sample partials, [N][C]
         Parallel.forEach(n, s -> {
             int r0 = s * spatial, r1 = r0 + spatial;
-            double[] colMean = new double[c];
+            double[] colMean = new double[c]; // [C]: each channel's group mean
             for (int k = 0; k < c; k++) {
                 colMean[k] = mean[s * groups + k / cpg];
             }
-            double[] sumDy = dbPart[s], sumDyDev = new double[c];
+            double[] sumDy = sumDyPart[s], sumDyDev = new double[c];
             SimdOps.columnDyAndDyDev(x, dy, r0, r1, c, colMean, sumDy, sumDyDev);
-            float[] hi = new float[c], lo = new float[c], k1 = new float[c], k2 = new float[c], k3 = new float[c];
+            // per column: SimdOps.normBackward's form with a = w, b = rstd and the group's mean(g), k
+            float[] hi = new float[c], lo = new float[c], r = new float[c], gHi = new float[c], gLo = new float[c];
+            float[] k2 = new float[c];
             for (int g = 0; g < groups; g++) {
-                double rs = rstd[s * groups + g];
+                double groupRstd = rstd[s * groups + g];
                 double sumG = 0, sumGDev = 0;
                 for (int k = g * cpg; k < (g + 1) * cpg; k++) {
-                    double w = weight == null ? 1.0 : weight[k];
-                    sumG += w * sumDy[k];
-                    sumGDev += w * sumDyDev[k];
-                    dwPart[s][k] = rs * sumDyDev[k];
+                    sumG += w[k] * sumDy[k];
+                    sumGDev += w[k] * sumDyDev[k];
+                    sumDyXhatPart[s][k] = groupRstd * sumDyDev[k];
                 }
-                // dx = rstd·g + k2·d + k3 as in the row layout, per group
+                double meanG = sumG / count;
                 for (int k = g * cpg; k < (g + 1) * cpg; k++) {
                     hi[k] = SimdOps.hi(colMean[k]);
                     lo[k] = SimdOps.lo(colMean[k]);
-                    k1[k] = (float) (rs * (weight == null ? 1.0 : weight[k]));
-                    k2[k] = (float) (-rs * rs * rs * sumGDev / count);
-                    k3[k] = (float) (-rs * sumG / count);
+                    r[k] = (float) groupRstd;
+                    gHi[k] = SimdOps.hi(meanG);
+                    gLo[k] = SimdOps.lo(meanG);
+                    k2[k] = (float) (-groupRstd * groupRstd * sumGDev / count);
                 }
             }
             if (dx != null) {
-                SimdOps.affineBackwardColumns(x, dy, r0, r1, c, hi, lo, k1, k2, k3, dx);
+                SimdOps.normBackwardColumns(x, dy, r0, r1, c, hi, lo, r, w, gHi, gLo, r, k2, dx);
             }
         });
-        for (int k = 0; k < c; k++) {
-            double dw = 0, db = 0;
-            for (int s = 0; s < n; s++) {
-                dw += dwPart[s][k];
-                db += dbPart[s][k];
-            }
-            if (dweight != null) {
-                dweight[k] = (float) dw;
-            }
-            if (dbias != null) {
-                dbias[k] = (float) db;
-            }
-        }
+        mergeInOrder(sumDyXhatPart, dweight);
+        mergeInOrder(sumDyPart, dbias);
     }
 }
