@@ -45,7 +45,9 @@ public class GroupNorm extends Module {
 
     @Override
     protected Tensor forwardImpl(Tensor x) {
-        if (x.dim() < 2 || x.size(1) != numChannels) {
+        // As PyTorch: the channel count must match num_channels only where a per-channel weight uses it; without
+        // affine any C divisible by num_groups is normalized.
+        if (x.dim() < 2 || (affine && x.size(1) != numChannels)) {
             throw new IllegalArgumentException("GroupNorm: expected input (N, C, *) with C=" + numChannels
                     + ", got shape " + Arrays.toString(x.shape()));
         }
