@@ -397,7 +397,9 @@ public final class Tensor {
             } else if (newShape[d] < 0) {
                 throw new IllegalArgumentException("Tensor.reshape: invalid shape " + Arrays.toString(newShape));
             } else {
-                known *= newShape[d];
+                // saturate: a product past Integer.MAX_VALUE can never match an int element count, and must not
+                // wrap around in long (e.g. [2^30, 2^30, 16] of a 0-element tensor would wrap to 0)
+                known = Math.min(known * newShape[d], Integer.MAX_VALUE + 1L);
             }
         }
         int[] s = newShape.clone();
@@ -784,6 +786,13 @@ public final class Tensor {
         if (n > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException(who + ": shape " + Arrays.toString(shape)
                     + " has more elements than a Java array can hold (" + Integer.MAX_VALUE + ")");
+        }
+        // An allocation larger than the whole heap can only end in OutOfMemoryError: say so clearly instead.
+        long bytes = 4L * n;
+        long maxHeap = Runtime.getRuntime().maxMemory();
+        if (maxHeap != Long.MAX_VALUE && bytes > maxHeap) {
+            throw new IllegalArgumentException(who + ": shape " + Arrays.toString(shape) + " needs " + bytes
+                    + " bytes of float32, more than this JVM's maximum heap (" + maxHeap + " bytes; raise -Xmx)");
         }
         return (int) n;
     }

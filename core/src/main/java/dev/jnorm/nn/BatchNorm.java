@@ -33,6 +33,18 @@ public abstract class BatchNorm extends NormBase {
 
     @Override
     protected Tensor forwardImpl(Tensor x) {
+        if (!needsExclusiveForward()) {
+            return forwardChecked(x);
+        }
+        enterExclusiveForward();
+        try {
+            return forwardChecked(x);
+        } finally {
+            exitExclusiveForward();
+        }
+    }
+
+    private Tensor forwardChecked(Tensor x) {
         checkInput(x, ranks(), layout(), 1, true);
         boolean updateStats = training && trackRunningStats && !statisticsFrozen;
         boolean batchStats = (training && !statisticsFrozen) || !trackRunningStats;
@@ -46,16 +58,14 @@ public abstract class BatchNorm extends NormBase {
             }
             accumulate(calibrationMoments, x);
         }
-        double factor = momentum == null ? 0.0 : momentum;
-        if (updateStats) {
-            long tracked = incrementBatchesTracked();
-            if (momentum == null) {
-                factor = 1.0 / tracked;
-            }
-        }
+        // num_batches_tracked counts stored updates (PyTorch increments it before every tracking training step;
+        // the same, except for a step the non-finite policy skips). Cumulative average: 1/num_batches_tracked.
+        double factor = momentum == null
+                ? (updateStats ? 1.0 / (numBatchesTracked() + 1) : 0.0)
+                : momentum;
         boolean passBuffers = !training || trackRunningStats;
         return NormOps.batchNorm(name(), x, passBuffers ? runningMean() : null, passBuffers ? runningVar() : null,
-                weight(), bias(), batchStats, factor, eps);
+                weight(), bias(), batchStats, runningStatsUpdate(factor, true), eps);
     }
 
     // ---------------------------------------------------------------- frozen statistics
@@ -209,10 +219,18 @@ public abstract class BatchNorm extends NormBase {
 
     private void commit(Moments[] acc) {
         checkCalibrationCount(acc);
-        float[] rm = runningMean().storage(), rv = runningVar().storage();
+        float[] mean = new float[acc.length], var = new float[acc.length];
         for (int c = 0; c < acc.length; c++) {
-            rm[c] = (float) acc[c].mean();
-            rv[c] = (float) acc[c].unbiasedVar();
+            mean[c] = (float) acc[c].mean();
+            var[c] = (float) acc[c].unbiasedVar();
+            if (!Float.isFinite(mean[c]) || !Float.isFinite(var[c])) {
+                // whatever the non-finite policy: calibration is an explicit all-or-nothing operation
+                throw new IllegalArgumentException(name() + ": calibration statistics of channel " + c
+                        + " are not finite in float32 (mean=" + acc[c].mean() + ", unbiased var="
+                        + acc[c].unbiasedVar() + "); running statistics left unchanged");
+            }
         }
+        System.arraycopy(mean, 0, runningMean().storage(), 0, mean.length);
+        System.arraycopy(var, 0, runningVar().storage(), 0, var.length);
     }
 }

@@ -26,6 +26,18 @@ public abstract class InstanceNorm extends NormBase {
 
     @Override
     protected Tensor forwardImpl(Tensor x) {
+        if (!needsExclusiveForward()) {
+            return forwardChecked(x);
+        }
+        enterExclusiveForward();
+        try {
+            return forwardChecked(x);
+        } finally {
+            exitExclusiveForward();
+        }
+    }
+
+    private Tensor forwardChecked(Tensor x) {
         int rank = batchedRank();
         checkInput(x, new int[] {rank - 1, rank}, layout(), 1, false);
         boolean unbatched = x.dim() == rank - 1;
@@ -49,7 +61,7 @@ public abstract class InstanceNorm extends NormBase {
         materialize(c);
         double factor = momentum == null ? 0.0 : momentum;
         Tensor y = NormOps.instanceNorm(name(), xb, runningMean(), runningVar(), weight(), bias(), useInputStats,
-                factor, eps);
+                runningStatsUpdate(factor, false), eps);
         return unbatched ? y.reshape(x.shape()) : y;
     }
 

@@ -1,10 +1,12 @@
 package dev.jnorm.nn;
 
 import dev.jnorm.Tensor;
+import dev.jnorm.nn.functional.NormOps;
 
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 
 /**
@@ -15,13 +17,24 @@ import java.util.function.Function;
  *
  * <p>A Lazy subclass is constructed with {@code numFeatures = 0} and materializes its tensors from the first
  * input's channel count (or from a loaded state dict).
+ *
+ * <p>Beyond PyTorch: a training step whose running-statistics update would store a non-finite value follows the
+ * layer's {@link NonFinitePolicy} (default {@link NonFinitePolicy#SKIP}: the running statistics are kept); and a
+ * training-mode forward (or the materializing first forward of a Lazy layer) that overlaps another one on the same
+ * module fails with an {@link IllegalStateException} instead of racing on the running statistics. Eval-mode
+ * forwards of a materialized layer only read its state and may run from many threads at once.
  */
 public abstract class NormBase extends Module {
+    private static final System.Logger LOG = System.getLogger(NormBase.class.getName());
+
     protected int numFeatures;
     protected final double eps;
     protected final Double momentum;
     protected final boolean affine;
     protected final boolean trackRunningStats;
+    private final NonFinitePolicy nonFiniteStats;
+    private long skippedStatsUpdates;
+    private final AtomicBoolean inExclusiveForward = new AtomicBoolean();
     private boolean uninitialized;
 
     protected NormBase(Builder<?> b) {
@@ -38,6 +51,10 @@ public abstract class NormBase extends Module {
         this.momentum = b.momentum;
         this.affine = b.affine;
         this.trackRunningStats = b.trackRunningStats;
+        if (b.nonFiniteStats == null) {
+            throw new IllegalArgumentException(who + ": nonFiniteStats policy must not be null");
+        }
+        this.nonFiniteStats = b.nonFiniteStats;
         if (b.lazy) {
             uninitialized = true;
             registerState(0, true);
@@ -153,6 +170,89 @@ public abstract class NormBase extends Module {
         return ++tensor("num_batches_tracked").longStorage()[0];
     }
 
+    // ---------------------------------------------------------------- non-finite guard
+
+    /** The policy for running-statistics updates that would store a non-finite value (default SKIP). */
+    public NonFinitePolicy nonFiniteStats() {
+        return nonFiniteStats;
+    }
+
+    /**
+     * Training steps whose running-statistics update was skipped under {@link NonFinitePolicy#SKIP} since this
+     * layer was constructed (not part of the state dict, not reset by {@link #resetRunningStats()}).
+     */
+    public long skippedStatsUpdates() {
+        return skippedStatsUpdates;
+    }
+
+    /**
+     * The update of this step's running statistics under the layer's policy: {@code factor} is the momentum to use
+     * if the update is stored; {@code countBatch} increments num_batches_tracked once it is (BatchNorm; PyTorch's
+     * InstanceNorm never counts).
+     */
+    protected final NormOps.RunningStatsUpdate runningStatsUpdate(double factor, boolean countBatch) {
+        return new NormOps.RunningStatsUpdate() {
+            @Override
+            public double factor() {
+                return factor;
+            }
+
+            @Override
+            public boolean storeNonFinite(int channel, double batchMean, double batchVar, float runningMean,
+                                          float runningVar) {
+                String what = "channel " + channel + ": the running-statistics update would store a non-finite value "
+                        + "(batch mean=" + batchMean + ", batch unbiased var=" + batchVar + ", running_mean="
+                        + runningMean + ", running_var=" + runningVar + ")";
+                switch (nonFiniteStats) {
+                    case PROPAGATE:
+                        return true;
+                    case THROW:
+                        throw new IllegalStateException(name() + ": " + what + "; running statistics left unchanged "
+                                + "(nonFiniteStats=THROW)");
+                    default:
+                        if (skippedStatsUpdates++ == 0) {
+                            LOG.log(System.Logger.Level.WARNING, name() + ": " + what + "; skipping this step's "
+                                    + "running-statistics update (nonFiniteStats=SKIP; further skips are counted in "
+                                    + "skippedStatsUpdates() without logging)");
+                        }
+                        return false;
+                }
+            }
+
+            @Override
+            public void stored() {
+                if (countBatch) {
+                    incrementBatchesTracked();
+                }
+            }
+        };
+    }
+
+    // ---------------------------------------------------------------- concurrency guard
+
+    /**
+     * Marks the start of a forward that writes this layer's state (training mode, or a Lazy layer's first forward);
+     * an overlapping one fails. Pair with {@link #exitExclusiveForward()} in a finally block.
+     *
+     * @throws IllegalStateException when another such forward of this module is in progress (on any thread)
+     */
+    protected final void enterExclusiveForward() {
+        if (!inExclusiveForward.compareAndSet(false, true)) {
+            throw new IllegalStateException(name() + ": concurrent training-mode forward calls on one module are not "
+                    + "supported (they would race on the running statistics); use one model per thread, or "
+                    + "synchronize, or call eval() (eval-mode forwards may run concurrently)");
+        }
+    }
+
+    protected final void exitExclusiveForward() {
+        inExclusiveForward.set(false);
+    }
+
+    /** Whether this forward writes state and must not overlap another: training mode or an unmaterialized Lazy. */
+    protected final boolean needsExclusiveForward() {
+        return training || uninitialized;
+    }
+
     // ---------------------------------------------------------------- lazy state loading
 
     @Override
@@ -245,6 +345,7 @@ public abstract class NormBase extends Module {
         Double momentum = 0.1;
         boolean affine;
         boolean trackRunningStats;
+        NonFinitePolicy nonFiniteStats = NonFinitePolicy.SKIP;
         private final Function<Builder<T>, T> factory;
 
         Builder(String displayName, int numFeatures, boolean lazy, boolean affine, boolean trackRunningStats,
@@ -284,6 +385,16 @@ public abstract class NormBase extends Module {
         /** Keep running statistics; default true for BatchNorm, false for InstanceNorm. */
         public Builder<T> trackRunningStats(boolean track) {
             this.trackRunningStats = track;
+            return this;
+        }
+
+        /**
+         * What a training step does when its running-statistics update would store a non-finite value; default
+         * {@link NonFinitePolicy#SKIP} (keep the running statistics, count the step). {@link NonFinitePolicy#PROPAGATE}
+         * is PyTorch's behaviour. Not part of the state dict.
+         */
+        public Builder<T> nonFiniteStats(NonFinitePolicy policy) {
+            this.nonFiniteStats = policy;
             return this;
         }
 

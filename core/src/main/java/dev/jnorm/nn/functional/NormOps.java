@@ -30,9 +30,20 @@ public final class NormOps {
      */
     public static Tensor batchNorm(String who, Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight,
                                    Tensor bias, boolean training, double momentum, double eps) {
+        checkMomentum(who, momentum);
+        return batchNorm(who, x, runningMean, runningVar, weight, bias, training, RunningStatsUpdate.store(momentum),
+                eps);
+    }
+
+    /**
+     * {@link #batchNorm(String, Tensor, Tensor, Tensor, Tensor, Tensor, boolean, double, double)} with the
+     * running-statistics update of a training step decided by {@code update} (the layers' non-finite guard).
+     */
+    public static Tensor batchNorm(String who, Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight,
+                                   Tensor bias, boolean training, RunningStatsUpdate update, double eps) {
         checkRank(who, x, 2, "(N, C, *)");
-        int n = x.size(0), c = x.size(1), inner = inner(x, 2);
-        checkChannelArguments(who, c, weight, bias, runningMean, runningVar, eps, momentum);
+        int n = x.size(0), c = x.size(1), inner = inner(who, x, 2);
+        checkChannelArguments(who, c, weight, bias, runningMean, runningVar, eps);
         if ((runningMean == null) != (runningVar == null)) {
             throw new IllegalArgumentException(who + ": running_mean and running_var must both be given or both "
                     + "be null, got " + (runningMean == null ? "only running_var" : "only running_mean"));
@@ -42,6 +53,9 @@ public final class NormOps {
         } else if (runningMean == null) {
             throw new IllegalArgumentException(who + ": running_mean must be defined in evaluation mode "
                     + "(training=false needs running_mean and running_var)");
+        }
+        if (x.numel() == 0) {
+            return emptyNode(x, weight, bias, "NativeBatchNormBackward"); // as ATen: no statistics, no update
         }
         // The kernel's view: NCHW is [N, C, inner]; channels-last is [N·inner, C, 1], the columns layout.
         int kn = x.isChannelsLast() ? n * inner : n, kInner = x.isChannelsLast() ? 1 : inner;
@@ -57,12 +71,11 @@ public final class NormOps {
             kernel.forwardTraining(xs, kn, c, kInner, w, b, eps, y, mean, rstd, var);
             if (runningMean != null) {
                 double count = (double) n * inner;
-                float[] rm = runningMean.storage(), rv = runningVar.storage();
+                double[] unbiased = new double[c];
                 for (int ch = 0; ch < c; ch++) {
-                    double unbiased = var[ch] * count / (count - 1);
-                    rm[ch] = (float) ((1 - momentum) * rm[ch] + momentum * mean[ch]);
-                    rv[ch] = (float) ((1 - momentum) * rv[ch] + momentum * unbiased);
+                    unbiased[ch] = var[ch] * count / (count - 1);
                 }
+                updateRunning(who, runningMean, runningVar, mean, unbiased, update);
             }
         } else {
             float[] rm = runningMean.storage(), rv = runningVar.storage();
@@ -104,19 +117,33 @@ public final class NormOps {
      */
     public static Tensor instanceNorm(String who, Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight,
                                       Tensor bias, boolean useInputStats, double momentum, double eps) {
+        checkMomentum(who, momentum);
+        return instanceNorm(who, x, runningMean, runningVar, weight, bias, useInputStats,
+                RunningStatsUpdate.store(momentum), eps);
+    }
+
+    /**
+     * {@link #instanceNorm(String, Tensor, Tensor, Tensor, Tensor, Tensor, boolean, double, double)} with the
+     * running-statistics update decided by {@code update} (the layers' non-finite guard).
+     */
+    public static Tensor instanceNorm(String who, Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight,
+                                      Tensor bias, boolean useInputStats, RunningStatsUpdate update, double eps) {
         if (!useInputStats) {
             if (runningMean == null || runningVar == null) {
                 throw new IllegalArgumentException(who + ": Expected running_mean and running_var to be defined "
                         + "when use_input_stats is false");
             }
-            return batchNorm(who, x, runningMean, runningVar, weight, bias, false, momentum, eps);
+            return batchNorm(who, x, runningMean, runningVar, weight, bias, false, update, eps);
         }
         checkRank(who, x, 3, "(N, C, *) with at least one spatial dimension");
-        int n = x.size(0), c = x.size(1), inner = inner(x, 2);
-        checkChannelArguments(who, c, weight, bias, runningMean, runningVar, eps, momentum);
+        int n = x.size(0), c = x.size(1), inner = inner(who, x, 2);
+        checkChannelArguments(who, c, weight, bias, runningMean, runningVar, eps);
         if (inner == 1) {
             throw new IllegalArgumentException(who + ": Expected more than 1 spatial element when training, got "
                     + "input size " + Arrays.toString(x.shape()));
+        }
+        if (x.numel() == 0) {
+            return emptyNode(x, weight, bias, "NativeGroupNormBackward"); // as ATen: no statistics, no update
         }
         double[] meanOut = new double[n * c];
         double[] var = runningMean != null ? new double[n * c] : null;
@@ -126,19 +153,86 @@ public final class NormOps {
                         "NativeGroupNormBackward");
         if (runningMean != null) {
             // mean over the batch of per-instance statistics (ATen: running_mean_.view({b, c}).mean(0))
-            float[] rm = runningMean.storage(), rv = runningVar.storage();
             double unbias = (double) inner / (inner - 1);
+            double[] batchMean = new double[c], batchVar = new double[c];
             for (int ch = 0; ch < c; ch++) {
                 double m = 0, v = 0;
                 for (int s = 0; s < n; s++) {
                     m += meanOut[s * c + ch];
                     v += var[s * c + ch] * unbias;
                 }
-                rm[ch] = (float) ((1 - momentum) * rm[ch] + momentum * (m / n));
-                rv[ch] = (float) ((1 - momentum) * rv[ch] + momentum * (v / n));
+                batchMean[ch] = m / n;
+                batchVar[ch] = v / n;
             }
+            updateRunning(who, runningMean, runningVar, batchMean, batchVar, update);
         }
         return y;
+    }
+
+    // ---------------------------------------------------------------- running statistics
+
+    /**
+     * The running-statistics update of one training step: running = (1 − factor)·running + factor·batch, per
+     * channel, with the batch mean and unbiased variance. The new values of every channel are computed first; if
+     * one of them is not finite, {@link #storeNonFinite} decides for the whole step before anything is written, so
+     * a skipped or rejected step leaves both buffers exactly as they were.
+     */
+    public interface RunningStatsUpdate {
+        /** The momentum factor of this step, in [0, 1] (e.g. 1/(num_batches_tracked + 1) for a cumulative average). */
+        double factor();
+
+        /**
+         * The update would store a non-finite value; {@code channel} is the first such channel, with its batch mean
+         * and unbiased variance and its current running values. Return true to store anyway (PyTorch), false to
+         * leave the running buffers unchanged for this step; or throw (nothing has been written).
+         */
+        boolean storeNonFinite(int channel, double batchMean, double batchVar, float runningMean, float runningVar);
+
+        /** Called once after the update has been written. */
+        default void stored() {
+        }
+
+        /** PyTorch's update: always store, with a fixed momentum. */
+        static RunningStatsUpdate store(double momentum) {
+            return new RunningStatsUpdate() {
+                @Override
+                public double factor() {
+                    return momentum;
+                }
+
+                @Override
+                public boolean storeNonFinite(int channel, double batchMean, double batchVar, float runningMean,
+                                              float runningVar) {
+                    return true;
+                }
+            };
+        }
+    }
+
+    /** Applies {@code update} to the running buffers from per-channel batch mean and unbiased variance. */
+    private static void updateRunning(String who, Tensor runningMean, Tensor runningVar, double[] batchMean,
+                                      double[] batchVar, RunningStatsUpdate update) {
+        double momentum = update.factor();
+        checkMomentum(who, momentum);
+        float[] rm = runningMean.storage(), rv = runningVar.storage();
+        int c = rm.length;
+        float[] newMean = new float[c], newVar = new float[c];
+        int firstBad = -1;
+        for (int ch = 0; ch < c; ch++) {
+            newMean[ch] = (float) ((1 - momentum) * rm[ch] + momentum * batchMean[ch]);
+            newVar[ch] = (float) ((1 - momentum) * rv[ch] + momentum * batchVar[ch]);
+            if (firstBad < 0 && !(Float.isFinite(newMean[ch]) && Float.isFinite(newVar[ch]))) {
+                firstBad = ch;
+            }
+        }
+        if (firstBad >= 0
+                && !update.storeNonFinite(firstBad, batchMean[firstBad], batchVar[firstBad], rm[firstBad],
+                        rv[firstBad])) {
+            return;
+        }
+        System.arraycopy(newMean, 0, rm, 0, c);
+        System.arraycopy(newVar, 0, rv, 0, c);
+        update.stored();
     }
 
     // ---------------------------------------------------------------- LayerNorm, GroupNorm, RMSNorm
@@ -150,7 +244,7 @@ public final class NormOps {
         checkAffineShape(who, "weight", weight, normalizedShape);
         checkAffineShape(who, "bias", bias, normalizedShape);
         checkEps(who, eps);
-        int rows = x.numel() / d;
+        int rows = d == 0 ? 0 : x.numel() / d; // an empty normalized_shape dim: nothing to normalize
         // The trailing dims must be contiguous in memory: a channels-last input is converted first.
         return rowNormNode(x.contiguous(), rows, 1, d, 1, weight, bias, eps, true, null, null,
                 "NativeLayerNormBackward");
@@ -162,14 +256,14 @@ public final class NormOps {
         checkAffineShape(who, "weight", weight, normalizedShape);
         double e = eps == null ? FLOAT32_EPS : eps;
         checkEps(who, e);
-        int rows = x.numel() / d;
+        int rows = d == 0 ? 0 : x.numel() / d; // an empty normalized_shape dim: nothing to normalize
         return rowNormNode(x.contiguous(), rows, 1, d, 1, weight, null, e, false, null, null, "RmsNormBackward");
     }
 
     /** PyTorch's {@code F.group_norm}: x is (N, C, *), C divisible by numGroups, per-channel weight and bias. */
     public static Tensor groupNorm(String who, Tensor x, int numGroups, Tensor weight, Tensor bias, double eps) {
         checkRank(who, x, 2, "(N, C, *)");
-        int n = x.size(0), c = x.size(1), inner = inner(x, 2);
+        int n = x.size(0), c = x.size(1), inner = inner(who, x, 2);
         if (numGroups <= 0 || c % numGroups != 0) {
             throw new IllegalArgumentException(who + ": Expected number of channels in input to be divisible by "
                     + "num_groups, but got input of shape " + Arrays.toString(x.shape()) + " and num_groups="
@@ -200,6 +294,9 @@ public final class NormOps {
     static Tensor rowNormNode(Tensor x, int rows, int groups, int channelsPerGroup, int inner, Tensor weight,
                               Tensor bias, double eps, boolean subtractMean, double[] rowMean, double[] biasedVar,
                               String name) {
+        if (x.numel() == 0) {
+            return emptyNode(x, weight, bias, name);
+        }
         GroupNormKernel kernel = Kernels.groupNorm();
         float[] xs = x.storage();
         float[] w = weight == null ? null : weight.storage();
@@ -226,6 +323,9 @@ public final class NormOps {
      */
     static Tensor channelsLastGroupNode(Tensor x, int n, int spatial, int c, int groups, Tensor weight, Tensor bias,
                                         double eps, double[] rowMean, double[] biasedVar) {
+        if (x.numel() == 0) {
+            return emptyNode(x, weight, bias, "NativeGroupNormBackward");
+        }
         GroupNormKernel kernel = Kernels.groupNorm();
         float[] xs = x.storage();
         float[] w = weight == null ? null : weight.storage();
@@ -265,13 +365,25 @@ public final class NormOps {
 
     // ---------------------------------------------------------------- checks
 
-    /** Product of the dims from {@code from} on (1 when there are none). */
+    /**
+     * Product of the dims from {@code from} on (1 when there are none). It can exceed an int only for a tensor with
+     * no elements and huge other dims (e.g. [0, 3, 65536, 65536]), which is rejected here rather than overflowing.
+     */
     public static int inner(Tensor x, int from) {
-        int p = 1;
+        return inner("Tensor", x, from);
+    }
+
+    /** {@link #inner(Tensor, int)} with errors starting with {@code who}. */
+    static int inner(String who, Tensor x, int from) {
+        long p = 1;
         for (int d = from; d < x.dim(); d++) {
             p *= x.size(d);
+            if (p > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException(who + ": shape " + Arrays.toString(x.shape()) + " is too large: "
+                        + "its dims from " + from + " on hold more than " + Integer.MAX_VALUE + " elements");
+            }
         }
-        return p;
+        return (int) p;
     }
 
     static void checkRank(String who, Tensor x, int minRank, String expected) {
@@ -290,22 +402,21 @@ public final class NormOps {
 
     /** PyTorch's _verify_batch_size: training needs more than one value per channel. */
     public static void checkMoreThanOneValuePerChannel(String who, Tensor x) {
-        long values = (long) x.size(0) * inner(x, 2);
+        long values = (long) x.size(0) * inner(who, x, 2);
         if (values == 1) {
             throw new IllegalArgumentException(who + ": Expected more than 1 value per channel when training, got "
                     + "input size " + Arrays.toString(x.shape()));
         }
     }
 
-    /** The per-channel tensors of BatchNorm/InstanceNorm have C elements; eps and momentum are in range. */
+    /** The per-channel tensors of BatchNorm/InstanceNorm have C elements; eps is in range. */
     private static void checkChannelArguments(String who, int c, Tensor weight, Tensor bias, Tensor runningMean,
-                                              Tensor runningVar, double eps, double momentum) {
+                                              Tensor runningVar, double eps) {
         checkPerChannel(who, "weight", weight, c);
         checkPerChannel(who, "bias", bias, c);
         checkPerChannel(who, "running_mean", runningMean, c);
         checkPerChannel(who, "running_var", runningVar, c);
         checkEps(who, eps);
-        checkMomentum(who, momentum);
     }
 
     private static void checkPerChannel(String who, String what, Tensor t, int c) {
@@ -339,11 +450,15 @@ public final class NormOps {
             throw new IllegalArgumentException(who + ": Given normalized_shape=" + Arrays.toString(normalizedShape)
                     + ", expected input with shape " + want + "], but got input of size" + Arrays.toString(s));
         }
-        int d = 1;
+        long d = 1;
         for (int v : normalizedShape) {
             d *= v;
+            if (d > Integer.MAX_VALUE) { // only reachable with an input of 0 elements (an empty batch)
+                throw new IllegalArgumentException(who + ": normalized_shape=" + Arrays.toString(normalizedShape)
+                        + " holds more than " + Integer.MAX_VALUE + " elements");
+            }
         }
-        return d;
+        return (int) d;
     }
 
     /** eps ≥ 0 and finite (the functional forms allow 0, as PyTorch does; the layers require > 0). */
@@ -357,6 +472,18 @@ public final class NormOps {
         if (!(momentum >= 0 && momentum <= 1)) {
             throw new IllegalArgumentException(who + ": momentum must be in [0, 1], got " + momentum);
         }
+    }
+
+    /**
+     * The output for an input with no elements (PyTorch returns an empty result rather than failing): empty y in x's
+     * memory format; backward gives an empty dx and zero weight/bias gradients.
+     */
+    private static Tensor emptyNode(Tensor x, Tensor weight, Tensor bias, String name) {
+        return Tensor.fromOp(new float[0], x.shape(), x.memoryFormat(), name, new Tensor[] {x, weight, bias},
+                dy -> new Tensor[] {x.requiresGrad() ? Tensor.wrap(new float[0], x.memoryFormat(), x.shape()) : null,
+                        weight != null && weight.requiresGrad()
+                                ? Tensor.wrap(new float[weight.numel()], weight.shape()) : null,
+                        bias != null && bias.requiresGrad() ? Tensor.wrap(new float[bias.numel()], bias.shape()) : null});
     }
 
     private static Tensor wrapOrNull(float[] g, Tensor like) {
