@@ -11,7 +11,8 @@ import java.util.Random;
 import dev.jnorm.kernels.Gemm;
 
 /**
- * A dense, contiguous, row-major tensor of float32 (or, for state such as {@code num_batches_tracked}, int64)
+ * A dense tensor of float32 (or, for state such as {@code num_batches_tracked}, int64), stored row-major or
+ * (4-D/5-D) channels-last,
  * with reverse-mode autograd.
  *
  * <p>Autograd follows PyTorch: a tensor created by an operation on inputs of which at least one
@@ -359,7 +360,7 @@ public final class Tensor {
 
     /**
      * The same elements with a new shape (one dimension may be -1). Shares storage, like PyTorch's view on a
-     * contiguous tensor; gradients flow back reshaped.
+     * contiguous tensor (a channels-last tensor is copied to contiguous first); gradients flow back reshaped.
      */
     public Tensor reshape(int... newShape) {
         if (format == MemoryFormat.CHANNELS_LAST) {
@@ -379,7 +380,7 @@ public final class Tensor {
         return out;
     }
 
-    /** Alias of {@link #reshape(int...)}: storage is always contiguous. */
+    /** Alias of {@link #reshape(int...)} (shares storage for contiguous tensors). */
     public Tensor view(int... newShape) {
         return reshape(newShape);
     }
@@ -802,12 +803,13 @@ public final class Tensor {
         StringBuilder sb = new StringBuilder("tensor(");
         int n = numel();
         int show = Math.min(n, 8);
+        float[] logical = isLong() || format == MemoryFormat.CONTIGUOUS ? data : toArray(); // values in index order
         sb.append('[');
         for (int i = 0; i < show; i++) {
             if (i > 0) {
                 sb.append(", ");
             }
-            sb.append(isLong() ? Long.toString(longData[i]) : Float.toString(data[i]));
+            sb.append(isLong() ? Long.toString(longData[i]) : Float.toString(logical[i]));
         }
         if (show < n) {
             sb.append(", ...");
@@ -815,6 +817,9 @@ public final class Tensor {
         sb.append("], shape=").append(Arrays.toString(shape));
         if (isLong()) {
             sb.append(", dtype=int64");
+        }
+        if (format == MemoryFormat.CHANNELS_LAST) {
+            sb.append(", channels_last");
         }
         if (gradFn != null) {
             sb.append(", grad_fn=").append(gradFn.name);

@@ -14,6 +14,7 @@ import java.util.Arrays;
  */
 public abstract class InstanceNorm extends NormBase {
     private static final System.Logger LOG = System.getLogger(InstanceNorm.class.getName());
+    private boolean warnedChannelMismatch;
 
     protected InstanceNorm(Builder<?> b) {
         super(b);
@@ -48,10 +49,14 @@ public abstract class InstanceNorm extends NormBase {
                 throw new IllegalArgumentException(name() + ": expected input's size at dim=" + (unbatched ? 0 : 1)
                         + " to match num_features (" + numFeatures + "), got shape " + Arrays.toString(x.shape()));
             }
-            // PyTorch only warns here: without affine or running stats the channel count is not used.
-            LOG.log(System.Logger.Level.WARNING, name() + ": input's size at dim=" + (unbatched ? 0 : 1)
+            // PyTorch only warns here (once per call site): without affine or running stats the channel count is not
+            // used. Once per layer, so a training loop does not flood the log.
+            if (!warnedChannelMismatch) {
+                warnedChannelMismatch = true;
+                LOG.log(System.Logger.Level.WARNING, name() + ": input's size at dim=" + (unbatched ? 0 : 1)
                     + " does not match num_features (" + numFeatures + "); the layer has no per-channel state, so "
                     + "this is not an error");
+            }
         }
         boolean useInputStats = training || !trackRunningStats;
         if (useInputStats && NormOps.inner(xb, 2) == 1) {

@@ -111,15 +111,6 @@ public abstract class Module {
         return attributes.get(name);
     }
 
-    /** Replaces a registered buffer's tensor (e.g. on Lazy materialization). */
-    protected final void setBuffer(String name, Tensor value) {
-        buffers.put(name, value);
-    }
-
-    protected final void setParameter(String name, Tensor value) {
-        registerParameter(name, value);
-    }
-
     // ---------------------------------------------------------------- mode
 
     /** Sets training mode on this module and its children (PyTorch's {@code train(mode)}); returns this. */
@@ -260,7 +251,8 @@ public abstract class Module {
             if (dst.dtype() == Tensor.DType.INT64) {
                 System.arraycopy(e.getValue().longStorage(), 0, dst.longStorage(), 0, dst.numel());
             } else {
-                System.arraycopy(e.getValue().storage(), 0, dst.storage(), 0, dst.numel());
+                // Values travel in logical order: a channels-last checkpoint tensor is laid out contiguously first.
+                System.arraycopy(e.getValue().contiguous().storage(), 0, dst.storage(), 0, dst.numel());
             }
         }
     }

@@ -298,7 +298,7 @@ public abstract class NormBase extends Module {
     // ---------------------------------------------------------------- checks and printing
 
     /**
-     * The shared input check: rank in {@code ranks} (first = batched rank) and C = numFeatures at {@code channelDim}.
+     * The shared input check: rank in {@code ranks} and C = numFeatures at {@code channelDim}.
      * Message form: "BatchNorm2d: expected 4D input (N, C, H, W) with C=64, got shape [8, 32, 16, 16]".
      */
     protected final void checkInput(Tensor x, int[] ranks, String layout, int channelDim, boolean checkChannels) {

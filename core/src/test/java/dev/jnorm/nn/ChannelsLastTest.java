@@ -114,6 +114,16 @@ class ChannelsLastTest {
     }
 
     @Test
+    void loadStateDictCopiesChannelsLastTensorsInLogicalOrder() {
+        Conv2d source = new Conv2d(2, 3, 3, 1, 1, true, new Random(3));
+        Conv2d target = new Conv2d(2, 3, 3, 1, 1, true, new Random(4));
+        var state = source.stateDict();
+        state.put("weight", state.get("weight").toChannelsLast());
+        target.loadStateDict(state);
+        assertArrayEquals(source.weight().toArray(), target.weight().toArray());
+    }
+
+    @Test
     void layerNormOverAChannelsLastInputUsesLogicalOrder() {
         Tensor x = Tensor.randn(new Random(5), 2, 3, 4, 5);
         LayerNorm ln = new LayerNorm(4, 5);

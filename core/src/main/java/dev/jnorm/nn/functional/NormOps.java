@@ -63,9 +63,9 @@ public final class NormOps {
         float[] xs = x.storage();
         float[] w = weight == null ? null : weight.storage();
         float[] b = bias == null ? null : bias.storage();
-        double[] mean = new double[c];
-        double[] rstd = new double[c];
-        float[] y = new float[xs.length];
+        double[] mean = new double[c]; // [C] saved for backward
+        double[] rstd = new double[c]; // [C] saved for backward
+        float[] y = new float[xs.length]; // x's shape and memory format
         if (training) {
             double[] var = new double[c];
             kernel.forwardTraining(xs, kn, c, kInner, w, b, eps, y, mean, rstd, var);
@@ -145,8 +145,8 @@ public final class NormOps {
         if (x.numel() == 0) {
             return emptyNode(x, weight, bias, "NativeGroupNormBackward"); // as ATen: no statistics, no update
         }
-        double[] meanOut = new double[n * c];
-        double[] var = runningMean != null ? new double[n * c] : null;
+        double[] meanOut = new double[n * c]; // [N·C] per-instance means
+        double[] var = runningMean != null ? new double[n * c] : null; // [N·C] per-instance biased variances
         Tensor y = x.isChannelsLast()
                 ? channelsLastGroupNode(x, n, inner, c, c, weight, bias, eps, meanOut, var)
                 : rowNormNode(x, n * c, c, 1, inner, weight, bias, eps, true, meanOut, var,
@@ -288,7 +288,7 @@ public final class NormOps {
 
     /**
      * The row-wise autograd node (GroupNorm-shaped view [rows, channelsPerGroup·inner]): see
-     * {@link GroupNormKernel}. {@code mean} (allocated when null) receives each row's mean and {@code biasedVar},
+     * {@link GroupNormKernel}. {@code rowMean} (allocated when null) receives each row's mean and {@code biasedVar},
      * when given, each row's variance.
      */
     static Tensor rowNormNode(Tensor x, int rows, int groups, int channelsPerGroup, int inner, Tensor weight,
