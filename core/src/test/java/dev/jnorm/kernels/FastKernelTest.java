@@ -165,6 +165,8 @@ class FastKernelTest {
             out.add(Arguments.of(seed++, 2, len, 1, 1 + len % 7)); // InstanceNorm-like, G = C = len
         }
         out.add(Arguments.of(seed++, 70, 4, 2, 9));           // more rows than gradient chunks
+        out.add(Arguments.of(seed++, 70, 1, 33, 1));          // LayerNorm rows taken four at a time, with a tail
+        out.add(Arguments.of(seed++, 93, 1, 1021, 1));
         return out.stream();
     }
 
@@ -300,7 +302,7 @@ class FastKernelTest {
         int n = 7, c = 3, inner = 3001; // few channels (chunked schedule) and several chunks per channel
         float[] x = data(rng, n * c * inner, 5.0, 2.0), dy = data(rng, x.length, 0, 1);
         float[] w = data(rng, c, 1, 0.3), b = data(rng, c, 0, 0.3);
-        int rows = 37, d = 1111;
+        int rows = 137, d = 1111; // several rows per gradient chunk: the four-row LayerNorm sweep runs
         float[] xr = data(rng, rows * d, 1.0, 1.0), dyr = data(rng, xr.length, 0, 1);
         float[] wr = data(rng, d, 1, 0.3), br = data(rng, d, 0, 0.3);
         List<float[]> first = null;

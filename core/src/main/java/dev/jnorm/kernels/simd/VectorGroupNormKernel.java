@@ -94,13 +94,23 @@ public final class VectorGroupNormKernel implements GroupNormKernel {
             double[] sums = new double[2];
             double[] dwAcc = affineGrads ? sumDyXhatPart[k] : null, dbAcc = affineGrads ? sumDyPart[k] : null;
             int r1 = Parallel.end(k, rowsPerChunk, rows);
+            double[] sums4 = new double[8];
+            int quadEnd = -1; // rows below this had their reductions taken four at a time, into sums4
             for (int r = k * rowsPerChunk; r < r1; r++) {
                 int off = r * d;
                 int affine0 = (r % groups) * channelsPerGroup;
                 double rowMean = mean[r], rowRstd = rstd[r];
                 // The row's reductions over g = dy·w: Σg and Σg·(x − mean); dweight += dy·xhat, dbias += dy.
                 double sumG, sumGDev;
-                if (inner == 1) {
+                if (inner == 1 && groups == 1 && (r < quadEnd || r + 4 <= r1)) {
+                    if (r >= quadEnd) { // LayerNorm/RMSNorm rows share one affine vector: four rows per sweep
+                        SimdOps.rowReductionsElementwise4(x, dy, off, d, mean, rstd, r, w, dwAcc, dbAcc, sums4);
+                        quadEnd = r + 4;
+                    }
+                    int q = 3 - (quadEnd - 1 - r);
+                    sumG = sums4[2 * q];
+                    sumGDev = sums4[2 * q + 1];
+                } else if (inner == 1) {
                     SimdOps.rowReductionsElementwise(x, dy, off, d, rowMean, rowRstd, w, affine0, dwAcc, dbAcc, sums);
                     sumG = sums[0];
                     sumGDev = sums[1];
