@@ -1,53 +1,312 @@
 package dev.jnorm.cli;
 
-/** The {@code jnorm} command. */
-public final class Main {
-    private Main() {
-    }
+import dev.jnorm.data.Dataset;
+import dev.jnorm.data.Idx;
+import dev.jnorm.data.Split;
+import dev.jnorm.data.SyntheticShapes;
+import dev.jnorm.kernels.Kernels;
+import dev.jnorm.kernels.Parallel;
+import dev.jnorm.nn.Summary;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
-    private static final String USAGE = """
-            usage: jnorm <command> [options]
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
 
-            commands:
-              example [--epochs N] [--seed S]   train a tiny BatchNorm MLP on three spirals and print its loss
-                                                going down and its held-out accuracy (default 20 epochs, seed 0)
-              help                              this text
-            """;
+/** The {@code jnorm} command: demo, train, experiments, example. */
+@Command(name = "jnorm", mixinStandardHelpOptions = true, version = "jnorm 0.1.0",
+        description = "PyTorch-exact normalization layers in pure Java: see what normalization does to training.",
+        subcommands = {Main.Demo.class, Main.Train.class, ExperimentsCommand.class, Main.Example.class,
+                CommandLine.HelpCommand.class})
+public final class Main implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
 
     public static void main(String[] args) {
         System.exit(run(args));
     }
 
-    static int run(String[] args) {
-        if (args.length == 0 || args[0].equals("help") || args[0].equals("--help") || args[0].equals("-h")) {
-            System.out.print(USAGE);
-            return args.length == 0 ? 2 : 0;
-        }
-        if (!args[0].equals("example")) {
-            System.err.println("jnorm: unknown command '" + args[0] + "'");
-            System.err.print(USAGE);
-            return 2;
-        }
-        int epochs = 20;
-        long seed = 0;
-        try {
-            for (int i = 1; i < args.length; i++) {
-                switch (args[i]) {
-                    case "--epochs" -> epochs = Integer.parseInt(args[++i]);
-                    case "--seed" -> seed = Long.parseLong(args[++i]);
-                    default -> throw new IllegalArgumentException("unknown option '" + args[i] + "'");
+    /** Runs the command line; returns the exit code (2 for usage errors). */
+    public static int run(String... args) {
+        System.setProperty("java.awt.headless", "true"); // charts are drawn off-screen, never in a window
+        CommandLine cl = new CommandLine(new Main());
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
+        return cl.execute(args);
+    }
+
+    @Override
+    public Integer call() {
+        spec.commandLine().usage(System.out);
+        return 2;
+    }
+
+    /** Options every training command shares. */
+    static final class Common {
+        @Option(names = "--out", paramLabel = "DIR", description = "where the JSON and PNG files go (default: "
+                + "${DEFAULT-VALUE})", defaultValue = "jnorm-out")
+        Path out;
+
+        @Option(names = "--seed", description = "seed of the initial weights and the batch order (default: "
+                + "${DEFAULT-VALUE})", defaultValue = "0")
+        long seed;
+
+        @Option(names = "--threads", description = "worker threads of the kernels (default: all cores)")
+        Integer threads;
+
+        @Option(names = "--width", description = "channels of the first convolution (default: ${DEFAULT-VALUE})",
+                defaultValue = "8")
+        int width;
+
+        @Option(names = "--no-progress", description = "no progress bars")
+        boolean noProgress;
+
+        void apply(CommandLine cl) {
+            if (threads != null) {
+                if (threads < 1) {
+                    throw new CommandLine.ParameterException(cl, "--threads must be at least 1, got " + threads);
                 }
+                Parallel.setThreads(threads);
             }
-            if (epochs < 1) {
-                throw new IllegalArgumentException("--epochs must be at least 1, got " + epochs);
+            if (width < 1) {
+                throw new CommandLine.ParameterException(cl, "--width must be at least 1, got " + width);
             }
-        } catch (ArrayIndexOutOfBoundsException | IllegalArgumentException e) {
-            System.err.println("jnorm example: " + (e instanceof ArrayIndexOutOfBoundsException
-                    ? "option needs a value" : e.getMessage()));
-            System.err.print(USAGE);
-            return 2;
         }
-        TinyBatchNormExample.run(epochs, seed, System.out);
-        return 0;
+    }
+
+    /** The demo's data: synthetic shapes, {@code train} for training and {@code heldOut} held out. */
+    static Split syntheticSplit(int train, int heldOut) {
+        return Split.of(SyntheticShapes.generate(train + heldOut, 1234), train, heldOut);
+    }
+
+    static void header(PrintStream out, Split data, String source) {
+        out.printf(Locale.ROOT, "data: %s, %d train / %d held-out samples of %s, %d classes; kernels: %s, %d "
+                        + "thread(s)%n", source, data.train().size(), data.heldOut().size(),
+                java.util.Arrays.toString(data.train().sampleShape()), data.train().numClasses(), Kernels.selected(),
+                Parallel.threads());
+    }
+
+    /** Trains one configuration per normalization, with a progress bar each. */
+    static List<Trainer.Result> trainAll(List<NormKind> norms, Split data, int batch, double lr, int epochs,
+                                         Common c, PrintStream out) {
+        List<Trainer.Result> results = new ArrayList<>();
+        for (NormKind norm : norms) {
+            Trainer.Config cfg = new Trainer.Config(norm, batch, lr, 0.9, 0.0, epochs, c.seed, c.width, 4);
+            try (Progress p = new Progress(String.format(Locale.ROOT, "%-12s", norm.title()), !c.noProgress,
+                    System.err)) {
+                results.add(Trainer.run(cfg, data, p));
+            }
+            Trainer.Result r = results.get(results.size() - 1);
+            out.printf(Locale.ROOT, "%-12s %s train loss %.4f, held-out accuracy %.2f %%, %.2f s/epoch%n",
+                    norm.title(), r.diverged() ? "DIVERGED;" : "", r.finalTrainLoss(),
+                    100 * r.finalHeldOutAccuracy(), r.secondsPerEpoch());
+        }
+        return results;
+    }
+
+    static Map<String, Object> report(String command, Split data, String source, List<Trainer.Result> results) {
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("command", command);
+        json.put("data", Map.of("source", source, "train", data.train().size(), "heldOut", data.heldOut().size(),
+                "sampleShape", data.train().sampleShape(), "classes", data.train().numClasses()));
+        json.put("kernels", Kernels.selected());
+        json.put("threads", Parallel.threads());
+        json.put("runs", results);
+        return json;
+    }
+
+    static void writeOutputs(String name, String title, Map<String, Object> json, List<Trainer.Result> results,
+                             Path dir, PrintStream out) throws java.io.IOException {
+        Path jsonFile = dir.resolve(name + ".json"), png = dir.resolve(name + ".png");
+        Reports.writeJson(json, jsonFile);
+        boolean chart = Reports.writeCurves(results, title, png, System.err);
+        out.println("wrote " + jsonFile + (chart ? " and " + png : ""));
+    }
+
+    @Command(name = "demo", mixinStandardHelpOptions = true,
+            description = "Train the same small CNN without normalization and with BatchNorm, GroupNorm, LayerNorm "
+                    + "and InstanceNorm on synthetic shapes (no download); print a table, write a PNG chart of the "
+                    + "curves and a JSON file of every number.")
+    static final class Demo implements Callable<Integer> {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @CommandLine.Mixin
+        Common common = new Common();
+
+        @Option(names = "--epochs", description = "epochs per run (default: ${DEFAULT-VALUE})", defaultValue = "8")
+        int epochs;
+
+        @Option(names = "--batch-size", description = "default: ${DEFAULT-VALUE}", defaultValue = "32")
+        int batchSize;
+
+        @Option(names = "--lr", description = "SGD learning rate, momentum 0.9 (default: ${DEFAULT-VALUE})",
+                defaultValue = "0.05")
+        double lr;
+
+        @Option(names = "--train-size", description = "synthetic training images (default: ${DEFAULT-VALUE})",
+                defaultValue = "4000")
+        int trainSize;
+
+        @Option(names = "--held-out", description = "synthetic held-out images (default: ${DEFAULT-VALUE})",
+                defaultValue = "1000")
+        int heldOut;
+
+        @Override
+        public Integer call() throws Exception {
+            common.apply(spec.commandLine());
+            checkRun(spec.commandLine(), epochs, batchSize, lr);
+            if (trainSize < batchSize || heldOut < 1) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--train-size must be at least the "
+                        + "batch size and --held-out at least 1, got " + trainSize + " and " + heldOut);
+            }
+            PrintStream out = System.out;
+            Split data = syntheticSplit(trainSize, heldOut);
+            header(out, data, "synthetic shapes (" + String.join(", ", SyntheticShapes.CLASS_NAMES) + ")");
+            out.println(Summary.of(SmallCnn.build(NormKind.BATCH, 1, 28, common.width, 4, new java.util.Random(0)),
+                    1, 28, 28));
+            List<Trainer.Result> results = trainAll(List.of(NormKind.values()), data, batchSize, lr, epochs, common,
+                    out);
+            out.println();
+            Reports.printTable(results, out);
+            writeOutputs("demo", "jnorm demo", report("demo", data, "synthetic", results), results, common.out, out);
+            return 0;
+        }
+    }
+
+    static void checkRun(CommandLine cl, int epochs, int batchSize, double lr) {
+        if (epochs < 1) {
+            throw new CommandLine.ParameterException(cl, "--epochs must be at least 1, got " + epochs);
+        }
+        if (batchSize < 1) {
+            throw new CommandLine.ParameterException(cl, "--batch-size must be at least 1, got " + batchSize);
+        }
+        if (!(lr > 0)) {
+            throw new CommandLine.ParameterException(cl, "--lr must be positive, got " + lr);
+        }
+    }
+
+    @Command(name = "train", mixinStandardHelpOptions = true,
+            description = "Train the small CNN with one normalization on IDX (MNIST-format) files or the synthetic "
+                    + "shapes; same outputs as the demo.")
+    static final class Train implements Callable<Integer> {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @CommandLine.Mixin
+        Common common = new Common();
+
+        @Option(names = "--norm", description = "none, batch, group, layer or instance (default: ${DEFAULT-VALUE})",
+                defaultValue = "batch")
+        String norm;
+
+        @Option(names = "--epochs", description = "default: ${DEFAULT-VALUE}", defaultValue = "3")
+        int epochs;
+
+        @Option(names = "--batch-size", description = "default: ${DEFAULT-VALUE}", defaultValue = "32")
+        int batchSize;
+
+        @Option(names = "--lr", description = "SGD learning rate, momentum 0.9 (default: ${DEFAULT-VALUE})",
+                defaultValue = "0.05")
+        double lr;
+
+        @Option(names = "--data", paramLabel = "DIR", description = "a directory with *images-idx3-ubyte[.gz] and "
+                + "*labels-idx1-ubyte[.gz] (train-* preferred); default: the synthetic shapes")
+        Path dataDir;
+
+        @Option(names = "--train-size", description = "training samples (from --data, or synthetic) (default: "
+                + "${DEFAULT-VALUE})", defaultValue = "8000")
+        int trainSize;
+
+        @Option(names = "--held-out", description = "held-out samples (from --data, or synthetic) (default: "
+                + "${DEFAULT-VALUE})", defaultValue = "2000")
+        int heldOut;
+
+        @Option(names = "--save", description = "also save the trained model's state dict as a .safetensors file")
+        boolean save;
+
+        @Override
+        public Integer call() throws Exception {
+            CommandLine cl = spec.commandLine();
+            common.apply(cl);
+            checkRun(cl, epochs, batchSize, lr);
+            NormKind kind;
+            try {
+                kind = NormKind.parse(norm);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(cl, "--norm: " + e.getMessage());
+            }
+            PrintStream out = System.out;
+            Split data;
+            String source;
+            if (dataDir == null) {
+                data = syntheticSplit(trainSize, heldOut);
+                source = "synthetic";
+            } else {
+                Dataset all;
+                try {
+                    all = Idx.readDirectory(dataDir, "train");
+                } catch (IllegalArgumentException e) {
+                    throw new CommandLine.ParameterException(cl, "--data: " + e.getMessage());
+                }
+                int tr = Math.min(trainSize, all.size() - Math.min(heldOut, all.size() / 5));
+                data = Split.of(all, tr, Math.min(heldOut, all.size() - tr));
+                source = dataDir.toString();
+            }
+            if (data.train().sampleShape()[1] % 4 != 0 || data.train().sampleShape()[2] % 4 != 0) {
+                throw new CommandLine.ParameterException(cl, "--data: images must have sides divisible by 4, got "
+                        + java.util.Arrays.toString(data.train().sampleShape()));
+            }
+            header(out, data, source);
+            List<Trainer.Result> results = trainAll(List.of(kind), data, batchSize, lr, epochs, common, out);
+            out.println();
+            Reports.printTable(results, out);
+            String name = "train-" + kind.label();
+            writeOutputs(name, "jnorm train --norm " + kind.label(), report("train", data, source, results), results,
+                    common.out, out);
+            if (save) {
+                saveModel(kind, results.get(0), common, out);
+            }
+            return 0;
+        }
+    }
+
+    /** Writes the trained model's state dict (PyTorch key names) as safetensors. */
+    private static void saveModel(NormKind kind, Trainer.Result r, Common c, PrintStream out)
+            throws java.io.IOException {
+        Path file = c.out.resolve("train-" + kind.label() + ".safetensors");
+        java.nio.file.Files.createDirectories(c.out);
+        dev.jnorm.io.SafeTensors.save(r.trainedModel(), file);
+        out.println("wrote " + file);
+    }
+
+    @Command(name = "example", mixinStandardHelpOptions = true,
+            description = "Train a tiny BatchNorm MLP on three spirals; print its loss going down and its held-out "
+                    + "accuracy.")
+    static final class Example implements Callable<Integer> {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Option(names = "--epochs", description = "default: ${DEFAULT-VALUE}", defaultValue = "20")
+        int epochs;
+
+        @Option(names = "--seed", description = "default: ${DEFAULT-VALUE}", defaultValue = "0")
+        long seed;
+
+        @Override
+        public Integer call() {
+            if (epochs < 1) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--epochs must be at least 1, got "
+                        + epochs);
+            }
+            TinyBatchNormExample.run(epochs, seed, System.out);
+            return 0;
+        }
     }
 }

@@ -1,8 +1,9 @@
 package dev.jnorm.kernels;
 
 /**
- * Row-major single-precision matrix products, scalar reference loops (i-k-j order so the inner loop streams
- * rows). Results overwrite a fresh array. A blocked Vector API GEMM slots in behind these names later.
+ * Matrix products for the layers and {@code Tensor.matmul}: static shortcuts to the {@link GemmKernel} that
+ * {@link Kernels#gemm()} selects (the blocked Vector API GEMM by default, {@link ReferenceGemmKernel} with
+ * {@code -Djnorm.kernels=reference}). Each returns a fresh row-major C.
  */
 public final class Gemm {
     private Gemm() {
@@ -10,56 +11,22 @@ public final class Gemm {
 
     /** C[m,n] = A[m,k] · B[k,n]. */
     public static float[] matmul(float[] a, float[] b, int m, int k, int n) {
-        float[] c = new float[m * n];
-        for (int i = 0; i < m; i++) {
-            int ci = i * n;
-            for (int p = 0; p < k; p++) {
-                float aip = a[i * k + p];
-                if (aip == 0f) {
-                    continue;
-                }
-                int bp = p * n;
-                for (int j = 0; j < n; j++) {
-                    c[ci + j] += aip * b[bp + j];
-                }
-            }
-        }
-        return c;
+        return Kernels.gemm().matmul(a, b, m, k, n);
     }
 
     /** C[m,n] = A[m,k] · B[n,k]ᵀ (B stored row-major as [n, k]). */
     public static float[] matmulNT(float[] a, float[] b, int m, int k, int n) {
-        float[] c = new float[m * n];
-        for (int i = 0; i < m; i++) {
-            int ai = i * k;
-            for (int j = 0; j < n; j++) {
-                int bj = j * k;
-                float s = 0f;
-                for (int p = 0; p < k; p++) {
-                    s += a[ai + p] * b[bj + p];
-                }
-                c[i * n + j] = s;
-            }
-        }
-        return c;
+        return Kernels.gemm().matmulNT(a, b, m, k, n);
     }
 
     /** C[m,n] = A[k,m]ᵀ · B[k,n] (A stored row-major as [k, m]). */
     public static float[] matmulTN(float[] a, float[] b, int m, int k, int n) {
-        float[] c = new float[m * n];
-        for (int p = 0; p < k; p++) {
-            int ap = p * m, bp = p * n;
-            for (int i = 0; i < m; i++) {
-                float api = a[ap + i];
-                if (api == 0f) {
-                    continue;
-                }
-                int ci = i * n;
-                for (int j = 0; j < n; j++) {
-                    c[ci + j] += api * b[bp + j];
-                }
-            }
-        }
-        return c;
+        return Kernels.gemm().matmulTN(a, b, m, k, n);
+    }
+
+    /** C[cOff..] += op(A)·op(B); see {@link GemmKernel#gemmAccumulate}. */
+    public static void gemmAccumulate(boolean transA, boolean transB, int m, int k, int n,
+                                      float[] a, int aOff, float[] b, int bOff, float[] c, int cOff) {
+        Kernels.gemm().gemmAccumulate(transA, transB, m, k, n, a, aOff, b, bOff, c, cOff);
     }
 }

@@ -15,17 +15,21 @@ public final class Kernels {
     private static final class Holder {
         static final BatchNormKernel BATCH_NORM;
         static final GroupNormKernel GROUP_NORM;
+        static final GemmKernel GEMM;
         static final String NAME;
 
         static {
             BatchNormKernel bn = new ReferenceBatchNormKernel();
             GroupNormKernel gn = new ReferenceGroupNormKernel();
+            GemmKernel gemm = new ReferenceGemmKernel();
             String name = "reference";
             if (!"reference".equals(System.getProperty("jnorm.kernels", "vector"))) {
                 try {
                     bn = (BatchNormKernel) Class.forName("dev.jnorm.kernels.simd.VectorBatchNormKernel")
                             .getDeclaredConstructor().newInstance();
                     gn = (GroupNormKernel) Class.forName("dev.jnorm.kernels.simd.VectorGroupNormKernel")
+                            .getDeclaredConstructor().newInstance();
+                    gemm = (GemmKernel) Class.forName("dev.jnorm.kernels.simd.VectorGemmKernel")
                             .getDeclaredConstructor().newInstance();
                     name = "vector";
                 } catch (ReflectiveOperationException | LinkageError e) {
@@ -39,6 +43,7 @@ public final class Kernels {
             }
             BATCH_NORM = bn;
             GROUP_NORM = gn;
+            GEMM = gemm;
             NAME = name;
         }
     }
@@ -49,6 +54,10 @@ public final class Kernels {
 
     public static GroupNormKernel groupNorm() {
         return Holder.GROUP_NORM;
+    }
+
+    public static GemmKernel gemm() {
+        return Holder.GEMM;
     }
 
     /** "vector" or "reference": which kernels this JVM uses. */

@@ -2,6 +2,7 @@ package dev.jnorm.nn;
 
 import dev.jnorm.Tensor;
 import dev.jnorm.kernels.Gemm;
+import dev.jnorm.kernels.Parallel;
 
 import java.util.Arrays;
 import java.util.Random;
@@ -11,8 +12,9 @@ import java.util.Random;
  * Input (N, C, H, W) or unbatched (C, H, W); output H' = ⌊(H + 2·padding − kernel) / stride⌋ + 1 (same for W).
  * Parameters {@code weight} [out, in, k, k] and {@code bias} [out], initialized U(−1/sqrt(in·k·k), +…) as PyTorch.
  *
- * <p>Per sample the convolution is one GEMM over an im2col matrix: y_n[out, L] = W[out, in·k·k] · col_n[in·k·k, L]
- * with L = H'·W'. The backward recomputes col_n instead of keeping N of them alive. The forward reads the
+ * <p>The convolution is one GEMM over an im2col matrix of a group of samples: Y[out, g·L] = W[out, in·k·k] ·
+ * col[in·k·k, g·L] with L = H'·W' (g samples side by side, as many as fit a fixed size), then Y is laid out as
+ * [g, out, L]. The backward uses dW += dY·colᵀ and dcol = Wᵀ·dY, recomputing col instead of keeping it alive. The forward reads the
  * weight through {@code tensor("weight")} so reparametrizations apply.
  */
 public class Conv2d extends Module {
@@ -84,49 +86,52 @@ public class Conv2d extends Module {
         int out = outChannels, ckk = geo.ckk(), l = geo.outH * geo.outW;
         Tensor weight = tensor("weight");
         Tensor bias = tensor("bias");
-        float[] xs = x.storage();     // [N, C, H, W]
+        float[] xs = x.storage();      // [N, C, H, W]
         float[] wt = weight.storage(); // [out, C·k·k]
-        float[] y = new float[n * out * l]; // [N, out, H'·W']
-        float[] col = new float[ckk * l];
-        for (int s = 0; s < n; s++) {
-            geo.im2col(xs, s * geo.inPlane(), col);
-            float[] ys = Gemm.matmul(wt, col, out, ckk, l); // [out, L]
-            System.arraycopy(ys, 0, y, s * out * l, out * l);
-        }
-        if (bias != null) {
-            float[] b = bias.storage(); // [out]
-            for (int s = 0; s < n; s++) {
+        float[] bs = bias == null ? null : bias.storage(); // [out]
+        int group = samplesPerGemm(n, ckk, l, out);
+        float[] y = new float[n * out * l]; // [N, out, L]
+        for (int s0 = 0; s0 < n; s0 += group) {
+            int g = Math.min(group, n - s0), gl = g * l;
+            float[] col = geo.im2colSamples(xs, s0, g);          // [C·k·k, g·L]
+            float[] yg = Gemm.matmul(wt, col, out, ckk, gl);     // W · col: [out, g·L]
+            int first = s0;
+            Parallel.forEach(g, t -> {                            // [out, g·L] -> y[s0 + t, out, L], + bias
                 for (int o = 0; o < out; o++) {
-                    int base = (s * out + o) * l;
+                    int src = o * gl + t * l, dst = ((first + t) * out + o) * l;
+                    float b = bs == null ? 0f : bs[o];
                     for (int p = 0; p < l; p++) {
-                        y[base + p] += b[o];
+                        y[dst + p] = yg[src + p] + b;
                     }
                 }
-            }
+            });
         }
         int[] yShape = batched ? new int[] {n, out, geo.outH, geo.outW} : new int[] {out, geo.outH, geo.outW};
-        return Tensor.fromOp(y, yShape, "Conv2dBackward", new Tensor[] {x, weight, bias}, g -> {
-            float[] dy = g.storage(); // [N, out, L]
+        return Tensor.fromOp(y, yShape, "Conv2dBackward", new Tensor[] {x, weight, bias}, grad -> {
+            float[] dy = grad.storage(); // [N, out, L]
             float[] dx = x.requiresGrad() ? new float[xs.length] : null;
             float[] dw = weight.requiresGrad() ? new float[out * ckk] : null;
-            float[] colB = new float[ckk * l];
-            for (int s = 0; s < n; s++) {
-                float[] dys = Arrays.copyOfRange(dy, s * out * l, (s + 1) * out * l); // [out, L]
-                if (dw != null) {
-                    geo.im2col(xs, s * geo.inPlane(), colB);
-                    float[] dws = Gemm.matmulNT(dys, colB, out, l, ckk); // dy_n · col_nᵀ: [out, C·k·k]
-                    for (int i = 0; i < dw.length; i++) {
-                        dw[i] += dws[i];
+            for (int s0 = 0; s0 < n; s0 += group) {
+                int g = Math.min(group, n - s0), gl = g * l;
+                int first = s0;
+                float[] dyg = new float[out * gl]; // dy of the group as [out, g·L]
+                Parallel.forEach(g, t -> {
+                    for (int o = 0; o < out; o++) {
+                        System.arraycopy(dy, ((first + t) * out + o) * l, dyg, o * gl + t * l, l);
                     }
+                });
+                if (dw != null) {
+                    float[] col = geo.im2colSamples(xs, s0, g);                  // recomputed, not kept
+                    Gemm.gemmAccumulate(false, true, out, gl, ckk, dyg, 0, col, 0, dw, 0); // dw += dy·colᵀ
                 }
                 if (dx != null) {
-                    float[] dcol = Gemm.matmulTN(wt, dys, ckk, out, l); // Wᵀ · dy_n: [C·k·k, L]
-                    geo.col2imAdd(dcol, dx, s * geo.inPlane());
+                    float[] dcol = Gemm.matmulTN(wt, dyg, ckk, out, gl);         // Wᵀ · dy: [C·k·k, g·L]
+                    Parallel.forEach(g, t -> geo.col2imAdd(dcol, gl, t * l, dx, (first + t) * geo.inPlane()));
                 }
             }
             Tensor db = null;
             if (bias != null && bias.requiresGrad()) {
-                float[] sum = new float[out]; // Σ over N and L of dy
+                double[] sum = new double[out]; // Σ over N and L of dy, in double (N·L terms)
                 for (int s = 0; s < n; s++) {
                     for (int o = 0; o < out; o++) {
                         int base = (s * out + o) * l;
@@ -135,12 +140,28 @@ public class Conv2d extends Module {
                         }
                     }
                 }
-                db = Tensor.wrap(sum, out);
+                float[] dbias = new float[out];
+                for (int o = 0; o < out; o++) {
+                    dbias[o] = (float) sum[o];
+                }
+                db = Tensor.wrap(dbias, out);
             }
             return new Tensor[] {dx == null ? null : Tensor.wrap(dx, shape),
                     dw == null ? null : Tensor.wrap(dw, weight.shape()), db};
         });
     }
+
+    /**
+     * Samples per GEMM: as many as keep the im2col matrix (and the GEMM output) under {@link #COL_LIMIT} floats.
+     * Fixed by the shape alone, so results do not depend on the thread count.
+     */
+    private static int samplesPerGemm(int n, int ckk, int l, int out) {
+        long perSample = (long) Math.max(ckk, out) * l;
+        return (int) Math.max(1, Math.min(n, COL_LIMIT / Math.max(1, perSample)));
+    }
+
+    /** NB: 4M floats (16 MiB) per im2col matrix: big enough that a batch of small images is one GEMM. */
+    private static final long COL_LIMIT = 1L << 22;
 
     /** Index arithmetic of one sample's im2col matrix: row (c·k + ki)·k + kj, column oh·W' + ow. */
     private record Geometry(int c, int h, int w, int k, int stride, int padding, int outH, int outW) {
@@ -156,20 +177,32 @@ public class Conv2d extends Module {
             return c * h * w;
         }
 
-        /** col[C·k·k, L] = the input patches of the sample at {@code xOff}; out-of-image taps are 0. */
-        void im2col(float[] x, int xOff, float[] col) {
-            int l = outH * outW;
+        /** col[C·k·k, g·L]: column t·L + (oh·W' + ow) holds the patch of sample s0 + t; out-of-image taps 0. */
+        float[] im2colSamples(float[] x, int s0, int g) {
+            int l = outH * outW, ld = g * l;
+            float[] col = new float[ckk() * ld];
+            Parallel.forEach(g, t -> im2col(x, (s0 + t) * inPlane(), col, ld, t * l));
+            return col;
+        }
+
+        /** Writes the patches of the sample at {@code xOff} into col[row, colOff + position] (row stride ld). */
+        void im2col(float[] x, int xOff, float[] col, int ld, int colOff) {
             for (int ch = 0; ch < c; ch++) {
                 for (int ki = 0; ki < k; ki++) {
                     for (int kj = 0; kj < k; kj++) {
-                        int row = ((ch * k + ki) * k + kj) * l;
+                        int row = ((ch * k + ki) * k + kj) * ld + colOff;
                         for (int oh = 0; oh < outH; oh++) {
                             int ih = oh * stride - padding + ki;
+                            int dst = row + oh * outW;
+                            if (ih < 0 || ih >= h) {
+                                continue; // the fresh array is already 0
+                            }
+                            int src = xOff + (ch * h + ih) * w;
                             for (int ow = 0; ow < outW; ow++) {
                                 int iw = ow * stride - padding + kj;
-                                col[row + oh * outW + ow] = ih >= 0 && ih < h && iw >= 0 && iw < w
-                                        ? x[xOff + (ch * h + ih) * w + iw]
-                                        : 0f;
+                                if (iw >= 0 && iw < w) {
+                                    col[dst + ow] = x[src + iw];
+                                }
                             }
                         }
                     }
@@ -177,22 +210,25 @@ public class Conv2d extends Module {
             }
         }
 
-        /** Adds col[C·k·k, L] back onto the image positions it was gathered from (the adjoint of im2col). */
-        void col2imAdd(float[] col, float[] dx, int xOff) {
-            int l = outH * outW;
+        /**
+         * Adds the columns [colOff, colOff + L) of col[C·k·k, ld] back onto the image positions they were gathered
+         * from (the adjoint of im2col), into the sample of dx at {@code xOff}.
+         */
+        void col2imAdd(float[] col, int ld, int colOff, float[] dx, int xOff) {
             for (int ch = 0; ch < c; ch++) {
                 for (int ki = 0; ki < k; ki++) {
                     for (int kj = 0; kj < k; kj++) {
-                        int row = ((ch * k + ki) * k + kj) * l;
+                        int row = ((ch * k + ki) * k + kj) * ld + colOff;
                         for (int oh = 0; oh < outH; oh++) {
                             int ih = oh * stride - padding + ki;
                             if (ih < 0 || ih >= h) {
                                 continue;
                             }
+                            int src = row + oh * outW, dst = xOff + (ch * h + ih) * w;
                             for (int ow = 0; ow < outW; ow++) {
                                 int iw = ow * stride - padding + kj;
                                 if (iw >= 0 && iw < w) {
-                                    dx[xOff + (ch * h + ih) * w + iw] += col[row + oh * outW + ow];
+                                    dx[dst + iw] += col[src + ow];
                                 }
                             }
                         }

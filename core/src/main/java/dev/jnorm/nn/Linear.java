@@ -92,13 +92,17 @@ public class Linear extends Module {
                     : null;
             Tensor db = null;
             if (bias != null && bias.requiresGrad()) {
-                float[] sum = new float[out]; // Σ over rows of dy
+                double[] sum = new double[out]; // Σ over rows of dy, in double (rows terms)
                 for (int r = 0; r < rows; r++) {
                     for (int j = 0; j < out; j++) {
                         sum[j] += dy[r * out + j];
                     }
                 }
-                db = Tensor.wrap(sum, out);
+                float[] dbias = new float[out];
+                for (int j = 0; j < out; j++) {
+                    dbias[j] = (float) sum[j];
+                }
+                db = Tensor.wrap(dbias, out);
             }
             return new Tensor[] {dx, dw, db};
         });

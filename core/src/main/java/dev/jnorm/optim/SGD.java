@@ -16,10 +16,10 @@ import java.util.List;
  * </pre>
  * Parameters whose gradient is null are skipped and keep their momentum buffer.
  */
-public final class SGD {
+public final class SGD implements Optimizer {
     private final List<Tensor> params;
     private final float[][] momentumBuffers; // per parameter, null until its first step with momentum
-    private final double lr;
+    private double lr;
     private final double momentum;
     private final double dampening;
     private final double weightDecay;
@@ -66,6 +66,7 @@ public final class SGD {
     }
 
     /** One update of every parameter that has a gradient. */
+    @Override
     public void step() {
         // PyTorch passes Python floats to float32 kernels: each scalar is rounded to float once.
         float wd = (float) weightDecay, mom = (float) momentum, keep = (float) (1 - dampening), alpha = (float) -lr;
@@ -106,16 +107,30 @@ public final class SGD {
     }
 
     /** Clears every parameter's gradient (PyTorch 2's {@code zero_grad(set_to_none=True)}). */
+    @Override
     public void zeroGrad() {
         for (Tensor p : params) {
             p.zeroGrad();
         }
     }
 
+    @Override
+    public double lr() {
+        return lr;
+    }
+
+    @Override
+    public void setLr(double lr) {
+        if (!(lr >= 0)) {
+            throw new IllegalArgumentException("SGD: invalid learning rate: " + lr);
+        }
+        this.lr = lr;
+    }
+
     /** Options with PyTorch's defaults. */
     public static final class Builder {
         private final List<Tensor> params;
-        private final double lr;
+        private double lr;
         private double momentum = 0;
         private double dampening = 0;
         private double weightDecay = 0;

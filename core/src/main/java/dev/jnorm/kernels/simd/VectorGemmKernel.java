@@ -19,8 +19,11 @@ import jdk.incubator.vector.VectorSpecies;
  * per p: 12 FMAs per 3 loads. MR = 6 keeps 12 accumulators + 3 temporaries within the 16 registers of AVX2 (AVX-512
  * has 32).</li>
  * </ul>
- * Determinism: element C[i,j] is, for each KC slice in order, a chain of FMAs in p order continuing from C's value;
- * tasks and k-ranges are fixed by the shape alone, and k-range partials are summed in range order. So results
+ * Summation: each KC slice of a C element is a chain of FMAs in p order started at 0, and the slices' sums are
+ * added to C in slice order (blocked summation: the rounding error grows like KC + k/KC terms, not like k, which
+ * matters for the long reductions of Conv2d's weight gradient, k = N·H'·W').
+ *
+ * <p>Determinism: that order is fixed by the shape; tasks and k-ranges are fixed by the shape alone, and k-range partials are summed in range order. So results
  * are bit-identical for any thread count (and any vector width: a lane is one C element).
  */
 public final class VectorGemmKernel implements GemmKernel {
@@ -95,7 +98,7 @@ public final class VectorGemmKernel implements GemmKernel {
         int jp0 = jb * NC_PANELS, jp1 = Math.min(ceilDiv(n, NR), jp0 + NC_PANELS);
         int rowPanels = ceilDiv(rows, MR);
         float[] pa = new float[rowPanels * KC * MR]; // [rowPanels, kc, MR]
-        float[] scratch = new float[MR * NR];
+        float[] tile = new float[MR * NR]; // one register tile's sums of a KC slice
         for (int pc = k0; pc < k1; pc += KC) {
             int kc = Math.min(KC, k1 - pc);
             packA(transA, m, k, a, aOff, i0, rows, pc, kc, pa);
@@ -105,19 +108,8 @@ public final class VectorGemmKernel implements GemmKernel {
                 for (int ip = 0; ip < rowPanels; ip++) {
                     int r0 = i0 + ip * MR, tileRows = Math.min(MR, m - r0);
                     int aIdx = ip * kc * MR;
-                    if (tileRows == MR && cols == NR) {
-                        kernel(pa, aIdx, pb, bIdx, kc, c, cOff + r0 * n + j0, n);
-                    } else {
-                        // edge tile: run the full padded tile on a copy of C's valid part, copy that part back
-                        java.util.Arrays.fill(scratch, 0f);
-                        for (int ii = 0; ii < tileRows; ii++) {
-                            System.arraycopy(c, cOff + (r0 + ii) * n + j0, scratch, ii * NR, cols);
-                        }
-                        kernel(pa, aIdx, pb, bIdx, kc, scratch, 0, NR);
-                        for (int ii = 0; ii < tileRows; ii++) {
-                            System.arraycopy(scratch, ii * NR, c, cOff + (r0 + ii) * n + j0, cols);
-                        }
-                    }
+                    kernel(pa, aIdx, pb, bIdx, kc, tile);
+                    addTile(tile, tileRows, cols, c, cOff + r0 * n + j0, n);
                 }
             }
         }
@@ -174,18 +166,18 @@ public final class VectorGemmKernel implements GemmKernel {
     }
 
     /**
-     * The register tile: C[r, 0:NR] += Σ_p pa[p·MR + r]·pb[p·NR + 0:NR] for r &lt; MR, with C row r at
-     * cIdx + r·ldc. Scalar math: {@code c[r][j] = fma(a[p][r], b[p][j], c[r][j])} for p in order.
-     * NB: the accumulators start from C's values (loaded before the loop) rather than from 0 with C added after
-     * it: with the latter form C2 compiles the loop about 4× slower (measured on JDK 25).
+     * The register tile: t[r·NR + j] = Σ_p pa[p·MR + r]·pb[p·NR + j] for r &lt; MR, j &lt; NR (one KC slice).
+     * Scalar math: {@code t[r][j] = fma(a[p][r], b[p][j], t[r][j])} for p in order from t = 0.
+     * NB: the tile is stored to {@code t} and added to C by {@link #addTile} in the caller: loading, adding and
+     * storing C at the end of this method made C2 compile the loop about 4× slower (measured on JDK 25).
      */
-    private static void kernel(float[] pa, int aIdx, float[] pb, int bIdx, int kc, float[] c, int cIdx, int ldc) {
-        FloatVector c00 = FloatVector.fromArray(F, c, cIdx), c01 = FloatVector.fromArray(F, c, cIdx + VL);
-        FloatVector c10 = FloatVector.fromArray(F, c, cIdx + ldc), c11 = FloatVector.fromArray(F, c, cIdx + ldc + VL);
-        FloatVector c20 = FloatVector.fromArray(F, c, cIdx + 2 * ldc), c21 = FloatVector.fromArray(F, c, cIdx + 2 * ldc + VL);
-        FloatVector c30 = FloatVector.fromArray(F, c, cIdx + 3 * ldc), c31 = FloatVector.fromArray(F, c, cIdx + 3 * ldc + VL);
-        FloatVector c40 = FloatVector.fromArray(F, c, cIdx + 4 * ldc), c41 = FloatVector.fromArray(F, c, cIdx + 4 * ldc + VL);
-        FloatVector c50 = FloatVector.fromArray(F, c, cIdx + 5 * ldc), c51 = FloatVector.fromArray(F, c, cIdx + 5 * ldc + VL);
+    private static void kernel(float[] pa, int aIdx, float[] pb, int bIdx, int kc, float[] t) {
+        FloatVector c00 = FloatVector.zero(F), c01 = FloatVector.zero(F);
+        FloatVector c10 = FloatVector.zero(F), c11 = FloatVector.zero(F);
+        FloatVector c20 = FloatVector.zero(F), c21 = FloatVector.zero(F);
+        FloatVector c30 = FloatVector.zero(F), c31 = FloatVector.zero(F);
+        FloatVector c40 = FloatVector.zero(F), c41 = FloatVector.zero(F);
+        FloatVector c50 = FloatVector.zero(F), c51 = FloatVector.zero(F);
         for (int p = 0; p < kc; p++) {
             int bp = bIdx + p * NR, ap = aIdx + p * MR;
             FloatVector b0 = FloatVector.fromArray(F, pb, bp);
@@ -209,12 +201,31 @@ public final class VectorGemmKernel implements GemmKernel {
             c50 = a5.fma(b0, c50);
             c51 = a5.fma(b1, c51);
         }
-        storeRow(c, cIdx, c00, c01);
-        storeRow(c, cIdx + ldc, c10, c11);
-        storeRow(c, cIdx + 2 * ldc, c20, c21);
-        storeRow(c, cIdx + 3 * ldc, c30, c31);
-        storeRow(c, cIdx + 4 * ldc, c40, c41);
-        storeRow(c, cIdx + 5 * ldc, c50, c51);
+        storeRow(t, 0, c00, c01);
+        storeRow(t, NR, c10, c11);
+        storeRow(t, 2 * NR, c20, c21);
+        storeRow(t, 3 * NR, c30, c31);
+        storeRow(t, 4 * NR, c40, c41);
+        storeRow(t, 5 * NR, c50, c51);
+    }
+
+    /** C[r, 0:cols] += tile[r, 0:cols] for r &lt; rows (C rows ldc apart): one KC slice's partial sums. */
+    private static void addTile(float[] tile, int rows, int cols, float[] c, int cIdx, int ldc) {
+        if (cols == NR) {
+            for (int r = 0; r < rows; r++) {
+                int ci = cIdx + r * ldc;
+                FloatVector.fromArray(F, c, ci).add(FloatVector.fromArray(F, tile, r * NR)).intoArray(c, ci);
+                FloatVector.fromArray(F, c, ci + VL).add(FloatVector.fromArray(F, tile, r * NR + VL))
+                        .intoArray(c, ci + VL);
+            }
+            return;
+        }
+        for (int r = 0; r < rows; r++) { // edge tile: scalar
+            int ci = cIdx + r * ldc;
+            for (int j = 0; j < cols; j++) {
+                c[ci + j] += tile[r * NR + j];
+            }
+        }
     }
 
     private static void storeRow(float[] c, int i, FloatVector v0, FloatVector v1) {

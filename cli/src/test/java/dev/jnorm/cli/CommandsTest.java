@@ -1,0 +1,184 @@
+package dev.jnorm.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The demo, train and experiments commands end to end on small data: exit codes, the table, the JSON of every
+ * number, the PNG chart (where the machine has fonts), --save, and the experiment grid's resumable results file.
+ */
+class CommandsTest {
+    @TempDir
+    Path dir;
+
+    private final ByteArrayOutputStream captured = new ByteArrayOutputStream();
+    private PrintStream savedOut;
+
+    @BeforeEach
+    void captureStdout() {
+        savedOut = System.out;
+        System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+    }
+
+    @AfterEach
+    void restoreStdout() {
+        System.setOut(savedOut);
+    }
+
+    private String out() {
+        return captured.toString(StandardCharsets.UTF_8);
+    }
+
+    /** Whether AWT can render text here (a minimal machine without fontconfig and fonts cannot). */
+    static boolean fontsAvailable() {
+        try {
+            System.setProperty("java.awt.headless", "true");
+            return java.awt.GraphicsEnvironment.getLocalGraphicsEnvironment().getAvailableFontFamilyNames().length > 0;
+        } catch (Throwable t) {
+            return false;
+        }
+    }
+
+    static void assertPng(Path png) throws IOException {
+        if (fontsAvailable()) {
+            byte[] b = Files.readAllBytes(png);
+            assertTrue(b.length > 1000 && b[1] == 'P' && b[2] == 'N' && b[3] == 'G', png + " is not a PNG");
+        }
+    }
+
+    @Test
+    void demoTrainsEveryNormalizationAndWritesTableJsonAndChart() throws IOException {
+        Path outDir = dir.resolve("demo-out");
+        int code = Main.run("demo", "--epochs", "1", "--train-size", "192", "--held-out", "64", "--width", "4",
+                "--no-progress", "--out", outDir.toString());
+        assertEquals(0, code, out());
+        String text = out();
+        for (String norm : List.of("no norm", "BatchNorm", "GroupNorm", "LayerNorm", "InstanceNorm")) {
+            assertTrue(text.contains(norm), norm + " missing from\n" + text);
+        }
+        assertTrue(text.contains("final train loss") && text.contains("held-out acc (eval)"), text);
+        assertTrue(text.contains("Total params:"), "the model summary\n" + text);
+        JsonNode json = Reports.JSON.readTree(outDir.resolve("demo.json").toFile());
+        assertEquals(5, json.get("runs").size());
+        JsonNode run = json.get("runs").get(1);
+        assertEquals("BATCH", run.get("config").get("norm").asText());
+        assertEquals(4, run.get("curve").size()); // four held-out evaluations per epoch
+        assertTrue(run.get("epochs").get(0).get("trainLoss").asDouble() > 0);
+        assertPng(outDir.resolve("demo.png"));
+    }
+
+    /** Writes an 8×8 MNIST-format pair (two noisy classes of stripes) so the test needs no download. */
+    static void writeIdx(Path dir, int n) throws IOException {
+        Random rng = new Random(5);
+        ByteBuffer img = ByteBuffer.allocate(16 + n * 64), lab = ByteBuffer.allocate(8 + n);
+        img.putInt(0x803).putInt(n).putInt(8).putInt(8);
+        lab.putInt(0x801).putInt(n);
+        for (int i = 0; i < n; i++) {
+            int y = i % 2;
+            for (int p = 0; p < 64; p++) {
+                boolean on = y == 0 ? (p / 8) % 2 == 0 : (p % 8) % 2 == 0; // horizontal vs vertical stripes
+                img.put((byte) Math.clamp((on ? 200 : 40) + (int) (30 * rng.nextGaussian()), 0, 255));
+            }
+            lab.put((byte) y);
+        }
+        Files.write(dir.resolve("train-images-idx3-ubyte"), img.array());
+        Files.write(dir.resolve("train-labels-idx1-ubyte"), lab.array());
+    }
+
+    @Test
+    void trainReadsIdxFilesAndSavesTheModel() throws IOException {
+        Path data = Files.createDirectories(dir.resolve("idx"));
+        writeIdx(data, 120);
+        Path outDir = dir.resolve("train-out");
+        int code = Main.run("train", "--norm", "group", "--data", data.toString(), "--train-size", "96",
+                "--held-out", "24", "--epochs", "4", "--batch-size", "8", "--width", "4", "--no-progress", "--save",
+                "--out", outDir.toString());
+        assertEquals(0, code, out());
+        JsonNode json = Reports.JSON.readTree(outDir.resolve("train-group.json").toFile());
+        JsonNode run = json.get("runs").get(0);
+        assertEquals(4, run.get("epochs").size());
+        assertEquals(96, json.get("data").get("train").asInt());
+        double first = run.get("epochs").get(0).get("trainLoss").asDouble();
+        double last = run.get("epochs").get(3).get("trainLoss").asDouble();
+        assertTrue(last < 0.7 * first && last < Math.log(2), "stripes are easy to learn: " + run.get("epochs"));
+        assertPng(outDir.resolve("train-group.png"));
+        Path saved = outDir.resolve("train-group.safetensors");
+        assertTrue(Files.size(saved) > 100, "the state dict was saved");
+        dev.jnorm.nn.Sequential fresh = SmallCnn.build(NormKind.GROUP, 1, 8, 4, 10, new Random(99));
+        float[] before = fresh.stateDict().get("0.weight").toArray();
+        dev.jnorm.io.SafeTensors.load(fresh, saved); // PyTorch key names, all-or-nothing
+        assertFalse(java.util.Arrays.equals(before, fresh.stateDict().get("0.weight").toArray()));
+    }
+
+    @Test
+    void usageErrorsExitWithTwo() {
+        assertEquals(2, Main.run("train", "--norm", "weird", "--no-progress"));
+        assertEquals(2, Main.run("train", "--data", dir.resolve("missing").toString(), "--no-progress"));
+        assertEquals(2, Main.run("train", "--batch-size", "0"));
+        assertEquals(2, Main.run("demo", "--epochs", "0"));
+        assertEquals(2, Main.run("demo", "--threads", "0"));
+        assertEquals(2, Main.run("experiments", "--part", "other"));
+        assertEquals(2, Main.run());
+        assertEquals(0, Main.run("--help"));
+    }
+
+    @Test
+    void experimentsAppendResultsAndResume() throws IOException {
+        Path data = Files.createDirectories(dir.resolve("idx"));
+        writeIdx(data, 80);
+        Path outDir = dir.resolve("exp");
+        String[] args = {"experiments", "--data", data.toString(), "--out", outDir.toString(), "--epochs", "1",
+                "--seeds", "1", "--batch-sizes", "8,4", "--train-size", "48", "--held-out", "16", "--width", "2",
+                "--no-progress"};
+        assertEquals(0, Main.run(args), out());
+        List<String> lines = Files.readAllLines(outDir.resolve("results.jsonl"));
+        // batch-size part: 2 sizes × 5 norms; learning-rate: 2 lrs × 3 norms; bn-calibration: 2 sizes
+        assertEquals(2 * 5 + 2 * 3 + 2, lines.size());
+        JsonNode first = Reports.JSON.readTree(lines.get(0));
+        assertEquals("batch-size/batch/b8/lr0.0125/s0", first.get("id").asText());
+        String summary = Files.readString(outDir.resolve("summary.md"));
+        assertTrue(summary.contains("| BatchNorm |") && summary.contains("batch 4"), summary);
+        assertTrue(summary.contains("steps to 90 %"), summary);
+        assertTrue(summary.contains("population statistics (calibrateAll)"), summary);
+        JsonNode calibrated = Reports.JSON.readTree(lines.get(lines.size() - 1));
+        assertEquals("bn-calibration", calibrated.get("part").asText());
+        assertTrue(calibrated.get("calibratedHeldOutAccuracy").asDouble() >= 0);
+        assertPng(outDir.resolve("batch-size.png"));
+        assertPng(outDir.resolve("learning-rate.png"));
+
+        captured.reset();
+        assertEquals(0, Main.run(args)); // everything is there: nothing reruns
+        assertTrue(out().contains("18 runs planned, 18 already in"), out());
+        assertEquals(lines, Files.readAllLines(outDir.resolve("results.jsonl")));
+        assertEquals(0, Main.run("experiments", "--report-only", "--out", outDir.toString()));
+        assertFalse(Files.readString(outDir.resolve("summary.md")).isBlank());
+    }
+
+    @Test
+    void normKindsBuildTheirLayers() {
+        assertArrayEquals(new NormKind[] {NormKind.NONE, NormKind.BATCH, NormKind.GROUP, NormKind.LAYER,
+                NormKind.INSTANCE}, NormKind.values());
+        assertEquals(NormKind.LAYER, NormKind.parse("Layer"));
+        assertEquals("GroupNorm(4, 8, eps=1e-05, affine=True)", NormKind.GROUP.create(8, 4, 4).toString());
+        assertEquals("InstanceNorm2d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=False)",
+                NormKind.INSTANCE.create(8, 4, 4).toString());
+    }
+}

@@ -1,0 +1,168 @@
+package dev.jnorm.data;
+
+import java.io.BufferedInputStream;
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import java.util.zip.GZIPInputStream;
+
+/**
+ * Reader of the IDX format of MNIST (http://yann.lecun.com/exdb/mnist/): a big-endian magic number 0x0000TTDD
+ * (TT = 0x08 unsigned bytes, DD = number of dimensions), DD big-endian int32 sizes, then the data. Files may be
+ * gzip-compressed (detected by content, not by name). Errors name the file: a bad magic number, a wrong element
+ * type or rank, and a file that ends before its sizes say.
+ */
+public final class Idx {
+    private Idx() {
+    }
+
+    /** MNIST's normalization constants (mean and std of the training pixels scaled to [0, 1]). */
+    public static final float MNIST_MEAN = 0.1307f;
+    public static final float MNIST_STD = 0.3081f;
+
+    /** The raw contents of an IDX file of unsigned bytes: its sizes and its values. */
+    public record Array(int[] dims, byte[] data) {
+    }
+
+    /** Reads an IDX file of unsigned bytes with {@code rank} dimensions. */
+    public static Array read(Path file, int rank) {
+        try (DataInputStream in = new DataInputStream(new BufferedInputStream(open(file), 1 << 16))) {
+            int magic;
+            try {
+                magic = in.readInt();
+            } catch (EOFException e) {
+                throw new IllegalArgumentException(file + ": not an IDX file (shorter than its 4-byte magic number)");
+            }
+            if ((magic >>> 16) != 0) {
+                throw new IllegalArgumentException(String.format("%s: bad magic number 0x%08X: not an IDX file "
+                        + "(expected 0x0000%02X%02X)", file, magic, 0x08, rank));
+            }
+            int type = (magic >>> 8) & 0xFF, dims = magic & 0xFF;
+            if (type != 0x08) {
+                throw new IllegalArgumentException(String.format("%s: IDX element type 0x%02X is not supported "
+                        + "(expected 0x08, unsigned byte)", file, type));
+            }
+            if (dims != rank) {
+                throw new IllegalArgumentException(file + ": expected an IDX file with " + rank + " dimension(s), got "
+                        + dims);
+            }
+            int[] size = new int[dims];
+            long total = 1;
+            for (int d = 0; d < dims; d++) {
+                try {
+                    size[d] = in.readInt();
+                } catch (EOFException e) {
+                    throw new IllegalArgumentException(file + ": truncated: the header ends before dimension " + d);
+                }
+                if (size[d] < 0) {
+                    throw new IllegalArgumentException(file + ": negative size " + size[d] + " of dimension " + d);
+                }
+                total *= size[d];
+            }
+            if (total > Integer.MAX_VALUE - 8) {
+                throw new IllegalArgumentException(file + ": " + total + " values are more than one array holds");
+            }
+            byte[] data = new byte[(int) total];
+            int got = in.readNBytes(data, 0, data.length);
+            if (got < data.length) {
+                throw new IllegalArgumentException(file + ": truncated: the header promises " + total
+                        + " values, the file holds " + got);
+            }
+            return new Array(size, data);
+        } catch (IOException e) {
+            throw new UncheckedIOException(file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static InputStream open(Path file) throws IOException {
+        if (!Files.isRegularFile(file)) {
+            throw new IllegalArgumentException(file + ": no such file");
+        }
+        InputStream raw = new BufferedInputStream(Files.newInputStream(file));
+        raw.mark(2);
+        int b0 = raw.read(), b1 = raw.read();
+        raw.reset();
+        if (b0 == 0x1f && b1 == 0x8b) {
+            try {
+                return new GZIPInputStream(raw, 1 << 16);
+            } catch (IOException e) {
+                raw.close();
+                throw new IllegalArgumentException(file + ": corrupt gzip header: " + e.getMessage());
+            }
+        }
+        return raw;
+    }
+
+    /**
+     * An image file [N, H, W] and its label file [N] as a dataset of [1, H, W] samples, pixels scaled to [0, 1]
+     * and then standardized with MNIST's mean and std. Labels must lie in [0, 10).
+     */
+    public static Dataset readImagesAndLabels(Path images, Path labels) {
+        Array img = read(images, 3);
+        Array lab = read(labels, 1);
+        int n = img.dims()[0], h = img.dims()[1], w = img.dims()[2];
+        if (lab.dims()[0] != n) {
+            throw new IllegalArgumentException(labels + ": holds " + lab.dims()[0] + " labels but " + images
+                    + " holds " + n + " images");
+        }
+        float[] x = new float[img.data().length];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = ((img.data()[i] & 0xFF) / 255f - MNIST_MEAN) / MNIST_STD;
+        }
+        int[] y = new int[n];
+        for (int i = 0; i < n; i++) {
+            y[i] = lab.data()[i] & 0xFF;
+            if (y[i] >= 10) {
+                throw new IllegalArgumentException(labels + ": label " + y[i] + " at index " + i + " is not a digit");
+            }
+        }
+        return new Dataset(x, y, new int[] {1, h, w}, 10);
+    }
+
+    /**
+     * The MNIST-format pair in {@code dir}: a file whose name contains "images-idx3-ubyte" and the "labels-idx1-ubyte"
+     * file with the same prefix ({@code .gz} or not). With several pairs (train and t10k), {@code prefer} picks the
+     * one whose prefix starts with it (e.g. "train"); null takes the only pair.
+     */
+    public static Dataset readDirectory(Path dir, String prefer) {
+        if (!Files.isDirectory(dir)) {
+            throw new IllegalArgumentException(dir + ": not a directory");
+        }
+        List<Path> imageFiles = new ArrayList<>();
+        try (Stream<Path> s = Files.list(dir)) {
+            s.filter(p -> p.getFileName().toString().contains("images-idx3-ubyte")).sorted().forEach(imageFiles::add);
+        } catch (IOException e) {
+            throw new UncheckedIOException(dir + ": " + e.getMessage(), e);
+        }
+        if (imageFiles.isEmpty()) {
+            throw new IllegalArgumentException(dir + ": no *images-idx3-ubyte[.gz] file");
+        }
+        Path images = null;
+        for (Path p : imageFiles) {
+            if (imageFiles.size() == 1 || (prefer != null && p.getFileName().toString().startsWith(prefer))) {
+                images = p;
+                break;
+            }
+        }
+        if (images == null) {
+            throw new IllegalArgumentException(dir + ": several image files " + imageFiles + "; none starts with '"
+                    + prefer + "'");
+        }
+        String name = images.getFileName().toString();
+        String prefix = name.substring(0, name.indexOf("images-idx3-ubyte"));
+        for (String suffix : new String[] {"", ".gz"}) {
+            Path labels = dir.resolve(prefix + "labels-idx1-ubyte" + suffix);
+            if (Files.isRegularFile(labels)) {
+                return readImagesAndLabels(images, labels);
+            }
+        }
+        throw new IllegalArgumentException(dir + ": no " + prefix + "labels-idx1-ubyte[.gz] file to go with " + name);
+    }
+}

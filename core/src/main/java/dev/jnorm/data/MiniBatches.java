@@ -1,0 +1,69 @@
+package dev.jnorm.data;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * Mini-batches of a dataset, like PyTorch's {@code DataLoader(dataset, batch_size, shuffle, drop_last)}: each call
+ * of {@link #epoch()} draws a new order from the generator (seeded, so runs repeat exactly) and cuts it into
+ * batches; with {@code dropLast} a final short batch is dropped (BatchNorm cannot train on one sample).
+ */
+public final class MiniBatches {
+    private final Dataset data;
+    private final int batchSize;
+    private final boolean shuffle;
+    private final boolean dropLast;
+    private final Random rng;
+
+    public MiniBatches(Dataset data, int batchSize, boolean shuffle, boolean dropLast, long seed) {
+        if (batchSize <= 0) {
+            throw new IllegalArgumentException("MiniBatches: batch size must be positive, got " + batchSize);
+        }
+        this.data = data;
+        this.batchSize = batchSize;
+        this.shuffle = shuffle;
+        this.dropLast = dropLast;
+        this.rng = new Random(seed);
+    }
+
+    /** Batches per epoch. */
+    public int size() {
+        return dropLast ? data.size() / batchSize : (data.size() + batchSize - 1) / batchSize;
+    }
+
+    /** The index lists of the next epoch's batches. */
+    public List<int[]> epochIndices() {
+        int[] order = new int[data.size()];
+        Arrays.setAll(order, i -> i);
+        if (shuffle) {
+            Split.shuffle(order, rng);
+        }
+        List<int[]> out = new ArrayList<>();
+        for (int start = 0; start < order.length; start += batchSize) {
+            int end = Math.min(order.length, start + batchSize);
+            if (end - start < batchSize && dropLast) {
+                break;
+            }
+            out.add(Arrays.copyOfRange(order, start, end));
+        }
+        return out;
+    }
+
+    /** The next epoch's batches (materialized one at a time as the list is read). */
+    public List<Dataset.Batch> epoch() {
+        List<int[]> idx = epochIndices();
+        return new java.util.AbstractList<>() {
+            @Override
+            public Dataset.Batch get(int i) {
+                return data.batch(idx.get(i));
+            }
+
+            @Override
+            public int size() {
+                return idx.size();
+            }
+        };
+    }
+}

@@ -1,0 +1,35 @@
+package dev.jnorm.nn;
+
+import dev.jnorm.Tensor;
+
+import java.util.Arrays;
+
+/**
+ * A residual connection: y = x + inner(x) (He et al., https://arxiv.org/abs/1512.03385). The inner module must
+ * keep the input's shape. Its state dict keys are prefixed "inner." (PyTorch has no such built-in; a user module
+ * with an attribute named {@code inner} gives the same keys).
+ */
+public class Residual extends Module {
+    private final Module inner;
+
+    public Residual(Module inner) {
+        if (inner == null) {
+            throw new IllegalArgumentException("Residual: inner module is null");
+        }
+        this.inner = registerModule("inner", inner);
+    }
+
+    public Module inner() {
+        return inner;
+    }
+
+    @Override
+    protected Tensor forwardImpl(Tensor x) {
+        Tensor fx = inner.forward(x);
+        if (!Arrays.equals(fx.shape(), x.shape())) {
+            throw new IllegalArgumentException("Residual: the inner module must keep the input's shape "
+                    + Arrays.toString(x.shape()) + ", it returned " + Arrays.toString(fx.shape()));
+        }
+        return x.add(fx);
+    }
+}

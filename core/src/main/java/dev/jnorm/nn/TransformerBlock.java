@@ -1,0 +1,118 @@
+package dev.jnorm.nn;
+
+import dev.jnorm.Tensor;
+
+import java.util.Arrays;
+import java.util.Random;
+import java.util.function.IntFunction;
+
+/**
+ * A pre-norm transformer encoder block on (N, T, d_model) input:
+ * <pre>
+ *   x = x + self_attn(norm1(x))                         (dropout1 on the attention output)
+ *   x = x + linear2(dropout(gelu(linear1(norm2(x)))))   (dropout2 on the MLP output)
+ * </pre>
+ * This is PyTorch's {@code nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout, activation="gelu",
+ * batch_first=True, norm_first=True)}, with the same child names (so the same state dict keys) and defaults
+ * (dim_feedforward 2048, dropout 0.1, LayerNorm eps 1e-5); the two norms are whatever the caller's factory builds
+ * for d_model, e.g. {@code LayerNorm::new} (the default) or {@code RMSNorm::new}.
+ */
+public class TransformerBlock extends Module {
+    private final int dModel;
+
+    private TransformerBlock(Builder b) {
+        Random rng = b.rng;
+        this.dModel = b.dModel;
+        registerModule("self_attn", new MultiheadAttention(b.dModel, b.nHead, true, b.causal, rng));
+        registerModule("linear1", new Linear(b.dModel, b.dimFeedforward, true, rng));
+        registerModule("dropout", new Dropout(b.dropout, rng));
+        registerModule("linear2", new Linear(b.dimFeedforward, b.dModel, true, rng));
+        registerModule("norm1", b.norm.apply(b.dModel));
+        registerModule("norm2", b.norm.apply(b.dModel));
+        registerModule("dropout1", new Dropout(b.dropout, rng));
+        registerModule("dropout2", new Dropout(b.dropout, rng));
+        registerModule("activation", new GELU());
+    }
+
+    /** The block with PyTorch's defaults: dim_feedforward 2048, dropout 0.1, LayerNorm. */
+    public TransformerBlock(int dModel, int nHead) {
+        this(builder(dModel, nHead));
+    }
+
+    public static Builder builder(int dModel, int nHead) {
+        return new Builder(dModel, nHead);
+    }
+
+    private Module child(String name) {
+        return namedChildren().get(name);
+    }
+
+    @Override
+    protected Tensor forwardImpl(Tensor x) {
+        int[] shape = x.shape();
+        if (shape.length != 3 || shape[2] != dModel) {
+            throw new IllegalArgumentException("TransformerBlock: expected 3-D input (N, T, E) with E=" + dModel
+                    + ", got shape " + Arrays.toString(shape));
+        }
+        Tensor a = child("dropout1").forward(child("self_attn").forward(child("norm1").forward(x)));
+        Tensor h = x.add(a);
+        Tensor m = child("norm2").forward(h);
+        m = child("linear2").forward(child("dropout").forward(child("activation").forward(
+                child("linear1").forward(m))));
+        return h.add(child("dropout2").forward(m));
+    }
+
+    /** Options with PyTorch's defaults. */
+    public static final class Builder {
+        private final int dModel;
+        private final int nHead;
+        private int dimFeedforward = 2048;
+        private double dropout = 0.1;
+        private boolean causal = false;
+        private IntFunction<Module> norm = LayerNorm::new;
+        private Random rng = Init.defaultRandom();
+
+        private Builder(int dModel, int nHead) {
+            this.dModel = dModel;
+            this.nHead = nHead;
+        }
+
+        /** Hidden width of the MLP; default 2048. */
+        public Builder dimFeedforward(int dimFeedforward) {
+            if (dimFeedforward <= 0) {
+                throw new IllegalArgumentException("TransformerBlock: dim_feedforward must be positive, got "
+                        + dimFeedforward);
+            }
+            this.dimFeedforward = dimFeedforward;
+            return this;
+        }
+
+        /** Dropout probability of the three dropouts; default 0.1. */
+        public Builder dropout(double dropout) {
+            this.dropout = dropout;
+            return this;
+        }
+
+        /** Causal self-attention (position i sees positions ≤ i); default false. */
+        public Builder causal(boolean causal) {
+            this.causal = causal;
+            return this;
+        }
+
+        /** Builds norm1 and norm2 from d_model; default {@code LayerNorm::new} (eps 1e-5). */
+        public Builder norm(IntFunction<Module> norm) {
+            this.norm = norm;
+            return this;
+        }
+
+        /** The generator of the initial weights and dropout masks; default {@link Init#defaultRandom()}. */
+        public Builder rng(Random rng) {
+            this.rng = rng;
+            return this;
+        }
+
+        public TransformerBlock build() {
+            return new TransformerBlock(this);
+        }
+    }
+}

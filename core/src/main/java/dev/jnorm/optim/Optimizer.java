@@ -1,0 +1,19 @@
+package dev.jnorm.optim;
+
+/**
+ * What training loops and learning-rate schedulers need from an optimizer (one parameter group, as in PyTorch's
+ * {@code optimizer.param_groups[0]}).
+ */
+public interface Optimizer {
+    /** One update of every parameter that has a gradient. */
+    void step();
+
+    /** Clears every parameter's gradient (PyTorch 2's {@code zero_grad(set_to_none=True)}). */
+    void zeroGrad();
+
+    /** The current learning rate ({@code param_groups[0]["lr"]}). */
+    double lr();
+
+    /** Sets the learning rate for the following steps (what a scheduler does). */
+    void setLr(double lr);
+}
