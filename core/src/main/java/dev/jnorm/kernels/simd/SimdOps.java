@@ -305,35 +305,90 @@ final class SimdOps {
 
     // ---------------------------------------------------------------- column passes over [rows, C] (channels last)
 
+    // NB: the column reductions walk the rows of a chunk with a block of columns' accumulators held in registers
+    // (4 double vectors: 32 columns at 512 bits), so each row costs loads of x only, instead of a load and a store of
+    // every accumulator; the remaining columns go one vector, then one column, at a time. The order of the additions
+    // within a column is the row order either way.
+
     /** acc[c] += Σ_rows x[r, c] for rows [r0, r1) of a [*, C] array, in double. */
     static void columnSums(float[] x, int r0, int r1, int c, double[] acc) {
         int step = DOUBLE.length();
-        for (int r = r0; r < r1; r++) {
-            int base = r * c;
-            int j = 0;
-            for (; j <= c - step; j += step) { // main
-                widen(x, base + j).add(DoubleVector.fromArray(DOUBLE, acc, j)).intoArray(acc, j);
+        int j = 0;
+        for (; j <= c - 4 * step; j += 4 * step) { // main: a block of four accumulators in registers
+            DoubleVector a0 = DoubleVector.fromArray(DOUBLE, acc, j);
+            DoubleVector a1 = DoubleVector.fromArray(DOUBLE, acc, j + step);
+            DoubleVector a2 = DoubleVector.fromArray(DOUBLE, acc, j + 2 * step);
+            DoubleVector a3 = DoubleVector.fromArray(DOUBLE, acc, j + 3 * step);
+            for (int r = r0; r < r1; r++) {
+                int base = r * c + j;
+                a0 = a0.add(widen(x, base));
+                a1 = a1.add(widen(x, base + step));
+                a2 = a2.add(widen(x, base + 2 * step));
+                a3 = a3.add(widen(x, base + 3 * step));
             }
-            for (; j < c; j++) { // scalar tail
-                acc[j] += x[base + j];
+            a0.intoArray(acc, j);
+            a1.intoArray(acc, j + step);
+            a2.intoArray(acc, j + 2 * step);
+            a3.intoArray(acc, j + 3 * step);
+        }
+        for (; j <= c - step; j += step) { // vector tail
+            DoubleVector a0 = DoubleVector.fromArray(DOUBLE, acc, j);
+            for (int r = r0; r < r1; r++) {
+                a0 = a0.add(widen(x, r * c + j));
             }
+            a0.intoArray(acc, j);
+        }
+        for (; j < c; j++) { // scalar tail
+            double a0 = acc[j];
+            for (int r = r0; r < r1; r++) {
+                a0 += x[r * c + j];
+            }
+            acc[j] = a0;
         }
     }
 
     /** acc[c] += Σ_rows (x[r, c] − mean[c])² for rows [r0, r1), in double. */
     static void columnSquaredDeviations(float[] x, int r0, int r1, int c, double[] mean, double[] acc) {
         int step = DOUBLE.length();
-        for (int r = r0; r < r1; r++) {
-            int base = r * c;
-            int j = 0;
-            for (; j <= c - step; j += step) { // main
-                DoubleVector d = widen(x, base + j).sub(DoubleVector.fromArray(DOUBLE, mean, j));
-                d.fma(d, DoubleVector.fromArray(DOUBLE, acc, j)).intoArray(acc, j);
+        int j = 0;
+        for (; j <= c - 4 * step; j += 4 * step) { // main: four accumulators and four means in registers
+            DoubleVector m0 = DoubleVector.fromArray(DOUBLE, mean, j);
+            DoubleVector m1 = DoubleVector.fromArray(DOUBLE, mean, j + step);
+            DoubleVector m2 = DoubleVector.fromArray(DOUBLE, mean, j + 2 * step);
+            DoubleVector m3 = DoubleVector.fromArray(DOUBLE, mean, j + 3 * step);
+            DoubleVector a0 = DoubleVector.fromArray(DOUBLE, acc, j);
+            DoubleVector a1 = DoubleVector.fromArray(DOUBLE, acc, j + step);
+            DoubleVector a2 = DoubleVector.fromArray(DOUBLE, acc, j + 2 * step);
+            DoubleVector a3 = DoubleVector.fromArray(DOUBLE, acc, j + 3 * step);
+            for (int r = r0; r < r1; r++) {
+                int base = r * c + j;
+                DoubleVector d0 = widen(x, base).sub(m0), d1 = widen(x, base + step).sub(m1);
+                DoubleVector d2 = widen(x, base + 2 * step).sub(m2), d3 = widen(x, base + 3 * step).sub(m3);
+                a0 = d0.fma(d0, a0);
+                a1 = d1.fma(d1, a1);
+                a2 = d2.fma(d2, a2);
+                a3 = d3.fma(d3, a3);
             }
-            for (; j < c; j++) { // scalar tail
-                double d = x[base + j] - mean[j];
-                acc[j] += d * d;
+            a0.intoArray(acc, j);
+            a1.intoArray(acc, j + step);
+            a2.intoArray(acc, j + 2 * step);
+            a3.intoArray(acc, j + 3 * step);
+        }
+        for (; j <= c - step; j += step) { // vector tail
+            DoubleVector m0 = DoubleVector.fromArray(DOUBLE, mean, j), a0 = DoubleVector.fromArray(DOUBLE, acc, j);
+            for (int r = r0; r < r1; r++) {
+                DoubleVector d0 = widen(x, r * c + j).sub(m0);
+                a0 = d0.fma(d0, a0);
             }
+            a0.intoArray(acc, j);
+        }
+        for (; j < c; j++) { // scalar tail
+            double a0 = acc[j];
+            for (int r = r0; r < r1; r++) {
+                double d = x[r * c + j] - mean[j];
+                a0 += d * d;
+            }
+            acc[j] = a0;
         }
     }
 
@@ -341,38 +396,84 @@ final class SimdOps {
     static void columnDyAndDyDev(float[] x, float[] dy, int r0, int r1, int c, double[] mean, double[] sumDy,
                                  double[] sumDyDev) {
         int step = DOUBLE.length();
-        for (int r = r0; r < r1; r++) {
-            int base = r * c;
-            int j = 0;
-            for (; j <= c - step; j += step) { // main
-                DoubleVector g = widen(dy, base + j);
-                DoubleVector d = widen(x, base + j).sub(DoubleVector.fromArray(DOUBLE, mean, j));
-                g.add(DoubleVector.fromArray(DOUBLE, sumDy, j)).intoArray(sumDy, j);
-                g.fma(d, DoubleVector.fromArray(DOUBLE, sumDyDev, j)).intoArray(sumDyDev, j);
+        int j = 0;
+        for (; j <= c - 2 * step; j += 2 * step) { // main: two column vectors' four accumulators in registers
+            DoubleVector m0 = DoubleVector.fromArray(DOUBLE, mean, j);
+            DoubleVector m1 = DoubleVector.fromArray(DOUBLE, mean, j + step);
+            DoubleVector s0 = DoubleVector.fromArray(DOUBLE, sumDy, j);
+            DoubleVector s1 = DoubleVector.fromArray(DOUBLE, sumDy, j + step);
+            DoubleVector p0 = DoubleVector.fromArray(DOUBLE, sumDyDev, j);
+            DoubleVector p1 = DoubleVector.fromArray(DOUBLE, sumDyDev, j + step);
+            for (int r = r0; r < r1; r++) {
+                int base = r * c + j;
+                DoubleVector g0 = widen(dy, base), g1 = widen(dy, base + step);
+                s0 = s0.add(g0);
+                s1 = s1.add(g1);
+                p0 = g0.fma(widen(x, base).sub(m0), p0);
+                p1 = g1.fma(widen(x, base + step).sub(m1), p1);
             }
-            for (; j < c; j++) { // scalar tail
-                double g = dy[base + j];
-                sumDy[j] += g;
-                sumDyDev[j] += g * (x[base + j] - mean[j]);
+            s0.intoArray(sumDy, j);
+            s1.intoArray(sumDy, j + step);
+            p0.intoArray(sumDyDev, j);
+            p1.intoArray(sumDyDev, j + step);
+        }
+        for (; j <= c - step; j += step) { // vector tail
+            DoubleVector m0 = DoubleVector.fromArray(DOUBLE, mean, j);
+            DoubleVector s0 = DoubleVector.fromArray(DOUBLE, sumDy, j);
+            DoubleVector p0 = DoubleVector.fromArray(DOUBLE, sumDyDev, j);
+            for (int r = r0; r < r1; r++) {
+                DoubleVector g0 = widen(dy, r * c + j);
+                s0 = s0.add(g0);
+                p0 = g0.fma(widen(x, r * c + j).sub(m0), p0);
             }
+            s0.intoArray(sumDy, j);
+            p0.intoArray(sumDyDev, j);
+        }
+        for (; j < c; j++) { // scalar tail
+            double s0 = sumDy[j], p0 = sumDyDev[j];
+            for (int r = r0; r < r1; r++) {
+                double g = dy[r * c + j];
+                s0 += g;
+                p0 += g * (x[r * c + j] - mean[j]);
+            }
+            sumDy[j] = s0;
+            sumDyDev[j] = p0;
         }
     }
 
-    /** y[r, c] = ((x − hi[c]) − lo[c])·scale[c] + shift[c] for rows [r0, r1). */
+    /**
+     * y[r, c] = ((x − hi[c]) − lo[c])·scale[c] + shift[c] for rows [r0, r1). NB: blocks of two float vectors of
+     * columns keep their eight coefficient vectors in registers while the rows stream past.
+     */
     static void normalizeColumns(float[] x, int r0, int r1, int c, float[] hi, float[] lo, float[] scale,
                                  float[] shift, float[] y) {
         int step = FLOAT.length();
-        for (int r = r0; r < r1; r++) {
-            int base = r * c;
-            int j = 0;
-            for (; j <= c - step; j += step) { // main
-                FloatVector d = FloatVector.fromArray(FLOAT, x, base + j).sub(FloatVector.fromArray(FLOAT, hi, j))
-                        .sub(FloatVector.fromArray(FLOAT, lo, j));
-                d.fma(FloatVector.fromArray(FLOAT, scale, j), FloatVector.fromArray(FLOAT, shift, j))
-                        .intoArray(y, base + j);
+        int j = 0;
+        for (; j <= c - 2 * step; j += 2 * step) { // main
+            FloatVector h0 = FloatVector.fromArray(FLOAT, hi, j), h1 = FloatVector.fromArray(FLOAT, hi, j + step);
+            FloatVector l0 = FloatVector.fromArray(FLOAT, lo, j), l1 = FloatVector.fromArray(FLOAT, lo, j + step);
+            FloatVector s0 = FloatVector.fromArray(FLOAT, scale, j);
+            FloatVector s1 = FloatVector.fromArray(FLOAT, scale, j + step);
+            FloatVector t0 = FloatVector.fromArray(FLOAT, shift, j);
+            FloatVector t1 = FloatVector.fromArray(FLOAT, shift, j + step);
+            for (int r = r0; r < r1; r++) {
+                int base = r * c + j;
+                FloatVector.fromArray(FLOAT, x, base).sub(h0).sub(l0).fma(s0, t0).intoArray(y, base);
+                FloatVector.fromArray(FLOAT, x, base + step).sub(h1).sub(l1).fma(s1, t1).intoArray(y, base + step);
             }
-            for (; j < c; j++) { // scalar tail
-                y[base + j] = Math.fma((x[base + j] - hi[j]) - lo[j], scale[j], shift[j]);
+        }
+        for (; j <= c - step; j += step) { // vector tail
+            FloatVector h0 = FloatVector.fromArray(FLOAT, hi, j), l0 = FloatVector.fromArray(FLOAT, lo, j);
+            FloatVector s0 = FloatVector.fromArray(FLOAT, scale, j), t0 = FloatVector.fromArray(FLOAT, shift, j);
+            for (int r = r0; r < r1; r++) {
+                int base = r * c + j;
+                FloatVector.fromArray(FLOAT, x, base).sub(h0).sub(l0).fma(s0, t0).intoArray(y, base);
+            }
+        }
+        for (; j < c; j++) { // scalar tail
+            for (int r = r0; r < r1; r++) {
+                int i = r * c + j;
+                y[i] = Math.fma((x[i] - hi[j]) - lo[j], scale[j], shift[j]);
             }
         }
     }
