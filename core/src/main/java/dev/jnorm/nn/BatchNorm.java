@@ -32,19 +32,7 @@ public abstract class BatchNorm extends NormBase {
     protected abstract String layout();
 
     @Override
-    protected Tensor forwardImpl(Tensor x) {
-        if (!needsExclusiveForward()) {
-            return forwardChecked(x);
-        }
-        enterExclusiveForward();
-        try {
-            return forwardChecked(x);
-        } finally {
-            exitExclusiveForward();
-        }
-    }
-
-    private Tensor forwardChecked(Tensor x) {
+    protected Tensor forwardChecked(Tensor x) {
         checkInput(x, ranks(), layout(), 1, true);
         boolean updateStats = training && trackRunningStats && !statisticsFrozen;
         boolean batchStats = (training && !statisticsFrozen) || !trackRunningStats;

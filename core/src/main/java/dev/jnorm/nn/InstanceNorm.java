@@ -26,19 +26,7 @@ public abstract class InstanceNorm extends NormBase {
     protected abstract String layout();
 
     @Override
-    protected Tensor forwardImpl(Tensor x) {
-        if (!needsExclusiveForward()) {
-            return forwardChecked(x);
-        }
-        enterExclusiveForward();
-        try {
-            return forwardChecked(x);
-        } finally {
-            exitExclusiveForward();
-        }
-    }
-
-    private Tensor forwardChecked(Tensor x) {
+    protected Tensor forwardChecked(Tensor x) {
         int rank = batchedRank();
         checkInput(x, new int[] {rank - 1, rank}, layout(), 1, false);
         boolean unbatched = x.dim() == rank - 1;

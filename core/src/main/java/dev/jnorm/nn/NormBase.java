@@ -236,7 +236,7 @@ public abstract class NormBase extends Module {
      *
      * @throws IllegalStateException when another such forward of this module is in progress (on any thread)
      */
-    protected final void enterExclusiveForward() {
+    final void enterExclusiveForward() {
         if (!inExclusiveForward.compareAndSet(false, true)) {
             throw new IllegalStateException(name() + ": concurrent training-mode forward calls on one module are not "
                     + "supported (they would race on the running statistics); use one model per thread, or "
@@ -244,12 +244,12 @@ public abstract class NormBase extends Module {
         }
     }
 
-    protected final void exitExclusiveForward() {
+    final void exitExclusiveForward() {
         inExclusiveForward.set(false);
     }
 
     /** Whether this forward writes state and must not overlap another: training mode or an unmaterialized Lazy. */
-    protected final boolean needsExclusiveForward() {
+    final boolean needsExclusiveForward() {
         return training || uninitialized;
     }
 
@@ -294,6 +294,23 @@ public abstract class NormBase extends Module {
         }
         super.applyState(given);
     }
+
+    /** Runs {@link #forwardChecked} inside the training-forward overlap guard where one is needed. */
+    @Override
+    protected final Tensor forwardImpl(Tensor x) {
+        if (!needsExclusiveForward()) {
+            return forwardChecked(x);
+        }
+        enterExclusiveForward();
+        try {
+            return forwardChecked(x);
+        } finally {
+            exitExclusiveForward();
+        }
+    }
+
+    /** The layer's forward: input checks, statistics, the op. */
+    protected abstract Tensor forwardChecked(Tensor x);
 
     // ---------------------------------------------------------------- checks and printing
 
