@@ -110,9 +110,12 @@ public final class Report {
                 own forked JVM.
                 - Memory: the jnorm JVMs run on a fixed, pre-touched heap (`-Xms4g -Xmx4g -XX:+AlwaysPreTouch`), \
                 so the API rows' output arrays land in memory already mapped, as in a long-running process; their \
-                cost is allocation, zeroing and GC. libtorch's default CPU allocator hands tensors this large back \
-                to the OS when they are freed, so each call page-faults its outputs in afresh (measured while building this benchmark: one minor fault per 4 KiB of output, every call, for \
-                all of these shapes); that is part of libtorch's time here, as in a default PyTorch process.
+                cost is allocation, zeroing and GC. libtorch allocates natively: with glibc's default malloc \
+                it hands tensors this large back to the OS when they are freed, so each call page-faults its \
+                outputs in afresh (one minor fault per 4 KiB, every call); `bench/run.sh` therefore runs it at its \
+                best allocator setting, jemalloc that never returns dirty pages, when installed. This run: \
+                """ + System.getenv().getOrDefault("JNORM_BENCH_ALLOCATOR_NOTE", "not recorded") + """
+                .
 
                 """);
 
