@@ -55,11 +55,7 @@ class ReparametrizationParityTest {
                 + "computed W/σ, `weight_u` and `weight_v` the state after every step (parameters are not updated "
                 + "between steps, see the test's Javadoc). Keys: bias, weight_orig, weight_u, weight_v (PyTorch "
                 + "2.5 Python).");
-        ParityReport.knownIssue(GRADIENT_SUMS, KnownIssues.CONV_GRADIENT_SUMS);
     }
-
-    /** Known jnorm issue: Conv2d's (and Linear's) gradient reductions accumulate in float. */
-    static final String GRADIENT_SUMS = "KI-2";
 
     /** A Linear (kernel 0) or a Conv2d. */
     record Config(boolean spectral, int in, int out, int kernel, int stride, int padding, boolean bias, int dim,
@@ -146,9 +142,6 @@ class ReparametrizationParityTest {
         int[] wShape = c.conv() ? new int[] {c.out, c.in, c.kernel, c.kernel} : new int[] {c.out, c.in};
         try (PointerScope ignored = new PointerScope()) {
             ParityCase pc = new ParityCase(c.spectral ? SN : WN, c.toString());
-            if (c.conv()) {
-                pc.knownIssue(GRADIENT_SUMS, "dweight_g", "dweight_v", "dweight_orig");
-            }
             Map<String, Tensor> initial = m.stateDict();
             Side s64 = new Side(c, initial, wShape, Lt.Prec.F64);
             Side s32 = new Side(c, initial, wShape, Lt.Prec.F32);

@@ -19,9 +19,10 @@ import jdk.incubator.vector.VectorSpecies;
  * per p: 12 FMAs per 3 loads. MR = 6 keeps 12 accumulators + 3 temporaries within the 16 registers of AVX2 (AVX-512
  * has 32).</li>
  * </ul>
- * Summation: each KC slice of a C element is a chain of FMAs in p order started at 0, and the slices' sums are
- * added to C in slice order (blocked summation: the rounding error grows like KC + k/KC terms, not like k, which
- * matters for the long reductions of Conv2d's weight gradient, k = N·H'·W').
+ * Summation, blocked at two levels: within a KC slice a C element is a sum of {@link #CHAIN}-deep FMA chains (each
+ * in p order from 0) added in order, and the slices' sums are added to C in slice order. The rounding error grows
+ * like CHAIN + KC/CHAIN + k/KC terms, not like k, which matters for the long reductions of Conv2d's weight gradient,
+ * k = N·H'·W'.
  *
  * <p>Determinism: that order is fixed by the shape; tasks and k-ranges are fixed by the shape alone, and k-range partials are summed in range order. So results
  * are bit-identical for any thread count (and any vector width: a lane is one C element).
@@ -33,6 +34,12 @@ public final class VectorGemmKernel implements GemmKernel {
     static final int NR = 2 * VL;
     /** Rows of a register tile. */
     static final int MR = 6;
+    /**
+     * Depth of one FMA chain of the micro-kernel. Why: float FMA chains gather rounding error in proportion to their
+     * length; KC-long chains made Conv2d's weight gradient (a deep product over N·H'·W' positions) about 3× less
+     * accurate than libtorch's. A run costs one extra pass over the 6×32 tile in L1 per CHAIN·MR·2 FMAs.
+     */
+    static final int CHAIN = 32;
     /** Depth of a packed slice. NB: KC·NR floats of B (32 KiB at 512 bits) stay in the 48 KiB L1 across tiles. */
     static final int KC = 256;
     /** Rows of C per task and packed A block (a multiple of MR); MC·KC floats of A (96 KiB) sit in L2. */
@@ -99,6 +106,7 @@ public final class VectorGemmKernel implements GemmKernel {
         int rowPanels = ceilDiv(rows, MR);
         float[] pa = new float[rowPanels * KC * MR]; // [rowPanels, kc, MR]
         float[] tile = new float[MR * NR]; // one register tile's sums of a KC slice
+        float[] run = new float[MR * NR];  // one CHAIN-deep run of it
         for (int pc = k0; pc < k1; pc += KC) {
             int kc = Math.min(KC, k1 - pc);
             packA(transA, m, k, a, aOff, i0, rows, pc, kc, pa);
@@ -108,7 +116,12 @@ public final class VectorGemmKernel implements GemmKernel {
                 for (int ip = 0; ip < rowPanels; ip++) {
                     int r0 = i0 + ip * MR, tileRows = Math.min(MR, m - r0);
                     int aIdx = ip * kc * MR;
-                    kernel(pa, aIdx, pb, bIdx, kc, tile);
+                    // the slice as CHAIN-deep runs: the first into the tile, the others into run, added to the tile
+                    kernel(pa, aIdx, pb, bIdx, Math.min(CHAIN, kc), tile);
+                    for (int p0 = CHAIN; p0 < kc; p0 += CHAIN) {
+                        kernel(pa, aIdx + p0 * MR, pb, bIdx + p0 * NR, Math.min(CHAIN, kc - p0), run);
+                        addRun(run, tile);
+                    }
                     addTile(tile, tileRows, cols, c, cOff + r0 * n + j0, n);
                 }
             }
@@ -166,7 +179,7 @@ public final class VectorGemmKernel implements GemmKernel {
     }
 
     /**
-     * The register tile: t[r·NR + j] = Σ_p pa[p·MR + r]·pb[p·NR + j] for r &lt; MR, j &lt; NR (one KC slice).
+     * The register tile: t[r·NR + j] = Σ_p pa[p·MR + r]·pb[p·NR + j] for r &lt; MR, j &lt; NR (one run of kc ≤ CHAIN).
      * Scalar math: {@code t[r][j] = fma(a[p][r], b[p][j], t[r][j])} for p in order from t = 0.
      * NB: the tile is stored to {@code t} and added to C by {@link #addTile} in the caller: loading, adding and
      * storing C at the end of this method made C2 compile the loop about 4× slower (measured on JDK 25).
@@ -207,6 +220,13 @@ public final class VectorGemmKernel implements GemmKernel {
         storeRow(t, 3 * NR, c30, c31);
         storeRow(t, 4 * NR, c40, c41);
         storeRow(t, 5 * NR, c50, c51);
+    }
+
+    /** tile += run, all MR×NR sums (the padding rows and columns are 0 + 0). */
+    private static void addRun(float[] run, float[] tile) {
+        for (int i = 0; i < MR * NR; i += VL) {
+            FloatVector.fromArray(F, tile, i).add(FloatVector.fromArray(F, run, i)).intoArray(tile, i);
+        }
     }
 
     /** C[r, 0:cols] += tile[r, 0:cols] for r &lt; rows (C rows ldc apart): one KC slice's partial sums. */
