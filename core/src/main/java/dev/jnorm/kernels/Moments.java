@@ -73,6 +73,30 @@ public final class Moments {
     }
 
     /**
+     * Chan's merge, {@link #merge(Moments)}'s formula, for a row of independent statistics that share their counts
+     * (the columns of a chunk of rows): (meanA[j], M2A[j]) over countA values absorbs (meanB[j], M2B[j]) over countB
+     * values, for every j. Arrays instead of objects, so a column reduction keeps no per-chunk garbage.
+     */
+    public static void mergeColumns(long countA, double[] meanA, double[] m2A, long countB, double[] meanB,
+                                    double[] m2B) {
+        if (countB == 0) {
+            return;
+        }
+        if (countA == 0) {
+            System.arraycopy(meanB, 0, meanA, 0, meanA.length);
+            System.arraycopy(m2B, 0, m2A, 0, m2A.length);
+            return;
+        }
+        long n = countA + countB;
+        double fB = (double) countB / n, fAB = (double) countA * countB / n;
+        for (int j = 0; j < meanA.length; j++) {
+            double delta = meanB[j] - meanA[j];
+            meanA[j] += delta * fB;
+            m2A[j] += m2B[j] + delta * delta * fAB;
+        }
+    }
+
+    /**
      * Moments of {@code segments} contiguous runs of {@code length} floats, the s-th starting at
      * {@code start + s·stride}: Welford within a run, Chan across runs in order.
      * BatchNorm channel c of [N, C, inner]: start = c·inner, segments = N, stride = C·inner, length = inner.

@@ -171,32 +171,54 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
         return Math.max(64, CHUNK / c);
     }
 
-    /** Per-column moments of x[rows, C]: two-pass per row chunk, Chan-merged in chunk order. */
+    /**
+     * Column reductions run as at most this many tasks, each a fixed, contiguous run of chunks that it folds into
+     * one partial per column; the tasks' partials are merged in task order. Why: a partial per chunk would allocate
+     * in proportion to the rows (2·C doubles every 64 KiB of input). Fixed by the shape, never by the thread count.
+     */
+    static final int COLUMN_TASKS = 16;
+
+    /** Chunks per column-reduction task: ⌈chunks / COLUMN_TASKS⌉. */
+    static int chunksPerTask(int chunks) {
+        return Parallel.ceilDiv(chunks, Math.min(chunks, COLUMN_TASKS));
+    }
+
+    /**
+     * Per-column moments of x[rows, C]: two-pass per row chunk, Chan-merged in chunk order within a task, then the
+     * tasks' partials in task order.
+     */
     static void columnMoments(float[] x, int rows, int c, double[] mean, double[] biasedVar) {
         int rpc = rowsPerChunk(c);
-        int chunks = Parallel.ceilDiv(rows, rpc);
-        double[][] chunkMean = new double[chunks][];
-        double[][] chunkM2 = new double[chunks][];
-        Parallel.forEach(chunks, k -> {
-            int r0 = k * rpc, r1 = Parallel.end(k, rpc, rows);
-            double[] mu = new double[c];
-            SimdOps.columnSums(x, r0, r1, c, mu);
-            for (int j = 0; j < c; j++) {
-                mu[j] /= (r1 - r0);
-            }
-            double[] m2 = new double[c];
-            SimdOps.columnSquaredDeviations(x, r0, r1, c, mu, m2);
-            chunkMean[k] = mu;
-            chunkM2[k] = m2;
-        });
-        for (int j = 0; j < c; j++) {
-            Moments m = new Moments();
-            for (int k = 0; k < chunks; k++) {
+        int chunks = Parallel.ceilDiv(rows, rpc), perTask = chunksPerTask(chunks);
+        int tasks = Parallel.ceilDiv(chunks, perTask);
+        double[][] taskMean = new double[tasks][c], taskM2 = new double[tasks][c];
+        long[] taskCount = new long[tasks];
+        Parallel.forEach(tasks, t -> {
+            double[] mu = new double[c], m2 = new double[c]; // one chunk's, reused
+            long count = 0;
+            for (int k = t * perTask; k < Parallel.end(t, perTask, chunks); k++) {
                 int r0 = k * rpc, r1 = Parallel.end(k, rpc, rows);
-                m.merge(new Moments(r1 - r0, chunkMean[k][j], chunkM2[k][j]));
+                Arrays.fill(mu, 0);
+                SimdOps.columnSums(x, r0, r1, c, mu);
+                for (int j = 0; j < c; j++) {
+                    mu[j] /= (r1 - r0);
+                }
+                Arrays.fill(m2, 0);
+                SimdOps.columnSquaredDeviations(x, r0, r1, c, mu, m2);
+                Moments.mergeColumns(count, taskMean[t], taskM2[t], r1 - r0, mu, m2);
+                count += r1 - r0;
             }
-            mean[j] = m.mean();
-            biasedVar[j] = m.biasedVar();
+            taskCount[t] = count;
+        });
+        double[] m2 = new double[c];
+        Arrays.fill(mean, 0);
+        long count = 0;
+        for (int t = 0; t < tasks; t++) {
+            Moments.mergeColumns(count, mean, m2, taskCount[t], taskMean[t], taskM2[t]);
+            count += taskCount[t];
+        }
+        for (int j = 0; j < c; j++) {
+            biasedVar[j] = m2[j] / count;
         }
     }
 
@@ -296,18 +318,22 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
         }
     }
 
-    /** Per-column Σdy and Σdy·(x − mean) of [rows, C]: per row chunk in double, summed in chunk order. */
+    /**
+     * Per-column Σdy and Σdy·(x − mean) of [rows, C]: each task sums its run of row chunks in double, the tasks'
+     * partials are summed in task order (see {@link #COLUMN_TASKS}).
+     */
     private static void columnGradSums(float[] x, float[] dy, int rows, int c, double[] mean, double[] sumDy,
                                        double[] sumDyDev) {
         int rpc = rowsPerChunk(c);
-        int chunks = Parallel.ceilDiv(rows, rpc);
-        double[][] partDy = new double[chunks][c], partDyDev = new double[chunks][c];
-        Parallel.forEach(chunks, k -> SimdOps.columnDyAndDyDev(x, dy, k * rpc, Parallel.end(k, rpc, rows), c, mean,
-                partDy[k], partDyDev[k]));
-        for (int k = 0; k < chunks; k++) {
+        int chunks = Parallel.ceilDiv(rows, rpc), perTask = chunksPerTask(chunks);
+        int tasks = Parallel.ceilDiv(chunks, perTask);
+        double[][] partDy = new double[tasks][c], partDyDev = new double[tasks][c];
+        Parallel.forEach(tasks, t -> SimdOps.columnDyAndDyDev(x, dy, t * perTask * rpc,
+                Math.min(rows, Parallel.end(t, perTask, chunks) * rpc), c, mean, partDy[t], partDyDev[t]));
+        for (int t = 0; t < tasks; t++) {
             for (int j = 0; j < c; j++) {
-                sumDy[j] += partDy[k][j];
-                sumDyDev[j] += partDyDev[k][j];
+                sumDy[j] += partDy[t][j];
+                sumDyDev[j] += partDyDev[t][j];
             }
         }
     }
