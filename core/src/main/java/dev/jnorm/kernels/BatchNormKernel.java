@@ -24,7 +24,8 @@ public interface BatchNormKernel {
                  double[] mean /* [C] out */, double[] biasedVar /* [C] out */);
 
     /**
-     * y = (x − mean[c])·rstd[c]·weight[c] + bias[c]; weight/bias null mean 1/0.
+     * y = (x − mean[c])·rstd[c]·weight[c] + bias[c] with given statistics (eval, frozen statistics); weight/bias
+     * null mean 1/0. Computed in double and rounded once to float: x may lie far from a running mean.
      */
     void normalize(float[] x /* [N, C, inner] */, int n, int c, int inner,
                    double[] mean /* [C] */, double[] rstd /* [C] */,

@@ -130,6 +130,9 @@ class FastKernelTest {
             refBn.normalize(x, n, c, inner, ref[0], ref[1], wt, bt, yRef);
             fastBn.forwardTraining(x, n, c, inner, wt, bt, 1e-5, yFast, new double[c], new double[c], new double[c]);
             assertNear("y", yRef, yFast);
+            float[] yEvalFast = new float[x.length]; // given statistics: the eval transform
+            fastBn.normalize(x, n, c, inner, ref[0], ref[1], wt, bt, yEvalFast);
+            assertNear("y with given statistics", yRef, yEvalFast);
             for (boolean batchStats : new boolean[] {true, false}) {
                 float[][] gRef = bnBackward(refBn, x, dy, n, c, inner, ref, wt, batchStats);
                 float[][] gFast = bnBackward(fastBn, x, dy, n, c, inner, ref, wt, batchStats);
@@ -139,6 +142,45 @@ class FastKernelTest {
                 assertNear("dbias", gRef[2], gFast[2]);
             }
         }
+    }
+
+    /**
+     * Eval with running statistics far from x (pytorch#5410's constant channels above 1e7, running means from a few
+     * momentum steps): every y must be the double value (x − mean)·rstd·w + b rounded once, i.e. within half an ulp
+     * of it, in both layouts. The float (hi, lo) form of training was off by up to ~2 ulps here.
+     */
+    @ParameterizedTest(name = "inner {0}")
+    @MethodSource("evalLayouts")
+    void evalTransformIsRoundedOnce(int inner) {
+        Random rng = new Random(77 + inner);
+        int n = 6, c = 35;
+        float[] x = new float[n * c * inner];
+        double[] mean = new double[c], rstd = new double[c];
+        float[] w = data(rng, c, 1.0, 0.5), b = data(rng, c, 0.0, 3.0);
+        double[] level = new double[c];
+        for (int ch = 0; ch < c; ch++) {
+            level[ch] = 1e7 + 9e7 * rng.nextDouble();
+            mean[ch] = (float) (0.19 * level[ch]);           // a running mean after two momentum-0.1 steps
+            rstd[ch] = 1.0 / Math.sqrt((float) 0.81 + 1e-5); // a running variance of a constant channel
+        }
+        for (int i = 0; i < x.length; i++) { // element i of channel (i / inner) % c ([N, C, inner])
+            int ch = (i / inner) % c;
+            x[i] = (float) (level[ch] + (rng.nextBoolean() ? 0 : 1e3 * rng.nextGaussian()));
+        }
+        float[] y = new float[x.length];
+        fastBn.normalize(x, n, c, inner, mean, rstd, w, b, y);
+        for (int i = 0; i < x.length; i++) {
+            int ch = (i / inner) % c;
+            double truth = (x[i] - mean[ch]) * rstd[ch] * w[ch] + b[ch];
+            if (!(Math.abs(y[i] - truth) <= 0.5000001 * Math.ulp(y[i]))) {
+                throw new AssertionError("element " + i + ": " + y[i] + " vs " + truth + " ("
+                        + Math.abs(y[i] - truth) / Math.ulp(y[i]) + " ulp)");
+            }
+        }
+    }
+
+    static Stream<Integer> evalLayouts() {
+        return Stream.of(1, 3136, 17); // columns (channels-last), planes, a plane with a scalar tail
     }
 
     private static double[][] bnForward(BatchNormKernel k, float[] x, int n, int c, int inner, float[] w, float[] b) {

@@ -43,6 +43,11 @@ final class SimdOps {
         return (DoubleVector) FloatVector.fromArray(HALF, a, i).castShape(DOUBLE, 0);
     }
 
+    /** Rounds a full double vector to floats (one rounding per lane) and stores them at y[i..]: widen's inverse. */
+    private static void narrowInto(DoubleVector v, float[] y, int i) {
+        ((FloatVector) v.castShape(HALF, 0)).intoArray(y, i);
+    }
+
     /** The float pair (hi, lo) with hi + lo ≈ mean to ~2⁻⁴⁸ relative. */
     static float hi(double mean) {
         return (float) mean;
@@ -139,6 +144,25 @@ final class SimdOps {
         }
         for (; i < len; i++) { // scalar tail, same rounding as a lane
             y[off + i] = Math.fma((x[off + i] - hi) - lo, scale, shift);
+        }
+    }
+
+    /**
+     * y = (x − mean)·scale + shift in double, rounded once to float over [off, off+len): the transform with given
+     * statistics (eval, frozen statistics). Why double here and not the float (hi, lo) form of {@link #normalize}:
+     * with running statistics x need not be near the mean (a channel constant at 5e7 whose running mean is 1e7), and
+     * rounding x − mean to float then costs up to ~2 ulps of y; in double y is rounded once. A channel equal to its
+     * mean gives exactly shift.
+     */
+    static void normalizeInDouble(float[] x, int off, int len, double mean, double scale, double shift, float[] y) {
+        int step = HALF.length();
+        int i = 0;
+        for (; i <= len - step; i += step) { // main: half a float vector widened to a full double vector
+            DoubleVector d = widen(x, off + i).sub(mean);
+            narrowInto(d.fma(scale, shift), y, off + i);
+        }
+        for (; i < len; i++) { // scalar tail, same rounding as a lane
+            y[off + i] = (float) Math.fma(x[off + i] - mean, scale, shift);
         }
     }
 
@@ -474,6 +498,43 @@ final class SimdOps {
             for (int r = r0; r < r1; r++) {
                 int i = r * c + j;
                 y[i] = Math.fma((x[i] - hi[j]) - lo[j], scale[j], shift[j]);
+            }
+        }
+    }
+
+    /**
+     * {@link #normalizeInDouble} per column of [rows, C] for rows [r0, r1), the coefficients arrays over C.
+     * NB: blocks of two double vectors of columns keep their six coefficient vectors in registers.
+     */
+    static void normalizeColumnsInDouble(float[] x, int r0, int r1, int c, double[] mean, double[] scale,
+                                         double[] shift, float[] y) {
+        int step = HALF.length();
+        int j = 0;
+        for (; j <= c - 2 * step; j += 2 * step) { // main
+            DoubleVector m0 = DoubleVector.fromArray(DOUBLE, mean, j);
+            DoubleVector m1 = DoubleVector.fromArray(DOUBLE, mean, j + step);
+            DoubleVector s0 = DoubleVector.fromArray(DOUBLE, scale, j);
+            DoubleVector s1 = DoubleVector.fromArray(DOUBLE, scale, j + step);
+            DoubleVector t0 = DoubleVector.fromArray(DOUBLE, shift, j);
+            DoubleVector t1 = DoubleVector.fromArray(DOUBLE, shift, j + step);
+            for (int r = r0; r < r1; r++) {
+                int base = r * c + j;
+                narrowInto(widen(x, base).sub(m0).fma(s0, t0), y, base);
+                narrowInto(widen(x, base + step).sub(m1).fma(s1, t1), y, base + step);
+            }
+        }
+        for (; j <= c - step; j += step) { // vector tail
+            DoubleVector m0 = DoubleVector.fromArray(DOUBLE, mean, j), s0 = DoubleVector.fromArray(DOUBLE, scale, j);
+            DoubleVector t0 = DoubleVector.fromArray(DOUBLE, shift, j);
+            for (int r = r0; r < r1; r++) {
+                int base = r * c + j;
+                narrowInto(widen(x, base).sub(m0).fma(s0, t0), y, base);
+            }
+        }
+        for (; j < c; j++) { // scalar tail
+            for (int r = r0; r < r1; r++) {
+                int i = r * c + j;
+                y[i] = (float) Math.fma(x[i] - mean[j], scale[j], shift[j]);
             }
         }
     }

@@ -68,7 +68,8 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
                 biasedVar[ch] = m.biasedVar();
             }
             finishStats(c, eps, biasedVar, rstd);
-            normalize(x, n, c, inner, mean, rstd, weight, bias, y);
+            forEachPlane(n, c, inner, (p, ch) -> normalizePlanes(x, c, inner, ch, p / c, p / c + 1, mean[ch],
+                    rstd[ch], weight, bias, y));
         }
     }
 
@@ -119,15 +120,27 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
         return new Moments(count, mu, m2);
     }
 
+    /**
+     * Given statistics (eval, frozen statistics): y = (x − mean)·scale + shift in double, rounded once (see
+     * {@link SimdOps#normalizeInDouble}). Training keeps the float (hi, lo) form, where x is spread around its own
+     * batch mean and that form is as accurate at half the work.
+     */
     @Override
     public void normalize(float[] x, int n, int c, int inner, double[] mean, double[] rstd, float[] weight,
                           float[] bias, float[] y) {
+        double[] scale = new double[c], shift = new double[c];
+        for (int ch = 0; ch < c; ch++) {
+            scale[ch] = rstd[ch] * (weight == null ? 1.0 : weight[ch]);
+            shift[ch] = bias == null ? 0.0 : bias[ch];
+        }
         if (inner == 1) {
-            normalizeColumnsAll(x, n, c, mean, rstd, weight, bias, y);
+            int rpc = rowsPerChunk(c);
+            Parallel.forEach(Parallel.ceilDiv(n, rpc), k -> SimdOps.normalizeColumnsInDouble(x, k * rpc,
+                    Parallel.end(k, rpc, n), c, mean, scale, shift, y));
             return;
         }
-        forEachPlane(n, c, inner, (p, ch) -> normalizePlanes(x, c, inner, ch, p / c, p / c + 1, mean[ch], rstd[ch],
-                weight, bias, y));
+        forEachPlane(n, c, inner, (p, ch) -> SimdOps.normalizeInDouble(x, p * inner, inner, mean[ch], scale[ch],
+                shift[ch], y));
     }
 
     /** The plane p = s·C + ch of channel ch, for element-wise passes. */
