@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Runs the JMH benchmarks (jnorm vs libtorch, plus the copy ceiling) and writes BENCHMARKS.md at the repository root.
+# Runs the JMH benchmarks (jnorm vs libtorch: normalization layers, GEMM, a training step of the demo CNN; plus the
+# copy ceiling) and writes BENCHMARKS.md at the repository root.
 #
-#   bench/run.sh                 the full suite (about 15 minutes): -f 1 -wi 3 -w 500ms -i 5 -r 1s
+#   bench/run.sh                 the full suite (about 21 minutes: normalization and copy 15, GemmBench 2 and
+#                                TrainStepBench + TrainStepNormsBench 4): -f 1 -wi 3 -w 500ms -i 5 -r 1s
 #   bench/run.sh JMH-ARGS...     your JMH arguments instead of those defaults, e.g. a quick look at one case:
 #                                bench/run.sh -wi 1 -w 200ms -i 1 -r 500ms -p op=ln_4096x1024 -p threads=1 'NormBench'
+#                                or one family: ... 'GemmBench', ... 'TrainStep' (both step benchmarks)
 #
 # Always added: -prof gc (allocation per call) and -rf json -rff bench/target/jmh-result.json; the JMH log goes to
 # bench/target/jmh.log too. JNORM_BENCH_OUT=path writes the report elsewhere (default: BENCHMARKS.md at the root).
+# JNORM_BENCH_MERGE=a.json[,b.json...] merges earlier results into the report, this run's rows replacing theirs: to
+# redo one family, keep the full run's result first (cp bench/target/jmh-result.json /tmp/full.json), then
+# JNORM_BENCH_MERGE=/tmp/full.json bench/run.sh 'GemmBench'. Paths must not contain commas.
 # Finds a JDK >= 25 as ./jnorm does ($JNORM_JAVA, $JAVA_HOME, `java` on PATH, then /usr/lib/jvm and /opt); the default
 # `java` may be older. Builds bench/target/benchmarks.jar (mvn -Pbench) when it is missing or older than the sources.
 # Run it on a quiet machine: every other busy process shows up in the numbers.
@@ -34,14 +40,28 @@ find_java() {
 
 java=$(find_java) || { echo "bench/run.sh: no JDK 25 or newer found; install one or set JNORM_JAVA" >&2; exit 1; }
 jar="$here/target/benchmarks.jar"
-if [ ! -f "$jar" ] || [ -n "$(find "$root/core/src/main" "$here/src/main" "$root/pom.xml" "$root/core/pom.xml" \
-      "$here/pom.xml" -newer "$jar" -print -quit)" ]; then
+# bench depends on core and, for the demo CNN, on cli
+if [ ! -f "$jar" ] || [ -n "$(find "$root/core/src/main" "$root/cli/src/main" "$here/src/main" "$root/pom.xml" \
+      "$root/core/pom.xml" "$root/cli/pom.xml" "$here/pom.xml" -newer "$jar" -print -quit)" ]; then
   echo "bench/run.sh: building $jar (mvn -Pbench package) ..." >&2
   (cd "$root" && mvn -q -B -DskipTests -Pbench -pl bench -am package) >&2
 fi
 
 result="$here/target/jmh-result.json"
 out="${JNORM_BENCH_OUT:-$root/BENCHMARKS.md}"
+inputs="$result"
+if [ -n "${JNORM_BENCH_MERGE:-}" ]; then
+  IFS=',' read -r -a merge <<< "$JNORM_BENCH_MERGE"
+  for f in "${merge[@]}"; do
+    # checked before the run: a missing file would only show after it, and this run replaces $result
+    [ -s "$f" ] || { echo "bench/run.sh: JNORM_BENCH_MERGE: no result file '$f'" >&2; exit 1; }
+    if [ "$(realpath "$f")" = "$(realpath -m "$result")" ]; then
+      echo "bench/run.sh: JNORM_BENCH_MERGE: this run overwrites '$f'; copy it elsewhere first" >&2
+      exit 1
+    fi
+  done
+  inputs="$JNORM_BENCH_MERGE,$result"
+fi
 if [ $# -gt 0 ]; then
   jmh_args=("$@")
 else
@@ -75,4 +95,4 @@ for a in "$@"; do
     cmd+=" '${a//\'/\'\\\'\'}'"
   fi
 done
-"$java" "${jvm[@]}" -cp "$jar" dev.jnorm.bench.Report "$result" "$out" "$cmd"
+"$java" "${jvm[@]}" -cp "$jar" dev.jnorm.bench.Report "$inputs" "$out" "$cmd"

@@ -158,7 +158,8 @@ public class NormBench {
             };
         }
 
-        private static float[] gaussian(SplittableRandom rng, int n, float mean, float std) {
+        /** n samples of mean + std·N(0, 1); the benchmarks' one source of random inputs. */
+        static float[] gaussian(SplittableRandom rng, int n, float mean, float std) {
             float[] a = new float[n];
             for (int i = 0; i < n; i++) {
                 a[i] = mean + std * (float) rng.nextGaussian();

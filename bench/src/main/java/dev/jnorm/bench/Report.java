@@ -15,18 +15,22 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 
+import dev.jnorm.cli.NormKind;
 import dev.jnorm.kernels.Kernels;
 
 /**
- * Turns JMH's JSON result ({@code -rf json}) of {@link NormBench} and {@link CopyBench} into BENCHMARKS.md.
+ * Turns JMH's JSON results ({@code -rf json}) of {@link NormBench}, {@link CopyBench}, {@link GemmBench},
+ * {@link TrainStepBench} and {@link TrainStepNormsBench} into BENCHMARKS.md.
  *
  * <pre>java --add-modules jdk.incubator.vector -cp bench/target/benchmarks.jar dev.jnorm.bench.Report \
- *     RESULT.json OUT.md COMMAND...</pre>
- * COMMAND (the remaining arguments, joined) is the command line the report says reproduces it. Cases missing from
- * the result (a partial run) show as "—". Run it on the machine that ran the benchmarks: the machine section is read
- * from {@code lscpu} and /proc/meminfo at report time.
+ *     RESULT.json[,MORE.json...] OUT.md COMMAND...</pre>
+ * Several result files (comma-separated) are merged: a row (benchmark and parameters) of a later file replaces the
+ * same row of an earlier one, so a partial run can update a full one. COMMAND (the remaining arguments, joined) is
+ * the command line the report says reproduces it. Cases missing from the results show as "—". Run it on the machine
+ * that ran the benchmarks: the machine section is read from {@code lscpu} and /proc/meminfo at report time.
  */
 public final class Report {
     private Report() {
@@ -42,6 +46,8 @@ public final class Report {
             "kernel", "jnorm raw kernel",
             "torch", "libtorch 2.5.1");
     private static final int[] THREADS = {1, 2};
+    /** TrainStepBench's {@code norm} values, in table order; "none" is the baseline of the difference column. */
+    private static final String[] STEP_NORMS = {"batch", "group", "none"};
 
     /** One JMH result row. */
     record Result(String bench, String method, Map<String, String> params, double ms, double errorMs,
@@ -50,24 +56,42 @@ public final class Report {
 
     public static void main(String[] args) throws IOException {
         if (args.length < 2) {
-            System.err.println("usage: Report RESULT.json OUT.md [COMMAND...]");
+            System.err.println("usage: Report RESULT.json[,MORE.json...] OUT.md [COMMAND...]");
             System.exit(2);
         }
-        Path in = Path.of(args[0]);
+        List<String> inputs = new ArrayList<>();
+        for (String f : args[0].split(",")) {
+            if (!f.isBlank()) {
+                inputs.add(f.strip());
+            }
+        }
         Path out = Path.of(args[1]);
         String command = args.length > 2 ? String.join(" ", List.of(args).subList(2, args.length)) : "bench/run.sh";
-        List<?> json = (List<?>) Json.parse(Files.readString(in, StandardCharsets.UTF_8));
-        String md = render(json, command);
+        // by benchmark and parameters; files read last to first, so a later file's row wins and the last file's
+        // rows come first (render takes the run's settings from the first rows)
+        Map<String, Object> rows = new LinkedHashMap<>();
+        for (String f : inputs.reversed()) {
+            for (Object o : (List<?>) Json.parse(Files.readString(Path.of(f), StandardCharsets.UTF_8))) {
+                Map<?, ?> m = (Map<?, ?>) o;
+                rows.putIfAbsent(m.get("benchmark") + "|" + (m.get("params") instanceof Map<?, ?> p ? sorted(p) : ""),
+                        m);
+            }
+        }
+        List<Object> json = new ArrayList<>(rows.values());
+        String md = render(json, command, inputs);
         Files.writeString(out, md, StandardCharsets.UTF_8);
-        System.out.println("Report: wrote " + out.toAbsolutePath() + " from " + json.size() + " JMH results");
+        System.out.println("Report: wrote " + out.toAbsolutePath() + " from " + json.size() + " JMH results in "
+                + inputs.size() + " file(s)");
     }
 
-    static String render(List<?> json, String command) {
+    /** {@code inputs}: the result files merged into {@code json}, named in the report when there is more than one. */
+    static String render(List<?> json, String command, List<String> inputs) {
         List<Result> results = new ArrayList<>();
-        // the run's settings from a NormBench result (CopyBench forks take fewer JVM options)
+        // the run's settings from its first result that is not CopyBench's (CopyBench forks take fewer JVM options;
+        // all the others take NormBench's)
         Map<?, ?> first = json.isEmpty() ? Map.of() : (Map<?, ?>) json.get(0);
         for (Object o : json) {
-            if (String.valueOf(((Map<?, ?>) o).get("benchmark")).contains(".NormBench.")) {
+            if (!String.valueOf(((Map<?, ?>) o).get("benchmark")).contains(".CopyBench.")) {
                 first = (Map<?, ?>) o;
                 break;
             }
@@ -77,13 +101,21 @@ public final class Report {
         }
         Map<String, Result> byKey = new HashMap<>();
         for (Result r : results) {
-            byKey.put(key(r.bench, r.method, r.params.get("op"), r.params.get("threads")), r);
+            byKey.put(key(r.bench, r.method, r.params), r);
         }
 
         StringBuilder md = new StringBuilder();
         md.append("# Benchmarks\n\n");
         md.append("Generated by `dev.jnorm.bench.Report` from a JMH run; do not edit by hand. Reproduce with:\n\n");
         md.append("```bash\n").append(command).append("\n```\n\n");
+        if (inputs.size() > 1) {
+            md.append("Merged from ").append(inputs.size()).append(" JMH result files, a row of a later file replacing "
+                    + "the same row of an earlier one: ");
+            for (int i = 0; i < inputs.size(); i++) {
+                md.append(i > 0 ? ", " : "").append('`').append(Path.of(inputs.get(i)).getFileName()).append('`');
+            }
+            md.append(". The command above made the last; the settings below are those of its rows.\n\n");
+        }
         machine(md, first);
         md.append("""
                 How to read the tables (float32, batch statistics as in a training step):
@@ -136,6 +168,7 @@ public final class Report {
             md.append(" |\n");
         }
         md.append('\n');
+        summaryGemmAndStep(md, byKey);
 
         // ---- copy ceiling
         double[] ceiling = new double[THREADS.length];
@@ -199,7 +232,175 @@ public final class Report {
             }
             md.append('\n');
         }
+        gemm(md, byKey);
+        trainStep(md, byKey);
         return md.toString();
+    }
+
+    // ---------------------------------------------------------------- GEMM and the training step
+
+    /** The summary's second table: the GEMM and training-step ratios to libtorch, per thread count. */
+    private static void summaryGemmAndStep(StringBuilder md, Map<String, Result> byKey) {
+        md.append("GEMM (jnorm's kernel `Kernels.gemm()` vs libtorch's `addmm_`) and one training step of the demo "
+                + "CNN (jnorm's modules, autograd and SGD vs the same network in libtorch), the same ratio; details "
+                + "in the last two sections.\n\n");
+        md.append("| case | shape | 1 thread | 2 threads |\n");
+        md.append("|---|---|---:|---:|\n");
+        for (GemmCase g : GemmCase.values()) {
+            md.append("| sgemm, ").append(g.title).append(" (").append(g.layout()).append(") | ")
+                    .append(gemmShape(g));
+            for (int t : THREADS) {
+                Result j = gemmResult(byKey, "jnorm", g, t);
+                Result tr = gemmResult(byKey, "torch", g, t);
+                md.append(" | ").append(j != null && tr != null ? ratio(tr.ms / j.ms) : "—");
+            }
+            md.append(" |\n");
+        }
+        for (String norm : STEP_NORMS) {
+            md.append("| training step, SmallCnn, ").append(stepNormTitle(norm)).append(" | ")
+                    .append(shape(DemoCnn.inputShape()));
+            for (int t : THREADS) {
+                Result j = stepResult(byKey, "TrainStepBench", "jnorm", norm, t);
+                Result tr = stepResult(byKey, "TrainStepBench", "torch", norm, t);
+                md.append(" | ").append(j != null && tr != null ? ratio(tr.ms / j.ms) : "—");
+            }
+            md.append(" |\n");
+        }
+        md.append('\n');
+    }
+
+    private static void gemm(StringBuilder md, Map<String, Result> byKey) {
+        md.append("## GEMM: jnorm `Kernels.gemm()` vs libtorch `addmm_`\n\n");
+        md.append("""
+                Single-precision C[m, n] += op(A)[m, k] · op(B)[k, n] in place into one preallocated C, row-major, \
+                standard normal A and B. jnorm: `Kernels.gemm().gemmAccumulate(transA, transB, …)`, the kernel \
+                `Linear` and `Conv2d` call (""").append(Kernels.selected()).append("""
+                 kernels in this run). libtorch: `c.addmm_(op(a), op(b))`, a transposed operand passed as the \
+                `.t()` view of its stored matrix; this libtorch build (bytedeco, no MKL) hands the product to \
+                OpenBLAS. Threads: `Parallel.setThreads(n)` for jnorm; `torch::set_num_threads(n)` and OpenBLAS's \
+                own thread count for libtorch (OpenBLAS ignores the first). **GFLOP/s** = 2·m·n·k ÷ time (10⁹ per \
+                GFLOP); **vs libtorch** = libtorch's time ÷ this row's; **alloc/call**: Java heap bytes per call \
+                (jnorm: its packing buffers; libtorch: JavaCPP wrappers only). Before measuring, the libtorch fork \
+                checks that its product equals jnorm's.
+
+                """);
+        md.append("| product | op | m × k × n | threads | implementation | ms | ± | GFLOP/s | vs libtorch "
+                + "| alloc/call |\n");
+        md.append("|---|---|---|---:|---|---:|---:|---:|---:|---:|\n");
+        for (GemmCase g : GemmCase.values()) {
+            for (int t : THREADS) {
+                Result torchR = gemmResult(byKey, "torch", g, t);
+                for (String impl : new String[] {"jnorm", "torch"}) {
+                    Result r = gemmResult(byKey, impl, g, t);
+                    md.append("| ").append(g.title).append(" | ").append(g.layout()).append(" | ")
+                            .append(gemmShape(g)).append(" | ").append(t).append(" | ")
+                            .append(impl.equals("jnorm") ? "jnorm `Kernels.gemm()`" : "libtorch 2.5.1 `addmm_`");
+                    if (r == null) {
+                        md.append(" | — | — | — | — | — |\n");
+                        continue;
+                    }
+                    md.append(" | ").append(ms(r.ms))
+                            .append(" | ").append(Double.isNaN(r.errorMs) ? "—" : ms(r.errorMs))
+                            .append(" | ").append(fixed(g.flops() / (r.ms * 1e-3) / 1e9, 1))
+                            .append(" | ").append(torchR == null ? "—" : ratio(torchR.ms / r.ms))
+                            .append(" | ").append(bytesHuman(r.allocBytes))
+                            .append(" |\n");
+                }
+            }
+        }
+        md.append('\n');
+        for (GemmCase g : GemmCase.values()) {
+            md.append("- ").append(g.title).append(": ").append(g.notes).append('\n');
+        }
+        md.append('\n');
+    }
+
+    private static void trainStep(StringBuilder md, Map<String, Result> byKey) {
+        int[] in = DemoCnn.inputShape();
+        md.append("## Training step: the demo CNN, batch ").append(in[0]).append("\n\n");
+        md.append("One full step: zero the gradients, forward, cross-entropy loss, read the loss, backward, SGD "
+                + "update. ").append(DemoCnn.describe()).append("; training mode (batch statistics, running "
+                + "statistics updated); each call trains on the next of ").append(DemoCnn.POOL).append("""
+                 fixed random batches. jnorm: the CLI's `Trainer` loop body on `SmallCnn.build` (`Module`s, \
+                autograd, `SGD`). libtorch: the same layers as functional ops through bytedeco (`conv2d`, \
+                `batch_norm` with training = true or `group_norm`, `relu`, `max_pool2d`, `adaptive_avg_pool2d`, \
+                `flatten`, `linear`, `cross_entropy_loss`, `backward()`) and `torch::optim::SGD`, starting from a \
+                copy of jnorm's initial weights; before measuring, its fork trains both side by side for a few \
+                steps and checks that losses and parameters agree within float32 rounding. Threads as in the GEMM \
+                section.
+
+                - **samples/s** = batch size ÷ step time; **vs libtorch** = libtorch's step time ÷ this row's.
+                - **norm layers**: `TrainStepNormsBench`, forward + backward of the step's three normalization \
+                layers alone (the same layers, training mode, gradients reset before each call), each on the \
+                activation shape it sees in the step (""");
+        int[][] ns = DemoCnn.normShapes();
+        for (int i = 0; i < ns.length; i++) {
+            md.append(i > 0 ? ", " : "").append(shape(ns[i]));
+        }
+        md.append("""
+                ), with the row's implementation and thread count. **norm share** = that time ÷ the step time. \
+                An estimate: the layers do the same work as in the step, but their inputs are reused from call to \
+                call, where in the step a convolution has just written them.
+                - **step − no norm**: this row's step time minus the step time of the same model without \
+                normalization layers (same implementation and threads), and that difference as a share of the \
+                step: a second estimate, which also counts what the normalization changes in the other layers.
+                - **alloc/step**: Java heap bytes per step (libtorch: JavaCPP wrappers only).
+
+                """);
+        md.append("| norm | threads | implementation | ms/step | ± | samples/s | vs libtorch | norm layers ms "
+                + "| norm share | step − no norm | alloc/step |\n");
+        md.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        for (String norm : STEP_NORMS) {
+            for (int t : THREADS) {
+                Result torchR = stepResult(byKey, "TrainStepBench", "torch", norm, t);
+                for (String impl : new String[] {"jnorm", "torch"}) {
+                    Result r = stepResult(byKey, "TrainStepBench", impl, norm, t);
+                    md.append("| ").append(stepNormTitle(norm)).append(" | ").append(t).append(" | ")
+                            .append(impl.equals("jnorm") ? "jnorm (modules + autograd + `SGD`)" : "libtorch 2.5.1");
+                    if (r == null) {
+                        md.append(" | — | — | — | — | — | — | — | — |\n");
+                        continue;
+                    }
+                    Result norms = stepResult(byKey, "TrainStepNormsBench", impl, norm, t);
+                    Result none = stepResult(byKey, "TrainStepBench", impl, "none", t);
+                    String diff = "—";
+                    if (norm.equals("none")) {
+                        diff = "baseline";
+                    } else if (none != null) {
+                        double d = r.ms - none.ms;
+                        diff = ms(d) + " ms (" + percent(d / r.ms) + ")";
+                    }
+                    md.append(" | ").append(ms(r.ms))
+                            .append(" | ").append(Double.isNaN(r.errorMs) ? "—" : ms(r.errorMs))
+                            .append(" | ").append(fixed(in[0] / (r.ms * 1e-3), 0))
+                            .append(" | ").append(torchR == null ? "—" : ratio(torchR.ms / r.ms))
+                            .append(" | ").append(norms == null ? "—" : ms(norms.ms))
+                            .append(" | ").append(norms == null ? "—" : percent(norms.ms / r.ms))
+                            .append(" | ").append(diff)
+                            .append(" | ").append(bytesHuman(r.allocBytes))
+                            .append(" |\n");
+                }
+            }
+        }
+        md.append('\n');
+    }
+
+    private static Result gemmResult(Map<String, Result> byKey, String impl, GemmCase g, int threads) {
+        return byKey.get(rowKey("GemmBench", impl, "shape", g.id, "threads", Integer.toString(threads)));
+    }
+
+    private static Result stepResult(Map<String, Result> byKey, String bench, String impl, String norm,
+                                     int threads) {
+        return byKey.get(rowKey(bench, impl, "norm", norm, "threads", Integer.toString(threads)));
+    }
+
+    private static String gemmShape(GemmCase g) {
+        return g.m + " × " + g.k + " × " + g.n;
+    }
+
+    /** "BatchNorm", "GroupNorm", "no norm": the demo's own names ({@code NormKind.title()}). */
+    private static String stepNormTitle(String norm) {
+        return NormKind.parse(norm).title();
     }
 
     private static Result toResult(Map<?, ?> o) {
@@ -236,8 +437,32 @@ public final class Report {
         return tu.toNanos(1) / 1e6;
     }
 
+    /** The key of a NormBench ({@code op} and threads) or CopyBench (threads only, op null) row. */
     private static String key(String bench, String method, String op, String threads) {
-        return bench + "|" + method + "|" + (op == null ? "" : op) + "|" + threads;
+        return op == null ? rowKey(bench, method, "threads", threads)
+                : rowKey(bench, method, "op", op, "threads", threads);
+    }
+
+    /** The key of a row by its parameters given as name, value, name, value, ... in any order. */
+    private static String rowKey(String bench, String method, String... params) {
+        Map<String, String> p = new HashMap<>();
+        for (int i = 0; i < params.length; i += 2) {
+            p.put(params[i], params[i + 1]);
+        }
+        return key(bench, method, p);
+    }
+
+    private static String key(String bench, String method, Map<String, String> params) {
+        return bench + "|" + method + "|" + sorted(params);
+    }
+
+    /** A parameter map as "name=value,..." sorted by name: the same row gives the same string in any JSON order. */
+    private static String sorted(Map<?, ?> params) {
+        TreeMap<String, String> t = new TreeMap<>();
+        params.forEach((k, v) -> t.put(String.valueOf(k), String.valueOf(v)));
+        StringBuilder b = new StringBuilder();
+        t.forEach((k, v) -> b.append(b.length() > 0 ? "," : "").append(k).append('=').append(v));
+        return b.toString();
     }
 
     // ---------------------------------------------------------------- machine
