@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.Random;
 
 import dev.jnorm.kernels.Gemm;
+import dev.jnorm.kernels.Kernels;
 
 /**
  * A dense tensor of float32 (or, for state such as {@code num_batches_tracked}, int64), stored row-major or
@@ -701,16 +702,13 @@ public final class Tensor {
         return fromOp(out, shape.clone(), format, "AddBackward", new Tensor[] {this}, g -> new Tensor[] {g});
     }
 
+    /** max(x, 0) element-wise, as PyTorch's {@code relu}: NaN propagates (and passes its gradient back). */
     public Tensor relu() {
-        float[] x = data, out = new float[x.length];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = x[i] > 0f ? x[i] : 0f;
-        }
+        float[] out = new float[data.length];
+        Kernels.pointwise().relu(data, out, out.length);
         return fromOp(out, shape.clone(), format, "ReluBackward", new Tensor[] {this}, g -> {
-            float[] dx = new float[x.length];
-            for (int i = 0; i < dx.length; i++) {
-                dx[i] = x[i] > 0f ? g.data[i] : 0f;
-            }
+            float[] dx = new float[out.length];
+            Kernels.pointwise().reluBackward(out, g.data, dx, dx.length); // PyTorch: threshold_backward(g, y, 0)
             return new Tensor[] {new Tensor(dx, null, g.shape, g.format)};
         });
     }

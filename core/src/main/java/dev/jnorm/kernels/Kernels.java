@@ -16,12 +16,14 @@ public final class Kernels {
         static final BatchNormKernel BATCH_NORM;
         static final GroupNormKernel GROUP_NORM;
         static final GemmKernel GEMM;
+        static final PointwiseKernel POINTWISE;
         static final String NAME;
 
         static {
             BatchNormKernel bn = new ReferenceBatchNormKernel();
             GroupNormKernel gn = new ReferenceGroupNormKernel();
             GemmKernel gemm = new ReferenceGemmKernel();
+            PointwiseKernel pointwise = new ReferencePointwiseKernel();
             String name = "reference";
             if (!"reference".equals(System.getProperty("jnorm.kernels", "vector"))) {
                 try {
@@ -30,6 +32,8 @@ public final class Kernels {
                     gn = (GroupNormKernel) Class.forName("dev.jnorm.kernels.simd.VectorGroupNormKernel")
                             .getDeclaredConstructor().newInstance();
                     gemm = (GemmKernel) Class.forName("dev.jnorm.kernels.simd.VectorGemmKernel")
+                            .getDeclaredConstructor().newInstance();
+                    pointwise = (PointwiseKernel) Class.forName("dev.jnorm.kernels.simd.VectorPointwiseKernel")
                             .getDeclaredConstructor().newInstance();
                     name = "vector";
                 } catch (ReflectiveOperationException | LinkageError e) {
@@ -44,6 +48,7 @@ public final class Kernels {
             BATCH_NORM = bn;
             GROUP_NORM = gn;
             GEMM = gemm;
+            POINTWISE = pointwise;
             NAME = name;
         }
     }
@@ -58,6 +63,10 @@ public final class Kernels {
 
     public static GemmKernel gemm() {
         return Holder.GEMM;
+    }
+
+    public static PointwiseKernel pointwise() {
+        return Holder.POINTWISE;
     }
 
     /** "vector" or "reference": which kernels this JVM uses. */

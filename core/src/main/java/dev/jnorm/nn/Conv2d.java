@@ -177,6 +177,18 @@ public class Conv2d extends Module {
             return c * h * w;
         }
 
+        /** The first output column ow whose tap kj lies inside the image row: ow·stride − padding + kj ≥ 0. */
+        int firstInside(int kj) {
+            int lead = padding - kj; // taps left of column 0 for ow = 0
+            return lead <= 0 ? 0 : Math.min(outW, (lead + stride - 1) / stride);
+        }
+
+        /** One past the last output column ow whose tap kj lies inside the row: ow·stride − padding + kj < W. */
+        int endInside(int kj) {
+            int room = w + padding - kj; // ow·stride < room
+            return room <= 0 ? 0 : Math.min(outW, (room + stride - 1) / stride);
+        }
+
         /** col[C·k·k, g·L]: column t·L + (oh·W' + ow) holds the patch of sample s0 + t; out-of-image taps 0. */
         float[] im2colSamples(float[] x, int s0, int g) {
             int l = outH * outW, ld = g * l;
@@ -191,17 +203,19 @@ public class Conv2d extends Module {
                 for (int ki = 0; ki < k; ki++) {
                     for (int kj = 0; kj < k; kj++) {
                         int row = ((ch * k + ki) * k + kj) * ld + colOff;
+                        int ow0 = firstInside(kj), ow1 = endInside(kj); // outputs whose tap is inside the row
                         for (int oh = 0; oh < outH; oh++) {
                             int ih = oh * stride - padding + ki;
                             int dst = row + oh * outW;
                             if (ih < 0 || ih >= h) {
                                 continue; // the fresh array is already 0
                             }
-                            int src = xOff + (ch * h + ih) * w;
-                            for (int ow = 0; ow < outW; ow++) {
-                                int iw = ow * stride - padding + kj;
-                                if (iw >= 0 && iw < w) {
-                                    col[dst + ow] = x[src + iw];
+                            int src = xOff + (ch * h + ih) * w - padding + kj; // + ow·stride: the tap of output ow
+                            if (stride == 1) {
+                                System.arraycopy(x, src + ow0, col, dst + ow0, Math.max(0, ow1 - ow0));
+                            } else {
+                                for (int ow = ow0; ow < ow1; ow++) {
+                                    col[dst + ow] = x[src + ow * stride];
                                 }
                             }
                         }
@@ -219,17 +233,15 @@ public class Conv2d extends Module {
                 for (int ki = 0; ki < k; ki++) {
                     for (int kj = 0; kj < k; kj++) {
                         int row = ((ch * k + ki) * k + kj) * ld + colOff;
+                        int ow0 = firstInside(kj), ow1 = endInside(kj);
                         for (int oh = 0; oh < outH; oh++) {
                             int ih = oh * stride - padding + ki;
                             if (ih < 0 || ih >= h) {
                                 continue;
                             }
-                            int src = row + oh * outW, dst = xOff + (ch * h + ih) * w;
-                            for (int ow = 0; ow < outW; ow++) {
-                                int iw = ow * stride - padding + kj;
-                                if (iw >= 0 && iw < w) {
-                                    dx[dst + iw] += col[src + ow];
-                                }
+                            int src = row + oh * outW, dst = xOff + (ch * h + ih) * w - padding + kj;
+                            for (int ow = ow0; ow < ow1; ow++) {
+                                dx[dst + ow * stride] += col[src + ow];
                             }
                         }
                     }
