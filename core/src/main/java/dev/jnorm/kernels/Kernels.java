@@ -17,6 +17,7 @@ public final class Kernels {
         static final GroupNormKernel GROUP_NORM;
         static final GemmKernel GEMM;
         static final PointwiseKernel POINTWISE;
+        static final PoolKernel POOL;
         static final String NAME;
 
         static {
@@ -24,6 +25,7 @@ public final class Kernels {
             GroupNormKernel gn = new ReferenceGroupNormKernel();
             GemmKernel gemm = new ReferenceGemmKernel();
             PointwiseKernel pointwise = new ReferencePointwiseKernel();
+            PoolKernel pool = new ReferencePoolKernel();
             String name = "reference";
             if (!"reference".equals(System.getProperty("jnorm.kernels", "vector"))) {
                 try {
@@ -34,6 +36,8 @@ public final class Kernels {
                     gemm = (GemmKernel) Class.forName("dev.jnorm.kernels.simd.VectorGemmKernel")
                             .getDeclaredConstructor().newInstance();
                     pointwise = (PointwiseKernel) Class.forName("dev.jnorm.kernels.simd.VectorPointwiseKernel")
+                            .getDeclaredConstructor().newInstance();
+                    pool = (PoolKernel) Class.forName("dev.jnorm.kernels.simd.VectorPoolKernel")
                             .getDeclaredConstructor().newInstance();
                     name = "vector";
                 } catch (ReflectiveOperationException | LinkageError e) {
@@ -49,6 +53,7 @@ public final class Kernels {
             GROUP_NORM = gn;
             GEMM = gemm;
             POINTWISE = pointwise;
+            POOL = pool;
             NAME = name;
         }
     }
@@ -67,6 +72,10 @@ public final class Kernels {
 
     public static PointwiseKernel pointwise() {
         return Holder.POINTWISE;
+    }
+
+    public static PoolKernel pool() {
+        return Holder.POOL;
     }
 
     /** "vector" or "reference": which kernels this JVM uses. */

@@ -1,6 +1,7 @@
 package dev.jnorm.nn;
 
 import dev.jnorm.Tensor;
+import dev.jnorm.kernels.Kernels;
 
 import java.util.Arrays;
 
@@ -56,30 +57,7 @@ public class MaxPool2d extends Module {
         float[] xs = x.storage();                       // [planes, H, W]
         float[] y = new float[planes * outH * outW];    // [planes, H', W']
         int[] argmax = new int[y.length];               // offset of the chosen element within its H·W plane
-        for (int pl = 0; pl < planes; pl++) {
-            int xOff = pl * h * w;
-            for (int oh = 0; oh < outH; oh++) {
-                int h0 = Math.max(oh * stride - padding, 0), h1 = Math.min(oh * stride - padding + kernelSize, h);
-                for (int ow = 0; ow < outW; ow++) {
-                    int w0 = Math.max(ow * stride - padding, 0);
-                    int w1 = Math.min(ow * stride - padding + kernelSize, w);
-                    int best = h0 * w + w0;
-                    float max = Float.NEGATIVE_INFINITY;
-                    for (int ih = h0; ih < h1; ih++) {
-                        for (int iw = w0; iw < w1; iw++) {
-                            float v = xs[xOff + ih * w + iw];
-                            if (v > max || Float.isNaN(v)) {
-                                max = v;
-                                best = ih * w + iw;
-                            }
-                        }
-                    }
-                    int o = (pl * outH + oh) * outW + ow;
-                    y[o] = max;
-                    argmax[o] = best;
-                }
-            }
-        }
+        Kernels.pool().maxPool(xs, planes, h, w, kernelSize, stride, padding, outH, outW, y, argmax);
         int[] yShape = shape.clone();
         yShape[rank - 2] = outH;
         yShape[rank - 1] = outW;
