@@ -11,7 +11,7 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Max pooling, the twin of {@link ReferencePoolKernel}. The 2×2, stride-2, unpadded window (MaxPool2d(2), the CNN
- * case) runs one output per lane: the four taps are gathered (even and odd columns of two input rows) and the scan
+ * case) runs one output per lane, lanes over a plane's flattened outputs: the four taps are gathered and the scan
  * "v > max or v is NaN" becomes masks and blends, in the reference's tap order, so the values and the argmax are the
  * same bits. Why: the scalar scan branches on data, and on real activations every other comparison mispredicts.
  * Other windows use the reference scan. Planes are independent, so any split across the pool gives the same bits.
@@ -19,15 +19,6 @@ import jdk.incubator.vector.VectorSpecies;
 public final class VectorPoolKernel implements PoolKernel {
     private static final VectorSpecies<Float> F = SimdOps.FLOAT;
     private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
-    /** Gather map of the even columns 0, 2, 4, … of one lane-width of outputs. */
-    private static final int[] EVEN = new int[F.length()];
-
-    static {
-        for (int i = 0; i < EVEN.length; i++) {
-            EVEN[i] = 2 * i;
-        }
-    }
-
     /** Input floats per parallel task (whole planes). */
     static final int CHUNK = 1 << 15;
 
@@ -35,11 +26,19 @@ public final class VectorPoolKernel implements PoolKernel {
     public void maxPool(float[] x, int planes, int h, int w, int kernel, int stride, int padding, int outH, int outW,
                         float[] y, int[] argmax) {
         boolean pairs = kernel == 2 && stride == 2 && padding == 0;
+        // corner[o] = plane offset of output o's first tap (2·oh·W + 2·ow): lanes run over the flattened outputs of
+        // a plane, across output rows, so narrow maps (14 or 7 wide) fill whole vectors too
+        int[] corner = new int[outH * outW];
+        for (int oh = 0; oh < outH; oh++) {
+            for (int ow = 0; ow < outW; ow++) {
+                corner[oh * outW + ow] = 2 * oh * w + 2 * ow;
+            }
+        }
         int perTask = Math.max(1, CHUNK / (h * w));
         Parallel.forEach(Parallel.ceilDiv(planes, perTask), t -> {
             for (int pl = t * perTask; pl < Parallel.end(t, perTask, planes); pl++) {
                 if (pairs) {
-                    maxPool2x2Plane(x, pl, h, w, outH, outW, y, argmax);
+                    maxPool2x2Plane(x, pl, h, w, outH, outW, corner, y, argmax);
                 } else {
                     ReferencePoolKernel.maxPoolPlane(x, pl, h, w, kernel, stride, padding, outH, outW, y, argmax);
                 }
@@ -47,34 +46,28 @@ public final class VectorPoolKernel implements PoolKernel {
         });
     }
 
-    private static void maxPool2x2Plane(float[] x, int pl, int h, int w, int outH, int outW, float[] y,
+    private static void maxPool2x2Plane(float[] x, int pl, int h, int w, int outH, int outW, int[] corner, float[] y,
                                         int[] argmax) {
-        int step = F.length();
-        int xOff = pl * h * w;
-        IntVector lane2 = IntVector.fromArray(I, EVEN, 0); // 2·lane: the column of each lane's first tap
-        for (int oh = 0; oh < outH; oh++) {
-            int top = 2 * oh * w; // plane offset of the window's first row
-            int o = (pl * outH + oh) * outW;
-            int ow = 0;
-            for (; ow <= outW - step; ow += step) {
-                int a0 = xOff + top + 2 * ow;
-                // taps in scan order (0,0), (0,1), (1,0), (1,1); best holds offsets within the plane
-                IntVector first = lane2.add(top + 2 * ow);
-                FloatVector max = FloatVector.fromArray(F, x, a0, EVEN, 0);
-                IntVector best = first;
-                for (int tap = 1; tap < 4; tap++) {
-                    int dt = (tap >> 1) * w + (tap & 1);
-                    FloatVector v = FloatVector.fromArray(F, x, a0 + dt, EVEN, 0);
-                    VectorMask<Float> takes = v.compare(VectorOperators.GT, max).or(v.test(VectorOperators.IS_NAN));
-                    max = max.blend(v, takes);
-                    best = best.blend(first.add(dt), takes.cast(I));
-                }
-                max.intoArray(y, o + ow);
-                best.intoArray(argmax, o + ow);
+        int step = F.length(), outputs = outH * outW;
+        int xOff = pl * h * w, yOff = pl * outputs;
+        int o = 0;
+        for (; o <= outputs - step; o += step) {
+            // taps in scan order (0,0), (0,1), (1,0), (1,1); best holds offsets within the plane
+            IntVector first = IntVector.fromArray(I, corner, o);
+            FloatVector max = FloatVector.fromArray(F, x, xOff, corner, o);
+            IntVector best = first;
+            for (int tap = 1; tap < 4; tap++) {
+                int dt = (tap >> 1) * w + (tap & 1);
+                FloatVector v = FloatVector.fromArray(F, x, xOff + dt, corner, o);
+                VectorMask<Float> takes = v.compare(VectorOperators.GT, max).or(v.test(VectorOperators.IS_NAN));
+                max = max.blend(v, takes);
+                best = best.blend(first.add(dt), takes.cast(I));
             }
-            for (; ow < outW; ow++) { // tail: the reference scan
-                ReferencePoolKernel.maxWindow(x, pl, h, w, 2, 2, 0, outH, outW, oh, ow, y, argmax);
-            }
+            max.intoArray(y, yOff + o);
+            best.intoArray(argmax, yOff + o);
+        }
+        for (; o < outputs; o++) { // tail: the reference scan
+            ReferencePoolKernel.maxWindow(x, pl, h, w, 2, 2, 0, outH, outW, o / outW, o % outW, y, argmax);
         }
     }
 }
