@@ -1,8 +1,12 @@
 package dev.jnorm.kernels;
 
-import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.IntConsumer;
-import java.util.stream.IntStream;
 
 /**
  * The library's one thread pool. Size from {@code -Djnorm.threads} (default: all cores). Kernels split work into
@@ -13,45 +17,120 @@ public final class Parallel {
     private Parallel() {
     }
 
-    private static volatile ForkJoinPool pool = newPool(
+    private static volatile Pool pool = new Pool(
             Integer.getInteger("jnorm.threads", Runtime.getRuntime().availableProcessors()));
 
-    private static ForkJoinPool newPool(int threads) {
-        if (threads < 1) {
-            throw new IllegalArgumentException("jnorm.threads must be >= 1, got " + threads);
+    /**
+     * The calling thread plus {@code threads − 1} daemon helpers. Why not a ForkJoinPool that the caller waits on:
+     * the caller would sit idle beside {@code threads} workers (three threads on two cores), and a training step issues
+     * hundreds of short parallel loops, each paying a park/unpark of every worker; measured on the demo CNN, two
+     * threads ran slower than one.
+     */
+    private static final class Pool {
+        final int threads;
+        final ExecutorService helpers; // null for one thread
+
+        Pool(int threads) {
+            if (threads < 1) {
+                throw new IllegalArgumentException("jnorm.threads must be >= 1, got " + threads);
+            }
+            this.threads = threads;
+            this.helpers = threads == 1 ? null : Executors.newFixedThreadPool(threads - 1, r -> {
+                Thread t = new Thread(r, "jnorm-" + HELPER_IDS.incrementAndGet());
+                t.setDaemon(true);
+                return t;
+            });
         }
-        return new ForkJoinPool(threads, p -> {
-            var t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(p);
-            t.setName("jnorm-" + t.getPoolIndex());
-            t.setDaemon(true);
-            return t;
-        }, null, false);
     }
 
-    /** Worker threads in the pool. */
+    private static final AtomicInteger HELPER_IDS = new AtomicInteger();
+
+    /** True on the pool's helper threads: a loop nested in a task runs on its own thread (no nested waits). */
+    private static final ThreadLocal<Boolean> IN_TASK = ThreadLocal.withInitial(() -> false);
+
+    /** Worker threads, the caller included. */
     public static int threads() {
-        return pool.getParallelism();
+        return pool.threads;
     }
 
-    /** Replaces the pool with one of {@code threads} workers (tests and benchmarks compare thread counts). */
+    /** Replaces the pool with one of {@code threads} threads (tests and benchmarks compare thread counts). */
     public static synchronized void setThreads(int threads) {
         if (threads != threads()) {
-            ForkJoinPool old = pool;
-            pool = newPool(threads);
-            old.shutdown();
+            Pool old = pool;
+            pool = new Pool(threads);
+            if (old.helpers != null) {
+                old.helpers.shutdown();
+            }
         }
     }
 
-    /** Runs {@code body(t)} for every t in [0, tasks), in parallel when there is more than one task and thread. */
+    /**
+     * Runs {@code body(t)} for every t in [0, tasks): the caller and the helpers claim tasks from a shared counter
+     * until none is left, so who runs which task varies but the tasks do not. Runs inline with one task, one thread,
+     * or inside another loop's task. The first exception thrown by a task is rethrown here once all have stopped.
+     */
     public static void forEach(int tasks, IntConsumer body) {
-        ForkJoinPool p = pool;
-        if (tasks <= 1 || p.getParallelism() == 1) {
+        Pool p = pool;
+        if (tasks <= 1 || p.helpers == null || IN_TASK.get()) {
             for (int t = 0; t < tasks; t++) {
                 body.accept(t);
             }
             return;
         }
-        p.submit(() -> IntStream.range(0, tasks).parallel().forEach(body)).join();
+        AtomicInteger next = new AtomicInteger();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Runnable claim = () -> {
+            boolean nested = IN_TASK.get();
+            IN_TASK.set(true);
+            try {
+                for (int t; failure.get() == null && (t = next.getAndIncrement()) < tasks; ) {
+                    body.accept(t);
+                }
+            } catch (Throwable e) {
+                failure.compareAndSet(null, e);
+            } finally {
+                IN_TASK.set(nested);
+            }
+        };
+        int helpers = Math.min(p.threads - 1, tasks - 1);
+        // gate[i]: whoever sets it first decides whether helper i runs (the helper, on start) or is abandoned (the
+        // caller, once it ran out of tasks), so the caller waits exactly for the helpers that did start
+        AtomicBoolean[] gate = new AtomicBoolean[helpers];
+        CountDownLatch done = new CountDownLatch(helpers);
+        for (int i = 0; i < helpers; i++) {
+            AtomicBoolean g = gate[i] = new AtomicBoolean();
+            p.helpers.execute(() -> {
+                if (g.compareAndSet(false, true)) {
+                    try {
+                        claim.run();
+                    } finally {
+                        done.countDown();
+                    }
+                }
+            });
+        }
+        claim.run();
+        for (AtomicBoolean g : gate) {
+            if (g.compareAndSet(false, true)) {
+                done.countDown(); // never started: it will find its gate taken and return
+            }
+        }
+        try {
+            done.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("jnorm: interrupted while waiting for a parallel loop", e);
+        }
+        Throwable e = failure.get();
+        if (e instanceof RuntimeException re) {
+            throw re;
+        }
+        if (e instanceof Error er) {
+            throw er;
+        }
+        if (e != null) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** ⌈a / b⌉ for a ≥ 0, without the overflow of (a + b − 1) / b near Integer.MAX_VALUE. */

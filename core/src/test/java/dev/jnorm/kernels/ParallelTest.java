@@ -1,0 +1,80 @@
+package dev.jnorm.kernels;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+/** The pool's contract: every task exactly once, nested loops, failures surfaced, many callers at once. */
+class ParallelTest {
+    private final int before = Parallel.threads();
+
+    @AfterEach
+    void restoreThreads() {
+        Parallel.setThreads(before);
+    }
+
+    @ParameterizedTest(name = "{0} threads")
+    @ValueSource(ints = {1, 2, 3, 8})
+    void everyTaskRunsExactlyOnceAndNestedLoopsComplete(int threads) {
+        Parallel.setThreads(threads);
+        for (int tasks : new int[] {0, 1, 2, 3, 17, 1000}) {
+            AtomicIntegerArray runs = new AtomicIntegerArray(tasks * 5);
+            Parallel.forEach(tasks, t -> Parallel.forEach(5, u -> runs.incrementAndGet(t * 5 + u)));
+            for (int i = 0; i < runs.length(); i++) {
+                assertEquals(1, runs.get(i), "tasks " + tasks + ", entry " + i);
+            }
+        }
+    }
+
+    @Test
+    void aFailingTaskSurfacesInTheCallerAfterTheOthersStop() {
+        Parallel.setThreads(2);
+        IllegalStateException boom = new IllegalStateException("boom");
+        IllegalStateException thrown = assertThrows(IllegalStateException.class, () -> Parallel.forEach(64, t -> {
+            if (t == 37) {
+                throw boom;
+            }
+        }));
+        assertSame(boom, thrown);
+        AtomicIntegerArray runs = new AtomicIntegerArray(64); // the pool still works afterwards
+        Parallel.forEach(64, runs::incrementAndGet);
+        for (int i = 0; i < 64; i++) {
+            assertEquals(1, runs.get(i));
+        }
+    }
+
+    @Test
+    void manyCallersShareThePool() throws Exception {
+        Parallel.setThreads(2);
+        ExecutorService callers = Executors.newFixedThreadPool(6);
+        try {
+            Future<?>[] fs = new Future<?>[6];
+            for (int c = 0; c < fs.length; c++) {
+                fs[c] = callers.submit(() -> {
+                    for (int rep = 0; rep < 200; rep++) {
+                        AtomicIntegerArray runs = new AtomicIntegerArray(13);
+                        Parallel.forEach(13, runs::incrementAndGet);
+                        for (int i = 0; i < 13; i++) {
+                            assertEquals(1, runs.get(i));
+                        }
+                    }
+                });
+            }
+            for (Future<?> f : fs) {
+                f.get();
+            }
+        } finally {
+            callers.shutdown();
+        }
+    }
+}
