@@ -3,6 +3,7 @@ package dev.jnorm.nn;
 import dev.jnorm.Tensor;
 import dev.jnorm.kernels.Gemm;
 import dev.jnorm.kernels.Parallel;
+import dev.jnorm.kernels.Scratch;
 
 import java.util.Arrays;
 import java.util.Random;
@@ -192,7 +193,7 @@ public class Conv2d extends Module {
         /** col[C·k·k, g·L]: column t·L + (oh·W' + ow) holds the patch of sample s0 + t; out-of-image taps 0. */
         float[] im2colSamples(float[] x, int s0, int g) {
             int l = outH * outW, ld = g * l;
-            float[] col = new float[ckk() * ld];
+            float[] col = Scratch.floats(Scratch.Slot.CONV_COLUMNS, ckk() * ld); // every element written below
             Parallel.forEach(g, t -> im2col(x, (s0 + t) * inPlane(), col, ld, t * l));
             return col;
         }
@@ -207,16 +208,29 @@ public class Conv2d extends Module {
                         for (int oh = 0; oh < outH; oh++) {
                             int ih = oh * stride - padding + ki;
                             int dst = row + oh * outW;
-                            if (ih < 0 || ih >= h) {
-                                continue; // the fresh array is already 0
+                            if (ih < 0 || ih >= h) { // a padding row: 0 (the scratch array holds old data)
+                                for (int ow = 0; ow < outW; ow++) {
+                                    col[dst + ow] = 0f;
+                                }
+                                continue;
                             }
+                            // NB: plain loops, not arraycopy/fill: the runs are a row long (7 to 28 here), where the
+                            // calls cost more than the copying
                             int src = xOff + (ch * h + ih) * w - padding + kj; // + ow·stride: the tap of output ow
-                            if (stride == 1) {
-                                System.arraycopy(x, src + ow0, col, dst + ow0, Math.max(0, ow1 - ow0));
+                            for (int ow = 0; ow < Math.min(ow0, outW); ow++) { // taps left of the image
+                                col[dst + ow] = 0f;
+                            }
+                            if (stride == 1) { // unit stride: a loop the JIT vectorizes
+                                for (int ow = ow0; ow < ow1; ow++) {
+                                    col[dst + ow] = x[src + ow];
+                                }
                             } else {
                                 for (int ow = ow0; ow < ow1; ow++) {
                                     col[dst + ow] = x[src + ow * stride];
                                 }
+                            }
+                            for (int ow = Math.max(ow0, ow1); ow < outW; ow++) { // taps right of it
+                                col[dst + ow] = 0f;
                             }
                         }
                     }

@@ -3,8 +3,11 @@ package dev.jnorm.kernels.simd;
 import dev.jnorm.kernels.GemmKernel;
 import dev.jnorm.kernels.Parallel;
 import dev.jnorm.kernels.ReferenceGemmKernel;
+import dev.jnorm.kernels.Scratch;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
+
+import java.util.Arrays;
 
 /**
  * Fast GEMM, the twin of {@link ReferenceGemmKernel}: packed panels, a {@link #MR}×{@link #NR} register tile of FMAs,
@@ -40,6 +43,8 @@ public final class VectorGemmKernel implements GemmKernel {
      * accurate than libtorch's. A run costs one extra pass over the 6×32 tile in L1 per CHAIN·MR·2 FMAs.
      */
     static final int CHAIN = 32;
+    /** Rows of op(B) per block of the transposing pack (64 × NR floats: 8 KiB at 512 bits). */
+    static final int TRANSPOSE_BLOCK = 64;
     /** Depth of a packed slice. NB: KC·NR floats of B (32 KiB at 512 bits) stay in the 48 KiB L1 across tiles. */
     static final int KC = 256;
     /** Rows of C per task and packed A block (a multiple of MR); MC·KC floats of A (96 KiB) sit in L2. */
@@ -58,7 +63,7 @@ public final class VectorGemmKernel implements GemmKernel {
             return;
         }
         int panels = ceilDiv(n, NR);
-        float[] pb = new float[panels * k * NR]; // [panels, k, NR]
+        float[] pb = Scratch.floats(Scratch.Slot.GEMM_PACKED_B, panels * k * NR); // [panels, k, NR]
         int packTasks = ceilDiv(panels, NC_PANELS);
         Parallel.forEach(packTasks, t -> {
             int p1 = Math.min(panels, (t + 1) * NC_PANELS);
@@ -104,7 +109,7 @@ public final class VectorGemmKernel implements GemmKernel {
         int i0 = ib * MC, rows = Math.min(MC, m - i0);
         int jp0 = jb * NC_PANELS, jp1 = Math.min(ceilDiv(n, NR), jp0 + NC_PANELS);
         int rowPanels = ceilDiv(rows, MR);
-        float[] pa = new float[rowPanels * KC * MR]; // [rowPanels, kc, MR]
+        float[] pa = Scratch.floats(Scratch.Slot.GEMM_PACKED_A, rowPanels * KC * MR); // [rowPanels, kc, MR]
         float[] tile = new float[MR * NR]; // one register tile's sums of a KC slice
         float[] run = new float[MR * NR];  // one CHAIN-deep run of it
         for (int pc = k0; pc < k1; pc += KC) {
@@ -138,15 +143,22 @@ public final class VectorGemmKernel implements GemmKernel {
                 System.arraycopy(b, bOff + p * n + j0, pb, base + p * NR, cols);
             }
         } else {
-            // B stored [n, k]: column jj of the panel is the contiguous row j0 + jj of storage
-            for (int jj = 0; jj < cols; jj++) {
-                int src = bOff + (j0 + jj) * k;
-                for (int p = 0; p < k; p++) {
-                    pb[base + p * NR + jj] = b[src + p];
+            // B stored [n, k]: column jj of the panel is the contiguous row j0 + jj of storage. NB: in blocks of
+            // TRANSPOSE_BLOCK values of p, so the block of the panel being written (NR floats per p) stays in L1
+            // while the NR source rows are read; a whole column at a time swept the k·NR panel once per column.
+            for (int p0 = 0; p0 < k; p0 += TRANSPOSE_BLOCK) {
+                int p1 = Math.min(k, p0 + TRANSPOSE_BLOCK);
+                for (int jj = 0; jj < cols; jj++) {
+                    int src = bOff + (j0 + jj) * k;
+                    for (int p = p0; p < p1; p++) {
+                        pb[base + p * NR + jj] = b[src + p];
+                    }
                 }
             }
         }
-        // the padding columns stay 0 (fresh array)
+        for (int p = 0; cols < NR && p < k; p++) { // padding columns: 0 (the scratch array holds old data)
+            Arrays.fill(pb, base + p * NR + cols, base + (p + 1) * NR, 0f);
+        }
     }
 
     /** pa[(ip·kc + p)·MR + ii] = op(A)[i0 + ip·MR + ii, pc + p], 0 past row m (or past the block). */
