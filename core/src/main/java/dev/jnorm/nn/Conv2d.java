@@ -205,6 +205,10 @@ public class Conv2d extends Module {
                     for (int kj = 0; kj < k; kj++) {
                         int row = ((ch * k + ki) * k + kj) * ld + colOff;
                         int ow0 = firstInside(kj), ow1 = endInside(kj); // outputs whose tap is inside the row
+                        if (stride == 1 && outW == w) {
+                            samePlaneRow(x, xOff + ch * h * w, col, row, ki, kj, ow0, ow1);
+                            continue;
+                        }
                         for (int oh = 0; oh < outH; oh++) {
                             int ih = oh * stride - padding + ki;
                             int dst = row + oh * outW;
@@ -236,6 +240,33 @@ public class Conv2d extends Module {
                     }
                 }
             }
+        }
+
+        /**
+         * One im2col row of a "same"-width, stride-1 convolution (W' = W): output (oh, ow) reads x at
+         * (oh + ki − padding)·W + ow + kj − padding, so over the outputs whose image row exists the row is one
+         * contiguous copy of the plane, shifted; then the taps that fell off the left or right edge (read from the
+         * neighbouring image row by that copy) and the outputs of missing image rows are set to 0.
+         */
+        private void samePlaneRow(float[] x, int plane, float[] col, int row, int ki, int kj, int ow0, int ow1) {
+            int oh0 = Math.max(0, padding - ki), oh1 = Math.min(outH, h + padding - ki); // outputs with an image row
+            if (oh1 > oh0) {
+                int shift = (ki - padding) * w + (kj - padding);
+                // the copy stays inside the plane; the edge taps it skips are zeroed below
+                int j0 = Math.max(oh0 * w, -shift), j1 = Math.min(oh1 * w, h * w - shift);
+                System.arraycopy(x, plane + j0 + shift, col, row + j0, Math.max(0, j1 - j0));
+                for (int oh = oh0; oh < oh1; oh++) {
+                    int dst = row + oh * w;
+                    for (int ow = 0; ow < Math.min(ow0, outW); ow++) {
+                        col[dst + ow] = 0f;
+                    }
+                    for (int ow = Math.max(ow0, ow1); ow < outW; ow++) {
+                        col[dst + ow] = 0f;
+                    }
+                }
+            }
+            Arrays.fill(col, row, row + Math.max(0, Math.min(oh0, outH)) * w, 0f);
+            Arrays.fill(col, row + Math.max(oh0, oh1) * w, row + outH * w, 0f);
         }
 
         /**

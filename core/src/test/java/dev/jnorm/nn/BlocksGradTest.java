@@ -104,7 +104,10 @@ class BlocksGradTest {
                 Arguments.of(15L, 2, 1, 5, 5, 2, 1, 2, 0, true),  // 1×1 kernel, stride skips pixels
                 Arguments.of(16L, 1, 3, 6, 7, 2, 5, 2, 2, true),  // kernel 5, padding 2
                 Arguments.of(17L, 2, 2, 4, 6, 3, 2, 1, 1, true),  // even kernel with padding
-                Arguments.of(18L, 1, 2, 8, 8, 3, 3, 3, 1, true)); // stride 3: last rows/cols unused
+                Arguments.of(18L, 1, 2, 8, 8, 3, 3, 3, 1, true),  // stride 3: last rows/cols unused
+                Arguments.of(19L, 2, 2, 3, 4, 3, 5, 1, 2, true),  // "same" width, kernel taller than the image
+                Arguments.of(20L, 1, 3, 6, 1, 2, 3, 1, 1, false), // "same" width on one-pixel-wide rows
+                Arguments.of(21L, 2, 4, 9, 9, 3, 3, 1, 1, true)); // "same" 3x3, the CNN's case
     }
 
     @ParameterizedTest(name = "seed {0}: x [{1}, {2}, {3}, {4}], out {5}, k {6}, stride {7}, pad {8}, bias {9}")
