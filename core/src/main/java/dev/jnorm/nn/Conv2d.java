@@ -285,8 +285,14 @@ public class Conv2d extends Module {
                                 continue;
                             }
                             int src = row + oh * outW, dst = xOff + (ch * h + ih) * w - padding + kj;
-                            for (int ow = ow0; ow < ow1; ow++) {
-                                dx[dst + ow * stride] += col[src + ow];
+                            if (stride == 1) { // unit stride: a loop the JIT vectorizes
+                                for (int ow = ow0; ow < ow1; ow++) {
+                                    dx[dst + ow] += col[src + ow];
+                                }
+                            } else {
+                                for (int ow = ow0; ow < ow1; ow++) {
+                                    dx[dst + ow * stride] += col[src + ow];
+                                }
                             }
                         }
                     }

@@ -138,9 +138,16 @@ public final class VectorGemmKernel implements GemmKernel {
         int j0 = jp * NR, cols = Math.min(NR, n - j0);
         int base = jp * k * NR;
         if (!transB) {
-            // B [k, n]: NR contiguous floats of row p
+            // B [k, n]: NR contiguous floats of row p. NB: two vector moves, not arraycopy, whose call costs more than
+            // copying 32 floats
             for (int p = 0; p < k; p++) {
-                System.arraycopy(b, bOff + p * n + j0, pb, base + p * NR, cols);
+                int src = bOff + p * n + j0, dst = base + p * NR;
+                if (cols == NR) {
+                    FloatVector.fromArray(F, b, src).intoArray(pb, dst);
+                    FloatVector.fromArray(F, b, src + VL).intoArray(pb, dst + VL);
+                } else {
+                    System.arraycopy(b, src, pb, dst, cols);
+                }
             }
         } else {
             // B stored [n, k]: column jj of the panel is the contiguous row j0 + jj of storage. NB: in blocks of
