@@ -341,8 +341,13 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
         int chunks = Parallel.ceilDiv(rows, rpc), perTask = chunksPerTask(chunks);
         int tasks = Parallel.ceilDiv(chunks, perTask);
         double[][] partDy = new double[tasks][c], partDyDev = new double[tasks][c];
-        Parallel.forEach(tasks, t -> SimdOps.columnDyAndDyDev(x, dy, t * perTask * rpc,
-                Math.min(rows, Parallel.end(t, perTask, chunks) * rpc), c, mean, partDy[t], partDyDev[t]));
+        // NB: chunk by chunk, not one call over the task's rows: each column block re-reads the chunk's rows, which
+        // must still be in L2 (one call over 1/16 of the tensor re-read them from memory: backward 1.7x slower)
+        Parallel.forEach(tasks, t -> {
+            for (int k = t * perTask; k < Parallel.end(t, perTask, chunks); k++) {
+                SimdOps.columnDyAndDyDev(x, dy, k * rpc, Parallel.end(k, rpc, rows), c, mean, partDy[t], partDyDev[t]);
+            }
+        });
         for (int t = 0; t < tasks; t++) {
             for (int j = 0; j < c; j++) {
                 sumDy[j] += partDy[t][j];
