@@ -1,6 +1,5 @@
 package dev.jnorm.bench;
 
-import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.BoolOptional;
@@ -10,7 +9,6 @@ import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorArrayRefOptional;
 import org.bytedeco.pytorch.TensorOptional;
-import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 
 /**
@@ -58,11 +56,11 @@ final class TorchCase implements NormBench.Case {
                 throw new IllegalStateException("channels-last input is not channels_last");
             }
         } else {
-            x = fromJava(d.x, toLong(s));
-            dy = fromJava(d.dy, toLong(s));
+            x = LibTorch.floats(d.x, s);
+            dy = LibTorch.floats(d.dy, s);
         }
-        weight = d.weight.length == 0 ? null : fromJava(d.weight, d.weight.length);
-        bias = d.bias.length == 0 || op == Op.RMS_8192x4096 ? null : fromJava(d.bias, d.bias.length);
+        weight = d.weight.length == 0 ? null : LibTorch.floats(d.weight, d.weight.length);
+        bias = d.bias.length == 0 || op == Op.RMS_8192x4096 ? null : LibTorch.floats(d.bias, d.bias.length);
         weightOpt = weight == null ? none : new TensorOptional(weight);
         biasOpt = bias == null ? none : new TensorOptional(bias);
         if (op == Op.BN2D || op == Op.BN2D_CL) {
@@ -85,28 +83,9 @@ final class TorchCase implements NormBench.Case {
         }
     }
 
-    private static long[] toLong(int[] s) {
-        long[] l = new long[s.length];
-        for (int i = 0; i < s.length; i++) {
-            l[i] = s[i];
-        }
-        return l;
-    }
-
-    /** An owned float32 tensor holding a copy of {@code data}. (Set-up runs outside any PointerScope.) */
-    private static Tensor fromJava(float[] data, long... shape) {
-        try (FloatPointer fp = new FloatPointer(data);
-             LongPointer sp = new LongPointer(shape);
-             LongArrayRef sizes = new LongArrayRef(sp, shape.length);
-             TensorOptions options = new TensorOptions(torch.ScalarType.Float);
-             Tensor view = torch.from_blob(fp, sizes, options)) {
-            return view.clone();
-        }
-    }
-
     /** NHWC values as an owned [N, C, H, W] tensor with channels_last strides. */
     private static Tensor channelsLast(float[] nhwc, int[] nchw) {
-        try (Tensor base = fromJava(nhwc, nchw[0], nchw[2], nchw[3], nchw[1]);
+        try (Tensor base = LibTorch.floats(nhwc, nchw[0], nchw[2], nchw[3], nchw[1]);
              Tensor nchwView = base.permute(0, 3, 1, 2);
              MemoryFormatOptional cl = new MemoryFormatOptional(torch.MemoryFormat.ChannelsLast)) {
             return nchwView.clone(cl);
