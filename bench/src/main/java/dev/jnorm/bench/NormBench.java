@@ -1,21 +1,12 @@
 package dev.jnorm.bench;
 
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
 
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
-import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.BenchmarkParams;
 
 import dev.jnorm.kernels.Parallel;
@@ -34,18 +25,7 @@ import dev.jnorm.kernels.Parallel;
  * (method, op, threads) runs in its own forked JVM, so a JVM only ever loads what its method needs (jnorm forks never
  * load libtorch) and libtorch's thread pool is configured once.
  */
-@State(Scope.Benchmark)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MILLISECONDS)
-@Warmup(iterations = 3, time = 500, timeUnit = TimeUnit.MILLISECONDS)
-@Measurement(iterations = 5, time = 1, timeUnit = TimeUnit.SECONDS)
-// A fixed, pre-touched heap: the API rows allocate their outputs (tens to hundreds of MiB per call), and without
-// pre-touching, a short run on a large heap never collects, so every call would fault in fresh pages that a
-// long-running process reuses. JavaCPP's own memory limits are off: libtorch's tensors are not Java's concern here.
-@Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-        "-Xms4g", "-Xmx4g", "-XX:+AlwaysPreTouch",
-        "-Dorg.bytedeco.javacpp.maxBytes=0", "-Dorg.bytedeco.javacpp.maxPhysicalBytes=0"})
-public class NormBench {
+public class NormBench extends BenchSettings {
 
     @Param({"bn2d", "bn2d_cl", "ln_4096x1024", "ln_8192x4096", "rms_8192x4096", "gn32", "in2d"})
     public String op;

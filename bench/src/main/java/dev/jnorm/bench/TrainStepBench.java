@@ -1,20 +1,11 @@
 package dev.jnorm.bench;
 
-import java.util.concurrent.TimeUnit;
 
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
-import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.BenchmarkParams;
 
 import dev.jnorm.cli.NormKind;
@@ -31,16 +22,7 @@ import dev.jnorm.kernels.Parallel;
  * Each call is one step on the next of {@link DemoCnn#POOL} fixed batches. {@link TrainStepNormsBench} times the
  * normalization layers of this step alone, for the report's share of the step.
  */
-@State(Scope.Benchmark)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MILLISECONDS)
-@Warmup(iterations = 3, time = 500, timeUnit = TimeUnit.MILLISECONDS)
-@Measurement(iterations = 5, time = 1, timeUnit = TimeUnit.SECONDS)
-// the same JVM options as NormBench, so the report's one "Benchmark JVM options" line holds for every row
-@Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-        "-Xms4g", "-Xmx4g", "-XX:+AlwaysPreTouch",
-        "-Dorg.bytedeco.javacpp.maxBytes=0", "-Dorg.bytedeco.javacpp.maxPhysicalBytes=0"})
-public class TrainStepBench {
+public class TrainStepBench extends BenchSettings {
 
     /** NormKind labels: the demo's BatchNorm model, plus GroupNorm and no normalization for context. */
     @Param({"batch", "group", "none"})
