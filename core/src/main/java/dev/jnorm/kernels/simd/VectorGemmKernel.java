@@ -43,6 +43,8 @@ public final class VectorGemmKernel implements GemmKernel {
      * accurate than libtorch's. A run costs one extra pass over the 6×32 tile in L1 per CHAIN·MR·2 FMAs.
      */
     static final int CHAIN = 32;
+    /** Rows of op(B) per packing task. */
+    static final int PACK_ROWS = 2048;
     /** Rows of op(B) per block of the transposing pack (64 × NR floats: 8 KiB at 512 bits). */
     static final int TRANSPOSE_BLOCK = 64;
     /** Depth of a packed slice. NB: KC·NR floats of B (32 KiB at 512 bits) stay in the 48 KiB L1 across tiles. */
@@ -64,11 +66,13 @@ public final class VectorGemmKernel implements GemmKernel {
         }
         int panels = ceilDiv(n, NR);
         float[] pb = Scratch.floats(Scratch.Slot.GEMM_PACKED_B, panels * k * NR); // [panels, k, NR]
-        int packTasks = ceilDiv(panels, NC_PANELS);
-        Parallel.forEach(packTasks, t -> {
-            int p1 = Math.min(panels, (t + 1) * NC_PANELS);
-            for (int jp = t * NC_PANELS; jp < p1; jp++) {
-                packB(transB, k, n, b, bOff, jp, pb);
+        // pack tasks: groups of NC_PANELS panels × ranges of PACK_ROWS rows of op(B), so a deep, narrow B (Conv2d's
+        // weight gradient: 3 panels, k in the thousands) is packed by all threads too
+        int panelGroups = ceilDiv(panels, NC_PANELS), rowRanges = ceilDiv(k, PACK_ROWS);
+        Parallel.forEach(panelGroups * rowRanges, t -> {
+            int g = t / rowRanges, p0 = (t % rowRanges) * PACK_ROWS, p1 = Math.min(k, p0 + PACK_ROWS);
+            for (int jp = g * NC_PANELS; jp < Math.min(panels, (g + 1) * NC_PANELS); jp++) {
+                packB(transB, k, n, b, bOff, jp, p0, p1, pb);
             }
         });
 
@@ -133,14 +137,14 @@ public final class VectorGemmKernel implements GemmKernel {
         }
     }
 
-    /** pb[(jp·k + p)·NR + jj] = op(B)[p, jp·NR + jj], 0 past column n. */
-    private static void packB(boolean transB, int k, int n, float[] b, int bOff, int jp, float[] pb) {
+    /** pb[(jp·k + p)·NR + jj] = op(B)[p, jp·NR + jj] for rows p in [p0, p1), 0 past column n. */
+    private static void packB(boolean transB, int k, int n, float[] b, int bOff, int jp, int p0, int p1, float[] pb) {
         int j0 = jp * NR, cols = Math.min(NR, n - j0);
         int base = jp * k * NR;
         if (!transB) {
             // B [k, n]: NR contiguous floats of row p. NB: two vector moves, not arraycopy, whose call costs more than
             // copying 32 floats
-            for (int p = 0; p < k; p++) {
+            for (int p = p0; p < p1; p++) {
                 int src = bOff + p * n + j0, dst = base + p * NR;
                 if (cols == NR) {
                     FloatVector.fromArray(F, b, src).intoArray(pb, dst);
@@ -153,17 +157,17 @@ public final class VectorGemmKernel implements GemmKernel {
             // B stored [n, k]: column jj of the panel is the contiguous row j0 + jj of storage. NB: in blocks of
             // TRANSPOSE_BLOCK values of p, so the block of the panel being written (NR floats per p) stays in L1
             // while the NR source rows are read; a whole column at a time swept the k·NR panel once per column.
-            for (int p0 = 0; p0 < k; p0 += TRANSPOSE_BLOCK) {
-                int p1 = Math.min(k, p0 + TRANSPOSE_BLOCK);
+            for (int q0 = p0; q0 < p1; q0 += TRANSPOSE_BLOCK) {
+                int q1 = Math.min(p1, q0 + TRANSPOSE_BLOCK);
                 for (int jj = 0; jj < cols; jj++) {
                     int src = bOff + (j0 + jj) * k;
-                    for (int p = p0; p < p1; p++) {
+                    for (int p = q0; p < q1; p++) {
                         pb[base + p * NR + jj] = b[src + p];
                     }
                 }
             }
         }
-        for (int p = 0; cols < NR && p < k; p++) { // padding columns: 0 (the scratch array holds old data)
+        for (int p = p0; cols < NR && p < p1; p++) { // padding columns: 0 (the scratch array holds old data)
             Arrays.fill(pb, base + p * NR + cols, base + (p + 1) * NR, 0f);
         }
     }
