@@ -3,6 +3,7 @@ package dev.jnorm.kernels;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -99,15 +100,19 @@ public final class Parallel {
         CountDownLatch done = new CountDownLatch(helpers);
         for (int i = 0; i < helpers; i++) {
             AtomicBoolean g = gate[i] = new AtomicBoolean();
-            p.helpers.execute(() -> {
-                if (g.compareAndSet(false, true)) {
-                    try {
-                        claim.run();
-                    } finally {
-                        done.countDown();
+            try {
+                p.helpers.execute(() -> {
+                    if (g.compareAndSet(false, true)) {
+                        try {
+                            claim.run();
+                        } finally {
+                            done.countDown();
+                        }
                     }
-                }
-            });
+                });
+            } catch (RejectedExecutionException e) {
+                // the pool was replaced (setThreads) and shut down meanwhile: the caller claims this share itself
+            }
         }
         claim.run();
         for (AtomicBoolean g : gate) {
@@ -115,11 +120,19 @@ public final class Parallel {
                 done.countDown(); // never started: it will find its gate taken and return
             }
         }
-        try {
-            done.await();
-        } catch (InterruptedException e) {
+        // NB: uninterruptibly, as ForkJoinTask.join was: helpers may still be writing results, and a pending interrupt
+        // of the caller is not the loop's business; the flag is restored afterwards
+        boolean interrupted = false;
+        while (true) {
+            try {
+                done.await();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
             Thread.currentThread().interrupt();
-            throw new IllegalStateException("jnorm: interrupted while waiting for a parallel loop", e);
         }
         Throwable e = failure.get();
         if (e instanceof RuntimeException re) {

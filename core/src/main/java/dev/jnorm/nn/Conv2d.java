@@ -249,12 +249,16 @@ public class Conv2d extends Module {
          * neighbouring image row by that copy) and the outputs of missing image rows are set to 0.
          */
         private void samePlaneRow(float[] x, int plane, float[] col, int row, int ki, int kj, int ow0, int ow1) {
-            int oh0 = Math.max(0, padding - ki), oh1 = Math.min(outH, h + padding - ki); // outputs with an image row
+            // outputs [oh0, oh1) have an image row; padding may exceed the image, so both are clamped to [0, H']
+            int oh0 = Math.min(outH, Math.max(0, padding - ki));
+            int oh1 = Math.max(oh0, Math.min(outH, h + padding - ki));
             if (oh1 > oh0) {
                 int shift = (ki - padding) * w + (kj - padding);
                 // the copy stays inside the plane; the edge taps it skips are zeroed below
                 int j0 = Math.max(oh0 * w, -shift), j1 = Math.min(oh1 * w, h * w - shift);
-                System.arraycopy(x, plane + j0 + shift, col, row + j0, Math.max(0, j1 - j0));
+                if (j1 > j0) {
+                    System.arraycopy(x, plane + j0 + shift, col, row + j0, j1 - j0);
+                }
                 for (int oh = oh0; oh < oh1; oh++) {
                     int dst = row + oh * w;
                     for (int ow = 0; ow < Math.min(ow0, outW); ow++) {
@@ -265,8 +269,8 @@ public class Conv2d extends Module {
                     }
                 }
             }
-            Arrays.fill(col, row, row + Math.max(0, Math.min(oh0, outH)) * w, 0f);
-            Arrays.fill(col, row + Math.max(oh0, oh1) * w, row + outH * w, 0f);
+            Arrays.fill(col, row, row + oh0 * w, 0f);
+            Arrays.fill(col, row + oh1 * w, row + outH * w, 0f);
         }
 
         /**

@@ -13,6 +13,7 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The pool's contract: every task exactly once, nested loops, failures surfaced, many callers at once. */
 class ParallelTest {
@@ -49,6 +50,27 @@ class ParallelTest {
         AtomicIntegerArray runs = new AtomicIntegerArray(64); // the pool still works afterwards
         Parallel.forEach(64, runs::incrementAndGet);
         for (int i = 0; i < 64; i++) {
+            assertEquals(1, runs.get(i));
+        }
+    }
+
+    @Test
+    void aPendingInterruptNeitherFailsTheLoopNorIsLost() {
+        Parallel.setThreads(2);
+        AtomicIntegerArray runs = new AtomicIntegerArray(40);
+        Thread.currentThread().interrupt();
+        try {
+            Parallel.forEach(40, t -> {
+                for (long spin = 0; spin < 20_000; spin++) { // long enough that a helper is still busy at the end
+                    Thread.onSpinWait();
+                }
+                runs.incrementAndGet(t);
+            });
+            assertTrue(Thread.currentThread().isInterrupted(), "the interrupt flag is kept for the caller");
+        } finally {
+            Thread.interrupted();
+        }
+        for (int i = 0; i < 40; i++) {
             assertEquals(1, runs.get(i));
         }
     }

@@ -107,7 +107,10 @@ class BlocksGradTest {
                 Arguments.of(18L, 1, 2, 8, 8, 3, 3, 3, 1, true),  // stride 3: last rows/cols unused
                 Arguments.of(19L, 2, 2, 3, 4, 3, 5, 1, 2, true),  // "same" width, kernel taller than the image
                 Arguments.of(20L, 1, 3, 6, 1, 2, 3, 1, 1, false), // "same" width on one-pixel-wide rows
-                Arguments.of(21L, 2, 4, 9, 9, 3, 3, 1, 1, true)); // "same" 3x3, the CNN's case
+                Arguments.of(21L, 2, 4, 9, 9, 3, 3, 1, 1, true),  // "same" 3x3, the CNN's case
+                Arguments.of(22L, 2, 1, 1, 4, 2, 5, 1, 2, true),  // "same", padding above the image height
+                Arguments.of(23L, 1, 1, 2, 1, 2, 5, 1, 2, true),  // "same", padding beyond both sides
+                Arguments.of(24L, 1, 2, 2, 3, 2, 7, 1, 3, false)); // "same", kernel 7 on a 2x3 image
     }
 
     @ParameterizedTest(name = "seed {0}: x [{1}, {2}, {3}, {4}], out {5}, k {6}, stride {7}, pad {8}, bias {9}")

@@ -432,10 +432,10 @@ final class SimdOps {
                 g.add(DoubleVector.fromArray(DOUBLE, sumDy, j)).intoArray(sumDy, j);
                 g.fma(d, DoubleVector.fromArray(DOUBLE, sumDyDev, j)).intoArray(sumDyDev, j);
             }
-            for (; j < c; j++) { // scalar tail
+            for (; j < c; j++) { // scalar tail, same rounding as a lane (fused)
                 double g = dy[base + j];
                 sumDy[j] += g;
-                sumDyDev[j] += g * (x[base + j] - mean[j]);
+                sumDyDev[j] = Math.fma(g, x[base + j] - mean[j], sumDyDev[j]);
             }
         }
     }
