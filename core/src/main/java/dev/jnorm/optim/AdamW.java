@@ -19,12 +19,10 @@ import java.util.List;
  * Scalars are computed in double and rounded to float once, as PyTorch passes Python floats to float32 kernels.
  * Parameters whose gradient is null are skipped and keep their state and step count.
  */
-public final class AdamW implements Optimizer {
-    private final List<Tensor> params;
+public final class AdamW extends ParamGroup {
     private final float[][] expAvg;    // per parameter, m; null until its first step
     private final float[][] expAvgSq;  // per parameter, v
     private final long[] steps;        // per parameter, t
-    private double lr;
     private final double beta1;
     private final double beta2;
     private final double eps;
@@ -41,17 +39,7 @@ public final class AdamW implements Optimizer {
     }
 
     private AdamW(Builder b) {
-        if (b.params.isEmpty()) {
-            throw new IllegalArgumentException("AdamW: optimizer got an empty parameter list");
-        }
-        for (Tensor p : b.params) {
-            if (p.dtype() != Tensor.DType.FLOAT32 || !p.isLeaf()) {
-                throw new IllegalArgumentException("AdamW: can't optimize a non-leaf or non-float Tensor, got " + p);
-            }
-        }
-        if (!(b.lr >= 0)) {
-            throw new IllegalArgumentException("AdamW: invalid learning rate: " + b.lr);
-        }
+        super("AdamW", b.params, b.lr);
         if (!(b.eps >= 0)) {
             throw new IllegalArgumentException("AdamW: invalid epsilon value: " + b.eps);
         }
@@ -64,11 +52,9 @@ public final class AdamW implements Optimizer {
         if (!(b.weightDecay >= 0)) {
             throw new IllegalArgumentException("AdamW: invalid weight_decay value: " + b.weightDecay);
         }
-        this.params = List.copyOf(b.params);
         this.expAvg = new float[params.size()][];
         this.expAvgSq = new float[params.size()][];
         this.steps = new long[params.size()];
-        this.lr = b.lr;
         this.beta1 = b.beta1;
         this.beta2 = b.beta2;
         this.eps = b.eps;
@@ -94,11 +80,11 @@ public final class AdamW implements Optimizer {
             }
             float[] m = expAvg[k], v = expAvgSq[k];
             long t = ++steps[k];
-            float decay = (float) (1 - lr * weightDecay);
+            float decay = (float) (1 - lr() * weightDecay);
             float w1 = (float) (1 - beta1), b2 = (float) beta2, w2 = (float) (1 - beta2);
             double biasCorrection1 = 1 - Math.pow(beta1, t);
             double biasCorrection2 = 1 - Math.pow(beta2, t);
-            float stepSize = (float) (lr / biasCorrection1);
+            float stepSize = (float) (lr() / biasCorrection1);
             float bc2Sqrt = (float) Math.sqrt(biasCorrection2);
             float epsF = (float) eps;
             for (int i = 0; i < w.length; i++) {
@@ -110,26 +96,6 @@ public final class AdamW implements Optimizer {
                 w[i] += -stepSize * (m[i] / denom);
             }
         }
-    }
-
-    @Override
-    public void zeroGrad() {
-        for (Tensor p : params) {
-            p.zeroGrad();
-        }
-    }
-
-    @Override
-    public double lr() {
-        return lr;
-    }
-
-    @Override
-    public void setLr(double lr) {
-        if (!(lr >= 0)) {
-            throw new IllegalArgumentException("AdamW: invalid learning rate: " + lr);
-        }
-        this.lr = lr;
     }
 
     /** Options with PyTorch's defaults. */

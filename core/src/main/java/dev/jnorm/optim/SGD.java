@@ -16,10 +16,8 @@ import java.util.List;
  * </pre>
  * Parameters whose gradient is null are skipped and keep their momentum buffer.
  */
-public final class SGD implements Optimizer {
-    private final List<Tensor> params;
+public final class SGD extends ParamGroup {
     private final float[][] momentumBuffers; // per parameter, null until its first step with momentum
-    private double lr;
     private final double momentum;
     private final double dampening;
     private final double weightDecay;
@@ -31,17 +29,7 @@ public final class SGD implements Optimizer {
     }
 
     private SGD(Builder b) {
-        if (b.params.isEmpty()) {
-            throw new IllegalArgumentException("SGD: optimizer got an empty parameter list");
-        }
-        for (Tensor p : b.params) {
-            if (p.dtype() != Tensor.DType.FLOAT32 || !p.isLeaf()) {
-                throw new IllegalArgumentException("SGD: can't optimize a non-leaf or non-float Tensor, got " + p);
-            }
-        }
-        if (!(b.lr >= 0)) {
-            throw new IllegalArgumentException("SGD: invalid learning rate: " + b.lr);
-        }
+        super("SGD", b.params, b.lr);
         if (!(b.momentum >= 0)) {
             throw new IllegalArgumentException("SGD: invalid momentum value: " + b.momentum);
         }
@@ -52,9 +40,7 @@ public final class SGD implements Optimizer {
             throw new IllegalArgumentException("SGD: Nesterov momentum requires a momentum and zero dampening, got "
                     + "momentum=" + b.momentum + ", dampening=" + b.dampening);
         }
-        this.params = List.copyOf(b.params);
         this.momentumBuffers = new float[params.size()][];
-        this.lr = b.lr;
         this.momentum = b.momentum;
         this.dampening = b.dampening;
         this.weightDecay = b.weightDecay;
@@ -69,7 +55,7 @@ public final class SGD implements Optimizer {
     @Override
     public void step() {
         // PyTorch passes Python floats to float32 kernels: each scalar is rounded to float once.
-        float wd = (float) weightDecay, mom = (float) momentum, keep = (float) (1 - dampening), alpha = (float) -lr;
+        float wd = (float) weightDecay, mom = (float) momentum, keep = (float) (1 - dampening), alpha = (float) -lr();
         for (int k = 0; k < params.size(); k++) {
             Tensor p = params.get(k);
             if (p.grad() == null) {
@@ -104,27 +90,6 @@ public final class SGD implements Optimizer {
                 w[i] += alpha * g[i];
             }
         }
-    }
-
-    /** Clears every parameter's gradient (PyTorch 2's {@code zero_grad(set_to_none=True)}). */
-    @Override
-    public void zeroGrad() {
-        for (Tensor p : params) {
-            p.zeroGrad();
-        }
-    }
-
-    @Override
-    public double lr() {
-        return lr;
-    }
-
-    @Override
-    public void setLr(double lr) {
-        if (!(lr >= 0)) {
-            throw new IllegalArgumentException("SGD: invalid learning rate: " + lr);
-        }
-        this.lr = lr;
     }
 
     /** Options with PyTorch's defaults. */
