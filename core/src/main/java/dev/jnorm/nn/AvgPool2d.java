@@ -2,7 +2,6 @@ package dev.jnorm.nn;
 
 import dev.jnorm.Tensor;
 
-import java.util.Arrays;
 
 /**
  * PyTorch's {@code nn.AvgPool2d} with a square window, {@code ceil_mode=False}, {@code count_include_pad=True},
@@ -10,48 +9,22 @@ import java.util.Arrays;
  * window divides by kernel². Output H' = ⌊(H + 2·padding − kernel) / stride⌋ + 1 (same for W).
  * Backward: each output's gradient spreads evenly (÷ kernel²) over the window's in-image elements.
  */
-public class AvgPool2d extends Module {
-    private final int kernelSize;
-    private final int stride;
-    private final int padding;
-
+public class AvgPool2d extends Pool2d {
     /** AvgPool2d(kernel_size) with stride = kernel_size and padding 0, as in PyTorch. */
     public AvgPool2d(int kernelSize) {
         this(kernelSize, kernelSize, 0);
     }
 
     public AvgPool2d(int kernelSize, int stride, int padding) {
-        if (kernelSize <= 0 || stride <= 0 || padding < 0) {
-            throw new IllegalArgumentException("AvgPool2d: expected positive kernel_size and stride and "
-                    + "non-negative padding, got kernel_size=" + kernelSize + ", stride=" + stride + ", padding="
-                    + padding);
-        }
-        if (padding > kernelSize / 2) {
-            throw new IllegalArgumentException("AvgPool2d: pad should be at most half of effective kernel size, but "
-                    + "got pad=" + padding + ", kernel_size=" + kernelSize);
-        }
-        this.kernelSize = kernelSize;
-        this.stride = stride;
-        this.padding = padding;
+        super("AvgPool2d", kernelSize, stride, padding, "");
     }
 
     @Override
     protected Tensor forwardImpl(Tensor input) {
         Tensor x = input.contiguous(); // windows index NCHW planes; the output is NCHW too
-        int[] shape = x.shape();
-        int rank = shape.length;
-        if ((rank != 3 && rank != 4) || shape[rank - 3] == 0 || shape[rank - 2] == 0 || shape[rank - 1] == 0) {
-            throw new IllegalArgumentException("AvgPool2d: expected 3-D (C, H, W) or 4-D (N, C, H, W) input with "
-                    + "non-zero C, H, W, got shape " + Arrays.toString(shape));
-        }
-        int h = shape[rank - 2], w = shape[rank - 1], k = kernelSize;
-        if (h + 2 * padding < k || w + 2 * padding < k) {
-            throw new IllegalArgumentException("AvgPool2d: output size is too small: kernel_size=" + k
-                    + ", padding=" + padding + ", got shape " + Arrays.toString(shape));
-        }
-        int outH = (h + 2 * padding - k) / stride + 1;
-        int outW = (w + 2 * padding - k) / stride + 1;
-        int planes = x.numel() / (h * w); // N·C (or C)
+        Windows win = windows(x);
+        int[] shape = win.shape();
+        int h = win.h(), w = win.w(), outH = win.outH(), outW = win.outW(), planes = win.planes(), k = kernelSize;
         float[] xs = x.storage();                    // [planes, H, W]
         float[] y = new float[planes * outH * outW]; // [planes, H', W']
         float inv = 1f / (k * k);
@@ -71,10 +44,7 @@ public class AvgPool2d extends Module {
                 }
             }
         }
-        int[] yShape = shape.clone();
-        yShape[rank - 2] = outH;
-        yShape[rank - 1] = outW;
-        return Tensor.fromOp(y, yShape, "AvgPool2DBackward", new Tensor[] {x}, g -> {
+        return Tensor.fromOp(y, win.outShape(), "AvgPool2DBackward", new Tensor[] {x}, g -> {
             float[] dy = g.storage();
             float[] dx = new float[xs.length];
             for (int pl = 0; pl < planes; pl++) {
