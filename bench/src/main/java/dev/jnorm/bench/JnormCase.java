@@ -10,9 +10,6 @@ import dev.jnorm.nn.functional.F;
  * does).
  */
 final class JnormCase implements NormBench.Case {
-    private static final double EPS = 1e-5;
-    private static final double MOMENTUM = 0.1;
-
     private final Op op;
     private final Tensor x;
     private final Tensor dy;
@@ -52,11 +49,11 @@ final class JnormCase implements NormBench.Case {
 
     private Tensor run() {
         return switch (op) {
-            case BN2D, BN2D_CL -> F.batchNorm(x, runningMean, runningVar, weight, bias, true, MOMENTUM, EPS);
-            case LN_4096x1024, LN_8192x4096 -> F.layerNorm(x, normalizedShape, weight, bias, EPS);
+            case BN2D, BN2D_CL -> F.batchNorm(x, runningMean, runningVar, weight, bias, true, Op.MOMENTUM, Op.EPS);
+            case LN_4096x1024, LN_8192x4096 -> F.layerNorm(x, normalizedShape, weight, bias, Op.EPS);
             case RMS_8192x4096 -> F.rmsNorm(x, normalizedShape, weight, null);
-            case GN32 -> F.groupNorm(x, 32, weight, bias, EPS);
-            case IN2D -> F.instanceNorm(x, null, null, weight, bias, true, MOMENTUM, EPS);
+            case GN32 -> F.groupNorm(x, 32, weight, bias, Op.EPS);
+            case IN2D -> F.instanceNorm(x, null, null, weight, bias, true, Op.MOMENTUM, Op.EPS);
         };
     }
 

@@ -12,8 +12,6 @@ import dev.jnorm.nn.functional.NormOps;
  * [rows, channelsPerGroup·inner] view. In every case exactly the arguments {@code NormOps} passes.
  */
 final class KernelCase implements NormBench.Case {
-    private static final double EPS = 1e-5;
-
     private final Op op;
     private final float[] x;
     private final float[] dy;
@@ -83,12 +81,12 @@ final class KernelCase implements NormBench.Case {
 
     private void fwd() {
         if (isBatchNorm()) {
-            bn.forwardTraining(x, n, c, inner, weight, bias, EPS, y, mean, rstd, var);
+            bn.forwardTraining(x, n, c, inner, weight, bias, Op.EPS, y, mean, rstd, var);
         } else if (op == Op.RMS_8192x4096) {
             gn.forward(x, rows, groups, channelsPerGroup, inner, weight, null, NormOps.FLOAT32_EPS, false, y, mean,
                     rstd, null);
         } else {
-            gn.forward(x, rows, groups, channelsPerGroup, inner, weight, bias, EPS, true, y, mean, rstd, null);
+            gn.forward(x, rows, groups, channelsPerGroup, inner, weight, bias, Op.EPS, true, y, mean, rstd, null);
         }
     }
 

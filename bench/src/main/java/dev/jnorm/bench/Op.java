@@ -25,6 +25,11 @@ public enum Op {
             "nn.InstanceNorm2d defaults: affine=False, track_running_stats=False, eps 1e-5. "
                     + "`F.instanceNorm` / `at::instance_norm`.");
 
+    /** eps of every case, jnorm and libtorch alike. */
+    static final double EPS = 1e-5;
+    /** Running-statistics momentum of the BatchNorm and InstanceNorm cases. */
+    static final double MOMENTUM = 0.1;
+
     public final String id;
     public final String title;
     public final int[] shape;

@@ -19,9 +19,6 @@ import org.bytedeco.pytorch.global.torch;
  * in a training step. Every call runs in a {@link PointerScope}, which frees the call's native tensors at its end.
  */
 final class TorchCase implements NormBench.Case {
-    private static final double EPS = 1e-5;
-    private static final double MOMENTUM = 0.1;
-
     private final Op op;
     private final Tensor x;
     private final Tensor dy;
@@ -95,11 +92,12 @@ final class TorchCase implements NormBench.Case {
     private Tensor run() {
         return switch (op) {
             case BN2D, BN2D_CL -> torch.batch_norm(x, weightOpt, biasOpt, runningMeanOpt, runningVarOpt, true,
-                    MOMENTUM, EPS, false);
-            case LN_4096x1024, LN_8192x4096 -> torch.layer_norm(x, normalizedShape, weightOpt, biasOpt, EPS, false);
+                    Op.MOMENTUM, Op.EPS, false);
+            case LN_4096x1024, LN_8192x4096 ->
+                    torch.layer_norm(x, normalizedShape, weightOpt, biasOpt, Op.EPS, false);
             case RMS_8192x4096 -> torch.rms_norm(x, normalizedShape, weightOpt, defaultEps);
-            case GN32 -> torch.group_norm(x, 32, weightOpt, biasOpt, EPS, false);
-            case IN2D -> torch.instance_norm(x, none, none, none, none, true, MOMENTUM, EPS, false);
+            case GN32 -> torch.group_norm(x, 32, weightOpt, biasOpt, Op.EPS, false);
+            case IN2D -> torch.instance_norm(x, none, none, none, none, true, Op.MOMENTUM, Op.EPS, false);
         };
     }
 
