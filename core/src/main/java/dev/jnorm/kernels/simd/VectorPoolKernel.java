@@ -28,8 +28,8 @@ public final class VectorPoolKernel implements PoolKernel {
         boolean pairs = kernel == 2 && stride == 2 && padding == 0;
         // corner[o] = plane offset of output o's first tap (2·oh·W + 2·ow): lanes run over the flattened outputs of
         // a plane, across output rows, so narrow maps (14 or 7 wide) fill whole vectors too
-        int[] corner = new int[outH * outW];
-        for (int oh = 0; oh < outH; oh++) {
+        int[] corner = new int[pairs ? outH * outW : 0]; // unused by the reference scan of other windows
+        for (int oh = 0; pairs && oh < outH; oh++) {
             for (int ow = 0; ow < outW; ow++) {
                 corner[oh * outW + ow] = 2 * oh * w + 2 * ow;
             }
