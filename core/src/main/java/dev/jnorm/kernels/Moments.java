@@ -97,6 +97,47 @@ public final class Moments {
     }
 
     /**
+     * Values per shifted run (see {@link #mergeShifted}): the fast kernels take a run's moments in one pass over at
+     * most this many values, each run shifted by its own first value. Fixed, so runs depend on the shape only.
+     */
+    public static final int SHIFTED_RUN = 4096;
+
+    /**
+     * Chan's merge of one run, given by its shifted sums, into acc = {count, mean, M2}: the run has n values with
+     * s1 = Σ(x − k) and s2 = Σ(x − k)² (in double), so its mean is k + s1/n and its M2 is s2 − s1²/n.
+     *
+     * <p>Why this is not E[x²]−E[x]²: k is one of the run's values, so (mean − k)² is one of the terms of M2 and
+     * s2 = M2 + n·(mean − k)² ≤ (n + 1)·M2. The subtraction therefore loses at most log2(n + 1) of double's 53 bits
+     * (12 for a run of {@link #SHIFTED_RUN}; about 2 when k is within a standard deviation of the mean, the usual
+     * case), where the unshifted formula loses all of them on data far from 0. With the summation error of a
+     * run, the worst case keeps more than 30 bits, above float's 24, on any input; a constant run gives M2 = 0 and
+     * mean = k exactly. One pass instead of two halves the float-to-double conversions, which bound these kernels
+     * when a row sits in cache.
+     */
+    public static void mergeShifted(double[] acc /* {count, mean, M2} */, long n, double k, double s1, double s2) {
+        merge(acc, n, k + s1 / n, Math.max(0.0, s2 - s1 * (s1 / n))); // M2 ≥ 0 in real arithmetic (Cauchy–Schwarz)
+    }
+
+    /** Chan's merge of (n, mean, M2) into acc = {count, mean, M2}: {@link #merge(Moments)} on arrays, no objects. */
+    public static void merge(double[] acc /* {count, mean, M2} */, long n, double mean, double m2) {
+        if (n == 0) {
+            return;
+        }
+        double countA = acc[0];
+        if (countA == 0) {
+            acc[0] = n;
+            acc[1] = mean;
+            acc[2] = m2;
+            return;
+        }
+        double count = countA + n;
+        double delta = mean - acc[1];
+        acc[1] += delta * (n / count);
+        acc[2] += m2 + delta * delta * (countA * n / count);
+        acc[0] = count;
+    }
+
+    /**
      * Moments of {@code segments} contiguous runs of {@code length} floats, the s-th starting at
      * {@code start + s·stride}: Welford within a run, Chan across runs in order.
      * BatchNorm channel c of [N, C, inner]: start = c·inner, segments = N, stride = C·inner, length = inner.

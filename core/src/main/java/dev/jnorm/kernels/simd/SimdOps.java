@@ -1,9 +1,10 @@
 package dev.jnorm.kernels.simd;
 
+import dev.jnorm.kernels.Moments;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -48,6 +49,35 @@ final class SimdOps {
         ((FloatVector) v.castShape(HALF, 0)).intoArray(y, i);
     }
 
+    /**
+     * Lane folds for {@link #sumLanes}: fold f pairs lane i with lane i ^ (L/2^(f+1)), halving the live lanes.
+     */
+    private static final VectorShuffle<Double>[] FOLDS = folds();
+
+    @SuppressWarnings("unchecked")
+    private static VectorShuffle<Double>[] folds() {
+        int lanes = DOUBLE.length();
+        VectorShuffle<Double>[] f = new VectorShuffle[Integer.numberOfTrailingZeros(lanes)];
+        for (int k = 0, half = lanes / 2; half >= 1; k++, half /= 2) {
+            int h = half;
+            f[k] = VectorShuffle.fromOp(DOUBLE, i -> i ^ h);
+        }
+        return f;
+    }
+
+    /**
+     * The sum of v's lanes in a fixed pairwise order. Why not {@code reduceLanes(ADD)}: its order is left to the
+     * implementation, and the JIT's intrinsic and the interpreter's fallback differ (measured: the same vector
+     * reduced to different bits before and after compilation), which would make results depend on what the JIT has
+     * compiled, not only on the input.
+     */
+    static double sumLanes(DoubleVector v) {
+        for (VectorShuffle<Double> fold : FOLDS) {
+            v = v.add(v.rearrange(fold));
+        }
+        return v.lane(0);
+    }
+
     /** The float pair (hi, lo) with hi + lo ≈ mean to ~2⁻⁴⁸ relative. */
     static float hi(double mean) {
         return (float) mean;
@@ -59,29 +89,43 @@ final class SimdOps {
 
     // ---------------------------------------------------------------- reductions over a contiguous run
 
-    /** Σ x[off, off+len), in double. */
-    static double sum(float[] x, int off, int len) {
-        int step = DOUBLE.length();
-        DoubleVector a0 = DoubleVector.zero(DOUBLE), a1 = DoubleVector.zero(DOUBLE);
-        int i = 0;
-        // main: two accumulators so consecutive adds do not wait on each other
-        for (; i <= len - 2 * step; i += 2 * step) {
-            a0 = a0.add(widen(x, off + i));
-            a1 = a1.add(widen(x, off + i + step));
+    /**
+     * Merges the moments of x[off, off+len) into acc = {count, mean, M2} ({@link Moments#mergeShifted}): one pass per
+     * run of at most {@link Moments#SHIFTED_RUN} values, Σ(x − k) and Σ(x − k)² in double with k the run's first
+     * value, the runs merged in order. The runs depend on off and len only.
+     */
+    static void mergeRunMoments(float[] x, int off, int len, double[] acc) {
+        for (int s = 0; s < len; s += Moments.SHIFTED_RUN) {
+            int n = Math.min(Moments.SHIFTED_RUN, len - s), o = off + s;
+            double k = x[o];
+            int step = DOUBLE.length();
+            DoubleVector s0 = DoubleVector.zero(DOUBLE), s1 = s0, q0 = s0, q1 = s0;
+            int i = 0;
+            // main: two accumulator pairs so consecutive adds do not wait on each other
+            for (; i <= n - 2 * step; i += 2 * step) {
+                DoubleVector d0 = widen(x, o + i).sub(k), d1 = widen(x, o + i + step).sub(k);
+                s0 = s0.add(d0);
+                s1 = s1.add(d1);
+                q0 = d0.fma(d0, q0);
+                q1 = d1.fma(d1, q1);
+            }
+            for (; i <= n - step; i += step) { // vector tail
+                DoubleVector d0 = widen(x, o + i).sub(k);
+                s0 = s0.add(d0);
+                q0 = d0.fma(d0, q0);
+            }
+            double sum = sumLanes(s0.add(s1));
+            double sumSq = sumLanes(q0.add(q1));
+            for (; i < n; i++) { // scalar tail
+                double d = x[o + i] - k;
+                sum += d;
+                sumSq += d * d;
+            }
+            Moments.mergeShifted(acc, n, k, sum, sumSq);
         }
-        // vector tail
-        for (; i <= len - step; i += step) {
-            a0 = a0.add(widen(x, off + i));
-        }
-        double s = a0.add(a1).reduceLanes(VectorOperators.ADD);
-        // scalar tail
-        for (; i < len; i++) {
-            s += x[off + i];
-        }
-        return s;
     }
 
-    /** Σ (x − mean)² over x[off, off+len), in double (the second pass of a two-pass variance). */
+    /** Σ (x − mean)² over x[off, off+len), in double (RMSNorm's Σx² with mean 0). */
     static double sumSquaredDeviations(float[] x, int off, int len, double mean) {
         int step = DOUBLE.length();
         DoubleVector a0 = DoubleVector.zero(DOUBLE), a1 = DoubleVector.zero(DOUBLE);
@@ -96,7 +140,7 @@ final class SimdOps {
             DoubleVector d0 = widen(x, off + i).sub(mean);
             a0 = d0.fma(d0, a0);
         }
-        double s = a0.add(a1).reduceLanes(VectorOperators.ADD);
+        double s = sumLanes(a0.add(a1));
         for (; i < len; i++) { // scalar tail
             double d = x[off + i] - mean;
             s += d * d;
@@ -122,8 +166,8 @@ final class SimdOps {
             s0 = s0.add(g0);
             p0 = g0.fma(widen(x, off + i).sub(mean), p0);
         }
-        double sumDy = s0.add(s1).reduceLanes(VectorOperators.ADD);
-        double sumDyDev = p0.add(p1).reduceLanes(VectorOperators.ADD);
+        double sumDy = sumLanes(s0.add(s1));
+        double sumDyDev = sumLanes(p0.add(p1));
         for (; i < len; i++) { // scalar tail
             sumDy += dy[off + i];
             sumDyDev += dy[off + i] * (x[off + i] - mean);
@@ -249,8 +293,8 @@ final class SimdOps {
                 g.add(DoubleVector.fromArray(DOUBLE, dbAcc, wOff + j)).intoArray(dbAcc, wOff + j);
             }
         }
-        double sumG = sg.reduceLanes(VectorOperators.ADD);
-        double sumGDev = sgd.reduceLanes(VectorOperators.ADD);
+        double sumG = sumLanes(sg);
+        double sumGDev = sumLanes(sgd);
         for (; j < len; j++) { // scalar tail
             double g = dy[off + j];
             double d = x[off + j] - mean;
@@ -307,10 +351,8 @@ final class SimdOps {
                 db.add(g0).add(g1).add(g2).add(g3).intoArray(dbAcc, j);
             }
         }
-        double[] sums = {sg0.reduceLanes(VectorOperators.ADD), sd0.reduceLanes(VectorOperators.ADD),
-                sg1.reduceLanes(VectorOperators.ADD), sd1.reduceLanes(VectorOperators.ADD),
-                sg2.reduceLanes(VectorOperators.ADD), sd2.reduceLanes(VectorOperators.ADD),
-                sg3.reduceLanes(VectorOperators.ADD), sd3.reduceLanes(VectorOperators.ADD)};
+        double[] sums = {sumLanes(sg0), sumLanes(sd0), sumLanes(sg1), sumLanes(sd1), sumLanes(sg2), sumLanes(sd2),
+                sumLanes(sg3), sumLanes(sd3)};
         for (; j < len; j++) { // scalar tail
             for (int q = 0; q < 4; q++) {
                 double g = dy[off + q * len + j];
@@ -330,89 +372,77 @@ final class SimdOps {
     // ---------------------------------------------------------------- column passes over [rows, C] (channels last)
 
     // NB: the column reductions walk the rows of a chunk with a block of columns' accumulators held in registers
-    // (4 double vectors: 32 columns at 512 bits), so each row costs loads of x only, instead of a load and a store of
-    // every accumulator; the remaining columns go one vector, then one column, at a time. The order of the additions
-    // within a column is the row order either way.
+    // (the statistics: two double vectors of columns, each with a sum and a square accumulator and its shift: 16
+    // columns at 512 bits), so each row costs loads of x only, instead of a load and a store of every accumulator;
+    // the remaining columns go one vector, then one column, at a time. The order of the additions within a column is
+    // the row order either way.
 
-    /** acc[c] += Σ_rows x[r, c] for rows [r0, r1) of a [*, C] array, in double. */
-    static void columnSums(float[] x, int r0, int r1, int c, double[] acc) {
-        int step = DOUBLE.length();
-        int j = 0;
-        for (; j <= c - 4 * step; j += 4 * step) { // main: a block of four accumulators in registers
-            DoubleVector a0 = DoubleVector.fromArray(DOUBLE, acc, j);
-            DoubleVector a1 = DoubleVector.fromArray(DOUBLE, acc, j + step);
-            DoubleVector a2 = DoubleVector.fromArray(DOUBLE, acc, j + 2 * step);
-            DoubleVector a3 = DoubleVector.fromArray(DOUBLE, acc, j + 3 * step);
-            for (int r = r0; r < r1; r++) {
-                int base = r * c + j;
-                a0 = a0.add(widen(x, base));
-                a1 = a1.add(widen(x, base + step));
-                a2 = a2.add(widen(x, base + 2 * step));
-                a3 = a3.add(widen(x, base + 3 * step));
+    /**
+     * Per-column moments of rows [r0, r1) of x[*, C] ({@link Moments#mergeShifted}, column by column): one pass per
+     * run of at most {@link Moments#SHIFTED_RUN} rows, Σ(x − k[c]) and Σ(x − k[c])² in double with k the run's first
+     * row, the runs Chan-merged in order into mean[C] and m2[C] (overwritten). sum, sumSq: [C] scratch.
+     */
+    static void columnMoments(float[] x, int r0, int r1, int c, double[] mean, double[] m2, double[] k,
+                              double[] sum, double[] sumSq) {
+        long count = 0;
+        for (int s0 = r0; s0 < r1; s0 += Moments.SHIFTED_RUN) {
+            int s1 = Math.min(r1, s0 + Moments.SHIFTED_RUN);
+            for (int j = 0; j < c; j++) {
+                k[j] = x[s0 * c + j];
             }
-            a0.intoArray(acc, j);
-            a1.intoArray(acc, j + step);
-            a2.intoArray(acc, j + 2 * step);
-            a3.intoArray(acc, j + 3 * step);
-        }
-        for (; j <= c - step; j += step) { // vector tail
-            DoubleVector a0 = DoubleVector.fromArray(DOUBLE, acc, j);
-            for (int r = r0; r < r1; r++) {
-                a0 = a0.add(widen(x, r * c + j));
+            columnShiftedSums(x, s0, s1, c, k, sum, sumSq);
+            long n = s1 - s0;
+            for (int j = 0; j < c; j++) { // the run's (mean, M2) per column, into sum and sumSq
+                double runMean = k[j] + sum[j] / n;
+                sumSq[j] = Math.max(0.0, sumSq[j] - sum[j] * (sum[j] / n));
+                sum[j] = runMean;
             }
-            a0.intoArray(acc, j);
-        }
-        for (; j < c; j++) { // scalar tail
-            double a0 = acc[j];
-            for (int r = r0; r < r1; r++) {
-                a0 += x[r * c + j];
-            }
-            acc[j] = a0;
+            Moments.mergeColumns(count, mean, m2, n, sum, sumSq);
+            count += n;
         }
     }
 
-    /** acc[c] += Σ_rows (x[r, c] − mean[c])² for rows [r0, r1), in double. */
-    static void columnSquaredDeviations(float[] x, int r0, int r1, int c, double[] mean, double[] acc) {
+    /** sum[c] = Σ_rows (x[r, c] − k[c]), sumSq[c] = Σ_rows (x[r, c] − k[c])² for rows [r0, r1), in double. */
+    private static void columnShiftedSums(float[] x, int r0, int r1, int c, double[] k, double[] sum,
+                                          double[] sumSq) {
         int step = DOUBLE.length();
         int j = 0;
-        for (; j <= c - 4 * step; j += 4 * step) { // main: four accumulators and four means in registers
-            DoubleVector m0 = DoubleVector.fromArray(DOUBLE, mean, j);
-            DoubleVector m1 = DoubleVector.fromArray(DOUBLE, mean, j + step);
-            DoubleVector m2 = DoubleVector.fromArray(DOUBLE, mean, j + 2 * step);
-            DoubleVector m3 = DoubleVector.fromArray(DOUBLE, mean, j + 3 * step);
-            DoubleVector a0 = DoubleVector.fromArray(DOUBLE, acc, j);
-            DoubleVector a1 = DoubleVector.fromArray(DOUBLE, acc, j + step);
-            DoubleVector a2 = DoubleVector.fromArray(DOUBLE, acc, j + 2 * step);
-            DoubleVector a3 = DoubleVector.fromArray(DOUBLE, acc, j + 3 * step);
+        for (; j <= c - 2 * step; j += 2 * step) { // main: a block of accumulators and shifts in registers
+            DoubleVector k0 = DoubleVector.fromArray(DOUBLE, k, j), k1 = DoubleVector.fromArray(DOUBLE, k, j + step);
+            DoubleVector a0 = DoubleVector.zero(DOUBLE), a1 = a0, q0 = a0, q1 = a0;
             for (int r = r0; r < r1; r++) {
                 int base = r * c + j;
-                DoubleVector d0 = widen(x, base).sub(m0), d1 = widen(x, base + step).sub(m1);
-                DoubleVector d2 = widen(x, base + 2 * step).sub(m2), d3 = widen(x, base + 3 * step).sub(m3);
-                a0 = d0.fma(d0, a0);
-                a1 = d1.fma(d1, a1);
-                a2 = d2.fma(d2, a2);
-                a3 = d3.fma(d3, a3);
+                DoubleVector d0 = widen(x, base).sub(k0), d1 = widen(x, base + step).sub(k1);
+                a0 = a0.add(d0);
+                a1 = a1.add(d1);
+                q0 = d0.fma(d0, q0);
+                q1 = d1.fma(d1, q1);
             }
-            a0.intoArray(acc, j);
-            a1.intoArray(acc, j + step);
-            a2.intoArray(acc, j + 2 * step);
-            a3.intoArray(acc, j + 3 * step);
+            a0.intoArray(sum, j);
+            a1.intoArray(sum, j + step);
+            q0.intoArray(sumSq, j);
+            q1.intoArray(sumSq, j + step);
         }
         for (; j <= c - step; j += step) { // vector tail
-            DoubleVector m0 = DoubleVector.fromArray(DOUBLE, mean, j), a0 = DoubleVector.fromArray(DOUBLE, acc, j);
+            DoubleVector k0 = DoubleVector.fromArray(DOUBLE, k, j);
+            DoubleVector a0 = DoubleVector.zero(DOUBLE), q0 = a0;
             for (int r = r0; r < r1; r++) {
-                DoubleVector d0 = widen(x, r * c + j).sub(m0);
-                a0 = d0.fma(d0, a0);
+                DoubleVector d0 = widen(x, r * c + j).sub(k0);
+                a0 = a0.add(d0);
+                q0 = d0.fma(d0, q0);
             }
-            a0.intoArray(acc, j);
+            a0.intoArray(sum, j);
+            q0.intoArray(sumSq, j);
         }
         for (; j < c; j++) { // scalar tail
-            double a0 = acc[j];
+            double a0 = 0, q0 = 0;
             for (int r = r0; r < r1; r++) {
-                double d = x[r * c + j] - mean[j];
-                a0 += d * d;
+                double d = x[r * c + j] - k[j];
+                a0 += d;
+                q0 = Math.fma(d, d, q0); // same rounding as a lane
             }
-            acc[j] = a0;
+            sum[j] = a0;
+            sumSq[j] = q0;
         }
     }
 

@@ -15,7 +15,8 @@ import java.util.Arrays;
  * <li>columns (inner = 1, i.e. (N, C) input, and channels-last [N·HW, C]): channel c is a column.</li>
  * </ul>
  * Determinism: statistics come from fixed chunks (a run of planes, or of rows, of about {@link #CHUNK} floats),
- * each reduced two-pass in double and merged in chunk order with Chan's formula. Chunk boundaries depend only on
+ * each reduced in one pass of shifted sums in double ({@link Moments#mergeShifted}) and merged in chunk order with
+ * Chan's formula. Chunk boundaries depend only on
  * the shape, so 1, 2 or N threads give identical bits; threads only change who computes which chunk.
  */
 public final class VectorBatchNormKernel implements BatchNormKernel {
@@ -26,8 +27,8 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
     }
 
     /**
-     * Floats per statistics chunk. NB: 16K floats (64 KiB) is read twice (mean, then deviations) while it sits in
-     * L2; it is fixed by the shape, never by the thread count.
+     * Floats per statistics chunk (64 KiB): a task's unit of the statistics, and of the element-wise passes; fixed
+     * by the shape, never by the thread count.
      */
     static final int CHUNK = 16384;
 
@@ -104,20 +105,17 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
         return m;
     }
 
-    /** Two-pass moments of chunk k of channel ch: planes [k·planesPerChunk, …) of that channel. */
+    /**
+     * Moments of chunk k of channel ch, planes [k·planesPerChunk, …) of that channel: each plane in one pass of
+     * shifted sums per run ({@link SimdOps#mergeRunMoments}), the planes merged in order.
+     */
     private static Moments chunkMoments(float[] x, int n, int c, int inner, int ch, int k, int planesPerChunk) {
         int s0 = k * planesPerChunk, s1 = Parallel.end(k, planesPerChunk, n);
-        double sum = 0;
+        double[] acc = new double[3]; // {count, mean, M2}
         for (int s = s0; s < s1; s++) {
-            sum += SimdOps.sum(x, (s * c + ch) * inner, inner);
+            SimdOps.mergeRunMoments(x, (s * c + ch) * inner, inner, acc);
         }
-        long count = (long) (s1 - s0) * inner;
-        double mu = sum / count;
-        double m2 = 0;
-        for (int s = s0; s < s1; s++) {
-            m2 += SimdOps.sumSquaredDeviations(x, (s * c + ch) * inner, inner, mu);
-        }
-        return new Moments(count, mu, m2);
+        return new Moments((long) acc[0], acc[1], acc[2]);
     }
 
     /**
@@ -197,8 +195,8 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
     }
 
     /**
-     * Per-column moments of x[rows, C]: two-pass per row chunk, Chan-merged in chunk order within a task, then the
-     * tasks' partials in task order.
+     * Per-column moments of x[rows, C]: one pass of shifted sums per row chunk ({@link SimdOps#columnMoments}),
+     * Chan-merged in chunk order within a task, then the tasks' partials in task order.
      */
     static void columnMoments(float[] x, int rows, int c, double[] mean, double[] biasedVar) {
         int rpc = rowsPerChunk(c);
@@ -208,16 +206,11 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
         long[] taskCount = new long[tasks];
         Parallel.forEach(tasks, t -> {
             double[] mu = new double[c], m2 = new double[c]; // one chunk's, reused
+            double[] shifts = new double[c], sum = new double[c], sumSq = new double[c]; // [C] scratch
             long count = 0;
             for (int k = t * perTask; k < Parallel.end(t, perTask, chunks); k++) {
                 int r0 = k * rpc, r1 = Parallel.end(k, rpc, rows);
-                Arrays.fill(mu, 0);
-                SimdOps.columnSums(x, r0, r1, c, mu);
-                for (int j = 0; j < c; j++) {
-                    mu[j] /= (r1 - r0);
-                }
-                Arrays.fill(m2, 0);
-                SimdOps.columnSquaredDeviations(x, r0, r1, c, mu, m2);
+                SimdOps.columnMoments(x, r0, r1, c, mu, m2, shifts, sum, sumSq);
                 Moments.mergeColumns(count, taskMean[t], taskM2[t], r1 - r0, mu, m2);
                 count += r1 - r0;
             }

@@ -1,6 +1,7 @@
 package dev.jnorm.kernels.simd;
 
 import dev.jnorm.kernels.GroupNormKernel;
+import dev.jnorm.kernels.Moments;
 import dev.jnorm.kernels.Parallel;
 import dev.jnorm.kernels.ReferenceGroupNormKernel;
 
@@ -9,12 +10,13 @@ import java.util.Arrays;
 /**
  * Fast row-wise normalization (GroupNorm, LayerNorm, InstanceNorm, RMSNorm): Vector API loops ({@link SimdOps}),
  * double statistics, all cores; the twin of {@link ReferenceGroupNormKernel}. A row is read from memory once:
- * its two statistics passes and the normalize pass run while it sits in cache. Rows with inner = 1 (LayerNorm,
+ * its statistics pass (shifted sums, {@link Moments#mergeShifted}) and the normalize pass run while it sits in
+ * cache. Rows with inner = 1 (LayerNorm,
  * RMSNorm, GroupNorm on (N, C)) use element-wise affine loops; otherwise each channel block of {@code inner}
  * floats gets a scalar scale and shift.
  *
- * <p>Channels-last input [N, S, C] is handled per sample without a transpose: column passes over the sample's
- * [S, C] slab give per-channel sums, folded into per-group statistics.
+ * <p>Channels-last input [N, S, C] is handled per sample without a transpose: a column pass over the sample's
+ * [S, C] slab gives per-channel moments, Chan-merged into per-group statistics.
  *
  * <p>Determinism: rows are independent; the weight/bias gradients are summed per fixed row chunk in double and
  * the chunks merged in order, with chunk boundaries that depend only on the shape.
@@ -53,11 +55,20 @@ public final class VectorGroupNormKernel implements GroupNormKernel {
         int rowsPerTask = Math.max(1, TASK_FLOATS / d);
         Parallel.forEach(Parallel.ceilDiv(rows, rowsPerTask), t -> {
             int r1 = Parallel.end(t, rowsPerTask, rows);
+            double[] acc = new double[3]; // a row's {count, mean, M2}
             for (int r = t * rowsPerTask; r < r1; r++) {
                 int off = r * d;
-                // two passes over the cached row: mean, then squared deviations (mean fixed at 0 for RMSNorm)
-                double rowMean = subtractMean ? SimdOps.sum(x, off, d) / d : 0.0;
-                double var = SimdOps.sumSquaredDeviations(x, off, d, rowMean) / d;
+                // one pass of shifted sums per run of the row (mean fixed at 0 for RMSNorm: one pass of Σx²)
+                double rowMean, var;
+                if (subtractMean) {
+                    acc[0] = 0;
+                    SimdOps.mergeRunMoments(x, off, d, acc);
+                    rowMean = acc[1];
+                    var = acc[2] / d;
+                } else {
+                    rowMean = 0.0;
+                    var = SimdOps.sumSquaredDeviations(x, off, d, 0.0) / d;
+                }
                 double rowRstd = 1.0 / Math.sqrt(var + eps);
                 mean[r] = rowMean;
                 rstd[r] = rowRstd;
@@ -199,26 +210,18 @@ public final class VectorGroupNormKernel implements GroupNormKernel {
         double count = (double) cpg * spatial;
         Parallel.forEach(n, s -> {
             int r0 = s * spatial, r1 = r0 + spatial;
-            double[] colSum = new double[c]; // [C]
-            SimdOps.columnSums(x, r0, r1, c, colSum);
-            double[] colMean = new double[c]; // [C]: each channel's group mean
-            for (int g = 0; g < groups; g++) {
-                double sum = 0;
-                for (int k = g * cpg; k < (g + 1) * cpg; k++) {
-                    sum += colSum[k];
-                }
-                Arrays.fill(colMean, g * cpg, (g + 1) * cpg, sum / count);
-            }
-            double[] colM2 = new double[c]; // [C]
-            SimdOps.columnSquaredDeviations(x, r0, r1, c, colMean, colM2);
+            double[] colMean = new double[c], colM2 = new double[c]; // [C] each: the sample's per-channel moments
+            double[] shifts = new double[c], sum = new double[c], sumSq = new double[c]; // [C] scratch
+            SimdOps.columnMoments(x, r0, r1, c, colMean, colM2, shifts, sum, sumSq);
             float[] hi = new float[c], lo = new float[c], scale = new float[c], shift = new float[c]; // [C] each
+            double[] group = new double[3]; // {count, mean, M2}
             for (int g = 0; g < groups; g++) {
-                double m2 = 0;
-                for (int k = g * cpg; k < (g + 1) * cpg; k++) {
-                    m2 += colM2[k];
+                group[0] = 0;
+                for (int j = g * cpg; j < (g + 1) * cpg; j++) { // the group's channels, Chan-merged in order
+                    Moments.merge(group, spatial, colMean[j], colM2[j]);
                 }
                 int r = s * groups + g;
-                double groupMean = colMean[g * cpg], var = m2 / count, groupRstd = 1.0 / Math.sqrt(var + eps);
+                double groupMean = group[1], var = group[2] / count, groupRstd = 1.0 / Math.sqrt(var + eps);
                 mean[r] = groupMean;
                 rstd[r] = groupRstd;
                 if (biasedVar != null) {
