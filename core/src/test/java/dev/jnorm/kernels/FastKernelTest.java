@@ -286,6 +286,69 @@ class FastKernelTest {
         assertNear("dbias", dbRef, dbFast);
     }
 
+    // ---------------------------------------------------------------- one-pass statistics: the worst shift
+
+    /**
+     * The fast statistics take each run of at most {@link Moments#SHIFTED_RUN} values in one pass of sums shifted by
+     * the run's first value; their worst case is a first value that is an outlier (s2 ≤ (n + 1)·M2, up to 12 bits
+     * lost). Every run here starts with one: values 1e4 + 1e-3·noise, each run's first value 1e4 + 1, so the
+     * variance is mostly the outliers' and the unshifted E[x²]−E[x]² would keep ~4 digits. Each layout's variance
+     * must be within 1e-10 of the exact one (BigDecimal), as in the random cases.
+     */
+    @Test
+    void oneRunStatisticsSurviveAnOutlierAsTheShift() {
+        Random rng = new Random(7);
+        int run = Moments.SHIFTED_RUN;
+        // rows of d = 2 runs + 5 (LayerNorm rows, InstanceNorm planes, BatchNorm planes): outliers at each run start
+        int d = 2 * run + 5, rows = 3;
+        float[] x = data(rng, rows * d, 1e4, 1e-3);
+        for (int r = 0; r < rows; r++) {
+            for (int s = 0; s < d; s += run) {
+                x[r * d + s] = 1e4f + 1f;
+            }
+        }
+        double[] mean = new double[rows], rstd = new double[rows], var = new double[rows];
+        fastGn.forward(x, rows, 1, d, 1, null, null, 1e-5, true, new float[x.length], mean, rstd, var);
+        for (int r = 0; r < rows; r++) {
+            assertExactVariance("row " + r, x, r * d, 1, d, var[r]);
+        }
+        double[] bnMean = new double[1], bnRstd = new double[1], bnVar = new double[1];
+        fastBn.forwardTraining(x, rows, 1, d, null, null, 1e-5, new float[x.length], bnMean, bnRstd, bnVar);
+        assertExactVariance("BatchNorm planes", x, 0, 1, x.length, bnVar[0]);
+        // columns [rows, C] (BatchNorm on (N, C) and channels-last): each column's runs start at rows 0, run, 2·run
+        int c = 3, n = 2 * run + 5;
+        float[] xc = data(rng, n * c, 1e4, 1e-3);
+        for (int row = 0; row < n; row += run) {
+            for (int j = 0; j < c; j++) {
+                xc[row * c + j] = 1e4f + 1f;
+            }
+        }
+        double[] cm = new double[c], cr = new double[c], cv = new double[c];
+        fastBn.forwardTraining(xc, n, c, 1, null, null, 1e-5, new float[xc.length], cm, cr, cv);
+        double[] gm = new double[c], gr = new double[c], gv = new double[c];
+        fastGn.forwardChannelsLast(xc, 1, n, c, c, null, null, 1e-5, new float[xc.length], gm, gr, gv);
+        for (int j = 0; j < c; j++) {
+            assertExactVariance("BatchNorm column " + j, xc, j, c, n, cv[j]);
+            assertExactVariance("channels-last InstanceNorm channel " + j, xc, j, c, n, gv[j]);
+        }
+    }
+
+    /** |var − exact| ≤ 1e-10·exact, the exact biased variance of x[start + i·stride], i < count, in BigDecimal. */
+    private static void assertExactVariance(String what, float[] x, int start, int stride, int count, double var) {
+        java.math.MathContext mc = java.math.MathContext.DECIMAL128;
+        java.math.BigDecimal sum = java.math.BigDecimal.ZERO;
+        for (int i = 0; i < count; i++) {
+            sum = sum.add(new java.math.BigDecimal(x[start + i * stride]));
+        }
+        java.math.BigDecimal mean = sum.divide(java.math.BigDecimal.valueOf(count), mc), m2 = java.math.BigDecimal.ZERO;
+        for (int i = 0; i < count; i++) {
+            java.math.BigDecimal dev = new java.math.BigDecimal(x[start + i * stride]).subtract(mean, mc);
+            m2 = m2.add(dev.multiply(dev, mc), mc);
+        }
+        double exact = m2.divide(java.math.BigDecimal.valueOf(count), mc).doubleValue();
+        assertEquals(exact, var, 1e-10 * exact, what + " variance");
+    }
+
     // ---------------------------------------------------------------- hostile backward inputs
 
     /**
