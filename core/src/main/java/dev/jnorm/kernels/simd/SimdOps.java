@@ -284,25 +284,24 @@ final class SimdOps {
         boolean affine = dwAcc != null;
         for (; j <= len - step; j += step) { // main (the column accumulators already give independent chains)
             DoubleVector g = widen(dy, off + j);
-            DoubleVector d = widen(x, off + j).sub(mean);
-            DoubleVector gw = g.mul(widen(w, wOff + j));
-            sg = sg.add(gw);
-            sgd = gw.fma(d, sgd);
+            DoubleVector p = g.mul(widen(x, off + j).sub(mean)); // dy·(x − mean), once for both sums
+            DoubleVector wv = widen(w, wOff + j);
+            sg = g.fma(wv, sg);
+            sgd = p.fma(wv, sgd);
             if (affine) {
-                g.fma(d.mul(rstd), DoubleVector.fromArray(DOUBLE, dwAcc, wOff + j)).intoArray(dwAcc, wOff + j);
+                p.fma(rstd, DoubleVector.fromArray(DOUBLE, dwAcc, wOff + j)).intoArray(dwAcc, wOff + j);
                 g.add(DoubleVector.fromArray(DOUBLE, dbAcc, wOff + j)).intoArray(dbAcc, wOff + j);
             }
         }
         double sumG = sumLanes(sg);
         double sumGDev = sumLanes(sgd);
-        for (; j < len; j++) { // scalar tail
+        for (; j < len; j++) { // scalar tail, same rounding as a lane
             double g = dy[off + j];
-            double d = x[off + j] - mean;
-            double gw = g * w[wOff + j];
-            sumG += gw;
-            sumGDev += gw * d;
+            double p = g * (x[off + j] - mean);
+            sumG = Math.fma(g, w[wOff + j], sumG);
+            sumGDev = Math.fma(p, w[wOff + j], sumGDev);
             if (affine) {
-                dwAcc[wOff + j] += g * d * rstd;
+                dwAcc[wOff + j] = Math.fma(p, rstd, dwAcc[wOff + j]);
                 dbAcc[wOff + j] += g;
             }
         }
@@ -331,21 +330,22 @@ final class SimdOps {
             DoubleVector g1 = widen(dy, o1 + j), d1 = widen(x, o1 + j).sub(m1);
             DoubleVector g2 = widen(dy, o2 + j), d2 = widen(x, o2 + j).sub(m2);
             DoubleVector g3 = widen(dy, o3 + j), d3 = widen(x, o3 + j).sub(m3);
-            DoubleVector gw0 = g0.mul(wv), gw1 = g1.mul(wv), gw2 = g2.mul(wv), gw3 = g3.mul(wv);
-            sg0 = sg0.add(gw0);
-            sg1 = sg1.add(gw1);
-            sg2 = sg2.add(gw2);
-            sg3 = sg3.add(gw3);
-            sd0 = gw0.fma(d0, sd0);
-            sd1 = gw1.fma(d1, sd1);
-            sd2 = gw2.fma(d2, sd2);
-            sd3 = gw3.fma(d3, sd3);
+            // p = dy·(x − mean) once per element: Σ g·d = Σ p·w for the row, dweight += p·rstd for the column
+            DoubleVector p0 = g0.mul(d0), p1 = g1.mul(d1), p2 = g2.mul(d2), p3 = g3.mul(d3);
+            sg0 = g0.fma(wv, sg0);
+            sg1 = g1.fma(wv, sg1);
+            sg2 = g2.fma(wv, sg2);
+            sg3 = g3.fma(wv, sg3);
+            sd0 = p0.fma(wv, sd0);
+            sd1 = p1.fma(wv, sd1);
+            sd2 = p2.fma(wv, sd2);
+            sd3 = p3.fma(wv, sd3);
             if (dwAcc != null) {
                 DoubleVector dw = DoubleVector.fromArray(DOUBLE, dwAcc, j);
-                dw = g0.fma(d0.mul(r0), dw);
-                dw = g1.fma(d1.mul(r1), dw);
-                dw = g2.fma(d2.mul(r2), dw);
-                dw = g3.fma(d3.mul(r3), dw);
+                dw = p0.fma(DoubleVector.broadcast(DOUBLE, r0), dw);
+                dw = p1.fma(DoubleVector.broadcast(DOUBLE, r1), dw);
+                dw = p2.fma(DoubleVector.broadcast(DOUBLE, r2), dw);
+                dw = p3.fma(DoubleVector.broadcast(DOUBLE, r3), dw);
                 dw.intoArray(dwAcc, j);
                 DoubleVector db = DoubleVector.fromArray(DOUBLE, dbAcc, j);
                 db.add(g0).add(g1).add(g2).add(g3).intoArray(dbAcc, j);
@@ -353,15 +353,14 @@ final class SimdOps {
         }
         double[] sums = {sumLanes(sg0), sumLanes(sd0), sumLanes(sg1), sumLanes(sd1), sumLanes(sg2), sumLanes(sd2),
                 sumLanes(sg3), sumLanes(sd3)};
-        for (; j < len; j++) { // scalar tail
+        for (; j < len; j++) { // scalar tail, same rounding as a lane
             for (int q = 0; q < 4; q++) {
                 double g = dy[off + q * len + j];
-                double d = x[off + q * len + j] - mean[row0 + q];
-                double gw = g * w[j];
-                sums[2 * q] += gw;
-                sums[2 * q + 1] += gw * d;
+                double p = g * (x[off + q * len + j] - mean[row0 + q]);
+                sums[2 * q] = Math.fma(g, w[j], sums[2 * q]);
+                sums[2 * q + 1] = Math.fma(p, w[j], sums[2 * q + 1]);
                 if (dwAcc != null) {
-                    dwAcc[j] += g * d * rstd[row0 + q];
+                    dwAcc[j] = Math.fma(p, rstd[row0 + q], dwAcc[j]);
                     dbAcc[j] += g;
                 }
             }
