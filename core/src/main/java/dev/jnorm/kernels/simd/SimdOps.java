@@ -289,7 +289,8 @@ final class SimdOps {
             sg = g.fma(wv, sg);
             sgd = p.fma(wv, sgd);
             if (affine) {
-                p.fma(rstd, DoubleVector.fromArray(DOUBLE, dwAcc, wOff + j)).intoArray(dwAcc, wOff + j);
+                p.fma(DoubleVector.broadcast(DOUBLE, rstd), DoubleVector.fromArray(DOUBLE, dwAcc, wOff + j))
+                        .intoArray(dwAcc, wOff + j);
                 g.add(DoubleVector.fromArray(DOUBLE, dbAcc, wOff + j)).intoArray(dbAcc, wOff + j);
             }
         }
