@@ -249,6 +249,31 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
                          float[] weight, boolean batchStats, float[] dx, float[] dweight, float[] dbias) {
         boolean needSums = batchStats || dweight != null || dbias != null;
         double[] sumDy = new double[c], sumDyDev = new double[c];
+        // dx = w·rstd·(dy − mean(dy) − xhat·mean(dy·xhat)) in SimdOps.normBackward's form (a = 1), per channel
+        float[] hi = new float[c], lo = new float[c], r = new float[c], gHi = new float[c], gLo = new float[c];
+        float[] b = new float[c], k = new float[c];
+        if (inner > 1 && dx != null && needSums && c >= 2 * Parallel.threads()) {
+            // NB: one task per channel: its sums, then its dx while the channel's planes of x and dy are still in
+            // cache, so they are read once from memory (as the forward); the same arithmetic as the split schedule
+            int planesPerChunk = Math.max(1, CHUNK / inner);
+            int chunks = Parallel.ceilDiv(n, planesPerChunk);
+            Parallel.forEach(c, ch -> {
+                double[] out = new double[2];
+                for (int kk = 0; kk < chunks; kk++) {
+                    chunkGradSums(x, dy, n, c, inner, mean, ch, kk, planesPerChunk, out);
+                    sumDy[ch] += out[0];
+                    sumDyDev[ch] += out[1];
+                }
+                dxCoefficients(ch, n * (double) inner, mean, rstd, weight, batchStats, sumDy, sumDyDev, hi, lo, r,
+                        gHi, gLo, b, k);
+                for (int s = 0; s < n; s++) {
+                    SimdOps.normBackward(x, dy, (s * c + ch) * inner, inner, hi[ch], lo[ch], r[ch], 1f, gHi[ch],
+                            gLo[ch], b[ch], k[ch], dx);
+                }
+            });
+            affineGrads(c, rstd, sumDy, sumDyDev, dweight, dbias);
+            return;
+        }
         if (needSums) {
             if (inner == 1) {
                 columnGradSums(x, dy, n, c, mean, sumDy, sumDyDev);
@@ -256,34 +281,13 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
                 planeGradSums(x, dy, n, c, inner, mean, sumDy, sumDyDev);
             }
         }
-        for (int ch = 0; ch < c; ch++) {
-            if (dweight != null) {
-                dweight[ch] = (float) (sumDyDev[ch] * rstd[ch]);
-            }
-            if (dbias != null) {
-                dbias[ch] = (float) sumDy[ch];
-            }
-        }
+        affineGrads(c, rstd, sumDy, sumDyDev, dweight, dbias);
         if (dx == null) {
             return;
         }
-        // dx = w·rstd·(dy − mean(dy) − xhat·mean(dy·xhat)) in SimdOps.normBackward's form (a = 1):
-        //   b = w·rstd,  k = −w·rstd·mean(dy·xhat),  mean(dy·xhat) = rstd·Σ(dy·d)/M;
-        //   the means are 0 when the statistics are constants (eval, frozen statistics).
-        double count = (double) n * inner;
-        float[] hi = new float[c], lo = new float[c], r = new float[c], gHi = new float[c], gLo = new float[c];
-        float[] b = new float[c], k = new float[c];
         for (int ch = 0; ch < c; ch++) {
-            double wr = (weight == null ? 1.0 : weight[ch]) * rstd[ch];
-            double meanDy = batchStats ? sumDy[ch] / count : 0.0;
-            double meanDyXhat = batchStats ? sumDyDev[ch] * rstd[ch] / count : 0.0;
-            hi[ch] = SimdOps.hi(mean[ch]);
-            lo[ch] = SimdOps.lo(mean[ch]);
-            r[ch] = (float) rstd[ch];
-            gHi[ch] = SimdOps.hi(meanDy);
-            gLo[ch] = SimdOps.lo(meanDy);
-            b[ch] = (float) wr;
-            k[ch] = (float) (-wr * meanDyXhat);
+            dxCoefficients(ch, n * (double) inner, mean, rstd, weight, batchStats, sumDy, sumDyDev, hi, lo, r, gHi,
+                    gLo, b, k);
         }
         if (inner == 1) {
             float[] a = new float[c];
@@ -297,6 +301,53 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
                 gHi[ch], gLo[ch], b[ch], k[ch], dx));
     }
 
+    /** dweight = Σdy·(x − mean)·rstd, dbias = Σdy per channel (null: not wanted). */
+    private static void affineGrads(int c, double[] rstd, double[] sumDy, double[] sumDyDev, float[] dweight,
+                                    float[] dbias) {
+        for (int ch = 0; ch < c; ch++) {
+            if (dweight != null) {
+                dweight[ch] = (float) (sumDyDev[ch] * rstd[ch]);
+            }
+            if (dbias != null) {
+                dbias[ch] = (float) sumDy[ch];
+            }
+        }
+    }
+
+    /**
+     * Channel ch's coefficients of SimdOps.normBackward (a = 1): b = w·rstd, k = −w·rstd·mean(dy·xhat),
+     * mean(dy·xhat) = rstd·Σ(dy·d)/M; the means are 0 when the statistics are constants (eval, frozen statistics).
+     */
+    private static void dxCoefficients(int ch, double count, double[] mean, double[] rstd, float[] weight,
+                                       boolean batchStats, double[] sumDy, double[] sumDyDev, float[] hi, float[] lo,
+                                       float[] r, float[] gHi, float[] gLo, float[] b, float[] k) {
+        double wr = (weight == null ? 1.0 : weight[ch]) * rstd[ch];
+        double meanDy = batchStats ? sumDy[ch] / count : 0.0;
+        double meanDyXhat = batchStats ? sumDyDev[ch] * rstd[ch] / count : 0.0;
+        hi[ch] = SimdOps.hi(mean[ch]);
+        lo[ch] = SimdOps.lo(mean[ch]);
+        r[ch] = (float) rstd[ch];
+        gHi[ch] = SimdOps.hi(meanDy);
+        gLo[ch] = SimdOps.lo(meanDy);
+        b[ch] = (float) wr;
+        k[ch] = (float) (-wr * meanDyXhat);
+    }
+
+    /** out = {Σdy, Σdy·(x − mean)} over chunk kk of channel ch (its planes in order), in double. */
+    private static void chunkGradSums(float[] x, float[] dy, int n, int c, int inner, double[] mean, int ch, int kk,
+                                      int planesPerChunk, double[] out) {
+        int s0 = kk * planesPerChunk, s1 = Parallel.end(kk, planesPerChunk, n);
+        double[] plane = new double[2];
+        double a = 0, b = 0;
+        for (int s = s0; s < s1; s++) {
+            SimdOps.sumDyAndDyDev(x, dy, (s * c + ch) * inner, inner, mean[ch], plane);
+            a += plane[0];
+            b += plane[1];
+        }
+        out[0] = a;
+        out[1] = b;
+    }
+
     /** Per-channel Σdy and Σdy·(x − mean) over planes: per chunk in double, summed in chunk order. */
     private static void planeGradSums(float[] x, float[] dy, int n, int c, int inner, double[] mean,
                                       double[] sumDy, double[] sumDyDev) {
@@ -304,17 +355,10 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
         int chunks = Parallel.ceilDiv(n, planesPerChunk);
         double[] partDy = new double[c * chunks], partDyDev = new double[c * chunks];
         Parallel.forEach(c * chunks, t -> {
-            int ch = t / chunks, k = t % chunks;
-            int s0 = k * planesPerChunk, s1 = Parallel.end(k, planesPerChunk, n);
             double[] out = new double[2];
-            double a = 0, b = 0;
-            for (int s = s0; s < s1; s++) {
-                SimdOps.sumDyAndDyDev(x, dy, (s * c + ch) * inner, inner, mean[ch], out);
-                a += out[0];
-                b += out[1];
-            }
-            partDy[t] = a;
-            partDyDev[t] = b;
+            chunkGradSums(x, dy, n, c, inner, mean, t / chunks, t % chunks, planesPerChunk, out);
+            partDy[t] = out[0];
+            partDyDev[t] = out[1];
         });
         for (int ch = 0; ch < c; ch++) {
             for (int k = 0; k < chunks; k++) {
