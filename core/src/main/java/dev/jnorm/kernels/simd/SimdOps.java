@@ -4,7 +4,6 @@ import dev.jnorm.kernels.Moments;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorShape;
-import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -39,6 +38,8 @@ final class SimdOps {
     /** Half-width floats: their lanes widen exactly into one {@link #DOUBLE} vector. */
     static final VectorSpecies<Float> HALF = VectorSpecies.of(float.class, VectorShape.forBitSize(BITS / 2));
     static final VectorSpecies<Double> DOUBLE = VectorSpecies.of(double.class, VectorShape.forBitSize(BITS));
+    /** 2, 4 or 8. */
+    private static final int DOUBLE_LANES = DOUBLE.length();
 
     private static DoubleVector widen(float[] a, int i) {
         return (DoubleVector) FloatVector.fromArray(HALF, a, i).castShape(DOUBLE, 0);
@@ -50,32 +51,20 @@ final class SimdOps {
     }
 
     /**
-     * Lane folds for {@link #sumLanes}: fold f pairs lane i with lane i ^ (L/2^(f+1)), halving the live lanes.
-     */
-    private static final VectorShuffle<Double>[] FOLDS = folds();
-
-    @SuppressWarnings("unchecked")
-    private static VectorShuffle<Double>[] folds() {
-        int lanes = DOUBLE.length();
-        VectorShuffle<Double>[] f = new VectorShuffle[Integer.numberOfTrailingZeros(lanes)];
-        for (int k = 0, half = lanes / 2; half >= 1; k++, half /= 2) {
-            int h = half;
-            f[k] = VectorShuffle.fromOp(DOUBLE, i -> i ^ h);
-        }
-        return f;
-    }
-
-    /**
-     * The sum of v's lanes in a fixed pairwise order. Why not {@code reduceLanes(ADD)}: its order is left to the
-     * implementation, and the JIT's intrinsic and the interpreter's fallback differ (measured: the same vector
-     * reduced to different bits before and after compilation), which would make results depend on what the JIT has
-     * compiled, not only on the input.
+     * The sum of v's lanes in a fixed pairwise order: ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)). Why not
+     * {@code reduceLanes(ADD)}: its order is left to the implementation, and the JIT's intrinsic and the
+     * interpreter's fallback differ (measured: the same vector reduced to different bits before and after
+     * compilation), which would make results depend on what the JIT has compiled, not only on the input. Lanes are
+     * read at constant indices, which the JIT turns into register extracts (a shuffle array was not intrinsified at
+     * 256 bits and boxed a vector per fold).
      */
     static double sumLanes(DoubleVector v) {
-        for (VectorShuffle<Double> fold : FOLDS) {
-            v = v.add(v.rearrange(fold));
-        }
-        return v.lane(0);
+        return switch (DOUBLE_LANES) {
+            case 2 -> v.lane(0) + v.lane(1);
+            case 4 -> (v.lane(0) + v.lane(1)) + (v.lane(2) + v.lane(3));
+            default -> ((v.lane(0) + v.lane(1)) + (v.lane(2) + v.lane(3)))
+                    + ((v.lane(4) + v.lane(5)) + (v.lane(6) + v.lane(7)));
+        };
     }
 
     /** The float pair (hi, lo) with hi + lo ≈ mean to ~2⁻⁴⁸ relative. */
