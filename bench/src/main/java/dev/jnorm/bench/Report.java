@@ -253,7 +253,8 @@ public final class Report {
         md.append("Each op and pass at ≥ ").append(percent(TARGET_OF_COPY)).append(" of the copy ceiling (")
                 .append(fixed(TARGET_OF_COPY * ceiling[ti], 1)).append(" GB/s here) and ahead of libtorch. ")
                 .append("**missed by**: percentage points of the ceiling below the target (— where met). Why each ")
-                .append("miss: [docs/kernels.md](docs/kernels.md#measured-performance-and-where-the-targets-are-missed).")
+                .append("miss: [docs/kernels.md]")
+                .append("(docs/kernels.md#measured-performance-and-where-the-targets-are-missed).")
                 .append("\n\n");
         md.append("| case | pass | `F` of copy | `F` missed by | `F` vs libtorch | raw of copy | raw missed by "
                 + "| raw vs libtorch |\n");

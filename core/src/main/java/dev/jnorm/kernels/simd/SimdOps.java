@@ -421,10 +421,12 @@ final class SimdOps {
             DoubleVector k0 = DoubleVector.fromArray(DOUBLE, k, j), k1 = DoubleVector.fromArray(DOUBLE, k, j + step);
             DoubleVector k2 = DoubleVector.fromArray(DOUBLE, k, j + 2 * step);
             DoubleVector k3 = DoubleVector.fromArray(DOUBLE, k, j + 3 * step);
-            DoubleVector a0 = DoubleVector.fromArray(DOUBLE, sum, j), a1 = DoubleVector.fromArray(DOUBLE, sum, j + step);
+            DoubleVector a0 = DoubleVector.fromArray(DOUBLE, sum, j);
+            DoubleVector a1 = DoubleVector.fromArray(DOUBLE, sum, j + step);
             DoubleVector a2 = DoubleVector.fromArray(DOUBLE, sum, j + 2 * step);
             DoubleVector a3 = DoubleVector.fromArray(DOUBLE, sum, j + 3 * step);
-            DoubleVector q0 = DoubleVector.fromArray(DOUBLE, sumSq, j), q1 = DoubleVector.fromArray(DOUBLE, sumSq, j + step);
+            DoubleVector q0 = DoubleVector.fromArray(DOUBLE, sumSq, j);
+            DoubleVector q1 = DoubleVector.fromArray(DOUBLE, sumSq, j + step);
             DoubleVector q2 = DoubleVector.fromArray(DOUBLE, sumSq, j + 2 * step);
             DoubleVector q3 = DoubleVector.fromArray(DOUBLE, sumSq, j + 3 * step);
             for (int r = r0; r < r1; r++) {
@@ -489,10 +491,12 @@ final class SimdOps {
         int step = DOUBLE.length();
         int j = 0;
         for (; j <= c - 4 * step; j += 4 * step) { // main: four columns vectors' accumulators and means in registers
-            DoubleVector m0 = DoubleVector.fromArray(DOUBLE, mean, j), m1 = DoubleVector.fromArray(DOUBLE, mean, j + step);
+            DoubleVector m0 = DoubleVector.fromArray(DOUBLE, mean, j);
+            DoubleVector m1 = DoubleVector.fromArray(DOUBLE, mean, j + step);
             DoubleVector m2 = DoubleVector.fromArray(DOUBLE, mean, j + 2 * step);
             DoubleVector m3 = DoubleVector.fromArray(DOUBLE, mean, j + 3 * step);
-            DoubleVector s0 = DoubleVector.fromArray(DOUBLE, sumDy, j), s1 = DoubleVector.fromArray(DOUBLE, sumDy, j + step);
+            DoubleVector s0 = DoubleVector.fromArray(DOUBLE, sumDy, j);
+            DoubleVector s1 = DoubleVector.fromArray(DOUBLE, sumDy, j + step);
             DoubleVector s2 = DoubleVector.fromArray(DOUBLE, sumDy, j + 2 * step);
             DoubleVector s3 = DoubleVector.fromArray(DOUBLE, sumDy, j + 3 * step);
             DoubleVector p0 = DoubleVector.fromArray(DOUBLE, sumDyDev, j);
@@ -523,7 +527,8 @@ final class SimdOps {
         }
         for (; j <= c - step; j += step) { // vector tail
             DoubleVector m0 = DoubleVector.fromArray(DOUBLE, mean, j);
-            DoubleVector s0 = DoubleVector.fromArray(DOUBLE, sumDy, j), p0 = DoubleVector.fromArray(DOUBLE, sumDyDev, j);
+            DoubleVector s0 = DoubleVector.fromArray(DOUBLE, sumDy, j);
+            DoubleVector p0 = DoubleVector.fromArray(DOUBLE, sumDyDev, j);
             for (int r = r0; r < r1; r++) {
                 DoubleVector g0 = widen(dy, r * c + j);
                 s0 = s0.add(g0);

@@ -11,9 +11,8 @@ import java.util.Arrays;
  * Fast row-wise normalization (GroupNorm, LayerNorm, InstanceNorm, RMSNorm): Vector API loops ({@link SimdOps}),
  * double statistics, all cores; the twin of {@link ReferenceGroupNormKernel}. A row is read from memory once:
  * its statistics pass (shifted sums, {@link Moments#mergeShifted}) and the normalize pass run while it sits in
- * cache. Rows with inner = 1 (LayerNorm,
- * RMSNorm, GroupNorm on (N, C)) use element-wise affine loops; otherwise each channel block of {@code inner}
- * floats gets a scalar scale and shift.
+ * cache. Rows with inner = 1 (LayerNorm, RMSNorm, GroupNorm on (N, C)) use element-wise affine loops; otherwise
+ * each channel block of {@code inner} floats gets a scalar scale and shift.
  *
  * <p>Channels-last input [N, S, C] is handled per sample without a transpose: a column pass over the sample's
  * [S, C] slab gives per-channel moments, Chan-merged into per-group statistics.
