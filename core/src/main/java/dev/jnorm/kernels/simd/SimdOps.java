@@ -67,6 +67,16 @@ final class SimdOps {
         };
     }
 
+    /** {@link #sumLanes(DoubleVector)} of the vector stored at a[off..]: the same pairwise order, so the same bits. */
+    static double sumLanes(double[] a, int off) {
+        return switch (DOUBLE_LANES) {
+            case 2 -> a[off] + a[off + 1];
+            case 4 -> (a[off] + a[off + 1]) + (a[off + 2] + a[off + 3]);
+            default -> ((a[off] + a[off + 1]) + (a[off + 2] + a[off + 3]))
+                    + ((a[off + 4] + a[off + 5]) + (a[off + 6] + a[off + 7]));
+        };
+    }
+
     /** The float pair (hi, lo) with hi + lo ≈ mean to ~2⁻⁴⁸ relative. */
     static float hi(double mean) {
         return (float) mean;
@@ -269,6 +279,7 @@ final class SimdOps {
                                          float[] w, int wOff, double[] dwAcc, double[] dbAcc, double[] out) {
         int step = DOUBLE.length();
         DoubleVector sg = DoubleVector.zero(DOUBLE), sgd = DoubleVector.zero(DOUBLE);
+        DoubleVector rstdV = DoubleVector.broadcast(DOUBLE, rstd); // once, outside the loop (see the four-row version)
         int j = 0;
         boolean affine = dwAcc != null;
         for (; j <= len - step; j += step) { // main (the column accumulators already give independent chains)
@@ -278,7 +289,7 @@ final class SimdOps {
             sg = g.fma(wv, sg);
             sgd = p.fma(wv, sgd);
             if (affine) {
-                p.fma(DoubleVector.broadcast(DOUBLE, rstd), DoubleVector.fromArray(DOUBLE, dwAcc, wOff + j))
+                p.fma(rstdV, DoubleVector.fromArray(DOUBLE, dwAcc, wOff + j))
                         .intoArray(dwAcc, wOff + j);
                 g.add(DoubleVector.fromArray(DOUBLE, dbAcc, wOff + j)).intoArray(dbAcc, wOff + j);
             }
@@ -306,11 +317,15 @@ final class SimdOps {
      * rows; the per-row sums keep the order of the one-row version within each row.
      */
     static void rowReductionsElementwise4(float[] x, float[] dy, int off, int len, double[] mean, double[] rstd,
-                                          int row0, float[] w, double[] dwAcc, double[] dbAcc, double[] out) {
+                                          int row0, float[] w, double[] dwAcc, double[] dbAcc, double[] out,
+                                          double[] scratch /* [8·DOUBLE.length()] */) {
         int step = DOUBLE.length();
         int o0 = off, o1 = off + len, o2 = off + 2 * len, o3 = off + 3 * len;
         double m0 = mean[row0], m1 = mean[row0 + 1], m2 = mean[row0 + 2], m3 = mean[row0 + 3];
         double r0 = rstd[row0], r1 = rstd[row0 + 1], r2 = rstd[row0 + 2], r3 = rstd[row0 + 3];
+        // NB: broadcast once, outside the loop: created inside it, the JIT boxed them (128 bytes a row at 256 bits)
+        DoubleVector rv0 = DoubleVector.broadcast(DOUBLE, r0), rv1 = DoubleVector.broadcast(DOUBLE, r1);
+        DoubleVector rv2 = DoubleVector.broadcast(DOUBLE, r2), rv3 = DoubleVector.broadcast(DOUBLE, r3);
         DoubleVector sg0 = DoubleVector.zero(DOUBLE), sg1 = sg0, sg2 = sg0, sg3 = sg0;
         DoubleVector sd0 = sg0, sd1 = sg0, sd2 = sg0, sd3 = sg0;
         int j = 0;
@@ -332,17 +347,30 @@ final class SimdOps {
             sd3 = p3.fma(wv, sd3);
             if (dwAcc != null) {
                 DoubleVector dw = DoubleVector.fromArray(DOUBLE, dwAcc, j);
-                dw = p0.fma(DoubleVector.broadcast(DOUBLE, r0), dw);
-                dw = p1.fma(DoubleVector.broadcast(DOUBLE, r1), dw);
-                dw = p2.fma(DoubleVector.broadcast(DOUBLE, r2), dw);
-                dw = p3.fma(DoubleVector.broadcast(DOUBLE, r3), dw);
+                dw = p0.fma(rv0, dw);
+                dw = p1.fma(rv1, dw);
+                dw = p2.fma(rv2, dw);
+                dw = p3.fma(rv3, dw);
                 dw.intoArray(dwAcc, j);
                 DoubleVector db = DoubleVector.fromArray(DOUBLE, dbAcc, j);
                 db.add(g0).add(g1).add(g2).add(g3).intoArray(dbAcc, j);
             }
         }
-        double[] sums = {sumLanes(sg0), sumLanes(sd0), sumLanes(sg1), sumLanes(sd1), sumLanes(sg2), sumLanes(sd2),
-                sumLanes(sg3), sumLanes(sd3)};
+        // NB: the accumulators go through the caller's scratch, not eight sumLanes calls: in a method this large the
+        // JIT did not inline them and boxed each vector argument (128 bytes a row at 256 bits)
+        int lanes = DOUBLE_LANES;
+        sg0.intoArray(scratch, 0);
+        sd0.intoArray(scratch, lanes);
+        sg1.intoArray(scratch, 2 * lanes);
+        sd1.intoArray(scratch, 3 * lanes);
+        sg2.intoArray(scratch, 4 * lanes);
+        sd2.intoArray(scratch, 5 * lanes);
+        sg3.intoArray(scratch, 6 * lanes);
+        sd3.intoArray(scratch, 7 * lanes);
+        double[] sums = out;
+        for (int q = 0; q < 8; q++) {
+            sums[q] = sumLanes(scratch, q * lanes);
+        }
         for (; j < len; j++) { // scalar tail, same rounding as a lane
             for (int q = 0; q < 4; q++) {
                 double g = dy[off + q * len + j];
@@ -355,7 +383,6 @@ final class SimdOps {
                 }
             }
         }
-        System.arraycopy(sums, 0, out, 0, 8);
     }
 
     // ---------------------------------------------------------------- column passes over [rows, C] (channels last)

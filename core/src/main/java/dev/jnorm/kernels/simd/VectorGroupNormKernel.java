@@ -104,7 +104,7 @@ public final class VectorGroupNormKernel implements GroupNormKernel {
             double[] sums = new double[2];
             double[] dwAcc = affineGrads ? sumDyXhatPart[k] : null, dbAcc = affineGrads ? sumDyPart[k] : null;
             int r1 = Parallel.end(k, rowsPerChunk, rows);
-            double[] sums4 = new double[8];
+            double[] sums4 = new double[8], lanes4 = new double[8 * SimdOps.DOUBLE.length()];
             int quadEnd = -1; // rows below this had their reductions taken four at a time, into sums4
             for (int r = k * rowsPerChunk; r < r1; r++) {
                 int off = r * d;
@@ -114,7 +114,8 @@ public final class VectorGroupNormKernel implements GroupNormKernel {
                 double sumG, sumGDev;
                 if (inner == 1 && groups == 1 && (r < quadEnd || r + 4 <= r1)) {
                     if (r >= quadEnd) { // LayerNorm/RMSNorm rows share one affine vector: four rows per sweep
-                        SimdOps.rowReductionsElementwise4(x, dy, off, d, mean, rstd, r, w, dwAcc, dbAcc, sums4);
+                        SimdOps.rowReductionsElementwise4(x, dy, off, d, mean, rstd, r, w, dwAcc, dbAcc, sums4,
+                                lanes4);
                         quadEnd = r + 4;
                     }
                     int q = 3 - (quadEnd - 1 - r);
