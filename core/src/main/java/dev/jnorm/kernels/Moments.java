@@ -56,20 +56,32 @@ public final class Moments {
 
     /** Chan's merge of another partial result into this one. */
     public void merge(Moments other) {
-        if (other.count == 0) {
+        merge(other.count, other.mean, other.m2);
+    }
+
+    /** Chan's merge of a partial result given by its parts (n values, their mean and M2) into this one. */
+    public void merge(long n, double mean, double m2) {
+        if (n == 0) {
             return;
         }
         if (count == 0) {
-            count = other.count;
-            mean = other.mean;
-            m2 = other.m2;
+            count = n;
+            this.mean = mean;
+            this.m2 = m2;
             return;
         }
-        long n = count + other.count;
-        double delta = other.mean - mean;
-        mean += delta * ((double) other.count / n);
-        m2 += other.m2 + delta * delta * ((double) count * other.count / n);
-        count = n;
+        long total = count + n;
+        double delta = mean - this.mean;
+        this.mean += delta * ((double) n / total);
+        this.m2 += m2 + delta * delta * ((double) count * n / total);
+        count = total;
+    }
+
+    /** Back to no values, so one object can accumulate run after run without garbage. */
+    public void reset() {
+        count = 0;
+        mean = 0;
+        m2 = 0;
     }
 
     /**
@@ -103,8 +115,8 @@ public final class Moments {
     public static final int SHIFTED_RUN = 4096;
 
     /**
-     * Chan's merge of one run, given by its shifted sums, into acc = {count, mean, M2}: the run has n values with
-     * s1 = Σ(x − k) and s2 = Σ(x − k)² (in double), so its mean is k + s1/n and its M2 is s2 − s1²/n.
+     * Chan's merge of one run, given by its shifted sums, into this one: the run has n values with s1 = Σ(x − k) and
+     * s2 = Σ(x − k)² (in double), so its mean is {@link #shiftedMean} and its M2 {@link #shiftedM2}.
      *
      * <p>Why this is not E[x²]−E[x]²: k is one of the run's values, so (mean − k)² is one of the terms of M2 and
      * s2 = M2 + n·(mean − k)² ≤ (n + 1)·M2. The subtraction therefore loses at most log2(n + 1) of double's 53 bits
@@ -114,27 +126,18 @@ public final class Moments {
      * constant run gives M2 = 0 and mean = k exactly. One pass instead of two halves the float-to-double
      * conversions, which bound these kernels when a row sits in cache.
      */
-    public static void mergeShifted(double[] acc /* {count, mean, M2} */, long n, double k, double s1, double s2) {
-        merge(acc, n, k + s1 / n, Math.max(0.0, s2 - s1 * (s1 / n))); // M2 ≥ 0 in real arithmetic (Cauchy–Schwarz)
+    public void mergeShifted(long n, double k, double s1, double s2) {
+        merge(n, shiftedMean(n, k, s1), shiftedM2(n, s1, s2));
     }
 
-    /** Chan's merge of (n, mean, M2) into acc = {count, mean, M2}: {@link #merge(Moments)} on arrays, no objects. */
-    public static void merge(double[] acc /* {count, mean, M2} */, long n, double mean, double m2) {
-        if (n == 0) {
-            return;
-        }
-        double countA = acc[0];
-        if (countA == 0) {
-            acc[0] = n;
-            acc[1] = mean;
-            acc[2] = m2;
-            return;
-        }
-        double count = countA + n;
-        double delta = mean - acc[1];
-        acc[1] += delta * (n / count);
-        acc[2] += m2 + delta * delta * (countA * n / count);
-        acc[0] = count;
+    /** The mean k + s1/n of n values with shifted sum s1 = Σ(x − k) ({@link #mergeShifted}). */
+    public static double shiftedMean(long n, double k, double s1) {
+        return k + s1 / n;
+    }
+
+    /** The M2 s2 − s1²/n of n values with shifted sums s1, s2 ({@link #mergeShifted}); ≥ 0 (Cauchy–Schwarz). */
+    public static double shiftedM2(long n, double s1, double s2) {
+        return Math.max(0.0, s2 - s1 * (s1 / n));
     }
 
     /**

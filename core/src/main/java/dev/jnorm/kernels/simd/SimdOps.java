@@ -89,11 +89,11 @@ final class SimdOps {
     // ---------------------------------------------------------------- reductions over a contiguous run
 
     /**
-     * Merges the moments of x[off, off+len) into acc = {count, mean, M2} ({@link Moments#mergeShifted}): one pass per
+     * Merges the moments of x[off, off+len) into acc ({@link Moments#mergeShifted}): one pass per
      * run of at most {@link Moments#SHIFTED_RUN} values, Σ(x − k) and Σ(x − k)² in double with k the run's first
      * value, the runs merged in order. The runs depend on off and len only.
      */
-    static void mergeRunMoments(float[] x, int off, int len, double[] acc) {
+    static void mergeRunMoments(float[] x, int off, int len, Moments acc) {
         for (int s = 0; s < len; s += Moments.SHIFTED_RUN) {
             int n = Math.min(Moments.SHIFTED_RUN, len - s), o = off + s;
             double k = x[o];
@@ -120,7 +120,7 @@ final class SimdOps {
                 sum += d;
                 sumSq += d * d;
             }
-            Moments.mergeShifted(acc, n, k, sum, sumSq);
+            acc.mergeShifted(n, k, sum, sumSq);
         }
     }
 
@@ -419,9 +419,8 @@ final class SimdOps {
             columnShiftedSums(x, s0, s1, c, k, sum, sumSq);
             long n = s1 - s0;
             for (int j = 0; j < c; j++) { // the run's (mean, M2) per column, into sum and sumSq
-                double runMean = k[j] + sum[j] / n;
-                sumSq[j] = Math.max(0.0, sumSq[j] - sum[j] * (sum[j] / n));
-                sum[j] = runMean;
+                sumSq[j] = Moments.shiftedM2(n, sum[j], sumSq[j]);
+                sum[j] = Moments.shiftedMean(n, k[j], sum[j]);
             }
             Moments.mergeColumns(count, mean, m2, n, sum, sumSq);
             count += n;

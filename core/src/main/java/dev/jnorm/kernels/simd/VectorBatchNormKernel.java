@@ -111,11 +111,11 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
      */
     private static Moments chunkMoments(float[] x, int n, int c, int inner, int ch, int k, int planesPerChunk) {
         int s0 = k * planesPerChunk, s1 = Parallel.end(k, planesPerChunk, n);
-        double[] acc = new double[3]; // {count, mean, M2}
+        Moments m = new Moments();
         for (int s = s0; s < s1; s++) {
-            SimdOps.mergeRunMoments(x, (s * c + ch) * inner, inner, acc);
+            SimdOps.mergeRunMoments(x, (s * c + ch) * inner, inner, m);
         }
-        return new Moments((long) acc[0], acc[1], acc[2]);
+        return m;
     }
 
     /**

@@ -54,16 +54,16 @@ public final class VectorGroupNormKernel implements GroupNormKernel {
         int rowsPerTask = Math.max(1, TASK_FLOATS / d);
         Parallel.forEach(Parallel.ceilDiv(rows, rowsPerTask), t -> {
             int r1 = Parallel.end(t, rowsPerTask, rows);
-            double[] acc = new double[3]; // a row's {count, mean, M2}
+            Moments acc = new Moments(); // a row's moments, reset per row
             for (int r = t * rowsPerTask; r < r1; r++) {
                 int off = r * d;
                 // one pass of shifted sums per run of the row (mean fixed at 0 for RMSNorm: one pass of Σx²)
                 double rowMean, var;
                 if (subtractMean) {
-                    acc[0] = 0;
+                    acc.reset();
                     SimdOps.mergeRunMoments(x, off, d, acc);
-                    rowMean = acc[1];
-                    var = acc[2] / d;
+                    rowMean = acc.mean();
+                    var = acc.biasedVar();
                 } else {
                     rowMean = 0.0;
                     var = SimdOps.sumSquaredDeviations(x, off, d, 0.0) / d;
@@ -207,21 +207,20 @@ public final class VectorGroupNormKernel implements GroupNormKernel {
     public void forwardChannelsLast(float[] x, int n, int spatial, int c, int groups, float[] weight, float[] bias,
                                     double eps, float[] y, double[] mean, double[] rstd, double[] biasedVar) {
         int cpg = c / groups;
-        double count = (double) cpg * spatial;
         Parallel.forEach(n, s -> {
             int r0 = s * spatial, r1 = r0 + spatial;
             double[] colMean = new double[c], colM2 = new double[c]; // [C] each: the sample's per-channel moments
             double[] shifts = new double[c], sum = new double[c], sumSq = new double[c]; // [C] scratch
             SimdOps.columnMoments(x, r0, r1, c, colMean, colM2, shifts, sum, sumSq);
             float[] hi = new float[c], lo = new float[c], scale = new float[c], shift = new float[c]; // [C] each
-            double[] group = new double[3]; // {count, mean, M2}
+            Moments group = new Moments();
             for (int g = 0; g < groups; g++) {
-                group[0] = 0;
+                group.reset();
                 for (int j = g * cpg; j < (g + 1) * cpg; j++) { // the group's channels, Chan-merged in order
-                    Moments.merge(group, spatial, colMean[j], colM2[j]);
+                    group.merge(spatial, colMean[j], colM2[j]);
                 }
                 int r = s * groups + g;
-                double groupMean = group[1], var = group[2] / count, groupRstd = 1.0 / Math.sqrt(var + eps);
+                double groupMean = group.mean(), var = group.biasedVar(), groupRstd = 1.0 / Math.sqrt(var + eps);
                 mean[r] = groupMean;
                 rstd[r] = groupRstd;
                 if (biasedVar != null) {
