@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.Random;
 
 import dev.jnorm.kernels.Gemm;
+import dev.jnorm.kernels.BufferPool;
 import dev.jnorm.kernels.Kernels;
 
 /**
@@ -424,7 +425,8 @@ public final class Tensor {
     /**
      * A function from the gradient of an op's output to the gradients of its inputs (null where unneeded). Each
      * returned gradient's storage must be a fresh array or the incoming gradient's own storage (passed through);
-     * the engine may keep and modify fresh arrays.
+     * the engine may keep and modify fresh arrays. The function must not keep the incoming gradient's storage: once
+     * it returns, the engine recycles that array ({@link BufferPool}) unless it was passed through.
      */
     @FunctionalInterface
     public interface Backward {
@@ -566,7 +568,13 @@ public final class Tensor {
                         for (int k = 0; k < acc.length; k++) {
                             acc[k] += gi[k];
                         }
+                        if (!shared.containsKey(gi)) {
+                            BufferPool.recycle(gi); // added in, held by no one
+                        }
                     }
+                }
+                if (!shared.containsKey(g)) {
+                    BufferPool.recycle(g); // consumed: not the caller's, not passed through, not a leaf's grad
                 }
             }
         }
@@ -647,7 +655,7 @@ public final class Tensor {
     public Tensor add(Tensor other) {
         sameShape("add", other);
         Tensor o = other.toFormat(format); // operate on matching storage orders
-        float[] a = data, b = o.data, out = new float[a.length];
+        float[] a = data, b = o.data, out = BufferPool.uninitialized(a.length);
         for (int i = 0; i < out.length; i++) {
             out[i] = a[i] + b[i];
         }
@@ -657,7 +665,7 @@ public final class Tensor {
     public Tensor sub(Tensor other) {
         sameShape("sub", other);
         Tensor o = other.toFormat(format); // operate on matching storage orders
-        float[] a = data, b = o.data, out = new float[a.length];
+        float[] a = data, b = o.data, out = BufferPool.uninitialized(a.length);
         for (int i = 0; i < out.length; i++) {
             out[i] = a[i] - b[i];
         }
@@ -668,7 +676,7 @@ public final class Tensor {
     public Tensor mul(Tensor other) {
         sameShape("mul", other);
         Tensor o = other.toFormat(format); // operate on matching storage orders
-        float[] a = data, b = o.data, out = new float[a.length];
+        float[] a = data, b = o.data, out = BufferPool.uninitialized(a.length);
         for (int i = 0; i < out.length; i++) {
             out[i] = a[i] * b[i];
         }
@@ -679,7 +687,7 @@ public final class Tensor {
     }
 
     private Tensor mulNoGrad(Tensor other) {
-        float[] out = new float[data.length];
+        float[] out = BufferPool.uninitialized(data.length);
         for (int i = 0; i < out.length; i++) {
             out[i] = data[i] * other.data[i];
         }
@@ -687,7 +695,7 @@ public final class Tensor {
     }
 
     public Tensor mul(float s) {
-        float[] out = new float[data.length];
+        float[] out = BufferPool.uninitialized(data.length);
         for (int i = 0; i < out.length; i++) {
             out[i] = data[i] * s;
         }
@@ -695,7 +703,7 @@ public final class Tensor {
     }
 
     public Tensor add(float s) {
-        float[] out = new float[data.length];
+        float[] out = BufferPool.uninitialized(data.length);
         for (int i = 0; i < out.length; i++) {
             out[i] = data[i] + s;
         }
@@ -704,10 +712,10 @@ public final class Tensor {
 
     /** max(x, 0) element-wise, as PyTorch's {@code relu}: NaN propagates (and passes its gradient back). */
     public Tensor relu() {
-        float[] out = new float[data.length];
+        float[] out = BufferPool.uninitialized(data.length);
         Kernels.pointwise().relu(data, out, out.length);
         return fromOp(out, shape.clone(), format, "ReluBackward", new Tensor[] {this}, g -> {
-            float[] dx = new float[out.length];
+            float[] dx = BufferPool.uninitialized(out.length);
             Kernels.pointwise().reluBackward(out, g.data, dx, dx.length); // PyTorch: threshold_backward(g, y, 0)
             return new Tensor[] {new Tensor(dx, null, g.shape, g.format)};
         });

@@ -6,7 +6,8 @@ package dev.jnorm.kernels;
  * combinations below (NN forward, NT and TN in the backward).
  *
  * <p>Contract: {@link #gemmAccumulate} adds into C and never reads outside the given ranges; the convenience forms
- * return a fresh C. Implementations are deterministic: the result does not depend on the thread count.
+ * return a C of their own ({@link BufferPool#zeroed}), which the caller owns. Implementations are deterministic: the
+ * result does not depend on the thread count.
  */
 public interface GemmKernel {
 
@@ -19,21 +20,21 @@ public interface GemmKernel {
 
     /** C[m,n] = A[m,k] · B[k,n]. */
     default float[] matmul(float[] a, float[] b, int m, int k, int n) {
-        float[] c = new float[m * n];
+        float[] c = BufferPool.zeroed(m * n);
         gemmAccumulate(false, false, m, k, n, a, 0, b, 0, c, 0);
         return c;
     }
 
     /** C[m,n] = A[m,k] · B[n,k]ᵀ (B stored row-major as [n, k]). */
     default float[] matmulNT(float[] a, float[] b, int m, int k, int n) {
-        float[] c = new float[m * n];
+        float[] c = BufferPool.zeroed(m * n);
         gemmAccumulate(false, true, m, k, n, a, 0, b, 0, c, 0);
         return c;
     }
 
     /** C[m,n] = A[k,m]ᵀ · B[k,n] (A stored row-major as [k, m]). */
     default float[] matmulTN(float[] a, float[] b, int m, int k, int n) {
-        float[] c = new float[m * n];
+        float[] c = BufferPool.zeroed(m * n);
         gemmAccumulate(true, false, m, k, n, a, 0, b, 0, c, 0);
         return c;
     }

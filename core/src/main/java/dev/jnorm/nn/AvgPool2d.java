@@ -1,6 +1,7 @@
 package dev.jnorm.nn;
 
 import dev.jnorm.Tensor;
+import dev.jnorm.kernels.BufferPool;
 
 
 /**
@@ -26,7 +27,7 @@ public class AvgPool2d extends Pool2d {
         int[] shape = win.shape();
         int h = win.h(), w = win.w(), outH = win.outH(), outW = win.outW(), planes = win.planes(), k = kernelSize;
         float[] xs = x.storage();                    // [planes, H, W]
-        float[] y = new float[planes * outH * outW]; // [planes, H', W']
+        float[] y = BufferPool.uninitialized(planes * outH * outW); // [planes, H', W'], every element written
         float inv = 1f / (k * k);
         for (int pl = 0; pl < planes; pl++) {
             int xOff = pl * h * w;
@@ -46,7 +47,7 @@ public class AvgPool2d extends Pool2d {
         }
         return Tensor.fromOp(y, win.outShape(), "AvgPool2DBackward", new Tensor[] {x}, g -> {
             float[] dy = g.storage();
-            float[] dx = new float[xs.length];
+            float[] dx = BufferPool.zeroed(xs.length); // windows add into it
             for (int pl = 0; pl < planes; pl++) {
                 int xOff = pl * h * w;
                 for (int oh = 0; oh < outH; oh++) {

@@ -1,6 +1,7 @@
 package dev.jnorm.nn;
 
 import dev.jnorm.Tensor;
+import dev.jnorm.kernels.BufferPool;
 import dev.jnorm.kernels.Gemm;
 import dev.jnorm.kernels.Parallel;
 import dev.jnorm.kernels.Scratch;
@@ -91,7 +92,7 @@ public class Conv2d extends Module {
         float[] wt = weight.storage(); // [out, C·k·k]
         float[] bs = bias == null ? null : bias.storage(); // [out]
         int group = samplesPerGemm(n, ckk, l, out);
-        float[] y = new float[n * out * l]; // [N, out, L]
+        float[] y = BufferPool.uninitialized(n * out * l); // [N, out, L], every element written below
         for (int s0 = 0; s0 < n; s0 += group) {
             int g = Math.min(group, n - s0), gl = g * l;
             float[] col = geo.im2colSamples(xs, s0, g);          // [C·k·k, g·L]
@@ -106,16 +107,17 @@ public class Conv2d extends Module {
                     }
                 }
             });
+            BufferPool.recycle(yg); // a temporary of this call
         }
         int[] yShape = batched ? new int[] {n, out, geo.outH, geo.outW} : new int[] {out, geo.outH, geo.outW};
         return Tensor.fromOp(y, yShape, "Conv2dBackward", new Tensor[] {x, weight, bias}, grad -> {
             float[] dy = grad.storage(); // [N, out, L]
-            float[] dx = x.requiresGrad() ? new float[xs.length] : null;
+            float[] dx = x.requiresGrad() ? BufferPool.zeroed(xs.length) : null; // col2im adds into it
             float[] dw = weight.requiresGrad() ? new float[out * ckk] : null;
             for (int s0 = 0; s0 < n; s0 += group) {
                 int g = Math.min(group, n - s0), gl = g * l;
                 int first = s0;
-                float[] dyg = new float[out * gl]; // dy of the group as [out, g·L]
+                float[] dyg = BufferPool.uninitialized(out * gl); // dy of the group as [out, g·L], all copied in
                 Parallel.forEach(g, t -> {
                     for (int o = 0; o < out; o++) {
                         System.arraycopy(dy, ((first + t) * out + o) * l, dyg, o * gl + t * l, l);
@@ -128,7 +130,9 @@ public class Conv2d extends Module {
                 if (dx != null) {
                     float[] dcol = Gemm.matmulTN(wt, dyg, ckk, out, gl);         // Wᵀ · dy: [C·k·k, g·L]
                     Parallel.forEach(g, t -> geo.col2imAdd(dcol, gl, t * l, dx, (first + t) * geo.inPlane()));
+                    BufferPool.recycle(dcol);
                 }
+                BufferPool.recycle(dyg);
             }
             Tensor db = null;
             if (bias != null && bias.requiresGrad()) {

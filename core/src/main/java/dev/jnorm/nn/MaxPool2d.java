@@ -1,6 +1,7 @@
 package dev.jnorm.nn;
 
 import dev.jnorm.Tensor;
+import dev.jnorm.kernels.BufferPool;
 import dev.jnorm.kernels.Kernels;
 
 
@@ -27,13 +28,13 @@ public class MaxPool2d extends Pool2d {
         int[] shape = win.shape();
         int h = win.h(), w = win.w(), outH = win.outH(), outW = win.outW(), planes = win.planes();
         float[] xs = x.storage();                       // [planes, H, W]
-        float[] y = new float[planes * outH * outW];    // [planes, H', W']
+        float[] y = BufferPool.uninitialized(planes * outH * outW); // [planes, H', W'], every element written
         int[] argmax = new int[y.length];               // offset of the chosen element within its H·W plane
         Kernels.pool().maxPool(xs, planes, h, w, kernelSize, stride, padding, outH, outW, y, argmax);
         int plane = outH * outW;
         return Tensor.fromOp(y, win.outShape(), "MaxPool2DBackward", new Tensor[] {x}, g -> {
             float[] dy = g.storage();
-            float[] dx = new float[xs.length];
+            float[] dx = BufferPool.zeroed(xs.length); // scattered into
             for (int o = 0; o < dy.length; o++) {
                 dx[(o / plane) * h * w + argmax[o]] += dy[o];
             }

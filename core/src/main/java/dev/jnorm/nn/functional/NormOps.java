@@ -2,6 +2,7 @@ package dev.jnorm.nn.functional;
 
 import dev.jnorm.Tensor;
 import dev.jnorm.kernels.BatchNormKernel;
+import dev.jnorm.kernels.BufferPool;
 import dev.jnorm.kernels.GroupNormKernel;
 import dev.jnorm.kernels.Kernels;
 import dev.jnorm.kernels.Moments;
@@ -65,7 +66,7 @@ public final class NormOps {
         float[] b = bias == null ? null : bias.storage();
         double[] mean = new double[c]; // [C] saved for backward
         double[] rstd = new double[c]; // [C] saved for backward
-        float[] y = new float[xs.length]; // x's shape and memory format
+        float[] y = BufferPool.uninitialized(xs.length); // x's shape and memory format; every element written
         if (training) {
             double[] var = new double[c];
             kernel.forwardTraining(xs, kn, c, kInner, w, b, eps, y, mean, rstd, var);
@@ -100,7 +101,7 @@ public final class NormOps {
         float[] w = weight == null ? null : weight.storage();
         return Tensor.fromOp(y, x.shape(), x.memoryFormat(), "NativeBatchNormBackward",
                 new Tensor[] {x, weight, bias}, dy -> {
-            float[] dx = x.requiresGrad() ? new float[xs.length] : null;
+            float[] dx = x.requiresGrad() ? BufferPool.uninitialized(xs.length) : null; // every element written
             float[] dw = weight != null && weight.requiresGrad() ? new float[c] : null;
             float[] db = bias != null && bias.requiresGrad() ? new float[c] : null;
             kernel.backward(xs, dy.storage(), n, c, inner, mean, rstd, w, batchStats, dx, dw, db);
@@ -300,14 +301,14 @@ public final class NormOps {
         GroupNormKernel kernel = Kernels.groupNorm();
         float[] xs = x.storage();
         float[] w = weight == null ? null : weight.storage();
-        float[] y = new float[xs.length];
+        float[] y = BufferPool.uninitialized(xs.length); // every element written
         double[] mean = rowMean != null ? rowMean : new double[rows];
         double[] rstd = new double[rows];
         kernel.forward(xs, rows, groups, channelsPerGroup, inner, w, bias == null ? null : bias.storage(), eps,
                 subtractMean, y, mean, rstd, biasedVar);
         int affineSize = groups * channelsPerGroup;
         return Tensor.fromOp(y, x.shape(), name, new Tensor[] {x, weight, bias}, dy -> {
-            float[] dx = x.requiresGrad() ? new float[xs.length] : null;
+            float[] dx = x.requiresGrad() ? BufferPool.uninitialized(xs.length) : null; // every element written
             float[] dw = weight != null && weight.requiresGrad() ? new float[affineSize] : null;
             float[] db = bias != null && bias.requiresGrad() ? new float[affineSize] : null;
             kernel.backward(xs, dy.storage(), rows, groups, channelsPerGroup, inner, w, subtractMean, mean, rstd,
@@ -329,14 +330,14 @@ public final class NormOps {
         GroupNormKernel kernel = Kernels.groupNorm();
         float[] xs = x.storage();
         float[] w = weight == null ? null : weight.storage();
-        float[] y = new float[xs.length];
+        float[] y = BufferPool.uninitialized(xs.length); // every element written
         double[] mean = rowMean != null ? rowMean : new double[n * groups];
         double[] rstd = new double[n * groups];
         kernel.forwardChannelsLast(xs, n, spatial, c, groups, w, bias == null ? null : bias.storage(), eps, y, mean,
                 rstd, biasedVar);
         return Tensor.fromOp(y, x.shape(), Tensor.MemoryFormat.CHANNELS_LAST, "NativeGroupNormBackward",
                 new Tensor[] {x, weight, bias}, dy -> {
-                    float[] dx = x.requiresGrad() ? new float[xs.length] : null;
+                    float[] dx = x.requiresGrad() ? BufferPool.uninitialized(xs.length) : null; // every element written
                     float[] dw = weight != null && weight.requiresGrad() ? new float[c] : null;
                     float[] db = bias != null && bias.requiresGrad() ? new float[c] : null;
                     kernel.backwardChannelsLast(xs, dy.storage(), n, spatial, c, groups, w, mean, rstd, dx, dw, db);

@@ -1,0 +1,124 @@
+package dev.jnorm.kernels;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.concurrent.CompletableFuture;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The pool's contract: exact lengths, last in first out, zeroed means zeros, bounds, per-thread, off means off. */
+class BufferPoolTest {
+    private static final int N = BufferPool.MIN_LENGTH * 3 + 7;
+
+    @BeforeEach
+    @AfterEach
+    void reset() {
+        BufferPool.setEnabled(true);
+        BufferPool.clear();
+    }
+
+    @Test
+    void aRecycledArrayServesTheNextRequestOfItsLengthOnly() {
+        float[] a = new float[N];
+        float[] b = new float[N];
+        BufferPool.recycle(a);
+        BufferPool.recycle(b);
+        assertNotSame(a, BufferPool.uninitialized(N + 1), "another length never gets it");
+        assertSame(b, BufferPool.uninitialized(N), "last in, first out: the most recently used, likeliest in cache");
+        assertSame(a, BufferPool.uninitialized(N));
+        float[] fresh = BufferPool.uninitialized(N);
+        assertNotSame(a, fresh);
+        assertNotSame(b, fresh);
+        assertEquals(2, BufferPool.hits());
+        assertEquals(2, BufferPool.misses()); // N + 1 and the last N
+    }
+
+    @Test
+    void zeroedClearsWhatTheLastUseLeft() {
+        float[] dirty = new float[N];
+        java.util.Arrays.fill(dirty, 3.5f);
+        BufferPool.recycle(dirty);
+        float[] z = BufferPool.zeroed(N);
+        assertSame(dirty, z);
+        for (float v : z) {
+            assertEquals(0f, v);
+        }
+    }
+
+    @Test
+    void uninitializedIsNaNUnderPoison() {
+        org.junit.jupiter.api.Assumptions.assumeTrue("poison".equals(System.getProperty("jnorm.bufferPool")),
+                "the core suite runs with -Djnorm.bufferPool=poison");
+        float[] dirty = new float[N];
+        BufferPool.recycle(dirty);
+        for (float[] a : new float[][] {BufferPool.uninitialized(N), BufferPool.uninitialized(7)}) {
+            for (float v : a) {
+                assertTrue(Float.isNaN(v));
+            }
+        }
+    }
+
+    @Test
+    void smallArraysAreNotPooled() {
+        float[] small = new float[BufferPool.MIN_LENGTH - 1];
+        BufferPool.recycle(small);
+        assertEquals(0, BufferPool.pooled(small.length));
+        assertNotSame(small, BufferPool.uninitialized(small.length));
+    }
+
+    @Test
+    void givingTheSameArrayBackTwiceIsABugAndSaysSo() {
+        float[] a = new float[N];
+        BufferPool.recycle(a);
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> BufferPool.recycle(a));
+        assertEquals("BufferPool.recycle: this array of " + N + " floats was already given back", e.getMessage());
+        assertEquals(1, BufferPool.pooled(N));
+    }
+
+    @Test
+    void atMostPerLengthArraysAreKept() {
+        for (int i = 0; i < BufferPool.PER_LENGTH + 5; i++) {
+            BufferPool.recycle(new float[N]);
+        }
+        assertEquals(BufferPool.PER_LENGTH, BufferPool.pooled(N));
+    }
+
+    @Test
+    void tooManyLengthsStartTheThreadsPoolOver() {
+        for (int i = 0; i < BufferPool.LENGTHS; i++) {
+            BufferPool.recycle(new float[N + i]);
+        }
+        assertEquals(1, BufferPool.pooled(N));
+        BufferPool.recycle(new float[N + BufferPool.LENGTHS]); // one length too many
+        assertEquals(0, BufferPool.pooled(N));
+        assertEquals(1, BufferPool.pooled(N + BufferPool.LENGTHS));
+    }
+
+    @Test
+    void eachThreadHasItsOwnArrays() throws Exception {
+        float[] a = new float[N];
+        BufferPool.recycle(a);
+        float[] other = CompletableFuture.supplyAsync(() -> BufferPool.uninitialized(N)).get();
+        assertNotSame(a, other);
+        assertSame(a, BufferPool.uninitialized(N));
+    }
+
+    @Test
+    void offAllocatesEveryTimeAndKeepsNothing() {
+        BufferPool.setEnabled(false);
+        float[] a = new float[N];
+        BufferPool.recycle(a);
+        assertEquals(0, BufferPool.pooled(N));
+        float[] b = BufferPool.uninitialized(N);
+        assertNotSame(a, b);
+        for (float v : b) {
+            assertEquals(0f, v, "off: a plain new array");
+        }
+    }
+}
