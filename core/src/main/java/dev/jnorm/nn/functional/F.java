@@ -6,6 +6,12 @@ import dev.jnorm.Tensor;
  * Stateless normalization functions with PyTorch's {@code torch.nn.functional} signatures and semantics.
  * Running buffers, when given, are updated in place in training. Unlike the layers, the functional forms accept
  * {@code eps = 0} (as PyTorch does), which yields NaN on a constant channel.
+ *
+ * <p>Each has a form with a trailing {@code out}, as PyTorch's {@code out=} arguments: the result is written into
+ * out's storage and out is returned, so a serving loop allocates nothing proportional to its inputs. As in PyTorch,
+ * such a call records no graph, so no argument may require grad while grad mode is on, and out may not share memory
+ * with an argument. Unlike PyTorch, out is not resized: it must already have the result's shape and memory format
+ * (x's shape; x's memory format, contiguous for layer_norm and rms_norm).
  */
 public final class F {
     private F() {
@@ -17,6 +23,14 @@ public final class F {
         return NormOps.batchNorm("batch_norm", x, runningMean, runningVar, weight, bias, training, momentum, eps);
     }
 
+    /** {@link #batchNorm(Tensor, Tensor, Tensor, Tensor, Tensor, boolean, double, double)} into {@code out}. */
+    public static Tensor batchNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
+                                   boolean training, double momentum, double eps, Tensor out) {
+        NormOps.checkMomentum("batch_norm", momentum);
+        return NormOps.batchNorm("batch_norm", x, runningMean, runningVar, weight, bias, training,
+                NormOps.RunningStatsUpdate.store(momentum), eps, requireOut("batch_norm", out));
+    }
+
     /** {@code F.instance_norm(x, running_mean, running_var, weight, bias, use_input_stats, momentum, eps)}. */
     public static Tensor instanceNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
                                       boolean useInputStats, double momentum, double eps) {
@@ -24,9 +38,23 @@ public final class F {
                 momentum, eps);
     }
 
+    /** {@link #instanceNorm(Tensor, Tensor, Tensor, Tensor, Tensor, boolean, double, double)} into {@code out}. */
+    public static Tensor instanceNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
+                                      boolean useInputStats, double momentum, double eps, Tensor out) {
+        NormOps.checkMomentum("instance_norm", momentum);
+        return NormOps.instanceNorm("instance_norm", x, runningMean, runningVar, weight, bias, useInputStats,
+                NormOps.RunningStatsUpdate.store(momentum), eps, requireOut("instance_norm", out));
+    }
+
     /** {@code F.layer_norm(x, normalized_shape, weight, bias, eps)}. */
     public static Tensor layerNorm(Tensor x, int[] normalizedShape, Tensor weight, Tensor bias, double eps) {
         return NormOps.layerNorm("layer_norm", x, normalizedShape, weight, bias, eps);
+    }
+
+    /** {@link #layerNorm(Tensor, int[], Tensor, Tensor, double)} into {@code out} (contiguous). */
+    public static Tensor layerNorm(Tensor x, int[] normalizedShape, Tensor weight, Tensor bias, double eps,
+                                   Tensor out) {
+        return NormOps.layerNorm("layer_norm", x, normalizedShape, weight, bias, eps, requireOut("layer_norm", out));
     }
 
     /** {@code F.group_norm(x, num_groups, weight, bias, eps)}. */
@@ -34,8 +62,26 @@ public final class F {
         return NormOps.groupNorm("group_norm", x, numGroups, weight, bias, eps);
     }
 
+    /** {@link #groupNorm(Tensor, int, Tensor, Tensor, double)} into {@code out}. */
+    public static Tensor groupNorm(Tensor x, int numGroups, Tensor weight, Tensor bias, double eps, Tensor out) {
+        return NormOps.groupNorm("group_norm", x, numGroups, weight, bias, eps, requireOut("group_norm", out));
+    }
+
     /** {@code F.rms_norm(x, normalized_shape, weight, eps)}; eps null = float32 machine epsilon. */
     public static Tensor rmsNorm(Tensor x, int[] normalizedShape, Tensor weight, Double eps) {
         return NormOps.rmsNorm("rms_norm", x, normalizedShape, weight, eps);
+    }
+
+    /** {@link #rmsNorm(Tensor, int[], Tensor, Double)} into {@code out} (contiguous). */
+    public static Tensor rmsNorm(Tensor x, int[] normalizedShape, Tensor weight, Double eps, Tensor out) {
+        return NormOps.rmsNorm("rms_norm", x, normalizedShape, weight, eps, requireOut("rms_norm", out));
+    }
+
+    private static Tensor requireOut(String who, Tensor out) {
+        if (out == null) {
+            throw new IllegalArgumentException(who + ": out must be a tensor, got null (call the form without out "
+                    + "to allocate the result)");
+        }
+        return out;
     }
 }

@@ -42,6 +42,15 @@ public final class NormOps {
      */
     public static Tensor batchNorm(String who, Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight,
                                    Tensor bias, boolean training, RunningStatsUpdate update, double eps) {
+        return batchNorm(who, x, runningMean, runningVar, weight, bias, training, update, eps, null);
+    }
+
+    /**
+     * {@link #batchNorm(String, Tensor, Tensor, Tensor, Tensor, Tensor, boolean, RunningStatsUpdate, double)} into
+     * {@code out} when not null (see {@link #checkOut}): y is written into out's storage and out is returned.
+     */
+    public static Tensor batchNorm(String who, Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight,
+                                   Tensor bias, boolean training, RunningStatsUpdate update, double eps, Tensor out) {
         checkRank(who, x, 2, "(N, C, *)");
         int n = x.size(0), c = x.size(1), inner = inner(who, x, 2);
         checkChannelArguments(who, c, weight, bias, runningMean, runningVar, eps);
@@ -55,8 +64,11 @@ public final class NormOps {
             throw new IllegalArgumentException(who + ": running_mean must be defined in evaluation mode "
                     + "(training=false needs running_mean and running_var)");
         }
+        if (out != null) {
+            checkOut(who, out, x.shape(), x.memoryFormat(), x, weight, bias, runningMean, runningVar);
+        }
         if (x.numel() == 0) {
-            return emptyNode(x, weight, bias, "NativeBatchNormBackward"); // as ATen: no statistics, no update
+            return out != null ? out : emptyNode(x, weight, bias, "NativeBatchNormBackward"); // as ATen: no update
         }
         // The kernel's view: NCHW is [N, C, inner]; channels-last is [N·inner, C, 1], the columns layout.
         int kn = x.isChannelsLast() ? n * inner : n, kInner = x.isChannelsLast() ? 1 : inner;
@@ -66,7 +78,7 @@ public final class NormOps {
         float[] b = bias == null ? null : bias.storage();
         double[] mean = new double[c]; // [C] saved for backward
         double[] rstd = new double[c]; // [C] saved for backward
-        float[] y = BufferPool.uninitialized(xs.length); // x's shape and memory format; every element written
+        float[] y = out != null ? out.storage() : BufferPool.uninitialized(xs.length); // x's shape and format
         if (training) {
             double[] var = new double[c];
             kernel.forwardTraining(xs, kn, c, kInner, w, b, eps, y, mean, rstd, var);
@@ -86,7 +98,7 @@ public final class NormOps {
             }
             kernel.normalize(xs, kn, c, kInner, mean, rstd, w, b, y);
         }
-        return batchNormNode(x, y, kn, c, kInner, mean, rstd, weight, bias, training);
+        return out != null ? out : batchNormNode(x, y, kn, c, kInner, mean, rstd, weight, bias, training);
     }
 
     /**
@@ -129,12 +141,22 @@ public final class NormOps {
      */
     public static Tensor instanceNorm(String who, Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight,
                                       Tensor bias, boolean useInputStats, RunningStatsUpdate update, double eps) {
+        return instanceNorm(who, x, runningMean, runningVar, weight, bias, useInputStats, update, eps, null);
+    }
+
+    /**
+     * {@link #instanceNorm(String, Tensor, Tensor, Tensor, Tensor, Tensor, boolean, RunningStatsUpdate, double)}
+     * into {@code out} when not null (see {@link #checkOut}).
+     */
+    public static Tensor instanceNorm(String who, Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight,
+                                      Tensor bias, boolean useInputStats, RunningStatsUpdate update, double eps,
+                                      Tensor out) {
         if (!useInputStats) {
             if (runningMean == null || runningVar == null) {
                 throw new IllegalArgumentException(who + ": Expected running_mean and running_var to be defined "
                         + "when use_input_stats is false");
             }
-            return batchNorm(who, x, runningMean, runningVar, weight, bias, false, update, eps);
+            return batchNorm(who, x, runningMean, runningVar, weight, bias, false, update, eps, out);
         }
         checkRank(who, x, 3, "(N, C, *) with at least one spatial dimension");
         int n = x.size(0), c = x.size(1), inner = inner(who, x, 2);
@@ -143,15 +165,18 @@ public final class NormOps {
             throw new IllegalArgumentException(who + ": Expected more than 1 spatial element when training, got "
                     + "input size " + Arrays.toString(x.shape()));
         }
+        if (out != null) {
+            checkOut(who, out, x.shape(), x.memoryFormat(), x, weight, bias, runningMean, runningVar);
+        }
         if (x.numel() == 0) {
-            return emptyNode(x, weight, bias, "NativeGroupNormBackward"); // as ATen: no statistics, no update
+            return out != null ? out : emptyNode(x, weight, bias, "NativeGroupNormBackward"); // as ATen: no update
         }
         double[] meanOut = new double[n * c]; // [N·C] per-instance means
         double[] var = runningMean != null ? new double[n * c] : null; // [N·C] per-instance biased variances
         Tensor y = x.isChannelsLast()
-                ? channelsLastGroupNode(x, n, inner, c, c, weight, bias, eps, meanOut, var)
+                ? channelsLastGroupNode(x, n, inner, c, c, weight, bias, eps, meanOut, var, out)
                 : rowNormNode(x, n * c, c, 1, inner, weight, bias, eps, true, meanOut, var,
-                        "NativeGroupNormBackward");
+                        "NativeGroupNormBackward", out);
         if (runningMean != null) {
             // mean over the batch of per-instance statistics (ATen: running_mean_.view({b, c}).mean(0))
             double unbias = (double) inner / (inner - 1);
@@ -241,28 +266,62 @@ public final class NormOps {
     /** PyTorch's {@code F.layer_norm} over the trailing dims {@code normalizedShape}. */
     public static Tensor layerNorm(String who, Tensor x, int[] normalizedShape, Tensor weight, Tensor bias,
                                    double eps) {
+        return layerNorm(who, x, normalizedShape, weight, bias, eps, null);
+    }
+
+    /**
+     * {@link #layerNorm(String, Tensor, int[], Tensor, Tensor, double)} into {@code out} when not null (see
+     * {@link #checkOut}); the result, and so out, is contiguous.
+     */
+    public static Tensor layerNorm(String who, Tensor x, int[] normalizedShape, Tensor weight, Tensor bias,
+                                   double eps, Tensor out) {
         int d = checkTrailing(who, x, normalizedShape);
         checkAffineShape(who, "weight", weight, normalizedShape);
         checkAffineShape(who, "bias", bias, normalizedShape);
         checkEps(who, eps);
+        if (out != null) {
+            checkOut(who, out, x.shape(), Tensor.MemoryFormat.CONTIGUOUS, x, weight, bias);
+        }
         int rows = d == 0 ? 0 : x.numel() / d; // an empty normalized_shape dim: nothing to normalize
         // The trailing dims must be contiguous in memory: a channels-last input is converted first.
         return rowNormNode(x.contiguous(), rows, 1, d, 1, weight, bias, eps, true, null, null,
-                "NativeLayerNormBackward");
+                "NativeLayerNormBackward", out);
     }
 
     /** PyTorch's {@code F.rms_norm}; {@code eps} null means float32 machine epsilon. */
     public static Tensor rmsNorm(String who, Tensor x, int[] normalizedShape, Tensor weight, Double eps) {
+        return rmsNorm(who, x, normalizedShape, weight, eps, null);
+    }
+
+    /**
+     * {@link #rmsNorm(String, Tensor, int[], Tensor, Double)} into {@code out} when not null (see {@link #checkOut});
+     * the result, and so out, is contiguous.
+     */
+    public static Tensor rmsNorm(String who, Tensor x, int[] normalizedShape, Tensor weight, Double eps,
+                                 Tensor out) {
         int d = checkTrailing(who, x, normalizedShape);
         checkAffineShape(who, "weight", weight, normalizedShape);
         double e = eps == null ? FLOAT32_EPS : eps;
         checkEps(who, e);
+        if (out != null) {
+            checkOut(who, out, x.shape(), Tensor.MemoryFormat.CONTIGUOUS, x, weight);
+        }
         int rows = d == 0 ? 0 : x.numel() / d; // an empty normalized_shape dim: nothing to normalize
-        return rowNormNode(x.contiguous(), rows, 1, d, 1, weight, null, e, false, null, null, "RmsNormBackward");
+        return rowNormNode(x.contiguous(), rows, 1, d, 1, weight, null, e, false, null, null, "RmsNormBackward",
+                out);
     }
 
     /** PyTorch's {@code F.group_norm}: x is (N, C, *), C divisible by numGroups, per-channel weight and bias. */
     public static Tensor groupNorm(String who, Tensor x, int numGroups, Tensor weight, Tensor bias, double eps) {
+        return groupNorm(who, x, numGroups, weight, bias, eps, null);
+    }
+
+    /**
+     * {@link #groupNorm(String, Tensor, int, Tensor, Tensor, double)} into {@code out} when not null (see
+     * {@link #checkOut}); out has x's memory format.
+     */
+    public static Tensor groupNorm(String who, Tensor x, int numGroups, Tensor weight, Tensor bias, double eps,
+                                   Tensor out) {
         checkRank(who, x, 2, "(N, C, *)");
         int n = x.size(0), c = x.size(1), inner = inner(who, x, 2);
         if (numGroups <= 0 || c % numGroups != 0) {
@@ -280,32 +339,38 @@ public final class NormOps {
                     + "input size " + Arrays.toString(x.shape()) + " (each of the " + numGroups
                     + " groups holds a single value)");
         }
+        if (out != null) {
+            checkOut(who, out, x.shape(), x.memoryFormat(), x, weight, bias);
+        }
         if (x.isChannelsLast()) {
-            return channelsLastGroupNode(x, n, inner, c, numGroups, weight, bias, eps, null, null);
+            return channelsLastGroupNode(x, n, inner, c, numGroups, weight, bias, eps, null, null, out);
         }
         return rowNormNode(x, n * numGroups, numGroups, c / numGroups, inner, weight, bias, eps, true, null,
-                null, "NativeGroupNormBackward");
+                null, "NativeGroupNormBackward", out);
     }
 
     /**
      * The row-wise autograd node (GroupNorm-shaped view [rows, channelsPerGroup·inner]): see
      * {@link GroupNormKernel}. {@code rowMean} (allocated when null) receives each row's mean and {@code biasedVar},
-     * when given, each row's variance.
+     * when given, each row's variance. With {@code out} (already checked), y goes into it and out is returned.
      */
     static Tensor rowNormNode(Tensor x, int rows, int groups, int channelsPerGroup, int inner, Tensor weight,
                               Tensor bias, double eps, boolean subtractMean, double[] rowMean, double[] biasedVar,
-                              String name) {
+                              String name, Tensor out) {
         if (x.numel() == 0) {
-            return emptyNode(x, weight, bias, name);
+            return out != null ? out : emptyNode(x, weight, bias, name);
         }
         GroupNormKernel kernel = Kernels.groupNorm();
         float[] xs = x.storage();
         float[] w = weight == null ? null : weight.storage();
-        float[] y = BufferPool.uninitialized(xs.length); // every element written
+        float[] y = out != null ? out.storage() : BufferPool.uninitialized(xs.length); // every element written
         double[] mean = rowMean != null ? rowMean : new double[rows];
         double[] rstd = new double[rows];
         kernel.forward(xs, rows, groups, channelsPerGroup, inner, w, bias == null ? null : bias.storage(), eps,
                 subtractMean, y, mean, rstd, biasedVar);
+        if (out != null) {
+            return out;
+        }
         int affineSize = groups * channelsPerGroup;
         return Tensor.fromOp(y, x.shape(), name, new Tensor[] {x, weight, bias}, dy -> {
             float[] dx = x.requiresGrad() ? BufferPool.uninitialized(xs.length) : null; // every element written
@@ -320,21 +385,24 @@ public final class NormOps {
     /**
      * GroupNorm/InstanceNorm on a channels-last x [N, S, C] (storage order) as one autograd node; y is
      * channels-last too. {@code rowMean} (allocated when null) and {@code biasedVar} (optional) receive the [N·G]
-     * statistics.
+     * statistics. With {@code out} (already checked), y goes into it and out is returned.
      */
     static Tensor channelsLastGroupNode(Tensor x, int n, int spatial, int c, int groups, Tensor weight, Tensor bias,
-                                        double eps, double[] rowMean, double[] biasedVar) {
+                                        double eps, double[] rowMean, double[] biasedVar, Tensor out) {
         if (x.numel() == 0) {
-            return emptyNode(x, weight, bias, "NativeGroupNormBackward");
+            return out != null ? out : emptyNode(x, weight, bias, "NativeGroupNormBackward");
         }
         GroupNormKernel kernel = Kernels.groupNorm();
         float[] xs = x.storage();
         float[] w = weight == null ? null : weight.storage();
-        float[] y = BufferPool.uninitialized(xs.length); // every element written
+        float[] y = out != null ? out.storage() : BufferPool.uninitialized(xs.length); // every element written
         double[] mean = rowMean != null ? rowMean : new double[n * groups];
         double[] rstd = new double[n * groups];
         kernel.forwardChannelsLast(xs, n, spatial, c, groups, w, bias == null ? null : bias.storage(), eps, y, mean,
                 rstd, biasedVar);
+        if (out != null) {
+            return out;
+        }
         return Tensor.fromOp(y, x.shape(), Tensor.MemoryFormat.CHANNELS_LAST, "NativeGroupNormBackward",
                 new Tensor[] {x, weight, bias}, dy -> {
                     float[] dx = x.requiresGrad() ? BufferPool.uninitialized(xs.length) : null; // every element written
@@ -460,6 +528,42 @@ public final class NormOps {
             }
         }
         return (int) d;
+    }
+
+    /**
+     * PyTorch's rules for an {@code out=} result, checked before anything is computed or updated: no argument
+     * requires grad while grad mode is on (an out= call records no graph), out itself does not require grad, and out
+     * shares no storage with an argument. Where PyTorch would resize a wrongly shaped out, this requires the result's
+     * shape and memory format (a Tensor's storage is fixed): an out of another shape is an error, not a reallocation.
+     */
+    static void checkOut(String who, Tensor out, int[] shape, Tensor.MemoryFormat format, Tensor... args) {
+        if (out.dtype() != Tensor.DType.FLOAT32) {
+            throw new IllegalArgumentException(who + ": out must be a float32 tensor, got " + out.dtype());
+        }
+        if (Tensor.isGradEnabled()) {
+            for (Tensor a : args) {
+                if (a != null && a.requiresGrad()) {
+                    throw new IllegalArgumentException(who + "(): functions with out=... arguments don't support "
+                            + "automatic differentiation, but one of the arguments requires grad.");
+                }
+            }
+        }
+        if (out.requiresGrad()) {
+            throw new IllegalArgumentException(who + ": out requires grad; an out= result is written in place and "
+                    + "records no graph (pass a tensor with requiresGrad(false))");
+        }
+        if (!Arrays.equals(out.shape(), shape) || out.memoryFormat() != format) {
+            throw new IllegalArgumentException(who + ": out must have the result's shape " + Arrays.toString(shape)
+                    + " and memory format " + format + ", got " + Arrays.toString(out.shape()) + " "
+                    + out.memoryFormat());
+        }
+        for (Tensor a : args) {
+            if (a != null && a.storage() == out.storage()) {
+                throw new IllegalArgumentException(who + ": unsupported operation: some elements of the input "
+                        + "tensor and the written-to tensor refer to a single memory location. Please clone() the "
+                        + "tensor before performing the operation.");
+            }
+        }
     }
 
     /** eps ≥ 0 and finite (the functional forms allow 0, as PyTorch does; the layers require > 0). */
