@@ -543,6 +543,8 @@ public final class Tensor {
                 if (!retainGraph) {
                     node.fn = null;
                 }
+                // First mark every array this node passed through or returned for two inputs, so none is
+                // recycled below while another input still holds it.
                 Map<float[], Boolean> seen = new IdentityHashMap<>();
                 for (int i = 0; i < node.inputs.length; i++) {
                     Tensor in = node.inputs[i];
@@ -557,6 +559,13 @@ public final class Tensor {
                     if (gi == g || seen.put(gi, Boolean.TRUE) != null) {
                         shared.put(gi, Boolean.TRUE);
                     }
+                }
+                for (int i = 0; i < node.inputs.length; i++) {
+                    Tensor in = node.inputs[i];
+                    if (in == null || !in.requiresGrad || inGrads[i] == null) {
+                        continue;
+                    }
+                    float[] gi = inGrads[i].data;
                     float[] acc = grads.get(in);
                     if (acc == null) {
                         grads.put(in, gi);
@@ -682,8 +691,8 @@ public final class Tensor {
         }
         Tensor self = this;
         return fromOp(out, shape.clone(), format, "MulBackward", new Tensor[] {this, o},
-                g -> new Tensor[] {o.requiresGrad ? g.mulNoGrad(o) : null,
-                        self.requiresGrad ? g.mulNoGrad(self) : null});
+                g -> new Tensor[] {self.requiresGrad ? g.mulNoGrad(o) : null,
+                        o.requiresGrad ? g.mulNoGrad(self) : null});
     }
 
     private Tensor mulNoGrad(Tensor other) {

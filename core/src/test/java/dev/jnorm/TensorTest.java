@@ -74,6 +74,19 @@ class TensorTest {
     }
 
     @Test
+    void aProductWithAConstantGivesTheGradientToTheSideThatRequiresIt() {
+        // d(x·c)/dx = c whichever side x is on; c requires no grad and gets none (x.mul(c) once gave x none)
+        Tensor x = Tensor.of(new float[] {1, -2, 3}, 3).requiresGrad(true);
+        Tensor c = Tensor.of(new float[] {0.5f, 4, -1}, 3);
+        Tensor dy = Tensor.of(new float[] {2, -1, 0.25f}, 3);
+        x.mul(c).backward(dy);
+        assertArrayEquals(new float[] {1, -4, -0.25f}, x.grad().toArray());
+        c.mul(x).backward(dy);
+        assertArrayEquals(new float[] {2, -8, -0.5f}, x.grad().toArray());
+        assertNull(c.grad());
+    }
+
+    @Test
     void sharedSubexpressionGetsBothPaths() {
         // y = x·x + x, with x used three times: dy/dx = 2x + 1, weighted by a random upstream gradient
         Tensor x = Tensor.of(new float[] {0.5f, -1.5f}, 2).requiresGrad(true);

@@ -60,8 +60,9 @@ public final class BufferPool {
      * before anyone reads it.
      */
     public static float[] uninitialized(int length) {
-        float[] a = take(length);
-        if (POISON && enabled) {
+        boolean on = enabled; // read once: another thread may switch it
+        float[] a = take(length, on);
+        if (POISON && on) {
             Arrays.fill(a, Float.NaN);
         }
         return a;
@@ -69,16 +70,17 @@ public final class BufferPool {
 
     /** An array of exactly {@code length} zeros: for an output its caller accumulates into. */
     public static float[] zeroed(int length) {
-        float[] a = take(length);
-        if (length >= MIN_LENGTH && enabled) { // a fresh array is already zero; a recycled one is not
+        boolean on = enabled; // read once: another thread may switch it
+        float[] a = take(length, on);
+        if (length >= MIN_LENGTH && on) { // a fresh array is already zero; a recycled one is not
             Arrays.fill(a, 0f);
         }
         return a;
     }
 
     /** A pooled array of {@code length} when this thread has one (contents: its last use's), else a new one. */
-    private static float[] take(int length) {
-        if (length < MIN_LENGTH || !enabled) {
+    private static float[] take(int length, boolean on) {
+        if (length < MIN_LENGTH || !on) {
             return new float[length];
         }
         Pool pool = POOL.get();

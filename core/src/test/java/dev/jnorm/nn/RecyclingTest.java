@@ -128,4 +128,31 @@ class RecyclingTest {
             assertArrayEquals(copies.get(i), held.get(i), "held array " + i + " was overwritten");
         }
     }
+
+    /** One fresh array returned for two inputs, the first of which already has an accumulated gradient. */
+    private static float[][] oneArrayForTwoInputs() {
+        Random r = new Random(1);
+        Tensor a = Tensor.randn(r, 64, 64).requiresGrad(true);
+        Tensor b0 = Tensor.randn(r, 64, 64).requiresGrad(true);
+        Tensor w = Tensor.randn(r, 64, 64).requiresGrad(true);
+        Tensor b = b0.matmul(w);
+        Tensor y = Tensor.fromOp(new float[64 * 64], new int[] {64, 64}, "Twice", new Tensor[] {a, b}, g -> {
+            Tensor t = Tensor.wrap(g.storage().clone(), 64, 64);
+            return new Tensor[] {t, t};
+        });
+        y.add(a).mul(Tensor.randn(new Random(2), 64, 64)).sum().backward();
+        return new float[][] {a.grad().toArray(), b0.grad().toArray(), w.grad().toArray()};
+    }
+
+    @Test
+    void anArrayReturnedForTwoInputsIsNotRecycledWhileTheSecondHoldsIt() {
+        BufferPool.setEnabled(false);
+        float[][] off = oneArrayForTwoInputs();
+        BufferPool.setEnabled(true);
+        BufferPool.clear();
+        float[][] on = oneArrayForTwoInputs();
+        for (int i = 0; i < off.length; i++) {
+            assertArrayEquals(off[i], on[i], "gradient " + i);
+        }
+    }
 }

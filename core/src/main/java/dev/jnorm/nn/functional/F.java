@@ -11,7 +11,9 @@ import dev.jnorm.Tensor;
  * out's storage and out is returned, so a serving loop allocates nothing proportional to its inputs. As in PyTorch,
  * such a call records no graph, so no argument may require grad while grad mode is on, and out may not share memory
  * with an argument. Unlike PyTorch, out is not resized: it must already have the result's shape and memory format
- * (x's shape; x's memory format, contiguous for layer_norm and rms_norm).
+ * (x's shape; x's memory format, contiguous for layer_norm and rms_norm). jnorm keeps no version counters: like a
+ * write into {@code storage()}, an out call into a tensor that a recorded graph still reads (an input of a node not
+ * yet backpropagated) changes what that backward computes, where PyTorch would raise an error.
  */
 public final class F {
     private F() {
