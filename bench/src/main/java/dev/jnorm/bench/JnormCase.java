@@ -7,7 +7,7 @@ import dev.jnorm.nn.functional.F;
  * The public API: {@code F} on {@code Tensor}s. Forward runs with no input requiring grad (no graph); forward+backward
  * marks x, weight and bias {@code requiresGrad}, calls {@code y.backward(dy)} and resets the gradients to none before
  * every call, as {@code zero_grad(set_to_none=True)} would (so each call allocates fresh gradients, as libtorch's
- * does).
+ * does). With {@code intoOut}, forward is the {@code out} form into one output tensor made at setup.
  */
 final class JnormCase implements NormBench.Case {
     private final Op op;
@@ -18,8 +18,9 @@ final class JnormCase implements NormBench.Case {
     private final Tensor runningMean;
     private final Tensor runningVar;
     private final int[] normalizedShape;
+    private final Tensor out; // the out form's result, or null
 
-    JnormCase(Op op, NormBench.Data d, boolean grad) {
+    JnormCase(Op op, NormBench.Data d, boolean grad, boolean intoOut) {
         this.op = op;
         if (op == Op.BN2D_CL) {
             // a channels-last [N, C, H, W] tensor over the NHWC values (torch.channels_last); dy too, so backward
@@ -36,6 +37,10 @@ final class JnormCase implements NormBench.Case {
         runningMean = bn ? Tensor.zeros(op.shape[1]) : null;
         runningVar = bn ? Tensor.ones(op.shape[1]) : null;
         normalizedShape = new int[] {op.shape[op.shape.length - 1]};
+        if (intoOut && grad) {
+            throw new IllegalArgumentException("JnormCase: the out form has no backward");
+        }
+        out = !intoOut ? null : op == Op.BN2D_CL ? Tensor.zeros(op.shape).toChannelsLast() : Tensor.zeros(op.shape);
         if (grad) {
             x.requiresGrad(true);
             if (weight != null) {
@@ -48,6 +53,16 @@ final class JnormCase implements NormBench.Case {
     }
 
     private Tensor run() {
+        if (out != null) {
+            return switch (op) {
+                case BN2D, BN2D_CL -> F.batchNorm(x, runningMean, runningVar, weight, bias, true, Op.MOMENTUM, Op.EPS,
+                        out);
+                case LN_4096x1024, LN_8192x4096 -> F.layerNorm(x, normalizedShape, weight, bias, Op.EPS, out);
+                case RMS_8192x4096 -> F.rmsNorm(x, normalizedShape, weight, null, out);
+                case GN32 -> F.groupNorm(x, 32, weight, bias, Op.EPS, out);
+                case IN2D -> F.instanceNorm(x, null, null, weight, bias, true, Op.MOMENTUM, Op.EPS, out);
+            };
+        }
         return switch (op) {
             case BN2D, BN2D_CL -> F.batchNorm(x, runningMean, runningVar, weight, bias, true, Op.MOMENTUM, Op.EPS);
             case LN_4096x1024, LN_8192x4096 -> F.layerNorm(x, normalizedShape, weight, bias, Op.EPS);

@@ -17,6 +17,8 @@ import dev.jnorm.kernels.Parallel;
  * <li>{@code jnorm*}: the public API, {@code dev.jnorm.nn.functional.F} on {@code Tensor}s, backward through
  * autograd ({@code requiresGrad} inputs, {@code y.backward(dy)}, gradients reset to none before each call, as
  * {@code zero_grad(set_to_none=True)}): what a user pays;</li>
+ * <li>{@code jnormOutFwd}: the public API's {@code out} form ({@code F.layerNorm(x, …, out)}), forward only, into
+ * one preallocated output tensor: what a serving loop that reuses its buffers pays;</li>
  * <li>{@code kernel*}: the raw kernels ({@code Kernels.batchNorm()/groupNorm()}) into preallocated arrays, so the
  * autograd and allocation overhead of the first row is visible;</li>
  * <li>{@code torch*}: libtorch 2.5.1's functional ops in the same JVM (bytedeco), backward through its autograd.</li>
@@ -55,7 +57,7 @@ public class NormBench extends BenchSettings {
         Parallel.setThreads(threads);
         Data d = new Data(o);
         if (method.startsWith("jnorm")) {
-            impl = new JnormCase(o, d, grad);
+            impl = new JnormCase(o, d, grad, method.startsWith("jnormOut"));
         } else if (method.startsWith("kernel")) {
             impl = new KernelCase(o, d);
         } else if (method.startsWith("torch")) {
@@ -86,6 +88,11 @@ public class NormBench extends BenchSettings {
     @Benchmark
     public Object jnormFwdBwd() {
         return impl.forwardBackward();
+    }
+
+    @Benchmark
+    public Object jnormOutFwd() {
+        return impl.forward();
     }
 
     @Benchmark

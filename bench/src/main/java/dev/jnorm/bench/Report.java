@@ -40,9 +40,10 @@ public final class Report {
     static final int FWD_BYTES = 8;
     static final int FWD_BWD_BYTES = 20;
 
-    private static final String[] IMPLS = {"jnorm", "kernel", "torch"};
+    private static final String[] IMPLS = {"jnorm", "jnormOut", "kernel", "torch"};
     private static final Map<String, String> IMPL_NAMES = Map.of(
             "jnorm", "jnorm `F` + autograd",
+            "jnormOut", "jnorm `F` out form",
             "kernel", "jnorm raw kernel",
             "torch", "libtorch 2.5.1");
     private static final int[] THREADS = {1, 2};
@@ -134,8 +135,10 @@ public final class Report {
                 wrapper objects.
                 - Rows: **jnorm `F` + autograd** is the public API (`dev.jnorm.nn.functional.F` on `Tensor`s; \
                 forward+backward with `requiresGrad` inputs and `y.backward(dy)`, gradients reset to none before \
-                each call), what a user pays; **jnorm raw kernel** is `Kernels.batchNorm()`/`groupNorm()` writing \
-                into preallocated arrays, so the difference is the API's allocation and autograd overhead; \
+                each call), what a user pays; **jnorm `F` out form** is the same function's `out` form \
+                (`F.layerNorm(x, …, out)`, forward only, no graph) into one output tensor made once, what a serving \
+                loop that reuses its buffers pays; **jnorm raw kernel** is `Kernels.batchNorm()`/`groupNorm()` \
+                writing into preallocated arrays, so the difference is the API's allocation and autograd overhead; \
                 **libtorch 2.5.1** is `at::batch_norm`/`layer_norm`/`rms_norm`/`group_norm`/`instance_norm` \
                 through bytedeco in the same JVM, backward through its autograd. Threads: \
                 `Parallel.setThreads(n)` for jnorm, `torch::set_num_threads(n)` for libtorch; every row runs in its \
@@ -211,6 +214,9 @@ public final class Report {
                     Result torchR = byKey.get(key("NormBench", "torch" + pass, op.id, t));
                     for (String impl : IMPLS) {
                         Result r = byKey.get(key("NormBench", impl + pass, op.id, t));
+                        if (impl.equals("jnormOut") && !pass.equals("Fwd")) {
+                            continue; // an out= call records no graph: forward only
+                        }
                         md.append("| ").append(pass.equals("Fwd") ? "forward" : "forward+backward")
                                 .append(" | ").append(t)
                                 .append(" | ").append(IMPL_NAMES.get(impl));
@@ -256,17 +262,21 @@ public final class Report {
                 .append("miss: [docs/kernels.md]")
                 .append("(docs/kernels.md#measured-performance-and-where-the-targets-are-missed).")
                 .append("\n\n");
-        md.append("| case | pass | `F` of copy | `F` missed by | `F` vs libtorch | raw of copy | raw missed by "
-                + "| raw vs libtorch |\n");
-        md.append("|---|---|---:|---:|---:|---:|---:|---:|\n");
+        md.append("| case | pass | `F` of copy | `F` missed by | `F` vs libtorch | `F` out form of copy "
+                + "| out missed by | out vs libtorch | raw of copy | raw missed by | raw vs libtorch |\n");
+        md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for (Op op : Op.values()) {
             for (String pass : new String[] {"Fwd", "FwdBwd"}) {
                 int bytes = pass.equals("Fwd") ? FWD_BYTES : FWD_BWD_BYTES;
                 Result torchR = byKey.get(key("NormBench", "torch" + pass, op.id, t));
                 md.append("| ").append(op.title).append(' ').append(shape(op.shape)).append(" | ")
                         .append(pass.equals("Fwd") ? "forward" : "forward+backward");
-                for (String impl : new String[] {"jnorm", "kernel"}) {
+                for (String impl : new String[] {"jnorm", "jnormOut", "kernel"}) {
                     Result r = byKey.get(key("NormBench", impl + pass, op.id, t));
+                    if (impl.equals("jnormOut") && !pass.equals("Fwd")) {
+                        md.append(" | n/a | n/a | n/a"); // no backward through an out= call
+                        continue;
+                    }
                     if (r == null || Double.isNaN(ceiling[ti])) {
                         md.append(" | — | — | —");
                         continue;
