@@ -1,6 +1,7 @@
 package dev.jnorm.nn;
 
 import dev.jnorm.Tensor;
+import dev.jnorm.kernels.BufferPool;
 
 import java.util.Arrays;
 
@@ -39,7 +40,7 @@ public class AdaptiveAvgPool2d extends Module {
         int h = shape[rank - 2], w = shape[rank - 1];
         int planes = h * w == 0 ? 0 : x.numel() / (h * w);
         float[] xs = x.storage();
-        float[] y = new float[planes * outH * outW];
+        float[] y = BufferPool.uninitialized(planes * outH * outW); // every element written
         for (int pl = 0; pl < planes; pl++) {
             int xOff = pl * h * w;
             for (int i = 0; i < outH; i++) {
@@ -61,7 +62,7 @@ public class AdaptiveAvgPool2d extends Module {
         yShape[rank - 1] = outW;
         return Tensor.fromOp(y, yShape, "AdaptiveAvgPool2DBackward", new Tensor[] {x}, g -> {
             float[] dy = g.storage();
-            float[] dx = new float[xs.length];
+            float[] dx = BufferPool.zeroed(xs.length); // windows (which may overlap) add into it
             for (int pl = 0; pl < planes; pl++) {
                 int xOff = pl * h * w;
                 for (int i = 0; i < outH; i++) {

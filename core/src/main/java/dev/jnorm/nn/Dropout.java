@@ -1,6 +1,7 @@
 package dev.jnorm.nn;
 
 import dev.jnorm.Tensor;
+import dev.jnorm.kernels.BufferPool;
 
 import java.util.Random;
 
@@ -40,7 +41,7 @@ public class Dropout extends Module {
         float scale = p == 1 ? 0f : 1f / (float) (1 - p);
         float[] xs = x.storage();
         float[] noise = new float[xs.length]; // 0 or 1/(1 − p), saved for backward
-        float[] y = new float[xs.length];
+        float[] y = BufferPool.uninitialized(xs.length); // every element written
         for (int i = 0; i < xs.length; i++) {
             noise[i] = p < 1 && rng.nextDouble() < 1 - p ? scale : 0f;
             y[i] = xs[i] * noise[i];
@@ -48,7 +49,7 @@ public class Dropout extends Module {
         // Elementwise, so it works in the input's storage order and keeps its memory format.
         return Tensor.fromOp(y, x.shape(), x.memoryFormat(), "DropoutBackward", new Tensor[] {x}, g -> {
             float[] dy = g.storage();
-            float[] dx = new float[dy.length];
+            float[] dx = BufferPool.uninitialized(dy.length); // every element written
             for (int i = 0; i < dx.length; i++) {
                 dx[i] = dy[i] * noise[i];
             }

@@ -1,6 +1,7 @@
 package dev.jnorm.nn;
 
 import dev.jnorm.Tensor;
+import dev.jnorm.kernels.BufferPool;
 import dev.jnorm.nn.functional.SpecialFunctions;
 
 /**
@@ -55,13 +56,13 @@ public class GELU extends Module {
     @Override
     protected Tensor forwardImpl(Tensor x) {
         float[] xs = x.storage();
-        float[] y = new float[xs.length];
+        float[] y = BufferPool.uninitialized(xs.length); // every element written
         for (int i = 0; i < y.length; i++) {
             y[i] = (float) (tanh ? geluTanh(xs[i]) : gelu(xs[i]));
         }
         return Tensor.fromOp(y, x.shape(), x.memoryFormat(), "GeluBackward", new Tensor[] {x}, g -> {
             float[] dy = g.storage();
-            float[] dx = new float[dy.length];
+            float[] dx = BufferPool.uninitialized(dy.length); // every element written
             for (int i = 0; i < dx.length; i++) {
                 dx[i] = (float) (dy[i] * (tanh ? geluTanhDerivative(xs[i]) : geluDerivative(xs[i])));
             }
