@@ -21,9 +21,10 @@ import java.util.Map;
  * What leaves it: the next op outputs and gradients of the same length on the same thread, which is how a training
  * loop's next forward writes its activations into the previous backward's dead gradients.
  *
- * <p>Bounds: at most {@link #PER_LENGTH} arrays per length and {@link #LENGTHS} distinct lengths per thread, each
- * softly referenced so memory pressure can reclaim them. Arrays shorter than {@link #MIN_LENGTH} are not pooled (a
- * fresh small array costs less than the bookkeeping). Each thread has its own pool: no locks, no sharing.
+ * <p>Bounds: at most {@link #PER_LENGTH} arrays per length, {@link #LENGTHS} distinct lengths and a quarter of the
+ * maximum heap ({@link #maxBytes}) per thread, each array softly referenced so memory pressure can reclaim it.
+ * Arrays shorter than {@link #MIN_LENGTH} are not pooled (a fresh small array costs less than the bookkeeping). Each
+ * thread has its own pool: no locks, no sharing.
  */
 public final class BufferPool {
     private BufferPool() {
@@ -35,11 +36,14 @@ public final class BufferPool {
     static final int LENGTHS = 64;
     /** Shortest array pooled: 16 KiB. */
     public static final int MIN_LENGTH = 4096;
+    /** Bytes one thread's pool may hold: a quarter of the maximum heap (tests lower it). */
+    static volatile long maxBytes = Runtime.getRuntime().maxMemory() / 4;
 
     /**
      * {@code -Djnorm.bufferPool}: {@code on} (the default), {@code off} (every request is a plain new array), or
-     * {@code poison}: on, and every {@link #uninitialized} array, pooled or not, is filled with NaN first, so an output element a kernel forgot to
-     * write shows up in any test instead of reading as a plausible 0 (the core test suite runs this way).
+     * {@code poison}: on, and every {@link #uninitialized} array, pooled or not, is filled with NaN first, so an
+     * output element a kernel forgot to write shows up in any test instead of reading as a plausible 0 (the core test
+     * suite runs this way).
      */
     private static final String MODE = System.getProperty("jnorm.bufferPool", "on");
 
@@ -51,6 +55,7 @@ public final class BufferPool {
     /** One thread's arrays by length, and its counters. */
     private static final class Pool {
         final Map<Integer, ArrayDeque<SoftReference<float[]>>> byLength = new HashMap<>();
+        long bytes; // of the arrays held, counting those the collector may have cleared
         long hits;
         long misses;
     }
@@ -86,6 +91,7 @@ public final class BufferPool {
         Pool pool = POOL.get();
         ArrayDeque<SoftReference<float[]>> q = pool.byLength.get(length);
         while (q != null && !q.isEmpty()) {
+            pool.bytes -= 4L * length;
             float[] a = q.pop().get();
             if (a != null) {
                 pool.hits++;
@@ -109,6 +115,7 @@ public final class BufferPool {
         if (q == null) {
             if (pool.byLength.size() >= LENGTHS) {
                 pool.byLength.clear(); // a workload of many shapes: start over rather than keep the stale ones
+                pool.bytes = 0;
             }
             q = new ArrayDeque<>();
             pool.byLength.put(a.length, q);
@@ -119,8 +126,9 @@ public final class BufferPool {
                         + " floats was already given back");
             }
         }
-        if (q.size() < PER_LENGTH) {
+        if (q.size() < PER_LENGTH && pool.bytes + 4L * a.length <= maxBytes) {
             q.push(new SoftReference<>(a));
+            pool.bytes += 4L * a.length;
         }
     }
 
@@ -137,6 +145,7 @@ public final class BufferPool {
     public static void clear() {
         Pool pool = POOL.get();
         pool.byLength.clear();
+        pool.bytes = 0;
         pool.hits = 0;
         pool.misses = 0;
     }

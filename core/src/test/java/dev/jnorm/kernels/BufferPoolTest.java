@@ -90,6 +90,24 @@ class BufferPoolTest {
     }
 
     @Test
+    void aThreadsPoolHoldsNoMoreThanItsByteBound() {
+        long before = BufferPool.maxBytes;
+        try {
+            BufferPool.maxBytes = 4L * N * 3; // room for three
+            for (int i = 0; i < 5; i++) {
+                BufferPool.recycle(new float[N]);
+            }
+            assertEquals(3, BufferPool.pooled(N));
+            BufferPool.uninitialized(N); // taking one makes room for one
+            BufferPool.recycle(new float[N]);
+            BufferPool.recycle(new float[N]);
+            assertEquals(3, BufferPool.pooled(N));
+        } finally {
+            BufferPool.maxBytes = before;
+        }
+    }
+
+    @Test
     void tooManyLengthsStartTheThreadsPoolOver() {
         for (int i = 0; i < BufferPool.LENGTHS; i++) {
             BufferPool.recycle(new float[N + i]);
