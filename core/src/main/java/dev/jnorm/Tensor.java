@@ -426,7 +426,8 @@ public final class Tensor {
      * A function from the gradient of an op's output to the gradients of its inputs (null where unneeded). Each
      * returned gradient's storage must be a fresh array or the incoming gradient's own storage (passed through);
      * the engine may keep and modify fresh arrays. The function must not keep the incoming gradient's storage: once
-     * it returns, the engine recycles that array ({@link BufferPool}) unless it was passed through.
+     * it returns, the engine recycles that array ({@link BufferPool}) unless it was passed through; nor may it keep
+     * an array it returns: the engine may recycle that one too once it has been consumed.
      */
     @FunctionalInterface
     public interface Backward {

@@ -404,6 +404,9 @@ public final class Report {
                 normalization layers (same implementation and threads), and that difference as a share of the \
                 step: a second estimate, which also counts what the normalization changes in the other layers.
                 - **alloc/step**: Java heap bytes per step (libtorch: JavaCPP wrappers only).
+                - **`BufferPool` off**: the same jnorm step with recycling off (`-Djnorm.bufferPool=off`): every \
+                output and gradient a new, zero-filled array; the difference to the row above is what recycling \
+                the consumed gradients into the next outputs saves.
 
                 """);
         md.append("| norm | threads | implementation | ms/step | ± | samples/s | vs libtorch | norm layers ms "
@@ -412,10 +415,14 @@ public final class Report {
         for (String norm : STEP_NORMS) {
             for (int t : THREADS) {
                 Result torchR = stepResult(byKey, "TrainStepBench", "torch", norm, t);
-                for (String impl : new String[] {"jnorm", "torch"}) {
+                for (String impl : new String[] {"jnorm", "jnormNoPool", "torch"}) {
                     Result r = stepResult(byKey, "TrainStepBench", impl, norm, t);
                     md.append("| ").append(stepNormTitle(norm)).append(" | ").append(t).append(" | ")
-                            .append(impl.equals("jnorm") ? "jnorm (modules + autograd + `SGD`)" : "libtorch 2.5.1");
+                            .append(switch (impl) {
+                                case "jnorm" -> "jnorm (modules + autograd + `SGD`)";
+                                case "jnormNoPool" -> "jnorm, `BufferPool` off";
+                                default -> "libtorch 2.5.1";
+                            });
                     if (r == null) {
                         md.append(" | — | — | — | — | — | — | — | — |\n");
                         continue;

@@ -9,6 +9,7 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.infra.BenchmarkParams;
 
 import dev.jnorm.cli.NormKind;
+import dev.jnorm.kernels.BufferPool;
 import dev.jnorm.kernels.Parallel;
 
 /**
@@ -16,6 +17,8 @@ import dev.jnorm.kernels.Parallel;
  * momentum) with BatchNorm, GroupNorm or no normalization, at 1 and 2 threads:
  * <ul>
  * <li>{@code jnorm}: {@link JnormTrainStep}, the CLI's training loop body;</li>
+ * <li>{@code jnormNoPool}: the same with {@code BufferPool} off (as {@code -Djnorm.bufferPool=off}): every output
+ * and gradient a new array, what recycling the consumed gradients saves, measured in the same run;</li>
  * <li>{@code torch}: {@link TorchTrainStep}, the same layers, loss and update in libtorch 2.5.1, from the same
  * initial weights; its set-up first checks that a few steps of both give the same losses and parameters.</li>
  * </ul>
@@ -47,6 +50,7 @@ public class TrainStepBench extends BenchSettings {
         String method = params.getBenchmark().substring(params.getBenchmark().lastIndexOf('.') + 1);
         NormKind kind = NormKind.parse(norm);
         Parallel.setThreads(threads);
+        BufferPool.setEnabled(!method.equals("jnormNoPool")); // each method runs in its own fork
         DemoCnn.Data data = new DemoCnn.Data();
         JnormTrainStep jnorm = new JnormTrainStep(kind, data);
         if (method.equals("torch")) {
@@ -75,6 +79,11 @@ public class TrainStepBench extends BenchSettings {
 
     @Benchmark
     public float jnorm() {
+        return lastLoss = impl.step();
+    }
+
+    @Benchmark
+    public float jnormNoPool() {
         return lastLoss = impl.step();
     }
 

@@ -8,7 +8,8 @@ import dev.jnorm.Tensor;
  * {@code eps = 0} (as PyTorch does), which yields NaN on a constant channel.
  *
  * <p>Each has a form with a trailing {@code out}, as PyTorch's {@code out=} arguments: the result is written into
- * out's storage and out is returned, so a serving loop allocates nothing proportional to its inputs. As in PyTorch,
+ * out's storage and out is returned, so a serving loop allocates no output-sized array (only the statistics: O(C) or
+ * O(rows) doubles; layer_norm and rms_norm also copy a channels-last x to contiguous first). As in PyTorch,
  * such a call records no graph, so no argument may require grad while grad mode is on, and out may not share memory
  * with an argument. Unlike PyTorch, out is not resized: it must already have the result's shape and memory format
  * (x's shape; x's memory format, contiguous for layer_norm and rms_norm). jnorm keeps no version counters: like a

@@ -535,16 +535,18 @@ public final class NormOps {
      * requires grad while grad mode is on (an out= call records no graph), out itself does not require grad, and out
      * shares no storage with an argument. Where PyTorch would resize a wrongly shaped out, this requires the result's
      * shape and memory format (a Tensor's storage is fixed): an out of another shape is an error, not a reallocation.
+     * {@code args}: a prefix of (input, weight, bias, running_mean, running_var), named so in the messages.
      */
     static void checkOut(String who, Tensor out, int[] shape, Tensor.MemoryFormat format, Tensor... args) {
         if (out.dtype() != Tensor.DType.FLOAT32) {
             throw new IllegalArgumentException(who + ": out must be a float32 tensor, got " + out.dtype());
         }
         if (Tensor.isGradEnabled()) {
-            for (Tensor a : args) {
-                if (a != null && a.requiresGrad()) {
-                    throw new IllegalArgumentException(who + "(): functions with out=... arguments don't support "
-                            + "automatic differentiation, but one of the arguments requires grad.");
+            for (int i = 0; i < args.length; i++) {
+                if (args[i] != null && args[i].requiresGrad()) {
+                    throw new IllegalArgumentException(who + ": functions with out=... arguments don't support "
+                            + "automatic differentiation, but one of the arguments requires grad (" + OUT_ARGS[i]
+                            + "; call it inside Tensor.noGrad(), or without out)");
                 }
             }
         }
@@ -557,14 +559,17 @@ public final class NormOps {
                     + " and memory format " + format + ", got " + Arrays.toString(out.shape()) + " "
                     + out.memoryFormat());
         }
-        for (Tensor a : args) {
-            if (a != null && a.storage() == out.storage()) {
+        for (int i = 0; i < args.length; i++) {
+            if (args[i] != null && args[i].storage() == out.storage()) {
                 throw new IllegalArgumentException(who + ": unsupported operation: some elements of the input "
                         + "tensor and the written-to tensor refer to a single memory location. Please clone() the "
-                        + "tensor before performing the operation.");
+                        + "tensor before performing the operation. (out shares storage with " + OUT_ARGS[i] + ")");
             }
         }
     }
+
+    /** The names {@link #checkOut} gives its arguments, PyTorch's parameter names. */
+    private static final String[] OUT_ARGS = {"input", "weight", "bias", "running_mean", "running_var"};
 
     /** eps ≥ 0 and finite (the functional forms allow 0, as PyTorch does; the layers require > 0). */
     public static void checkEps(String who, double eps) {

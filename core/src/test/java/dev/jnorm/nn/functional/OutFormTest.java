@@ -1,6 +1,7 @@
 package dev.jnorm.nn.functional;
 
 import dev.jnorm.Tensor;
+import dev.jnorm.kernels.Parallel;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.Test;
@@ -18,7 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The {@code out} forms of {@link F}: the same bits as the allocating forms (over an out full of NaN, so every
  * element must be written), the same running-statistics updates, out returned, PyTorch's out= errors raised before
- * anything changes, and no allocation proportional to the input.
+ * anything changes, and no output-sized allocation.
  */
 class OutFormTest {
 
@@ -101,6 +102,45 @@ class OutFormTest {
     }
 
     @Test
+    void instanceNormWithRunningStatisticsOutIsTheAllocatingFormsBits() {
+        // use_input_stats=false: normalized with the running statistics (F.instance_norm's eval path)
+        Tensor[] r1 = running(), r2 = running();
+        Tensor w = Tensor.randn(new Random(4), 6), b = Tensor.randn(new Random(7), 6);
+        Tensor expected = F.instanceNorm(input(Case.INSTANCE_NORM), r1[0], r1[1], w, b, false, 0.1, 1e-5);
+        Tensor out = nanOut(Case.INSTANCE_NORM);
+        assertSame(out, F.instanceNorm(input(Case.INSTANCE_NORM), r2[0], r2[1], w, b, false, 0.1, 1e-5, out));
+        assertArrayEquals(expected.storage(), out.storage());
+        assertArrayEquals(r1[0].storage(), r2[0].storage(), "running statistics are read, not updated");
+    }
+
+    @Test
+    void anEmptyInputReturnsOutAndStillChecksIt() {
+        Tensor x = Tensor.zeros(0, 6, 5, 7);
+        Tensor out = Tensor.zeros(0, 6, 5, 7);
+        assertSame(out, F.groupNorm(x, 3, null, null, 1e-5, out));
+        assertSame(out, F.layerNorm(x, new int[] {7}, null, null, 1e-5, out));
+        assertThrows(IllegalArgumentException.class, () -> F.groupNorm(x, 3, null, null, 1e-5, Tensor.zeros(0, 6, 35)));
+    }
+
+    @Test
+    void anOutSharingARunningBufferIsRejectedAndNothingMoves() {
+        Tensor[] running = running();
+        float[] mean = running[0].toArray(), var = running[1].toArray();
+        Tensor x = Tensor.randn(new Random(1), 1, 6);
+        Tensor out = Tensor.wrap(running[0].storage(), 1, 6); // a [1, 6] view of running_mean's storage
+        assertEquals("batch_norm: unsupported operation: some elements of the input tensor and the written-to tensor "
+                        + "refer to a single memory location. Please clone() the tensor before performing the "
+                        + "operation. (out shares storage with running_mean)",
+                assertThrows(IllegalArgumentException.class, () -> F.batchNorm(x, running[0], running[1], null,
+                        null, false, 0.1, 1e-5, out)).getMessage());
+        Tensor bad = Tensor.zeros(4, 6, 35);
+        assertThrows(IllegalArgumentException.class, () -> F.instanceNorm(input(Case.INSTANCE_NORM), running[0],
+                running[1], null, null, true, 0.1, 1e-5, bad));
+        assertArrayEquals(mean, running[0].toArray(), "instance_norm with a bad out left running_mean as it was");
+        assertArrayEquals(var, running[1].toArray());
+    }
+
+    @Test
     void anArgumentRequiringGradIsRejectedUnderGradModeAndAllowedUnderNoGrad() {
         Case c = Case.BATCH_NORM_TRAINING;
         Tensor w = Tensor.randn(new Random(4), 6).requiresGrad(true), b = Tensor.randn(new Random(7), 6);
@@ -109,8 +149,9 @@ class OutFormTest {
         Tensor out = nanOut(c);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> c.run(input(c), running, w, b, out));
-        assertEquals("batch_norm(): functions with out=... arguments don't support automatic differentiation, but "
-                + "one of the arguments requires grad.", e.getMessage());
+        assertEquals("batch_norm: functions with out=... arguments don't support automatic differentiation, but "
+                + "one of the arguments requires grad (weight; call it inside Tensor.noGrad(), or without out)",
+                e.getMessage());
         assertArrayEquals(before, running[0].toArray(), "nothing updated by the failed call");
         assertTrue(Float.isNaN(out.storage()[0]), "nothing written by the failed call");
         try (Tensor.NoGrad ignored = Tensor.noGrad()) {
@@ -133,7 +174,7 @@ class OutFormTest {
                         () -> F.groupNorm(x, 3, w, b, 1e-5, Tensor.zeros(SHAPE).toChannelsLast())).getMessage());
         assertEquals("group_norm: unsupported operation: some elements of the input tensor and the written-to tensor "
                         + "refer to a single memory location. Please clone() the tensor before performing the "
-                        + "operation.",
+                        + "operation. (out shares storage with input)",
                 assertThrows(IllegalArgumentException.class, () -> F.groupNorm(x, 3, w, b, 1e-5, x)).getMessage());
         assertEquals("layer_norm: out requires grad; an out= result is written in place and records no graph (pass "
                         + "a tensor with requiresGrad(false))",
@@ -159,8 +200,22 @@ class OutFormTest {
         assertArrayEquals(var, running[1].toArray());
     }
 
+    /**
+     * No output-sized allocation: what remains is the statistics (O(C) or O(rows) doubles) and small partials. On one
+     * thread, so the caller's allocation counter sees every task's.
+     */
     @Test
-    void anOutCallAllocatesNothingProportionalToTheInput() {
+    void anOutCallAllocatesNoOutputSizedArray() {
+        int threads = Parallel.threads();
+        Parallel.setThreads(1);
+        try {
+            allocationOfThreeOutCalls();
+        } finally {
+            Parallel.setThreads(threads);
+        }
+    }
+
+    private static void allocationOfThreeOutCalls() {
         com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         int[] shape = {16, 64, 32, 32}; // 1 Mi elements: a 4 MiB result
         Tensor x = Tensor.randn(new Random(9), shape);
@@ -171,7 +226,7 @@ class OutFormTest {
             F.groupNorm(x, 8, w, b, 1e-5, out);
             F.layerNorm(x, new int[] {32}, null, null, 1e-5, out);
         }
-        long t = Thread.currentThread().getId();
+        long t = Thread.currentThread().threadId();
         long before = mx.getThreadAllocatedBytes(t);
         F.batchNorm(x, rm, rv, w, b, true, 0.1, 1e-5, out);
         F.groupNorm(x, 8, w, b, 1e-5, out);
