@@ -503,75 +503,27 @@ final class SimdOps {
     /** sumDy[c] += Σ dy[r, c], sumDyDev[c] += Σ dy[r, c]·(x[r, c] − mean[c]) for rows [r0, r1), in double. */
     static void columnDyAndDyDev(float[] x, float[] dy, int r0, int r1, int c, double[] mean, double[] sumDy,
                                  double[] sumDyDev) {
-        // NB: tile by tile ({@link #rowsPerTile}): walking a whole chunk a block of columns at a time strides C
-        // floats per row through memory, which the prefetchers follow poorly (the backward was 1.7x slower); within
-        // an L1-sized tile the blocks after the first find their lines in L1
-        int tile = rowsPerTile(c);
-        for (int t = r0; t < r1; t += tile) {
-            columnDyAndDyDevTile(x, dy, t, Math.min(r1, t + tile), c, mean, sumDy, sumDyDev);
-        }
-    }
-
-    private static void columnDyAndDyDevTile(float[] x, float[] dy, int r0, int r1, int c, double[] mean,
-                                             double[] sumDy, double[] sumDyDev) {
+        // NB: row by row, the accumulators in L1 (loaded and stored per row), so x and dy are each read as one
+        // sequential stream. Measured on [100352, 64] at two threads: 2.4-2.7 ms, against 3.1-4.4 ms for L1-sized
+        // tiles walked a block of four column vectors at a time with the accumulators in registers (which are faster
+        // in cache, 0.024 vs 0.028 ms for 1024 rows, but interleave eight strided streams the prefetchers follow
+        // poorly) and 1.7x slower still for blocks over a whole chunk. Per column the rows are added in order either
+        // way, so the sums are the same bits.
         int step = DOUBLE.length();
-        int j = 0;
-        for (; j <= c - 4 * step; j += 4 * step) { // main: four columns vectors' accumulators and means in registers
-            DoubleVector m0 = DoubleVector.fromArray(DOUBLE, mean, j);
-            DoubleVector m1 = DoubleVector.fromArray(DOUBLE, mean, j + step);
-            DoubleVector m2 = DoubleVector.fromArray(DOUBLE, mean, j + 2 * step);
-            DoubleVector m3 = DoubleVector.fromArray(DOUBLE, mean, j + 3 * step);
-            DoubleVector s0 = DoubleVector.fromArray(DOUBLE, sumDy, j);
-            DoubleVector s1 = DoubleVector.fromArray(DOUBLE, sumDy, j + step);
-            DoubleVector s2 = DoubleVector.fromArray(DOUBLE, sumDy, j + 2 * step);
-            DoubleVector s3 = DoubleVector.fromArray(DOUBLE, sumDy, j + 3 * step);
-            DoubleVector p0 = DoubleVector.fromArray(DOUBLE, sumDyDev, j);
-            DoubleVector p1 = DoubleVector.fromArray(DOUBLE, sumDyDev, j + step);
-            DoubleVector p2 = DoubleVector.fromArray(DOUBLE, sumDyDev, j + 2 * step);
-            DoubleVector p3 = DoubleVector.fromArray(DOUBLE, sumDyDev, j + 3 * step);
-            for (int r = r0; r < r1; r++) {
-                int base = r * c + j;
-                DoubleVector g0 = widen(dy, base), g1 = widen(dy, base + step);
-                DoubleVector g2 = widen(dy, base + 2 * step), g3 = widen(dy, base + 3 * step);
-                s0 = s0.add(g0);
-                s1 = s1.add(g1);
-                s2 = s2.add(g2);
-                s3 = s3.add(g3);
-                p0 = g0.fma(widen(x, base).sub(m0), p0);
-                p1 = g1.fma(widen(x, base + step).sub(m1), p1);
-                p2 = g2.fma(widen(x, base + 2 * step).sub(m2), p2);
-                p3 = g3.fma(widen(x, base + 3 * step).sub(m3), p3);
+        for (int r = r0; r < r1; r++) {
+            int base = r * c;
+            int j = 0;
+            for (; j <= c - step; j += step) {
+                DoubleVector g = widen(dy, base + j);
+                DoubleVector.fromArray(DOUBLE, sumDy, j).add(g).intoArray(sumDy, j);
+                g.fma(widen(x, base + j).sub(DoubleVector.fromArray(DOUBLE, mean, j)),
+                        DoubleVector.fromArray(DOUBLE, sumDyDev, j)).intoArray(sumDyDev, j);
             }
-            s0.intoArray(sumDy, j);
-            s1.intoArray(sumDy, j + step);
-            s2.intoArray(sumDy, j + 2 * step);
-            s3.intoArray(sumDy, j + 3 * step);
-            p0.intoArray(sumDyDev, j);
-            p1.intoArray(sumDyDev, j + step);
-            p2.intoArray(sumDyDev, j + 2 * step);
-            p3.intoArray(sumDyDev, j + 3 * step);
-        }
-        for (; j <= c - step; j += step) { // vector tail
-            DoubleVector m0 = DoubleVector.fromArray(DOUBLE, mean, j);
-            DoubleVector s0 = DoubleVector.fromArray(DOUBLE, sumDy, j);
-            DoubleVector p0 = DoubleVector.fromArray(DOUBLE, sumDyDev, j);
-            for (int r = r0; r < r1; r++) {
-                DoubleVector g0 = widen(dy, r * c + j);
-                s0 = s0.add(g0);
-                p0 = g0.fma(widen(x, r * c + j).sub(m0), p0);
+            for (; j < c; j++) { // scalar tail, same rounding as a lane (fused)
+                double g = dy[base + j];
+                sumDy[j] += g;
+                sumDyDev[j] = Math.fma(g, x[base + j] - mean[j], sumDyDev[j]);
             }
-            s0.intoArray(sumDy, j);
-            p0.intoArray(sumDyDev, j);
-        }
-        for (; j < c; j++) { // scalar tail, same rounding as a lane (fused)
-            double s0 = sumDy[j], p0 = sumDyDev[j];
-            for (int r = r0; r < r1; r++) {
-                double g = dy[r * c + j];
-                s0 += g;
-                p0 = Math.fma(g, x[r * c + j] - mean[j], p0);
-            }
-            sumDy[j] = s0;
-            sumDyDev[j] = p0;
         }
     }
 
