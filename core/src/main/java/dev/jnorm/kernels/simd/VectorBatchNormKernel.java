@@ -46,14 +46,17 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
         int planesPerChunk = Math.max(1, CHUNK / inner);
         int chunks = Parallel.ceilDiv(n, planesPerChunk);
         if (c >= 2 * Parallel.threads()) {
-            // NB: one task per channel keeps the channel's N planes in L2 between the statistics and the normalize
-            // pass, so x is read once from memory.
+            // NB: one task per channel keeps what it can of the channel's N planes in L2 between the statistics and
+            // the normalize pass. The planes are normalized last first: the statistics pass read them first to last,
+            // so the last are the likeliest still in cache, and y's writes then evict the planes already done rather
+            // than the next ones (measured, [32, 64, 56, 56] at two threads, min of ten rounds in one JVM: 3.2-3.9 ms
+            // against 3.4-4.1 ms first to last, better in each of five runs).
             Parallel.forEach(c, ch -> {
                 Moments m = channelMoments(x, n, c, inner, ch, planesPerChunk, chunks);
                 mean[ch] = m.mean();
                 biasedVar[ch] = m.biasedVar();
                 rstd[ch] = 1.0 / Math.sqrt(biasedVar[ch] + eps);
-                normalizePlanes(x, c, inner, ch, 0, n, mean[ch], rstd[ch], weight, bias, y);
+                normalizePlanesLastFirst(x, c, inner, ch, n, mean[ch], rstd[ch], weight, bias, y);
             });
         } else {
             // Few channels: split each channel into its chunks for the statistics (same arithmetic as above).
@@ -159,6 +162,14 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
                 body.accept(p, p % c);
             }
         });
+    }
+
+    /** {@link #normalizePlanes} on all n planes of channel ch, from the last to the first (element-wise: same bits). */
+    private static void normalizePlanesLastFirst(float[] x, int c, int inner, int ch, int n, double mean,
+                                                 double rstd, float[] weight, float[] bias, float[] y) {
+        for (int s = n - 1; s >= 0; s--) {
+            normalizePlanes(x, c, inner, ch, s, s + 1, mean, rstd, weight, bias, y);
+        }
     }
 
     /** y = (x − mean)·rstd·w + b on planes [s0, s1) of channel ch, folded to d·scale + shift. */
