@@ -29,9 +29,8 @@ public final class F {
     /** {@link #batchNorm(Tensor, Tensor, Tensor, Tensor, Tensor, boolean, double, double)} into {@code out}. */
     public static Tensor batchNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
                                    boolean training, double momentum, double eps, Tensor out) {
-        NormOps.checkMomentum("batch_norm", momentum);
-        return NormOps.batchNorm("batch_norm", x, runningMean, runningVar, weight, bias, training,
-                NormOps.RunningStatsUpdate.store(momentum), eps, requireOut("batch_norm", out));
+        return NormOps.batchNorm("batch_norm", x, runningMean, runningVar, weight, bias, training, momentum, eps,
+                requireOut("batch_norm", out));
     }
 
     /** {@code F.instance_norm(x, running_mean, running_var, weight, bias, use_input_stats, momentum, eps)}. */
@@ -44,9 +43,8 @@ public final class F {
     /** {@link #instanceNorm(Tensor, Tensor, Tensor, Tensor, Tensor, boolean, double, double)} into {@code out}. */
     public static Tensor instanceNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
                                       boolean useInputStats, double momentum, double eps, Tensor out) {
-        NormOps.checkMomentum("instance_norm", momentum);
         return NormOps.instanceNorm("instance_norm", x, runningMean, runningVar, weight, bias, useInputStats,
-                NormOps.RunningStatsUpdate.store(momentum), eps, requireOut("instance_norm", out));
+                momentum, eps, requireOut("instance_norm", out));
     }
 
     /** {@code F.layer_norm(x, normalized_shape, weight, bias, eps)}. */

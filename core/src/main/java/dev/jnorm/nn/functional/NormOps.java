@@ -31,9 +31,18 @@ public final class NormOps {
      */
     public static Tensor batchNorm(String who, Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight,
                                    Tensor bias, boolean training, double momentum, double eps) {
+        return batchNorm(who, x, runningMean, runningVar, weight, bias, training, momentum, eps, null);
+    }
+
+    /**
+     * {@link #batchNorm(String, Tensor, Tensor, Tensor, Tensor, Tensor, boolean, double, double)} into {@code out}
+     * when not null (see {@link #checkOut}).
+     */
+    public static Tensor batchNorm(String who, Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight,
+                                   Tensor bias, boolean training, double momentum, double eps, Tensor out) {
         checkMomentum(who, momentum);
         return batchNorm(who, x, runningMean, runningVar, weight, bias, training, RunningStatsUpdate.store(momentum),
-                eps);
+                eps, out);
     }
 
     /**
@@ -130,9 +139,18 @@ public final class NormOps {
      */
     public static Tensor instanceNorm(String who, Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight,
                                       Tensor bias, boolean useInputStats, double momentum, double eps) {
+        return instanceNorm(who, x, runningMean, runningVar, weight, bias, useInputStats, momentum, eps, null);
+    }
+
+    /**
+     * {@link #instanceNorm(String, Tensor, Tensor, Tensor, Tensor, Tensor, boolean, double, double)} into
+     * {@code out} when not null (see {@link #checkOut}).
+     */
+    public static Tensor instanceNorm(String who, Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight,
+                                      Tensor bias, boolean useInputStats, double momentum, double eps, Tensor out) {
         checkMomentum(who, momentum);
         return instanceNorm(who, x, runningMean, runningVar, weight, bias, useInputStats,
-                RunningStatsUpdate.store(momentum), eps);
+                RunningStatsUpdate.store(momentum), eps, out);
     }
 
     /**
