@@ -19,7 +19,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 /**
  * The blocked Vector API GEMM against the scalar reference (double accumulation) for the three layouts Linear and
  * Conv2d use (NN, NT, TN) and TT, over awkward sizes in every dimension: 1, 2, around the register tile
- * (15, 16, 17, 31, 33 against NR = 8/16/32 and MR = 6), primes, several cache blocks, and deep k that takes the
+ * (15, 16, 17, 31, 33 against NR = 8/16/32 and MR = 4), primes, several cache blocks, and deep k that takes the
  * fixed k-range split. Surefire runs this class at 128, 256 and 512 bits.
  *
  * <p>Tolerance: a float dot product of length k has |error| ≤ γ_k·Σ_p |a_ip·b_pj| with γ_k ≈ k·2⁻²⁴ (the reference

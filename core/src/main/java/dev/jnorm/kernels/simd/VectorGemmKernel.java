@@ -18,9 +18,10 @@ import java.util.Arrays;
  * <li>Each task owns a block of C (MC rows × NC columns, optionally one of a few fixed k-ranges); per KC-deep slice
  * it packs op(A)'s MC×KC block into row panels of MR (ii fastest) and runs the micro-kernel over the block's tiles.
  * The KC×NR panel of B stays in L1 across the MR-row tiles, the MC×KC block of A in L2.</li>
- * <li>Micro-kernel: MR rows × two vectors (NR = 2 lanes-widths) of accumulators, one broadcast of A and two loads of B
- * per p: 12 FMAs per 3 loads. MR = 6 keeps 12 accumulators + 3 temporaries within the 16 registers of AVX2 (AVX-512
- * has 32).</li>
+ * <li>Micro-kernel: MR rows × two vectors (NR = 2 lanes-widths) of accumulators, MR broadcasts of A and two loads of
+ * B per p: 8 FMAs per 6 loads. Eight independent chains cover the FMA latency × throughput of current x86 cores
+ * (4 cycles × 2 per cycle: measured here, 8 and 12 register-only chains both reach 90 GFLOP/s on one core), and
+ * 8 accumulators + 4 broadcasts + 2 B vectors fit AVX2's 16 registers without a spill (see {@link #kernel}).</li>
  * </ul>
  * Summation, blocked at two levels: within a KC slice a C element is a sum of {@link #CHAIN}-deep FMA chains (each
  * in p order from 0) added in order, and the slices' sums are added to C in slice order. The rounding error grows
@@ -36,11 +37,11 @@ public final class VectorGemmKernel implements GemmKernel {
     /** Columns of a register tile: two vectors. */
     static final int NR = 2 * VL;
     /** Rows of a register tile. */
-    static final int MR = 6;
+    static final int MR = 4;
     /**
      * Depth of one FMA chain of the micro-kernel. Why: float FMA chains gather rounding error in proportion to their
      * length; KC-long chains made Conv2d's weight gradient (a deep product over N·H'·W' positions) about 3× less
-     * accurate than libtorch's. A run costs one extra pass over the 6×32 tile in L1 per CHAIN·MR·2 FMAs.
+     * accurate than libtorch's. A run costs one load-add-store of the MR×NR tile in L1 per CHAIN·MR·2 FMAs.
      */
     static final int CHAIN = 32;
     /** Rows of op(B) per packing task. */
@@ -115,7 +116,6 @@ public final class VectorGemmKernel implements GemmKernel {
         int rowPanels = ceilDiv(rows, MR);
         float[] pa = Scratch.floats(Scratch.Slot.GEMM_PACKED_A, rowPanels * KC * MR); // [rowPanels, kc, MR]
         float[] tile = new float[MR * NR]; // one register tile's sums of a KC slice
-        float[] run = new float[MR * NR];  // one CHAIN-deep run of it
         for (int pc = k0; pc < k1; pc += KC) {
             int kc = Math.min(KC, k1 - pc);
             packA(transA, m, k, a, aOff, i0, rows, pc, kc, pa);
@@ -125,12 +125,7 @@ public final class VectorGemmKernel implements GemmKernel {
                 for (int ip = 0; ip < rowPanels; ip++) {
                     int r0 = i0 + ip * MR, tileRows = Math.min(MR, m - r0);
                     int aIdx = ip * kc * MR;
-                    // the slice as CHAIN-deep runs: the first into the tile, the others into run, added to the tile
-                    kernel(pa, aIdx, pb, bIdx, Math.min(CHAIN, kc), tile);
-                    for (int p0 = CHAIN; p0 < kc; p0 += CHAIN) {
-                        kernel(pa, aIdx + p0 * MR, pb, bIdx + p0 * NR, Math.min(CHAIN, kc - p0), run);
-                        addRun(run, tile);
-                    }
+                    kernel(pa, aIdx, pb, bIdx, kc, tile);
                     addTile(tile, tileRows, cols, c, cOff + r0 * n + j0, n);
                 }
             }
@@ -202,54 +197,57 @@ public final class VectorGemmKernel implements GemmKernel {
     }
 
     /**
-     * The register tile: t[r·NR + j] = Σ_p pa[p·MR + r]·pb[p·NR + j] for r &lt; MR, j &lt; NR (one run of kc ≤ CHAIN).
-     * Scalar math: {@code t[r][j] = fma(a[p][r], b[p][j], t[r][j])} for p in order from t = 0.
-     * NB: the tile is stored to {@code t} and added to C by {@link #addTile} in the caller: loading, adding and
-     * storing C at the end of this method made C2 compile the loop about 4× slower (measured on JDK 25).
+     * The register tile of one KC slice: t[r·NR + j] = Σ_p pa[p·MR + r]·pb[p·NR + j] for r &lt; MR, j &lt; NR, p &lt; kc,
+     * as CHAIN-deep runs: each run's FMAs in p order from 0, the first run stored to t, each later one added to it.
+     * Scalar math: {@code run[r][j] = fma(a[p][r], b[p][j], run[r][j])}; {@code t[r][j] += run[r][j]} per run.
+     * NB: the whole slice is one call, too large for C2 to inline, so the FMA loop is compiled with only its own few
+     * integers live: a one-run kernel was inlined into {@link #block}'s loop nest, where C2 reloaded the array bases
+     * and the loop bound from the stack on every iteration. NB: MR·2 = 8 accumulators + up to MR broadcasts + 2 loads of B = 14 of AVX2's 16 registers, because
+     * C2 issues several broadcasts ahead of their FMAs; MR = 6 (15 registers on paper) and MR = 5 each kept one
+     * accumulator on the stack, a load and a store around every FMA of that chain (seen with -XX:+PrintAssembly).
+     * NB: the tile goes to {@code t} and is added to C by {@link #addTile} in the caller: loading, adding and storing C
+     * at the end of this method made C2 compile the loop about 4× slower (measured on JDK 25).
      */
     private static void kernel(float[] pa, int aIdx, float[] pb, int bIdx, int kc, float[] t) {
-        FloatVector c00 = FloatVector.zero(F), c01 = FloatVector.zero(F);
-        FloatVector c10 = FloatVector.zero(F), c11 = FloatVector.zero(F);
-        FloatVector c20 = FloatVector.zero(F), c21 = FloatVector.zero(F);
-        FloatVector c30 = FloatVector.zero(F), c31 = FloatVector.zero(F);
-        FloatVector c40 = FloatVector.zero(F), c41 = FloatVector.zero(F);
-        FloatVector c50 = FloatVector.zero(F), c51 = FloatVector.zero(F);
-        for (int p = 0; p < kc; p++) {
-            int bp = bIdx + p * NR, ap = aIdx + p * MR;
-            FloatVector b0 = FloatVector.fromArray(F, pb, bp);
-            FloatVector b1 = FloatVector.fromArray(F, pb, bp + VL);
-            FloatVector a0 = FloatVector.broadcast(F, pa[ap]);
-            c00 = a0.fma(b0, c00);
-            c01 = a0.fma(b1, c01);
-            FloatVector a1 = FloatVector.broadcast(F, pa[ap + 1]);
-            c10 = a1.fma(b0, c10);
-            c11 = a1.fma(b1, c11);
-            FloatVector a2 = FloatVector.broadcast(F, pa[ap + 2]);
-            c20 = a2.fma(b0, c20);
-            c21 = a2.fma(b1, c21);
-            FloatVector a3 = FloatVector.broadcast(F, pa[ap + 3]);
-            c30 = a3.fma(b0, c30);
-            c31 = a3.fma(b1, c31);
-            FloatVector a4 = FloatVector.broadcast(F, pa[ap + 4]);
-            c40 = a4.fma(b0, c40);
-            c41 = a4.fma(b1, c41);
-            FloatVector a5 = FloatVector.broadcast(F, pa[ap + 5]);
-            c50 = a5.fma(b0, c50);
-            c51 = a5.fma(b1, c51);
+        for (int p0 = 0; p0 < kc; p0 += CHAIN) {
+            int p1 = Math.min(kc, p0 + CHAIN);
+            FloatVector c00 = FloatVector.zero(F), c01 = FloatVector.zero(F);
+            FloatVector c10 = FloatVector.zero(F), c11 = FloatVector.zero(F);
+            FloatVector c20 = FloatVector.zero(F), c21 = FloatVector.zero(F);
+            FloatVector c30 = FloatVector.zero(F), c31 = FloatVector.zero(F);
+            for (int p = p0; p < p1; p++) {
+                int bp = bIdx + p * NR, ap = aIdx + p * MR;
+                FloatVector b0 = FloatVector.fromArray(F, pb, bp);
+                FloatVector b1 = FloatVector.fromArray(F, pb, bp + VL);
+                FloatVector a0 = FloatVector.broadcast(F, pa[ap]);
+                c00 = a0.fma(b0, c00);
+                c01 = a0.fma(b1, c01);
+                FloatVector a1 = FloatVector.broadcast(F, pa[ap + 1]);
+                c10 = a1.fma(b0, c10);
+                c11 = a1.fma(b1, c11);
+                FloatVector a2 = FloatVector.broadcast(F, pa[ap + 2]);
+                c20 = a2.fma(b0, c20);
+                c21 = a2.fma(b1, c21);
+                FloatVector a3 = FloatVector.broadcast(F, pa[ap + 3]);
+                c30 = a3.fma(b0, c30);
+                c31 = a3.fma(b1, c31);
+            }
+            boolean first = p0 == 0;
+            accumulateRow(t, 0, c00, c01, first);
+            accumulateRow(t, NR, c10, c11, first);
+            accumulateRow(t, 2 * NR, c20, c21, first);
+            accumulateRow(t, 3 * NR, c30, c31, first);
         }
-        storeRow(t, 0, c00, c01);
-        storeRow(t, NR, c10, c11);
-        storeRow(t, 2 * NR, c20, c21);
-        storeRow(t, 3 * NR, c30, c31);
-        storeRow(t, 4 * NR, c40, c41);
-        storeRow(t, 5 * NR, c50, c51);
     }
 
-    /** tile += run, all MR×NR sums (the padding rows and columns are 0 + 0). */
-    private static void addRun(float[] run, float[] tile) {
-        for (int i = 0; i < MR * NR; i += VL) {
-            FloatVector.fromArray(F, tile, i).add(FloatVector.fromArray(F, run, i)).intoArray(tile, i);
+    /** t[i : i + NR] = (v0, v1) for the slice's first run, t[i : i + NR] += (v0, v1) for the others. */
+    private static void accumulateRow(float[] t, int i, FloatVector v0, FloatVector v1, boolean first) {
+        if (!first) {
+            v0 = FloatVector.fromArray(F, t, i).add(v0);
+            v1 = FloatVector.fromArray(F, t, i + VL).add(v1);
         }
+        v0.intoArray(t, i);
+        v1.intoArray(t, i + VL);
     }
 
     /** C[r, 0:cols] += tile[r, 0:cols] for r &lt; rows (C rows ldc apart): one KC slice's partial sums. */
@@ -269,11 +267,6 @@ public final class VectorGemmKernel implements GemmKernel {
                 c[ci + j] += tile[r * NR + j];
             }
         }
-    }
-
-    private static void storeRow(float[] c, int i, FloatVector v0, FloatVector v1) {
-        v0.intoArray(c, i);
-        v1.intoArray(c, i + VL);
     }
 
     private static int ceilDiv(int a, int b) {
