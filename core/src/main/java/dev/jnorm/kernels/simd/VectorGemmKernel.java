@@ -14,7 +14,9 @@ import java.util.Arrays;
  * cache blocking, fixed parallel tasks. Goto/BLIS structure:
  * <ul>
  * <li>op(B) is packed once into column panels of NR: panel jp holds op(B)[p, jp·NR + jj] at (jp·k + p)·NR + jj
- * (zero-padded past n), so the micro-kernel reads NR contiguous floats per p. The packing absorbs the transpose.</li>
+ * (zero-padded past n), so the micro-kernel reads NR contiguous floats per p. The packing absorbs the transpose.
+ * When B is not transposed and C has a single block of rows (m ≤ MC: Conv2d's forward, Cout × N·H'·W'), the full
+ * panels are read in place, NR contiguous floats of each row of B, and only a partial last panel is packed.</li>
  * <li>Each task owns a block of C (MC rows × NC columns, optionally one of a few fixed k-ranges); per KC-deep slice
  * it packs op(A)'s MC×KC block into row panels of MR (ii fastest) and runs the micro-kernel over the block's tiles.
  * The KC×NR panel of B stays in L1 across the MR-row tiles, the MC×KC block of A in L2.</li>
@@ -66,14 +68,20 @@ public final class VectorGemmKernel implements GemmKernel {
             return;
         }
         int panels = ceilDiv(n, NR);
-        float[] pb = Scratch.floats(Scratch.Slot.GEMM_PACKED_B, panels * k * NR); // [panels, k, NR]
+        // B read in place: with a single block of rows each packed element would be read only by that block's
+        // few row panels, so packing would copy all of B to save nothing; the micro-kernel reads NR contiguous
+        // floats of each row of B instead, and only a partial last panel is packed (zero-padded)
+        boolean inPlace = !transB && m <= MC;
+        int firstPacked = inPlace ? n / NR : 0; // panels before it are read in place
+        int packedPanels = panels - firstPacked;
+        float[] pb = Scratch.floats(Scratch.Slot.GEMM_PACKED_B, packedPanels * k * NR); // [packed panels, k, NR]
         // pack tasks: groups of NC_PANELS panels × ranges of PACK_ROWS rows of op(B), so a deep, narrow B (Conv2d's
         // weight gradient: 3 panels, k in the thousands) is packed by all threads too
-        int panelGroups = ceilDiv(panels, NC_PANELS), rowRanges = ceilDiv(k, PACK_ROWS);
+        int panelGroups = ceilDiv(packedPanels, NC_PANELS), rowRanges = ceilDiv(k, PACK_ROWS);
         Parallel.forEach(panelGroups * rowRanges, t -> {
             int g = t / rowRanges, p0 = (t % rowRanges) * PACK_ROWS, p1 = Math.min(k, p0 + PACK_ROWS);
-            for (int jp = g * NC_PANELS; jp < Math.min(panels, (g + 1) * NC_PANELS); jp++) {
-                packB(transB, k, n, b, bOff, jp, p0, p1, pb);
+            for (int q = g * NC_PANELS; q < Math.min(packedPanels, (g + 1) * NC_PANELS); q++) {
+                packB(transB, k, n, b, bOff, firstPacked + q, p0, p1, pb, q * k * NR);
             }
         });
 
@@ -83,14 +91,14 @@ public final class VectorGemmKernel implements GemmKernel {
         int kStep = ceilDiv(ceilDiv(k, kRanges), KC) * KC; // ranges start on KC boundaries
         int ranges = ceilDiv(k, kStep);
         if (ranges == 1) {
-            Parallel.forEach(tiles, t -> block(transA, m, k, n, a, aOff, pb, c, cOff,
+            Parallel.forEach(tiles, t -> block(transA, m, k, n, a, aOff, b, bOff, pb, firstPacked, c, cOff,
                     t / nBlocks, t % nBlocks, 0, k));
             return;
         }
         float[][] partial = new float[ranges][m * n];
         Parallel.forEach(tiles * ranges, t -> {
             int r = t / tiles, tile = t % tiles;
-            block(transA, m, k, n, a, aOff, pb, partial[r], 0, tile / nBlocks, tile % nBlocks,
+            block(transA, m, k, n, a, aOff, b, bOff, pb, firstPacked, partial[r], 0, tile / nBlocks, tile % nBlocks,
                     r * kStep, Math.min(k, (r + 1) * kStep));
         });
         // merge the k-range partials in range order
@@ -108,9 +116,12 @@ public final class VectorGemmKernel implements GemmKernel {
         });
     }
 
-    /** C[block ib, jb] += op(A)[rows, k0:k1]·op(B)[k0:k1, cols], KC slice by slice. */
-    private static void block(boolean transA, int m, int k, int n, float[] a, int aOff, float[] pb, float[] c,
-                              int cOff, int ib, int jb, int k0, int k1) {
+    /**
+     * C[block ib, jb] += op(A)[rows, k0:k1]·op(B)[k0:k1, cols], KC slice by slice. Panels before {@code firstPacked}
+     * are read in place from b (not transposed, row stride n), the others from pb.
+     */
+    private static void block(boolean transA, int m, int k, int n, float[] a, int aOff, float[] b, int bOff,
+                              float[] pb, int firstPacked, float[] c, int cOff, int ib, int jb, int k0, int k1) {
         int i0 = ib * MC, rows = Math.min(MC, m - i0);
         int jp0 = jb * NC_PANELS, jp1 = Math.min(ceilDiv(n, NR), jp0 + NC_PANELS);
         int rowPanels = ceilDiv(rows, MR);
@@ -121,21 +132,24 @@ public final class VectorGemmKernel implements GemmKernel {
             packA(transA, m, k, a, aOff, i0, rows, pc, kc, pa);
             for (int jp = jp0; jp < jp1; jp++) {
                 int j0 = jp * NR, cols = Math.min(NR, n - j0);
-                int bIdx = (jp * k + pc) * NR;
+                boolean inPlace = jp < firstPacked;
+                float[] bp = inPlace ? b : pb;
+                int ldb = inPlace ? n : NR;
+                int bIdx = inPlace ? bOff + pc * n + j0 : ((jp - firstPacked) * k + pc) * NR;
                 for (int ip = 0; ip < rowPanels; ip++) {
                     int r0 = i0 + ip * MR, tileRows = Math.min(MR, m - r0);
                     int aIdx = ip * kc * MR;
-                    kernel(pa, aIdx, pb, bIdx, kc, tile);
+                    kernel(pa, aIdx, bp, bIdx, ldb, kc, tile);
                     addTile(tile, tileRows, cols, c, cOff + r0 * n + j0, n);
                 }
             }
         }
     }
 
-    /** pb[(jp·k + p)·NR + jj] = op(B)[p, jp·NR + jj] for rows p in [p0, p1), 0 past column n. */
-    private static void packB(boolean transB, int k, int n, float[] b, int bOff, int jp, int p0, int p1, float[] pb) {
+    /** pb[base + p·NR + jj] = op(B)[p, jp·NR + jj] for rows p in [p0, p1), 0 past column n. */
+    private static void packB(boolean transB, int k, int n, float[] b, int bOff, int jp, int p0, int p1, float[] pb,
+                              int base) {
         int j0 = jp * NR, cols = Math.min(NR, n - j0);
-        int base = jp * k * NR;
         if (!transB) {
             // B [k, n]: NR contiguous floats of row p. NB: two vector moves, not arraycopy, whose call costs more than
             // copying 32 floats
@@ -197,7 +211,7 @@ public final class VectorGemmKernel implements GemmKernel {
     }
 
     /**
-     * The register tile of one KC slice: t[r·NR + j] = Σ_p pa[p·MR + r]·pb[p·NR + j] for r &lt; MR, j &lt; NR, p &lt; kc,
+     * The register tile of one KC slice: t[r·NR + j] = Σ_p pa[p·MR + r]·b[p·ldb + j] for r &lt; MR, j &lt; NR, p &lt; kc,
      * as CHAIN-deep runs: each run's FMAs in p order from 0, the first run stored to t, each later one added to it.
      * Scalar math: {@code run[r][j] = fma(a[p][r], b[p][j], run[r][j])}; {@code t[r][j] += run[r][j]} per run.
      * NB: the whole slice is one call, too large for C2 to inline, so the FMA loop is compiled with only its own few
@@ -208,7 +222,7 @@ public final class VectorGemmKernel implements GemmKernel {
      * NB: the tile goes to {@code t} and is added to C by {@link #addTile} in the caller: loading, adding and storing C
      * at the end of this method made C2 compile the loop about 4× slower (measured on JDK 25).
      */
-    private static void kernel(float[] pa, int aIdx, float[] pb, int bIdx, int kc, float[] t) {
+    private static void kernel(float[] pa, int aIdx, float[] b, int bIdx, int ldb, int kc, float[] t) {
         for (int p0 = 0; p0 < kc; p0 += CHAIN) {
             int p1 = Math.min(kc, p0 + CHAIN);
             FloatVector c00 = FloatVector.zero(F), c01 = FloatVector.zero(F);
@@ -216,9 +230,9 @@ public final class VectorGemmKernel implements GemmKernel {
             FloatVector c20 = FloatVector.zero(F), c21 = FloatVector.zero(F);
             FloatVector c30 = FloatVector.zero(F), c31 = FloatVector.zero(F);
             for (int p = p0; p < p1; p++) {
-                int bp = bIdx + p * NR, ap = aIdx + p * MR;
-                FloatVector b0 = FloatVector.fromArray(F, pb, bp);
-                FloatVector b1 = FloatVector.fromArray(F, pb, bp + VL);
+                int bp = bIdx + p * ldb, ap = aIdx + p * MR;
+                FloatVector b0 = FloatVector.fromArray(F, b, bp);
+                FloatVector b1 = FloatVector.fromArray(F, b, bp + VL);
                 FloatVector a0 = FloatVector.broadcast(F, pa[ap]);
                 c00 = a0.fma(b0, c00);
                 c01 = a0.fma(b1, c01);
