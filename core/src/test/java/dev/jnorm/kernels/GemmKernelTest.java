@@ -55,6 +55,11 @@ class GemmKernelTest {
         out.add(Arguments.of(seed++, 197, 300, 531));  // several MC blocks and NC column blocks
         out.add(Arguments.of(seed++, 16, 9000, 40));   // few tiles, deep k: the k-range split (Conv2d's dW)
         out.add(Arguments.of(seed++, 5, 4100, 3));
+        // A·Bᵀ as dot products (m ≤ 32, k ≥ 1024): odd m, n not a multiple of the 4-row tile, a k % VL tail at
+        // every width, a second block of rows holding a single row
+        out.add(Arguments.of(seed++, 7, 1031, 6));
+        out.add(Arguments.of(seed++, 17, 2053, 9));
+        out.add(Arguments.of(seed++, 32, 1024, 1));
         return out.stream();
     }
 
@@ -184,14 +189,23 @@ class GemmKernelTest {
         for (int[] s : cases) {
             int m = s[0], k = s[1], n = s[2];
             float[] a = gaussian(rng, m * k), b = gaussian(rng, k * n);
-            float[] first = null;
-            for (int threads : new int[] {1, 2, 3}) {
-                Parallel.setThreads(threads);
-                float[] c = fast.matmulTN(a, b, m, k, n);
-                if (first == null) {
-                    first = c;
-                } else {
-                    assertArrayEquals(first, c, m + "x" + k + "x" + n + " with " + threads + " threads");
+            // TN: packed panels and, at (16, 9000, 40), the k-range split; NN: B read in place (m ≤ MC); NT: at
+            // (16, 9000, 40) the dot products
+            for (String layout : new String[] {"TN", "NN", "NT"}) {
+                float[] first = null;
+                for (int threads : new int[] {1, 2, 3}) {
+                    Parallel.setThreads(threads);
+                    float[] c = switch (layout) {
+                        case "TN" -> fast.matmulTN(a, b, m, k, n);
+                        case "NN" -> fast.matmul(a, b, m, k, n);
+                        default -> fast.matmulNT(a, b, m, k, n);
+                    };
+                    if (first == null) {
+                        first = c;
+                    } else {
+                        assertArrayEquals(first, c, layout + " " + m + "x" + k + "x" + n + " with " + threads
+                                + " threads");
+                    }
                 }
             }
         }
