@@ -24,14 +24,18 @@ import java.util.Arrays;
  * B per p: 8 FMAs per 6 loads. Eight independent chains cover the FMA latency × throughput of current x86 cores
  * (4 cycles × 2 per cycle: measured here, 8 and 12 register-only chains both reach 90 GFLOP/s on one core), and
  * 8 accumulators + 4 broadcasts + 2 B vectors fit AVX2's 16 registers without a spill (see {@link #kernel}).</li>
+ * <li>A·Bᵀ with few rows of C and a deep k (Conv2d's weight gradient) skips the panels: each C element is a dot
+ * product of two k-contiguous rows, vectorized along k ({@link #dotProductsNT}), in the same CHAIN-deep runs.</li>
  * </ul>
  * Summation, blocked at two levels: within a KC slice a C element is a sum of {@link #CHAIN}-deep FMA chains (each
  * in p order from 0) added in order, and the slices' sums are added to C in slice order. The rounding error grows
  * like CHAIN + KC/CHAIN + k/KC terms, not like k, which matters for the long reductions of Conv2d's weight gradient,
  * k = N·H'·W'.
  *
- * <p>Determinism: that order is fixed by the shape; tasks and k-ranges are fixed by the shape alone, and k-range partials are summed in range order. So results
- * are bit-identical for any thread count (and any vector width: a lane is one C element).
+ * <p>Determinism: that order is fixed by the shape; tasks and k-ranges are fixed by the shape alone, and k-range
+ * partials are summed in range order. So results are bit-identical for any thread count, and in the panel path for
+ * any vector width too (a lane is one C element); the dot products split k into VL lanes, so their last bits depend
+ * on the width.
  */
 public final class VectorGemmKernel implements GemmKernel {
     private static final VectorSpecies<Float> F = SimdOps.FLOAT;
