@@ -137,14 +137,16 @@ public class Conv2d extends Module {
             Tensor db = null;
             if (bias != null && bias.requiresGrad()) {
                 double[] sum = new double[out]; // Σ over N and L of dy, in double (N·L terms)
-                for (int s = 0; s < n; s++) {
-                    for (int o = 0; o < out; o++) {
+                Parallel.forEach(out, o -> { // a task per channel, each summed in (sample, position) order
+                    double acc = 0;
+                    for (int s = 0; s < n; s++) {
                         int base = (s * out + o) * l;
                         for (int p = 0; p < l; p++) {
-                            sum[o] += dy[base + p];
+                            acc += dy[base + p];
                         }
                     }
-                }
+                    sum[o] = acc;
+                });
                 float[] dbias = new float[out];
                 for (int o = 0; o < out; o++) {
                     dbias[o] = (float) sum[o];

@@ -8,6 +8,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
@@ -77,6 +78,43 @@ class GemmKernelTest {
                         absBound(transA, transB, m, k, n, a, 0, b, 0), k);
             }
         }
+    }
+
+    /**
+     * gemmOverwrite replaces C without reading it: over a NaN-filled C it gives gemmAccumulate-into-zeros' values
+     * (equal as numbers: a zero may keep its sign), on every path (panels, B in place, dot products, k-ranges).
+     */
+    @ParameterizedTest(name = "seed {0}: m={1} k={2} n={3}")
+    @MethodSource("shapes")
+    void overwriteEqualsAccumulatingIntoZeros(long seed, int m, int k, int n) {
+        Random rng = new Random(seed);
+        for (boolean transA : new boolean[] {false, true}) {
+            for (boolean transB : new boolean[] {false, true}) {
+                float[] a = gaussian(rng, m * k), b = gaussian(rng, k * n);
+                float[] accumulated = new float[m * n + 2], overwritten = new float[m * n + 2];
+                Arrays.fill(overwritten, Float.NaN);
+                overwritten[0] = overwritten[m * n + 1] = 7f; // outside C (cOff = 1): left alone
+                accumulated[0] = accumulated[m * n + 1] = 7f;
+                fast.gemmAccumulate(transA, transB, m, k, n, a, 0, b, 0, accumulated, 1);
+                fast.gemmOverwrite(transA, transB, m, k, n, a, 0, b, 0, overwritten, 1);
+                for (int i = 0; i < accumulated.length; i++) {
+                    if (!(accumulated[i] == overwritten[i])) {
+                        fail("trans " + transA + "/" + transB + " element " + i + ": " + overwritten[i]
+                                + " overwritten, " + accumulated[i] + " accumulated into 0");
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void overwriteWithEmptyKIsZero() {
+        float[] c = {Float.NaN, Float.NaN, Float.NaN};
+        fast.gemmOverwrite(false, false, 1, 0, 3, new float[0], 0, new float[0], 0, c, 0);
+        assertArrayEquals(new float[] {0f, 0f, 0f}, c);
+        float[] r = {Float.NaN, Float.NaN};
+        ref.gemmOverwrite(false, true, 2, 0, 1, new float[0], 0, new float[0], 0, r, 0);
+        assertArrayEquals(new float[] {0f, 0f}, r);
     }
 
     @Test

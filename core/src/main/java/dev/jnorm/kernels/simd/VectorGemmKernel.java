@@ -79,11 +79,29 @@ public final class VectorGemmKernel implements GemmKernel {
     @Override
     public void gemmAccumulate(boolean transA, boolean transB, int m, int k, int n,
                                float[] a, int aOff, float[] b, int bOff, float[] c, int cOff) {
-        if (m == 0 || n == 0 || k == 0) {
+        gemm(transA, transB, m, k, n, a, aOff, b, bOff, c, cOff, true);
+    }
+
+    @Override
+    public void gemmOverwrite(boolean transA, boolean transB, int m, int k, int n,
+                              float[] a, int aOff, float[] b, int bOff, float[] c, int cOff) {
+        gemm(transA, transB, m, k, n, a, aOff, b, bOff, c, cOff, false);
+    }
+
+    /** C (+)= op(A)·op(B): {@code accumulate} adds to C, otherwise each element's first partial sum is stored. */
+    private static void gemm(boolean transA, boolean transB, int m, int k, int n, float[] a, int aOff, float[] b,
+                             int bOff, float[] c, int cOff, boolean accumulate) {
+        if (m == 0 || n == 0) {
+            return;
+        }
+        if (k == 0) {
+            if (!accumulate) {
+                Arrays.fill(c, cOff, cOff + m * n, 0f);
+            }
             return;
         }
         if (!transA && transB && m <= DOT_MAX_M && k >= DOT_MIN_K) {
-            dotProductsNT(m, k, n, a, aOff, b, bOff, c, cOff);
+            dotProductsNT(m, k, n, a, aOff, b, bOff, c, cOff, accumulate);
             return;
         }
         int panels = ceilDiv(n, NR);
@@ -111,24 +129,25 @@ public final class VectorGemmKernel implements GemmKernel {
         int ranges = ceilDiv(k, kStep);
         if (ranges == 1) {
             Parallel.forEach(tiles, t -> block(transA, m, k, n, a, aOff, b, bOff, pb, firstPacked, c, cOff,
-                    t / nBlocks, t % nBlocks, 0, k));
+                    t / nBlocks, t % nBlocks, 0, k, accumulate));
             return;
         }
         float[][] partial = new float[ranges][m * n];
         Parallel.forEach(tiles * ranges, t -> {
             int r = t / tiles, tile = t % tiles;
             block(transA, m, k, n, a, aOff, b, bOff, pb, firstPacked, partial[r], 0, tile / nBlocks, tile % nBlocks,
-                    r * kStep, Math.min(k, (r + 1) * kStep));
+                    r * kStep, Math.min(k, (r + 1) * kStep), false);
         });
-        // merge the k-range partials in range order
+        // merge the k-range partials in range order (overwriting: the first range is stored)
         Parallel.forEach(ceilDiv(m, MC), t -> {
             int i1 = Math.min(m, (t + 1) * MC);
             for (int r = 0; r < ranges; r++) {
                 float[] part = partial[r];
+                boolean store = r == 0 && !accumulate;
                 for (int i = t * MC; i < i1; i++) {
                     int ci = cOff + i * n, pi = i * n;
                     for (int j = 0; j < n; j++) {
-                        c[ci + j] += part[pi + j];
+                        c[ci + j] = store ? part[pi + j] : c[ci + j] + part[pi + j];
                     }
                 }
             }
@@ -136,11 +155,13 @@ public final class VectorGemmKernel implements GemmKernel {
     }
 
     /**
-     * C[block ib, jb] += op(A)[rows, k0:k1]·op(B)[k0:k1, cols], KC slice by slice. Panels before {@code firstPacked}
-     * are read in place from b (not transposed, row stride n), the others from pb.
+     * C[block ib, jb] += op(A)[rows, k0:k1]·op(B)[k0:k1, cols], KC slice by slice (not {@code accumulate}: the first
+     * slice's sums are stored, not added). Panels before {@code firstPacked} are read in place from b (not
+     * transposed, row stride n), the others from pb.
      */
     private static void block(boolean transA, int m, int k, int n, float[] a, int aOff, float[] b, int bOff,
-                              float[] pb, int firstPacked, float[] c, int cOff, int ib, int jb, int k0, int k1) {
+                              float[] pb, int firstPacked, float[] c, int cOff, int ib, int jb, int k0, int k1,
+                              boolean accumulate) {
         int i0 = ib * MC, rows = Math.min(MC, m - i0);
         int jp0 = jb * NC_PANELS, jp1 = Math.min(ceilDiv(n, NR), jp0 + NC_PANELS);
         int rowPanels = ceilDiv(rows, MR);
@@ -159,7 +180,7 @@ public final class VectorGemmKernel implements GemmKernel {
                     int r0 = i0 + ip * MR, tileRows = Math.min(MR, m - r0);
                     int aIdx = ip * kc * MR;
                     kernel(pa, aIdx, bp, bIdx, ldb, kc, tile);
-                    addTile(tile, tileRows, cols, c, cOff + r0 * n + j0, n);
+                    addTile(tile, tileRows, cols, c, cOff + r0 * n + j0, n, accumulate || pc > k0);
                 }
             }
         }
@@ -175,7 +196,7 @@ public final class VectorGemmKernel implements GemmKernel {
      * Tasks: {@link #DOT_ROWS} rows of A × 4 rows of B, so a task's B rows stay in L2 across its rows of A.
      */
     private static void dotProductsNT(int m, int k, int n, float[] a, int aOff, float[] b, int bOff, float[] c,
-                                      int cOff) {
+                                      int cOff, boolean accumulate) {
         int rowBlocks = ceilDiv(m, DOT_ROWS), colQuads = ceilDiv(n, 4);
         Parallel.forEach(rowBlocks * colQuads, t -> {
             int i0 = (t / colQuads) * DOT_ROWS, i1 = Math.min(m, i0 + DOT_ROWS);
@@ -195,7 +216,8 @@ public final class VectorGemmKernel implements GemmKernel {
                         for (int p = k - k % VL; p < k; p++) { // the k % VL tail, in p order
                             dot = Math.fma(a[ar + p], b[br + p], dot);
                         }
-                        c[cOff + (i + r) * n + j0 + q] += dot;
+                        int ci = cOff + (i + r) * n + j0 + q;
+                        c[ci] = accumulate ? c[ci] + dot : dot;
                     }
                 }
             }
@@ -317,14 +339,15 @@ public final class VectorGemmKernel implements GemmKernel {
     }
 
     /**
-     * The register tile of one KC slice: t[r·NR + j] = Σ_p pa[p·MR + r]·b[p·ldb + j] for r &lt; MR, j &lt; NR, p &lt; kc,
-     * as CHAIN-deep runs: each run's FMAs in p order from 0, the first run stored to t, each later one added to it.
-     * Scalar math: {@code run[r][j] = fma(a[p][r], b[p][j], run[r][j])}; {@code t[r][j] += run[r][j]} per run.
+     * The register tile of one KC slice: t[r·NR + j] = Σ_p pa[p·MR + r]·b[p·ldb + j] for r &lt; MR, j &lt; NR,
+     * p &lt; kc, as CHAIN-deep runs: each run's FMAs in p order from 0, the first run stored to t, each later one added
+     * to it. Scalar math: {@code run[r][j] = fma(a[p][r], b[p][j], run[r][j])}; {@code t[r][j] += run[r][j]} per run.
      * NB: the whole slice is one call, too large for C2 to inline, so the FMA loop is compiled with only its own few
      * integers live: a one-run kernel was inlined into {@link #block}'s loop nest, where C2 reloaded the array bases
-     * and the loop bound from the stack on every iteration. NB: MR·2 = 8 accumulators + up to MR broadcasts + 2 loads of B = 14 of AVX2's 16 registers, because
-     * C2 issues several broadcasts ahead of their FMAs; MR = 6 (15 registers on paper) and MR = 5 each kept one
-     * accumulator on the stack, a load and a store around every FMA of that chain (seen with -XX:+PrintAssembly).
+     * and the loop bound from the stack on every iteration. NB: MR·2 = 8 accumulators + up to MR broadcasts + 2 loads
+     * of B = 14 of AVX2's 16 registers, because C2 issues several broadcasts ahead of their FMAs; MR = 6 (15
+     * registers on paper) and MR = 5 each kept one accumulator on the stack, a load and a store around every FMA of
+     * that chain (seen with -XX:+PrintAssembly).
      * NB: the tile goes to {@code t} and is added to C by {@link #addTile} in the caller: loading, adding and storing C
      * at the end of this method made C2 compile the loop about 4× slower (measured on JDK 25).
      */
@@ -370,21 +393,29 @@ public final class VectorGemmKernel implements GemmKernel {
         v1.intoArray(t, i + VL);
     }
 
-    /** C[r, 0:cols] += tile[r, 0:cols] for r &lt; rows (C rows ldc apart): one KC slice's partial sums. */
-    private static void addTile(float[] tile, int rows, int cols, float[] c, int cIdx, int ldc) {
+    /**
+     * C[r, 0:cols] += tile[r, 0:cols] for r &lt; rows (C rows ldc apart): one KC slice's partial sums; not {@code add}:
+     * C[r, 0:cols] = tile[r, 0:cols].
+     */
+    private static void addTile(float[] tile, int rows, int cols, float[] c, int cIdx, int ldc, boolean add) {
         if (cols == NR) {
             for (int r = 0; r < rows; r++) {
                 int ci = cIdx + r * ldc;
-                FloatVector.fromArray(F, c, ci).add(FloatVector.fromArray(F, tile, r * NR)).intoArray(c, ci);
-                FloatVector.fromArray(F, c, ci + VL).add(FloatVector.fromArray(F, tile, r * NR + VL))
-                        .intoArray(c, ci + VL);
+                FloatVector t0 = FloatVector.fromArray(F, tile, r * NR);
+                FloatVector t1 = FloatVector.fromArray(F, tile, r * NR + VL);
+                if (add) {
+                    t0 = FloatVector.fromArray(F, c, ci).add(t0);
+                    t1 = FloatVector.fromArray(F, c, ci + VL).add(t1);
+                }
+                t0.intoArray(c, ci);
+                t1.intoArray(c, ci + VL);
             }
             return;
         }
         for (int r = 0; r < rows; r++) { // edge tile: scalar
             int ci = cIdx + r * ldc;
             for (int j = 0; j < cols; j++) {
-                c[ci + j] += tile[r * NR + j];
+                c[ci + j] = add ? c[ci + j] + tile[r * NR + j] : tile[r * NR + j];
             }
         }
     }
