@@ -112,7 +112,9 @@ public class Conv2d extends Module {
         int[] yShape = batched ? new int[] {n, out, geo.outH, geo.outW} : new int[] {out, geo.outH, geo.outW};
         return Tensor.fromOp(y, yShape, "Conv2dBackward", new Tensor[] {x, weight, bias}, grad -> {
             float[] dy = grad.storage(); // [N, out, L]
-            float[] dx = x.requiresGrad() ? BufferPool.zeroed(xs.length) : null; // col2im adds into it
+            // col2im adds into dx: each sample's part is zeroed by the task that adds into it (below), in parallel
+            // and just before use, instead of the whole array on this thread
+            float[] dx = x.requiresGrad() ? BufferPool.uninitialized(xs.length) : null;
             float[] dw = weight.requiresGrad() ? new float[out * ckk] : null;
             for (int s0 = 0; s0 < n; s0 += group) {
                 int g = Math.min(group, n - s0), gl = g * l;
@@ -129,7 +131,11 @@ public class Conv2d extends Module {
                 }
                 if (dx != null) {
                     float[] dcol = Gemm.matmulTN(wt, dyg, ckk, out, gl);         // Wᵀ · dy: [C·k·k, g·L]
-                    Parallel.forEach(g, t -> geo.col2imAdd(dcol, gl, t * l, dx, (first + t) * geo.inPlane()));
+                    Parallel.forEach(g, t -> {
+                        int xOff = (first + t) * geo.inPlane();
+                        Arrays.fill(dx, xOff, xOff + geo.inPlane(), 0f);
+                        geo.col2imAdd(dcol, gl, t * l, dx, xOff);
+                    });
                     BufferPool.recycle(dcol);
                 }
                 BufferPool.recycle(dyg);
