@@ -1,12 +1,10 @@
 package dev.jnorm.kernels;
 
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.IntConsumer;
 
 /**
@@ -18,69 +16,127 @@ public final class Parallel {
     private Parallel() {
     }
 
+    // NB: before the pool, whose constructor starts the helpers (static fields initialize in order)
+    private static final AtomicInteger HELPER_IDS = new AtomicInteger();
+    private static final AtomicLong LOOP_IDS = new AtomicLong();
+
+    /** True on the pool's helper threads: a loop nested in a task runs on its own thread (no nested waits). */
+    private static final ThreadLocal<Boolean> IN_TASK = ThreadLocal.withInitial(() -> false);
+
     private static volatile Pool pool = new Pool(
             Integer.getInteger("jnorm.threads", Runtime.getRuntime().availableProcessors()));
+
+    /**
+     * How long an idle helper keeps polling for the next loop before it parks. NB: a training step issues hundreds of
+     * parallel loops tens to hundreds of microseconds apart; a parked thread took long enough to wake on this virtual
+     * machine that the caller ran 1.4–1.8× the helper's share of most loops (JFR samples of the demo CNN's step), so
+     * a helper that has just finished a loop polls for 100 µs first, as OpenMP runtimes do (for far longer).
+     */
+    static final long SPIN_NANOS = 100_000;
 
     /**
      * The calling thread plus {@code threads − 1} daemon helpers. Why not a ForkJoinPool that the caller waits on:
      * the caller would sit idle beside {@code threads} workers (three threads on two cores), and a training step issues
      * hundreds of short parallel loops, each paying a park/unpark of every worker; measured on the demo CNN, two
-     * threads ran slower than one.
+     * threads ran slower than one. The caller publishes each loop on a board ({@link #current}); idle helpers, polling
+     * or woken, join it while it is open.
      */
     private static final class Pool {
         final int threads;
-        final ExecutorService helpers; // null for one thread
+        final Thread[] helpers;
+        final AtomicIntegerArray parked; // 1 while helper i is (about to be) parked
+        final AtomicReference<Loop> current = new AtomicReference<>(); // the newest open loop, or null
+        volatile boolean shutdown;
 
         Pool(int threads) {
             if (threads < 1) {
                 throw new IllegalArgumentException("jnorm.threads must be >= 1, got " + threads);
             }
             this.threads = threads;
-            this.helpers = threads == 1 ? null : Executors.newFixedThreadPool(threads - 1, r -> {
-                Thread t = new Thread(r, "jnorm-" + HELPER_IDS.incrementAndGet());
+            this.helpers = new Thread[threads - 1];
+            this.parked = new AtomicIntegerArray(threads - 1);
+            for (int i = 0; i < helpers.length; i++) {
+                int id = i;
+                Thread t = new Thread(() -> helperLoop(id), "jnorm-" + HELPER_IDS.incrementAndGet());
                 t.setDaemon(true);
-                return t;
-            });
+                helpers[i] = t;
+            }
+            for (Thread t : helpers) {
+                t.start();
+            }
         }
-    }
 
-    private static final AtomicInteger HELPER_IDS = new AtomicInteger();
+        /** Makes {@code loop} the one idle helpers join, and wakes the parked ones. */
+        void publish(Loop loop) {
+            current.set(loop);
+            for (int i = 0; i < helpers.length; i++) {
+                if (parked.get(i) == 1) {
+                    LockSupport.unpark(helpers[i]);
+                }
+            }
+        }
 
-    /** True on the pool's helper threads: a loop nested in a task runs on its own thread (no nested waits). */
-    private static final ThreadLocal<Boolean> IN_TASK = ThreadLocal.withInitial(() -> false);
+        /**
+         * A helper: joins each newly published loop it sees, polls {@link #SPIN_NANOS} for the next one, then parks
+         * until woken. It remembers only the id of the last loop it saw, so a finished loop's captures are not kept.
+         */
+        private void helperLoop(int id) {
+            long seen = -1;
+            long idleSince = System.nanoTime();
+            while (!shutdown) {
+                Loop loop = current.get();
+                if (loop != null && loop.id != seen) {
+                    seen = loop.id;
+                    loop.runAsHelper();
+                    idleSince = System.nanoTime();
+                } else if (System.nanoTime() - idleSince < SPIN_NANOS) {
+                    Thread.onSpinWait();
+                } else {
+                    // announce the park, then look once more: a loop published in between is either seen here or
+                    // finds the flag set and unparks this thread (both sides use sequentially consistent atomics)
+                    parked.set(id, 1);
+                    Loop again = current.get();
+                    if (!shutdown && (again == null || again.id == seen)) {
+                        LockSupport.park(this);
+                    }
+                    parked.set(id, 0);
+                    idleSince = System.nanoTime();
+                }
+            }
+        }
 
-    /** Worker threads, the caller included. */
-    public static int threads() {
-        return pool.threads;
-    }
-
-    /** Replaces the pool with one of {@code threads} threads (tests and benchmarks compare thread counts). */
-    public static synchronized void setThreads(int threads) {
-        if (threads != threads()) {
-            Pool old = pool;
-            pool = new Pool(threads);
-            if (old.helpers != null) {
-                old.helpers.shutdown();
+        void shutdown() {
+            shutdown = true;
+            for (Thread t : helpers) {
+                LockSupport.unpark(t);
             }
         }
     }
 
-    /**
-     * Runs {@code body(t)} for every t in [0, tasks): the caller and the helpers claim tasks from a shared counter
-     * until none is left, so who runs which task varies but the tasks do not. Runs inline with one task, one thread,
-     * or inside another loop's task. The first exception thrown by a task is rethrown here once all have stopped.
-     */
-    public static void forEach(int tasks, IntConsumer body) {
-        Pool p = pool;
-        if (tasks <= 1 || p.helpers == null || IN_TASK.get()) {
-            for (int t = 0; t < tasks; t++) {
-                body.accept(t);
-            }
-            return;
+    /** One parallel loop: tasks claimed from a shared counter by the caller and the helpers that joined. */
+    private static final class Loop {
+        /** Set in {@link #state} once the caller has run out of tasks: no helper may join after it. */
+        static final int CLOSED = 1 << 30;
+
+        final long id;
+        final int tasks;
+        final IntConsumer body;
+        final int maxHelpers;
+        final AtomicInteger next = new AtomicInteger();
+        final AtomicReference<Throwable> failure = new AtomicReference<>();
+        /** Helpers that joined and have not left, plus {@link #CLOSED}. */
+        final AtomicInteger state = new AtomicInteger();
+        volatile Thread waiter; // the caller, once it parks waiting for helpers to leave
+
+        Loop(long id, int tasks, IntConsumer body, int maxHelpers) {
+            this.id = id;
+            this.tasks = tasks;
+            this.body = body;
+            this.maxHelpers = maxHelpers;
         }
-        AtomicInteger next = new AtomicInteger();
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        Runnable claim = () -> {
+
+        /** Runs tasks until none is left or one has failed; the first failure is kept. */
+        void claimAll() {
             boolean nested = IN_TASK.get();
             IN_TASK.set(true);
             try {
@@ -92,49 +148,87 @@ public final class Parallel {
             } finally {
                 IN_TASK.set(nested);
             }
-        };
-        int helpers = Math.min(p.threads - 1, tasks - 1);
-        // gate[i]: whoever sets it first decides whether helper i runs (the helper, on start) or is abandoned (the
-        // caller, once it ran out of tasks), so the caller waits exactly for the helpers that did start
-        AtomicBoolean[] gate = new AtomicBoolean[helpers];
-        CountDownLatch done = new CountDownLatch(helpers);
-        for (int i = 0; i < helpers; i++) {
-            AtomicBoolean g = gate[i] = new AtomicBoolean();
-            try {
-                p.helpers.execute(() -> {
-                    if (g.compareAndSet(false, true)) {
-                        try {
-                            claim.run();
-                        } finally {
-                            done.countDown();
+        }
+
+        /** A helper's share: joins unless the loop is closed or has its helpers, claims, leaves. */
+        void runAsHelper() {
+            for (int s; ((s = state.get()) & CLOSED) == 0 && s < maxHelpers; ) {
+                if (state.compareAndSet(s, s + 1)) {
+                    try {
+                        claimAll();
+                    } finally {
+                        if (state.decrementAndGet() == CLOSED) { // the last to leave a closed loop
+                            Thread w = waiter;
+                            if (w != null) {
+                                LockSupport.unpark(w);
+                            }
                         }
                     }
-                });
-            } catch (RejectedExecutionException e) {
-                // the pool was replaced (setThreads) and shut down meanwhile: the caller claims this share itself
+                    return;
+                }
             }
         }
-        claim.run();
-        for (AtomicBoolean g : gate) {
-            if (g.compareAndSet(false, true)) {
-                done.countDown(); // never started: it will find its gate taken and return
+
+        /** The caller, after its own claims: closes the loop and waits (uninterruptibly) for joined helpers. */
+        void closeAndAwaitHelpers() {
+            int s;
+            do {
+                s = state.get();
+            } while (!state.compareAndSet(s, s | CLOSED));
+            long t0 = System.nanoTime();
+            while (state.get() != CLOSED && System.nanoTime() - t0 < SPIN_NANOS) {
+                Thread.onSpinWait();
+            }
+            if (state.get() == CLOSED) {
+                return;
+            }
+            // NB: uninterruptibly, as ForkJoinTask.join was: helpers may still be writing results, and a pending
+            // interrupt of the caller is not the loop's business; the flag is restored afterwards
+            waiter = Thread.currentThread();
+            boolean interrupted = false;
+            while (state.get() != CLOSED) {
+                LockSupport.park(this);
+                interrupted |= Thread.interrupted();
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
             }
         }
-        // NB: uninterruptibly, as ForkJoinTask.join was: helpers may still be writing results, and a pending interrupt
-        // of the caller is not the loop's business; the flag is restored afterwards
-        boolean interrupted = false;
-        while (true) {
-            try {
-                done.await();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
+    }
+
+    /** Worker threads, the caller included. */
+    public static int threads() {
+        return pool.threads;
+    }
+
+    /** Replaces the pool with one of {@code threads} threads (tests and benchmarks compare thread counts). */
+    public static synchronized void setThreads(int threads) {
+        if (threads != threads()) {
+            Pool old = pool;
+            pool = new Pool(threads);
+            old.shutdown();
+        }
+    }
+
+    /**
+     * Runs {@code body(t)} for every t in [0, tasks): the caller and the helpers claim tasks from a shared counter
+     * until none is left, so who runs which task varies but the tasks do not. Runs inline with one task, one thread,
+     * or inside another loop's task. The first exception thrown by a task is rethrown here once all have stopped.
+     */
+    public static void forEach(int tasks, IntConsumer body) {
+        Pool p = pool;
+        if (tasks <= 1 || p.threads == 1 || IN_TASK.get()) {
+            for (int t = 0; t < tasks; t++) {
+                body.accept(t);
             }
+            return;
         }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
-        Throwable e = failure.get();
+        Loop loop = new Loop(LOOP_IDS.incrementAndGet(), tasks, body, Math.min(p.threads - 1, tasks - 1));
+        p.publish(loop);
+        loop.claimAll();
+        p.current.compareAndSet(loop, null); // a finished loop's captures are not kept on the board
+        loop.closeAndAwaitHelpers();
+        Throwable e = loop.failure.get();
         if (e instanceof RuntimeException re) {
             throw re;
         }

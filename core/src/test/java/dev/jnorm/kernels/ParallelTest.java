@@ -5,9 +5,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -72,6 +74,27 @@ class ParallelTest {
         }
         for (int i = 0; i < 40; i++) {
             assertEquals(1, runs.get(i));
+        }
+    }
+
+    /**
+     * The helpers really run tasks, both while still polling after a loop and once parked: two tasks that each wait
+     * for the other can only finish if a helper runs one of them (a caller left alone would time out).
+     */
+    @Test
+    void pollingAndParkedHelpersJoinTheNextLoop() throws Exception {
+        Parallel.setThreads(2);
+        // 0: right after a loop the helper is still polling (the first may find it parked); 20, 50: parked
+        for (long pauseMillis : new long[] {0, 0, 20, 50}) {
+            Thread.sleep(pauseMillis);
+            CyclicBarrier both = new CyclicBarrier(2);
+            Parallel.forEach(2, t -> {
+                try {
+                    both.await(10, TimeUnit.SECONDS);
+                } catch (Exception e) {
+                    throw new IllegalStateException("task " + t + " ran alone after a " + pauseMillis + " ms pause", e);
+                }
+            });
         }
     }
 
