@@ -46,6 +46,8 @@ public final class Parallel {
         final Thread[] helpers;
         final AtomicIntegerArray parked; // 1 while helper i is (about to be) parked
         final AtomicReference<Loop> current = new AtomicReference<>(); // the newest open loop, or null
+        /** {@link #SPIN_NANOS}, or 0 with more threads than cores, where a polling thread takes a working one's CPU. */
+        final long spinNanos;
         volatile boolean shutdown;
 
         Pool(int threads) {
@@ -53,6 +55,7 @@ public final class Parallel {
                 throw new IllegalArgumentException("jnorm.threads must be >= 1, got " + threads);
             }
             this.threads = threads;
+            this.spinNanos = threads <= Runtime.getRuntime().availableProcessors() ? SPIN_NANOS : 0;
             this.helpers = new Thread[threads - 1];
             this.parked = new AtomicIntegerArray(threads - 1);
             for (int i = 0; i < helpers.length; i++) {
@@ -77,32 +80,50 @@ public final class Parallel {
         }
 
         /**
-         * A helper: joins each newly published loop it sees, polls {@link #SPIN_NANOS} for the next one, then parks
-         * until woken. It remembers only the id of the last loop it saw, so a finished loop's captures are not kept.
+         * A helper: joins each newly published loop it sees, polls {@link #spinNanos} for the next one, then parks
+         * until woken. It keeps only the id of the last loop it saw, never the loop (whose body may capture large
+         * arrays) while it polls or parks.
          */
         private void helperLoop(int id) {
             long seen = -1;
             long idleSince = System.nanoTime();
             while (!shutdown) {
-                Loop loop = current.get();
-                if (loop != null && loop.id != seen) {
-                    seen = loop.id;
-                    loop.runAsHelper();
+                long newest = runNewest(seen);
+                if (newest != seen) {
+                    seen = newest;
                     idleSince = System.nanoTime();
-                } else if (System.nanoTime() - idleSince < SPIN_NANOS) {
+                } else if (System.nanoTime() - idleSince < spinNanos) {
                     Thread.onSpinWait();
                 } else {
                     // announce the park, then look once more: a loop published in between is either seen here or
                     // finds the flag set and unparks this thread (both sides use sequentially consistent atomics)
                     parked.set(id, 1);
-                    Loop again = current.get();
-                    if (!shutdown && (again == null || again.id == seen)) {
+                    if (!shutdown && newestId() == seen) {
                         LockSupport.park(this);
                     }
                     parked.set(id, 0);
+                    // NB: a helper's interrupt (a task's own, or from outside) would make every later park return at
+                    // once, and every later task start interrupted; the executor this replaced cleared it too
+                    Thread.interrupted();
                     idleSince = System.nanoTime();
                 }
             }
+        }
+
+        /** Runs a helper's share of the board's loop if it is not {@code seen}; returns the id of the loop seen. */
+        private long runNewest(long seen) {
+            Loop loop = current.get();
+            if (loop == null || loop.id == seen) {
+                return seen;
+            }
+            Thread.interrupted(); // a task starts with no interrupt pending (see helperLoop)
+            loop.runAsHelper();
+            return loop.id;
+        }
+
+        private long newestId() {
+            Loop loop = current.get();
+            return loop == null ? -1 : loop.id;
         }
 
         void shutdown() {
@@ -140,7 +161,8 @@ public final class Parallel {
             boolean nested = IN_TASK.get();
             IN_TASK.set(true);
             try {
-                for (int t; failure.get() == null && (t = next.getAndIncrement()) < tasks; ) {
+                // t ≥ 0: with tasks near Integer.MAX_VALUE the counter may wrap past it
+                for (int t; failure.get() == null && (t = next.getAndIncrement()) < tasks && t >= 0; ) {
                     body.accept(t);
                 }
             } catch (Throwable e) {
@@ -169,14 +191,17 @@ public final class Parallel {
             }
         }
 
-        /** The caller, after its own claims: closes the loop and waits (uninterruptibly) for joined helpers. */
-        void closeAndAwaitHelpers() {
+        /**
+         * The caller, after its own claims: closes the loop and waits (uninterruptibly) for joined helpers, polling for
+         * {@code spinNanos} before it parks.
+         */
+        void closeAndAwaitHelpers(long spinNanos) {
             int s;
             do {
                 s = state.get();
             } while (!state.compareAndSet(s, s | CLOSED));
             long t0 = System.nanoTime();
-            while (state.get() != CLOSED && System.nanoTime() - t0 < SPIN_NANOS) {
+            while (state.get() != CLOSED && System.nanoTime() - t0 < spinNanos) {
                 Thread.onSpinWait();
             }
             if (state.get() == CLOSED) {
@@ -227,7 +252,7 @@ public final class Parallel {
         p.publish(loop);
         loop.claimAll();
         p.current.compareAndSet(loop, null); // a finished loop's captures are not kept on the board
-        loop.closeAndAwaitHelpers();
+        loop.closeAndAwaitHelpers(p.spinNanos);
         Throwable e = loop.failure.get();
         if (e instanceof RuntimeException re) {
             throw re;

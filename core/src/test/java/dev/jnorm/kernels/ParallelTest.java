@@ -98,6 +98,31 @@ class ParallelTest {
         }
     }
 
+    /** A task that interrupts its own thread does not leave a helper whose later tasks start interrupted. */
+    @Test
+    void aTaskThatInterruptsItsThreadLeavesTheHelperUsable() throws Exception {
+        Parallel.setThreads(2);
+        for (long pauseMillis : new long[] {0, 20}) { // the helper still polling, or parked since
+            bothAtOnce(pauseMillis, () -> Thread.currentThread().interrupt()); // so the helper interrupts itself
+            Thread.interrupted(); // the caller's task set its flag too
+            Thread.sleep(pauseMillis);
+            bothAtOnce(pauseMillis, () -> { });
+        }
+    }
+
+    /** Two tasks that wait for each other (so one runs on the helper), then run {@code after}. */
+    private static void bothAtOnce(long pauseMillis, Runnable after) {
+        CyclicBarrier both = new CyclicBarrier(2);
+        Parallel.forEach(2, t -> {
+            try {
+                both.await(10, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                throw new IllegalStateException("task " + t + " after a " + pauseMillis + " ms pause", e);
+            }
+            after.run();
+        });
+    }
+
     @Test
     void manyCallersShareThePool() throws Exception {
         Parallel.setThreads(2);

@@ -33,9 +33,10 @@ import java.util.Arrays;
  * k = N·H'·W'.
  *
  * <p>Determinism: that order is fixed by the shape; tasks and k-ranges are fixed by the shape alone, and k-range
- * partials are summed in range order. So results are bit-identical for any thread count, and in the panel path for
- * any vector width too (a lane is one C element); the dot products split k into VL lanes, so their last bits depend
- * on the width.
+ * partials are summed in range order. So results are bit-identical for any thread count. The vector width can change
+ * the last bits: it sets the panel count, which decides whether and where k is split into ranges, and the dot
+ * products split k into VL lanes; a panel-path product without a k-range split is the same at every width (a lane is
+ * one C element).
  */
 public final class VectorGemmKernel implements GemmKernel {
     private static final VectorSpecies<Float> F = SimdOps.FLOAT;
