@@ -98,7 +98,7 @@ public final class Parallel {
                     // announce the park, then look once more: a loop published in between is either seen here or
                     // finds the flag set and unparks this thread (both sides use sequentially consistent atomics)
                     parked.set(id, 1);
-                    if (!shutdown && newestId() == seen) {
+                    if (!shutdown && !hasNewLoop(seen)) {
                         LockSupport.park(this);
                     }
                     parked.set(id, 0);
@@ -121,9 +121,10 @@ public final class Parallel {
             return loop.id;
         }
 
-        private long newestId() {
+        /** Whether the board holds a loop other than {@code seen} (an empty board holds none). */
+        private boolean hasNewLoop(long seen) {
             Loop loop = current.get();
-            return loop == null ? -1 : loop.id;
+            return loop != null && loop.id != seen;
         }
 
         void shutdown() {

@@ -5,6 +5,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadInfo;
+import java.lang.management.ThreadMXBean;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -121,6 +124,34 @@ class ParallelTest {
             }
             after.run();
         });
+    }
+
+    /** An idle helper parks: after its polling window it uses no CPU (it would take a core from other work). */
+    @Test
+    void anIdleHelperParks() throws Exception {
+        Parallel.setThreads(2);
+        for (int i = 0; i < 50; i++) {
+            Parallel.forEach(4, t -> Thread.onSpinWait());
+        }
+        Thread.sleep(50); // well past the polling window
+        ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+        long[] helpers = java.util.Arrays.stream(mx.getThreadInfo(mx.getAllThreadIds()))
+                .filter(info -> info != null && info.getThreadName().startsWith("jnorm-"))
+                .mapToLong(ThreadInfo::getThreadId).toArray();
+        assertTrue(helpers.length > 0, "a helper thread");
+        long cpu0 = helperCpuNanos(mx, helpers);
+        Thread.sleep(300);
+        long cpuMillis = (helperCpuNanos(mx, helpers) - cpu0) / 1_000_000;
+        assertTrue(cpuMillis < 60, "idle helpers used " + cpuMillis + " ms of CPU in 300 ms");
+    }
+
+    /** CPU time of the given threads (a thread that has ended counts 0). */
+    private static long helperCpuNanos(ThreadMXBean mx, long[] ids) {
+        long sum = 0;
+        for (long id : ids) {
+            sum += Math.max(0, mx.getThreadCpuTime(id));
+        }
+        return sum;
     }
 
     @Test
