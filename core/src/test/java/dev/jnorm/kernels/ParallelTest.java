@@ -90,14 +90,7 @@ class ParallelTest {
         // 0: right after a loop the helper is still polling (the first may find it parked); 20, 50: parked
         for (long pauseMillis : new long[] {0, 0, 20, 50}) {
             Thread.sleep(pauseMillis);
-            CyclicBarrier both = new CyclicBarrier(2);
-            Parallel.forEach(2, t -> {
-                try {
-                    both.await(10, TimeUnit.SECONDS);
-                } catch (Exception e) {
-                    throw new IllegalStateException("task " + t + " ran alone after a " + pauseMillis + " ms pause", e);
-                }
-            });
+            bothAtOnce(pauseMillis, () -> { });
         }
     }
 
@@ -120,7 +113,7 @@ class ParallelTest {
             try {
                 both.await(10, TimeUnit.SECONDS);
             } catch (Exception e) {
-                throw new IllegalStateException("task " + t + " after a " + pauseMillis + " ms pause", e);
+                throw new IllegalStateException("task " + t + " ran alone after a " + pauseMillis + " ms pause", e);
             }
             after.run();
         });
