@@ -4,7 +4,8 @@ package dev.jnorm.kernels;
  * Matrix products for the layers and {@code Tensor.matmul}: static shortcuts to the {@link GemmKernel} that
  * {@link Kernels#gemm()} selects (the blocked Vector API GEMM by default, {@link ReferenceGemmKernel} with
  * {@code -Djnorm.kernels=reference}). Each returns a row-major C of its own, which the caller owns
- * ({@link BufferPool#zeroed}: a recycled array, zeroed, or a new one).
+ * ({@link BufferPool#uninitialized}: a recycled array or a new one, every element then written by
+ * {@link GemmKernel#gemmOverwrite}).
  */
 public final class Gemm {
     private Gemm() {

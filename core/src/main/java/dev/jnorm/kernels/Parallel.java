@@ -112,8 +112,8 @@ public final class Parallel {
 
         /** Runs a helper's share of the board's loop if it is not {@code seen}; returns the id of the loop seen. */
         private long runNewest(long seen) {
-            Loop loop = current.get();
-            if (loop == null || loop.id == seen) {
+            Loop loop = newLoop(seen);
+            if (loop == null) {
                 return seen;
             }
             Thread.interrupted(); // a task starts with no interrupt pending (see helperLoop)
@@ -121,10 +121,14 @@ public final class Parallel {
             return loop.id;
         }
 
-        /** Whether the board holds a loop other than {@code seen} (an empty board holds none). */
         private boolean hasNewLoop(long seen) {
+            return newLoop(seen) != null;
+        }
+
+        /** The board's loop if it is not {@code seen}, else null (an empty board holds none). */
+        private Loop newLoop(long seen) {
             Loop loop = current.get();
-            return loop != null && loop.id != seen;
+            return loop != null && loop.id != seen ? loop : null;
         }
 
         void shutdown() {
