@@ -2,8 +2,10 @@
 # Runs the JMH benchmarks (jnorm vs libtorch: normalization layers, GEMM, a training step of the demo CNN; plus the
 # copy ceiling) and writes BENCHMARKS.md at the repository root.
 #
-#   bench/run.sh                 the full suite (about 21 minutes: normalization and copy 15, GemmBench 2 and
-#                                TrainStepBench + TrainStepNormsBench 4): -f 1 -wi 3 -w 500ms -i 5 -r 1s
+#   bench/run.sh                 the full suite (about 22 minutes: normalization and copy 16, GemmBench 2 and
+#                                TrainStepBench + TrainStepNormsBench 4): -f 1 -wi 3 -w 500ms -i 5 -r 1s, run as
+#                                one JMH invocation per normalization case (all its implementations and thread
+#                                counts back to back), then the GEMM and the step, between two copy-ceiling runs
 #   bench/run.sh JMH-ARGS...     your JMH arguments instead of those defaults, e.g. a quick look at one case:
 #                                bench/run.sh -wi 1 -w 200ms -i 1 -r 500ms -p op=ln_4096x1024 -p threads=1 'NormBench'
 #                                or one family: ... 'GemmBench', ... 'TrainStep' (both step benchmarks)
@@ -62,11 +64,6 @@ if [ -n "${JNORM_BENCH_MERGE:-}" ]; then
   done
   inputs="$JNORM_BENCH_MERGE,$result"
 fi
-if [ $# -gt 0 ]; then
-  jmh_args=("$@")
-else
-  jmh_args=(-f 1 -wi 3 -w 500ms -i 5 -r 1s)
-fi
 jvm=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED)
 
 # libtorch at its best allocator setting: glibc malloc returns tensors this large to the OS on free, so every call
@@ -82,9 +79,57 @@ else
   export JNORM_BENCH_ALLOCATOR_NOTE="glibc malloc (default settings)"
 fi
 
-rm -f "$result"
-"$java" "${jvm[@]}" -jar "$jar" "${jmh_args[@]}" -prof gc -rf json -rff "$result" 2>&1 | tee "$here/target/jmh.log"
-[ -s "$result" ] || { echo "bench/run.sh: JMH wrote no result ($result)" >&2; exit 1; }
+log="$here/target/jmh.log"
+copy_end="$here/target/copy-end.json"
+rm -f "$result" "$copy_end" "$log"
+
+# one JMH invocation: jmh OUT.json JMH-ARGS...
+jmh() {
+  local json=$1
+  shift
+  "$java" "${jvm[@]}" -jar "$jar" "$@" -prof gc -rf json -rff "$json" 2>&1 | tee -a "$log"
+  [ -s "$json" ] || { echo "bench/run.sh: JMH wrote no result ($json)" >&2; exit 1; }
+}
+
+if [ $# -gt 0 ]; then
+  unset JNORM_BENCH_COPY_END
+  jmh "$result" "$@"
+else
+  # NB: JMH runs benchmark by benchmark, each over all its parameters, so one invocation of everything would time
+  # jnorm's rows of a case ten minutes apart from libtorch's, and these virtual machines drift by 10-30 % over that
+  # long (a slow phase once made one run's copy ceiling 20 % lower than the previous run's). One invocation per case
+  # keeps a case's rows within two minutes of each other; the copy ceiling runs first and again last, and the report
+  # gives both, so the drift over the run shows.
+  defaults=(-f 1 -wi 3 -w 500ms -i 5 -r 1s)
+  parts="$here/target/parts"
+  rm -rf "$parts"
+  mkdir -p "$parts"
+  ops=$("$java" "${jvm[@]}" -jar "$jar" -lp 'NormBench.jnormFwd$' 2>/dev/null \
+        | sed -n 's/^ *param "op" = {\(.*\)}$/\1/p' | tr -d ' ' | tr ',' ' ')
+  [ -n "$ops" ] || { echo "bench/run.sh: could not list NormBench's cases (java -jar $jar -lp)" >&2; exit 1; }
+  jmh "$parts/00-copy.json" "${defaults[@]}" 'CopyBench'
+  i=10
+  for op in $ops; do
+    jmh "$parts/$i-$op.json" "${defaults[@]}" -p "op=$op" 'NormBench'
+    i=$((i + 1))
+  done
+  jmh "$parts/90-gemm.json" "${defaults[@]}" 'GemmBench'
+  jmh "$parts/91-step.json" "${defaults[@]}" 'TrainStep'
+  jmh "$copy_end" "${defaults[@]}" 'CopyBench'
+  # the parts' JSON arrays as one: JMH writes the outer "[" and "]" on lines of their own at column 0, then blank
+  # lines; every line inside is indented (Report's parser rejects anything else)
+  {
+    echo "["
+    sep=""
+    for f in "$parts"/*.json; do
+      [ -n "$sep" ] && echo "$sep"
+      sed -e '/^\[$/d' -e '/^\]$/d' -e '/^$/d' "$f"
+      sep=","
+    done
+    echo "]"
+  } > "$result"
+  export JNORM_BENCH_COPY_END="$copy_end"
+fi
 
 # the command line the report names (arguments single-quoted when the shell needs it)
 cmd="bench/run.sh"

@@ -79,14 +79,21 @@ public final class Report {
             }
         }
         List<Object> json = new ArrayList<>(rows.values());
-        String md = render(json, command, inputs);
+        // bench/run.sh's full suite runs the copy ceiling again at its end, into a file of its own
+        String copyEndFile = System.getenv("JNORM_BENCH_COPY_END");
+        List<?> copyEnd = copyEndFile == null || copyEndFile.isBlank() ? null
+                : (List<?>) Json.parse(Files.readString(Path.of(copyEndFile), StandardCharsets.UTF_8));
+        String md = render(json, command, inputs, copyEnd);
         Files.writeString(out, md, StandardCharsets.UTF_8);
         System.out.println("Report: wrote " + out.toAbsolutePath() + " from " + json.size() + " JMH results in "
                 + inputs.size() + " file(s)");
     }
 
-    /** {@code inputs}: the result files merged into {@code json}, named in the report when there is more than one. */
-    static String render(List<?> json, String command, List<String> inputs) {
+    /**
+     * {@code inputs}: the result files merged into {@code json}, named in the report when there is more than one;
+     * {@code copyEnd}: CopyBench's results from the end of the run, or null.
+     */
+    static String render(List<?> json, String command, List<String> inputs, List<?> copyEnd) {
         List<Result> results = new ArrayList<>();
         // the run's settings from its first result that is not CopyBench's (CopyBench forks take fewer JVM options;
         // all the others take NormBench's)
@@ -189,17 +196,32 @@ public final class Report {
             String t = Integer.toString(THREADS[ti]);
             Result loop = byKey.get(key("CopyBench", "loop", null, t));
             Result ac = byKey.get(key("CopyBench", "arraycopy", null, t));
-            double gLoop = loop == null ? Double.NaN : gbps(CopyBench.BYTES_PER_CALL, loop.ms);
-            double gAc = ac == null ? Double.NaN : gbps(CopyBench.BYTES_PER_CALL, ac.ms);
-            ceiling[ti] = Double.isNaN(gLoop) ? gAc : Double.isNaN(gAc) ? gLoop : Math.max(gLoop, gAc);
+            ceiling[ti] = copyCeiling(byKey, t);
             md.append("| ").append(t)
                     .append(" | ").append(loop == null ? "—" : ms(loop.ms))
-                    .append(" | ").append(fixed(gLoop, 1))
+                    .append(" | ").append(fixed(copyGbps(loop), 1))
                     .append(" | ").append(ac == null ? "—" : ms(ac.ms))
-                    .append(" | ").append(fixed(gAc, 1))
+                    .append(" | ").append(fixed(copyGbps(ac), 1))
                     .append(" | ").append(fixed(ceiling[ti], 1)).append(" |\n");
         }
         md.append('\n');
+        if (copyEnd != null) {
+            Map<String, Result> end = new HashMap<>();
+            for (Object o : copyEnd) {
+                Result r = toResult((Map<?, ?>) o);
+                end.put(key(r.bench, r.method, r.params), r);
+            }
+            md.append("The same copy again at the end of the run, as a check on the machine's drift during it: ceiling ");
+            for (int ti = 0; ti < THREADS.length; ti++) {
+                double e = copyCeiling(end, Integer.toString(THREADS[ti]));
+                md.append(ti > 0 ? ", " : "").append(fixed(e, 1)).append(" GB/s at ").append(THREADS[ti])
+                        .append(THREADS[ti] == 1 ? " thread" : " threads").append(" (")
+                        .append(String.format(Locale.ROOT, "%+.0f %%", 100 * (e / ceiling[ti] - 1))).append(')');
+            }
+            md.append(". The ratios to libtorch compare rows timed within about two minutes of each other (one JMH "
+                    + "invocation per case); the shares of the copy ceiling compare rows with the ceiling measured "
+                    + "first.\n\n");
+        }
         targets(md, byKey, ceiling);
 
         // ---- one table per case
@@ -501,6 +523,17 @@ public final class Report {
                     + " (run JMH in AverageTime mode)");
         };
         return tu.toNanos(1) / 1e6;
+    }
+
+    /** The faster of CopyBench's two variants at {@code threads}, GB/s (NaN when neither ran). */
+    private static double copyCeiling(Map<String, Result> byKey, String threads) {
+        double gLoop = copyGbps(byKey.get(key("CopyBench", "loop", null, threads)));
+        double gAc = copyGbps(byKey.get(key("CopyBench", "arraycopy", null, threads)));
+        return Double.isNaN(gLoop) ? gAc : Double.isNaN(gAc) ? gLoop : Math.max(gLoop, gAc);
+    }
+
+    private static double copyGbps(Result copy) {
+        return copy == null ? Double.NaN : gbps(CopyBench.BYTES_PER_CALL, copy.ms);
     }
 
     /** The key of a NormBench ({@code op} and threads) or CopyBench (threads only, op null) row. */
