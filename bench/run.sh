@@ -2,10 +2,11 @@
 # Runs the JMH benchmarks (jnorm vs libtorch: normalization layers, GEMM, a training step of the demo CNN; plus the
 # copy ceiling) and writes BENCHMARKS.md at the repository root.
 #
-#   bench/run.sh                 the full suite (about 22 minutes: normalization and copy 16, GemmBench 2 and
-#                                TrainStepBench + TrainStepNormsBench 4): -f 1 -wi 3 -w 500ms -i 5 -r 1s, run as
-#                                one JMH invocation per normalization case (all its implementations and thread
-#                                counts back to back), then the GEMM and the step, between two copy-ceiling runs
+#   bench/run.sh                 the full suite, twice (about 2 x 22 minutes: normalization and copy 16,
+#                                GemmBench 2 and TrainStepBench + TrainStepNormsBench 4): -f 1 -wi 3 -w 500ms -i 5
+#                                -r 1s, one JMH invocation per normalization case (all its implementations and
+#                                thread counts back to back); each row reported from its fastest round.
+#                                JNORM_BENCH_ROUNDS=n: n rounds instead of 2
 #   bench/run.sh JMH-ARGS...     your JMH arguments instead of those defaults, e.g. a quick look at one case:
 #                                bench/run.sh -wi 1 -w 200ms -i 1 -r 500ms -p op=ln_4096x1024 -p threads=1 'NormBench'
 #                                or one family: ... 'GemmBench', ... 'TrainStep' (both step benchmarks)
@@ -80,8 +81,7 @@ else
 fi
 
 log="$here/target/jmh.log"
-copy_end="$here/target/copy-end.json"
-rm -f "$result" "$copy_end" "$log"
+rm -f "$result" "$log"
 
 # one JMH invocation: jmh OUT.json JMH-ARGS...
 jmh() {
@@ -92,14 +92,15 @@ jmh() {
 }
 
 if [ $# -gt 0 ]; then
-  unset JNORM_BENCH_COPY_END
   jmh "$result" "$@"
 else
   # NB: JMH runs benchmark by benchmark, each over all its parameters, so one invocation of everything would time
-  # jnorm's rows of a case ten minutes apart from libtorch's, and these virtual machines drift by 10-30 % over that
-  # long (a slow phase once made one run's copy ceiling 20 % lower than the previous run's). One invocation per case
-  # keeps a case's rows within two minutes of each other; the copy ceiling runs first and again last, and the report
-  # gives both, so the drift over the run shows.
+  # jnorm's rows of a case ten minutes apart from libtorch's, and these virtual machines drift by 10-30 % (up to 1.8x
+  # for the compute-bound GEMM) in phases of seconds to minutes. So: one invocation per case, which keeps a case's
+  # rows within two minutes of each other, and the whole suite $JNORM_BENCH_ROUNDS times (default 2); the report
+  # takes each row's fastest round (interference only ever slows a row down) and gives each round's copy ceiling.
+  rounds=${JNORM_BENCH_ROUNDS:-2}
+  [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "bench/run.sh: JNORM_BENCH_ROUNDS must be a positive integer, got '$rounds'" >&2; exit 1; }
   defaults=(-f 1 -wi 3 -w 500ms -i 5 -r 1s)
   parts="$here/target/parts"
   rm -rf "$parts"
@@ -107,17 +108,19 @@ else
   ops=$("$java" "${jvm[@]}" -jar "$jar" -lp 'NormBench.jnormFwd$' 2>/dev/null \
         | sed -n 's/^ *param "op" = {\(.*\)}$/\1/p' | tr -d ' ' | tr ',' ' ')
   [ -n "$ops" ] || { echo "bench/run.sh: could not list NormBench's cases (java -jar $jar -lp)" >&2; exit 1; }
-  jmh "$parts/00-copy.json" "${defaults[@]}" 'CopyBench'
-  i=10
-  for op in $ops; do
-    jmh "$parts/$i-$op.json" "${defaults[@]}" -p "op=$op" 'NormBench'
-    i=$((i + 1))
+  for round in $(seq 1 "$rounds"); do
+    r=$(printf 'r%02d' "$round")
+    jmh "$parts/$r-00-copy.json" "${defaults[@]}" 'CopyBench'
+    i=10
+    for op in $ops; do
+      jmh "$parts/$r-$i-$op.json" "${defaults[@]}" -p "op=$op" 'NormBench'
+      i=$((i + 1))
+    done
+    jmh "$parts/$r-90-gemm.json" "${defaults[@]}" 'GemmBench'
+    jmh "$parts/$r-91-step.json" "${defaults[@]}" 'TrainStep'
   done
-  jmh "$parts/90-gemm.json" "${defaults[@]}" 'GemmBench'
-  jmh "$parts/91-step.json" "${defaults[@]}" 'TrainStep'
-  jmh "$copy_end" "${defaults[@]}" 'CopyBench'
-  # the parts' JSON arrays as one: JMH writes the outer "[" and "]" on lines of their own at column 0, then blank
-  # lines; every line inside is indented (Report's parser rejects anything else)
+  # the parts' JSON arrays as one, in run order: JMH writes the outer "[" and "]" on lines of their own at column 0,
+  # then blank lines; every line inside is indented (Report's parser rejects anything else)
   {
     echo "["
     sep=""
@@ -128,7 +131,6 @@ else
     done
     echo "]"
   } > "$result"
-  export JNORM_BENCH_COPY_END="$copy_end"
 fi
 
 # the command line the report names (arguments single-quoted when the shell needs it)
