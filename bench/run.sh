@@ -2,17 +2,19 @@
 # Runs the JMH benchmarks (jnorm vs libtorch: normalization layers, GEMM, a training step of the demo CNN; plus the
 # copy ceiling) and writes BENCHMARKS.md at the repository root.
 #
-#   bench/run.sh                 the full suite, twice (about 2 x 22 minutes: normalization and copy 16,
-#                                GemmBench 2 and TrainStepBench + TrainStepNormsBench 4): -f 1 -wi 3 -w 500ms -i 5
+#   bench/run.sh                 the full suite, twice (about 2 x 25 minutes: copy 0.5, normalization 18,
+#                                GemmBench 2 and TrainStepBench + TrainStepNormsBench 5): -f 1 -wi 3 -w 500ms -i 5
 #                                -r 1s, one JMH invocation per normalization case (all its implementations and
-#                                thread counts back to back); each row reported from its fastest round.
-#                                JNORM_BENCH_ROUNDS=n: n rounds instead of 2
+#                                thread counts back to back), each into bench/target/parts/rNNN-*.json; the rows
+#                                a ratio compares are reported from one round, the one where they were fastest
+#                                together. JNORM_BENCH_ROUNDS=n: n rounds instead of 2 (ignored with JMH-ARGS)
 #   bench/run.sh JMH-ARGS...     your JMH arguments instead of those defaults, e.g. a quick look at one case:
 #                                bench/run.sh -wi 1 -w 200ms -i 1 -r 500ms -p op=ln_4096x1024 -p threads=1 'NormBench'
 #                                or one family: ... 'GemmBench', ... 'TrainStep' (both step benchmarks)
 #
-# Always added: -prof gc (allocation per call) and -rf json -rff bench/target/jmh-result.json; the JMH log goes to
-# bench/target/jmh.log too. JNORM_BENCH_OUT=path writes the report elsewhere (default: BENCHMARKS.md at the root).
+# Always added: -foe true (a failing benchmark stops the run), -prof gc (allocation per call) and -rf json; the
+# results end up in bench/target/jmh-result.json (the full suite's rounds joined there in run order), the JMH log
+# in bench/target/jmh.log too. JNORM_BENCH_OUT=path writes the report elsewhere (default: BENCHMARKS.md at the root).
 # JNORM_BENCH_MERGE=a.json[,b.json...] merges earlier results into the report, this run's rows replacing theirs: to
 # redo one family, keep the full run's result first (cp bench/target/jmh-result.json /tmp/full.json), then
 # JNORM_BENCH_MERGE=/tmp/full.json bench/run.sh 'GemmBench'. Paths must not contain commas.
@@ -87,7 +89,7 @@ rm -f "$result" "$log"
 jmh() {
   local json=$1
   shift
-  "$java" "${jvm[@]}" -jar "$jar" "$@" -prof gc -rf json -rff "$json" 2>&1 | tee -a "$log"
+  "$java" "${jvm[@]}" -jar "$jar" "$@" -foe true -prof gc -rf json -rff "$json" 2>&1 | tee -a "$log"
   [ -s "$json" ] || { echo "bench/run.sh: JMH wrote no result ($json)" >&2; exit 1; }
 }
 
@@ -98,18 +100,19 @@ else
   # jnorm's rows of a case ten minutes apart from libtorch's, and these virtual machines drift by 10-30 % (up to 1.8x
   # for the compute-bound GEMM) in phases of seconds to minutes. So: one invocation per case, which keeps a case's
   # rows within two minutes of each other, and the whole suite $JNORM_BENCH_ROUNDS times (default 2); the report
-  # takes each row's fastest round (interference only ever slows a row down) and gives each round's copy ceiling.
+  # takes the rows a ratio compares from one round, the one where they were fastest together (interference only
+  # ever slows a row down), and gives each round's copy ceiling.
   rounds=${JNORM_BENCH_ROUNDS:-2}
   [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "bench/run.sh: JNORM_BENCH_ROUNDS must be a positive integer, got '$rounds'" >&2; exit 1; }
   defaults=(-f 1 -wi 3 -w 500ms -i 5 -r 1s)
   parts="$here/target/parts"
   rm -rf "$parts"
   mkdir -p "$parts"
-  ops=$("$java" "${jvm[@]}" -jar "$jar" -lp 'NormBench.jnormFwd$' 2>/dev/null \
-        | sed -n 's/^ *param "op" = {\(.*\)}$/\1/p' | tr -d ' ' | tr ',' ' ')
+  ops=$("$java" "${jvm[@]}" -jar "$jar" -lp 'NormBench.jnormFwd$' 2>>"$log" \
+        | sed -n 's/^ *param "op" = {\(.*\)}$/\1/p' | tr -d ' ' | tr ',' ' ' || true)
   [ -n "$ops" ] || { echo "bench/run.sh: could not list NormBench's cases (java -jar $jar -lp)" >&2; exit 1; }
   for round in $(seq 1 "$rounds"); do
-    r=$(printf 'r%02d' "$round")
+    r=$(printf 'r%03d' "$round")
     jmh "$parts/$r-00-copy.json" "${defaults[@]}" 'CopyBench'
     i=10
     for op in $ops; do
@@ -125,8 +128,10 @@ else
     echo "["
     sep=""
     for f in "$parts"/*.json; do
+      body=$(sed -e '/^\[$/d' -e '/^\]$/d' -e '/^$/d' "$f")
+      [ -n "$body" ] || { echo "bench/run.sh: $f holds no results" >&2; exit 1; }
       [ -n "$sep" ] && echo "$sep"
-      sed -e '/^\[$/d' -e '/^\]$/d' -e '/^$/d' "$f"
+      echo "$body"
       sep=","
     done
     echo "]"
@@ -135,6 +140,9 @@ fi
 
 # the command line the report names (arguments single-quoted when the shell needs it)
 cmd="bench/run.sh"
+if [ $# -eq 0 ] && [ "${JNORM_BENCH_ROUNDS:-2}" != 2 ]; then
+  cmd="JNORM_BENCH_ROUNDS=$JNORM_BENCH_ROUNDS $cmd"
+fi
 for a in "$@"; do
   if [[ "$a" =~ ^[A-Za-z0-9_./=:,+@%-]+$ ]]; then
     cmd+=" $a"

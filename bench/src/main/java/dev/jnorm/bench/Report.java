@@ -70,8 +70,9 @@ public final class Report {
         String command = args.length > 2 ? String.join(" ", List.of(args).subList(2, args.length)) : "bench/run.sh";
         // by benchmark and parameters; files read last to first, so a later file's row wins and the last file's
         // rows come first (render takes the run's settings from the first rows). Within one file a row may occur
-        // once per round of bench/run.sh's suite: all its occurrences are kept, in run order.
+        // once per round of bench/run.sh's suite: all its occurrences are kept, in run order (round r = the r-th).
         Map<String, List<Map<?, ?>>> rows = new LinkedHashMap<>();
+        Map<String, Integer> roundsByFile = new LinkedHashMap<>();
         for (String f : inputs.reversed()) {
             Map<String, List<Map<?, ?>>> file = new LinkedHashMap<>();
             for (Object o : (List<?>) Json.parse(Files.readString(Path.of(f), StandardCharsets.UTF_8))) {
@@ -79,14 +80,20 @@ public final class Report {
                 file.computeIfAbsent(m.get("benchmark") + "|"
                         + (m.get("params") instanceof Map<?, ?> p ? sorted(p) : ""), k -> new ArrayList<>()).add(m);
             }
+            int fileRounds = file.values().stream().mapToInt(List::size).max().orElse(1);
+            file.forEach((k, occurrences) -> {
+                // rounds are known only by position, so a row missing from one round would shift the later ones
+                if (occurrences.size() != fileRounds) {
+                    throw new IllegalArgumentException("Report: " + f + " has " + fileRounds + " rounds but "
+                            + occurrences.size() + " of " + k + "; a benchmark failed in some round (rerun it)");
+                }
+            });
+            roundsByFile.put(f, fileRounds);
             file.forEach(rows::putIfAbsent);
         }
-        List<Object> json = new ArrayList<>();
-        int rounds = 1;
+        List<Object> json = chooseRounds(rows);
         List<Map<String, Result>> copyRounds = new ArrayList<>(); // CopyBench's results, round by round
         for (List<Map<?, ?>> occurrences : rows.values()) {
-            json.add(fastest(occurrences));
-            rounds = Math.max(rounds, occurrences.size());
             for (int r = 0; r < occurrences.size(); r++) {
                 Result res = toResult(occurrences.get(r));
                 if (res.bench.equals("CopyBench")) {
@@ -97,29 +104,65 @@ public final class Report {
                 }
             }
         }
-        String md = render(json, command, inputs, rounds, copyRounds);
+        Map<String, Integer> multiRound = new LinkedHashMap<>();
+        roundsByFile.forEach((f, n) -> {
+            if (n > 1) {
+                multiRound.put(f, n);
+            }
+        });
+        String md = render(json, command, inputs, multiRound, copyRounds);
         Files.writeString(out, md, StandardCharsets.UTF_8);
         System.out.println("Report: wrote " + out.toAbsolutePath() + " from " + json.size() + " JMH results in "
                 + inputs.size() + " file(s)");
     }
 
-    /** Of one row's occurrences (one per round), the one with the lowest average time. */
-    private static Map<?, ?> fastest(List<Map<?, ?>> occurrences) {
-        Map<?, ?> best = occurrences.get(0);
-        for (Map<?, ?> m : occurrences) {
-            if (toResult(m).ms < toResult(best).ms) {
-                best = m;
+    /**
+     * One occurrence of each row. The rows a ratio compares come from one round: each group (a NormBench case at a
+     * thread count and pass, with all its implementations; a GEMM shape or a step model at a thread count; the copy
+     * at a thread count) takes the round whose rows of the group add up to the least time, so a ratio never pairs
+     * one round's jnorm row with another round's libtorch row.
+     */
+    private static List<Object> chooseRounds(Map<String, List<Map<?, ?>>> rows) {
+        Map<String, List<List<Map<?, ?>>>> groups = new LinkedHashMap<>();
+        for (List<Map<?, ?>> occurrences : rows.values()) {
+            groups.computeIfAbsent(group(toResult(occurrences.get(0))), g -> new ArrayList<>()).add(occurrences);
+        }
+        List<Object> chosen = new ArrayList<>();
+        for (List<List<Map<?, ?>>> members : groups.values()) {
+            int rounds = members.stream().mapToInt(List::size).min().orElse(1);
+            int best = 0;
+            double bestTotal = Double.POSITIVE_INFINITY;
+            for (int r = 0; r < rounds; r++) {
+                double total = 0;
+                for (List<Map<?, ?>> occurrences : members) {
+                    total += toResult(occurrences.get(r)).ms;
+                }
+                if (total < bestTotal) {
+                    bestTotal = total;
+                    best = r;
+                }
+            }
+            for (List<Map<?, ?>> occurrences : members) {
+                // a row merged in from a file with fewer rounds has only those
+                chosen.add(occurrences.get(Math.min(best, occurrences.size() - 1)));
             }
         }
-        return best;
+        return chosen;
+    }
+
+    /** The rows compared with each other: the same benchmark class and parameters (and NormBench's pass). */
+    private static String group(Result r) {
+        String pass = r.bench.equals("NormBench") ? (r.method.endsWith("FwdBwd") ? "|fwdbwd" : "|fwd") : "";
+        String bench = r.bench.startsWith("TrainStep") ? "TrainStep" : r.bench;
+        return bench + "|" + sorted(r.params) + pass;
     }
 
     /**
      * {@code inputs}: the result files merged into {@code json}, named in the report when there is more than one;
-     * {@code rounds}: how many times the suite ran (each row of {@code json} is its fastest round);
+     * {@code multiRound}: the files with more than one round of the suite, and their rounds;
      * {@code copyRounds}: CopyBench's results of each round, keyed as {@link #key}.
      */
-    static String render(List<?> json, String command, List<String> inputs, int rounds,
+    static String render(List<?> json, String command, List<String> inputs, Map<String, Integer> multiRound,
                          List<Map<String, Result>> copyRounds) {
         List<Result> results = new ArrayList<>();
         // the run's settings from its first result that is not CopyBench's (CopyBench forks take fewer JVM options;
@@ -151,13 +194,26 @@ public final class Report {
             }
             md.append(". The command above made the last; the settings below are those of its rows.\n\n");
         }
-        if (rounds > 1) {
-            md.append("Each row is the fastest of ").append(rounds).append(" rounds: the command ran the whole suite ")
-                    .append(rounds).append(" times, one JMH invocation per normalization case (so a case's jnorm and "
-                    + "libtorch rows run within two minutes of each other), and each row gives its round with the "
-                    + "lowest mean, ± that round's. Why: this virtual machine's speed drifts in phases of seconds to "
-                    + "minutes (copy bandwidth by 10–30 %, the compute-bound GEMM by up to 1.8×), and other tenants "
-                    + "only ever slow a row down; jnorm's and libtorch's rows are treated alike.\n\n");
+        if (!multiRound.isEmpty()) {
+            if (inputs.size() == 1) {
+                int rounds = multiRound.values().iterator().next();
+                md.append("The command ran the whole suite ").append(rounds).append(" times");
+            } else {
+                md.append("Rows from ");
+                int i = 0;
+                for (Map.Entry<String, Integer> e : multiRound.entrySet()) {
+                    md.append(i++ > 0 ? ", " : "").append('`').append(Path.of(e.getKey()).getFileName())
+                            .append("` (").append(e.getValue()).append(" rounds)");
+                }
+                md.append(" come from runs of the whole suite several times");
+            }
+            md.append(", one JMH invocation per normalization case, so a case's implementations run back to back. "
+                    + "The rows compared with each other (a case at one thread count and pass, with all its "
+                    + "implementations; a GEMM shape or a step model at one thread count; the copy at one thread "
+                    + "count) all come from one round: the one whose rows of them add up to the least time, ± that "
+                    + "round's. Why: the speed of a shared or virtual machine drifts in phases of seconds to "
+                    + "minutes, other tenants only ever slow a row down, and a ratio should compare rows timed "
+                    + "minutes apart, not a round apart; jnorm's and libtorch's rows are treated alike.\n\n");
         }
         machine(md, first);
         md.append("""
