@@ -72,7 +72,7 @@ public final class Report {
         // rows come first (render takes the run's settings from the first rows). Within one file a row may occur
         // once per round of bench/run.sh's suite: all its occurrences are kept, in run order (round r = the r-th).
         Map<String, List<Map<?, ?>>> rows = new LinkedHashMap<>();
-        Map<String, Integer> roundsByFile = new LinkedHashMap<>();
+        Map<String, Integer> multiRound = new LinkedHashMap<>(); // the files with more than one round, and theirs
         for (String f : inputs.reversed()) {
             Map<String, List<Map<?, ?>>> file = new LinkedHashMap<>();
             for (Object o : (List<?>) Json.parse(Files.readString(Path.of(f), StandardCharsets.UTF_8))) {
@@ -88,7 +88,9 @@ public final class Report {
                             + occurrences.size() + " of " + k + "; a benchmark failed in some round (rerun it)");
                 }
             });
-            roundsByFile.put(f, fileRounds);
+            if (fileRounds > 1) {
+                multiRound.put(f, fileRounds);
+            }
             file.forEach(rows::putIfAbsent);
         }
         List<Object> json = chooseRounds(rows);
@@ -104,12 +106,6 @@ public final class Report {
                 }
             }
         }
-        Map<String, Integer> multiRound = new LinkedHashMap<>();
-        roundsByFile.forEach((f, n) -> {
-            if (n > 1) {
-                multiRound.put(f, n);
-            }
-        });
         String md = render(json, command, inputs, multiRound, copyRounds);
         Files.writeString(out, md, StandardCharsets.UTF_8);
         System.out.println("Report: wrote " + out.toAbsolutePath() + " from " + json.size() + " JMH results in "
