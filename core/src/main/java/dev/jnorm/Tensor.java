@@ -1,11 +1,6 @@
 package dev.jnorm;
 
-import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.IdentityHashMap;
-import java.util.List;
-import java.util.Map;
 import java.util.Random;
 
 import dev.jnorm.kernels.Gemm;
@@ -22,7 +17,12 @@ import dev.jnorm.kernels.Kernels;
  * walks that graph once in reverse topological order, and gradients of leaf tensors accumulate into
  * {@link #grad()} across calls until {@link #zeroGrad()}. After a backward pass the graph's saved tensors are
  * freed; a second backward through the same graph is an {@link IllegalStateException} (unless the first used
- * {@code retainGraph}). Inside {@link #noGrad()} no graph is recorded.
+ * {@code retainGraph}). Inside {@link #noGrad()} no graph is recorded. The engine lives in {@link Autograd}.
+ *
+ * <p>Memory: an op's output takes its array from the thread's {@link BufferPool}. Inside a {@link #scope()} the
+ * output belongs to the scope and is released when it closes; after that every accessor throws
+ * {@link IllegalStateException} (see {@link Scope}). Outside any scope a tensor lives as long as it is referenced,
+ * like any Java object.
  *
  * <p>Thread-safety: a tensor is not synchronized; reading one from many threads is safe, writing is not.
  */
@@ -37,25 +37,30 @@ public final class Tensor {
      */
     public enum MemoryFormat { CONTIGUOUS, CHANNELS_LAST }
 
-    private static final ThreadLocal<int[]> NO_GRAD_DEPTH = ThreadLocal.withInitial(() -> new int[1]);
-
     private final int[] shape;
-    private final float[] data;     // FLOAT32 storage, length numel (null for INT64)
-    private final long[] longData;  // INT64 storage, length numel (null for FLOAT32)
+    private final Storage storage; // shared with every view of this tensor
     private final MemoryFormat format;
     private boolean requiresGrad;
     private Tensor grad;
     private GradFn gradFn;
 
     private Tensor(float[] data, long[] longData, int[] shape) {
-        this(data, longData, shape, MemoryFormat.CONTIGUOUS);
+        this(new Storage(data, longData, null), shape, MemoryFormat.CONTIGUOUS);
     }
 
-    private Tensor(float[] data, long[] longData, int[] shape, MemoryFormat format) {
+    private Tensor(float[] data, int[] shape, MemoryFormat format) {
+        this(new Storage(data, null, null), shape, format);
+    }
+
+    private Tensor(Storage storage, int[] shape, MemoryFormat format) {
         this.shape = shape;
-        this.data = data;
-        this.longData = longData;
+        this.storage = storage;
         this.format = format;
+    }
+
+    /** A gradient tensor for {@code of}: array {@code g} in of's shape and storage order (engine use). */
+    static Tensor gradient(float[] g, Tensor of) {
+        return new Tensor(g, of.shape, of.format);
     }
 
     // ---------------------------------------------------------------- creation
@@ -87,7 +92,7 @@ public final class Tensor {
         if (format == MemoryFormat.CHANNELS_LAST) {
             checkChannelsLastRank("Tensor.wrap", t.shape);
         }
-        return new Tensor(data, null, t.shape, format);
+        return new Tensor(data, t.shape, format);
     }
 
     /** A 0-dim float tensor. */
@@ -149,7 +154,7 @@ public final class Tensor {
     /** Uniform samples in [low, high) from {@code rng}. */
     public static Tensor uniform(Random rng, float low, float high, int... shape) {
         Tensor t = rand(rng, shape);
-        float[] d = t.data;
+        float[] d = t.data("Tensor.uniform");
         for (int i = 0; i < d.length; i++) {
             d[i] = low + (high - low) * d[i];
         }
@@ -158,7 +163,8 @@ public final class Tensor {
 
     /**
      * The result of an operation: records {@code fn} as its gradient function when grad mode is on and an
-     * input requires grad. {@code data} becomes the result's storage (not copied).
+     * input requires grad. {@code data} becomes the result's storage (not copied). Inside a {@link Scope}, an array
+     * the op took from {@link BufferPool} there makes the result the scope's.
      */
     public static Tensor fromOp(float[] data, int[] shape, String name, Tensor[] inputs, Backward fn) {
         return fromOp(data, shape, MemoryFormat.CONTIGUOUS, name, inputs, fn);
@@ -171,13 +177,19 @@ public final class Tensor {
      */
     public static Tensor fromOp(float[] data, int[] shape, MemoryFormat format, String name, Tensor[] inputs,
                                 Backward fn) {
-        Tensor out = new Tensor(wrap(data, shape).data, null, shape.clone(), format);
+        int[] s = wrap(data, shape).shape;
         if (format == MemoryFormat.CHANNELS_LAST) {
-            checkChannelsLastRank("Tensor.fromOp", out.shape);
+            checkChannelsLastRank("Tensor.fromOp", s);
+        }
+        Tensor out = new Tensor(new Storage(data, null, name), s, format);
+        Scope scope = Scope.current();
+        if (scope != null && !Autograd.inBackward()) {
+            scope.adopt(out.storage, data);
         }
         if (isGradEnabled()) {
             for (Tensor in : inputs) {
                 if (in != null && in.requiresGrad) {
+                    in.checkLive("Tensor.fromOp");
                     out.requiresGrad = true;
                     out.gradFn = new GradFn(name, inputs, fn);
                     break;
@@ -209,7 +221,7 @@ public final class Tensor {
     }
 
     public int numel() {
-        return isLong() ? longData.length : data.length;
+        return (int) numel(shape); // checked at construction; also answers for a released tensor
     }
 
     public DType dtype() {
@@ -251,11 +263,12 @@ public final class Tensor {
         MemoryFormat from = format;
         return fromOp(inFormat(target), shape.clone(), target, target == MemoryFormat.CHANNELS_LAST
                 ? "ToChannelsLastBackward" : "ContiguousBackward", new Tensor[] {this},
-                g -> new Tensor[] {new Tensor(g.inFormat(from), null, g.shape, from)});
+                g -> new Tensor[] {new Tensor(g.inFormat(from), g.shape, from)});
     }
 
     /** This tensor's values laid out in {@code target} order (a new array, or the storage itself when equal). */
-    private float[] inFormat(MemoryFormat target) {
+    float[] inFormat(MemoryFormat target) {
+        float[] data = data("Tensor.toFormat");
         if (target == format) {
             return data;
         }
@@ -270,7 +283,57 @@ public final class Tensor {
     }
 
     private boolean isLong() {
-        return longData != null;
+        return storage.longs != null;
+    }
+
+    /**
+     * The live float array, checked: a released tensor (its scope closed) or an int64 one is an
+     * {@link IllegalStateException} from {@code who}.
+     */
+    float[] data(String who) {
+        float[] d = storage.floats();
+        if (d == null) {
+            if (storage.isReleased()) {
+                throw new IllegalStateException(who + ": " + describe() + " was released when its Scope closed; "
+                        + "keep it with scope.keep(t), or copy what you need (toArray(), copy()) inside the scope");
+            }
+            throw new IllegalStateException(who + ": tensor is int64; use longStorage()");
+        }
+        return d;
+    }
+
+    /** Throws as {@link #data} does when this tensor was released. */
+    private void checkLive(String who) {
+        if (storage.isReleased()) {
+            data(who);
+        }
+    }
+
+    /** Whether this tensor's scope has closed: every accessor then throws. */
+    public boolean isReleased() {
+        return storage.isReleased();
+    }
+
+    /** "the tensor of shape [..] made by Op" for messages. */
+    String describe() {
+        return "the tensor of shape " + Arrays.toString(shape)
+                + (storage.op != null ? " made by " + storage.op : "");
+    }
+
+    Storage storageObject() {
+        return storage;
+    }
+
+    int[] shapeRef() {
+        return shape;
+    }
+
+    GradFn gradFnOrNull() {
+        return gradFn;
+    }
+
+    void setGrad(Tensor g) {
+        grad = g;
     }
 
     /**
@@ -279,13 +342,14 @@ public final class Tensor {
      */
     public float[] toArray() {
         if (isLong()) {
+            long[] longData = storage.longs;
             float[] f = new float[longData.length];
             for (int i = 0; i < f.length; i++) {
                 f[i] = longData[i];
             }
             return f;
         }
-        return format == MemoryFormat.CONTIGUOUS ? data.clone() : inFormat(MemoryFormat.CONTIGUOUS);
+        return format == MemoryFormat.CONTIGUOUS ? data("Tensor.toArray").clone() : inFormat(MemoryFormat.CONTIGUOUS);
     }
 
     /** A copy of the elements of an INT64 tensor. */
@@ -293,44 +357,48 @@ public final class Tensor {
         if (!isLong()) {
             throw new IllegalStateException("Tensor.toLongArray: tensor is float32; use toArray()");
         }
-        return longData.clone();
+        return storage.longs.clone();
     }
 
     /**
      * The live float storage (length numel, in this tensor's {@link #memoryFormat()} order). Writes bypass autograd:
      * for kernels, optimizers and in-place buffer updates only.
+     *
+     * <p>The array is the tensor's for as long as the tensor is live: for a tensor a {@link Scope} owns, until the
+     * scope closes, when it goes back to the pool and another op may write it. Do not keep the array past that; after
+     * it, this method throws {@link IllegalStateException} like every accessor of a released tensor.
      */
     public float[] storage() {
-        if (isLong()) {
-            throw new IllegalStateException("Tensor.storage: tensor is int64; use longStorage()");
-        }
-        return data;
+        return data("Tensor.storage");
     }
 
     /** The live int64 storage of an INT64 tensor. */
     public long[] longStorage() {
         if (!isLong()) {
+            checkLive("Tensor.longStorage");
             throw new IllegalStateException("Tensor.longStorage: tensor is float32; use storage()");
         }
-        return longData;
+        return storage.longs;
     }
 
     /** The single value of a one-element tensor. */
     public float item() {
+        checkLive("Tensor.item");
         if (numel() != 1) {
             throw new IllegalStateException("Tensor.item: expected a one-element tensor, got shape "
                     + Arrays.toString(shape));
         }
-        return isLong() ? longData[0] : data[0];
+        return isLong() ? storage.longs[0] : data("Tensor.item")[0];
     }
 
     /** The element at a logical multi-index (for tests and inspection). */
     public float get(int... index) {
+        checkLive("Tensor.get");
         int off = offset(index);
         if (format == MemoryFormat.CHANNELS_LAST) {
             off = Layout.channelsLastIndex(shape, off);
         }
-        return isLong() ? longData[off] : data[off];
+        return isLong() ? storage.longs[off] : data("Tensor.get")[off];
     }
 
     private int offset(int[] index) {
@@ -351,13 +419,14 @@ public final class Tensor {
 
     /** A deep copy with no autograd history. */
     public Tensor copy() {
-        return new Tensor(data == null ? null : data.clone(), longData == null ? null : longData.clone(),
-                shape.clone(), format);
+        return new Tensor(new Storage(isLong() ? null : data("Tensor.copy").clone(),
+                isLong() ? storage.longs.clone() : null, null), shape.clone(), format);
     }
 
     /** A tensor sharing this storage, cut from the graph. */
     public Tensor detach() {
-        return new Tensor(data, longData, shape, format);
+        checkLive("Tensor.detach");
+        return new Tensor(storage, shape, format);
     }
 
     /**
@@ -369,15 +438,16 @@ public final class Tensor {
             return contiguous().reshape(newShape);
         }
         int[] s = inferShape(newShape);
+        checkLive("Tensor.reshape");
+        Tensor out = new Tensor(storage, s, MemoryFormat.CONTIGUOUS); // a view: same storage, same fate
         if (isLong()) {
-            return new Tensor(null, longData, s);
+            return out;
         }
         int[] from = shape;
-        Tensor out = new Tensor(data, null, s);
         if (isGradEnabled() && requiresGrad) {
             out.requiresGrad = true;
             out.gradFn = new GradFn("ReshapeBackward", new Tensor[] {this},
-                    g -> new Tensor[] {new Tensor(g.data, null, from)});
+                    g -> new Tensor[] {new Tensor(g.data("ReshapeBackward"), from, MemoryFormat.CONTIGUOUS)});
         }
         return out;
     }
@@ -437,8 +507,8 @@ public final class Tensor {
     /** The recorded operation that produced a tensor. */
     public static final class GradFn {
         private final String name;
-        private final Tensor[] inputs;
-        private Backward fn; // null once freed
+        final Tensor[] inputs;
+        Backward fn; // null once freed
 
         GradFn(String name, Tensor[] inputs, Backward fn) {
             this.name = name;
@@ -473,9 +543,18 @@ public final class Tensor {
         return grad;
     }
 
-    /** Clears the accumulated gradient (PyTorch 2's {@code zero_grad(set_to_none=True)}). */
+    /**
+     * Clears the accumulated gradient (PyTorch 2's {@code zero_grad(set_to_none=True)}). Inside a {@link Scope}, the
+     * dropped gradient is released and its array reused (where PyTorch's refcount would free it): a reference to it
+     * kept from before then throws on use, like any released tensor.
+     */
     public void zeroGrad() {
+        Tensor g = grad;
         grad = null;
+        if (g != null && Scope.current() != null && !g.storage.isReleased() && g.storage.owner == null
+                && g.storage.longs == null) {
+            BufferPool.recycle(g.storage.release());
+        }
     }
 
     /** The operation that produced this tensor, or null for a leaf. */
@@ -509,129 +588,8 @@ public final class Tensor {
             throw new IllegalStateException("Tensor.backward: element 0 of tensors does not require grad and "
                     + "does not have a grad_fn (call requiresGrad(true) on an input, outside noGrad())");
         }
-        if (!Arrays.equals(gradOutput.shape, shape) || gradOutput.isLong()) {
-            throw new IllegalArgumentException("Tensor.backward: gradOutput must be float with shape "
-                    + Arrays.toString(shape) + ", got " + gradOutput.dtype() + " " + Arrays.toString(gradOutput.shape));
-        }
-        List<Tensor> order = topologicalOrder();
-        // Gradients in flight, by tensor. An array is "shared" when someone else may still read it (the caller's
-        // gradOutput, or an incoming gradient a node passed straight through); shared arrays are copied before
-        // they are added to or kept as a leaf's grad, fresh ones are used in place (no per-call copies).
-        Map<Tensor, float[]> grads = new IdentityHashMap<>();
-        Map<float[], Boolean> shared = new IdentityHashMap<>();
-        float[] root = gradOutput.inFormat(format);
-        if (root == gradOutput.data) {
-            shared.put(root, Boolean.TRUE);
-        }
-        grads.put(this, root);
-        try (NoGrad ignored = noGrad()) {
-            for (Tensor t : order) {
-                float[] g = grads.remove(t);
-                if (g == null) {
-                    continue;
-                }
-                if (t.gradFn == null) {
-                    t.accumulateGrad(g, shared.containsKey(g));
-                    continue;
-                }
-                GradFn node = t.gradFn;
-                if (node.fn == null) {
-                    throw new IllegalStateException("Tensor.backward: trying to backward through the graph a "
-                            + "second time (" + node.name + " has already been freed); pass retainGraph=true "
-                            + "to the first backward, or recompute the forward");
-                }
-                Tensor[] inGrads = node.fn.apply(new Tensor(g, null, t.shape, t.format));
-                if (!retainGraph) {
-                    node.fn = null;
-                }
-                // First mark every array this node passed through or returned for two inputs, so none is
-                // recycled below while another input still holds it.
-                Map<float[], Boolean> seen = new IdentityHashMap<>();
-                for (int i = 0; i < node.inputs.length; i++) {
-                    Tensor in = node.inputs[i];
-                    if (in == null || !in.requiresGrad || inGrads[i] == null) {
-                        continue;
-                    }
-                    float[] gi = inGrads[i].data;
-                    if (gi.length != in.numel()) {
-                        throw new IllegalStateException(node.name + ": gradient for input " + i + " has "
-                                + gi.length + " elements, input has " + in.numel());
-                    }
-                    if (gi == g || seen.put(gi, Boolean.TRUE) != null) {
-                        shared.put(gi, Boolean.TRUE);
-                    }
-                }
-                for (int i = 0; i < node.inputs.length; i++) {
-                    Tensor in = node.inputs[i];
-                    if (in == null || !in.requiresGrad || inGrads[i] == null) {
-                        continue;
-                    }
-                    float[] gi = inGrads[i].data;
-                    float[] acc = grads.get(in);
-                    if (acc == null) {
-                        grads.put(in, gi);
-                    } else {
-                        if (shared.containsKey(acc)) {
-                            acc = acc.clone();
-                            grads.put(in, acc);
-                        }
-                        for (int k = 0; k < acc.length; k++) {
-                            acc[k] += gi[k];
-                        }
-                        if (!shared.containsKey(gi)) {
-                            BufferPool.recycle(gi); // added in, held by no one
-                        }
-                    }
-                }
-                if (!shared.containsKey(g)) {
-                    BufferPool.recycle(g); // consumed: not the caller's, not passed through, not a leaf's grad
-                }
-            }
-        }
-    }
-
-    /** Adds g to this leaf's grad; a {@code shared} g is copied rather than adopted. */
-    private void accumulateGrad(float[] g, boolean shared) {
-        if (!requiresGrad) {
-            return;
-        }
-        if (grad == null) {
-            grad = new Tensor(shared ? g.clone() : g, null, shape.clone(), format);
-        } else {
-            float[] acc = grad.data;
-            for (int k = 0; k < acc.length; k++) {
-                acc[k] += g[k];
-            }
-        }
-    }
-
-    /** Tensors reachable from this one through grad functions, outputs before their inputs. */
-    private List<Tensor> topologicalOrder() {
-        // Iterative post-order DFS (deep graphs such as long chains must not overflow the stack).
-        Map<Tensor, Boolean> visited = new IdentityHashMap<>();
-        List<Tensor> post = new ArrayList<>();
-        ArrayDeque<Object[]> stack = new ArrayDeque<>();
-        stack.push(new Object[] {this, 0});
-        visited.put(this, Boolean.TRUE);
-        while (!stack.isEmpty()) {
-            Object[] frame = stack.peek();
-            Tensor t = (Tensor) frame[0];
-            int next = (Integer) frame[1];
-            Tensor[] inputs = t.gradFn == null ? new Tensor[0] : t.gradFn.inputs;
-            if (next < inputs.length) {
-                frame[1] = next + 1;
-                Tensor in = inputs[next];
-                if (in != null && in.requiresGrad && !visited.containsKey(in)) {
-                    visited.put(in, Boolean.TRUE);
-                    stack.push(new Object[] {in, 0});
-                }
-            } else {
-                stack.pop();
-                post.add(t);
-            }
-        }
-        java.util.Collections.reverse(post);
-        return post;
+        Autograd.checkGradOutput(this, gradOutput);
+        Autograd.backward(this, gradOutput, retainGraph);
     }
 
     /** A scope in which operations record no graph, like {@code torch.no_grad()}. Close it to leave. */
@@ -639,14 +597,14 @@ public final class Tensor {
         private boolean closed;
 
         private NoGrad() {
-            NO_GRAD_DEPTH.get()[0]++;
+            Autograd.enterNoGrad();
         }
 
         @Override
         public void close() {
             if (!closed) {
                 closed = true;
-                NO_GRAD_DEPTH.get()[0]--;
+                Autograd.exitNoGrad();
             }
         }
     }
@@ -657,7 +615,15 @@ public final class Tensor {
     }
 
     public static boolean isGradEnabled() {
-        return NO_GRAD_DEPTH.get()[0] == 0;
+        return Autograd.isGradEnabled();
+    }
+
+    /**
+     * Opens a memory scope on this thread: the outputs of the ops run inside it are released, and their arrays
+     * reused, when it closes. {@code try (Scope scope = Tensor.scope()) { ... }}; see {@link Scope}.
+     */
+    public static Scope scope() {
+        return Scope.open();
     }
 
     // ---------------------------------------------------------------- element-wise ops and reductions
@@ -665,7 +631,7 @@ public final class Tensor {
     public Tensor add(Tensor other) {
         sameShape("add", other);
         Tensor o = other.toFormat(format); // operate on matching storage orders
-        float[] a = data, b = o.data, out = BufferPool.uninitialized(a.length);
+        float[] a = data("Tensor.add"), b = o.data("Tensor.add"), out = BufferPool.uninitialized(a.length);
         for (int i = 0; i < out.length; i++) {
             out[i] = a[i] + b[i];
         }
@@ -675,7 +641,7 @@ public final class Tensor {
     public Tensor sub(Tensor other) {
         sameShape("sub", other);
         Tensor o = other.toFormat(format); // operate on matching storage orders
-        float[] a = data, b = o.data, out = BufferPool.uninitialized(a.length);
+        float[] a = data("Tensor.sub"), b = o.data("Tensor.sub"), out = BufferPool.uninitialized(a.length);
         for (int i = 0; i < out.length; i++) {
             out[i] = a[i] - b[i];
         }
@@ -686,7 +652,7 @@ public final class Tensor {
     public Tensor mul(Tensor other) {
         sameShape("mul", other);
         Tensor o = other.toFormat(format); // operate on matching storage orders
-        float[] a = data, b = o.data, out = BufferPool.uninitialized(a.length);
+        float[] a = data("Tensor.mul"), b = o.data("Tensor.mul"), out = BufferPool.uninitialized(a.length);
         for (int i = 0; i < out.length; i++) {
             out[i] = a[i] * b[i];
         }
@@ -697,15 +663,15 @@ public final class Tensor {
     }
 
     private Tensor mulNoGrad(Tensor other) {
-        float[] out = BufferPool.uninitialized(data.length);
+        float[] a = data("Tensor.mul"), b = other.data("Tensor.mul"), out = BufferPool.uninitialized(a.length);
         for (int i = 0; i < out.length; i++) {
-            out[i] = data[i] * other.data[i];
+            out[i] = a[i] * b[i];
         }
-        return new Tensor(out, null, shape.clone(), format);
+        return new Tensor(out, shape.clone(), format);
     }
 
     public Tensor mul(float s) {
-        float[] out = BufferPool.uninitialized(data.length);
+        float[] data = data("Tensor.mul"), out = BufferPool.uninitialized(data.length);
         for (int i = 0; i < out.length; i++) {
             out[i] = data[i] * s;
         }
@@ -713,7 +679,7 @@ public final class Tensor {
     }
 
     public Tensor add(float s) {
-        float[] out = BufferPool.uninitialized(data.length);
+        float[] data = data("Tensor.add"), out = BufferPool.uninitialized(data.length);
         for (int i = 0; i < out.length; i++) {
             out[i] = data[i] + s;
         }
@@ -722,28 +688,29 @@ public final class Tensor {
 
     /** max(x, 0) element-wise, as PyTorch's {@code relu}: NaN propagates (and passes its gradient back). */
     public Tensor relu() {
-        float[] out = BufferPool.uninitialized(data.length);
+        float[] data = data("Tensor.relu"), out = BufferPool.uninitialized(data.length);
         Kernels.pointwise().relu(data, out, out.length);
         return fromOp(out, shape.clone(), format, "ReluBackward", new Tensor[] {this}, g -> {
             float[] dx = BufferPool.uninitialized(out.length);
-            Kernels.pointwise().reluBackward(out, g.data, dx, dx.length); // PyTorch: threshold_backward(g, y, 0)
-            return new Tensor[] {new Tensor(dx, null, g.shape, g.format)};
+            Kernels.pointwise().reluBackward(out, g.data("ReluBackward"), dx, dx.length); // threshold_backward(g, y, 0)
+            return new Tensor[] {new Tensor(dx, g.shape, g.format)};
         });
     }
 
     /** Sum of all elements (accumulated in double) as a 0-dim tensor. */
     public Tensor sum() {
         double s = 0;
-        for (float v : data) {
+        for (float v : data("Tensor.sum")) {
             s += v;
         }
         int[] from = shape.clone();
         return fromOp(new float[] {(float) s}, new int[0], "SumBackward", new Tensor[] {this},
-                g -> new Tensor[] {full(g.data[0], from)});
+                g -> new Tensor[] {full(g.item(), from)});
     }
 
     /** Mean of all elements (accumulated in double) as a 0-dim tensor. */
     public Tensor mean() {
+        float[] data = data("Tensor.mean");
         double s = 0;
         for (float v : data) {
             s += v;
@@ -751,7 +718,7 @@ public final class Tensor {
         int n = data.length;
         int[] from = shape.clone();
         return fromOp(new float[] {(float) (s / n)}, new int[0], "MeanBackward", new Tensor[] {this},
-                g -> new Tensor[] {full(g.data[0] / n, from)});
+                g -> new Tensor[] {full(g.item() / n, from)});
     }
 
     /** Matrix product of 2-D tensors [m, k] x [k, n] -> [m, n]. */
@@ -761,11 +728,15 @@ public final class Tensor {
                     + Arrays.toString(shape) + " x " + Arrays.toString(other.shape));
         }
         int m = shape[0], k = shape[1], n = other.shape[1];
-        float[] out = Gemm.matmul(data, other.data, m, k, n);
-        Tensor a = this;
-        return fromOp(out, new int[] {m, n}, "MmBackward", new Tensor[] {this, other}, g -> new Tensor[] {
-                a.requiresGrad ? new Tensor(Gemm.matmulNT(g.data, other.data, m, n, k), null, new int[] {m, k}) : null,
-                other.requiresGrad ? new Tensor(Gemm.matmulTN(a.data, g.data, k, m, n), null, new int[] {k, n}) : null});
+        float[] as = data("Tensor.matmul"), bs = other.data("Tensor.matmul");
+        float[] out = Gemm.matmul(as, bs, m, k, n);
+        boolean da = requiresGrad, db = other.requiresGrad;
+        return fromOp(out, new int[] {m, n}, "MmBackward", new Tensor[] {this, other}, g -> {
+            float[] gs = g.data("MmBackward");
+            return new Tensor[] {
+                    da ? new Tensor(Gemm.matmulNT(gs, bs, m, n, k), null, new int[] {m, k}) : null,
+                    db ? new Tensor(Gemm.matmulTN(as, gs, k, m, n), null, new int[] {k, n}) : null};
+        });
     }
 
     private void sameShape(String op, Tensor other) {
@@ -819,13 +790,17 @@ public final class Tensor {
         StringBuilder sb = new StringBuilder("tensor(");
         int n = numel();
         int show = Math.min(n, 8);
-        float[] logical = isLong() || format == MemoryFormat.CONTIGUOUS ? data : toArray(); // values in index order
+        if (storage.isReleased()) {
+            return "tensor(released, shape=" + Arrays.toString(shape)
+                    + (storage.op != null ? ", made by " + storage.op : "") + ")";
+        }
+        float[] logical = isLong() ? null : format == MemoryFormat.CONTIGUOUS ? storage.floats() : toArray();
         sb.append('[');
         for (int i = 0; i < show; i++) {
             if (i > 0) {
                 sb.append(", ");
             }
-            sb.append(isLong() ? Long.toString(longData[i]) : Float.toString(logical[i]));
+            sb.append(isLong() ? Long.toString(storage.longs[i]) : Float.toString(logical[i]));
         }
         if (show < n) {
             sb.append(", ...");

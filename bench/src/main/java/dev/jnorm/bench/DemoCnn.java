@@ -59,18 +59,34 @@ final class DemoCnn {
                 IN_CHANNELS, SIZE, SIZE, LR, MOMENTUM);
     }
 
-    /** {@link #POOL} batches of inputs (standard normal) and class indices (uniform), the same in every JVM. */
+    /**
+     * A step's batches: {@code pool} inputs of {@code shape} (standard normal) and class indices (uniform over
+     * {@code classes}), the same in every JVM.
+     */
     static final class Data {
-        final float[][] x = new float[POOL][];  // each [32, 1, 28, 28]
-        final int[][] y = new int[POOL][];      // each [32]
+        final float[][] x;  // each of inputShape
+        final int[][] y;    // each [batch]
+        final int[] inputShape;
 
+        /** The demo CNN's: {@link #POOL} batches of [32, 1, 28, 28]. */
         Data() {
-            SplittableRandom rng = new SplittableRandom(20250606L);
-            for (int b = 0; b < POOL; b++) {
-                x[b] = NormBench.Data.gaussian(rng, BATCH * IN_CHANNELS * SIZE * SIZE, 0f, 1f);
-                y[b] = new int[BATCH];
-                for (int i = 0; i < BATCH; i++) {
-                    y[b][i] = rng.nextInt(CLASSES);
+            this(inputShape(), POOL, CLASSES, 20250606L);
+        }
+
+        Data(int[] inputShape, int pool, int classes, long seed) {
+            this.inputShape = inputShape.clone();
+            x = new float[pool][];
+            y = new int[pool][];
+            int per = 1;
+            for (int d : inputShape) {
+                per *= d;
+            }
+            SplittableRandom rng = new SplittableRandom(seed);
+            for (int b = 0; b < pool; b++) {
+                x[b] = NormBench.Data.gaussian(rng, per, 0f, 1f);
+                y[b] = new int[inputShape[0]];
+                for (int i = 0; i < y[b].length; i++) {
+                    y[b][i] = rng.nextInt(classes);
                 }
             }
         }

@@ -1,5 +1,6 @@
 package dev.jnorm.bench;
 
+import dev.jnorm.Scope;
 import dev.jnorm.Tensor;
 import dev.jnorm.nn.functional.F;
 
@@ -7,7 +8,9 @@ import dev.jnorm.nn.functional.F;
  * The public API: {@code F} on {@code Tensor}s. Forward runs with no input requiring grad (no graph); forward+backward
  * marks x, weight and bias {@code requiresGrad}, calls {@code y.backward(dy)} and resets the gradients to none before
  * every call, as {@code zero_grad(set_to_none=True)} would (so each call allocates fresh gradients, as libtorch's
- * does). With {@code intoOut}, forward is the {@code out} form into one output tensor made at setup.
+ * does). With {@code intoOut}, forward is the {@code out} form into one output tensor made at setup. With
+ * {@code scoped}, each call runs inside a {@code Tensor.scope()}, the documented idiom of a loop body: the call's
+ * outputs and dropped gradients go back to the pool when the scope closes, so the next call reuses them.
  */
 final class JnormCase implements NormBench.Case {
     private final Op op;
@@ -19,8 +22,10 @@ final class JnormCase implements NormBench.Case {
     private final Tensor runningVar;
     private final int[] normalizedShape;
     private final Tensor out; // the out form's result, or null
+    private final boolean scoped;
 
-    JnormCase(Op op, NormBench.Data d, boolean grad, boolean intoOut) {
+    JnormCase(Op op, NormBench.Data d, boolean grad, boolean intoOut, boolean scoped) {
+        this.scoped = scoped;
         this.op = op;
         if (op == Op.BN2D_CL) {
             // a channels-last [N, C, H, W] tensor over the NHWC values (torch.channels_last); dy too, so backward
@@ -74,11 +79,25 @@ final class JnormCase implements NormBench.Case {
 
     @Override
     public Object forward() {
-        return run();
+        if (!scoped) {
+            return run();
+        }
+        try (Scope scope = Tensor.scope()) {
+            return run().storage();
+        }
     }
 
     @Override
     public Object forwardBackward() {
+        if (!scoped) {
+            return forwardBackwardOnce();
+        }
+        try (Scope scope = Tensor.scope()) {
+            return forwardBackwardOnce();
+        }
+    }
+
+    private Tensor forwardBackwardOnce() {
         x.zeroGrad();
         if (weight != null) {
             weight.zeroGrad();

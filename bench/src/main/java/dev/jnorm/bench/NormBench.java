@@ -17,6 +17,12 @@ import dev.jnorm.kernels.Parallel;
  * <li>{@code jnorm*}: the public API, {@code dev.jnorm.nn.functional.F} on {@code Tensor}s, backward through
  * autograd ({@code requiresGrad} inputs, {@code y.backward(dy)}, gradients reset to none before each call, as
  * {@code zero_grad(set_to_none=True)}): what a user pays;</li>
+ * <li>{@code jnormScoped*}: the same calls inside {@code try (Scope s = Tensor.scope())}, the documented idiom of a
+ * training or serving loop body: the call's outputs go back to the pool at the end of the scope;</li>
+ * <li>{@code moduleEvalFwd}, {@code moduleEvalScopedFwd}: serving, a layer module ({@code BatchNorm2d},
+ * {@code LayerNorm}, ...) in eval mode, {@code forward(x)} under {@code Tensor.noGrad()}, without and with a scope
+ * per call; {@code torchEvalFwd} is libtorch's functional op in eval under no-grad ({@code at::batch_norm} with
+ * training = false on the running statistics);</li>
  * <li>{@code jnormOutFwd}: the public API's {@code out} form ({@code F.layerNorm(x, …, out)}), forward only, into
  * one preallocated output tensor: what a serving loop that reuses its buffers pays;</li>
  * <li>{@code kernel*}: the raw kernels ({@code Kernels.batchNorm()/groupNorm()}) into preallocated arrays, so the
@@ -57,11 +63,15 @@ public class NormBench extends BenchSettings {
         Parallel.setThreads(threads);
         Data d = new Data(o);
         if (method.startsWith("jnorm")) {
-            impl = new JnormCase(o, d, grad, method.startsWith("jnormOut"));
+            impl = new JnormCase(o, d, grad, method.startsWith("jnormOut"), method.startsWith("jnormScoped"));
+        } else if (method.startsWith("moduleEval")) {
+            impl = new ModuleEvalCase(o, d, method.startsWith("moduleEvalScoped"));
+        } else if (method.startsWith("torchEval")) {
+            impl = new TorchCase(o, d, threads, false, true);
         } else if (method.startsWith("kernel")) {
             impl = new KernelCase(o, d);
         } else if (method.startsWith("torch")) {
-            impl = new TorchCase(o, d, threads, grad); // the only place that loads libtorch
+            impl = new TorchCase(o, d, threads, grad, false); // with torchEval, the only places that load libtorch
         } else {
             throw new IllegalStateException("unknown benchmark method " + method);
         }
@@ -88,6 +98,31 @@ public class NormBench extends BenchSettings {
     @Benchmark
     public Object jnormFwdBwd() {
         return impl.forwardBackward();
+    }
+
+    @Benchmark
+    public Object jnormScopedFwd() {
+        return impl.forward();
+    }
+
+    @Benchmark
+    public Object jnormScopedFwdBwd() {
+        return impl.forwardBackward();
+    }
+
+    @Benchmark
+    public Object moduleEvalFwd() {
+        return impl.forward();
+    }
+
+    @Benchmark
+    public Object moduleEvalScopedFwd() {
+        return impl.forward();
+    }
+
+    @Benchmark
+    public Object torchEvalFwd() {
+        return impl.forward();
     }
 
     @Benchmark
@@ -125,6 +160,9 @@ public class NormBench extends BenchSettings {
         final float[] dy;
         final float[] weight;
         final float[] bias;
+        /** Running statistics for the eval rows: mean 0.1·N(0,1), variance 1 + 0.2·|N(0,1)| (C of them). */
+        final float[] runningMean;
+        final float[] runningVar;
 
         Data(Op op) {
             SplittableRandom rng = new SplittableRandom(20250101L + op.ordinal());
@@ -134,6 +172,12 @@ public class NormBench extends BenchSettings {
             int a = affine(op);
             weight = gaussian(rng, a, 1f, 0.1f);
             bias = gaussian(rng, a, 0f, 0.1f);
+            int c = op.shape[1];
+            runningMean = gaussian(rng, c, 0f, 0.1f);
+            runningVar = gaussian(rng, c, 0f, 0.2f);
+            for (int i = 0; i < c; i++) {
+                runningVar[i] = 1f + Math.abs(runningVar[i]);
+            }
         }
 
         /** Affine parameter count: C for the channel norms, the normalized size for LayerNorm/RMSNorm, 0 for IN. */

@@ -35,10 +35,13 @@ final class TorchCase implements NormBench.Case {
     private final BoolOptional retainGraph = new BoolOptional();
     private final TensorArrayRefOptional inputs = new TensorArrayRefOptional();
     private final boolean grad;
+    private final boolean eval;
 
-    TorchCase(Op op, NormBench.Data d, int threads, boolean grad) {
+    /** With {@code eval}: forward only, BatchNorm on the data's running statistics (training = false). */
+    TorchCase(Op op, NormBench.Data d, int threads, boolean grad, boolean eval) {
         this.op = op;
         this.grad = grad;
+        this.eval = eval;
         torch.set_num_threads(threads);
         if (torch.get_num_threads() != threads) {
             throw new IllegalStateException("torch::set_num_threads(" + threads + ") left "
@@ -60,7 +63,10 @@ final class TorchCase implements NormBench.Case {
         bias = d.bias.length == 0 || op == Op.RMS_8192x4096 ? null : LibTorch.floats(d.bias, d.bias.length);
         weightOpt = weight == null ? none : new TensorOptional(weight);
         biasOpt = bias == null ? none : new TensorOptional(bias);
-        if (op == Op.BN2D || op == Op.BN2D_CL) {
+        if ((op == Op.BN2D || op == Op.BN2D_CL) && eval) {
+            runningMeanOpt = new TensorOptional(LibTorch.floats(d.runningMean, s[1]));
+            runningVarOpt = new TensorOptional(LibTorch.floats(d.runningVar, s[1]));
+        } else if (op == Op.BN2D || op == Op.BN2D_CL) {
             runningMeanOpt = new TensorOptional(torch.zeros(s[1]));
             runningVarOpt = new TensorOptional(torch.ones(s[1]));
         } else {
@@ -91,7 +97,7 @@ final class TorchCase implements NormBench.Case {
 
     private Tensor run() {
         return switch (op) {
-            case BN2D, BN2D_CL -> torch.batch_norm(x, weightOpt, biasOpt, runningMeanOpt, runningVarOpt, true,
+            case BN2D, BN2D_CL -> torch.batch_norm(x, weightOpt, biasOpt, runningMeanOpt, runningVarOpt, !eval,
                     Op.MOMENTUM, Op.EPS, false);
             case LN_4096x1024, LN_8192x4096 ->
                     torch.layer_norm(x, normalizedShape, weightOpt, biasOpt, Op.EPS, false);

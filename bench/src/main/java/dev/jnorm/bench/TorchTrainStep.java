@@ -23,6 +23,7 @@ import dev.jnorm.nn.Linear;
 import dev.jnorm.nn.MaxPool2d;
 import dev.jnorm.nn.Module;
 import dev.jnorm.nn.ReLU;
+import dev.jnorm.nn.Residual;
 import dev.jnorm.nn.Sequential;
 
 /**
@@ -48,7 +49,7 @@ final class TorchTrainStep implements TrainStepBench.Step {
     private final Tensor[] y;  // POOL × [32] int64
     private int next;
 
-    TorchTrainStep(Sequential model, DemoCnn.Data data) {
+    TorchTrainStep(Sequential model, DemoCnn.Data data, double lr, double momentum) {
         for (Module m : model.namedChildren().values()) {
             layers.add(twin(m));
         }
@@ -56,13 +57,13 @@ final class TorchTrainStep implements TrainStepBench.Step {
         for (Tensor p : params) {
             pv.push_back(p);
         }
-        SGDOptions options = new SGDOptions(DemoCnn.LR);
-        options.momentum().put(DemoCnn.MOMENTUM);
+        SGDOptions options = new SGDOptions(lr);
+        options.momentum().put(momentum);
         opt = new SGD(pv, options);
-        x = new Tensor[DemoCnn.POOL];
-        y = new Tensor[DemoCnn.POOL];
-        for (int b = 0; b < DemoCnn.POOL; b++) {
-            x[b] = LibTorch.floats(data.x[b], DemoCnn.inputShape());
+        x = new Tensor[data.x.length];
+        y = new Tensor[data.x.length];
+        for (int b = 0; b < x.length; b++) {
+            x[b] = LibTorch.floats(data.x[b], data.inputShape);
             y[b] = LibTorch.classIndices(data.y[b]);
         }
     }
@@ -70,6 +71,22 @@ final class TorchTrainStep implements TrainStepBench.Step {
     /** The libtorch op for one jnorm layer, its parameters copied and registered with the optimizer. */
     private UnaryOperator<Tensor> twin(Module m) {
         Class<?> type = m.getClass();
+        if (type == Sequential.class) { // children in order (ResNetStack's blocks)
+            List<UnaryOperator<Tensor>> children = new ArrayList<>();
+            for (Module c : m.namedChildren().values()) {
+                children.add(twin(c));
+            }
+            return h -> {
+                for (UnaryOperator<Tensor> c : children) {
+                    h = c.apply(h);
+                }
+                return h;
+            };
+        }
+        if (type == Residual.class) { // x + f(x), as jnorm's Residual
+            UnaryOperator<Tensor> inner = twin(((Residual) m).inner());
+            return h -> torch.add(h, inner.apply(h));
+        }
         if (type == Conv2d.class) {
             Conv2d c = (Conv2d) m;
             Tensor w = param(c.weight());
@@ -127,7 +144,7 @@ final class TorchTrainStep implements TrainStepBench.Step {
     @SuppressWarnings("try") // the scope is only closed
     public float step() {
         int b = next;
-        next = (next + 1) % DemoCnn.POOL;
+        next = (next + 1) % x.length;
         try (PointerScope scope = new PointerScope()) {
             opt.zero_grad(true); // set_to_none, as jnorm's zeroGrad
             Tensor h = x[b];

@@ -17,6 +17,8 @@ import dev.jnorm.kernels.Parallel;
  * momentum) with BatchNorm, GroupNorm or no normalization, at 1 and 2 threads:
  * <ul>
  * <li>{@code jnorm}: {@link JnormTrainStep}, the CLI's training loop body;</li>
+ * <li>{@code jnormScoped}: the same inside {@code Tensor.scope()}, the documented idiom (the CLI's Trainer runs its
+ * loop body so);</li>
  * <li>{@code jnormNoPool}: the same with {@code BufferPool} off (as {@code -Djnorm.bufferPool=off}): every output
  * and gradient a new array, what recycling the consumed gradients saves, measured in the same run;</li>
  * <li>{@code torch}: {@link TorchTrainStep}, the same layers, loss and update in libtorch 2.5.1, from the same
@@ -52,10 +54,10 @@ public class TrainStepBench extends BenchSettings {
         Parallel.setThreads(threads);
         BufferPool.setEnabled(!method.equals("jnormNoPool")); // each method runs in its own fork
         DemoCnn.Data data = new DemoCnn.Data();
-        JnormTrainStep jnorm = new JnormTrainStep(kind, data);
+        JnormTrainStep jnorm = new JnormTrainStep(kind, data, method.equals("jnormScoped"));
         if (method.equals("torch")) {
             LibTorch.setThreads(threads); // the only place that loads libtorch
-            TorchTrainStep torch = new TorchTrainStep(jnorm.model, data);
+            TorchTrainStep torch = new TorchTrainStep(jnorm.model, data, DemoCnn.LR, DemoCnn.MOMENTUM);
             torch.checkSameTraining(jnorm, CHECK_STEPS);
             impl = torch;
         } else {
@@ -79,6 +81,11 @@ public class TrainStepBench extends BenchSettings {
 
     @Benchmark
     public float jnorm() {
+        return lastLoss = impl.step();
+    }
+
+    @Benchmark
+    public float jnormScoped() {
         return lastLoss = impl.step();
     }
 

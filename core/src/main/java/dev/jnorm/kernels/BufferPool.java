@@ -4,40 +4,58 @@ import java.lang.ref.SoftReference;
 import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.Iterator;
 import java.util.Map;
 
 /**
  * Per-thread recycling of tensor-sized float arrays: what libtorch gets from its allocator, for the JVM.
  *
  * <p>Why: the JVM zero-fills every new array on the allocating thread, at memset speed and into memory that is
- * usually not in cache. An op's output costs a write pass of its own before the kernel writes it (1.8 ms for a
- * 24.5 MiB BatchNorm output here, as long as the whole 2-thread GroupNorm forward). A training step allocates each
- * activation and each activation gradient afresh, step after step, at the same sizes.
+ * usually not in cache, and a large one is a humongous allocation for G1 to collect later. An op's output costs a
+ * write pass of its own before the kernel writes it. A training step or a served request allocates the same sizes
+ * call after call, so a pool of dead arrays by length serves almost every request.
  *
- * <p>What enters the pool: only arrays that nothing can read any more. The autograd engine gives back the gradient
- * of each non-leaf tensor once its node's backward has consumed it (never the caller's gradOutput, never a leaf's
- * grad, never an array a node passed through or returned twice); an op may give back a temporary of its own.
- * Nothing a user can hold ever enters it, so there is nothing to release and no use-after-release to check.
- * What leaves it: the next op outputs and gradients of the same length on the same thread, which is how a training
- * loop's next forward writes its activations into the previous backward's dead gradients.
+ * <p>What enters the pool: only arrays that nothing can read any more. Three sources give them back: the autograd
+ * engine, the gradient of each non-leaf tensor once its node's backward has consumed it (never the caller's
+ * gradOutput, never a leaf's grad, never an array a node passed through or returned twice); an op, a temporary of
+ * its own; and a closing {@code dev.jnorm.Scope}, the outputs of the ops run inside it, whose tensors it marks
+ * released at the same moment, so no one can read the array through them again. What leaves it: the next op outputs
+ * and gradients of the same length on the same thread.
  *
- * <p>Bounds: at most {@link #PER_LENGTH} arrays per length, {@link #LENGTHS} distinct lengths and a quarter of the
- * maximum heap ({@link #maxBytes}) per thread, each array softly referenced so memory pressure can reclaim it.
- * Arrays shorter than {@link #MIN_LENGTH} are not pooled (a fresh small array costs less than the bookkeeping). Each
- * thread has its own pool: no locks, no sharing.
+ * <p>Bounds: at most {@link #PER_LENGTH} arrays per length, {@link #LENGTHS} distinct lengths and {@link #maxBytes}
+ * (a quarter of the maximum heap) per thread, each array softly referenced so memory pressure can reclaim it. A
+ * length no request or release has touched for {@code -Djnorm.bufferPool.idleSeconds} (default 30) is dropped at the
+ * thread's next use of the pool, and {@link #trim()} drops a thread's arrays at once. Arrays shorter than
+ * {@link #MIN_LENGTH} are not pooled (a fresh small array costs less than the bookkeeping). Each thread has its own
+ * pool: no locks, no sharing.
+ *
+ * <p>Tracking: while a scope is open on a thread, {@link #startTracking()}, the arrays the pool hands out there are
+ * remembered until an op wraps one as its output and the scope {@link #claim claims} it; only a claimed array is
+ * ever released by the scope, so an array that did not come from this pool (a parameter, a user's array) never is.
  */
 public final class BufferPool {
     private BufferPool() {
     }
 
-    /** Arrays kept per length and thread. */
-    static final int PER_LENGTH = 16;
+    /**
+     * Arrays kept per length and thread: enough for every activation and gradient of one size in a deep network's
+     * step (a scope gives them all back at once); the byte bound is the one that binds.
+     */
+    static final int PER_LENGTH = 256;
     /** Distinct lengths kept per thread; past this the thread's pool is emptied and starts over. */
     static final int LENGTHS = 64;
     /** Shortest array pooled: 16 KiB. */
     public static final int MIN_LENGTH = 4096;
     /** Bytes one thread's pool may hold: a quarter of the maximum heap (tests lower it). */
     static volatile long maxBytes = Runtime.getRuntime().maxMemory() / 4;
+    /** A length unused this long is dropped ({@code -Djnorm.bufferPool.idleSeconds}; tests lower it). */
+    static volatile long idleNanos = (long) (Double.parseDouble(System.getProperty("jnorm.bufferPool.idleSeconds",
+            "30")) * 1e9);
+    /** The pool's clock (tests replace it). */
+    static volatile java.util.function.LongSupplier clock = System::nanoTime;
+    /** Outstanding tracked arrays per thread past which tracking forgets them (they then stay plain garbage). */
+    static final int MAX_TRACKED = 1 << 14;
 
     /**
      * {@code -Djnorm.bufferPool}: {@code on} (the default), {@code off} (every request is a plain new array), or
@@ -52,12 +70,37 @@ public final class BufferPool {
 
     private static final ThreadLocal<Pool> POOL = ThreadLocal.withInitial(Pool::new);
 
+    /** The arrays of one length, most recently used first, and when that length was last used. */
+    private static final class Shelf {
+        final ArrayDeque<SoftReference<float[]>> arrays = new ArrayDeque<>();
+        long lastUse;
+    }
+
     /** One thread's arrays by length, and its counters. */
     private static final class Pool {
-        final Map<Integer, ArrayDeque<SoftReference<float[]>>> byLength = new HashMap<>();
+        final Map<Integer, Shelf> byLength = new HashMap<>();
         long bytes; // of the arrays held, counting those the collector may have cleared
         long hits;
         long misses;
+        long lastSweep = clock.getAsLong();
+        /** Arrays handed out while tracking and not yet claimed or given back; null when not tracking. */
+        IdentityHashMap<float[], Boolean> tracked;
+
+        /** Drops the lengths unused for {@link #idleNanos}; at most once a second. */
+        void sweep(long now) {
+            if (now - lastSweep < 1_000_000_000L) {
+                return;
+            }
+            lastSweep = now;
+            Iterator<Map.Entry<Integer, Shelf>> it = byLength.entrySet().iterator();
+            while (it.hasNext()) {
+                Map.Entry<Integer, Shelf> e = it.next();
+                if (now - e.getValue().lastUse >= idleNanos) {
+                    bytes -= 4L * e.getKey() * e.getValue().arrays.size();
+                    it.remove();
+                }
+            }
+        }
     }
 
     /**
@@ -89,17 +132,27 @@ public final class BufferPool {
             return new float[length];
         }
         Pool pool = POOL.get();
-        ArrayDeque<SoftReference<float[]>> q = pool.byLength.get(length);
-        while (q != null && !q.isEmpty()) {
-            pool.bytes -= 4L * length;
-            float[] a = q.pop().get();
-            if (a != null) {
-                pool.hits++;
-                return a;
+        long now = clock.getAsLong();
+        pool.sweep(now);
+        float[] a = null;
+        Shelf shelf = pool.byLength.get(length);
+        if (shelf != null) {
+            shelf.lastUse = now;
+            while (a == null && !shelf.arrays.isEmpty()) {
+                pool.bytes -= 4L * length;
+                a = shelf.arrays.pop().get();
             }
         }
-        pool.misses++;
-        return new float[length];
+        if (a != null) {
+            pool.hits++;
+        } else {
+            pool.misses++;
+            a = new float[length];
+        }
+        if (pool.tracked != null && pool.tracked.size() < MAX_TRACKED) {
+            pool.tracked.put(a, Boolean.TRUE);
+        }
+        return a;
     }
 
     /**
@@ -111,25 +164,68 @@ public final class BufferPool {
             return;
         }
         Pool pool = POOL.get();
-        ArrayDeque<SoftReference<float[]>> q = pool.byLength.get(a.length);
-        if (q == null) {
+        if (pool.tracked != null) {
+            pool.tracked.remove(a);
+        }
+        long now = clock.getAsLong();
+        pool.sweep(now);
+        Shelf shelf = pool.byLength.get(a.length);
+        if (shelf == null) {
             if (pool.byLength.size() >= LENGTHS) {
                 pool.byLength.clear(); // a workload of many shapes: start over rather than keep the stale ones
                 pool.bytes = 0;
             }
-            q = new ArrayDeque<>();
-            pool.byLength.put(a.length, q);
+            shelf = new Shelf();
+            pool.byLength.put(a.length, shelf);
         }
-        for (SoftReference<float[]> r : q) {
+        shelf.lastUse = now;
+        for (SoftReference<float[]> r : shelf.arrays) {
             if (r.get() == a) { // two owners of one array would corrupt each other: a bug, never silent
                 throw new IllegalStateException("BufferPool.recycle: this array of " + a.length
                         + " floats was already given back");
             }
         }
-        if (q.size() < PER_LENGTH && pool.bytes + 4L * a.length <= maxBytes) {
-            q.push(new SoftReference<>(a));
+        if (shelf.arrays.size() < PER_LENGTH && pool.bytes + 4L * a.length <= maxBytes) {
+            shelf.arrays.push(new SoftReference<>(a));
             pool.bytes += 4L * a.length;
         }
+    }
+
+    /**
+     * Starts remembering the arrays this thread's pool hands out (a scope opened); nested calls are not counted:
+     * the outermost scope starts and stops.
+     */
+    public static void startTracking() {
+        Pool pool = POOL.get();
+        if (pool.tracked == null) {
+            pool.tracked = new IdentityHashMap<>();
+        }
+    }
+
+    /** Forgets the remembered arrays and stops remembering (the outermost scope closed). */
+    public static void stopTracking() {
+        POOL.get().tracked = null;
+    }
+
+    /**
+     * Whether {@code a} was handed out by this thread's pool while tracking and not claimed or given back since;
+     * claims it when so (a second claim of the same hand-out is false).
+     */
+    public static boolean claim(float[] a) {
+        IdentityHashMap<float[], Boolean> tracked = POOL.get().tracked;
+        return tracked != null && tracked.remove(a) != null;
+    }
+
+    /** Drops this thread's pooled arrays now (the counters stay). */
+    public static void trim() {
+        Pool pool = POOL.get();
+        pool.byLength.clear();
+        pool.bytes = 0;
+    }
+
+    /** Bytes of arrays this thread's pool holds (counting those the collector may already have reclaimed). */
+    public static long pooledBytes() {
+        return POOL.get().bytes;
     }
 
     /** Turns recycling on or off for all threads (on unless {@code -Djnorm.bufferPool=off}); off drops nothing. */
@@ -141,13 +237,14 @@ public final class BufferPool {
         return enabled;
     }
 
-    /** Drops this thread's pooled arrays and zeroes its counters. */
+    /** Drops this thread's pooled arrays and zeroes its counters (and restarts its idle clock). */
     public static void clear() {
         Pool pool = POOL.get();
         pool.byLength.clear();
         pool.bytes = 0;
         pool.hits = 0;
         pool.misses = 0;
+        pool.lastSweep = clock.getAsLong();
     }
 
     /** This thread's requests served from the pool since its last {@link #clear()}. */
@@ -162,7 +259,7 @@ public final class BufferPool {
 
     /** Arrays of {@code length} this thread's pool holds now (softly: some may already be reclaimed). */
     public static int pooled(int length) {
-        ArrayDeque<SoftReference<float[]>> q = POOL.get().byLength.get(length);
-        return q == null ? 0 : q.size();
+        Shelf shelf = POOL.get().byLength.get(length);
+        return shelf == null ? 0 : shelf.arrays.size();
     }
 }

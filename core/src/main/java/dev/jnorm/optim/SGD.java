@@ -62,32 +62,27 @@ public final class SGD extends ParamGroup {
                 continue;
             }
             float[] w = p.storage();
-            float[] g = p.grad().toArray(); // working copy: the stored gradient is not modified
-            if (weightDecay != 0) {
-                for (int i = 0; i < g.length; i++) {
-                    g[i] += wd * w[i];
-                }
-            }
+            float[] g = p.grad().storage(); // read only: the stored gradient is not modified
+            float[] buf = null;
+            boolean first = false;
             if (momentum != 0) {
-                float[] buf = momentumBuffers[k];
-                if (buf == null) {
-                    buf = g.clone();
+                buf = momentumBuffers[k];
+                first = buf == null;
+                if (first) {
+                    buf = new float[g.length];
                     momentumBuffers[k] = buf;
-                } else {
-                    for (int i = 0; i < g.length; i++) {
-                        buf[i] = buf[i] * mom + keep * g[i];
-                    }
-                }
-                if (nesterov) {
-                    for (int i = 0; i < g.length; i++) {
-                        g[i] += mom * buf[i];
-                    }
-                } else {
-                    g = buf;
                 }
             }
+            // one pass per element, PyTorch's _single_tensor_sgd in float32, step by step:
+            // d = g + wd·w; buf = d on the first step, else mom·buf + (1 − dampening)·d;
+            // d = d + mom·buf (Nesterov) or buf; w = w − lr·d
             for (int i = 0; i < w.length; i++) {
-                w[i] += alpha * g[i];
+                float d = weightDecay != 0 ? g[i] + wd * w[i] : g[i];
+                if (buf != null) {
+                    buf[i] = first ? d : buf[i] * mom + keep * d;
+                    d = nesterov ? d + mom * buf[i] : buf[i];
+                }
+                w[i] += alpha * d;
             }
         }
     }

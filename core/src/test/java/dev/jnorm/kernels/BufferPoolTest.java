@@ -139,4 +139,65 @@ class BufferPoolTest {
             assertEquals(0f, v, "off: a plain new array");
         }
     }
+
+    @Test
+    void aLengthUnusedForTheIdleTimeIsDroppedAtTheNextUse() {
+        java.util.function.LongSupplier realClock = BufferPool.clock;
+        long realIdle = BufferPool.idleNanos;
+        long[] now = {1_000_000_000_000L};
+        try {
+            BufferPool.clock = () -> now[0];
+            BufferPool.idleNanos = 10_000_000_000L; // 10 s
+            BufferPool.clear();
+            BufferPool.recycle(new float[N]);
+            BufferPool.recycle(new float[N + 1]);
+            now[0] += 6_000_000_000L;
+            BufferPool.recycle(new float[N + 1]); // N + 1 used again at 6 s, N not
+            assertEquals(4L * (N + N + 1 + N + 1), BufferPool.pooledBytes());
+            now[0] += 5_000_000_000L; // 11 s: N idle past the limit, N + 1 for 5 s only
+            BufferPool.uninitialized(7); // a small request does not touch the pool
+            assertEquals(1, BufferPool.pooled(N));
+            BufferPool.uninitialized(N + 2); // any pooled-size use sweeps
+            assertEquals(0, BufferPool.pooled(N), "idle for 11 s: dropped");
+            assertEquals(2, BufferPool.pooled(N + 1), "used 5 s ago: kept");
+            assertEquals(4L * 2 * (N + 1), BufferPool.pooledBytes());
+            now[0] += 10_000_000_000L;
+            BufferPool.recycle(new float[N + 3]);
+            assertEquals(0, BufferPool.pooled(N + 1));
+            assertEquals(1, BufferPool.pooled(N + 3));
+            assertEquals(4L * (N + 3), BufferPool.pooledBytes());
+        } finally {
+            BufferPool.clock = realClock;
+            BufferPool.idleNanos = realIdle;
+        }
+    }
+
+    @Test
+    void trimDropsTheThreadsArrays() {
+        BufferPool.recycle(new float[N]);
+        BufferPool.recycle(new float[N + 1]);
+        BufferPool.trim();
+        assertEquals(0, BufferPool.pooled(N));
+        assertEquals(0, BufferPool.pooledBytes());
+    }
+
+    @Test
+    void onlyAnArrayHandedOutWhileTrackingCanBeClaimedAndOnlyOnce() {
+        float[] before = BufferPool.uninitialized(N);
+        BufferPool.startTracking();
+        try {
+            float[] a = BufferPool.uninitialized(N);
+            float[] given = BufferPool.uninitialized(N);
+            BufferPool.recycle(given);
+            assertTrue(BufferPool.claim(a));
+            assertEquals(false, BufferPool.claim(a), "claimed once");
+            assertEquals(false, BufferPool.claim(before), "handed out before tracking");
+            assertEquals(false, BufferPool.claim(new float[N]), "never the pool's");
+            assertEquals(false, BufferPool.claim(given), "given back since");
+        } finally {
+            BufferPool.stopTracking();
+        }
+        float[] after = BufferPool.uninitialized(N);
+        assertEquals(false, BufferPool.claim(after), "not tracking");
+    }
 }

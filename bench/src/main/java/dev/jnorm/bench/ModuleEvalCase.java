@@ -1,0 +1,67 @@
+package dev.jnorm.bench;
+
+import dev.jnorm.Scope;
+import dev.jnorm.Tensor;
+import dev.jnorm.nn.BatchNorm2d;
+import dev.jnorm.nn.GroupNorm;
+import dev.jnorm.nn.InstanceNorm2d;
+import dev.jnorm.nn.LayerNorm;
+import dev.jnorm.nn.Module;
+import dev.jnorm.nn.NormBase;
+import dev.jnorm.nn.RMSNorm;
+
+/**
+ * Serving: the case's layer as a module in eval mode, {@code forward(x)} under {@code Tensor.noGrad()} on an input
+ * made once, as a request loop calls it. BatchNorm2d normalizes with the data's running statistics; LayerNorm,
+ * RMSNorm and GroupNorm have the data's affine parameters; InstanceNorm2d has the defaults (no running statistics:
+ * batch statistics in eval too, as PyTorch). With {@code scoped}, each call runs in a {@code Tensor.scope()}, the
+ * documented serving idiom; without, the output is a new tensor every call, as in plain code.
+ */
+final class ModuleEvalCase implements NormBench.Case {
+    private final Module module;
+    private final Tensor x;
+    private final boolean scoped;
+
+    ModuleEvalCase(Op op, NormBench.Data d, boolean scoped) {
+        this.scoped = scoped;
+        int[] s = op.shape;
+        x = op == Op.BN2D_CL ? Tensor.wrap(d.x, Tensor.MemoryFormat.CHANNELS_LAST, s) : Tensor.wrap(d.x, s);
+        int last = s[s.length - 1];
+        module = switch (op) {
+            case BN2D, BN2D_CL -> new BatchNorm2d(s[1]);
+            case LN_4096x1024, LN_8192x4096 -> LayerNorm.builder(last).eps(Op.EPS).build();
+            case RMS_8192x4096 -> new RMSNorm(last);
+            case GN32 -> GroupNorm.builder(32, s[1]).eps(Op.EPS).build();
+            case IN2D -> new InstanceNorm2d(s[1]);
+        };
+        NormBase norm = (NormBase) module;
+        copy(d.weight, norm.weight());
+        copy(d.bias, norm.bias());
+        copy(d.runningMean, norm.runningMean());
+        copy(d.runningVar, norm.runningVar());
+        module.eval();
+    }
+
+    private static void copy(float[] from, Tensor to) {
+        if (to != null && from.length == to.numel()) {
+            System.arraycopy(from, 0, to.storage(), 0, from.length);
+        }
+    }
+
+    @Override
+    public Object forward() {
+        try (Tensor.NoGrad ng = Tensor.noGrad()) {
+            if (!scoped) {
+                return module.forward(x);
+            }
+            try (Scope scope = Tensor.scope()) {
+                return module.forward(x).storage();
+            }
+        }
+    }
+
+    @Override
+    public Object forwardBackward() {
+        throw new UnsupportedOperationException("serving rows are forward only");
+    }
+}

@@ -1,0 +1,139 @@
+package dev.jnorm;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import dev.jnorm.kernels.BufferPool;
+
+/**
+ * A region of one thread's code whose op outputs are recycled when it closes: the one line that makes a training
+ * step or a served request reuse its memory instead of allocating (and zero-filling) every output afresh.
+ *
+ * <pre>{@code
+ * for (Batch b : batches) {
+ *     try (Scope scope = Tensor.scope()) {       // every op output made in here is released at close
+ *         optimizer.zeroGrad();
+ *         Tensor loss = lossFn.forward(model.forward(b.x()), b.y());
+ *         loss.backward();
+ *         optimizer.step();
+ *         total += loss.item();                  // read what you need before the scope closes
+ *     }
+ * }
+ * }</pre>
+ *
+ * <p>What a scope owns: each tensor an op produced inside it ({@link Tensor#fromOp}) into an array it took from
+ * {@link BufferPool} while the scope was open. Nothing else: parameters, their gradients, running statistics,
+ * optimizer state, tensors made by {@code Tensor.of/zeros/randn/copy} and {@code out} tensors are never owned, so
+ * they outlive any scope. Gradients inside {@code backward} are recycled by the autograd engine as it consumes them,
+ * scope or not.
+ *
+ * <p>At {@link #close()} every owned tensor's array goes back to this thread's pool, and the tensor, with every view
+ * of it, becomes released: any read or write through it ({@code storage()}, {@code toArray()}, {@code item()},
+ * {@code get}, an op taking it as input, a {@code backward} through a graph that reaches it) throws
+ * {@link IllegalStateException} naming the op that made it and its shape. A recycled array is never visible through a
+ * tensor a caller still holds. To take a result out of a scope, {@link #keep} it (it then belongs to the enclosing
+ * scope, or to nobody) or copy it ({@link Tensor#copy()}, {@link Tensor#toArray()}).
+ *
+ * <p>Scopes nest; each belongs to the thread that opened it and must be closed there. Closing a scope closes the
+ * scopes opened inside it that are still open. Inside {@code backward} nothing is owned.
+ */
+public final class Scope implements AutoCloseable {
+    private static final ThreadLocal<Scope> CURRENT = new ThreadLocal<>();
+
+    private final Scope parent;
+    private final Thread thread;
+    private final List<Storage> owned = new ArrayList<>();
+    private boolean closed;
+
+    private Scope(Scope parent) {
+        this.parent = parent;
+        this.thread = Thread.currentThread();
+    }
+
+    /** Opens a scope on this thread, inside the current one if any. */
+    static Scope open() {
+        Scope s = new Scope(CURRENT.get());
+        CURRENT.set(s);
+        if (s.parent == null) {
+            BufferPool.startTracking();
+        }
+        return s;
+    }
+
+    /** This thread's innermost open scope, or null. */
+    static Scope current() {
+        return CURRENT.get();
+    }
+
+    /** Makes {@code s} this scope's when its array is one the pool issued on this thread and no one has claimed. */
+    void adopt(Storage s, float[] array) {
+        if (BufferPool.claim(array)) {
+            s.owner = this;
+            owned.add(s);
+        }
+    }
+
+    /**
+     * Takes {@code t} (and every view of it) out of this scope: the enclosing scope owns it from now on, or nobody
+     * when this is the outermost one. A tensor this scope does not own is returned unchanged. Returns {@code t}.
+     */
+    public Tensor keep(Tensor t) {
+        checkThread("keep");
+        Storage s = t.storageObject();
+        if (s.owner == this) {
+            s.owner = parent;
+            if (parent != null) {
+                parent.owned.add(s);
+            }
+        }
+        return t;
+    }
+
+    /** Whether this scope owns {@code t}'s storage: it will be released when this scope closes. */
+    public boolean owns(Tensor t) {
+        return t.storageObject().owner == this;
+    }
+
+    /** Number of tensors' storages this scope will release when it closes. */
+    public int size() {
+        int n = 0;
+        for (Storage s : owned) {
+            if (s.owner == this) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /** Releases every tensor this scope owns (and the scopes opened inside it first). Idempotent. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        checkThread("close");
+        Scope inner = CURRENT.get();
+        while (inner != null && inner != this) { // scopes opened inside this one and left open
+            inner.close();
+            inner = CURRENT.get();
+        }
+        closed = true;
+        CURRENT.set(parent);
+        for (Storage s : owned) {
+            if (s.owner == this) { // not kept, not already released
+                BufferPool.recycle(s.release());
+            }
+        }
+        owned.clear();
+        if (parent == null) {
+            BufferPool.stopTracking();
+        }
+    }
+
+    private void checkThread(String what) {
+        if (Thread.currentThread() != thread) {
+            throw new IllegalStateException("Scope." + what + ": a scope belongs to the thread that opened it ("
+                    + thread.getName() + "), called from " + Thread.currentThread().getName());
+        }
+    }
+}

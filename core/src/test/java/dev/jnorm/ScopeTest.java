@@ -1,0 +1,391 @@
+package dev.jnorm;
+
+import dev.jnorm.kernels.BufferPool;
+import dev.jnorm.nn.BatchNorm2d;
+import dev.jnorm.nn.Conv2d;
+import dev.jnorm.nn.CrossEntropyLoss;
+import dev.jnorm.nn.Flatten;
+import dev.jnorm.nn.GroupNorm;
+import dev.jnorm.nn.LayerNorm;
+import dev.jnorm.nn.Linear;
+import dev.jnorm.nn.MaxPool2d;
+import dev.jnorm.nn.Module;
+import dev.jnorm.nn.ReLU;
+import dev.jnorm.nn.Residual;
+import dev.jnorm.nn.Sequential;
+import dev.jnorm.nn.functional.F;
+import dev.jnorm.optim.SGD;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@link Scope}: what it owns, that a released tensor can never be read or written through any accessor, that a
+ * training loop and a serving loop inside scopes give the bits of the plain code while reusing their arrays, and
+ * that scopes are per thread.
+ */
+class ScopeTest {
+    private static final int[] SHAPE = {4, 8, 16, 16}; // 8192 floats: above the pool's minimum
+
+    @BeforeEach
+    @AfterEach
+    void reset() {
+        BufferPool.setEnabled(true);
+        BufferPool.clear();
+        Scope s = Scope.current();
+        while (s != null) { // a failed test must not leave a scope open for the next one
+            s.close();
+            s = Scope.current();
+        }
+    }
+
+    private static Tensor x(long seed) {
+        return Tensor.randn(new Random(seed), SHAPE);
+    }
+
+    /** A released tensor made by LayerNorm's forward, and a view of it taken inside the scope. */
+    private static Tensor[] releasedOutputAndView() {
+        Tensor y;
+        Tensor view;
+        try (Scope ignored = Tensor.scope()) {
+            y = F.layerNorm(x(1), new int[] {16}, null, null, 1e-5);
+            view = y.reshape(4, 8, 256);
+        }
+        return new Tensor[] {y, view};
+    }
+
+    private static void assertReleased(Executable call, String accessor) {
+        IllegalStateException e = assertThrows(IllegalStateException.class, call, accessor);
+        assertTrue(e.getMessage().contains("released when its Scope closed"), accessor + ": " + e.getMessage());
+        assertTrue(e.getMessage().contains("[4, 8, 16, 16]") || e.getMessage().contains("[4, 8, 256]"),
+                accessor + " names the shape: " + e.getMessage());
+        assertTrue(e.getMessage().contains("NativeLayerNormBackward"), accessor + " names the op: " + e.getMessage());
+    }
+
+    @Test
+    void everyAccessorOfAReleasedTensorOrItsViewsThrows() {
+        Tensor[] released = releasedOutputAndView();
+        Tensor other = x(2);
+        for (Tensor t : released) {
+            assertTrue(t.isReleased());
+            assertReleased(t::storage, "storage()");
+            assertReleased(t::toArray, "toArray()");
+            assertReleased(t::copy, "copy()");
+            assertReleased(t::detach, "detach()");
+            assertReleased(() -> t.get(0, 0, 0), "get");
+            assertReleased(() -> t.reshape(-1), "reshape");
+            assertReleased(() -> t.view(-1), "view");
+            assertReleased(t::longStorage, "longStorage()");
+            assertReleased(t::sum, "sum()");
+            assertReleased(t::mean, "mean()");
+            assertReleased(t::relu, "relu()");
+            assertReleased(() -> t.add(1f), "add(float)");
+            assertReleased(() -> t.mul(2f), "mul(float)");
+            assertReleased(() -> t.reshape(-1).matmul(Tensor.zeros(1, 1)), "matmul");
+            assertReleased(() -> t.reshape(8192, 1).matmul(Tensor.zeros(1, 1)), "matmul");
+        }
+        Tensor y = released[0];
+        assertReleased(() -> y.add(other), "add as this");
+        assertReleased(() -> other.add(y), "add as other");
+        assertReleased(() -> other.sub(y), "sub as other");
+        assertReleased(() -> other.mul(y), "mul as other");
+        assertReleased(y::toChannelsLast, "toChannelsLast()");
+        assertReleased(() -> new LayerNorm(16).forward(y), "a layer's input");
+        assertReleased(() -> F.layerNorm(other, new int[] {16}, null, null, 1e-5, y), "an out= target");
+        assertReleased(() -> y.item(), "item()");
+        assertEquals(8192, y.numel(), "metadata stays readable");
+        assertArrayEquals(SHAPE, y.shape());
+        assertTrue(y.toString().contains("released"), y.toString());
+    }
+
+    @Test
+    void theScopeOwnsOpOutputsAndNothingElse() {
+        Random rng = new Random(3);
+        Conv2d conv = new Conv2d(8, 8, 3, 1, 1, true, rng);
+        Tensor input = x(4).requiresGrad(true);
+        Tensor made = Tensor.randn(rng, SHAPE);
+        Tensor out = Tensor.zeros(SHAPE);
+        Tensor y;
+        Tensor z;
+        Tensor copied;
+        try (Scope scope = Tensor.scope()) {
+            y = conv.forward(input);
+            z = y.relu();
+            try (Tensor.NoGrad ng = Tensor.noGrad()) {
+                F.layerNorm(z, new int[] {16}, null, null, 1e-5, out); // out form: the caller's tensor
+            }
+            copied = z.copy();
+            z.sum().backward();
+            assertTrue(scope.owns(y));
+            assertTrue(scope.owns(z));
+            for (Tensor t : new Tensor[] {input, made, out, copied, input.grad(), conv.weight(),
+                    conv.weight().grad(), conv.bias().grad()}) {
+                assertFalse(scope.owns(t));
+            }
+        }
+        assertTrue(y.isReleased());
+        assertTrue(z.isReleased());
+        for (Tensor t : new Tensor[] {input, made, out, copied, input.grad(), conv.weight(), conv.weight().grad()}) {
+            assertFalse(t.isReleased());
+            assertEquals(t.numel(), t.toArray().length);
+        }
+    }
+
+    @Test
+    void closedScopesArraysServeTheNextScope() {
+        float[] first;
+        try (Scope ignored = Tensor.scope()) {
+            first = x(5).relu().storage();
+        }
+        try (Scope ignored = Tensor.scope()) {
+            assertSame(first, x(6).relu().storage(), "the released array is the next output of its length");
+        }
+    }
+
+    @Test
+    void aKeptTensorOutlivesItsScopeAndLaterWorkCannotTouchIt() {
+        Tensor kept;
+        float[] values;
+        try (Scope scope = Tensor.scope()) {
+            kept = scope.keep(x(7).relu());
+            values = kept.toArray();
+            assertFalse(scope.owns(kept));
+        }
+        for (int i = 0; i < 3; i++) {
+            try (Scope ignored = Tensor.scope()) {
+                x(8 + i).relu().mul(3f);
+            }
+        }
+        assertFalse(kept.isReleased());
+        assertArrayEquals(values, kept.toArray());
+    }
+
+    @Test
+    void keepInANestedScopeHandsTheTensorToTheEnclosingOne() {
+        Tensor inner;
+        Tensor innerOnly;
+        try (Scope outer = Tensor.scope()) {
+            try (Scope nested = Tensor.scope()) {
+                inner = nested.keep(x(9).relu());
+                innerOnly = x(10).relu();
+                assertTrue(outer.owns(inner));
+            }
+            assertTrue(innerOnly.isReleased(), "the nested scope released what it did not keep");
+            assertFalse(inner.isReleased());
+            assertEquals(8192, inner.toArray().length);
+        }
+        assertTrue(inner.isReleased(), "then the enclosing scope released it");
+    }
+
+    @Test
+    void closingAScopeClosesTheScopesOpenedInsideIt() {
+        Scope outer = Tensor.scope();
+        Tensor.scope();
+        Tensor y = x(11).relu(); // the inner scope's
+        outer.close();
+        assertTrue(y.isReleased());
+        assertNull(Scope.current());
+        outer.close(); // idempotent
+    }
+
+    @Test
+    void backwardThroughAClosedScopesGraphThrowsAndChangesNoGradient() {
+        Tensor w = Tensor.randn(new Random(12), 8192, 1).requiresGrad(true);
+        Tensor loss;
+        try (Scope ignored = Tensor.scope()) {
+            loss = w.relu().mul(2f).reshape(4, 2048).sum();
+        }
+        IllegalStateException e = assertThrows(IllegalStateException.class, loss::backward);
+        assertTrue(e.getMessage().startsWith("Tensor.backward: the graph reaches a tensor released when its Scope "
+                + "closed"), e.getMessage());
+        assertNull(w.grad(), "nothing accumulated");
+    }
+
+    @Test
+    void aScopeBelongsToItsThread() throws Exception {
+        Scope scope = Tensor.scope();
+        try {
+            ExecutionException e = assertThrows(ExecutionException.class,
+                    () -> CompletableFuture.runAsync(scope::close).get());
+            assertInstanceOf(IllegalStateException.class, e.getCause());
+            assertTrue(e.getCause().getMessage().startsWith("Scope.close: a scope belongs to the thread that opened "
+                    + "it"), e.getCause().getMessage());
+            Tensor y = x(13).relu();
+            assertTrue(CompletableFuture.supplyAsync(() -> Scope.current() == null).get(), "no scope there");
+            assertFalse(y.isReleased());
+        } finally {
+            scope.close();
+        }
+    }
+
+    // ---------------------------------------------------------------- the idioms, against the plain code
+
+    /** Conv → BN → ReLU → MaxPool → residual(Conv → GN → ReLU) → LayerNorm → Flatten → Linear. */
+    private static Sequential net() {
+        Random rng = new Random(21);
+        return new Sequential(
+                new Conv2d(1, 8, 3, 1, 1, true, rng), new BatchNorm2d(8), new ReLU(), new MaxPool2d(2),
+                new Residual(new Sequential(new Conv2d(8, 8, 3, 1, 1, false, rng), new GroupNorm(2, 8),
+                        new ReLU())),
+                new LayerNorm(16), new Flatten(), new Linear(8 * 16 * 16, 10, true, rng));
+    }
+
+    private static int[] targets(int step) {
+        Random r = new Random(200 + step);
+        int[] t = new int[8];
+        for (int i = 0; i < t.length; i++) {
+            t[i] = r.nextInt(10);
+        }
+        return t;
+    }
+
+    /** Losses, then every state entry, as float bits, after {@code steps} SGD steps, with or without a scope. */
+    private static List<Integer> train(int steps, boolean scoped) {
+        Sequential model = net();
+        SGD sgd = SGD.builder(model.parameters(), 0.05).momentum(0.9).weightDecay(1e-4).build();
+        CrossEntropyLoss ce = new CrossEntropyLoss();
+        List<Integer> out = new ArrayList<>();
+        for (int s = 0; s < steps; s++) {
+            Tensor xb = Tensor.randn(new Random(100 + s), 8, 1, 32, 32);
+            Scope scope = scoped ? Tensor.scope() : null;
+            try {
+                sgd.zeroGrad();
+                Tensor loss = ce.forward(model.forward(xb), targets(s));
+                loss.backward();
+                sgd.step();
+                out.add(Float.floatToRawIntBits(loss.item()));
+            } finally {
+                if (scope != null) {
+                    scope.close();
+                }
+            }
+        }
+        for (Tensor t : model.stateDict().values()) {
+            for (float v : t.toArray()) {
+                out.add(Float.floatToRawIntBits(v));
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void aTrainingLoopInScopesGivesThePlainLoopsBitsAndAllocatesAlmostNothing() {
+        List<Integer> plain = train(5, false);
+        BufferPool.clear();
+        List<Integer> scoped = train(5, true);
+        assertEquals(plain, scoped);
+        // after the first step, every pooled-size output and gradient came from the pool
+        BufferPool.clear();
+        train(1, true);
+        long firstStepMisses = BufferPool.misses();
+        BufferPool.clear();
+        train(6, true);
+        assertTrue(BufferPool.misses() <= firstStepMisses,
+                "5 more steps allocated nothing new: misses " + BufferPool.misses() + " vs one step's "
+                        + firstStepMisses);
+    }
+
+    /** An eval model with non-trivial statistics. */
+    private static Module evalModel() {
+        Sequential m = net();
+        Random rng = new Random(30);
+        for (int i = 0; i < 3; i++) {
+            m.forward(Tensor.randn(rng, 8, 1, 32, 32));
+        }
+        m.eval();
+        return m;
+    }
+
+    private static int[] bits(float[] a) {
+        int[] b = new int[a.length];
+        for (int i = 0; i < a.length; i++) {
+            b[i] = Float.floatToRawIntBits(a[i]);
+        }
+        return b;
+    }
+
+    @Test
+    void servingFromEightThreadsInScopesGivesOneThreadsBits() throws Exception {
+        Module model = evalModel();
+        int inputs = 12;
+        Map<Integer, int[]> expected = new LinkedHashMap<>();
+        for (int i = 0; i < inputs; i++) {
+            try (Tensor.NoGrad ng = Tensor.noGrad()) {
+                expected.put(i, bits(model.forward(Tensor.randn(new Random(500 + i), 8, 1, 32, 32)).toArray()));
+            }
+        }
+        ExecutorService pool = Executors.newFixedThreadPool(8);
+        try {
+            List<Future<Integer>> done = new ArrayList<>();
+            for (int t = 0; t < 8; t++) {
+                int thread = t;
+                done.add(pool.submit(() -> {
+                    int checked = 0;
+                    for (int call = 0; call < 30; call++) {
+                        int i = (thread * 7 + call) % inputs;
+                        Tensor xi = Tensor.randn(new Random(500 + i), 8, 1, 32, 32);
+                        try (Scope ignored = Tensor.scope(); Tensor.NoGrad ng = Tensor.noGrad()) {
+                            assertArrayEquals(expected.get(i), bits(model.forward(xi).toArray()),
+                                    "thread " + thread + " call " + call);
+                            checked++;
+                        }
+                    }
+                    return checked;
+                }));
+            }
+            for (Future<Integer> f : done) {
+                assertEquals(30, f.get());
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void aServingLoopInAScopeReusesItsArrays() {
+        Module model = evalModel();
+        Tensor xi = Tensor.randn(new Random(40), 8, 1, 32, 32);
+        float[] first;
+        try (Scope ignored = Tensor.scope(); Tensor.NoGrad ng = Tensor.noGrad()) {
+            first = model.forward(xi).toArray();
+        }
+        BufferPool.clear();
+        for (int call = 0; call < 5; call++) {
+            try (Scope ignored = Tensor.scope(); Tensor.NoGrad ng = Tensor.noGrad()) {
+                Tensor y = model.forward(xi);
+                assertArrayEquals(bits(first), bits(y.toArray()));
+                assertNotNull(y.storage());
+            }
+        }
+        long misses = BufferPool.misses();
+        for (int call = 0; call < 5; call++) {
+            try (Scope ignored = Tensor.scope(); Tensor.NoGrad ng = Tensor.noGrad()) {
+                model.forward(xi);
+            }
+        }
+        assertEquals(misses, BufferPool.misses(), "calls after the first take every pooled-size array from the pool");
+        assertTrue(BufferPool.hits() > 0);
+    }
+}
