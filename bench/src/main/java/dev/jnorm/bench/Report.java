@@ -40,9 +40,10 @@ public final class Report {
     static final int FWD_BYTES = 8;
     static final int FWD_BWD_BYTES = 20;
 
-    private static final String[] IMPLS = {"jnorm", "jnormOut", "kernel", "torch"};
+    private static final String[] IMPLS = {"jnorm", "jnormScoped", "jnormOut", "kernel", "torch"};
     private static final Map<String, String> IMPL_NAMES = Map.of(
             "jnorm", "jnorm `F` + autograd",
+            "jnormScoped", "jnorm `F` + autograd in a scope",
             "jnormOut", "jnorm `F` out form",
             "kernel", "jnorm raw kernel",
             "torch", "libtorch 2.5.1");
@@ -250,14 +251,19 @@ public final class Report {
 
         // ---- summary
         md.append("## Summary: jnorm `F` vs libtorch\n\n");
-        md.append("Speed relative to libtorch (libtorch time ÷ jnorm time; > 1 is faster): the allocating calls "
-                + "with autograd, and the forward's out form into a reused output.\n\n");
-        md.append("| case | shape | fwd, 1 thread | fwd, 2 threads | fwd+bwd, 1 thread | fwd+bwd, 2 threads "
+        md.append("Speed relative to libtorch (libtorch time ÷ jnorm time; > 1 is faster): the calls with "
+                + "autograd in the documented idiom, a `Tensor.scope()` around the loop body (docs/memory.md); the "
+                + "same calls in plain code that opens no scope; and the forward's out form into a reused "
+                + "output.\n\n");
+        md.append("| case | shape | fwd, scope, 1 thread | fwd, scope, 2 threads | fwd+bwd, scope, 1 thread "
+                + "| fwd+bwd, scope, 2 threads | fwd, plain, 1 thread | fwd, plain, 2 threads "
+                + "| fwd+bwd, plain, 1 thread | fwd+bwd, plain, 2 threads "
                 + "| fwd, out form, 1 thread | fwd, out form, 2 threads |\n");
-        md.append("|---|---|---:|---:|---:|---:|---:|---:|\n");
+        md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for (Op op : Op.values()) {
             md.append("| ").append(op.title).append(" | ").append(shape(op.shape));
-            for (String[] implPass : new String[][] {{"jnorm", "Fwd"}, {"jnorm", "FwdBwd"}, {"jnormOut", "Fwd"}}) {
+            for (String[] implPass : new String[][] {{"jnormScoped", "Fwd"}, {"jnormScoped", "FwdBwd"},
+                    {"jnorm", "Fwd"}, {"jnorm", "FwdBwd"}, {"jnormOut", "Fwd"}}) {
                 for (int t : THREADS) {
                     String threads = Integer.toString(t);
                     Result j = byKey.get(key("NormBench", implPass[0] + implPass[1], op.id, threads));
@@ -268,6 +274,7 @@ public final class Report {
             md.append(" |\n");
         }
         md.append('\n');
+        serving(md, byKey);
         summaryGemmAndStep(md, byKey);
 
         // ---- copy ceiling
@@ -348,6 +355,7 @@ public final class Report {
         }
         gemm(md, byKey);
         trainStep(md, byKey);
+        resNetStep(md, byKey);
         return md.toString();
     }
 
@@ -369,16 +377,17 @@ public final class Report {
                 .append("miss: [docs/kernels.md]")
                 .append("(docs/kernels.md#measured-performance-and-where-the-targets-are-missed).")
                 .append("\n\n");
-        md.append("| case | pass | `F` of copy | `F` missed by | `F` vs libtorch | `F` out form of copy "
-                + "| out missed by | out vs libtorch | raw of copy | raw missed by | raw vs libtorch |\n");
-        md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        md.append("| case | pass | `F` in a scope of copy | scope missed by | scope vs libtorch | `F` plain of copy "
+                + "| plain missed by | plain vs libtorch | `F` out form of copy | out missed by | out vs libtorch "
+                + "| raw of copy | raw missed by | raw vs libtorch |\n");
+        md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for (Op op : Op.values()) {
             for (String pass : new String[] {"Fwd", "FwdBwd"}) {
                 int bytes = pass.equals("Fwd") ? FWD_BYTES : FWD_BWD_BYTES;
                 Result torchR = byKey.get(key("NormBench", "torch" + pass, op.id, t));
                 md.append("| ").append(op.title).append(' ').append(shape(op.shape)).append(" | ")
                         .append(pass.equals("Fwd") ? "forward" : "forward+backward");
-                for (String impl : new String[] {"jnorm", "jnormOut", "kernel"}) {
+                for (String impl : new String[] {"jnormScoped", "jnorm", "jnormOut", "kernel"}) {
                     Result r = byKey.get(key("NormBench", impl + pass, op.id, t));
                     if (impl.equals("jnormOut") && !pass.equals("Fwd")) {
                         md.append(" | n/a | n/a | n/a"); // no backward through an out= call
@@ -423,11 +432,54 @@ public final class Report {
             md.append("| training step, SmallCnn, ").append(stepNormTitle(norm)).append(" | ")
                     .append(shape(DemoCnn.inputShape()));
             for (int t : THREADS) {
-                Result j = stepResult(byKey, "TrainStepBench", "jnorm", norm, t);
+                Result j = stepResult(byKey, "TrainStepBench", "jnormScoped", norm, t);
                 Result tr = stepResult(byKey, "TrainStepBench", "torch", norm, t);
                 md.append(" | ").append(j != null && tr != null ? ratio(tr.ms / j.ms) : "—");
             }
             md.append(" |\n");
+        }
+        md.append("| training step, ResNet basic blocks, BatchNorm | ").append(shape(ResNetStepBench.INPUT));
+        for (int t : THREADS) {
+            Result j = resNetResult(byKey, "jnormScoped", t);
+            Result tr = resNetResult(byKey, "torch", t);
+            md.append(" | ").append(j != null && tr != null ? ratio(tr.ms / j.ms) : "—");
+        }
+        md.append(" |\n\n");
+        md.append("The training steps run in the documented idiom (the step in a `Tensor.scope()`, as the CLI's "
+                + "`Trainer`); the step sections give plain code too.\n\n");
+    }
+
+    /**
+     * Serving: each case's layer as a module in eval mode, {@code forward} under no-grad, plain and in a scope, vs
+     * libtorch's functional op in eval.
+     */
+    private static void serving(StringBuilder md, Map<String, Result> byKey) {
+        md.append("### Serving: a module's eval forward\n\n");
+        md.append("""
+                The case's layer as a module (`BatchNorm2d` with running statistics, `LayerNorm`, `RMSNorm`, \
+                `GroupNorm`, `InstanceNorm2d`), `eval()`, then `forward(x)` under `Tensor.noGrad()` on an input made \
+                once, as a request loop calls it: in a `Tensor.scope()` per call (the documented idiom) and in plain \
+                code. libtorch: the functional op in eval (`at::batch_norm` with training = false on the same \
+                running statistics; the others as in training), no input requiring grad. ms, and libtorch's time ÷ \
+                this row's.
+
+                """);
+        md.append("| case | shape | threads | scope ms | vs libtorch | plain ms | vs libtorch | libtorch ms |\n");
+        md.append("|---|---|---:|---:|---:|---:|---:|---:|\n");
+        for (Op op : Op.values()) {
+            for (int t : THREADS) {
+                String threads = Integer.toString(t);
+                Result sc = byKey.get(key("NormBench", "moduleEvalScopedFwd", op.id, threads));
+                Result pl = byKey.get(key("NormBench", "moduleEvalFwd", op.id, threads));
+                Result tr = byKey.get(key("NormBench", "torchEvalFwd", op.id, threads));
+                md.append("| ").append(op.title.replace(", training", "")).append(" | ").append(shape(op.shape))
+                        .append(" | ").append(t)
+                        .append(" | ").append(sc == null ? "—" : ms(sc.ms))
+                        .append(" | ").append(sc != null && tr != null ? ratio(tr.ms / sc.ms) : "—")
+                        .append(" | ").append(pl == null ? "—" : ms(pl.ms))
+                        .append(" | ").append(pl != null && tr != null ? ratio(tr.ms / pl.ms) : "—")
+                        .append(" | ").append(tr == null ? "—" : ms(tr.ms)).append(" |\n");
+            }
         }
         md.append('\n');
     }
@@ -508,6 +560,8 @@ public final class Report {
                 normalization layers (same implementation and threads), and that difference as a share of the \
                 step: a second estimate, which also counts what the normalization changes in the other layers.
                 - **alloc/step**: Java heap bytes per step (libtorch: JavaCPP wrappers only).
+                - **in a scope**: the step inside `Tensor.scope()`, the documented idiom (docs/memory.md) and \
+                what the CLI's `Trainer` runs; **plain**: the same step opening no scope.
                 - **`BufferPool` off**: the same jnorm step with recycling off (`-Djnorm.bufferPool=off`): every \
                 output and gradient a new, zero-filled array; the difference to the row above is what recycling \
                 the consumed gradients into the next outputs saves.
@@ -519,11 +573,12 @@ public final class Report {
         for (String norm : STEP_NORMS) {
             for (int t : THREADS) {
                 Result torchR = stepResult(byKey, "TrainStepBench", "torch", norm, t);
-                for (String impl : new String[] {"jnorm", "jnormNoPool", "torch"}) {
+                for (String impl : new String[] {"jnormScoped", "jnorm", "jnormNoPool", "torch"}) {
                     Result r = stepResult(byKey, "TrainStepBench", impl, norm, t);
                     md.append("| ").append(stepNormTitle(norm)).append(" | ").append(t).append(" | ")
                             .append(switch (impl) {
-                                case "jnorm" -> "jnorm (modules + autograd + `SGD`)";
+                                case "jnormScoped" -> "jnorm in a scope (modules + autograd + `SGD`)";
+                                case "jnorm" -> "jnorm, plain (no scope)";
                                 case "jnormNoPool" -> "jnorm, `BufferPool` off";
                                 default -> "libtorch 2.5.1";
                             });
@@ -553,6 +608,45 @@ public final class Report {
             }
         }
         md.append('\n');
+    }
+
+    private static void resNetStep(StringBuilder md, Map<String, Result> byKey) {
+        md.append("## Training step: ResNet basic blocks, batch ").append(ResNetStepBench.INPUT[0]).append("\n\n");
+        md.append(ResNetStepBench.describe()).append("""
+                ; training mode. Each call trains on the next of two fixed random batches. jnorm: the `Trainer` \
+                loop body on `Sequential`/`Residual`/`Conv2d`/`BatchNorm2d` modules, in a scope and plain; \
+                libtorch: the same network as functional ops (`conv2d`, `batch_norm`, `relu`, `add`, \
+                `adaptive_avg_pool2d`, `linear`, `cross_entropy_loss`) and `torch::optim::SGD` from a copy of \
+                jnorm's initial weights, checked to train alike before measuring.
+
+                """);
+        md.append("| threads | implementation | ms/step | ± | samples/s | vs libtorch | alloc/step |\n");
+        md.append("|---:|---|---:|---:|---:|---:|---:|\n");
+        for (int t : THREADS) {
+            Result torchR = resNetResult(byKey, "torch", t);
+            for (String impl : new String[] {"jnormScoped", "jnorm", "torch"}) {
+                Result r = resNetResult(byKey, impl, t);
+                md.append("| ").append(t).append(" | ").append(switch (impl) {
+                    case "jnormScoped" -> "jnorm in a scope";
+                    case "jnorm" -> "jnorm, plain (no scope)";
+                    default -> "libtorch 2.5.1";
+                });
+                if (r == null) {
+                    md.append(" | — | — | — | — | — |\n");
+                    continue;
+                }
+                md.append(" | ").append(ms(r.ms))
+                        .append(" | ").append(Double.isNaN(r.errorMs) ? "—" : ms(r.errorMs))
+                        .append(" | ").append(fixed(ResNetStepBench.INPUT[0] / (r.ms * 1e-3), 1))
+                        .append(" | ").append(torchR == null ? "—" : ratio(torchR.ms / r.ms))
+                        .append(" | ").append(bytesHuman(r.allocBytes)).append(" |\n");
+            }
+        }
+        md.append('\n');
+    }
+
+    private static Result resNetResult(Map<String, Result> byKey, String impl, int threads) {
+        return byKey.get(rowKey("ResNetStepBench", impl, "threads", Integer.toString(threads)));
     }
 
     private static Result gemmResult(Map<String, Result> byKey, String impl, GemmCase g, int threads) {

@@ -1,6 +1,7 @@
 package dev.jnorm.cli;
 
 import com.fasterxml.jackson.annotation.JsonIgnore;
+import dev.jnorm.Scope;
 import dev.jnorm.Tensor;
 import dev.jnorm.data.Dataset;
 import dev.jnorm.data.MiniBatches;
@@ -113,17 +114,20 @@ public final class Trainer {
             List<int[]> order = batches.epochIndices();
             for (int b = 0; b < perEpoch; b++) {
                 Dataset.Batch batch = train.batch(order.get(b));
-                opt.zeroGrad();
-                Tensor loss = lossFn.forward(model.forward(batch.x()), batch.y());
-                double l = loss.item();
-                step++;
-                if (!Double.isFinite(l)) {
-                    diverged = true;
-                    listener.step(step, total, l);
-                    break;
+                double l;
+                try (Scope scope = Tensor.scope()) { // the step's activations and gradients are reused next step
+                    opt.zeroGrad();
+                    Tensor loss = lossFn.forward(model.forward(batch.x()), batch.y());
+                    l = loss.item();
+                    step++;
+                    if (!Double.isFinite(l)) {
+                        diverged = true;
+                        listener.step(step, total, l);
+                        break;
+                    }
+                    loss.backward();
+                    opt.step();
                 }
-                loss.backward();
-                opt.step();
                 epochSum += l;
                 sinceSum += l;
                 epochCount++;
@@ -177,9 +181,12 @@ public final class Trainer {
                     idx[i] = start + i;
                 }
                 Dataset.Batch b = data.batch(idx);
-                Tensor logits = model.forward(b.x());
-                lossSum += lossFn.forward(logits, b.y()).item() * idx.length;
-                float[] z = logits.toArray();
+                float[] z;
+                try (Scope scope = Tensor.scope()) {
+                    Tensor logits = model.forward(b.x());
+                    lossSum += lossFn.forward(logits, b.y()).item() * idx.length;
+                    z = logits.toArray();
+                }
                 int classes = data.numClasses();
                 for (int i = 0; i < idx.length; i++) {
                     int best = 0;
