@@ -7,7 +7,8 @@
 #                                -r 1s, one JMH invocation per normalization case (all its implementations and
 #                                thread counts back to back), each into bench/target/parts/rNNN-*.json; the rows
 #                                a ratio compares are reported from one round, the one where they were fastest
-#                                together. JNORM_BENCH_ROUNDS=n: n rounds instead of 2 (ignored with JMH-ARGS)
+#                                together. JNORM_BENCH_ROUNDS=n: n rounds instead of 2 (ignored with JMH-ARGS);
+#                                JNORM_BENCH_ITERATIONS='-wi 2 -w 300ms -i 3 -r 500ms': other iteration settings
 #   bench/run.sh JMH-ARGS...     your JMH arguments instead of those defaults, e.g. a quick look at one case:
 #                                bench/run.sh -wi 1 -w 200ms -i 1 -r 500ms -p op=ln_4096x1024 -p threads=1 'NormBench'
 #                                or one family: ... 'GemmBench', ... 'TrainStep' (both step benchmarks)
@@ -104,7 +105,10 @@ else
   # ever slows a row down), and gives each round's copy ceiling.
   rounds=${JNORM_BENCH_ROUNDS:-2}
   [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "bench/run.sh: JNORM_BENCH_ROUNDS must be a positive integer, got '$rounds'" >&2; exit 1; }
-  defaults=(-f 1 -wi 3 -w 500ms -i 5 -r 1s)
+  # JNORM_BENCH_ITERATIONS="-wi 2 -w 300ms -i 3 -r 500ms" replaces the iteration settings (a shorter run; the report
+  # names the command, so it shows)
+  read -r -a iterations <<< "${JNORM_BENCH_ITERATIONS:--wi 3 -w 500ms -i 5 -r 1s}"
+  defaults=(-f 1 "${iterations[@]}")
   parts="$here/target/parts"
   rm -rf "$parts"
   mkdir -p "$parts"
@@ -143,6 +147,9 @@ fi
 cmd="bench/run.sh"
 if [ $# -eq 0 ] && [ "${JNORM_BENCH_ROUNDS:-2}" != 2 ]; then
   cmd="JNORM_BENCH_ROUNDS=$JNORM_BENCH_ROUNDS $cmd"
+fi
+if [ $# -eq 0 ] && [ -n "${JNORM_BENCH_ITERATIONS:-}" ]; then
+  cmd="JNORM_BENCH_ITERATIONS='$JNORM_BENCH_ITERATIONS' $cmd"
 fi
 for a in "$@"; do
   if [[ "$a" =~ ^[A-Za-z0-9_./=:,+@%-]+$ ]]; then
