@@ -96,7 +96,7 @@ final class Autograd {
                         flight.deliver(node.inputs[i], gis[i]);
                     }
                 }
-                flight.consumed(g);
+                flight.release(g);
             }
         } finally {
             state[0]--;
@@ -119,7 +119,7 @@ final class Autograd {
             holders.computeIfAbsent(g, k -> new int[1])[0]++;
         }
 
-        /** Removes t's gradient from flight; the array stays counted until {@link #consumed}. */
+        /** Removes t's gradient from flight; the array stays counted until {@link #release}. */
         float[] take(Tensor t) {
             return grads.remove(t);
         }
@@ -153,13 +153,11 @@ final class Autograd {
             release(gi);
         }
 
-        /** One holder of g is done with it; the last one gives it back to the pool. */
-        void consumed(float[] g) {
-            release(g);
-        }
-
-        /** Drops one hold of g, recycling it when it was the last and g is not the caller's. */
-        private void release(float[] g) {
+        /**
+         * Drops one hold of g (a node consumed it, or it was added into another): the last one gives it back to the
+         * pool unless it is the caller's.
+         */
+        void release(float[] g) {
             int[] h = holders.get(g);
             if (h != null && --h[0] > 0) {
                 return;
@@ -200,7 +198,7 @@ final class Autograd {
      */
     private static void accumulateGrad(Tensor t, float[] g, Flight flight) {
         if (!t.requiresGrad()) {
-            flight.consumed(g);
+            flight.release(g);
             return;
         }
         Tensor grad = t.grad();
@@ -210,7 +208,7 @@ final class Autograd {
                 t.setGrad(Tensor.gradient(g, t));
             } else {
                 t.setGrad(Tensor.gradient(g.clone(), t));
-                flight.consumed(g);
+                flight.release(g);
             }
             return;
         }
@@ -218,17 +216,33 @@ final class Autograd {
         for (int k = 0; k < acc.length; k++) {
             acc[k] += g[k];
         }
-        flight.consumed(g);
+        flight.release(g);
     }
 
-    /** Every tensor a backward would read must be live: a closed scope's outputs cannot be differentiated. */
+    /**
+     * Every tensor a backward would read must be live: each tensor on the walk and every input of its node,
+     * including inputs that take no gradient (a node's backward may read them: Linear's x for dW). A closed scope's
+     * outputs cannot be differentiated. Checked before any node runs, so a failing backward changes no leaf's grad.
+     */
     private static void checkLive(List<Tensor> order) {
         for (Tensor t : order) {
-            if (t.isReleased()) {
-                throw new IllegalStateException("Tensor.backward: the graph reaches a tensor released when its "
-                        + "Scope closed (" + t.describe() + "); call backward inside the scope that ran the forward, "
-                        + "or keep the tensors it needs");
+            checkLive(t);
+            Tensor.GradFn fn = t.gradFnOrNull();
+            if (fn != null) {
+                for (Tensor in : fn.inputs) {
+                    if (in != null) {
+                        checkLive(in);
+                    }
+                }
             }
+        }
+    }
+
+    private static void checkLive(Tensor t) {
+        if (t.isReleased()) {
+            throw new IllegalStateException("Tensor.backward: the graph reaches a tensor released when its Scope "
+                    + "closed (" + t.describe() + "); call backward inside the scope that ran the forward, or keep "
+                    + "the tensors it needs");
         }
     }
 

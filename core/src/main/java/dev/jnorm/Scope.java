@@ -24,12 +24,13 @@ import dev.jnorm.kernels.BufferPool;
  * <p>What a scope owns: each tensor an op produced inside it ({@link Tensor#fromOp}) into an array it took from
  * {@link BufferPool} while the scope was open. Nothing else: parameters, their gradients, running statistics,
  * optimizer state, tensors made by {@code Tensor.of/zeros/randn/copy} and {@code out} tensors are never owned, so
- * they outlive any scope. Gradients inside {@code backward} are recycled by the autograd engine as it consumes them,
- * scope or not.
+ * they outlive any scope, and so does an output under {@link BufferPool#MIN_LENGTH} elements, which the pool never
+ * hands out. Gradients inside {@code backward} are recycled by the autograd engine as it consumes them, scope or not.
  *
  * <p>At {@link #close()} every owned tensor's array goes back to this thread's pool, and the tensor, with every view
  * of it, becomes released: any read or write through it ({@code storage()}, {@code toArray()}, {@code item()},
- * {@code get}, an op taking it as input, a {@code backward} through a graph that reaches it) throws
+ * {@code get}, an op taking it as input, a {@code backward} through a graph that reaches it, even as an input that
+ * takes no gradient) throws
  * {@link IllegalStateException} naming the op that made it and its shape. A recycled array is never visible through a
  * tensor a caller still holds. To take a result out of a scope, {@link #keep} it (it then belongs to the enclosing
  * scope, or to nobody) or copy it ({@link Tensor#copy()}, {@link Tensor#toArray()}).
@@ -79,6 +80,7 @@ public final class Scope implements AutoCloseable {
      */
     public Tensor keep(Tensor t) {
         checkThread("keep");
+        t.checkLive("Scope.keep");
         Storage s = t.storageObject();
         if (s.owner == this) {
             s.owner = parent;
@@ -119,14 +121,21 @@ public final class Scope implements AutoCloseable {
         }
         closed = true;
         CURRENT.set(parent);
-        for (Storage s : owned) {
-            if (s.owner == this) { // not kept, not already released
-                BufferPool.recycle(s.release());
+        try {
+            List<float[]> dead = new ArrayList<>(owned.size());
+            for (Storage s : owned) {
+                if (s.owner == this) { // not kept, not already released
+                    dead.add(s.release()); // every tensor released before any array is pooled
+                }
             }
-        }
-        owned.clear();
-        if (parent == null) {
-            BufferPool.stopTracking();
+            for (float[] a : dead) {
+                BufferPool.recycle(a);
+            }
+        } finally {
+            owned.clear();
+            if (parent == null) {
+                BufferPool.stopTracking();
+            }
         }
     }
 

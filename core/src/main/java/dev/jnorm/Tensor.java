@@ -181,15 +181,23 @@ public final class Tensor {
         if (format == MemoryFormat.CHANNELS_LAST) {
             checkChannelsLastRank("Tensor.fromOp", s);
         }
-        Tensor out = new Tensor(new Storage(data, null, name), s, format);
+        Storage storage = null;
+        for (Tensor in : inputs) {
+            if (in != null) {
+                in.checkLive(name);
+                if (in.storage.floats() == data) { // the op returns its input's array: a view, one fate
+                    storage = in.storage;
+                }
+            }
+        }
+        Tensor out = new Tensor(storage != null ? storage : new Storage(data, null, name), s, format);
         Scope scope = Scope.current();
-        if (scope != null && !Autograd.inBackward()) {
+        if (storage == null && scope != null && !Autograd.inBackward()) {
             scope.adopt(out.storage, data);
         }
         if (isGradEnabled()) {
             for (Tensor in : inputs) {
                 if (in != null && in.requiresGrad) {
-                    in.checkLive("Tensor.fromOp");
                     out.requiresGrad = true;
                     out.gradFn = new GradFn(name, inputs, fn);
                     break;
@@ -251,6 +259,7 @@ public final class Tensor {
 
     /** This tensor in the given memory format (a copy with autograd, or this when already so). */
     public Tensor toFormat(MemoryFormat target) {
+        checkLive("Tensor.toFormat");
         if (target == format) {
             return this;
         }
@@ -303,7 +312,7 @@ public final class Tensor {
     }
 
     /** Throws as {@link #data} does when this tensor was released. */
-    private void checkLive(String who) {
+    void checkLive(String who) {
         if (storage.isReleased()) {
             data(who);
         }
@@ -527,6 +536,7 @@ public final class Tensor {
 
     /** Marks a leaf tensor as requiring grad; returns this. */
     public Tensor requiresGrad(boolean value) {
+        checkLive("Tensor.requiresGrad");
         if (gradFn != null && !value) {
             throw new IllegalStateException("Tensor.requiresGrad: cannot turn off requires_grad of a non-leaf "
                     + "tensor (produced by " + gradFn.name + "); use detach()");
@@ -646,7 +656,7 @@ public final class Tensor {
             out[i] = a[i] - b[i];
         }
         return fromOp(out, shape.clone(), format, "SubBackward", new Tensor[] {this, o},
-                g -> new Tensor[] {g, g.mul(-1f)});
+                g -> new Tensor[] {g, o.requiresGrad ? g.mul(-1f) : null});
     }
 
     public Tensor mul(Tensor other) {

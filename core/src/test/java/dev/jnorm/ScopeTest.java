@@ -240,6 +240,94 @@ class ScopeTest {
         }
     }
 
+    @Test
+    void backwardReadingAReleasedInputThatTakesNoGradientThrowsBeforeAnyGradientMoves() {
+        Tensor raw = Tensor.randn(new Random(14), 128, 64);
+        Linear lin = new Linear(64, 8, true, new Random(15));
+        Tensor y;
+        try (Scope ignored = Tensor.scope()) {
+            Tensor xin = raw.mul(2f); // the scope's; no gradient
+            y = lin.forward(xin);     // 1024 floats: below the pool's minimum, nobody's, outlives the scope
+        }
+        raw.mul(-1000f); // would take xin's array
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> y.backward(Tensor.randn(new Random(16), 128, 8)));
+        assertTrue(e.getMessage().startsWith("Tensor.backward: the graph reaches a tensor released when its Scope "
+                + "closed (the tensor of shape [128, 64] made by MulBackward)"), e.getMessage());
+        assertNull(lin.weight().grad());
+        assertNull(lin.bias().grad());
+    }
+
+    @Test
+    void aFailingBackwardThroughAReleasedOperandChangesNoLeafsGradient() {
+        Random rng = new Random(17);
+        Tensor raw = Tensor.randn(rng, 8192);
+        Tensor w1 = Tensor.randn(rng, 8192).requiresGrad(true);
+        Tensor w2 = Tensor.randn(rng, 8192).requiresGrad(true);
+        try (Scope outer = Tensor.scope()) {
+            Tensor b;
+            try (Scope inner = Tensor.scope()) {
+                Tensor xin = raw.mul(2f);
+                b = inner.keep(w2.mul(xin)); // kept, but its node reads xin, released with the inner scope
+            }
+            Tensor root = b.add(w1.mul(3f));
+            assertThrows(IllegalStateException.class, () -> root.backward(Tensor.randn(new Random(18), 8192)));
+            assertNull(w1.grad(), "no leaf accumulated before the check");
+            assertNull(w2.grad());
+        }
+    }
+
+    /** A custom op returning its input's own array: the output is a view of the input, with its fate. */
+    private static Tensor identityOp(Tensor a) {
+        return Tensor.fromOp(a.storage(), a.shape(), "IdentityBackward", new Tensor[] {a}, g -> new Tensor[] {g});
+    }
+
+    @Test
+    void anOpReturningItsInputsArrayMakesAViewThatSharesTheInputsFate() {
+        Tensor raw = x(19);
+        Tensor b;
+        Tensor a;
+        try (Scope scope = Tensor.scope()) {
+            a = raw.mul(2f);
+            b = identityOp(a);
+            assertTrue(scope.owns(b), "the input's storage, owned by the scope");
+        }
+        assertTrue(b.isReleased());
+        Tensor kept;
+        try (Scope scope = Tensor.scope()) {
+            kept = scope.keep(identityOp(raw.mul(3f)));
+        }
+        float[] before = kept.toArray();
+        raw.mul(-7f);
+        assertArrayEquals(before, kept.toArray(), "keeping the view kept the array");
+    }
+
+    @Test
+    void passThroughCallsOnAReleasedTensorThrowToo() {
+        Tensor y = releasedOutputAndView()[0];
+        assertReleased(y::contiguous, "contiguous()");
+        assertReleased(() -> y.toFormat(Tensor.MemoryFormat.CONTIGUOUS), "toFormat(same)");
+        assertReleased(() -> y.requiresGrad(true), "requiresGrad");
+        try (Scope scope = Tensor.scope()) {
+            assertReleased(() -> scope.keep(y), "Scope.keep");
+        }
+    }
+
+    @Test
+    void aCloseThatFailsStillEndsTheScopeAndItsTracking() {
+        Tensor y;
+        Scope scope = Tensor.scope();
+        y = x(20).relu();
+        Tensor z = x(21).relu();
+        BufferPool.recycle(y.storage()); // a caller's bug: the scope's array given back by hand
+        IllegalStateException e = assertThrows(IllegalStateException.class, scope::close);
+        assertTrue(e.getMessage().contains("already given back"), e.getMessage());
+        assertNull(Scope.current());
+        assertTrue(y.isReleased());
+        assertTrue(z.isReleased(), "every owned tensor released before any array is pooled");
+        assertFalse(BufferPool.claim(BufferPool.uninitialized(8192)), "no tracking after the scope ended");
+    }
+
     // ---------------------------------------------------------------- the idioms, against the plain code
 
     /** Conv → BN → ReLU → MaxPool → residual(Conv → GN → ReLU) → LayerNorm → Flatten → Linear. */

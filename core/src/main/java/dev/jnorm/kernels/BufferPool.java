@@ -4,9 +4,9 @@ import java.lang.ref.SoftReference;
 import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.IdentityHashMap;
 import java.util.Iterator;
 import java.util.Map;
+import java.util.WeakHashMap;
 
 /**
  * Per-thread recycling of tensor-sized float arrays: what libtorch gets from its allocator, for the JVM.
@@ -50,10 +50,24 @@ public final class BufferPool {
     /** Bytes one thread's pool may hold: a quarter of the maximum heap (tests lower it). */
     static volatile long maxBytes = Runtime.getRuntime().maxMemory() / 4;
     /** A length unused this long is dropped ({@code -Djnorm.bufferPool.idleSeconds}; tests lower it). */
-    static volatile long idleNanos = (long) (Double.parseDouble(System.getProperty("jnorm.bufferPool.idleSeconds",
-            "30")) * 1e9);
+    static volatile long idleNanos = idleNanos(System.getProperty("jnorm.bufferPool.idleSeconds", "30"));
     /** The pool's clock (tests replace it). */
     static volatile java.util.function.LongSupplier clock = System::nanoTime;
+    /** {@code -Djnorm.bufferPool.idleSeconds}: a positive number of seconds. */
+    static long idleNanos(String seconds) {
+        double v;
+        try {
+            v = Double.parseDouble(seconds.trim());
+        } catch (NumberFormatException e) {
+            v = Double.NaN;
+        }
+        if (!(v > 0) || v > 1e9) {
+            throw new IllegalArgumentException("jnorm.bufferPool.idleSeconds must be a number of seconds > 0 and "
+                    + "<= 1e9, got '" + seconds + "'");
+        }
+        return (long) (v * 1e9);
+    }
+
     /** Outstanding tracked arrays per thread past which tracking forgets them (they then stay plain garbage). */
     static final int MAX_TRACKED = 1 << 14;
 
@@ -83,8 +97,19 @@ public final class BufferPool {
         long hits;
         long misses;
         long lastSweep = clock.getAsLong();
-        /** Arrays handed out while tracking and not yet claimed or given back; null when not tracking. */
-        IdentityHashMap<float[], Boolean> tracked;
+        /**
+         * Arrays handed out while tracking and not yet claimed or given back; null when not tracking. Weakly held (an
+         * array's equals and hashCode are identity's): a temporary an op drops unclaimed stays garbage.
+         */
+        WeakHashMap<float[], Boolean> tracked;
+        /** The arrays on the shelves, weakly: the double-give-back check without a scan. */
+        final WeakHashMap<float[], Boolean> shelved = new WeakHashMap<>();
+
+        void clearShelves() {
+            byLength.clear();
+            shelved.clear();
+            bytes = 0;
+        }
 
         /** Drops the lengths unused for {@link #idleNanos}; at most once a second. */
         void sweep(long now) {
@@ -97,6 +122,9 @@ public final class BufferPool {
                 Map.Entry<Integer, Shelf> e = it.next();
                 if (now - e.getValue().lastUse >= idleNanos) {
                     bytes -= 4L * e.getKey() * e.getValue().arrays.size();
+                    for (SoftReference<float[]> r : e.getValue().arrays) {
+                        shelved.remove(r.get());
+                    }
                     it.remove();
                 }
             }
@@ -142,6 +170,9 @@ public final class BufferPool {
                 pool.bytes -= 4L * length;
                 a = shelf.arrays.pop().get();
             }
+            if (a != null) {
+                pool.shelved.remove(a);
+            }
         }
         if (a != null) {
             pool.hits++;
@@ -172,21 +203,19 @@ public final class BufferPool {
         Shelf shelf = pool.byLength.get(a.length);
         if (shelf == null) {
             if (pool.byLength.size() >= LENGTHS) {
-                pool.byLength.clear(); // a workload of many shapes: start over rather than keep the stale ones
-                pool.bytes = 0;
+                pool.clearShelves(); // a workload of many shapes: start over rather than keep the stale ones
             }
             shelf = new Shelf();
             pool.byLength.put(a.length, shelf);
         }
         shelf.lastUse = now;
-        for (SoftReference<float[]> r : shelf.arrays) {
-            if (r.get() == a) { // two owners of one array would corrupt each other: a bug, never silent
-                throw new IllegalStateException("BufferPool.recycle: this array of " + a.length
-                        + " floats was already given back");
-            }
+        if (pool.shelved.containsKey(a)) { // two owners of one array would corrupt each other: a bug, never silent
+            throw new IllegalStateException("BufferPool.recycle: this array of " + a.length
+                    + " floats was already given back");
         }
         if (shelf.arrays.size() < PER_LENGTH && pool.bytes + 4L * a.length <= maxBytes) {
             shelf.arrays.push(new SoftReference<>(a));
+            pool.shelved.put(a, Boolean.TRUE);
             pool.bytes += 4L * a.length;
         }
     }
@@ -198,7 +227,7 @@ public final class BufferPool {
     public static void startTracking() {
         Pool pool = POOL.get();
         if (pool.tracked == null) {
-            pool.tracked = new IdentityHashMap<>();
+            pool.tracked = new WeakHashMap<>();
         }
     }
 
@@ -212,15 +241,13 @@ public final class BufferPool {
      * claims it when so (a second claim of the same hand-out is false).
      */
     public static boolean claim(float[] a) {
-        IdentityHashMap<float[], Boolean> tracked = POOL.get().tracked;
+        WeakHashMap<float[], Boolean> tracked = POOL.get().tracked;
         return tracked != null && tracked.remove(a) != null;
     }
 
     /** Drops this thread's pooled arrays now (the counters stay). */
     public static void trim() {
-        Pool pool = POOL.get();
-        pool.byLength.clear();
-        pool.bytes = 0;
+        POOL.get().clearShelves();
     }
 
     /** Bytes of arrays this thread's pool holds (counting those the collector may already have reclaimed). */
@@ -240,8 +267,7 @@ public final class BufferPool {
     /** Drops this thread's pooled arrays and zeroes its counters (and restarts its idle clock). */
     public static void clear() {
         Pool pool = POOL.get();
-        pool.byLength.clear();
-        pool.bytes = 0;
+        pool.clearShelves();
         pool.hits = 0;
         pool.misses = 0;
         pool.lastSweep = clock.getAsLong();

@@ -200,4 +200,14 @@ class BufferPoolTest {
         float[] after = BufferPool.uninitialized(N);
         assertEquals(false, BufferPool.claim(after), "not tracking");
     }
+
+    @Test
+    void theIdleTimeMustBeAPositiveNumberOfSeconds() {
+        assertEquals(2_500_000_000L, BufferPool.idleNanos("2.5"));
+        for (String bad : new String[] {"abc", "0", "-1", "NaN", "Infinity", ""}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> BufferPool.idleNanos(bad));
+            assertEquals("jnorm.bufferPool.idleSeconds must be a number of seconds > 0 and <= 1e9, got '" + bad + "'",
+                    e.getMessage());
+        }
+    }
 }
