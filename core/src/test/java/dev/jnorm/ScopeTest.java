@@ -1,17 +1,12 @@
 package dev.jnorm;
 
 import dev.jnorm.kernels.BufferPool;
-import dev.jnorm.nn.BatchNorm2d;
 import dev.jnorm.nn.Conv2d;
 import dev.jnorm.nn.CrossEntropyLoss;
-import dev.jnorm.nn.Flatten;
-import dev.jnorm.nn.GroupNorm;
 import dev.jnorm.nn.LayerNorm;
 import dev.jnorm.nn.Linear;
-import dev.jnorm.nn.MaxPool2d;
 import dev.jnorm.nn.Module;
-import dev.jnorm.nn.ReLU;
-import dev.jnorm.nn.Residual;
+import dev.jnorm.nn.RecyclingFixtures;
 import dev.jnorm.nn.Sequential;
 import dev.jnorm.nn.functional.F;
 import dev.jnorm.optim.SGD;
@@ -330,23 +325,12 @@ class ScopeTest {
 
     // ---------------------------------------------------------------- the idioms, against the plain code
 
-    /** Conv → BN → ReLU → MaxPool → residual(Conv → GN → ReLU) → LayerNorm → Flatten → Linear. */
     private static Sequential net() {
-        Random rng = new Random(21);
-        return new Sequential(
-                new Conv2d(1, 8, 3, 1, 1, true, rng), new BatchNorm2d(8), new ReLU(), new MaxPool2d(2),
-                new Residual(new Sequential(new Conv2d(8, 8, 3, 1, 1, false, rng), new GroupNorm(2, 8),
-                        new ReLU())),
-                new LayerNorm(16), new Flatten(), new Linear(8 * 16 * 16, 10, true, rng));
+        return RecyclingFixtures.net(21);
     }
 
     private static int[] targets(int step) {
-        Random r = new Random(200 + step);
-        int[] t = new int[8];
-        for (int i = 0; i < t.length; i++) {
-            t[i] = r.nextInt(10);
-        }
-        return t;
+        return RecyclingFixtures.targets(step);
     }
 
     /** Losses, then every state entry, as float bits, after {@code steps} SGD steps, with or without a scope. */
@@ -356,7 +340,7 @@ class ScopeTest {
         CrossEntropyLoss ce = new CrossEntropyLoss();
         List<Integer> out = new ArrayList<>();
         for (int s = 0; s < steps; s++) {
-            Tensor xb = Tensor.randn(new Random(100 + s), 8, 1, 32, 32);
+            Tensor xb = RecyclingFixtures.batch(s);
             Scope scope = scoped ? Tensor.scope() : null;
             try {
                 sgd.zeroGrad();
