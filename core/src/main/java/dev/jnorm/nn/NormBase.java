@@ -382,7 +382,7 @@ public abstract class NormBase extends Module {
      * Options with PyTorch's defaults — each default lives here only: eps 1e-5, momentum 0.1; affine and
      * trackRunningStats default to true for BatchNorm and false for InstanceNorm (set by the family).
      */
-    public static final class Builder<T extends NormBase> {
+    public static class Builder<T extends NormBase> {
         final int numFeatures;
         final String displayName;
         final boolean lazy;
@@ -445,6 +445,61 @@ public abstract class NormBase extends Module {
 
         public T build() {
             return factory.apply(this);
+        }
+    }
+
+    /**
+     * The base of a builder that adds options of its own (Batch Renormalization's bounds, Ghost BatchNorm's virtual
+     * batch size): the shared options return the subclass, so they chain in any order.
+     *
+     * @param <B> the subclass
+     */
+    public abstract static class ExtendedBuilder<T extends NormBase, B extends ExtendedBuilder<T, B>>
+            extends Builder<T> {
+        @SuppressWarnings("unchecked")
+        ExtendedBuilder(String displayName, int numFeatures, Function<B, T> factory) {
+            super(displayName, numFeatures, false, true, true, b -> factory.apply((B) b));
+        }
+
+        @SuppressWarnings("unchecked")
+        private B self() {
+            return (B) this;
+        }
+
+        @Override
+        public B eps(double eps) {
+            super.eps(eps);
+            return self();
+        }
+
+        @Override
+        public B momentum(double momentum) {
+            super.momentum(momentum);
+            return self();
+        }
+
+        @Override
+        public B cumulativeAverage() {
+            super.cumulativeAverage();
+            return self();
+        }
+
+        @Override
+        public B affine(boolean affine) {
+            super.affine(affine);
+            return self();
+        }
+
+        @Override
+        public B trackRunningStats(boolean track) {
+            super.trackRunningStats(track);
+            return self();
+        }
+
+        @Override
+        public B nonFiniteStats(NonFinitePolicy policy) {
+            super.nonFiniteStats(policy);
+            return self();
         }
     }
 }
