@@ -1,6 +1,8 @@
 package dev.jnorm.cli;
 
 import dev.jnorm.nn.BatchNorm2d;
+import dev.jnorm.nn.BatchRenorm2d;
+import dev.jnorm.nn.GhostBatchNorm2d;
 import dev.jnorm.nn.GroupNorm;
 import dev.jnorm.nn.InstanceNorm2d;
 import dev.jnorm.nn.LayerNorm;
@@ -18,11 +20,19 @@ import java.util.Locale;
  * <li>layer: LayerNorm([C, H, W]) — PyTorch's LayerNorm over each sample's whole feature map, with an element-wise
  * affine;</li>
  * <li>instance: InstanceNorm2d(C, affine=True) — affine on so that every variant has a learnable scale and shift
- * (PyTorch's default is affine=False).</li>
+ * (PyTorch's default is affine=False);</li>
+ * <li>brn: BatchRenorm2d(C) with its defaults (r_max 3, d_max 5 from the first step, momentum 0.1);</li>
+ * <li>ghost: GhostBatchNorm2d(C) with virtual batches of {@link #GHOST_VIRTUAL_BATCH} samples.</li>
  * </ul>
  */
 public enum NormKind {
-    NONE, BATCH, GROUP, LAYER, INSTANCE;
+    NONE, BATCH, GROUP, LAYER, INSTANCE, BATCH_RENORM, GHOST_BATCH;
+
+    /** The five the demo and the first experiments compare. */
+    public static final java.util.List<NormKind> CLASSIC = java.util.List.of(NONE, BATCH, GROUP, LAYER, INSTANCE);
+
+    /** Ghost BatchNorm's virtual batch size in these comparisons. */
+    public static final int GHOST_VIRTUAL_BATCH = 8;
 
     /** The layer for a C×H×W feature map, or null for {@link #NONE}. */
     public Module create(int c, int h, int w) {
@@ -32,12 +42,18 @@ public enum NormKind {
             case GROUP -> new GroupNorm(Math.min(4, c), c);
             case LAYER -> new LayerNorm(c, h, w);
             case INSTANCE -> InstanceNorm2d.builder(c).affine(true).build();
+            case BATCH_RENORM -> new BatchRenorm2d(c);
+            case GHOST_BATCH -> GhostBatchNorm2d.builder(c).virtualBatchSize(GHOST_VIRTUAL_BATCH).build();
         };
     }
 
-    /** The command-line spelling: none, batch, group, layer, instance. */
+    /** The command-line spelling: none, batch, group, layer, instance, brn, ghost. */
     public String label() {
-        return name().toLowerCase(Locale.ROOT);
+        return switch (this) {
+            case BATCH_RENORM -> "brn";
+            case GHOST_BATCH -> "ghost";
+            default -> name().toLowerCase(Locale.ROOT);
+        };
     }
 
     /** The name charts and tables show. */
@@ -48,6 +64,8 @@ public enum NormKind {
             case GROUP -> "GroupNorm";
             case LAYER -> "LayerNorm";
             case INSTANCE -> "InstanceNorm";
+            case BATCH_RENORM -> "BatchRenorm";
+            case GHOST_BATCH -> "Ghost BatchNorm (virtual " + GHOST_VIRTUAL_BATCH + ")";
         };
     }
 
@@ -57,7 +75,10 @@ public enum NormKind {
                 return k;
             }
         }
-        throw new IllegalArgumentException("unknown normalization '" + s + "' (expected none, batch, group, layer or "
-                + "instance)");
+        StringBuilder labels = new StringBuilder();
+        for (NormKind k : values()) {
+            labels.append(labels.length() == 0 ? "" : ", ").append(k.label());
+        }
+        throw new IllegalArgumentException("unknown normalization '" + s + "' (expected one of " + labels + ")");
     }
 }

@@ -16,7 +16,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Random;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -146,27 +145,33 @@ class CommandsTest {
         writeIdx(data, 80);
         Path outDir = dir.resolve("exp");
         String[] args = {"experiments", "--data", data.toString(), "--out", outDir.toString(), "--epochs", "1",
-                "--seeds", "1", "--batch-sizes", "8,4", "--train-size", "48", "--held-out", "16", "--width", "2",
+                "--seeds", "1", "--batch-sizes", "8,4", "--small-batch-sizes", "16,4", "--train-size", "48", "--held-out", "16", "--width", "2",
                 "--no-progress"};
         assertEquals(0, Main.run(args), out());
         List<String> lines = Files.readAllLines(outDir.resolve("results.jsonl"));
-        // batch-size part: 2 sizes × 5 norms; learning-rate: 2 lrs × 3 norms; bn-calibration: 2 sizes
-        assertEquals(2 * 5 + 2 * 3 + 2, lines.size());
+        // batch-size part: 2 sizes × 5 norms; learning-rate: 2 lrs × 3 norms; small-batch: 2 sizes × 4 norms plus
+        // Ghost BatchNorm at 16 (two virtual batches of 8; none at 4); bn-calibration: 2 sizes
+        assertEquals(2 * 5 + 2 * 3 + (2 * 4 + 1) + 2, lines.size());
         JsonNode first = Reports.JSON.readTree(lines.get(0));
         assertEquals("batch-size/batch/b8/lr0.0125/s0", first.get("id").asText());
         String summary = Files.readString(outDir.resolve("summary.md"));
         assertTrue(summary.contains("| BatchNorm |") && summary.contains("batch 4"), summary);
         assertTrue(summary.contains("steps to 90 %"), summary);
         assertTrue(summary.contains("population statistics (calibrateAll)"), summary);
+        assertTrue(summary.contains("### Small batches") && summary.contains("| BatchNorm (population statistics) |")
+                && summary.contains("| BatchRenorm |") && summary.contains("| Ghost BatchNorm (virtual 8) | "), summary);
+        long ghostRuns = lines.stream().filter(l -> l.contains("\"id\":\"small-batch/ghost/")).count();
+        assertEquals(1, ghostRuns, "Ghost BatchNorm only where the batch holds more than one virtual batch");
         JsonNode calibrated = Reports.JSON.readTree(lines.get(lines.size() - 1));
         assertEquals("bn-calibration", calibrated.get("part").asText());
         assertTrue(calibrated.get("calibratedHeldOutAccuracy").asDouble() >= 0);
         assertPng(outDir.resolve("batch-size.png"));
         assertPng(outDir.resolve("learning-rate.png"));
+        assertPng(outDir.resolve("small-batch.png"));
 
         captured.reset();
         assertEquals(0, Main.run(args)); // everything is there: nothing reruns
-        assertTrue(out().contains("18 runs planned, 18 already in"), out());
+        assertTrue(out().contains("27 runs planned, 27 already in"), out());
         assertEquals(lines, Files.readAllLines(outDir.resolve("results.jsonl")));
         assertEquals(0, Main.run("experiments", "--report-only", "--out", outDir.toString()));
         assertFalse(Files.readString(outDir.resolve("summary.md")).isBlank());
@@ -174,8 +179,15 @@ class CommandsTest {
 
     @Test
     void normKindsBuildTheirLayers() {
-        assertArrayEquals(new NormKind[] {NormKind.NONE, NormKind.BATCH, NormKind.GROUP, NormKind.LAYER,
-                NormKind.INSTANCE}, NormKind.values());
+        assertEquals(List.of(NormKind.NONE, NormKind.BATCH, NormKind.GROUP, NormKind.LAYER, NormKind.INSTANCE),
+                NormKind.CLASSIC);
+        for (NormKind k : NormKind.values()) {
+            assertEquals(k, NormKind.parse(k.label()));
+        }
+        assertEquals("BatchRenorm2d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True, r_max=3.0, "
+                + "d_max=5.0)", NormKind.BATCH_RENORM.create(8, 4, 4).toString());
+        assertEquals("GhostBatchNorm2d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True, "
+                + "virtual_batch_size=8)", NormKind.GHOST_BATCH.create(8, 4, 4).toString());
         assertEquals(NormKind.LAYER, NormKind.parse("Layer"));
         assertEquals("GroupNorm(4, 8, eps=1e-05, affine=True)", NormKind.GROUP.create(8, 4, 4).toString());
         assertEquals("InstanceNorm2d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=False)",
