@@ -100,15 +100,24 @@ public abstract class Module {
         forwardPreHooks.remove(hook);
     }
 
-    /** A parameter, buffer or attribute by name (null when registered as None or absent). */
+    /** The registered parameter {@code name} itself, even where an attribute of that name shadows it. */
+    final Tensor parameter(String name) {
+        return parameters.get(name);
+    }
+
+    /**
+     * An attribute, parameter or buffer by name (null when registered as None or absent). An attribute comes first:
+     * a reparametrization that keeps its raw parameter under the same name (WeightStandardization) shadows it with
+     * the tensor the forward uses.
+     */
     protected final Tensor tensor(String name) {
+        if (attributes.containsKey(name)) {
+            return attributes.get(name);
+        }
         if (parameters.containsKey(name)) {
             return parameters.get(name);
         }
-        if (buffers.containsKey(name)) {
-            return buffers.get(name);
-        }
-        return attributes.get(name);
+        return buffers.get(name);
     }
 
     // ---------------------------------------------------------------- mode

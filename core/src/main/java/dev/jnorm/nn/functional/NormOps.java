@@ -506,7 +506,7 @@ public final class NormOps {
         checkEps(who, eps);
     }
 
-    private static void checkPerChannel(String who, String what, Tensor t, int c) {
+    static void checkPerChannel(String who, String what, Tensor t, int c) {
         if (t != null && (t.dim() != 1 || t.numel() != c || t.dtype() != Tensor.DType.FLOAT32)) {
             throw new IllegalArgumentException(who + ": " + what + " should be a float tensor of shape [" + c
                     + "] (one value per channel of the input), got " + t.dtype() + " " + Arrays.toString(t.shape()));
@@ -614,7 +614,7 @@ public final class NormOps {
                         bias != null && bias.requiresGrad() ? Tensor.wrap(new float[bias.numel()], bias.shape()) : null});
     }
 
-    private static Tensor wrapOrNull(float[] g, Tensor like) {
+    static Tensor wrapOrNull(float[] g, Tensor like) {
         return g == null ? null : Tensor.wrap(g, like.memoryFormat(), like.shape());
     }
 }
