@@ -31,7 +31,8 @@ public final class ResponseNormOps {
      * <p>This is RMSNorm over each (n, c) plane with a per-channel affine: the {@link GroupNormKernel} row view
      * [N·C, H·W] with G = C, one channel per group, subtractMean = false. The backward's ε term needs each plane's
      * Σ dy·xhat: dε = −½·sign(ε)·Σ_(n,c) weight_c·rstd²·Σ dy·xhat, read from the kernel's per-affine-index sums
-     * by giving every row its own affine index (G = N·C) when ε learns.
+     * by giving every row its own affine index (G = N·C); with a fixed ε the call is the row family's node
+     * ({@link NormOps#rowNorm}).
      */
     public static Tensor filterResponseNorm(String who, Tensor x, Tensor weight, Tensor bias, Tensor learnableEps,
                                             double eps) {
@@ -58,10 +59,14 @@ public final class ResponseNormOps {
             throw new IllegalArgumentException(who + ": expected a non-empty input, got shape "
                     + Arrays.toString(x.shape()));
         }
+        int rows = n * c;
+        if (learnableEps == null) { // the row family's node: RMSNorm rows with a per-channel affine
+            return NormOps.rowNorm(x, new NormOps.RowView(rows, c, 1, inner, false, "FilterResponseNormBackward"),
+                    weight, bias, Math.abs(eps), null, null, null);
+        }
         GroupNormKernel kernel = Kernels.groupNorm();
         float[] xs = x.storage();
-        float[] w = weight == null ? null : weight.storage();
-        int rows = n * c;
+        float[] w = NormOps.storageOrNull(weight);
         double[] mean = new double[rows]; // [N·C] zeros (no mean subtracted)
         double[] rstd = new double[rows]; // [N·C] saved for backward: 1/sqrt(ν² + |ε|)
         float[] y = BufferPool.uninitialized(xs.length); // every element written
@@ -69,7 +74,7 @@ public final class ResponseNormOps {
                 mean, rstd, null);
         return Tensor.fromOp(y, x.shape(), "FilterResponseNormBackward", new Tensor[] {x, weight, bias, learnableEps},
                 dy -> {
-                    boolean wantEps = learnableEps != null && learnableEps.requiresGrad();
+                    boolean wantEps = learnableEps.requiresGrad();
                     float[] dx = x.requiresGrad() ? BufferPool.uninitialized(xs.length) : null;
                     float[] dw = weight != null && weight.requiresGrad() ? new float[c] : null;
                     float[] db = bias != null && bias.requiresGrad() ? new float[c] : null;
