@@ -95,6 +95,19 @@ public abstract class Module {
         return Collections.unmodifiableList(forwardPreHooks);
     }
 
+    /**
+     * The first forward pre-hook of class {@code type} that {@code match} accepts, or null: how a reparametrization
+     * finds the hook it registered on a parameter.
+     */
+    final <H extends Consumer<Module>> H forwardPreHook(Class<H> type, java.util.function.Predicate<H> match) {
+        for (Consumer<Module> hook : forwardPreHooks) {
+            if (type.isInstance(hook) && match.test(type.cast(hook))) {
+                return type.cast(hook);
+            }
+        }
+        return null;
+    }
+
     /** Removes a forward pre-hook (matched by identity). */
     final void removeForwardPreHook(Consumer<Module> hook) {
         forwardPreHooks.remove(hook);

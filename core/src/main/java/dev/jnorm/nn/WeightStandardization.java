@@ -42,11 +42,9 @@ public final class WeightStandardization {
      *                                  dimensions, or eps is not a finite number > 0
      */
     public static <M extends Module> M apply(M module, String name, double eps) {
-        for (Consumer<Module> hook : module.forwardPreHooks()) {
-            if (hook instanceof Hook h && h.name.equals(name)) {
-                throw new IllegalStateException("WeightStandardization: already applied to parameter '" + name
-                        + "' of " + module.name());
-            }
+        if (module.forwardPreHook(Hook.class, h -> h.name.equals(name)) != null) {
+            throw new IllegalStateException("WeightStandardization: already applied to parameter '" + name + "' of "
+                    + module.name());
         }
         if (!module.hasParameter(name)) {
             throw new IllegalArgumentException("WeightStandardization: " + module.name() + " has no parameter '"
@@ -71,15 +69,14 @@ public final class WeightStandardization {
      * @throws IllegalArgumentException if no weight standardization is registered on {@code name}
      */
     public static <M extends Module> M remove(M module, String name) {
-        for (Consumer<Module> hook : module.forwardPreHooks()) {
-            if (hook instanceof Hook h && h.name.equals(name)) {
-                module.removeAttribute(name);
-                module.removeForwardPreHook(hook);
-                return module;
-            }
+        Hook hook = module.forwardPreHook(Hook.class, h -> h.name.equals(name));
+        if (hook == null) {
+            throw new IllegalArgumentException("WeightStandardization: not applied to '" + name + "' of "
+                    + module.name());
         }
-        throw new IllegalArgumentException("WeightStandardization: not applied to '" + name + "' of "
-                + module.name());
+        module.removeAttribute(name);
+        module.removeForwardPreHook(hook);
+        return module;
     }
 
     /** Ŵ of a raw weight W [out, *]: per output channel, (W − mean) / sqrt(biased var + eps), one autograd node. */
