@@ -81,6 +81,14 @@ public final class F {
         return NormOps.rmsNorm("rms_norm", x, normalizedShape, weight, eps, requireOut("rms_norm", out));
     }
 
+    /**
+     * {@code F.local_response_norm(x, size, alpha, beta, k)}: x (N, C, *) with at least 3 dims, each value divided by
+     * (k + alpha·mean of the squares in a zero-padded window of size channels)^beta.
+     */
+    public static Tensor localResponseNorm(Tensor x, int size, double alpha, double beta, double k) {
+        return ResponseNormOps.localResponseNorm("local_response_norm", x, size, alpha, beta, k);
+    }
+
     private static Tensor requireOut(String who, Tensor out) {
         if (out == null) {
             throw new IllegalArgumentException(who + ": out must be a tensor, got null (call the form without out "

@@ -532,7 +532,7 @@ public final class NormOps {
         checkEps(a.who(), a.eps());
     }
 
-    private static void checkPerChannel(String who, String what, Tensor t, int c) {
+    static void checkPerChannel(String who, String what, Tensor t, int c) {
         if (t != null && (t.dim() != 1 || t.numel() != c || t.dtype() != Tensor.DType.FLOAT32)) {
             throw new IllegalArgumentException(who + ": " + what + " should be a float tensor of shape [" + c
                     + "] (one value per channel of the input), got " + t.dtype() + " " + Arrays.toString(t.shape()));
