@@ -45,7 +45,8 @@ import java.util.concurrent.Callable;
  * then held-out accuracy once more after replacing the running statistics by exact population statistics of the
  * training set ({@code BatchNorm.calibrateAll}), which separates "the running averages are off" from "the weights
  * are worse".</li>
- * <li>small-batch (issue 16): the remedies for BatchNorm's small-batch weakness against BatchNorm itself (with its
+ * <li>small-batch (issue 16): the remedies for BatchNorm's small-batch weakness (Batch Renormalization, Ghost
+ * BatchNorm, GroupNorm, GroupNorm with weight standardization, FRN + TLU) against BatchNorm itself (with its
  * running statistics and with population statistics) and no normalization, at batch sizes 32, 8, 4, 2 with the
  * learning rate scaled as in the batch-size part; Ghost BatchNorm (virtual batches of 8) only where the batch holds
  * more than one virtual batch.</li>
@@ -111,7 +112,7 @@ final class ExperimentsCommand implements Callable<Integer> {
     static final List<NormKind> LR_NORMS = List.of(NormKind.NONE, NormKind.BATCH, NormKind.GROUP);
     /** The small-batch part's rows, in the table's order (BatchNorm's population-statistics row follows BatchNorm). */
     static final List<NormKind> SMALL_BATCH = List.of(NormKind.BATCH, NormKind.BATCH_RENORM, NormKind.GHOST_BATCH,
-            NormKind.GROUP, NormKind.NONE);
+            NormKind.GROUP, NormKind.GROUP_WS, NormKind.FRN, NormKind.NONE);
 
     /** One planned run. */
     record Planned(String part, NormKind norm, int batchSize, double lr, long seed, int evalsPerEpoch) {

@@ -149,9 +149,9 @@ class CommandsTest {
                 "--no-progress"};
         assertEquals(0, Main.run(args), out());
         List<String> lines = Files.readAllLines(outDir.resolve("results.jsonl"));
-        // batch-size part: 2 sizes × 5 norms; learning-rate: 2 lrs × 3 norms; small-batch: 2 sizes × 4 norms plus
+        // batch-size part: 2 sizes × 5 norms; learning-rate: 2 lrs × 3 norms; small-batch: 2 sizes × 6 norms plus
         // Ghost BatchNorm at 16 (two virtual batches of 8; none at 4); bn-calibration: 2 sizes
-        assertEquals(2 * 5 + 2 * 3 + (2 * 4 + 1) + 2, lines.size());
+        assertEquals(2 * 5 + 2 * 3 + (2 * 6 + 1) + 2, lines.size());
         JsonNode first = Reports.JSON.readTree(lines.get(0));
         assertEquals("batch-size/batch/b8/lr0.0125/s0", first.get("id").asText());
         String summary = Files.readString(outDir.resolve("summary.md"));
@@ -159,7 +159,8 @@ class CommandsTest {
         assertTrue(summary.contains("steps to 90 %"), summary);
         assertTrue(summary.contains("population statistics (calibrateAll)"), summary);
         assertTrue(summary.contains("### Small batches") && summary.contains("| BatchNorm (population statistics) |")
-                && summary.contains("| BatchRenorm |") && summary.contains("| Ghost BatchNorm (virtual 8) | "), summary);
+                && summary.contains("| BatchRenorm |") && summary.contains("| Ghost BatchNorm (virtual 8) | ")
+                && summary.contains("| GroupNorm + WS |") && summary.contains("| FRN + TLU |"), summary);
         long ghostRuns = lines.stream().filter(l -> l.contains("\"id\":\"small-batch/ghost/")).count();
         assertEquals(1, ghostRuns, "Ghost BatchNorm only where the batch holds more than one virtual batch");
         JsonNode calibrated = Reports.JSON.readTree(lines.get(lines.size() - 1));
@@ -171,7 +172,7 @@ class CommandsTest {
 
         captured.reset();
         assertEquals(0, Main.run(args)); // everything is there: nothing reruns
-        assertTrue(out().contains("27 runs planned, 27 already in"), out());
+        assertTrue(out().contains("31 runs planned, 31 already in"), out());
         assertEquals(lines, Files.readAllLines(outDir.resolve("results.jsonl")));
         assertEquals(0, Main.run("experiments", "--report-only", "--out", outDir.toString()));
         assertFalse(Files.readString(outDir.resolve("summary.md")).isBlank());
@@ -188,6 +189,9 @@ class CommandsTest {
                 + "d_max=5.0)", NormKind.BATCH_RENORM.create(8, 4, 4).toString());
         assertEquals("GhostBatchNorm2d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True, "
                 + "virtual_batch_size=8)", NormKind.GHOST_BATCH.create(8, 4, 4).toString());
+        assertEquals("FilterResponseNorm2d(8, eps=1e-06, learnable_eps=False)", NormKind.FRN.create(8, 4, 4).toString());
+        assertEquals("TLU(8)", NormKind.FRN.activation(8).toString());
+        assertEquals("ReLU()", NormKind.GROUP_WS.activation(8).toString());
         assertEquals(NormKind.LAYER, NormKind.parse("Layer"));
         assertEquals("GroupNorm(4, 8, eps=1e-05, affine=True)", NormKind.GROUP.create(8, 4, 4).toString());
         assertEquals("InstanceNorm2d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=False)",
