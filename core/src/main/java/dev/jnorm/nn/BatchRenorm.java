@@ -9,9 +9,9 @@ import dev.jnorm.nn.functional.NormOps;
 import java.util.function.Function;
 
 /**
- * Batch Renormalization (Ioffe 2017, <a href="https://arxiv.org/abs/1702.03275">arXiv:1702.03275</a>), shared by
- * {@link BatchRenorm1d}, {@link BatchRenorm2d} and {@link BatchRenorm3d}: their builder, their clipping schedule and
- * their training op. A training step normalizes with the batch statistics and then corrects towards the running
+ * Batch Renormalization (Ioffe 2017, <a href="https://arxiv.org/abs/1702.03275">arXiv:1702.03275</a>): the base of
+ * {@link BatchRenorm1d}, {@link BatchRenorm2d} and {@link BatchRenorm3d}, which add only their rank checks. It holds
+ * their builder, their clipping schedule and their training op. A training step normalizes with the batch statistics and then corrects towards the running
  * ones:
  * <pre>
  *   xhat = (x − μ_B)/σ_B,  σ_B = sqrt(var_B + eps)        (biased batch variance, as BatchNorm)
@@ -23,8 +23,32 @@ import java.util.function.Function;
  * inference. With r_max = 1 and d_max = 0 (and during the hold phase of a warm-up) a step is BatchNorm's step.
  * docs/seed-notes.md records where this follows the paper and where tf.keras' {@code renorm=True} differs.
  */
-public final class BatchRenorm {
-    private BatchRenorm() {
+public abstract class BatchRenorm extends BatchNorm {
+    private final Clipping clipping;
+
+    protected BatchRenorm(Builder<?> b) {
+        super(b);
+        this.clipping = b.clipping();
+    }
+
+    /** The bound of r once any warm-up is over. */
+    public double rMax() {
+        return clipping.rMax();
+    }
+
+    /** The bound of d once any warm-up is over. */
+    public double dMax() {
+        return clipping.dMax();
+    }
+
+    @Override
+    protected Tensor forwardOp(NormOps.ChannelNormArgs a) {
+        return a.training() ? forwardTraining(a, clipping, numBatchesTracked()) : super.forwardOp(a);
+    }
+
+    @Override
+    protected String extraRepr() {
+        return super.extraRepr() + ", " + clipping.repr();
     }
 
     /**
@@ -63,7 +87,7 @@ public final class BatchRenorm {
      * the paper's final values, fixed from the first step; no warm-up. track_running_stats must stay true: r and d
      * are computed from the running statistics.
      */
-    public static final class Builder<T extends BatchNorm> extends NormBase.ExtendedBuilder<T, Builder<T>> {
+    public static final class Builder<T extends BatchRenorm> extends NormBase.ExtendedBuilder<T, Builder<T>> {
         double rMax = 3.0;
         double dMax = 5.0;
         boolean warmup;

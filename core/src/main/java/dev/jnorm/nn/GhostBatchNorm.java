@@ -11,23 +11,41 @@ import java.util.function.Function;
 
 /**
  * Ghost Batch Normalization (Hoffer, Hubara and Soudry 2017, <a href="https://arxiv.org/abs/1705.08741">
- * arXiv:1705.08741</a>), shared by {@link GhostBatchNorm1d}, {@link GhostBatchNorm2d} and {@link GhostBatchNorm3d}:
- * their builder and their batch-statistics op. The batch is split along N into consecutive virtual batches of
+ * arXiv:1705.08741</a>): the base of {@link GhostBatchNorm1d}, {@link GhostBatchNorm2d} and {@link GhostBatchNorm3d},
+ * which add only their rank checks. It holds their builder and their batch-statistics op. The batch is split along N into consecutive virtual batches of
  * {@code virtualBatchSize} samples (the last one smaller when N is not a multiple, as DJL's {@code GhostBatchNorm});
  * each is normalized with its own statistics, so y equals BatchNorm applied to each chunk. The running statistics
  * take one update per step from the virtual batches' statistics averaged (weighted by their sizes; tf.keras'
  * {@code virtual_batch_size} averages them). Eval, frozen statistics, calibration and the state dict are
  * BatchNorm's. docs/seed-notes.md records where the two anchors differ.
  */
-public final class GhostBatchNorm {
-    private GhostBatchNorm() {
+public abstract class GhostBatchNorm extends BatchNorm {
+    private final int virtualBatchSize;
+
+    protected GhostBatchNorm(Builder<?> b) {
+        super(b);
+        this.virtualBatchSize = b.checkedVirtualBatchSize();
+    }
+
+    public int virtualBatchSize() {
+        return virtualBatchSize;
+    }
+
+    @Override
+    protected Tensor forwardOp(NormOps.ChannelNormArgs a) {
+        return a.training() ? forwardBatchStatistics(a, virtualBatchSize) : super.forwardOp(a);
+    }
+
+    @Override
+    protected String extraRepr() {
+        return super.extraRepr() + ", virtual_batch_size=" + virtualBatchSize;
     }
 
     /**
      * BatchNorm's options (defaults eps 1e-5, momentum 0.1, affine, tracking) plus the virtual batch size, default
      * 128 (DJL's; tf.keras has none).
      */
-    public static final class Builder<T extends BatchNorm> extends NormBase.ExtendedBuilder<T, Builder<T>> {
+    public static final class Builder<T extends GhostBatchNorm> extends NormBase.ExtendedBuilder<T, Builder<T>> {
         int virtualBatchSize = 128;
 
         Builder(String displayName, int numFeatures, Function<Builder<T>, T> factory) {

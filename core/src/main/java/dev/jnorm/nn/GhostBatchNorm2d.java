@@ -1,16 +1,11 @@
 package dev.jnorm.nn;
 
-import dev.jnorm.Tensor;
-import dev.jnorm.nn.functional.NormOps;
-
 /**
  * Ghost Batch Normalization on input (N, C, H, W): BatchNorm2d with its batch statistics taken per virtual batch of
  * {@code virtualBatchSize} samples (see {@link GhostBatchNorm}). Eval, frozen statistics, calibration and the state
  * dict are BatchNorm2d's.
  */
-public class GhostBatchNorm2d extends BatchNorm {
-    private final int virtualBatchSize;
-
+public class GhostBatchNorm2d extends GhostBatchNorm {
     /** GhostBatchNorm2d(numFeatures): BatchNorm's defaults, virtual batches of 128 samples (DJL's default). */
     public GhostBatchNorm2d(int numFeatures) {
         this(builder(numFeatures));
@@ -18,15 +13,10 @@ public class GhostBatchNorm2d extends BatchNorm {
 
     protected GhostBatchNorm2d(GhostBatchNorm.Builder<?> b) {
         super(b);
-        this.virtualBatchSize = b.checkedVirtualBatchSize();
     }
 
     public static GhostBatchNorm.Builder<GhostBatchNorm2d> builder(int numFeatures) {
         return new GhostBatchNorm.Builder<>("GhostBatchNorm2d", numFeatures, GhostBatchNorm2d::new);
-    }
-
-    public int virtualBatchSize() {
-        return virtualBatchSize;
     }
 
     @Override
@@ -37,15 +27,5 @@ public class GhostBatchNorm2d extends BatchNorm {
     @Override
     protected String layout() {
         return "(N, C, H, W)";
-    }
-
-    @Override
-    protected Tensor forwardOp(NormOps.ChannelNormArgs a) {
-        return a.training() ? GhostBatchNorm.forwardBatchStatistics(a, virtualBatchSize) : super.forwardOp(a);
-    }
-
-    @Override
-    protected String extraRepr() {
-        return super.extraRepr() + ", virtual_batch_size=" + virtualBatchSize;
     }
 }
