@@ -49,7 +49,8 @@ import java.util.concurrent.Callable;
  * BatchNorm, GroupNorm, GroupNorm with weight standardization, FRN + TLU) against BatchNorm itself (with its
  * running statistics and with population statistics) and no normalization, at batch sizes 32, 8, 4, 2 with the
  * learning rate scaled as in the batch-size part; Ghost BatchNorm (virtual batches of 8) only where the batch holds
- * more than one virtual batch.</li>
+ * more than one virtual batch. Not part of "all": docs/experiments keeps it in its own directory, run with fewer
+ * training samples.</li>
  * </ul>
  */
 @Command(name = "experiments", mixinStandardHelpOptions = true,
@@ -67,7 +68,8 @@ final class ExperimentsCommand implements Callable<Integer> {
     Path out;
 
     @Option(names = "--part", defaultValue = "all",
-            description = "all, batch-size, learning-rate, bn-calibration or small-batch")
+            description = "all (= batch-size, learning-rate and bn-calibration: the grid of docs/experiments), "
+                    + "batch-size, learning-rate, bn-calibration, or small-batch (its own grid)")
     String part;
 
     @Option(names = "--epochs", defaultValue = "3", description = "epochs per run (default: ${DEFAULT-VALUE})")
@@ -138,7 +140,7 @@ final class ExperimentsCommand implements Callable<Integer> {
                     }
                 }
             }
-            if (part.equals("all") || part.equals("small-batch")) {
+            if (part.equals("small-batch")) {
                 for (int b : smallBatchSizes) {
                     for (NormKind n : SMALL_BATCH) {
                         if (n != NormKind.GHOST_BATCH || b > NormKind.GHOST_VIRTUAL_BATCH) {

@@ -145,37 +145,53 @@ class CommandsTest {
         writeIdx(data, 80);
         Path outDir = dir.resolve("exp");
         String[] args = {"experiments", "--data", data.toString(), "--out", outDir.toString(), "--epochs", "1",
-                "--seeds", "1", "--batch-sizes", "8,4", "--small-batch-sizes", "16,4", "--train-size", "48", "--held-out", "16", "--width", "2",
+                "--seeds", "1", "--batch-sizes", "8,4", "--train-size", "48", "--held-out", "16", "--width", "2",
                 "--no-progress"};
         assertEquals(0, Main.run(args), out());
         List<String> lines = Files.readAllLines(outDir.resolve("results.jsonl"));
-        // batch-size part: 2 sizes × 5 norms; learning-rate: 2 lrs × 3 norms; small-batch: 2 sizes × 6 norms plus
-        // Ghost BatchNorm at 16 (two virtual batches of 8; none at 4); bn-calibration: 2 sizes
-        assertEquals(2 * 5 + 2 * 3 + (2 * 6 + 1) + 2, lines.size());
+        // batch-size part: 2 sizes × 5 norms; learning-rate: 2 lrs × 3 norms; bn-calibration: 2 sizes
+        assertEquals(2 * 5 + 2 * 3 + 2, lines.size());
         JsonNode first = Reports.JSON.readTree(lines.get(0));
         assertEquals("batch-size/batch/b8/lr0.0125/s0", first.get("id").asText());
         String summary = Files.readString(outDir.resolve("summary.md"));
         assertTrue(summary.contains("| BatchNorm |") && summary.contains("batch 4"), summary);
         assertTrue(summary.contains("steps to 90 %"), summary);
         assertTrue(summary.contains("population statistics (calibrateAll)"), summary);
-        assertTrue(summary.contains("### Small batches") && summary.contains("| BatchNorm (population statistics) |")
-                && summary.contains("| BatchRenorm |") && summary.contains("| Ghost BatchNorm (virtual 8) | ")
-                && summary.contains("| GroupNorm + WS |") && summary.contains("| FRN + TLU |"), summary);
-        long ghostRuns = lines.stream().filter(l -> l.contains("\"id\":\"small-batch/ghost/")).count();
-        assertEquals(1, ghostRuns, "Ghost BatchNorm only where the batch holds more than one virtual batch");
         JsonNode calibrated = Reports.JSON.readTree(lines.get(lines.size() - 1));
         assertEquals("bn-calibration", calibrated.get("part").asText());
         assertTrue(calibrated.get("calibratedHeldOutAccuracy").asDouble() >= 0);
         assertPng(outDir.resolve("batch-size.png"));
         assertPng(outDir.resolve("learning-rate.png"));
-        assertPng(outDir.resolve("small-batch.png"));
 
         captured.reset();
         assertEquals(0, Main.run(args)); // everything is there: nothing reruns
-        assertTrue(out().contains("31 runs planned, 31 already in"), out());
+        assertTrue(out().contains("18 runs planned, 18 already in"), out());
         assertEquals(lines, Files.readAllLines(outDir.resolve("results.jsonl")));
         assertEquals(0, Main.run("experiments", "--report-only", "--out", outDir.toString()));
         assertFalse(Files.readString(outDir.resolve("summary.md")).isBlank());
+    }
+
+    @Test
+    void experimentsSmallBatchPartHasItsOwnGrid() throws IOException {
+        Path data = Files.createDirectories(dir.resolve("idx"));
+        writeIdx(data, 80);
+        Path outDir = dir.resolve("small");
+        assertEquals(0, Main.run("experiments", "--data", data.toString(), "--out", outDir.toString(), "--part",
+                "small-batch", "--epochs", "1", "--seeds", "1", "--small-batch-sizes", "16,4", "--train-size", "48",
+                "--held-out", "16", "--width", "2", "--no-progress"), out());
+        List<String> lines = Files.readAllLines(outDir.resolve("results.jsonl"));
+        // 2 sizes × 6 norms, plus Ghost BatchNorm at 16 (two virtual batches of 8; none at 4)
+        assertEquals(2 * 6 + 1, lines.size());
+        assertEquals("small-batch/batch/b16/lr0.025/s0", Reports.JSON.readTree(lines.get(0)).get("id").asText());
+        assertTrue(Reports.JSON.readTree(lines.get(0)).get("calibratedHeldOutAccuracy").asDouble() >= 0,
+                "BatchNorm's small-batch runs are also evaluated with population statistics");
+        String summary = Files.readString(outDir.resolve("summary.md"));
+        assertTrue(summary.contains("### Small batches") && summary.contains("| BatchNorm (population statistics) |")
+                && summary.contains("| BatchRenorm |") && summary.contains("| Ghost BatchNorm (virtual 8) | ")
+                && summary.contains("| GroupNorm + WS |") && summary.contains("| FRN + TLU |"), summary);
+        long ghostRuns = lines.stream().filter(l -> l.contains("\"id\":\"small-batch/ghost/")).count();
+        assertEquals(1, ghostRuns, "Ghost BatchNorm only where the batch holds more than one virtual batch");
+        assertPng(outDir.resolve("small-batch.png"));
     }
 
     @Test
