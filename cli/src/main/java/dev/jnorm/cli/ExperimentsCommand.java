@@ -45,6 +45,12 @@ import java.util.concurrent.Callable;
  * then held-out accuracy once more after replacing the running statistics by exact population statistics of the
  * training set ({@code BatchNorm.calibrateAll}), which separates "the running averages are off" from "the weights
  * are worse".</li>
+ * <li>small-batch (issue 16): the remedies for BatchNorm's small-batch weakness (Batch Renormalization, Ghost
+ * BatchNorm, GroupNorm, GroupNorm with weight standardization, FRN + TLU) against BatchNorm itself (with its
+ * running statistics and with population statistics) and no normalization, at batch sizes 32, 8, 4, 2 with the
+ * learning rate scaled as in the batch-size part; Ghost BatchNorm (virtual batches of 8) only where the batch holds
+ * more than one virtual batch. Not part of "all": docs/experiments keeps it in its own directory, run with fewer
+ * training samples.</li>
  * </ul>
  */
 @Command(name = "experiments", mixinStandardHelpOptions = true,
@@ -62,7 +68,8 @@ final class ExperimentsCommand implements Callable<Integer> {
     Path out;
 
     @Option(names = "--part", defaultValue = "all",
-            description = "all, batch-size, learning-rate or bn-calibration")
+            description = "all (= batch-size, learning-rate and bn-calibration: the grid of docs/experiments), "
+                    + "batch-size, learning-rate, bn-calibration, or small-batch (its own grid)")
     String part;
 
     @Option(names = "--epochs", defaultValue = "3", description = "epochs per run (default: ${DEFAULT-VALUE})")
@@ -86,6 +93,10 @@ final class ExperimentsCommand implements Callable<Integer> {
             description = "batch sizes of the batch-size part (default: ${DEFAULT-VALUE})")
     List<Integer> batchSizes;
 
+    @Option(names = "--small-batch-sizes", split = ",", defaultValue = "32,8,4,2",
+            description = "batch sizes of the small-batch part (default: ${DEFAULT-VALUE})")
+    List<Integer> smallBatchSizes;
+
     @Option(names = "--train-size", defaultValue = "8000", description = "default: ${DEFAULT-VALUE}")
     int trainSize;
 
@@ -101,6 +112,9 @@ final class ExperimentsCommand implements Callable<Integer> {
     static final List<NormKind> ALL = List.of(NormKind.BATCH, NormKind.GROUP, NormKind.LAYER, NormKind.INSTANCE,
             NormKind.NONE);
     static final List<NormKind> LR_NORMS = List.of(NormKind.NONE, NormKind.BATCH, NormKind.GROUP);
+    /** The small-batch part's rows, in the table's order (BatchNorm's population-statistics row follows BatchNorm). */
+    static final List<NormKind> SMALL_BATCH = List.of(NormKind.BATCH, NormKind.BATCH_RENORM, NormKind.GHOST_BATCH,
+            NormKind.GROUP, NormKind.GROUP_WS, NormKind.FRN, NormKind.NONE);
 
     /** One planned run. */
     record Planned(String part, NormKind norm, int batchSize, double lr, long seed, int evalsPerEpoch) {
@@ -126,6 +140,15 @@ final class ExperimentsCommand implements Callable<Integer> {
                     }
                 }
             }
+            if (part.equals("small-batch")) {
+                for (int b : smallBatchSizes) {
+                    for (NormKind n : SMALL_BATCH) {
+                        if (n != NormKind.GHOST_BATCH || b > NormKind.GHOST_VIRTUAL_BATCH) {
+                            p.add(new Planned("small-batch", n, b, baseLr * b / 32.0, seed, 2));
+                        }
+                    }
+                }
+            }
         }
         if (part.equals("all") || part.equals("bn-calibration")) {
             for (long seed = 0; seed < seeds; seed++) {
@@ -140,9 +163,9 @@ final class ExperimentsCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         CommandLine cl = spec.commandLine();
-        if (!Set.of("all", "batch-size", "learning-rate", "bn-calibration").contains(part)) {
-            throw new CommandLine.ParameterException(cl, "--part must be all, batch-size, learning-rate or "
-                    + "bn-calibration, got " + part);
+        if (!Set.of("all", "batch-size", "learning-rate", "bn-calibration", "small-batch").contains(part)) {
+            throw new CommandLine.ParameterException(cl, "--part must be all, batch-size, learning-rate, "
+                    + "bn-calibration or small-batch, got " + part);
         }
         if (epochs < 1 || seeds < 1 || width < 1) {
             throw new CommandLine.ParameterException(cl, "--epochs, --seeds and --width must be at least 1");
@@ -174,8 +197,9 @@ final class ExperimentsCommand implements Callable<Integer> {
                         !noProgress, System.err)) {
                     res = Trainer.run(cfg, split, p);
                 }
-                double calibrated = r.part().equals("bn-calibration")
-                        ? calibratedAccuracy(res.trainedModel(), split) : Double.NaN;
+                boolean calibrate = r.part().equals("bn-calibration")
+                        || (r.part().equals("small-batch") && r.norm() == NormKind.BATCH);
+                double calibrated = calibrate ? calibratedAccuracy(res.trainedModel(), split) : Double.NaN;
                 append(results, r, res, calibrated);
                 o.printf(Locale.ROOT, "%3d/%d %-42s %s held-out acc %.4f, %.1f s%n", k, plan.size(), r.id(),
                         res.diverged() ? "DIVERGED" : String.format(Locale.ROOT, "loss %.4f", res.finalTrainLoss()),
@@ -334,7 +358,54 @@ final class ExperimentsCommand implements Callable<Integer> {
                     meanStd(v.stream().map(x -> x[0]).toList()), meanStd(v.stream().map(x -> x[1]).toList()))));
             sb.append('\n');
         }
+        // small-batch part
+        Map<String, Map<Integer, List<Double>>> small = smallBatchErrors(runs);
+        if (!small.isEmpty()) {
+            Set<Integer> bs = new java.util.TreeSet<>(java.util.Comparator.reverseOrder());
+            small.values().forEach(m -> bs.addAll(m.keySet()));
+            sb.append("### Small batches: held-out error (%) by batch size (mean ± std over seeds; lr scaled with the "
+                    + "batch)\n\n| normalization |");
+            bs.forEach(b -> sb.append(" batch ").append(b).append(" |"));
+            sb.append("\n|---|");
+            bs.forEach(b -> sb.append("---:|"));
+            sb.append('\n');
+            small.forEach((name, byBatch) -> {
+                sb.append("| ").append(name).append(" |");
+                for (int b : bs) {
+                    List<Double> v = byBatch.get(b);
+                    sb.append(' ').append(v == null ? "—" : meanStd(v)).append(" |");
+                }
+                sb.append('\n');
+            });
+            sb.append('\n');
+        }
         return sb.toString();
+    }
+
+    /**
+     * The small-batch part's held-out errors (%) by row title and batch size, rows in {@link #SMALL_BATCH}'s order
+     * with BatchNorm's population-statistics row after BatchNorm.
+     */
+    static Map<String, Map<Integer, List<Double>>> smallBatchErrors(List<JsonNode> runs) {
+        Map<String, Map<Integer, List<Double>>> rows = new LinkedHashMap<>();
+        for (NormKind k : SMALL_BATCH) {
+            for (JsonNode n : runs) {
+                if (!n.get("part").asText().equals("small-batch") || NormKind.parse(n.get("norm").asText()) != k) {
+                    continue;
+                }
+                int b = n.get("batchSize").asInt();
+                double acc = n.get("diverged").asBoolean() ? 0 : n.get("finalHeldOutAccuracy").asDouble();
+                String title = k == NormKind.BATCH ? "BatchNorm (running statistics)" : k.title();
+                rows.computeIfAbsent(title, t -> new java.util.TreeMap<>()).computeIfAbsent(b, x -> new ArrayList<>())
+                        .add(100 * (1 - acc));
+                if (n.has("calibratedHeldOutAccuracy")) {
+                    rows.computeIfAbsent("BatchNorm (population statistics)", t -> new java.util.TreeMap<>())
+                            .computeIfAbsent(b, x -> new ArrayList<>())
+                            .add(100 * (1 - n.get("calibratedHeldOutAccuracy").asDouble()));
+                }
+            }
+        }
+        return rows;
     }
 
     /** The mean of the runs' first step with held-out accuracy ≥ target; "never" counts runs that did not. */
@@ -414,6 +485,25 @@ final class ExperimentsCommand implements Callable<Integer> {
                 c.addSeries(name, x, y);
             }
             Reports.save(List.of(c), 1, 1, out.resolve("batch-size.png"), err);
+        }
+        Map<String, Map<Integer, List<Double>>> small = smallBatchErrors(runs);
+        if (!small.isEmpty()) {
+            double largest = small.values().stream().flatMap(m -> m.keySet().stream()).mapToInt(i -> i).max()
+                    .orElse(1);
+            XYChart c = Reports.chart("Small batches: held-out error vs batch size (MNIST, mean over seeds)",
+                    "batch size", "held-out error (%)");
+            c.setCustomXAxisTickLabelsFormatter(v -> Math.abs(v - Math.rint(v)) < 1e-9
+                    ? Long.toString(Math.round(largest / Math.pow(2, v))) : "");
+            c.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.OutsideE);
+            small.forEach((name, byBatch) -> {
+                List<Double> x = new ArrayList<>(), y = new ArrayList<>();
+                byBatch.forEach((b, v) -> {
+                    x.add(Math.log(largest / b) / Math.log(2));
+                    y.add(v.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN));
+                });
+                c.addSeries(name, x, y);
+            });
+            Reports.save(List.of(c), 1, 1, out.resolve("small-batch.png"), err);
         }
         Map<String, List<JsonNode>> lr = new LinkedHashMap<>();
         for (JsonNode n : runs) {

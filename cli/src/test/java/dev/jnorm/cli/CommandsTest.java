@@ -16,7 +16,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Random;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -173,9 +172,42 @@ class CommandsTest {
     }
 
     @Test
+    void experimentsSmallBatchPartHasItsOwnGrid() throws IOException {
+        Path data = Files.createDirectories(dir.resolve("idx"));
+        writeIdx(data, 80);
+        Path outDir = dir.resolve("small");
+        assertEquals(0, Main.run("experiments", "--data", data.toString(), "--out", outDir.toString(), "--part",
+                "small-batch", "--epochs", "1", "--seeds", "1", "--small-batch-sizes", "16,4", "--train-size", "48",
+                "--held-out", "16", "--width", "2", "--no-progress"), out());
+        List<String> lines = Files.readAllLines(outDir.resolve("results.jsonl"));
+        // 2 sizes × 6 norms, plus Ghost BatchNorm at 16 (two virtual batches of 8; none at 4)
+        assertEquals(2 * 6 + 1, lines.size());
+        assertEquals("small-batch/batch/b16/lr0.025/s0", Reports.JSON.readTree(lines.get(0)).get("id").asText());
+        assertTrue(Reports.JSON.readTree(lines.get(0)).get("calibratedHeldOutAccuracy").asDouble() >= 0,
+                "BatchNorm's small-batch runs are also evaluated with population statistics");
+        String summary = Files.readString(outDir.resolve("summary.md"));
+        assertTrue(summary.contains("### Small batches") && summary.contains("| BatchNorm (population statistics) |")
+                && summary.contains("| BatchRenorm |") && summary.contains("| Ghost BatchNorm (virtual 8) | ")
+                && summary.contains("| GroupNorm + WS |") && summary.contains("| FRN + TLU |"), summary);
+        long ghostRuns = lines.stream().filter(l -> l.contains("\"id\":\"small-batch/ghost/")).count();
+        assertEquals(1, ghostRuns, "Ghost BatchNorm only where the batch holds more than one virtual batch");
+        assertPng(outDir.resolve("small-batch.png"));
+    }
+
+    @Test
     void normKindsBuildTheirLayers() {
-        assertArrayEquals(new NormKind[] {NormKind.NONE, NormKind.BATCH, NormKind.GROUP, NormKind.LAYER,
-                NormKind.INSTANCE}, NormKind.values());
+        assertEquals(List.of(NormKind.NONE, NormKind.BATCH, NormKind.GROUP, NormKind.LAYER, NormKind.INSTANCE),
+                NormKind.CLASSIC);
+        for (NormKind k : NormKind.values()) {
+            assertEquals(k, NormKind.parse(k.label()));
+        }
+        assertEquals("BatchRenorm2d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True, r_max=3.0, "
+                + "d_max=5.0)", NormKind.BATCH_RENORM.create(8, 4, 4).toString());
+        assertEquals("GhostBatchNorm2d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True, "
+                + "virtual_batch_size=8)", NormKind.GHOST_BATCH.create(8, 4, 4).toString());
+        assertEquals("FilterResponseNorm2d(8, eps=1e-06, learnable_eps=False)", NormKind.FRN.create(8, 4, 4).toString());
+        assertEquals("TLU(8)", NormKind.FRN.activation(8).toString());
+        assertEquals("ReLU()", NormKind.GROUP_WS.activation(8).toString());
         assertEquals(NormKind.LAYER, NormKind.parse("Layer"));
         assertEquals("GroupNorm(4, 8, eps=1e-05, affine=True)", NormKind.GROUP.create(8, 4, 4).toString());
         assertEquals("InstanceNorm2d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=False)",

@@ -18,6 +18,7 @@ public final class Kernels {
         static final GemmKernel GEMM;
         static final PointwiseKernel POINTWISE;
         static final PoolKernel POOL;
+        static final LocalResponseNormKernel LRN;
         static final String NAME;
 
         static {
@@ -26,6 +27,7 @@ public final class Kernels {
             GemmKernel gemm = new ReferenceGemmKernel();
             PointwiseKernel pointwise = new ReferencePointwiseKernel();
             PoolKernel pool = new ReferencePoolKernel();
+            LocalResponseNormKernel lrn = new ReferenceLocalResponseNormKernel();
             String name = "reference";
             if (!"reference".equals(System.getProperty("jnorm.kernels", "vector"))) {
                 try {
@@ -39,6 +41,9 @@ public final class Kernels {
                             .getDeclaredConstructor().newInstance();
                     pool = (PoolKernel) Class.forName("dev.jnorm.kernels.simd.VectorPoolKernel")
                             .getDeclaredConstructor().newInstance();
+                    lrn = (LocalResponseNormKernel) Class.forName(
+                            "dev.jnorm.kernels.simd.VectorLocalResponseNormKernel").getDeclaredConstructor()
+                            .newInstance();
                     name = "vector";
                 } catch (ReflectiveOperationException | LinkageError e) {
                     if (Boolean.getBoolean("jnorm.requireSimd")) {
@@ -54,6 +59,7 @@ public final class Kernels {
             GEMM = gemm;
             POINTWISE = pointwise;
             POOL = pool;
+            LRN = lrn;
             NAME = name;
         }
     }
@@ -76,6 +82,10 @@ public final class Kernels {
 
     public static PoolKernel pool() {
         return Holder.POOL;
+    }
+
+    public static LocalResponseNormKernel localResponseNorm() {
+        return Holder.LRN;
     }
 
     /** "vector" or "reference": which kernels this JVM uses. */

@@ -16,4 +16,19 @@ public interface PointwiseKernel {
      * output passes its gradient).
      */
     void reluBackward(float[] y, float[] dy, float[] dx, int n);
+
+    /**
+     * TLU's y = max(x, tau[ch]) over a [outer, C, inner] view, element (o, ch, i) using tau[ch] (channels-last input
+     * is the view [N·S, C, 1]). NaN propagates (Math.max).
+     */
+    void tlu(float[] x /* [outer, C, inner] */, float[] tau /* [C] */, int outer, int c, int inner,
+             float[] y /* [outer, C, inner] out */);
+
+    /**
+     * The backward of y = max(x, tau) as PyTorch's {@code maximum}: the gradient goes to the larger operand and is
+     * split in half on a tie; where x is NaN both receive it. dx is overwritten (skipped when null); dtau[ch]
+     * (overwritten, skipped when null) is the sum over the channel in double.
+     */
+    void tluBackward(float[] x /* [outer, C, inner] */, float[] tau /* [C] */, float[] dy /* like x */, int outer,
+                     int c, int inner, float[] dx /* like x, out or null */, double[] dtau /* [C] out or null */);
 }

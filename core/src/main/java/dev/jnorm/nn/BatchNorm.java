@@ -34,7 +34,6 @@ public abstract class BatchNorm extends NormBase {
     @Override
     protected Tensor forwardChecked(Tensor x) {
         checkInput(x, ranks(), layout(), 1, true);
-        boolean updateStats = training && trackRunningStats && !statisticsFrozen;
         boolean batchStats = (training && !statisticsFrozen) || !trackRunningStats;
         if (batchStats) {
             NormOps.checkMoreThanOneValuePerChannel(name(), x);
@@ -47,13 +46,19 @@ public abstract class BatchNorm extends NormBase {
             accumulate(calibrationMoments, x);
         }
         // num_batches_tracked counts stored updates (PyTorch increments it before every tracking training step;
-        // the same, except for a step the non-finite policy skips). Cumulative average: 1/num_batches_tracked.
-        double factor = momentum == null
-                ? (updateStats ? 1.0 / (numBatchesTracked() + 1) : 0.0)
-                : momentum;
-        boolean passBuffers = !training || trackRunningStats;
-        return NormOps.batchNorm(name(), x, passBuffers ? runningMean() : null, passBuffers ? runningVar() : null,
-                weight(), bias(), batchStats, runningStatsUpdate(factor, true), eps);
+        // the same, except for a step the non-finite policy skips).
+        return forwardOp(channelArgs(x, batchStats, !training || trackRunningStats));
+    }
+
+    /**
+     * The op of one forward, after the layer's checks: {@code a.training()} says whether batch statistics normalize
+     * (training, or no running statistics) or the running ones do (eval, frozen statistics). BatchNorm's is
+     * {@link NormOps#batchNorm}; a layer that computes batch statistics differently (Batch Renormalization, Ghost
+     * BatchNorm) overrides this and keeps everything else of BatchNorm: checks, eval, frozen statistics,
+     * calibration, state.
+     */
+    protected Tensor forwardOp(NormOps.ChannelNormArgs a) {
+        return NormOps.batchNorm(a);
     }
 
     // ---------------------------------------------------------------- frozen statistics

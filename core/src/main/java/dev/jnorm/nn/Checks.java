@@ -1,5 +1,7 @@
 package dev.jnorm.nn;
 
+import dev.jnorm.Tensor;
+
 import java.util.Arrays;
 
 /** Argument checks shared by the layers' constructors; messages name the layer, what was expected and got. */
@@ -24,6 +26,18 @@ final class Checks {
     static void positiveEps(String who, double eps) {
         if (!(eps > 0) || Double.isInfinite(eps)) {
             throw new IllegalArgumentException(who + ": eps must be a finite number > 0, got " + eps);
+        }
+    }
+
+    /**
+     * The layers' empty-input rule, for every normalization layer alike: an input with no elements is an error (a
+     * zero-size batch is almost always a data-pipeline bug; the functional forms return an empty result, as
+     * PyTorch). See docs/seed-notes.md.
+     */
+    static void nonEmpty(String who, Tensor x) {
+        if (x.numel() == 0) {
+            throw new IllegalArgumentException(who + ": expected a non-empty input, got shape "
+                    + Arrays.toString(x.shape()));
         }
     }
 }

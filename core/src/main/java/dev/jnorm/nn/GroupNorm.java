@@ -51,11 +51,8 @@ public class GroupNorm extends Module {
             throw new IllegalArgumentException("GroupNorm: expected input (N, C, *) with C=" + numChannels
                     + ", got shape " + Arrays.toString(x.shape()));
         }
-        if (x.numel() == 0) {
-            throw new IllegalArgumentException("GroupNorm: expected a non-empty input, got shape "
-                    + Arrays.toString(x.shape()));
-        }
-        return NormOps.groupNorm(name(), x, numGroups, weight(), bias(), eps);
+        Checks.nonEmpty(name(), x);
+        return NormOps.groupNorm(name(), x, numGroups, weight(), bias(), eps, null);
     }
 
     public int numGroups() {

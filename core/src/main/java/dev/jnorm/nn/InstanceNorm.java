@@ -25,6 +25,12 @@ public abstract class InstanceNorm extends NormBase {
 
     protected abstract String layout();
 
+    /** PyTorch's InstanceNorm never counts batches: a cumulative average (momentum null) never moves. */
+    @Override
+    protected boolean countsBatches() {
+        return false;
+    }
+
     @Override
     protected Tensor forwardChecked(Tensor x) {
         int rank = batchedRank();
@@ -47,14 +53,11 @@ public abstract class InstanceNorm extends NormBase {
             }
         }
         boolean useInputStats = training || !trackRunningStats;
-        if (useInputStats && NormOps.inner(xb, 2) == 1) {
-            throw new IllegalArgumentException(name() + ": Expected more than 1 spatial element when training, got "
-                    + "input size " + Arrays.toString(x.shape()));
+        if (useInputStats) {
+            NormOps.checkMoreThanOneSpatialElement(name(), x, unbatched ? 1 : 2);
         }
         materialize(c);
-        double factor = momentum == null ? 0.0 : momentum;
-        Tensor y = NormOps.instanceNorm(name(), xb, runningMean(), runningVar(), weight(), bias(), useInputStats,
-                runningStatsUpdate(factor, false), eps);
+        Tensor y = NormOps.instanceNorm(channelArgs(xb, useInputStats, true));
         return unbatched ? y.reshape(x.shape()) : y;
     }
 

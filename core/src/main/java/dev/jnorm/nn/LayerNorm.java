@@ -33,7 +33,8 @@ public class LayerNorm extends Module {
 
     @Override
     protected Tensor forwardImpl(Tensor x) {
-        return NormOps.layerNorm(name(), x, normalizedShape, weight(), bias(), eps);
+        Checks.nonEmpty(name(), x);
+        return NormOps.layerNorm(name(), x, normalizedShape, weight(), bias(), eps, null);
     }
 
     public int[] normalizedShape() {

@@ -95,20 +95,42 @@ public abstract class Module {
         return Collections.unmodifiableList(forwardPreHooks);
     }
 
+    /**
+     * The first forward pre-hook of class {@code type} that {@code match} accepts, or null: how a reparametrization
+     * finds the hook it registered on a parameter.
+     */
+    final <H extends Consumer<Module>> H forwardPreHook(Class<H> type, java.util.function.Predicate<H> match) {
+        for (Consumer<Module> hook : forwardPreHooks) {
+            if (type.isInstance(hook) && match.test(type.cast(hook))) {
+                return type.cast(hook);
+            }
+        }
+        return null;
+    }
+
     /** Removes a forward pre-hook (matched by identity). */
     final void removeForwardPreHook(Consumer<Module> hook) {
         forwardPreHooks.remove(hook);
     }
 
-    /** A parameter, buffer or attribute by name (null when registered as None or absent). */
+    /** The registered parameter {@code name} itself, even where an attribute of that name shadows it. */
+    final Tensor parameter(String name) {
+        return parameters.get(name);
+    }
+
+    /**
+     * An attribute, parameter or buffer by name (null when registered as None or absent). An attribute comes first:
+     * a reparametrization that keeps its raw parameter under the same name (WeightStandardization) shadows it with
+     * the tensor the forward uses.
+     */
     protected final Tensor tensor(String name) {
+        if (attributes.containsKey(name)) {
+            return attributes.get(name);
+        }
         if (parameters.containsKey(name)) {
             return parameters.get(name);
         }
-        if (buffers.containsKey(name)) {
-            return buffers.get(name);
-        }
-        return attributes.get(name);
+        return buffers.get(name);
     }
 
     // ---------------------------------------------------------------- mode

@@ -186,15 +186,36 @@ public abstract class NormBase extends Module {
     }
 
     /**
-     * The update of this step's running statistics under the layer's policy: {@code factor} is the momentum to use
-     * if the update is stored; {@code countBatch} increments num_batches_tracked once it is (BatchNorm; PyTorch's
-     * InstanceNorm never counts).
+     * Whether this family counts its training batches in num_batches_tracked and so can take a cumulative average
+     * (BatchNorm and the layers built on it); PyTorch's InstanceNorm never counts and overrides this.
      */
-    protected final NormOps.RunningStatsUpdate runningStatsUpdate(double factor, boolean countBatch) {
+    protected boolean countsBatches() {
+        return true;
+    }
+
+    /**
+     * PyTorch's {@code exponential_average_factor}, decided in this one place for every layer: the momentum; or,
+     * for a cumulative average (momentum null), 1/(num_batches_tracked + 1) when the family counts its batches and
+     * 0 when it does not (PyTorch's InstanceNorm passes momentum 0 then). Read when the update is applied, before
+     * this step is counted.
+     */
+    protected final double exponentialAverageFactor() {
+        if (momentum != null) {
+            return momentum;
+        }
+        return countsBatches() ? 1.0 / (numBatchesTracked() + 1) : 0.0;
+    }
+
+    /**
+     * The update of this step's running statistics under the layer's policy: the factor from
+     * {@link #exponentialAverageFactor()}, the non-finite guard, and num_batches_tracked incremented once the update
+     * is stored (when the family {@linkplain #countsBatches() counts}).
+     */
+    protected final NormOps.RunningStatsUpdate runningStatsUpdate() {
         return new NormOps.RunningStatsUpdate() {
             @Override
             public double factor() {
-                return factor;
+                return exponentialAverageFactor();
             }
 
             @Override
@@ -221,11 +242,21 @@ public abstract class NormBase extends Module {
 
             @Override
             public void stored() {
-                if (countBatch) {
+                if (countsBatches()) {
                     incrementBatchesTracked();
                 }
             }
         };
+    }
+
+    /**
+     * This layer's call of the channel family on x: its name, eps, affine parameters and running-statistics update;
+     * the running buffers when {@code passBuffers}; batch statistics when {@code batchStats}.
+     */
+    protected final NormOps.ChannelNormArgs channelArgs(Tensor x, boolean batchStats, boolean passBuffers) {
+        return NormOps.ChannelNormArgs.of(name(), x, batchStats, eps).affine(weight(), bias())
+                .running(passBuffers ? runningMean() : null, passBuffers ? runningVar() : null)
+                .update(runningStatsUpdate());
     }
 
     // ---------------------------------------------------------------- concurrency guard
@@ -336,10 +367,7 @@ public abstract class NormBase extends Module {
             throw new IllegalArgumentException(name() + ": expected " + rankWords + " input " + layout + withC
                     + ", got shape " + Arrays.toString(x.shape()));
         }
-        if (x.numel() == 0) {
-            throw new IllegalArgumentException(name() + ": expected a non-empty input, got shape "
-                    + Arrays.toString(x.shape()));
-        }
+        Checks.nonEmpty(name(), x);
     }
 
     @Override
@@ -354,7 +382,7 @@ public abstract class NormBase extends Module {
      * Options with PyTorch's defaults — each default lives here only: eps 1e-5, momentum 0.1; affine and
      * trackRunningStats default to true for BatchNorm and false for InstanceNorm (set by the family).
      */
-    public static final class Builder<T extends NormBase> {
+    public static class Builder<T extends NormBase> {
         final int numFeatures;
         final String displayName;
         final boolean lazy;
@@ -417,6 +445,61 @@ public abstract class NormBase extends Module {
 
         public T build() {
             return factory.apply(this);
+        }
+    }
+
+    /**
+     * The base of a builder that adds options of its own (Batch Renormalization's bounds, Ghost BatchNorm's virtual
+     * batch size): the shared options return the subclass, so they chain in any order.
+     *
+     * @param <B> the subclass
+     */
+    public abstract static class ExtendedBuilder<T extends NormBase, B extends ExtendedBuilder<T, B>>
+            extends Builder<T> {
+        @SuppressWarnings("unchecked")
+        ExtendedBuilder(String displayName, int numFeatures, Function<B, T> factory) {
+            super(displayName, numFeatures, false, true, true, b -> factory.apply((B) b));
+        }
+
+        @SuppressWarnings("unchecked")
+        private B self() {
+            return (B) this;
+        }
+
+        @Override
+        public B eps(double eps) {
+            super.eps(eps);
+            return self();
+        }
+
+        @Override
+        public B momentum(double momentum) {
+            super.momentum(momentum);
+            return self();
+        }
+
+        @Override
+        public B cumulativeAverage() {
+            super.cumulativeAverage();
+            return self();
+        }
+
+        @Override
+        public B affine(boolean affine) {
+            super.affine(affine);
+            return self();
+        }
+
+        @Override
+        public B trackRunningStats(boolean track) {
+            super.trackRunningStats(track);
+            return self();
+        }
+
+        @Override
+        public B nonFiniteStats(NonFinitePolicy policy) {
+            super.nonFiniteStats(policy);
+            return self();
         }
     }
 }

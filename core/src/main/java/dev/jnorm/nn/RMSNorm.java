@@ -34,7 +34,8 @@ public class RMSNorm extends Module {
 
     @Override
     protected Tensor forwardImpl(Tensor x) {
-        return NormOps.rmsNorm(name(), x, normalizedShape, weight(), eps);
+        Checks.nonEmpty(name(), x);
+        return NormOps.rmsNorm(name(), x, normalizedShape, weight(), eps, null);
     }
 
     public int[] normalizedShape() {

@@ -46,11 +46,9 @@ public final class SpectralNorm {
      */
     public static <M extends Module> M apply(M module, String name, int nPowerIterations, double eps, int dim,
             Random rng) {
-        for (Consumer<Module> hook : module.forwardPreHooks()) {
-            if (hook instanceof Hook h && h.name.equals(name)) {
-                throw new IllegalStateException("SpectralNorm: cannot register two spectral_norm hooks on the same "
-                        + "parameter " + name);
-            }
+        if (module.forwardPreHook(Hook.class, h -> h.name.equals(name)) != null) {
+            throw new IllegalStateException("SpectralNorm: cannot register two spectral_norm hooks on the same "
+                    + "parameter " + name);
         }
         if (nPowerIterations <= 0) {
             throw new IllegalArgumentException("SpectralNorm: expected n_power_iterations to be positive, but got "

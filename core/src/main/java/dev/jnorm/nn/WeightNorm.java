@@ -35,11 +35,9 @@ public final class WeightNorm {
      *                                  is out of range
      */
     public static <M extends Module> M apply(M module, String name, int dim) {
-        for (Consumer<Module> hook : module.forwardPreHooks()) {
-            if (hook instanceof Hook h && h.name.equals(name)) {
-                throw new IllegalStateException("WeightNorm: cannot register two weight_norm hooks on the same "
-                        + "parameter " + name);
-            }
+        if (module.forwardPreHook(Hook.class, h -> h.name.equals(name)) != null) {
+            throw new IllegalStateException("WeightNorm: cannot register two weight_norm hooks on the same "
+                    + "parameter " + name);
         }
         if (!module.hasParameter(name)) {
             throw new IllegalArgumentException("WeightNorm: " + module.name() + " has no parameter '" + name
@@ -64,22 +62,21 @@ public final class WeightNorm {
      * @throws IllegalArgumentException if no weight normalization is registered on {@code name}
      */
     public static <M extends Module> M remove(M module, String name) {
-        for (Consumer<Module> hook : module.forwardPreHooks()) {
-            if (hook instanceof Hook h && h.name.equals(name)) {
-                Tensor weight;
-                try (Tensor.NoGrad ignored = Tensor.noGrad()) {
-                    weight = h.compute(module);
-                }
-                module.removeAttribute(name);
-                module.removeParameter(name + "_g");
-                module.removeParameter(name + "_v");
-                module.registerParameter(name, weight);
-                module.removeForwardPreHook(hook);
-                return module;
-            }
+        Hook hook = module.forwardPreHook(Hook.class, h -> h.name.equals(name));
+        if (hook == null) {
+            throw new IllegalArgumentException("WeightNorm: weight_norm of '" + name + "' not found in "
+                    + module.name());
         }
-        throw new IllegalArgumentException("WeightNorm: weight_norm of '" + name + "' not found in "
-                + module.name());
+        Tensor weight;
+        try (Tensor.NoGrad ignored = Tensor.noGrad()) {
+            weight = hook.compute(module);
+        }
+        module.removeAttribute(name);
+        module.removeParameter(name + "_g");
+        module.removeParameter(name + "_v");
+        module.registerParameter(name, weight);
+        module.removeForwardPreHook(hook);
+        return module;
     }
 
     /** Recomputes the weight from {@code name_g} and {@code name_v} before each forward. */

@@ -53,4 +53,51 @@ class PointwiseKernelTest {
             assertEquals(Float.floatToIntBits(wantDx), Float.floatToIntBits(dxFast[i]), "dx at " + i + " for " + x[i]);
         }
     }
+
+    /**
+     * TLU against the scalar twin: y bit for bit; dx bit for bit; dtau (double sums in another order) to 1e-12
+     * relative. Ties (x = tau exactly), NaN and infinities included; inner = 1 is the channels-last loop shape.
+     */
+    @ParameterizedTest(name = "shape {0}")
+    @org.junit.jupiter.params.provider.MethodSource("tluShapes")
+    void tluMatchesTheScalarTwin(int[] s) {
+        int outer = s[0], c = s[1], inner = s[2], n = outer * c * inner;
+        Random rng = new Random(n + 7L * c);
+        float[] tau = new float[c];
+        for (int ch = 0; ch < c; ch++) {
+            tau[ch] = (float) (rng.nextGaussian() * 0.5);
+        }
+        float[] x = new float[n], dy = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = switch (rng.nextInt(10)) {
+                case 0 -> tau[(i / inner) % c]; // a tie
+                case 1 -> Float.NaN;
+                case 2 -> Float.NEGATIVE_INFINITY;
+                default -> (float) rng.nextGaussian();
+            };
+            dy[i] = (float) rng.nextGaussian();
+        }
+        float[] yR = new float[n], yF = new float[n], dxR = new float[n], dxF = new float[n];
+        double[] dtR = new double[c], dtF = new double[c];
+        ref.tlu(x, tau, outer, c, inner, yR);
+        fast.tlu(x, tau, outer, c, inner, yF);
+        assertArrayEquals(yR, yF);
+        ref.tluBackward(x, tau, dy, outer, c, inner, dxR, dtR);
+        fast.tluBackward(x, tau, dy, outer, c, inner, dxF, dtF);
+        assertArrayEquals(dxR, dxF);
+        for (int ch = 0; ch < c; ch++) {
+            assertEquals(dtR[ch], dtF[ch], 1e-12 * (1 + Math.abs(dtR[ch])), "dtau[" + ch + "]");
+        }
+        for (int i = 0; i < n; i++) { // PyTorch's maximum, element by element
+            float t = tau[(i / inner) % c];
+            float want = x[i] < t ? 0f : x[i] == t ? dy[i] * 0.5f : dy[i];
+            assertEquals(Float.floatToIntBits(want), Float.floatToIntBits(dxF[i]), "dx at " + i);
+        }
+    }
+
+    static java.util.stream.Stream<int[]> tluShapes() {
+        return java.util.stream.Stream.of(new int[] {1, 1, 1}, new int[] {3, 2, 15}, new int[] {2, 3, 16},
+                new int[] {2, 3, 17}, new int[] {1, 5, 1021}, new int[] {4, 33, 1}, new int[] {97, 16, 1},
+                new int[] {2, 17, 4098}, new int[] {3000, 31, 1}, new int[] {4, 64, 3000});
+    }
 }

@@ -8,6 +8,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
+import java.util.Arrays;
 import java.util.Random;
 import java.util.function.Supplier;
 import java.util.stream.Stream;
@@ -123,9 +124,10 @@ class InputLimitsTest {
         rejects(() -> F.layerNorm(Tensor.zeros(0, 65536, 65536), new int[] {65536, 65536}, null, null, 1e-5),
                 "layer_norm", "normalized_shape");
         LayerNorm noAffine = LayerNorm.builder(65536, 65536).elementwiseAffine(false).build();
-        rejects(() -> noAffine.forward(Tensor.zeros(0, 65536, 65536)), "LayerNorm", "normalized_shape");
-        // a single huge trailing dim fits: an empty batch of it is fine
-        assertArrayEquals(new int[] {0, 65536}, new RMSNorm(65536).forward(Tensor.zeros(0, 65536)).shape());
+        rejects(() -> noAffine.forward(Tensor.zeros(0, 65536, 65536)), "LayerNorm", "non-empty");
+        // a single huge trailing dim fits: an empty batch of it is fine in the functional form
+        assertArrayEquals(new int[] {0, 65536}, F.rmsNorm(Tensor.zeros(0, 65536), new int[] {65536}, null, null)
+                .shape());
     }
 
     static Stream<Arguments> statefulLayers() {
@@ -139,12 +141,16 @@ class InputLimitsTest {
                         new int[] {2, 3, 0, 4}),
                 Arguments.of("LazyInstanceNorm3d", (Supplier<Module>) LazyInstanceNorm3d::new,
                         new int[] {0, 3, 2, 2, 2}),
-                Arguments.of("GroupNorm", (Supplier<Module>) () -> new GroupNorm(1, 3), new int[] {0, 3, 5}));
+                Arguments.of("GroupNorm", (Supplier<Module>) () -> new GroupNorm(1, 3), new int[] {0, 3, 5}),
+                Arguments.of("LayerNorm", (Supplier<Module>) () -> new LayerNorm(5), new int[] {0, 5}),
+                Arguments.of("LayerNorm no bias", (Supplier<Module>) () -> LayerNorm.builder(2, 5).bias(false).build(),
+                        new int[] {0, 2, 5}),
+                Arguments.of("RMSNorm", (Supplier<Module>) () -> new RMSNorm(5), new int[] {0, 7, 5}));
     }
 
     @ParameterizedTest(name = "{0} {2}")
     @MethodSource("statefulLayers")
-    void emptyBatchIsRejectedByStatisticsLayers(String label, Supplier<Module> factory, int[] shape) {
+    void emptyBatchIsRejectedByEveryNormalizationLayer(String label, Supplier<Module> factory, int[] shape) {
         Module m = factory.get();
         String name = m.name();
         IllegalArgumentException e = rejects(() -> m.forward(Tensor.zeros(shape)), "non-empty");
@@ -158,17 +164,17 @@ class InputLimitsTest {
     }
 
     @Test
-    void emptyBatchGivesAnEmptyResultWhereverPyTorchAllowsIt() {
-        for (Module m : new Module[] {new LayerNorm(5), new RMSNorm(5), LayerNorm.builder(2, 5).bias(false).build()}) {
-            int[] shape = m instanceof LayerNorm ln ? prepend0(ln.normalizedShape()) : new int[] {0, 7, 5};
+    void emptyBatchGivesAnEmptyResultInEveryFunctionalFormAsPyTorch() {
+        for (int[] shape : new int[][] {{0, 5}, {0, 2, 5}}) {
+            int[] normalized = Arrays.copyOfRange(shape, 1, shape.length);
             Tensor x = Tensor.zeros(shape).requiresGrad(true);
-            Tensor y = m.forward(x);
-            assertArrayEquals(shape, y.shape(), m.name());
+            Tensor w = Tensor.ones(normalized).requiresGrad(true);
+            Tensor y = F.layerNorm(x, normalized, w, null, 1e-5);
+            assertArrayEquals(shape, y.shape());
             y.backward(Tensor.zeros(shape));
             assertEquals(0, x.grad().numel());
-            for (Tensor p : m.parameters()) {
-                assertArrayEquals(new float[p.numel()], p.grad().toArray(), m.name() + ": zero weight gradient");
-            }
+            assertArrayEquals(new float[w.numel()], w.grad().toArray(), "zero weight gradient");
+            assertArrayEquals(shape, F.rmsNorm(Tensor.zeros(shape), normalized, null, null).shape());
         }
         Tensor rm = Tensor.of(new float[] {1, 2, 3}, 3), rv = Tensor.of(new float[] {4, 5, 6}, 3);
         assertArrayEquals(new int[] {0, 3, 2}, F.batchNorm(Tensor.zeros(0, 3, 2), rm, rv, null, null, true, 0.1, 1e-5)

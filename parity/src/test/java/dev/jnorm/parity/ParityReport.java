@@ -40,7 +40,7 @@ final class ParityReport {
     private static final Map<String, String> KNOWN_ISSUES = new LinkedHashMap<>();
     /** Report order of the sections (others follow in the order they were declared). */
     private static final List<String> ORDER = List.of("BatchNorm", "BatchNorm frozen statistics", "InstanceNorm",
-            "LayerNorm", "GroupNorm", "RMSNorm", "Weight norm", "Spectral norm", "Errors", "Hostile numerics",
+            "LayerNorm", "GroupNorm", "RMSNorm", "LocalResponseNorm", "Weight norm", "Spectral norm", "Errors", "Hostile numerics",
             "BatchNorm chain, eps = 0 (pytorch#100048)");
 
     private static List<String> sections() {

@@ -261,8 +261,7 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
         boolean needSums = batchStats || dweight != null || dbias != null;
         double[] sumDy = new double[c], sumDyDev = new double[c];
         // dx = w·rstd·(dy − mean(dy) − xhat·mean(dy·xhat)) in SimdOps.normBackward's form (a = 1), per channel
-        float[] hi = new float[c], lo = new float[c], r = new float[c], gHi = new float[c], gLo = new float[c];
-        float[] b = new float[c], k = new float[c];
+        DxCoefficients co = new DxCoefficients(c, n * (double) inner, mean, rstd, weight, batchStats);
         if (inner > 1 && dx != null && needSums && c >= 2 * Parallel.threads()) {
             // NB: one task per channel: its sums, then its dx while the channel's planes of x and dy are still in
             // cache, so they are read once from memory (as the forward); the same arithmetic as the split schedule
@@ -275,11 +274,9 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
                     sumDy[ch] += out[0];
                     sumDyDev[ch] += out[1];
                 }
-                dxCoefficients(ch, n * (double) inner, mean, rstd, weight, batchStats, sumDy, sumDyDev, hi, lo, r,
-                        gHi, gLo, b, k);
+                co.set(ch, sumDy[ch], sumDyDev[ch]);
                 for (int s = 0; s < n; s++) {
-                    SimdOps.normBackward(x, dy, (s * c + ch) * inner, inner, hi[ch], lo[ch], r[ch], 1f, gHi[ch],
-                            gLo[ch], b[ch], k[ch], dx);
+                    co.normBackward(x, dy, (s * c + ch) * inner, inner, ch, dx);
                 }
             });
             affineGrads(c, rstd, sumDy, sumDyDev, dweight, dbias);
@@ -297,19 +294,17 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
             return;
         }
         for (int ch = 0; ch < c; ch++) {
-            dxCoefficients(ch, n * (double) inner, mean, rstd, weight, batchStats, sumDy, sumDyDev, hi, lo, r, gHi,
-                    gLo, b, k);
+            co.set(ch, sumDy[ch], sumDyDev[ch]);
         }
         if (inner == 1) {
             float[] a = new float[c];
             Arrays.fill(a, 1f);
             int rpc = rowsPerChunk(c);
             Parallel.forEach(Parallel.ceilDiv(n, rpc), t -> SimdOps.normBackwardColumns(x, dy, t * rpc,
-                    Parallel.end(t, rpc, n), c, hi, lo, r, a, gHi, gLo, b, k, dx));
+                    Parallel.end(t, rpc, n), c, co.hi, co.lo, co.r, a, co.gHi, co.gLo, co.b, co.k, dx));
             return;
         }
-        forEachPlane(n, c, inner, (p, ch) -> SimdOps.normBackward(x, dy, p * inner, inner, hi[ch], lo[ch], r[ch], 1f,
-                gHi[ch], gLo[ch], b[ch], k[ch], dx));
+        forEachPlane(n, c, inner, (p, ch) -> co.normBackward(x, dy, p * inner, inner, ch, dx));
     }
 
     /** dweight = Σdy·(x − mean)·rstd, dbias = Σdy per channel (null: not wanted). */
@@ -326,22 +321,50 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
     }
 
     /**
-     * Channel ch's coefficients of SimdOps.normBackward (a = 1): b = w·rstd, k = −w·rstd·mean(dy·xhat),
-     * mean(dy·xhat) = rstd·Σ(dy·d)/M; the means are 0 when the statistics are constants (eval, frozen statistics).
+     * The per-channel coefficients of SimdOps.normBackward (a = 1): mean split into hi + lo floats, r = rstd,
+     * mean(dy) split into gHi + gLo, b = w·rstd, k = −w·rstd·mean(dy·xhat), with mean(dy·xhat) = rstd·Σ(dy·d)/M;
+     * the means are 0 when the statistics are constants (eval, frozen statistics). The arrays are [C].
      */
-    private static void dxCoefficients(int ch, double count, double[] mean, double[] rstd, float[] weight,
-                                       boolean batchStats, double[] sumDy, double[] sumDyDev, float[] hi, float[] lo,
-                                       float[] r, float[] gHi, float[] gLo, float[] b, float[] k) {
-        double wr = (weight == null ? 1.0 : weight[ch]) * rstd[ch];
-        double meanDy = batchStats ? sumDy[ch] / count : 0.0;
-        double meanDyXhat = batchStats ? sumDyDev[ch] * rstd[ch] / count : 0.0;
-        hi[ch] = SimdOps.hi(mean[ch]);
-        lo[ch] = SimdOps.lo(mean[ch]);
-        r[ch] = (float) rstd[ch];
-        gHi[ch] = SimdOps.hi(meanDy);
-        gLo[ch] = SimdOps.lo(meanDy);
-        b[ch] = (float) wr;
-        k[ch] = (float) (-wr * meanDyXhat);
+    private static final class DxCoefficients {
+        final float[] hi, lo, r, gHi, gLo, b, k;
+        private final double count;
+        private final double[] mean, rstd;
+        private final float[] weight;
+        private final boolean batchStats;
+
+        DxCoefficients(int c, double count, double[] mean, double[] rstd, float[] weight, boolean batchStats) {
+            hi = new float[c];
+            lo = new float[c];
+            r = new float[c];
+            gHi = new float[c];
+            gLo = new float[c];
+            b = new float[c];
+            k = new float[c];
+            this.count = count;
+            this.mean = mean;
+            this.rstd = rstd;
+            this.weight = weight;
+            this.batchStats = batchStats;
+        }
+
+        /** Channel ch's coefficients from its two reductions Σdy and Σdy·(x − mean). */
+        void set(int ch, double sumDy, double sumDyDev) {
+            double wr = (weight == null ? 1.0 : weight[ch]) * rstd[ch];
+            double meanDy = batchStats ? sumDy / count : 0.0;
+            double meanDyXhat = batchStats ? sumDyDev * rstd[ch] / count : 0.0;
+            hi[ch] = SimdOps.hi(mean[ch]);
+            lo[ch] = SimdOps.lo(mean[ch]);
+            r[ch] = (float) rstd[ch];
+            gHi[ch] = SimdOps.hi(meanDy);
+            gLo[ch] = SimdOps.lo(meanDy);
+            b[ch] = (float) wr;
+            k[ch] = (float) (-wr * meanDyXhat);
+        }
+
+        /** dx over one plane [from, from + len) of channel ch. */
+        void normBackward(float[] x, float[] dy, int from, int len, int ch, float[] dx) {
+            SimdOps.normBackward(x, dy, from, len, hi[ch], lo[ch], r[ch], 1f, gHi[ch], gLo[ch], b[ch], k[ch], dx);
+        }
     }
 
     /** out = {Σdy, Σdy·(x − mean)} over chunk kk of channel ch (its planes in order), in double. */

@@ -47,6 +47,116 @@ public final class VectorPointwiseKernel implements PointwiseKernel {
         });
     }
 
+    /**
+     * Row chunks of the dtau partials. NB: fixed (not per thread), so the in-order merge of the chunks' double sums
+     * gives the same bits for any thread count.
+     */
+    static final int TAU_CHUNKS = 16;
+
+    @Override
+    public void tlu(float[] x, float[] tau, int outer, int c, int inner, float[] y) {
+        if (inner == 1) { // channels-last rows: tau varies along the vector
+            forRows(outer, c, (r0, r1) -> {
+                for (int r = r0; r < r1; r++) {
+                    int off = r * c, ch = 0;
+                    for (; ch <= c - F.length(); ch += F.length()) { // y = max(x, tau[ch..])
+                        FloatVector.fromArray(F, x, off + ch).max(FloatVector.fromArray(F, tau, ch))
+                                .intoArray(y, off + ch);
+                    }
+                    for (; ch < c; ch++) {
+                        y[off + ch] = Math.max(x[off + ch], tau[ch]);
+                    }
+                }
+            });
+            return;
+        }
+        forRows(outer * c, inner, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) { // row r = (o, ch): y = max(x, tau[ch]) along inner
+                int off = r * inner, i = off, end = off + inner;
+                float t = tau[r % c];
+                for (; i <= end - F.length(); i += F.length()) {
+                    FloatVector.fromArray(F, x, i).max(t).intoArray(y, i);
+                }
+                for (; i < end; i++) {
+                    y[i] = Math.max(x[i], t);
+                }
+            }
+        });
+    }
+
+    @Override
+    public void tluBackward(float[] x, float[] tau, float[] dy, int outer, int c, int inner, float[] dx,
+                            double[] dtau) {
+        int rows = inner == 1 ? outer : outer * c, len = inner == 1 ? c : inner;
+        int chunks = Math.max(1, Math.min(rows, TAU_CHUNKS));
+        int rowsPerChunk = Parallel.ceilDiv(rows, chunks);
+        double[][] part = dtau != null ? new double[chunks][c] : null; // [chunks][C] dtau partials
+        Parallel.forEach(chunks, k -> {
+            float[] tauRow = new float[len]; // the tau operand of one row
+            float[] toTau = new float[len];  // the row's gradient to tau
+            for (int r = k * rowsPerChunk; r < Parallel.end(k, rowsPerChunk, rows); r++) {
+                int off = r * len;
+                if (inner == 1) {
+                    System.arraycopy(tau, 0, tauRow, 0, c);
+                } else {
+                    java.util.Arrays.fill(tauRow, tau[r % c]);
+                }
+                // dx = dy unless x < tau, dtau = dy unless x > tau, both dy/2 on a tie (PyTorch's maximum)
+                int i = 0;
+                for (; i <= len - F.length(); i += F.length()) {
+                    FloatVector xv = FloatVector.fromArray(F, x, off + i), tv = FloatVector.fromArray(F, tauRow, i);
+                    FloatVector g = FloatVector.fromArray(F, dy, off + i), half = g.mul(0.5f);
+                    var tie = xv.compare(VectorOperators.EQ, tv);
+                    if (dx != null) {
+                        g.blend(0f, xv.compare(VectorOperators.LT, tv)).blend(half, tie).intoArray(dx, off + i);
+                    }
+                    g.blend(0f, xv.compare(VectorOperators.GT, tv)).blend(half, tie).intoArray(toTau, i);
+                }
+                for (; i < len; i++) {
+                    float xi = x[off + i], ti = tauRow[i], g = dy[off + i];
+                    if (dx != null) {
+                        dx[off + i] = xi < ti ? 0f : xi == ti ? g * 0.5f : g;
+                    }
+                    toTau[i] = xi > ti ? 0f : xi == ti ? g * 0.5f : g;
+                }
+                if (part == null) {
+                    continue;
+                }
+                if (inner == 1) {
+                    for (int ch = 0; ch < c; ch++) {
+                        part[k][ch] += toTau[ch];
+                    }
+                } else {
+                    double sum = 0;
+                    for (int j = 0; j < len; j++) {
+                        sum += toTau[j];
+                    }
+                    part[k][r % c] += sum;
+                }
+            }
+        });
+        if (dtau != null) {
+            for (int ch = 0; ch < c; ch++) {
+                double sum = 0;
+                for (double[] p : part) {
+                    sum += p[ch];
+                }
+                dtau[ch] = sum;
+            }
+        }
+    }
+
+    /** Runs body over [0, rows) in fixed row ranges of about {@link #CHUNK} elements. */
+    private static void forRows(int rows, int rowLen, Range body) {
+        int rowsPerTask = Math.max(1, CHUNK / Math.max(1, rowLen));
+        if (rows <= rowsPerTask) {
+            body.run(0, rows);
+            return;
+        }
+        Parallel.forEach(Parallel.ceilDiv(rows, rowsPerTask),
+                t -> body.run(t * rowsPerTask, Parallel.end(t, rowsPerTask, rows)));
+    }
+
     private interface Range {
         void run(int i0, int i1);
     }

@@ -23,33 +23,36 @@ public final class F {
     /** {@code F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)}. */
     public static Tensor batchNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
                                    boolean training, double momentum, double eps) {
-        return NormOps.batchNorm("batch_norm", x, runningMean, runningVar, weight, bias, training, momentum, eps);
+        return NormOps.batchNorm(NormOps.ChannelNormArgs.of("batch_norm", x, training, eps)
+                .running(runningMean, runningVar).affine(weight, bias).momentum(momentum));
     }
 
     /** {@link #batchNorm(Tensor, Tensor, Tensor, Tensor, Tensor, boolean, double, double)} into {@code out}. */
     public static Tensor batchNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
                                    boolean training, double momentum, double eps, Tensor out) {
-        return NormOps.batchNorm("batch_norm", x, runningMean, runningVar, weight, bias, training, momentum, eps,
-                requireOut("batch_norm", out));
+        return NormOps.batchNorm(NormOps.ChannelNormArgs.of("batch_norm", x, training, eps)
+                .running(runningMean, runningVar).affine(weight, bias).out(requireOut("batch_norm", out))
+                .momentum(momentum));
     }
 
     /** {@code F.instance_norm(x, running_mean, running_var, weight, bias, use_input_stats, momentum, eps)}. */
     public static Tensor instanceNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
                                       boolean useInputStats, double momentum, double eps) {
-        return NormOps.instanceNorm("instance_norm", x, runningMean, runningVar, weight, bias, useInputStats,
-                momentum, eps);
+        return NormOps.instanceNorm(NormOps.ChannelNormArgs.of("instance_norm", x, useInputStats, eps)
+                .running(runningMean, runningVar).affine(weight, bias).momentum(momentum));
     }
 
     /** {@link #instanceNorm(Tensor, Tensor, Tensor, Tensor, Tensor, boolean, double, double)} into {@code out}. */
     public static Tensor instanceNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
                                       boolean useInputStats, double momentum, double eps, Tensor out) {
-        return NormOps.instanceNorm("instance_norm", x, runningMean, runningVar, weight, bias, useInputStats,
-                momentum, eps, requireOut("instance_norm", out));
+        return NormOps.instanceNorm(NormOps.ChannelNormArgs.of("instance_norm", x, useInputStats, eps)
+                .running(runningMean, runningVar).affine(weight, bias).out(requireOut("instance_norm", out))
+                .momentum(momentum));
     }
 
     /** {@code F.layer_norm(x, normalized_shape, weight, bias, eps)}. */
     public static Tensor layerNorm(Tensor x, int[] normalizedShape, Tensor weight, Tensor bias, double eps) {
-        return NormOps.layerNorm("layer_norm", x, normalizedShape, weight, bias, eps);
+        return NormOps.layerNorm("layer_norm", x, normalizedShape, weight, bias, eps, null);
     }
 
     /** {@link #layerNorm(Tensor, int[], Tensor, Tensor, double)} into {@code out} (contiguous). */
@@ -60,7 +63,7 @@ public final class F {
 
     /** {@code F.group_norm(x, num_groups, weight, bias, eps)}. */
     public static Tensor groupNorm(Tensor x, int numGroups, Tensor weight, Tensor bias, double eps) {
-        return NormOps.groupNorm("group_norm", x, numGroups, weight, bias, eps);
+        return NormOps.groupNorm("group_norm", x, numGroups, weight, bias, eps, null);
     }
 
     /** {@link #groupNorm(Tensor, int, Tensor, Tensor, double)} into {@code out}. */
@@ -70,12 +73,20 @@ public final class F {
 
     /** {@code F.rms_norm(x, normalized_shape, weight, eps)}; eps null = float32 machine epsilon. */
     public static Tensor rmsNorm(Tensor x, int[] normalizedShape, Tensor weight, Double eps) {
-        return NormOps.rmsNorm("rms_norm", x, normalizedShape, weight, eps);
+        return NormOps.rmsNorm("rms_norm", x, normalizedShape, weight, eps, null);
     }
 
     /** {@link #rmsNorm(Tensor, int[], Tensor, Double)} into {@code out} (contiguous). */
     public static Tensor rmsNorm(Tensor x, int[] normalizedShape, Tensor weight, Double eps, Tensor out) {
         return NormOps.rmsNorm("rms_norm", x, normalizedShape, weight, eps, requireOut("rms_norm", out));
+    }
+
+    /**
+     * {@code F.local_response_norm(x, size, alpha, beta, k)}: x (N, C, *) with at least 3 dims, each value divided by
+     * (k + alpha·mean of the squares in a zero-padded window of size channels)^beta.
+     */
+    public static Tensor localResponseNorm(Tensor x, int size, double alpha, double beta, double k) {
+        return ResponseNormOps.localResponseNorm("local_response_norm", x, size, alpha, beta, k);
     }
 
     private static Tensor requireOut(String who, Tensor out) {

@@ -10,9 +10,18 @@ import dev.jnorm.kernels.Moments;
 import java.util.Arrays;
 
 /**
- * The normalization operations behind {@link F} and the layers: argument checks, one autograd node per op with the
- * kernels' analytic backward, and the running-statistics updates. Every method takes {@code who}, the name the
- * error messages start with ("BatchNorm2d", "batch_norm"), so a layer's errors name the layer.
+ * The normalization operations behind {@link F} and the layers, in two families that share their helpers (flax's
+ * {@code _compute_stats}/{@code _normalize} split):
+ * <ul>
+ * <li>the channel family (batch_norm, instance_norm): one entry point each taking a {@link ChannelNormArgs};
+ * {@link #checkBatchNorm} holds every check, {@link #updateRunning} is the one place running statistics are
+ * written, {@link #batchNormNode} the autograd node. A layer built on batch statistics (Batch Renormalization,
+ * Ghost BatchNorm) composes these and the {@link BatchNormKernel} instead of adding an entry point here;</li>
+ * <li>the row family (layer_norm, group_norm, rms_norm, and instance_norm's statistics): a {@link RowView} of x
+ * and one node, {@link #rowNorm}, that also dispatches channels-last.</li>
+ * </ul>
+ * Every call carries {@code who}, the name the error messages start with ("BatchNorm2d", "batch_norm"), so a layer's
+ * errors name the layer.
  */
 public final class NormOps {
     private NormOps() {
@@ -21,7 +30,75 @@ public final class NormOps {
     /** float32 machine epsilon: PyTorch's RMSNorm eps when unset. */
     public static final double FLOAT32_EPS = Math.ulp(1.0f);
 
-    // ---------------------------------------------------------------- BatchNorm
+    // ---------------------------------------------------------------- the channel family: BatchNorm, InstanceNorm
+
+    /**
+     * The arguments of one call of the channel family (PyTorch's {@code batch_norm} and {@code instance_norm}, and the
+     * layers built on them), by name instead of by position. Start from {@link #of} and add what the call has; each
+     * method returns a copy. {@code training} is batch_norm's {@code training} and
+     * instance_norm's {@code use_input_stats}. {@code update} decides a training step's running-statistics update
+     * (see {@link RunningStatsUpdate}); {@code out}, when not null, receives y (see {@link #checkOut}).
+     */
+    public record ChannelNormArgs(String who, Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight,
+                                  Tensor bias, boolean training, RunningStatsUpdate update, double eps, Tensor out) {
+
+        /** A call on x with no running buffers, no affine, no out; errors start with {@code who}. */
+        public static ChannelNormArgs of(String who, Tensor x, boolean training, double eps) {
+            return new ChannelNormArgs(who, x, null, null, null, null, training, null, eps, null);
+        }
+
+        /** The running buffers (both or neither may be null). */
+        public ChannelNormArgs running(Tensor mean, Tensor var) {
+            return new ChannelNormArgs(who, x, mean, var, weight, bias, training, update, eps, out);
+        }
+
+        /** The affine weight and bias (either may be null). */
+        public ChannelNormArgs affine(Tensor weight, Tensor bias) {
+            return new ChannelNormArgs(who, x, runningMean, runningVar, weight, bias, training, update, eps, out);
+        }
+
+        /** PyTorch's fixed momentum: every training step stores its update ({@link RunningStatsUpdate#store}). */
+        public ChannelNormArgs momentum(double momentum) {
+            checkMomentum(who, momentum);
+            return update(RunningStatsUpdate.store(momentum));
+        }
+
+        /** The running-statistics update of a training step (the layers' non-finite guard and counter). */
+        public ChannelNormArgs update(RunningStatsUpdate update) {
+            return new ChannelNormArgs(who, x, runningMean, runningVar, weight, bias, training, update, eps, out);
+        }
+
+        /** Write y into {@code out} and return it (no graph is recorded). */
+        public ChannelNormArgs out(Tensor out) {
+            return new ChannelNormArgs(who, x, runningMean, runningVar, weight, bias, training, update, eps, out);
+        }
+
+        /** The same call on another input (a layer's chunk, a reshaped view). */
+        public ChannelNormArgs input(Tensor x) {
+            return new ChannelNormArgs(who, x, runningMean, runningVar, weight, bias, training, update, eps, out);
+        }
+
+        /** The same call in the other mode ({@code training} / {@code use_input_stats}). */
+        public ChannelNormArgs training(boolean training) {
+            return new ChannelNormArgs(who, x, runningMean, runningVar, weight, bias, training, update, eps, out);
+        }
+    }
+
+    /**
+     * The batch kernels' view of a (N, C, *) input: NCHW is [N, C, inner]; channels-last is [N·inner, C, 1] (the
+     * columns layout). {@code count} values per channel either way.
+     */
+    public record ChannelView(int n, int c, int inner) {
+        public static ChannelView of(Tensor x) {
+            int n = x.size(0), c = x.size(1), inner = NormOps.inner(x, 2);
+            return x.isChannelsLast() ? new ChannelView(n * inner, c, 1) : new ChannelView(n, c, inner);
+        }
+
+        /** Values per channel, N·inner. */
+        public double count() {
+            return (double) n * inner;
+        }
+    }
 
     /**
      * PyTorch's {@code F.batch_norm}: x is (N, C, *). With {@code training}, normalize with the batch statistics
@@ -29,173 +106,129 @@ public final class NormOps {
      * running = (1 − momentum)·running + momentum·batch, with the unbiased variance. Without, normalize with
      * the running statistics, which must then be given.
      */
-    public static Tensor batchNorm(String who, Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight,
-                                   Tensor bias, boolean training, double momentum, double eps) {
-        return batchNorm(who, x, runningMean, runningVar, weight, bias, training, momentum, eps, null);
-    }
-
-    /**
-     * {@link #batchNorm(String, Tensor, Tensor, Tensor, Tensor, Tensor, boolean, double, double)} into {@code out}
-     * when not null (see {@link #checkOut}).
-     */
-    public static Tensor batchNorm(String who, Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight,
-                                   Tensor bias, boolean training, double momentum, double eps, Tensor out) {
-        checkMomentum(who, momentum);
-        return batchNorm(who, x, runningMean, runningVar, weight, bias, training, RunningStatsUpdate.store(momentum),
-                eps, out);
-    }
-
-    /**
-     * {@link #batchNorm(String, Tensor, Tensor, Tensor, Tensor, Tensor, boolean, double, double)} with the
-     * running-statistics update of a training step decided by {@code update} (the layers' non-finite guard).
-     */
-    public static Tensor batchNorm(String who, Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight,
-                                   Tensor bias, boolean training, RunningStatsUpdate update, double eps) {
-        return batchNorm(who, x, runningMean, runningVar, weight, bias, training, update, eps, null);
-    }
-
-    /**
-     * {@link #batchNorm(String, Tensor, Tensor, Tensor, Tensor, Tensor, boolean, RunningStatsUpdate, double)} into
-     * {@code out} when not null (see {@link #checkOut}): y is written into out's storage and out is returned.
-     */
-    public static Tensor batchNorm(String who, Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight,
-                                   Tensor bias, boolean training, RunningStatsUpdate update, double eps, Tensor out) {
-        checkRank(who, x, 2, "(N, C, *)");
-        int n = x.size(0), c = x.size(1), inner = inner(who, x, 2);
-        checkChannelArguments(who, c, weight, bias, runningMean, runningVar, eps);
-        if ((runningMean == null) != (runningVar == null)) {
-            throw new IllegalArgumentException(who + ": running_mean and running_var must both be given or both "
-                    + "be null, got " + (runningMean == null ? "only running_var" : "only running_mean"));
+    public static Tensor batchNorm(ChannelNormArgs a) {
+        ChannelView v = checkBatchNorm(a);
+        Tensor x = a.x();
+        if (x.numel() == 0) {
+            return emptyResult(a, "NativeBatchNormBackward"); // as ATen: no update
         }
-        if (training) {
+        BatchNormKernel kernel = Kernels.batchNorm();
+        float[] xs = x.storage();
+        float[] w = storageOrNull(a.weight()), b = storageOrNull(a.bias());
+        double[] mean = new double[v.c()]; // [C] saved for backward
+        double[] rstd = new double[v.c()]; // [C] saved for backward
+        float[] y = newOutput(a);
+        if (a.training()) {
+            double[] var = new double[v.c()];
+            kernel.forwardTraining(xs, v.n(), v.c(), v.inner(), w, b, a.eps(), y, mean, rstd, var);
+            if (a.runningMean() != null) {
+                updateRunning(a, mean, unbiased(var, v.count()));
+            }
+        } else {
+            runningStatistics(a, mean, rstd);
+            kernel.normalize(xs, v.n(), v.c(), v.inner(), mean, rstd, w, b, y);
+        }
+        return a.out() != null ? a.out() : batchNormNode(x, y, v, mean, rstd, a.weight(), a.bias(), a.training());
+    }
+
+    /**
+     * Every check of a batch_norm call, each written once and all made before anything is computed or updated:
+     * x is (N, C, *) float32; the per-channel tensors have C elements; eps is in range; the running buffers come as
+     * a pair; training has more than one value per channel; eval has running statistics; out is valid.
+     * Returns the kernels' view of x.
+     */
+    public static ChannelView checkBatchNorm(ChannelNormArgs a) {
+        String who = a.who();
+        Tensor x = a.x();
+        checkRank(who, x, 2, "(N, C, *)");
+        int c = x.size(1);
+        inner(who, x, 2);
+        checkChannelArguments(a, c);
+        if ((a.runningMean() == null) != (a.runningVar() == null)) {
+            throw new IllegalArgumentException(who + ": running_mean and running_var must both be given or both "
+                    + "be null, got " + (a.runningMean() == null ? "only running_var" : "only running_mean"));
+        }
+        if (a.training()) {
             checkMoreThanOneValuePerChannel(who, x);
-        } else if (runningMean == null) {
+            requireUpdate(a);
+        } else if (a.runningMean() == null) {
             throw new IllegalArgumentException(who + ": running_mean must be defined in evaluation mode "
                     + "(training=false needs running_mean and running_var)");
         }
-        if (out != null) {
-            checkOut(who, out, x.shape(), x.memoryFormat(), x, weight, bias, runningMean, runningVar);
+        checkOut(a);
+        return ChannelView.of(x);
+    }
+
+    /** mean = running_mean, rstd = 1/sqrt(running_var + eps), per channel: the statistics of eval. */
+    public static void runningStatistics(ChannelNormArgs a, double[] mean /* [C] out */, double[] rstd /* [C] out */) {
+        float[] rm = a.runningMean().storage(), rv = a.runningVar().storage();
+        for (int ch = 0; ch < rm.length; ch++) {
+            mean[ch] = rm[ch];
+            rstd[ch] = 1.0 / Math.sqrt((double) rv[ch] + a.eps());
         }
-        if (x.numel() == 0) {
-            return out != null ? out : emptyNode(x, weight, bias, "NativeBatchNormBackward"); // as ATen: no update
+    }
+
+    /** var·count/(count − 1) per channel: the unbiased variance the running statistics average. */
+    public static double[] unbiased(double[] biasedVar, double count) {
+        double[] out = new double[biasedVar.length];
+        for (int ch = 0; ch < out.length; ch++) {
+            out[ch] = biasedVar[ch] * count / (count - 1);
         }
-        // The kernel's view: NCHW is [N, C, inner]; channels-last is [N·inner, C, 1], the columns layout.
-        int kn = x.isChannelsLast() ? n * inner : n, kInner = x.isChannelsLast() ? 1 : inner;
-        BatchNormKernel kernel = Kernels.batchNorm();
-        float[] xs = x.storage();
-        float[] w = weight == null ? null : weight.storage();
-        float[] b = bias == null ? null : bias.storage();
-        double[] mean = new double[c]; // [C] saved for backward
-        double[] rstd = new double[c]; // [C] saved for backward
-        float[] y = out != null ? out.storage() : BufferPool.uninitialized(xs.length); // x's shape and format
-        if (training) {
-            double[] var = new double[c];
-            kernel.forwardTraining(xs, kn, c, kInner, w, b, eps, y, mean, rstd, var);
-            if (runningMean != null) {
-                double count = (double) n * inner;
-                double[] unbiased = new double[c];
-                for (int ch = 0; ch < c; ch++) {
-                    unbiased[ch] = var[ch] * count / (count - 1);
-                }
-                updateRunning(who, runningMean, runningVar, mean, unbiased, update);
-            }
-        } else {
-            float[] rm = runningMean.storage(), rv = runningVar.storage();
-            for (int ch = 0; ch < c; ch++) {
-                mean[ch] = rm[ch];
-                rstd[ch] = 1.0 / Math.sqrt((double) rv[ch] + eps);
-            }
-            kernel.normalize(xs, kn, c, kInner, mean, rstd, w, b, y);
-        }
-        return out != null ? out : batchNormNode(x, y, kn, c, kInner, mean, rstd, weight, bias, training);
+        return out;
     }
 
     /**
      * The BatchNorm autograd node for an output y computed from x with per-channel mean/rstd, over the kernel
-     * view [n, c, inner] of x's storage. {@code batchStats}: whether mean/rstd were computed from x (then they carry
+     * view {@code v} of x's storage. {@code batchStats}: whether mean/rstd were computed from x (then they carry
      * gradient). y keeps x's memory format.
      */
-    static Tensor batchNormNode(Tensor x, float[] y, int n, int c, int inner, double[] mean, double[] rstd,
-                                Tensor weight, Tensor bias, boolean batchStats) {
+    public static Tensor batchNormNode(Tensor x, float[] y, ChannelView v, double[] mean, double[] rstd,
+                                       Tensor weight, Tensor bias, boolean batchStats) {
         BatchNormKernel kernel = Kernels.batchNorm();
         float[] xs = x.storage();
-        float[] w = weight == null ? null : weight.storage();
+        float[] w = storageOrNull(weight);
+        int c = v.c();
         return Tensor.fromOp(y, x.shape(), x.memoryFormat(), "NativeBatchNormBackward",
                 new Tensor[] {x, weight, bias}, dy -> {
             float[] dx = x.requiresGrad() ? BufferPool.uninitialized(xs.length) : null; // every element written
             float[] dw = weight != null && weight.requiresGrad() ? new float[c] : null;
             float[] db = bias != null && bias.requiresGrad() ? new float[c] : null;
-            kernel.backward(xs, dy.storage(), n, c, inner, mean, rstd, w, batchStats, dx, dw, db);
+            kernel.backward(xs, dy.storage(), v.n(), c, v.inner(), mean, rstd, w, batchStats, dx, dw, db);
             return new Tensor[] {wrapOrNull(dx, x), wrapOrNull(dw, weight), wrapOrNull(db, bias)};
         });
     }
 
-    // ---------------------------------------------------------------- InstanceNorm
-
     /**
-     * PyTorch's {@code F.instance_norm}: x is (N, C, *). With {@code useInputStats}, each (n, c) slice is normalized
-     * with its own statistics and given running buffers move towards the batch average of the per-instance mean
-     * and unbiased variance (as ATen's repeat-then-average); otherwise the running statistics are used.
+     * PyTorch's {@code F.instance_norm}: x is (N, C, *). With {@code training} (use_input_stats), each (n, c) slice
+     * is normalized with its own statistics and given running buffers move towards the batch average of the
+     * per-instance mean and unbiased variance (as ATen's repeat-then-average); otherwise the running statistics are
+     * used.
      */
-    public static Tensor instanceNorm(String who, Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight,
-                                      Tensor bias, boolean useInputStats, double momentum, double eps) {
-        return instanceNorm(who, x, runningMean, runningVar, weight, bias, useInputStats, momentum, eps, null);
-    }
-
-    /**
-     * {@link #instanceNorm(String, Tensor, Tensor, Tensor, Tensor, Tensor, boolean, double, double)} into
-     * {@code out} when not null (see {@link #checkOut}).
-     */
-    public static Tensor instanceNorm(String who, Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight,
-                                      Tensor bias, boolean useInputStats, double momentum, double eps, Tensor out) {
-        checkMomentum(who, momentum);
-        return instanceNorm(who, x, runningMean, runningVar, weight, bias, useInputStats,
-                RunningStatsUpdate.store(momentum), eps, out);
-    }
-
-    /**
-     * {@link #instanceNorm(String, Tensor, Tensor, Tensor, Tensor, Tensor, boolean, double, double)} with the
-     * running-statistics update decided by {@code update} (the layers' non-finite guard).
-     */
-    public static Tensor instanceNorm(String who, Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight,
-                                      Tensor bias, boolean useInputStats, RunningStatsUpdate update, double eps) {
-        return instanceNorm(who, x, runningMean, runningVar, weight, bias, useInputStats, update, eps, null);
-    }
-
-    /**
-     * {@link #instanceNorm(String, Tensor, Tensor, Tensor, Tensor, Tensor, boolean, RunningStatsUpdate, double)}
-     * into {@code out} when not null (see {@link #checkOut}).
-     */
-    public static Tensor instanceNorm(String who, Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight,
-                                      Tensor bias, boolean useInputStats, RunningStatsUpdate update, double eps,
-                                      Tensor out) {
-        if (!useInputStats) {
-            if (runningMean == null || runningVar == null) {
+    public static Tensor instanceNorm(ChannelNormArgs a) {
+        String who = a.who();
+        Tensor x = a.x();
+        if (!a.training()) {
+            if (a.runningMean() == null || a.runningVar() == null) {
                 throw new IllegalArgumentException(who + ": Expected running_mean and running_var to be defined "
                         + "when use_input_stats is false");
             }
-            return batchNorm(who, x, runningMean, runningVar, weight, bias, false, update, eps, out);
+            return batchNorm(a);
         }
         checkRank(who, x, 3, "(N, C, *) with at least one spatial dimension");
         int n = x.size(0), c = x.size(1), inner = inner(who, x, 2);
-        checkChannelArguments(who, c, weight, bias, runningMean, runningVar, eps);
-        if (inner == 1) {
-            throw new IllegalArgumentException(who + ": Expected more than 1 spatial element when training, got "
-                    + "input size " + Arrays.toString(x.shape()));
+        checkChannelArguments(a, c);
+        checkMoreThanOneSpatialElement(who, x, 2);
+        if (a.runningMean() != null) {
+            requireUpdate(a);
         }
-        if (out != null) {
-            checkOut(who, out, x.shape(), x.memoryFormat(), x, weight, bias, runningMean, runningVar);
-        }
+        checkOut(a);
         if (x.numel() == 0) {
-            return out != null ? out : emptyNode(x, weight, bias, "NativeGroupNormBackward"); // as ATen: no update
+            return emptyResult(a, "NativeGroupNormBackward"); // as ATen: no update
         }
         double[] meanOut = new double[n * c]; // [N·C] per-instance means
-        double[] var = runningMean != null ? new double[n * c] : null; // [N·C] per-instance biased variances
-        Tensor y = x.isChannelsLast()
-                ? channelsLastGroupNode(x, n, inner, c, c, weight, bias, eps, meanOut, var, out)
-                : rowNormNode(x, n * c, c, 1, inner, weight, bias, eps, true, meanOut, var,
-                        "NativeGroupNormBackward", out);
-        if (runningMean != null) {
+        double[] var = a.runningMean() != null ? new double[n * c] : null; // [N·C] per-instance biased variances
+        Tensor y = rowNorm(x, RowView.groups(n, c, c, inner), a.weight(), a.bias(), a.eps(), meanOut, var, a.out());
+        if (a.runningMean() != null) {
             // mean over the batch of per-instance statistics (ATen: running_mean_.view({b, c}).mean(0))
             double unbias = (double) inner / (inner - 1);
             double[] batchMean = new double[c], batchVar = new double[c];
@@ -208,7 +241,7 @@ public final class NormOps {
                 batchMean[ch] = m / n;
                 batchVar[ch] = v / n;
             }
-            updateRunning(who, runningMean, runningVar, batchMean, batchVar, update);
+            updateRunning(a, batchMean, batchVar);
         }
         return y;
     }
@@ -253,12 +286,16 @@ public final class NormOps {
         }
     }
 
-    /** Applies {@code update} to the running buffers from per-channel batch mean and unbiased variance. */
-    private static void updateRunning(String who, Tensor runningMean, Tensor runningVar, double[] batchMean,
-                                      double[] batchVar, RunningStatsUpdate update) {
+    /**
+     * Applies the call's {@code update} to its running buffers from per-channel batch mean and unbiased variance:
+     * the one place a running-statistics update is written.
+     */
+    public static void updateRunning(ChannelNormArgs a, double[] batchMean /* [C] */,
+                                     double[] batchVar /* [C] unbiased */) {
+        RunningStatsUpdate update = a.update();
         double momentum = update.factor();
-        checkMomentum(who, momentum);
-        float[] rm = runningMean.storage(), rv = runningVar.storage();
+        checkMomentum(a.who(), momentum);
+        float[] rm = a.runningMean().storage(), rv = a.runningVar().storage();
         int c = rm.length;
         float[] newMean = new float[c], newVar = new float[c];
         int firstBad = -1;
@@ -279,18 +316,16 @@ public final class NormOps {
         update.stored();
     }
 
-    // ---------------------------------------------------------------- LayerNorm, GroupNorm, RMSNorm
-
-    /** PyTorch's {@code F.layer_norm} over the trailing dims {@code normalizedShape}. */
-    public static Tensor layerNorm(String who, Tensor x, int[] normalizedShape, Tensor weight, Tensor bias,
-                                   double eps) {
-        return layerNorm(who, x, normalizedShape, weight, bias, eps, null);
+    private static void requireUpdate(ChannelNormArgs a) {
+        if (a.runningMean() != null && a.update() == null) {
+            throw new IllegalArgumentException(a.who() + ": a training call with running buffers needs a momentum "
+                    + "(or a running-statistics update), got none");
+        }
     }
 
-    /**
-     * {@link #layerNorm(String, Tensor, int[], Tensor, Tensor, double)} into {@code out} when not null (see
-     * {@link #checkOut}); the result, and so out, is contiguous.
-     */
+    // ---------------------------------------------------------------- the row family: LayerNorm, GroupNorm, RMSNorm
+
+    /** PyTorch's {@code F.layer_norm} over the trailing dims {@code normalizedShape}; out (may be null) is contiguous. */
     public static Tensor layerNorm(String who, Tensor x, int[] normalizedShape, Tensor weight, Tensor bias,
                                    double eps, Tensor out) {
         int d = checkTrailing(who, x, normalizedShape);
@@ -300,20 +335,13 @@ public final class NormOps {
         if (out != null) {
             checkOut(who, out, x.shape(), Tensor.MemoryFormat.CONTIGUOUS, x, weight, bias);
         }
-        int rows = d == 0 ? 0 : x.numel() / d; // an empty normalized_shape dim: nothing to normalize
         // The trailing dims must be contiguous in memory: a channels-last input is converted first.
-        return rowNormNode(x.contiguous(), rows, 1, d, 1, weight, bias, eps, true, null, null,
-                "NativeLayerNormBackward", out);
-    }
-
-    /** PyTorch's {@code F.rms_norm}; {@code eps} null means float32 machine epsilon. */
-    public static Tensor rmsNorm(String who, Tensor x, int[] normalizedShape, Tensor weight, Double eps) {
-        return rmsNorm(who, x, normalizedShape, weight, eps, null);
+        return rowNorm(x.contiguous(), RowView.trailing(x, d, true), weight, bias, eps, null, null, out);
     }
 
     /**
-     * {@link #rmsNorm(String, Tensor, int[], Tensor, Double)} into {@code out} when not null (see {@link #checkOut});
-     * the result, and so out, is contiguous.
+     * PyTorch's {@code F.rms_norm}; {@code eps} null means float32 machine epsilon; out (may be null) is
+     * contiguous.
      */
     public static Tensor rmsNorm(String who, Tensor x, int[] normalizedShape, Tensor weight, Double eps,
                                  Tensor out) {
@@ -324,19 +352,12 @@ public final class NormOps {
         if (out != null) {
             checkOut(who, out, x.shape(), Tensor.MemoryFormat.CONTIGUOUS, x, weight);
         }
-        int rows = d == 0 ? 0 : x.numel() / d; // an empty normalized_shape dim: nothing to normalize
-        return rowNormNode(x.contiguous(), rows, 1, d, 1, weight, null, e, false, null, null, "RmsNormBackward",
-                out);
-    }
-
-    /** PyTorch's {@code F.group_norm}: x is (N, C, *), C divisible by numGroups, per-channel weight and bias. */
-    public static Tensor groupNorm(String who, Tensor x, int numGroups, Tensor weight, Tensor bias, double eps) {
-        return groupNorm(who, x, numGroups, weight, bias, eps, null);
+        return rowNorm(x.contiguous(), RowView.trailing(x, d, false), weight, null, e, null, null, out);
     }
 
     /**
-     * {@link #groupNorm(String, Tensor, int, Tensor, Tensor, double)} into {@code out} when not null (see
-     * {@link #checkOut}); out has x's memory format.
+     * PyTorch's {@code F.group_norm}: x is (N, C, *), C divisible by numGroups, per-channel weight and bias; out (may
+     * be null) has x's memory format.
      */
     public static Tensor groupNorm(String who, Tensor x, int numGroups, Tensor weight, Tensor bias, double eps,
                                    Tensor out) {
@@ -360,90 +381,85 @@ public final class NormOps {
         if (out != null) {
             checkOut(who, out, x.shape(), x.memoryFormat(), x, weight, bias);
         }
-        if (x.isChannelsLast()) {
-            return channelsLastGroupNode(x, n, inner, c, numGroups, weight, bias, eps, null, null, out);
-        }
-        return rowNormNode(x, n * numGroups, numGroups, c / numGroups, inner, weight, bias, eps, true, null,
-                null, "NativeGroupNormBackward", out);
+        return rowNorm(x, RowView.groups(n, c, numGroups, inner), weight, bias, eps, null, null, out);
     }
 
     /**
-     * The row-wise autograd node (GroupNorm-shaped view [rows, channelsPerGroup·inner]): see
-     * {@link GroupNormKernel}. {@code rowMean} (allocated when null) receives each row's mean and {@code biasedVar},
-     * when given, each row's variance. With {@code out} (already checked), y goes into it and out is returned.
+     * How the row kernels see one call: {@code rows} rows of channelsPerGroup·inner values (GroupNorm-shaped, see
+     * {@link GroupNormKernel}); mean subtracted or not (RMSNorm); the autograd node's name.
      */
-    static Tensor rowNormNode(Tensor x, int rows, int groups, int channelsPerGroup, int inner, Tensor weight,
-                              Tensor bias, double eps, boolean subtractMean, double[] rowMean, double[] biasedVar,
-                              String name, Tensor out) {
+    record RowView(int rows, int groups, int channelsPerGroup, int inner, boolean subtractMean, String node) {
+        /** LayerNorm/RMSNorm: each row is the d values of the trailing dims, the affine element-wise. */
+        static RowView trailing(Tensor x, int d, boolean subtractMean) {
+            int rows = d == 0 ? 0 : x.numel() / d; // an empty normalized_shape dim: nothing to normalize
+            return new RowView(rows, 1, d, 1, subtractMean, subtractMean ? "NativeLayerNormBackward"
+                    : "RmsNormBackward");
+        }
+
+        /** GroupNorm (and InstanceNorm, groups = C) on (N, C, inner): row = (sample, group). */
+        static RowView groups(int n, int c, int groups, int inner) {
+            return new RowView(n * groups, groups, c / groups, inner, true, "NativeGroupNormBackward");
+        }
+
+        int affineSize() {
+            return groups * channelsPerGroup;
+        }
+    }
+
+    /**
+     * The row family's one autograd node, with the layout dispatch in this one place: a channels-last x [N, S, C]
+     * (storage order; GroupNorm/InstanceNorm) goes to the kernels' channels-last pair, y channels-last too; anything
+     * else to the [rows, D] pair. {@code rowMean} (allocated when null) receives each row's mean and
+     * {@code biasedVar}, when given, each row's variance. With {@code out} (already checked), y goes into it and out
+     * is returned.
+     */
+    static Tensor rowNorm(Tensor x, RowView v, Tensor weight, Tensor bias, double eps, double[] rowMean,
+                          double[] biasedVar, Tensor out) {
         if (x.numel() == 0) {
-            return out != null ? out : emptyNode(x, weight, bias, name);
+            return out != null ? out : emptyNode(x, weight, bias, v.node());
         }
         GroupNormKernel kernel = Kernels.groupNorm();
         float[] xs = x.storage();
-        float[] w = weight == null ? null : weight.storage();
+        float[] w = storageOrNull(weight), b = storageOrNull(bias);
         float[] y = out != null ? out.storage() : BufferPool.uninitialized(xs.length); // every element written
-        double[] mean = rowMean != null ? rowMean : new double[rows];
-        double[] rstd = new double[rows];
-        kernel.forward(xs, rows, groups, channelsPerGroup, inner, w, bias == null ? null : bias.storage(), eps,
-                subtractMean, y, mean, rstd, biasedVar);
+        double[] mean = rowMean != null ? rowMean : new double[v.rows()];
+        double[] rstd = new double[v.rows()];
+        boolean channelsLast = x.isChannelsLast();
+        // channels-last: [N, S, C] with N = rows/G, S = inner, C = G·channelsPerGroup
+        int n = v.rows() / Math.max(1, v.groups()), c = v.affineSize();
+        if (channelsLast) {
+            kernel.forwardChannelsLast(xs, n, v.inner(), c, v.groups(), w, b, eps, y, mean, rstd, biasedVar);
+        } else {
+            kernel.forward(xs, v.rows(), v.groups(), v.channelsPerGroup(), v.inner(), w, b, eps, v.subtractMean(), y,
+                    mean, rstd, biasedVar);
+        }
         if (out != null) {
             return out;
         }
-        int affineSize = groups * channelsPerGroup;
-        return Tensor.fromOp(y, x.shape(), name, new Tensor[] {x, weight, bias}, dy -> {
+        return Tensor.fromOp(y, x.shape(), x.memoryFormat(), v.node(), new Tensor[] {x, weight, bias}, dy -> {
             float[] dx = x.requiresGrad() ? BufferPool.uninitialized(xs.length) : null; // every element written
-            float[] dw = weight != null && weight.requiresGrad() ? new float[affineSize] : null;
-            float[] db = bias != null && bias.requiresGrad() ? new float[affineSize] : null;
-            kernel.backward(xs, dy.storage(), rows, groups, channelsPerGroup, inner, w, subtractMean, mean, rstd,
-                    dx, dw, db);
+            float[] dw = weight != null && weight.requiresGrad() ? new float[c] : null;
+            float[] db = bias != null && bias.requiresGrad() ? new float[c] : null;
+            if (channelsLast) {
+                kernel.backwardChannelsLast(xs, dy.storage(), n, v.inner(), c, v.groups(), w, mean, rstd, dx, dw, db);
+            } else {
+                kernel.backward(xs, dy.storage(), v.rows(), v.groups(), v.channelsPerGroup(), v.inner(), w,
+                        v.subtractMean(), mean, rstd, dx, dw, db);
+            }
             return new Tensor[] {wrapOrNull(dx, x), wrapOrNull(dw, weight), wrapOrNull(db, bias)};
         });
-    }
-
-    /**
-     * GroupNorm/InstanceNorm on a channels-last x [N, S, C] (storage order) as one autograd node; y is
-     * channels-last too. {@code rowMean} (allocated when null) and {@code biasedVar} (optional) receive the [N·G]
-     * statistics. With {@code out} (already checked), y goes into it and out is returned.
-     */
-    static Tensor channelsLastGroupNode(Tensor x, int n, int spatial, int c, int groups, Tensor weight, Tensor bias,
-                                        double eps, double[] rowMean, double[] biasedVar, Tensor out) {
-        if (x.numel() == 0) {
-            return out != null ? out : emptyNode(x, weight, bias, "NativeGroupNormBackward");
-        }
-        GroupNormKernel kernel = Kernels.groupNorm();
-        float[] xs = x.storage();
-        float[] w = weight == null ? null : weight.storage();
-        float[] y = out != null ? out.storage() : BufferPool.uninitialized(xs.length); // every element written
-        double[] mean = rowMean != null ? rowMean : new double[n * groups];
-        double[] rstd = new double[n * groups];
-        kernel.forwardChannelsLast(xs, n, spatial, c, groups, w, bias == null ? null : bias.storage(), eps, y, mean,
-                rstd, biasedVar);
-        if (out != null) {
-            return out;
-        }
-        return Tensor.fromOp(y, x.shape(), Tensor.MemoryFormat.CHANNELS_LAST, "NativeGroupNormBackward",
-                new Tensor[] {x, weight, bias}, dy -> {
-                    float[] dx = x.requiresGrad() ? BufferPool.uninitialized(xs.length) : null; // every element written
-                    float[] dw = weight != null && weight.requiresGrad() ? new float[c] : null;
-                    float[] db = bias != null && bias.requiresGrad() ? new float[c] : null;
-                    kernel.backwardChannelsLast(xs, dy.storage(), n, spatial, c, groups, w, mean, rstd, dx, dw, db);
-                    return new Tensor[] {wrapOrNull(dx, x), wrapOrNull(dw, weight), wrapOrNull(db, bias)};
-                });
     }
 
     // ---------------------------------------------------------------- statistics for calibration
 
     /** Per-channel moments of a (N, C, *) batch, for exact population statistics over many batches. */
     public static Moments[] channelMoments(Tensor x) {
-        int n = x.size(0), c = x.size(1), inner = inner(x, 2);
+        ChannelView v = ChannelView.of(x);
+        int c = v.c();
         double[] mean = new double[c], var = new double[c];
-        if (x.isChannelsLast()) {
-            Kernels.batchNorm().moments(x.storage(), n * inner, c, 1, mean, var);
-        } else {
-            Kernels.batchNorm().moments(x.storage(), n, c, inner, mean, var);
-        }
+        Kernels.batchNorm().moments(x.storage(), v.n(), c, v.inner(), mean, var);
         Moments[] out = new Moments[c];
-        long count = (long) n * inner;
+        long count = (long) v.n() * v.inner();
         for (int ch = 0; ch < c; ch++) {
             out[ch] = new Moments(count, mean[ch], var[ch] * count);
         }
@@ -496,17 +512,27 @@ public final class NormOps {
         }
     }
 
-    /** The per-channel tensors of BatchNorm/InstanceNorm have C elements; eps is in range. */
-    private static void checkChannelArguments(String who, int c, Tensor weight, Tensor bias, Tensor runningMean,
-                                              Tensor runningVar, double eps) {
-        checkPerChannel(who, "weight", weight, c);
-        checkPerChannel(who, "bias", bias, c);
-        checkPerChannel(who, "running_mean", runningMean, c);
-        checkPerChannel(who, "running_var", runningVar, c);
-        checkEps(who, eps);
+    /**
+     * PyTorch's instance-norm check: statistics over the spatial dims (those from {@code spatialFrom} on) need more
+     * than one spatial element.
+     */
+    public static void checkMoreThanOneSpatialElement(String who, Tensor x, int spatialFrom) {
+        if (inner(who, x, spatialFrom) == 1) {
+            throw new IllegalArgumentException(who + ": Expected more than 1 spatial element when training, got "
+                    + "input size " + Arrays.toString(x.shape()));
+        }
     }
 
-    private static void checkPerChannel(String who, String what, Tensor t, int c) {
+    /** The per-channel tensors of BatchNorm/InstanceNorm have C elements; eps is in range. */
+    private static void checkChannelArguments(ChannelNormArgs a, int c) {
+        checkPerChannel(a.who(), "weight", a.weight(), c);
+        checkPerChannel(a.who(), "bias", a.bias(), c);
+        checkPerChannel(a.who(), "running_mean", a.runningMean(), c);
+        checkPerChannel(a.who(), "running_var", a.runningVar(), c);
+        checkEps(a.who(), a.eps());
+    }
+
+    static void checkPerChannel(String who, String what, Tensor t, int c) {
         if (t != null && (t.dim() != 1 || t.numel() != c || t.dtype() != Tensor.DType.FLOAT32)) {
             throw new IllegalArgumentException(who + ": " + what + " should be a float tensor of shape [" + c
                     + "] (one value per channel of the input), got " + t.dtype() + " " + Arrays.toString(t.shape()));
@@ -586,6 +612,14 @@ public final class NormOps {
         }
     }
 
+    /** {@link #checkOut} for a channel-family call with an out (nothing when out is null): out has x's format. */
+    private static void checkOut(ChannelNormArgs a) {
+        if (a.out() != null) {
+            checkOut(a.who(), a.out(), a.x().shape(), a.x().memoryFormat(), a.x(), a.weight(), a.bias(),
+                    a.runningMean(), a.runningVar());
+        }
+    }
+
     /** The names {@link #checkOut} gives its arguments, PyTorch's parameter names. */
     private static final String[] OUT_ARGS = {"input", "weight", "bias", "running_mean", "running_var"};
 
@@ -614,7 +648,21 @@ public final class NormOps {
                         bias != null && bias.requiresGrad() ? Tensor.wrap(new float[bias.numel()], bias.shape()) : null});
     }
 
-    private static Tensor wrapOrNull(float[] g, Tensor like) {
+    /** The result of a channel-family call on an input with no elements: out, or {@link #emptyNode}. */
+    public static Tensor emptyResult(ChannelNormArgs a, String name) {
+        return a.out() != null ? a.out() : emptyNode(a.x(), a.weight(), a.bias(), name);
+    }
+
+    /** y's storage for a channel-family call: out's, or a pooled array the caller writes in full. */
+    public static float[] newOutput(ChannelNormArgs a) {
+        return a.out() != null ? a.out().storage() : BufferPool.uninitialized(a.x().storage().length);
+    }
+
+    public static float[] storageOrNull(Tensor t) {
+        return t == null ? null : t.storage();
+    }
+
+    public static Tensor wrapOrNull(float[] g, Tensor like) {
         return g == null ? null : Tensor.wrap(g, like.memoryFormat(), like.shape());
     }
 }

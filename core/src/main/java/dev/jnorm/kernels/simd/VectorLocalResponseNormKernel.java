@@ -1,0 +1,192 @@
+package dev.jnorm.kernels.simd;
+
+import dev.jnorm.kernels.LocalResponseNormKernel;
+import dev.jnorm.kernels.Parallel;
+import dev.jnorm.kernels.ReferenceLocalResponseNormKernel;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Fast local response normalization, the twin of {@link ReferenceLocalResponseNormKernel}: Vector API loops in
+ * float (as PyTorch's avg_pool and pow on float input), the window summed afresh for every output (no running sum
+ * whose rounding would drift along C), all cores. Outputs are element-wise independent, so any split of the work
+ * gives the same bits.
+ *
+ * <p>Two loop shapes. With inner > 1 (NCHW, 3-D/5-D) the vectors run along inner: a task takes one sample and a
+ * block of {@link #BLOCK} positions, and the window of channel c is the rows c − size/2 … c + (size−1)/2 of that
+ * block, still in cache. With inner = 1 (channels-last, or L = 1) the vectors run along C: the row's squares are
+ * copied into a zero-padded scratch row so the window becomes {@code size} shifted loads.
+ */
+public final class VectorLocalResponseNormKernel implements LocalResponseNormKernel {
+    private static final VectorSpecies<Float> F = SimdOps.FLOAT;
+
+    /** Positions per task with inner > 1: C·BLOCK floats of scratch per task in backward, a few rows of cache. */
+    static final int BLOCK = 256;
+    /** Rows per task with inner = 1. */
+    static final int ROWS_PER_TASK = 64;
+
+    public VectorLocalResponseNormKernel() {
+        SimdOps.FLOAT.length();
+    }
+
+    @Override
+    public void forward(float[] x, int n, int c, int inner, int size, double alpha, double beta, double k,
+                        float[] y, float[] d) {
+        float scale = (float) (alpha / size), kf = (float) k, negBeta = (float) -beta;
+        int before = size / 2, after = (size - 1) / 2;
+        if (inner == 1) {
+            Parallel.forEach(Parallel.ceilDiv(n, ROWS_PER_TASK), t -> {
+                float[] sqPad = new float[c + size - 1 + F.length()]; // x² at [before, before + C), zeros around
+                for (int r = t * ROWS_PER_TASK; r < Parallel.end(t, ROWS_PER_TASK, n); r++) {
+                    int off = r * c;
+                    for (int ch = 0; ch < c; ch++) {
+                        sqPad[before + ch] = x[off + ch] * x[off + ch];
+                    }
+                    // d[c] = k + scale·Σ_{o<size} sqPad[c + o]  (the window c − before … c + after)
+                    int ch = 0;
+                    for (; ch <= c - F.length(); ch += F.length()) { // vector main loop
+                        FloatVector acc = FloatVector.fromArray(F, sqPad, ch);
+                        for (int o = 1; o < size; o++) {
+                            acc = acc.add(FloatVector.fromArray(F, sqPad, ch + o));
+                        }
+                        FloatVector div = acc.fma(scale, kf);
+                        div.intoArray(d, off + ch);
+                        FloatVector.fromArray(F, x, off + ch)
+                                .mul(div.lanewise(VectorOperators.POW, negBeta)).intoArray(y, off + ch);
+                    }
+                    for (; ch < c; ch++) { // scalar tail
+                        float acc = sqPad[ch];
+                        for (int o = 1; o < size; o++) {
+                            acc += sqPad[ch + o];
+                        }
+                        float div = Math.fma(acc, scale, kf);
+                        d[off + ch] = div;
+                        y[off + ch] = x[off + ch] * (float) Math.pow(div, negBeta);
+                    }
+                }
+            });
+            return;
+        }
+        int blocks = Parallel.ceilDiv(inner, BLOCK);
+        Parallel.forEach(n * blocks, t -> {
+            int s = t / blocks, i0 = (t % blocks) * BLOCK, i1 = Math.min(inner, i0 + BLOCK);
+            for (int ch = 0; ch < c; ch++) {
+                int w0 = Math.max(0, ch - before), w1 = Math.min(c - 1, ch + after);
+                int out = (s * c + ch) * inner;
+                int i = i0;
+                for (; i <= i1 - F.length(); i += F.length()) { // vector main loop
+                    FloatVector acc = FloatVector.zero(F);
+                    for (int w = w0; w <= w1; w++) {
+                        FloatVector v = FloatVector.fromArray(F, x, (s * c + w) * inner + i);
+                        acc = v.fma(v, acc);
+                    }
+                    FloatVector div = acc.fma(scale, kf);
+                    div.intoArray(d, out + i);
+                    FloatVector.fromArray(F, x, out + i)
+                            .mul(div.lanewise(VectorOperators.POW, negBeta)).intoArray(y, out + i);
+                }
+                for (; i < i1; i++) { // scalar tail
+                    float acc = 0;
+                    for (int w = w0; w <= w1; w++) {
+                        float v = x[(s * c + w) * inner + i];
+                        acc = Math.fma(v, v, acc);
+                    }
+                    float div = Math.fma(acc, scale, kf);
+                    d[out + i] = div;
+                    y[out + i] = x[out + i] * (float) Math.pow(div, negBeta);
+                }
+            }
+        });
+    }
+
+    @Override
+    public void backward(float[] x, float[] dy, int n, int c, int inner, int size, double alpha, double beta,
+                         float[] d, float[] dx) {
+        float coef = (float) (2 * alpha * beta / size), negBeta = (float) -beta;
+        int before = size / 2, after = (size - 1) / 2;
+        if (inner == 1) {
+            Parallel.forEach(Parallel.ceilDiv(n, ROWS_PER_TASK), t -> {
+                float[] tPad = new float[c + size - 1 + F.length()]; // t at [after, after + C), zeros around
+                float[] r = new float[c];                               // d^−β of the row
+                for (int row = t * ROWS_PER_TASK; row < Parallel.end(t, ROWS_PER_TASK, n); row++) {
+                    int off = row * c;
+                    // t[c] = dy·x·d^(−β−1) = dy·x·r/d with r = d^−β
+                    int ch = 0;
+                    for (; ch <= c - F.length(); ch += F.length()) {
+                        FloatVector div = FloatVector.fromArray(F, d, off + ch);
+                        FloatVector rv = div.lanewise(VectorOperators.POW, negBeta);
+                        rv.intoArray(r, ch);
+                        FloatVector.fromArray(F, dy, off + ch).mul(FloatVector.fromArray(F, x, off + ch)).mul(rv)
+                                .div(div).intoArray(tPad, after + ch);
+                    }
+                    for (; ch < c; ch++) {
+                        r[ch] = (float) Math.pow(d[off + ch], negBeta);
+                        tPad[after + ch] = dy[off + ch] * x[off + ch] * r[ch] / d[off + ch];
+                    }
+                    // dx[j] = dy·r − coef·x·Σ_{o<size} tPad[j + o]  (the mirrored window j − after … j + before)
+                    ch = 0;
+                    for (; ch <= c - F.length(); ch += F.length()) {
+                        FloatVector sumT = FloatVector.fromArray(F, tPad, ch);
+                        for (int o = 1; o < size; o++) {
+                            sumT = sumT.add(FloatVector.fromArray(F, tPad, ch + o));
+                        }
+                        FloatVector xv = FloatVector.fromArray(F, x, off + ch);
+                        FloatVector.fromArray(F, dy, off + ch).mul(FloatVector.fromArray(F, r, ch))
+                                .sub(xv.mul(sumT).mul(coef)).intoArray(dx, off + ch);
+                    }
+                    for (; ch < c; ch++) {
+                        float sumT = tPad[ch];
+                        for (int o = 1; o < size; o++) {
+                            sumT += tPad[ch + o];
+                        }
+                        dx[off + ch] = dy[off + ch] * r[ch] - x[off + ch] * sumT * coef;
+                    }
+                }
+            });
+            return;
+        }
+        int blocks = Parallel.ceilDiv(inner, BLOCK);
+        Parallel.forEach(n * blocks, task -> {
+            int s = task / blocks, i0 = (task % blocks) * BLOCK, i1 = Math.min(inner, i0 + BLOCK), len = i1 - i0;
+            float[] t = new float[c * len]; // [C, len]: dy·x·d^(−β−1) of the block
+            float[] r = new float[c * len]; // [C, len]: d^−β of the block
+            for (int ch = 0; ch < c; ch++) {
+                int e0 = (s * c + ch) * inner + i0, b0 = ch * len;
+                int i = 0;
+                for (; i <= len - F.length(); i += F.length()) {
+                    FloatVector div = FloatVector.fromArray(F, d, e0 + i);
+                    FloatVector rv = div.lanewise(VectorOperators.POW, negBeta);
+                    rv.intoArray(r, b0 + i);
+                    FloatVector.fromArray(F, dy, e0 + i).mul(FloatVector.fromArray(F, x, e0 + i)).mul(rv).div(div)
+                            .intoArray(t, b0 + i);
+                }
+                for (; i < len; i++) {
+                    r[b0 + i] = (float) Math.pow(d[e0 + i], negBeta);
+                    t[b0 + i] = dy[e0 + i] * x[e0 + i] * r[b0 + i] / d[e0 + i];
+                }
+            }
+            for (int j = 0; j < c; j++) {
+                int w0 = Math.max(0, j - after), w1 = Math.min(c - 1, j + before);
+                int e0 = (s * c + j) * inner + i0, b0 = j * len;
+                int i = 0;
+                for (; i <= len - F.length(); i += F.length()) {
+                    FloatVector sumT = FloatVector.zero(F);
+                    for (int w = w0; w <= w1; w++) {
+                        sumT = sumT.add(FloatVector.fromArray(F, t, w * len + i));
+                    }
+                    FloatVector xv = FloatVector.fromArray(F, x, e0 + i);
+                    FloatVector.fromArray(F, dy, e0 + i).mul(FloatVector.fromArray(F, r, b0 + i))
+                            .sub(xv.mul(sumT).mul(coef)).intoArray(dx, e0 + i);
+                }
+                for (; i < len; i++) {
+                    float sumT = 0;
+                    for (int w = w0; w <= w1; w++) {
+                        sumT += t[w * len + i];
+                    }
+                    dx[e0 + i] = dy[e0 + i] * r[b0 + i] - x[e0 + i] * sumT * coef;
+                }
+            }
+        });
+    }
+}

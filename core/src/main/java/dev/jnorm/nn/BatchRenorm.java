@@ -1,0 +1,216 @@
+package dev.jnorm.nn;
+
+import dev.jnorm.Tensor;
+import dev.jnorm.kernels.BatchNormKernel;
+import dev.jnorm.kernels.BufferPool;
+import dev.jnorm.kernels.Kernels;
+import dev.jnorm.nn.functional.NormOps;
+
+import java.util.function.Function;
+
+/**
+ * Batch Renormalization (Ioffe 2017, <a href="https://arxiv.org/abs/1702.03275">arXiv:1702.03275</a>): the base of
+ * {@link BatchRenorm1d}, {@link BatchRenorm2d} and {@link BatchRenorm3d}, which add only their rank checks. It holds
+ * their builder, their clipping schedule and their training op. A training step normalizes with the batch statistics and then corrects towards the running
+ * ones:
+ * <pre>
+ *   xhat = (x − μ_B)/σ_B,  σ_B = sqrt(var_B + eps)        (biased batch variance, as BatchNorm)
+ *   r = clip(σ_B/σ, 1/r_max, r_max),  d = clip((μ_B − μ)/σ, −d_max, d_max),  σ = sqrt(running_var + eps)
+ *   y = weight·(xhat·r + d) + bias                          (r and d are constants for the gradient)
+ * </pre>
+ * μ and σ are the running statistics before this step's update; the update itself, eval, frozen statistics,
+ * calibration and the state dict are BatchNorm's, so a trained layer's state loads into a {@code BatchNorm*d} for
+ * inference. With r_max = 1 and d_max = 0 (and during the hold phase of a warm-up) a step is BatchNorm's step.
+ * docs/seed-notes.md records where this follows the paper and where tf.keras' {@code renorm=True} differs.
+ */
+public abstract class BatchRenorm extends BatchNorm {
+    private final Clipping clipping;
+
+    protected BatchRenorm(Builder<?> b) {
+        super(b);
+        this.clipping = b.clipping();
+    }
+
+    /** The bound of r once any warm-up is over. */
+    public double rMax() {
+        return clipping.rMax();
+    }
+
+    /** The bound of d once any warm-up is over. */
+    public double dMax() {
+        return clipping.dMax();
+    }
+
+    @Override
+    protected Tensor forwardOp(NormOps.ChannelNormArgs a) {
+        return a.training() ? forwardTraining(a, clipping, numBatchesTracked()) : super.forwardOp(a);
+    }
+
+    @Override
+    protected String extraRepr() {
+        return super.extraRepr() + ", " + clipping.repr();
+    }
+
+    /**
+     * The clipping bounds: fixed (r_max, d_max) from the first step, or the paper's warm-up: (1, 0) until step
+     * {@code holdSteps}, then linear in the step to r_max at {@code rMaxAt} and to d_max at {@code dMaxAt}
+     * (steps = num_batches_tracked, so a loaded checkpoint resumes the schedule). {@code warmup} false: fixed.
+     */
+    record Clipping(double rMax, double dMax, boolean warmup, long holdSteps, long rMaxAt, long dMaxAt) {
+        double rMaxAt(long step) {
+            return 1.0 + (rMax - 1.0) * ramp(step, rMaxAt);
+        }
+
+        double dMaxAt(long step) {
+            return dMax * ramp(step, dMaxAt);
+        }
+
+        /** 0 during the hold, then linear to 1 at {@code end}; 1 without a warm-up. */
+        private double ramp(long step, long end) {
+            if (!warmup || step >= end) {
+                return 1.0;
+            }
+            if (step < holdSteps) {
+                return 0.0;
+            }
+            return (double) (step - holdSteps) / (end - holdSteps);
+        }
+
+        String repr() {
+            String bounds = "r_max=" + Repr.pyFloat(rMax) + ", d_max=" + Repr.pyFloat(dMax);
+            return warmup ? bounds + ", warmup=(" + holdSteps + ", " + rMaxAt + ", " + dMaxAt + ")" : bounds;
+        }
+    }
+
+    /**
+     * BatchNorm's options (defaults eps 1e-5, momentum 0.1, affine) plus the clipping bounds: r_max 3 and d_max 5,
+     * the paper's final values, fixed from the first step; no warm-up. track_running_stats must stay true: r and d
+     * are computed from the running statistics.
+     */
+    public static final class Builder<T extends BatchRenorm> extends NormBase.ExtendedBuilder<T, Builder<T>> {
+        double rMax = 3.0;
+        double dMax = 5.0;
+        boolean warmup;
+        long holdSteps;
+        long rMaxAt;
+        long dMaxAt;
+
+        Builder(String displayName, int numFeatures, Function<Builder<T>, T> factory) {
+            super(displayName, numFeatures, factory);
+        }
+
+        /** The bound of r: r ∈ [1/r_max, r_max]; default 3 (the paper's); must be ≥ 1. 1 with d_max 0 is BatchNorm. */
+        public Builder<T> rMax(double rMax) {
+            this.rMax = rMax;
+            return this;
+        }
+
+        /** The bound of d: d ∈ [−d_max, d_max]; default 5 (the paper's); must be ≥ 0. */
+        public Builder<T> dMax(double dMax) {
+            this.dMax = dMax;
+            return this;
+        }
+
+        /**
+         * The paper's warm-up instead of fixed bounds: r_max = 1 and d_max = 0 (BatchNorm) for the first
+         * {@code holdSteps} training steps, then rising linearly to {@link #rMax} at step {@code rMaxAt} and to
+         * {@link #dMax} at step {@code dMaxAt}. Default: no warm-up. Steps are counted by num_batches_tracked.
+         */
+        public Builder<T> warmup(long holdSteps, long rMaxAt, long dMaxAt) {
+            this.warmup = true;
+            this.holdSteps = holdSteps;
+            this.rMaxAt = rMaxAt;
+            this.dMaxAt = dMaxAt;
+            return this;
+        }
+
+        /** The paper's schedule: hold for 5000 steps, r_max reached at 40000 and d_max at 25000. */
+        public Builder<T> paperWarmup() {
+            return warmup(5000, 40000, 25000);
+        }
+
+        Clipping clipping() {
+            String who = displayName;
+            if (!(rMax >= 1) || Double.isInfinite(rMax)) {
+                throw new IllegalArgumentException(who + ": r_max must be a finite number >= 1, got " + rMax);
+            }
+            if (!(dMax >= 0) || Double.isInfinite(dMax)) {
+                throw new IllegalArgumentException(who + ": d_max must be a finite number >= 0, got " + dMax);
+            }
+            if (warmup && (holdSteps < 0 || rMaxAt < holdSteps || dMaxAt < holdSteps)) {
+                throw new IllegalArgumentException(who + ": warmup needs 0 <= holdSteps <= rMaxAt and holdSteps <= "
+                        + "dMaxAt, got holdSteps=" + holdSteps + ", rMaxAt=" + rMaxAt + ", dMaxAt=" + dMaxAt);
+            }
+            if (!trackRunningStats) {
+                throw new IllegalArgumentException(who + ": track_running_stats must be true: r and d are computed "
+                        + "from the running statistics, got track_running_stats=False");
+            }
+            return new Clipping(rMax, dMax, warmup, holdSteps, rMaxAt, dMaxAt);
+        }
+    }
+
+    /**
+     * A training step (batch statistics) of a layer whose running statistics have been updated {@code step} times:
+     * see the class comment. Checks as BatchNorm; with identity bounds this step is {@link NormOps#batchNorm}.
+     */
+    static Tensor forwardTraining(NormOps.ChannelNormArgs a, Clipping clipping, long step) {
+        NormOps.ChannelView v = NormOps.checkBatchNorm(a);
+        double rMax = clipping.rMaxAt(step), dMax = clipping.dMaxAt(step);
+        if (rMax == 1.0 && dMax == 0.0) {
+            return NormOps.batchNorm(a); // r ≡ 1, d ≡ 0: BatchNorm's fused pass, bit for bit
+        }
+        Tensor x = a.x(), weight = a.weight(), bias = a.bias();
+        BatchNormKernel kernel = Kernels.batchNorm();
+        float[] xs = x.storage();
+        int c = v.c();
+        double[] mean = new double[c], var = new double[c]; // [C] batch mean, biased variance
+        kernel.moments(xs, v.n(), c, v.inner(), mean, var);
+        float[] runningMean = a.runningMean().storage(), runningVar = a.runningVar().storage();
+        float[] w = NormOps.storageOrNull(weight);
+        double[] rstd = new double[c]; // [C] 1/σ_B, saved for backward
+        double[] r = new double[c], d = new double[c]; // [C] the corrections, constants for the gradient
+        double[] shiftedMean = new double[c], scaledRstd = new double[c]; // [C] the folded normalize
+        float[] weightR = new float[c]; // [C] weight·r, the scale of dxhat
+        for (int ch = 0; ch < c; ch++) {
+            rstd[ch] = 1.0 / Math.sqrt(var[ch] + a.eps());
+            double sigma = Math.sqrt((double) runningVar[ch] + a.eps());
+            r[ch] = clip(Math.sqrt(var[ch] + a.eps()) / sigma, 1.0 / rMax, rMax);
+            d[ch] = clip((mean[ch] - runningMean[ch]) / sigma, -dMax, dMax);
+            // xhat·r + d = (x − μ_B)·rstd·r + d = (x − m')·rstd' with rstd' = rstd·r, m' = μ_B − d/rstd'
+            scaledRstd[ch] = rstd[ch] * r[ch];
+            shiftedMean[ch] = mean[ch] - d[ch] / scaledRstd[ch];
+            weightR[ch] = (float) ((w == null ? 1.0 : w[ch]) * r[ch]);
+        }
+        float[] y = NormOps.newOutput(a);
+        kernel.normalize(xs, v.n(), c, v.inner(), shiftedMean, scaledRstd, w, NormOps.storageOrNull(bias), y);
+        NormOps.updateRunning(a, mean, NormOps.unbiased(var, v.count()));
+        if (a.out() != null) {
+            return a.out();
+        }
+        return Tensor.fromOp(y, x.shape(), x.memoryFormat(), "BatchRenormBackward", new Tensor[] {x, weight, bias},
+                dy -> {
+            boolean needDw = weight != null && weight.requiresGrad();
+            boolean needDb = bias != null && bias.requiresGrad();
+            float[] dx = x.requiresGrad() ? BufferPool.uninitialized(xs.length) : null; // every element written
+            float[] sumDyXhat = needDw ? new float[c] : null;
+            float[] sumDy = needDw || needDb ? new float[c] : null;
+            // With g = dy·weight·r the gradient through xhat is BatchNorm's with batch statistics:
+            // dx = weight·r·rstd·(dy − mean(dy) − xhat·mean(dy·xhat)); the kernel's dweight/dbias are Σdy·xhat, Σdy.
+            kernel.backward(xs, dy.storage(), v.n(), c, v.inner(), mean, rstd, weightR, true, dx, sumDyXhat, sumDy);
+            float[] dw = null;
+            if (needDw) {
+                // y = weight·(xhat·r + d) + bias: dweight = r·Σdy·xhat + d·Σdy
+                dw = new float[c];
+                for (int ch = 0; ch < c; ch++) {
+                    dw[ch] = (float) (r[ch] * sumDyXhat[ch] + d[ch] * sumDy[ch]);
+                }
+            }
+            return new Tensor[] {NormOps.wrapOrNull(dx, x), NormOps.wrapOrNull(dw, weight),
+                    needDb ? NormOps.wrapOrNull(sumDy, bias) : null};
+        });
+    }
+
+    private static double clip(double v, double lo, double hi) {
+        return Math.max(lo, Math.min(hi, v));
+    }
+}

@@ -1,0 +1,31 @@
+package dev.jnorm.nn;
+
+/**
+ * Batch Renormalization on input (N, C) or (N, C, L): BatchNorm1d whose training steps correct the batch statistics
+ * towards the running ones (see {@link BatchRenorm}). Eval, frozen statistics, calibration and the state dict are
+ * BatchNorm1d's.
+ */
+public class BatchRenorm1d extends BatchRenorm {
+    /** BatchRenorm1d(numFeatures): BatchNorm's defaults, r_max 3 and d_max 5 from the first step. */
+    public BatchRenorm1d(int numFeatures) {
+        this(builder(numFeatures));
+    }
+
+    protected BatchRenorm1d(BatchRenorm.Builder<?> b) {
+        super(b);
+    }
+
+    public static BatchRenorm.Builder<BatchRenorm1d> builder(int numFeatures) {
+        return new BatchRenorm.Builder<>("BatchRenorm1d", numFeatures, BatchRenorm1d::new);
+    }
+
+    @Override
+    protected int[] ranks() {
+        return new int[] {2, 3};
+    }
+
+    @Override
+    protected String layout() {
+        return "(N, C) or (N, C, L)";
+    }
+}

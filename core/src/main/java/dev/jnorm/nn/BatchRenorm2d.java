@@ -1,0 +1,31 @@
+package dev.jnorm.nn;
+
+/**
+ * Batch Renormalization on input (N, C, H, W): BatchNorm2d whose training steps correct the batch statistics towards
+ * the running ones (see {@link BatchRenorm}). Eval, frozen statistics, calibration and the state dict are
+ * BatchNorm2d's.
+ */
+public class BatchRenorm2d extends BatchRenorm {
+    /** BatchRenorm2d(numFeatures): BatchNorm's defaults, r_max 3 and d_max 5 from the first step. */
+    public BatchRenorm2d(int numFeatures) {
+        this(builder(numFeatures));
+    }
+
+    protected BatchRenorm2d(BatchRenorm.Builder<?> b) {
+        super(b);
+    }
+
+    public static BatchRenorm.Builder<BatchRenorm2d> builder(int numFeatures) {
+        return new BatchRenorm.Builder<>("BatchRenorm2d", numFeatures, BatchRenorm2d::new);
+    }
+
+    @Override
+    protected int[] ranks() {
+        return new int[] {4};
+    }
+
+    @Override
+    protected String layout() {
+        return "(N, C, H, W)";
+    }
+}

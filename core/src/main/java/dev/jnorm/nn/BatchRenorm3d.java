@@ -1,0 +1,31 @@
+package dev.jnorm.nn;
+
+/**
+ * Batch Renormalization on input (N, C, D, H, W): BatchNorm3d whose training steps correct the batch statistics
+ * towards the running ones (see {@link BatchRenorm}). Eval, frozen statistics, calibration and the state dict are
+ * BatchNorm3d's.
+ */
+public class BatchRenorm3d extends BatchRenorm {
+    /** BatchRenorm3d(numFeatures): BatchNorm's defaults, r_max 3 and d_max 5 from the first step. */
+    public BatchRenorm3d(int numFeatures) {
+        this(builder(numFeatures));
+    }
+
+    protected BatchRenorm3d(BatchRenorm.Builder<?> b) {
+        super(b);
+    }
+
+    public static BatchRenorm.Builder<BatchRenorm3d> builder(int numFeatures) {
+        return new BatchRenorm.Builder<>("BatchRenorm3d", numFeatures, BatchRenorm3d::new);
+    }
+
+    @Override
+    protected int[] ranks() {
+        return new int[] {5};
+    }
+
+    @Override
+    protected String layout() {
+        return "(N, C, D, H, W)";
+    }
+}

@@ -1,0 +1,113 @@
+package dev.jnorm.nn;
+
+import dev.jnorm.Tensor;
+import dev.jnorm.nn.functional.ResponseNormOps;
+
+import java.util.Arrays;
+
+/**
+ * Filter Response Normalization (<a href="https://arxiv.org/abs/1911.09737">Singh &amp; Krishnan, 2020</a>) for
+ * (N, C, H, W) input: ν² = mean over H, W of x² per (n, c), y = weight·x / sqrt(ν² + |eps|) + bias. No batch
+ * statistics, so train and eval compute the same thing and any batch size (1 included) works. The paper pairs it
+ * with {@link TLU}, a separate module here: {@code new Sequential(new FilterResponseNorm2d(C), new TLU(C))}.
+ *
+ * <p>Parameters follow timm's {@code FilterResponseNormTlu2d}: "weight" (γ, ones) and "bias" (β, zeros), both [C];
+ * with {@link Builder#learnableEps(boolean)} also "eps", a one-element parameter initialized to the eps option
+ * (the paper's learned ε; its absolute value is used, as the paper's code). Channels-last input gives
+ * channels-last output.
+ */
+public class FilterResponseNorm2d extends Module {
+    private final int numFeatures;
+    private final double eps;
+    private final boolean learnableEps;
+
+    /** FilterResponseNorm2d(numFeatures) with the defaults: eps 1e-6, fixed. */
+    public FilterResponseNorm2d(int numFeatures) {
+        this(builder(numFeatures));
+    }
+
+    protected FilterResponseNorm2d(Builder b) {
+        if (b.numFeatures <= 0) {
+            throw new IllegalArgumentException("FilterResponseNorm2d: num_features must be positive, got "
+                    + b.numFeatures);
+        }
+        Checks.positiveEps("FilterResponseNorm2d", b.eps);
+        this.numFeatures = b.numFeatures;
+        this.eps = b.eps;
+        this.learnableEps = b.learnableEps;
+        registerParameter("weight", Tensor.ones(numFeatures));
+        registerParameter("bias", Tensor.zeros(numFeatures));
+        if (learnableEps) {
+            registerParameter("eps", Tensor.full((float) eps, 1));
+        }
+    }
+
+    public static Builder builder(int numFeatures) {
+        return new Builder(numFeatures);
+    }
+
+    @Override
+    protected Tensor forwardImpl(Tensor x) {
+        if (x.dim() != 4 || x.size(1) != numFeatures) {
+            throw new IllegalArgumentException(name() + ": expected 4D input (N, C, H, W) with C=" + numFeatures
+                    + ", got " + x.dim() + "D input of shape " + Arrays.toString(x.shape()));
+        }
+        return ResponseNormOps.filterResponseNorm(name(), x, weight(), bias(), learnableEps ? tensor("eps") : null,
+                eps);
+    }
+
+    public int numFeatures() {
+        return numFeatures;
+    }
+
+    /** The eps option: the fixed ε, or the initial value of the learnable one. */
+    public double eps() {
+        return eps;
+    }
+
+    public boolean learnableEps() {
+        return learnableEps;
+    }
+
+    /** γ, [C]. */
+    public Tensor weight() {
+        return tensor("weight");
+    }
+
+    /** β, [C]. */
+    public Tensor bias() {
+        return tensor("bias");
+    }
+
+    @Override
+    protected String extraRepr() {
+        return numFeatures + ", eps=" + Repr.pyFloat(eps) + ", learnable_eps=" + Repr.pyBool(learnableEps);
+    }
+
+    /** FilterResponseNorm2d options; defaults: eps 1e-6 (the paper's), not learnable. */
+    public static final class Builder {
+        private final int numFeatures;
+        private double eps = 1e-6;
+        private boolean learnableEps = false;
+
+        Builder(int numFeatures) {
+            this.numFeatures = numFeatures;
+        }
+
+        /** Default 1e-6; must be > 0 (the initial value when learnable). */
+        public Builder eps(double eps) {
+            this.eps = eps;
+            return this;
+        }
+
+        /** Learn ε as a parameter "eps" (its absolute value is used); default false. */
+        public Builder learnableEps(boolean on) {
+            this.learnableEps = on;
+            return this;
+        }
+
+        public FilterResponseNorm2d build() {
+            return new FilterResponseNorm2d(this);
+        }
+    }
+}

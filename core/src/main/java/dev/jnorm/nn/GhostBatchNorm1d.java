@@ -1,0 +1,31 @@
+package dev.jnorm.nn;
+
+/**
+ * Ghost Batch Normalization on input (N, C) or (N, C, L): BatchNorm1d with its batch statistics taken per virtual
+ * batch of {@code virtualBatchSize} samples (see {@link GhostBatchNorm}). Eval, frozen statistics, calibration and
+ * the state dict are BatchNorm1d's.
+ */
+public class GhostBatchNorm1d extends GhostBatchNorm {
+    /** GhostBatchNorm1d(numFeatures): BatchNorm's defaults, virtual batches of 128 samples (DJL's default). */
+    public GhostBatchNorm1d(int numFeatures) {
+        this(builder(numFeatures));
+    }
+
+    protected GhostBatchNorm1d(GhostBatchNorm.Builder<?> b) {
+        super(b);
+    }
+
+    public static GhostBatchNorm.Builder<GhostBatchNorm1d> builder(int numFeatures) {
+        return new GhostBatchNorm.Builder<>("GhostBatchNorm1d", numFeatures, GhostBatchNorm1d::new);
+    }
+
+    @Override
+    protected int[] ranks() {
+        return new int[] {2, 3};
+    }
+
+    @Override
+    protected String layout() {
+        return "(N, C) or (N, C, L)";
+    }
+}

@@ -1,0 +1,97 @@
+package dev.jnorm.kernels;
+
+import dev.jnorm.GradCheck;
+import dev.jnorm.kernels.simd.VectorLocalResponseNormKernel;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * The Vector API local response normalization against its scalar twin over awkward lengths of C and inner (below
+ * one vector, ±1 around lane counts, primes, inner = 1 for the channels-last loop shape, inner past one task block)
+ * and odd and even window sizes, including windows wider than C. The fast kernel works in float like PyTorch, the
+ * reference in double: y, d and dx agree to float rounding of a sum of at most size squares and one pow
+ * (relative 1e-5; dx absolute 1e-5·max|dx| for the cancellation of its two terms). Surefire runs this class at
+ * 128, 256 and 512 bits.
+ */
+class LocalResponseNormKernelTest {
+    private final LocalResponseNormKernel fast = new VectorLocalResponseNormKernel();
+    private final LocalResponseNormKernel ref = new ReferenceLocalResponseNormKernel();
+
+    @Test
+    void theVectorKernelIsTheOneInUse() {
+        assertEquals(VectorLocalResponseNormKernel.class, Kernels.localResponseNorm().getClass());
+    }
+
+    static Stream<Arguments> cases() {
+        List<Arguments> out = new ArrayList<>();
+        int[][] shapes = {{2, 1, 1}, {1, 3, 1}, {3, 16, 1}, {2, 17, 1}, {4, 33, 1}, {1, 1021, 1}, {2, 5, 15},
+            {2, 5, 16}, {1, 7, 17}, {2, 4, 31}, {1, 3, 1021}, {1, 2, 4098}, {70, 9, 1}};
+        for (int[] s : shapes) {
+            for (int size : new int[] {1, 2, 3, 5, 6, 40}) {
+                out.add(Arguments.of(s[0], s[1], s[2], size));
+            }
+        }
+        return out.stream();
+    }
+
+    @ParameterizedTest(name = "N={0} C={1} inner={2} size={3}")
+    @MethodSource("cases")
+    void matchesTheReference(int n, int c, int inner, int size) {
+        Random rng = new Random(31L * c + inner + size);
+        int len = n * c * inner;
+        float[] x = new float[len], dy = new float[len];
+        for (int i = 0; i < len; i++) {
+            x[i] = (float) (rng.nextGaussian() * 2);
+            dy[i] = (float) rng.nextGaussian();
+        }
+        double alpha = 0.3, beta = 0.75, k = 1.5;
+        float[] yF = new float[len], dF = new float[len], yR = new float[len], dR = new float[len];
+        fast.forward(x, n, c, inner, size, alpha, beta, k, yF, dF);
+        ref.forward(x, n, c, inner, size, alpha, beta, k, yR, dR);
+        GradCheck.assertClose("d", dR, dF, 1e-5, 0);
+        GradCheck.assertClose("y", yR, yF, 1e-5, 1e-6);
+        float[] dxF = new float[len], dxR = new float[len];
+        fast.backward(x, dy, n, c, inner, size, alpha, beta, dF, dxF);
+        ref.backward(x, dy, n, c, inner, size, alpha, beta, dR, dxR);
+        double scale = 0;
+        for (float v : dxR) {
+            scale = Math.max(scale, Math.abs(v));
+        }
+        GradCheck.assertClose("dx", dxR, dxF, 1e-4, 1e-5 * scale);
+    }
+
+    @Test
+    void identicalBitsForAnyThreadCount() {
+        Random rng = new Random(5);
+        int n = 3, c = 11, inner = 700, len = n * c * inner;
+        float[] x = new float[len], dy = new float[len];
+        for (int i = 0; i < len; i++) {
+            x[i] = (float) rng.nextGaussian();
+            dy[i] = (float) rng.nextGaussian();
+        }
+        int before = Parallel.threads();
+        float[][] ys = new float[2][len], dxs = new float[2][len];
+        try {
+            for (int t = 0; t < 2; t++) {
+                Parallel.setThreads(t == 0 ? 1 : 3);
+                float[] d = new float[len];
+                fast.forward(x, n, c, inner, 4, 1e-2, 0.75, 1, ys[t], d);
+                fast.backward(x, dy, n, c, inner, 4, 1e-2, 0.75, d, dxs[t]);
+            }
+        } finally {
+            Parallel.setThreads(before);
+        }
+        assertArrayEquals(ys[0], ys[1]);
+        assertArrayEquals(dxs[0], dxs[1]);
+    }
+}
