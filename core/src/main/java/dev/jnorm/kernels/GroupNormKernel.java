@@ -35,16 +35,18 @@ public interface GroupNormKernel {
     /**
      * {@link #forward} for channels-last input x[N, S, C] (S = spatial size; C = groups·channelsPerGroup): group g
      * of sample n is the channels [g·C/G, (g+1)·C/G) at every spatial position. mean/rstd/biasedVar are [N·G].
-     * GroupNorm and InstanceNorm (G = C) on NHWC tensors, without a transpose.
+     * GroupNorm and InstanceNorm (G = C) on NHWC tensors, without a transpose; with {@code subtractMean = false}
+     * (mean 0, var = mean(x²)) Filter Response Normalization (G = C).
      */
     void forwardChannelsLast(float[] x /* [N, S, C] */, int n, int spatial, int c, int groups,
                              float[] weight /* [C] or null */, float[] bias /* [C] or null */, double eps,
-                             float[] y /* [N, S, C] out */, double[] mean /* [N·G] out */,
+                             boolean subtractMean, float[] y /* [N, S, C] out */, double[] mean /* [N·G] out */,
                              double[] rstd /* [N·G] out */, double[] biasedVar /* [N·G] out or null */);
 
     /** {@link #backward} for channels-last input; every output is overwritten. */
     void backwardChannelsLast(float[] x /* [N, S, C] */, float[] dy /* [N, S, C] */, int n, int spatial, int c,
-                              int groups, float[] weight /* [C] or null */, double[] mean /* [N·G] saved */,
+                              int groups, float[] weight /* [C] or null */, boolean subtractMean,
+                              double[] mean /* [N·G] saved */,
                               double[] rstd /* [N·G] saved */, float[] dx /* [N, S, C] out or null */,
                               float[] dweight /* [C] out or null */, float[] dbias /* [C] out or null */);
 }

@@ -83,17 +83,25 @@ public final class ReferenceGroupNormKernel implements GroupNormKernel {
 
     @Override
     public void forwardChannelsLast(float[] x, int n, int spatial, int c, int groups, float[] weight, float[] bias,
-                                    double eps, float[] y, double[] mean, double[] rstd, double[] biasedVar) {
+                                    double eps, boolean subtractMean, float[] y, double[] mean, double[] rstd,
+                                    double[] biasedVar) {
         int cpg = c / groups;
         for (int s = 0; s < n; s++) {
             for (int g = 0; g < groups; g++) {
                 int r = s * groups + g;
                 // group g of sample s: `spatial` runs of cpg channels, one per position, C apart
-                Moments m = Moments.of(x, s * spatial * c + g * cpg, spatial, c, cpg);
-                mean[r] = m.mean();
-                rstd[r] = 1.0 / Math.sqrt(m.biasedVar() + eps);
+                double var;
+                if (subtractMean) {
+                    Moments m = Moments.of(x, s * spatial * c + g * cpg, spatial, c, cpg);
+                    mean[r] = m.mean();
+                    var = m.biasedVar();
+                } else {
+                    mean[r] = 0.0;
+                    var = Moments.meanOfSquares(x, s * spatial * c + g * cpg, spatial, c, cpg);
+                }
+                rstd[r] = 1.0 / Math.sqrt(var + eps);
                 if (biasedVar != null) {
-                    biasedVar[r] = m.biasedVar();
+                    biasedVar[r] = var;
                 }
                 for (int p = 0; p < spatial; p++) {
                     for (int k = 0; k < cpg; k++) {
@@ -108,7 +116,8 @@ public final class ReferenceGroupNormKernel implements GroupNormKernel {
 
     @Override
     public void backwardChannelsLast(float[] x, float[] dy, int n, int spatial, int c, int groups, float[] weight,
-                                     double[] mean, double[] rstd, float[] dx, float[] dweight, float[] dbias) {
+                                     boolean subtractMean, double[] mean, double[] rstd, float[] dx,
+                                     float[] dweight, float[] dbias) {
         int cpg = c / groups;
         double d = (double) cpg * spatial;
         double[] sumDyXhat = new double[c], sumDy = new double[c];
@@ -135,7 +144,8 @@ public final class ReferenceGroupNormKernel implements GroupNormKernel {
                         int ch = g * cpg + k, i = (s * spatial + p) * c + ch;
                         double xhat = (x[i] - mean[r]) * rstd[r];
                         double gv = dy[i] * (weight == null ? 1.0 : weight[ch]);
-                        dx[i] = (float) (rstd[r] * (gv - sumG / d - xhat * sumGXhat / d));
+                        double meanG = subtractMean ? sumG / d : 0.0;
+                        dx[i] = (float) (rstd[r] * (gv - meanG - xhat * sumGXhat / d));
                     }
                 }
             }

@@ -252,18 +252,21 @@ class FastKernelTest {
         List<Arguments> out = new ArrayList<>();
         long seed = 900;
         for (int len : LENGTHS) {
-            out.add(Arguments.of(seed++, 2, len, 6, 3));      // spatial = len, C = 6, G = 3
-            out.add(Arguments.of(seed++, 2, 3, len, 1));      // C = len, one group (LayerNorm over C·S)
-            out.add(Arguments.of(seed++, 1, 2 + len % 5, len, len)); // G = C: InstanceNorm
+            out.add(Arguments.of(seed++, 2, len, 6, 3, true));      // spatial = len, C = 6, G = 3
+            out.add(Arguments.of(seed++, 2, 3, len, 1, true));      // C = len, one group (LayerNorm over C·S)
+            out.add(Arguments.of(seed++, 1, 2 + len % 5, len, len, true)); // G = C: InstanceNorm
+            out.add(Arguments.of(seed++, 2, 1 + len % 7, len, len, false)); // G = C, no mean: FilterResponseNorm
+            out.add(Arguments.of(seed++, 2, len, 6, 3, false));     // no mean, groups of 2 channels
         }
         return out.stream();
     }
 
-    @ParameterizedTest(name = "seed {0}: N={1} S={2} C={3} G={4}")
+    @ParameterizedTest(name = "seed {0}: N={1} S={2} C={3} G={4} subtractMean={5}")
     @MethodSource("channelsLastCases")
-    void channelsLastGroupNormMatchesReference(long seed, int n, int spatial, int c, int groups) {
+    void channelsLastGroupNormMatchesReference(long seed, int n, int spatial, int c, int groups,
+                                               boolean subtractMean) {
         Random rng = new Random(seed);
-        if (c / groups * spatial == 1) {
+        if (subtractMean && c / groups * spatial == 1) {
             return; // a single value per group is rejected by the layers before any kernel runs
         }
         float[] x = data(rng, n * spatial * c, 1.5, 2.0), dy = data(rng, x.length, 0, 1);
@@ -272,15 +275,15 @@ class FastKernelTest {
         double[] mRef = new double[rows], rRef = new double[rows], vRef = new double[rows];
         double[] mFast = new double[rows], rFast = new double[rows], vFast = new double[rows];
         float[] yRef = new float[x.length], yFast = new float[x.length];
-        refGn.forwardChannelsLast(x, n, spatial, c, groups, w, b, 1e-5, yRef, mRef, rRef, vRef);
-        fastGn.forwardChannelsLast(x, n, spatial, c, groups, w, b, 1e-5, yFast, mFast, rFast, vFast);
+        refGn.forwardChannelsLast(x, n, spatial, c, groups, w, b, 1e-5, subtractMean, yRef, mRef, rRef, vRef);
+        fastGn.forwardChannelsLast(x, n, spatial, c, groups, w, b, 1e-5, subtractMean, yFast, mFast, rFast, vFast);
         assertNear("mean", mRef, mFast, 1e-12, maxAbs(x));
         assertNear("var", vRef, vFast, 1e-10);
         assertNear("y", yRef, yFast);
         float[] dxRef = new float[x.length], dwRef = new float[c], dbRef = new float[c];
         float[] dxFast = new float[x.length], dwFast = new float[c], dbFast = new float[c];
-        refGn.backwardChannelsLast(x, dy, n, spatial, c, groups, w, mRef, rRef, dxRef, dwRef, dbRef);
-        fastGn.backwardChannelsLast(x, dy, n, spatial, c, groups, w, mRef, rRef, dxFast, dwFast, dbFast);
+        refGn.backwardChannelsLast(x, dy, n, spatial, c, groups, w, subtractMean, mRef, rRef, dxRef, dwRef, dbRef);
+        fastGn.backwardChannelsLast(x, dy, n, spatial, c, groups, w, subtractMean, mRef, rRef, dxFast, dwFast, dbFast);
         assertNearTerms("dx", dxRef, dxFast, maxAbs(w) * maxAbs(rRef) * maxAbs(dy));
         assertNear("dweight", dwRef, dwFast);
         assertNear("dbias", dbRef, dbFast);
@@ -326,7 +329,7 @@ class FastKernelTest {
         double[] cm = new double[c], cr = new double[c], cv = new double[c];
         fastBn.forwardTraining(xc, n, c, 1, null, null, 1e-5, new float[xc.length], cm, cr, cv);
         double[] gm = new double[c], gr = new double[c], gv = new double[c];
-        fastGn.forwardChannelsLast(xc, 1, n, c, c, null, null, 1e-5, new float[xc.length], gm, gr, gv);
+        fastGn.forwardChannelsLast(xc, 1, n, c, c, null, null, 1e-5, true, new float[xc.length], gm, gr, gv);
         for (int j = 0; j < c; j++) {
             assertExactVariance("BatchNorm column " + j, xc, j, c, n, cv[j]);
             assertExactVariance("channels-last InstanceNorm channel " + j, xc, j, c, n, gv[j]);
@@ -392,10 +395,10 @@ class FastKernelTest {
         float[] xs = java.util.Arrays.copyOf(x, n * spatial * cols), dys = java.util.Arrays.copyOf(dy, xs.length);
         float[] wc = java.util.Arrays.copyOf(w, cols);
         double[] m = new double[n * groups], r = new double[n * groups];
-        refGn.forwardChannelsLast(xs, n, spatial, cols, groups, wc, null, 1e-5, new float[xs.length], m, r, null);
+        refGn.forwardChannelsLast(xs, n, spatial, cols, groups, wc, null, 1e-5, true, new float[xs.length], m, r, null);
         float[] dxRef = new float[xs.length], dxFast = new float[xs.length];
-        refGn.backwardChannelsLast(xs, dys, n, spatial, cols, groups, wc, m, r, dxRef, null, null);
-        fastGn.backwardChannelsLast(xs, dys, n, spatial, cols, groups, wc, m, r, dxFast, null, null);
+        refGn.backwardChannelsLast(xs, dys, n, spatial, cols, groups, wc, true, m, r, dxRef, null, null);
+        fastGn.backwardChannelsLast(xs, dys, n, spatial, cols, groups, wc, true, m, r, dxFast, null, null);
         GradCheck.assertClose("channels-last dx" + tag, dxRef, dxFast, 1e-5, 1e-5 * maxAbs(dxRef));
     }
 

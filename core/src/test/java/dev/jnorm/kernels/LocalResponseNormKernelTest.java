@@ -70,6 +70,33 @@ class LocalResponseNormKernelTest {
         GradCheck.assertClose("dx", dxR, dxF, 1e-4, 1e-5 * scale);
     }
 
+    /**
+     * A divisor ≤ 0 (k ≤ 0; PyTorch does not forbid it) leaves the vector exp(−β·log d) path for Math.pow's
+     * semantics: with β = 1 a negative divisor gives a finite y, and k = 0 over an all-zero window gives 0·∞ = NaN,
+     * as x / 0^β does in PyTorch.
+     */
+    @Test
+    void nonPositiveDivisorsFollowMathPow() {
+        int n = 2, c = 5, inner = 19, len = n * c * inner;
+        Random rng = new Random(3);
+        float[] x = new float[len];
+        for (int i = 0; i < len; i++) {
+            x[i] = i % 7 == 0 ? 0f : (float) rng.nextGaussian();
+        }
+        for (double[] kb : new double[][] {{-3.0, 1.0}, {0.0, 0.75}}) {
+            float[] yF = new float[len], dF = new float[len], yR = new float[len], dR = new float[len];
+            fast.forward(x, n, c, inner, 1, 0.1, kb[1], kb[0], yF, dF);
+            ref.forward(x, n, c, inner, 1, 0.1, kb[1], kb[0], yR, dR);
+            for (int i = 0; i < len; i++) {
+                if (Float.isNaN(yR[i])) {
+                    assertEquals(Float.NaN, yF[i], "y at " + i);
+                } else {
+                    assertEquals(yR[i], yF[i], 1e-5 * Math.abs(yR[i]) + 1e-6, "y at " + i + " k=" + kb[0]);
+                }
+            }
+        }
+    }
+
     @Test
     void identicalBitsForAnyThreadCount() {
         Random rng = new Random(5);

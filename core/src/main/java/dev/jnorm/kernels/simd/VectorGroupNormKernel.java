@@ -205,7 +205,8 @@ public final class VectorGroupNormKernel implements GroupNormKernel {
 
     @Override
     public void forwardChannelsLast(float[] x, int n, int spatial, int c, int groups, float[] weight, float[] bias,
-                                    double eps, float[] y, double[] mean, double[] rstd, double[] biasedVar) {
+                                    double eps, boolean subtractMean, float[] y, double[] mean, double[] rstd,
+                                    double[] biasedVar) {
         int cpg = c / groups;
         Parallel.forEach(n, s -> {
             int r0 = s * spatial, r1 = r0 + spatial;
@@ -220,7 +221,10 @@ public final class VectorGroupNormKernel implements GroupNormKernel {
                     group.merge(spatial, colMean[j], colM2[j]);
                 }
                 int r = s * groups + g;
-                double groupMean = group.mean(), var = group.biasedVar(), groupRstd = 1.0 / Math.sqrt(var + eps);
+                // without the mean (FRN): mean(x²) = biased var + mean², a sum of non-negative terms
+                double groupMean = subtractMean ? group.mean() : 0.0;
+                double var = subtractMean ? group.biasedVar() : group.biasedVar() + group.mean() * group.mean();
+                double groupRstd = 1.0 / Math.sqrt(var + eps);
                 mean[r] = groupMean;
                 rstd[r] = groupRstd;
                 if (biasedVar != null) {
@@ -239,7 +243,8 @@ public final class VectorGroupNormKernel implements GroupNormKernel {
 
     @Override
     public void backwardChannelsLast(float[] x, float[] dy, int n, int spatial, int c, int groups, float[] weight,
-                                     double[] mean, double[] rstd, float[] dx, float[] dweight, float[] dbias) {
+                                     boolean subtractMean, double[] mean, double[] rstd, float[] dx,
+                                     float[] dweight, float[] dbias) {
         int cpg = c / groups;
         double count = (double) cpg * spatial;
         float[] w = weight != null ? weight : ones(c); // [C]
@@ -263,7 +268,7 @@ public final class VectorGroupNormKernel implements GroupNormKernel {
                     sumGDev += w[k] * sumDyDev[k];
                     sumDyXhatPart[s][k] = groupRstd * sumDyDev[k];
                 }
-                double meanG = sumG / count;
+                double meanG = subtractMean ? sumG / count : 0.0;
                 for (int k = g * cpg; k < (g + 1) * cpg; k++) {
                     hi[k] = SimdOps.hi(colMean[k]);
                     lo[k] = SimdOps.lo(colMean[k]);

@@ -30,6 +30,22 @@ public final class VectorLocalResponseNormKernel implements LocalResponseNormKer
         SimdOps.FLOAT.length();
     }
 
+    /**
+     * d^e: exp(e·log d) where every lane is > 0 (d = k + a non-negative average, so whenever k > 0), else
+     * {@link Math#pow} per lane (d ≤ 0 or NaN, with Math.pow's results). NB: the Vector API's POW falls back to a
+     * scalar call per lane, while LOG and EXP compile to vector math-library calls.
+     */
+    private static FloatVector pow(FloatVector d, float e) {
+        if (d.compare(VectorOperators.GT, 0f).allTrue()) {
+            return d.lanewise(VectorOperators.LOG).mul(e).lanewise(VectorOperators.EXP);
+        }
+        float[] lanes = d.toArray();
+        for (int i = 0; i < lanes.length; i++) {
+            lanes[i] = (float) Math.pow(lanes[i], e);
+        }
+        return FloatVector.fromArray(F, lanes, 0);
+    }
+
     @Override
     public void forward(float[] x, int n, int c, int inner, int size, double alpha, double beta, double k,
                         float[] y, float[] d) {
@@ -53,7 +69,7 @@ public final class VectorLocalResponseNormKernel implements LocalResponseNormKer
                         FloatVector div = acc.fma(scale, kf);
                         div.intoArray(d, off + ch);
                         FloatVector.fromArray(F, x, off + ch)
-                                .mul(div.lanewise(VectorOperators.POW, negBeta)).intoArray(y, off + ch);
+                                .mul(pow(div, negBeta)).intoArray(y, off + ch);
                     }
                     for (; ch < c; ch++) { // scalar tail
                         float acc = sqPad[ch];
@@ -84,7 +100,7 @@ public final class VectorLocalResponseNormKernel implements LocalResponseNormKer
                     FloatVector div = acc.fma(scale, kf);
                     div.intoArray(d, out + i);
                     FloatVector.fromArray(F, x, out + i)
-                            .mul(div.lanewise(VectorOperators.POW, negBeta)).intoArray(y, out + i);
+                            .mul(pow(div, negBeta)).intoArray(y, out + i);
                 }
                 for (; i < i1; i++) { // scalar tail
                     float acc = 0;
@@ -115,7 +131,7 @@ public final class VectorLocalResponseNormKernel implements LocalResponseNormKer
                     int ch = 0;
                     for (; ch <= c - F.length(); ch += F.length()) {
                         FloatVector div = FloatVector.fromArray(F, d, off + ch);
-                        FloatVector rv = div.lanewise(VectorOperators.POW, negBeta);
+                        FloatVector rv = pow(div, negBeta);
                         rv.intoArray(r, ch);
                         FloatVector.fromArray(F, dy, off + ch).mul(FloatVector.fromArray(F, x, off + ch)).mul(rv)
                                 .div(div).intoArray(tPad, after + ch);
@@ -156,7 +172,7 @@ public final class VectorLocalResponseNormKernel implements LocalResponseNormKer
                 int i = 0;
                 for (; i <= len - F.length(); i += F.length()) {
                     FloatVector div = FloatVector.fromArray(F, d, e0 + i);
-                    FloatVector rv = div.lanewise(VectorOperators.POW, negBeta);
+                    FloatVector rv = pow(div, negBeta);
                     rv.intoArray(r, b0 + i);
                     FloatVector.fromArray(F, dy, e0 + i).mul(FloatVector.fromArray(F, x, e0 + i)).mul(rv).div(div)
                             .intoArray(t, b0 + i);

@@ -92,19 +92,15 @@ public final class VectorPointwiseKernel implements PointwiseKernel {
         int rowsPerChunk = Parallel.ceilDiv(rows, chunks);
         double[][] part = dtau != null ? new double[chunks][c] : null; // [chunks][C] dtau partials
         Parallel.forEach(chunks, k -> {
-            float[] tauRow = new float[len]; // the tau operand of one row
-            float[] toTau = new float[len];  // the row's gradient to tau
+            float[] toTau = new float[len]; // the row's gradient to tau
             for (int r = k * rowsPerChunk; r < Parallel.end(k, rowsPerChunk, rows); r++) {
                 int off = r * len;
-                if (inner == 1) {
-                    System.arraycopy(tau, 0, tauRow, 0, c);
-                } else {
-                    java.util.Arrays.fill(tauRow, tau[r % c]);
-                }
+                float rowTau = inner == 1 ? 0f : tau[r % c]; // inner > 1: one tau for the whole row
                 // dx = dy unless x < tau, dtau = dy unless x > tau, both dy/2 on a tie (PyTorch's maximum)
                 int i = 0;
                 for (; i <= len - F.length(); i += F.length()) {
-                    FloatVector xv = FloatVector.fromArray(F, x, off + i), tv = FloatVector.fromArray(F, tauRow, i);
+                    FloatVector xv = FloatVector.fromArray(F, x, off + i);
+                    FloatVector tv = inner == 1 ? FloatVector.fromArray(F, tau, i) : FloatVector.broadcast(F, rowTau);
                     FloatVector g = FloatVector.fromArray(F, dy, off + i), half = g.mul(0.5f);
                     var tie = xv.compare(VectorOperators.EQ, tv);
                     if (dx != null) {
@@ -113,7 +109,7 @@ public final class VectorPointwiseKernel implements PointwiseKernel {
                     g.blend(0f, xv.compare(VectorOperators.GT, tv)).blend(half, tie).intoArray(toTau, i);
                 }
                 for (; i < len; i++) {
-                    float xi = x[off + i], ti = tauRow[i], g = dy[off + i];
+                    float xi = x[off + i], ti = inner == 1 ? tau[i] : rowTau, g = dy[off + i];
                     if (dx != null) {
                         dx[off + i] = xi < ti ? 0f : xi == ti ? g * 0.5f : g;
                     }

@@ -428,7 +428,8 @@ public final class NormOps {
         // channels-last: [N, S, C] with N = rows/G, S = inner, C = G·channelsPerGroup
         int n = v.rows() / Math.max(1, v.groups()), c = v.affineSize();
         if (channelsLast) {
-            kernel.forwardChannelsLast(xs, n, v.inner(), c, v.groups(), w, b, eps, y, mean, rstd, biasedVar);
+            kernel.forwardChannelsLast(xs, n, v.inner(), c, v.groups(), w, b, eps, v.subtractMean(), y, mean, rstd,
+                    biasedVar);
         } else {
             kernel.forward(xs, v.rows(), v.groups(), v.channelsPerGroup(), v.inner(), w, b, eps, v.subtractMean(), y,
                     mean, rstd, biasedVar);
@@ -441,7 +442,8 @@ public final class NormOps {
             float[] dw = weight != null && weight.requiresGrad() ? new float[c] : null;
             float[] db = bias != null && bias.requiresGrad() ? new float[c] : null;
             if (channelsLast) {
-                kernel.backwardChannelsLast(xs, dy.storage(), n, v.inner(), c, v.groups(), w, mean, rstd, dx, dw, db);
+                kernel.backwardChannelsLast(xs, dy.storage(), n, v.inner(), c, v.groups(), w, v.subtractMean(), mean,
+                        rstd, dx, dw, db);
             } else {
                 kernel.backward(xs, dy.storage(), v.rows(), v.groups(), v.channelsPerGroup(), v.inner(), w,
                         v.subtractMean(), mean, rstd, dx, dw, db);

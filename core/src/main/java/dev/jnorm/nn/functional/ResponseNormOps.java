@@ -25,8 +25,8 @@ public final class ResponseNormOps {
      * Filter Response Normalization (<a href="https://arxiv.org/abs/1911.09737">Singh &amp; Krishnan, 2020</a>) of
      * x (N, C, H, W): ν² = mean over H, W of x² per (n, c), y = weight·x / sqrt(ν² + |ε|) + bias. ε is the value of
      * {@code learnableEps} (a 1-element tensor that receives a gradient) when given, else {@code eps}. weight and
-     * bias are [C] or null (1 and 0). A channels-last x is normalized through a contiguous copy and y is
-     * channels-last.
+     * bias are [C] or null (1 and 0). y keeps x's memory format; a channels-last x is normalized without
+     * a transpose with a fixed ε, through a contiguous copy with a learnable one.
      *
      * <p>This is RMSNorm over each (n, c) plane with a per-channel affine: the {@link GroupNormKernel} row view
      * [N·C, H·W] with G = C, one channel per group, subtractMean = false. The backward's ε term needs each plane's
@@ -52,17 +52,17 @@ public final class ResponseNormOps {
         if (!Double.isFinite(epsValue)) {
             throw new IllegalArgumentException(who + ": eps must be a finite number, got " + epsValue);
         }
-        if (x.isChannelsLast()) {
-            return filterResponseNorm(who, x.contiguous(), weight, bias, learnableEps, eps).toChannelsLast();
-        }
         if (x.numel() == 0) {
             throw new IllegalArgumentException(who + ": expected a non-empty input, got shape "
                     + Arrays.toString(x.shape()));
         }
         int rows = n * c;
-        if (learnableEps == null) { // the row family's node: RMSNorm rows with a per-channel affine
+        if (learnableEps == null) { // the row family's node: RMSNorm rows with a per-channel affine (any layout)
             return NormOps.rowNorm(x, new NormOps.RowView(rows, c, 1, inner, false, "FilterResponseNormBackward"),
                     weight, bias, Math.abs(eps), null, null, null);
+        }
+        if (x.isChannelsLast()) { // the per-row dε sums below need the [N·C, H·W] rows
+            return filterResponseNorm(who, x.contiguous(), weight, bias, learnableEps, eps).toChannelsLast();
         }
         GroupNormKernel kernel = Kernels.groupNorm();
         float[] xs = x.storage();
