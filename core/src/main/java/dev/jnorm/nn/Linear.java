@@ -1,5 +1,6 @@
 package dev.jnorm.nn;
 
+import dev.jnorm.Sizes;
 import dev.jnorm.Tensor;
 import dev.jnorm.kernels.Gemm;
 
@@ -69,6 +70,7 @@ public class Linear extends Module {
         Tensor bias = tensor("bias");
         int in = inFeatures, out = outFeatures;
         int rows = x.numel() / in;
+        Sizes.allocatable("Linear", "output [rows, out_features] for input " + Arrays.toString(shape), 4, rows, out);
         float[] xs = x.storage();      // [rows, in]
         float[] w = weight.storage();  // [out, in]
         float[] y = Gemm.matmulNT(xs, w, rows, in, out); // [rows, out]
