@@ -46,10 +46,16 @@ public final class Sizes {
         return n;
     }
 
+    /** Whether {@code bytes} fit within this JVM's maximum heap ({@code -Xmx}) at all. */
+    public static boolean fitsHeap(long bytes) {
+        long maxHeap = Runtime.getRuntime().maxMemory();
+        return maxHeap == Long.MAX_VALUE || bytes <= maxHeap;
+    }
+
     /** Refuses {@code bytes} beyond the JVM's maximum heap ({@code -Xmx}), naming {@code who} and {@code what}. */
     public static void checkHeap(String who, String what, long bytes) {
-        long maxHeap = Runtime.getRuntime().maxMemory();
-        if (maxHeap != Long.MAX_VALUE && bytes > maxHeap) {
+        if (!fitsHeap(bytes)) {
+            long maxHeap = Runtime.getRuntime().maxMemory();
             throw new IllegalArgumentException(who + ": " + what + " needs " + bytes + " bytes, more than this JVM's "
                     + "maximum heap (" + maxHeap + " bytes; raise -Xmx)");
         }
