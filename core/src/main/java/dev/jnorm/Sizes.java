@@ -30,8 +30,8 @@ public final class Sizes {
     public static int elements(String who, String what, long... sizes) {
         long p = product(who, what, sizes);
         if (p > MAX_ELEMENTS) {
-            throw new IllegalArgumentException(who + ": " + what + ": sizes " + describe(sizes) + " = " + p + " elements: too large, "
-                    + "more than a Java array holds (" + MAX_ELEMENTS + ")");
+            throw new IllegalArgumentException(who + ": " + what + ": sizes " + describe(sizes) + " = " + p
+                    + " elements: too large, more than a Java array holds (" + MAX_ELEMENTS + ")");
         }
         return (int) p;
     }
@@ -65,7 +65,8 @@ public final class Sizes {
     private static long product(String who, String what, long[] sizes) {
         for (long s : sizes) {
             if (s < 0) {
-                throw new IllegalArgumentException(who + ": " + what + ": sizes " + describe(sizes) + " include a negative size");
+                throw new IllegalArgumentException(who + ": " + what + ": sizes " + describe(sizes)
+                        + " include a negative size");
             }
             if (s == 0) {
                 return 0;
@@ -76,8 +77,9 @@ public final class Sizes {
             try {
                 p = Math.multiplyExact(p, s);
             } catch (ArithmeticException e) {
-                throw new IllegalArgumentException(who + ": " + what + ": sizes " + describe(sizes) + " hold more than 2^63 "
-                        + "elements: too large, more than a Java array holds (" + MAX_ELEMENTS + ")");
+                throw new IllegalArgumentException(who + ": " + what + ": sizes " + describe(sizes)
+                        + " hold more than 2^63 elements: too large, more than a Java array holds (" + MAX_ELEMENTS
+                        + ")");
             }
         }
         return p;

@@ -92,8 +92,10 @@ public class MultiheadAttention extends Module {
         }
         int n = batchFirst ? shape[0] : shape[1], t = batchFirst ? shape[1] : shape[0];
         String forInput = " for input " + Arrays.toString(shape);
-        Sizes.allocatable("MultiheadAttention", "projections [N·T, 3·embed_dim]" + forInput, 4, (long) n * t, 3L * embedDim);
-        Sizes.allocatable("MultiheadAttention", "attention weights [N, num_heads, T, T]" + forInput, 4, n, numHeads, t, t);
+        Sizes.allocatable("MultiheadAttention", "projections [N·T, 3·embed_dim]" + forInput, 4, (long) n * t,
+                3L * embedDim);
+        Sizes.allocatable("MultiheadAttention", "attention weights [N, num_heads, T, T]" + forInput, 4, n, numHeads,
+                t, t);
         int e = embedDim, heads = numHeads, dh = e / heads, rows = n * t;
         double scale = 1.0 / Math.sqrt(dh);
         Tensor inW = inProjWeight(), inB = inProjBias(), outW = outProj.weight(), outB = outProj.bias();

@@ -90,8 +90,9 @@ class HostileFilesTest {
 
     /** Runs {@link Probe} in a child JVM with {@code heap}; its one line of result. */
     private static String probe(String heap, String what, Path file) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(javaBinary(), heap, "--add-modules", "jdk.incubator.vector",
-                "-cp", classpath(), Probe.class.getName(), what, file.toString()));
+        List<String> cmd = new ArrayList<>(List.of(AtomicWriteTest.javaBinary(), heap, "--add-modules",
+                "jdk.incubator.vector", "-cp", AtomicWriteTest.classpath(), Probe.class.getName(), what,
+                file.toString()));
         return runChild(cmd);
     }
 
@@ -212,11 +213,11 @@ class HostileFilesTest {
                 result = e.getClass().getSimpleName() + ": " + e.getMessage();
             } else { // root may replace it (as cp does): run the write as user nobody
                 assumeTrue(Files.isExecutable(Path.of("/usr/bin/setpriv")), "setpriv unavailable");
-                assumeTrue(canTraverseAsOthers(Path.of(classpath().split(File.pathSeparator)[0])),
-                        "the classes are not readable by other users");
+                String classes = AtomicWriteTest.classpath().split(File.pathSeparator)[0];
+                assumeTrue(canTraverseAsOthers(Path.of(classes)), "the classes are not readable by other users");
                 result = runChild(List.of("/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                        javaBinary(), "--add-modules", "jdk.incubator.vector", "-cp", classpath(),
-                        Probe.class.getName(), "read-only", f.toString()));
+                        AtomicWriteTest.javaBinary(), "--add-modules", "jdk.incubator.vector", "-cp",
+                        AtomicWriteTest.classpath(), Probe.class.getName(), "read-only", f.toString()));
             }
             assertEquals("IOException: " + f + ": the existing file is read-only; not replaced (make it writable or "
                     + "remove it first)", result); // was silently replaced
@@ -340,20 +341,5 @@ class HostileFilesTest {
         byte[] out = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);
         return out;
-    }
-
-    private static String javaBinary() {
-        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    }
-
-    private static String classpath() {
-        try {
-            String main = Path.of(SafeTensors.class.getProtectionDomain().getCodeSource().getLocation().toURI())
-                    .toString();
-            String test = Path.of(Probe.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
-            return main + File.pathSeparator + test;
-        } catch (java.net.URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

@@ -3,7 +3,6 @@ package dev.jnorm.nn;
 import dev.jnorm.Sizes;
 import dev.jnorm.Tensor;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -13,8 +12,8 @@ import java.util.Random;
 import java.util.function.DoubleFunction;
 import java.util.stream.Stream;
 
+import static dev.jnorm.nn.InputLimitsTest.rejects;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -24,14 +23,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * NullPointerException). Each must now be an IllegalArgumentException naming the layer and the sizes.
  */
 class HostileSizesTest {
-
-    private static IllegalArgumentException rejects(Executable call, String... fragments) {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call);
-        for (String f : fragments) {
-            assertTrue(e.getMessage().contains(f), "message should contain \"" + f + "\": " + e.getMessage());
-        }
-        return e;
-    }
 
     @Test
     void sizesIsExactAndNamesTheCaller() {
