@@ -1,5 +1,7 @@
 package dev.jnorm.nn;
 
+import dev.jnorm.Sizes;
+
 import java.util.Arrays;
 
 /** Argument checks shared by the layers' constructors; messages name the layer, what was expected and got. */
@@ -17,6 +19,7 @@ final class Checks {
             throw new IllegalArgumentException(who + ": normalized_shape must be one or more positive sizes, got "
                     + Arrays.toString(shape));
         }
+        Sizes.allocatable(who, "normalized_shape (the size of weight)", 4, Sizes.of(shape));
         return shape.clone();
     }
 

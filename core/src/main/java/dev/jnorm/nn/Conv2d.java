@@ -97,8 +97,10 @@ public class Conv2d extends Module {
         String sizes = " for input " + Arrays.toString(shape) + " with out_channels=" + outChannels + ", kernel_size="
                 + k + ", stride=" + stride + ", padding=" + padding;
         Sizes.allocatable("Conv2d", "output [N, out_channels, H', W']" + sizes, 4, n, outChannels, outH, outW);
-        Sizes.allocatable("Conv2d", "im2col matrix [in_channels, k, k, H', W'] of one sample" + sizes, 4,
-                inChannels, k, k, outH, outW);
+        if (n > 0) { // an empty batch has no columns to build
+            Sizes.allocatable("Conv2d", "im2col matrix [in_channels, k, k, H', W'] of one sample" + sizes, 4,
+                    inChannels, k, k, outH, outW);
+        }
         Geometry geo = new Geometry(inChannels, h, w, k, stride, padding, (int) outH, (int) outW);
         int out = outChannels, ckk = geo.ckk(), l = geo.outH * geo.outW;
         Tensor weight = tensor("weight");

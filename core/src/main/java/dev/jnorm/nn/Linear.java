@@ -33,6 +33,7 @@ public class Linear extends Module {
             throw new IllegalArgumentException("Linear: in_features and out_features must be positive, got "
                     + inFeatures + " and " + outFeatures);
         }
+        Sizes.allocatable("Linear", "weight [out_features, in_features]", 4, outFeatures, inFeatures);
         this.inFeatures = inFeatures;
         this.outFeatures = outFeatures;
         float bound = Init.defaultBound(inFeatures);
