@@ -31,7 +31,7 @@ public final class Sizes {
         long p = product(who, what, sizes);
         if (p > MAX_ELEMENTS) {
             throw new IllegalArgumentException(who + ": " + what + ": sizes " + describe(sizes) + " = " + p
-                    + " elements: too large, more than a Java array holds (" + MAX_ELEMENTS + ")");
+                    + " elements: too large, more elements than a Java array holds (" + MAX_ELEMENTS + ")");
         }
         return (int) p;
     }
@@ -78,8 +78,8 @@ public final class Sizes {
                 p = Math.multiplyExact(p, s);
             } catch (ArithmeticException e) {
                 throw new IllegalArgumentException(who + ": " + what + ": sizes " + describe(sizes)
-                        + " hold more than 2^63 elements: too large, more than a Java array holds (" + MAX_ELEMENTS
-                        + ")");
+                        + " hold more than 2^63 elements: too large, more elements than a Java array holds ("
+                        + MAX_ELEMENTS + ")");
             }
         }
         return p;

@@ -19,8 +19,12 @@ final class Checks {
             throw new IllegalArgumentException(who + ": normalized_shape must be one or more positive sizes, got "
                     + Arrays.toString(shape));
         }
-        Sizes.allocatable(who, "normalized_shape (the size of weight)", 4, Sizes.of(shape));
         return shape.clone();
+    }
+
+    /** A parameter of {@code shape} fits an array and the heap (else an IAE naming the layer and the sizes). */
+    static void parameterFits(String who, String what, int... shape) {
+        Sizes.allocatable(who, what, 4, Sizes.of(shape));
     }
 
     /**

@@ -34,8 +34,9 @@ public abstract class Module {
     /** Runs the forward pre-hooks, then the layer. */
     public final Tensor forward(Tensor x) {
         if (x.dtype() != Tensor.DType.FLOAT32) { // int64 tensors only hold integer state (num_batches_tracked)
-            throw new IllegalArgumentException(name() + ": expected a float32 input, got an int64 tensor of shape "
-                    + java.util.Arrays.toString(x.shape()) + " (" + name() + " supports float32 only)");
+            throw new IllegalArgumentException(name() + ": expected a float32 input, got an " + x.dtype()
+                    + " tensor of shape " + java.util.Arrays.toString(x.shape()) + " (" + name() + " supports float32 "
+                    + "only)");
         }
         for (Consumer<Module> hook : forwardPreHooks) {
             hook.accept(this);

@@ -1,6 +1,5 @@
 package dev.jnorm.nn;
 
-import dev.jnorm.Sizes;
 import dev.jnorm.Tensor;
 import dev.jnorm.nn.functional.NormOps;
 
@@ -44,7 +43,9 @@ public abstract class NormBase extends Module {
             throw new IllegalArgumentException(who + ": num_features must be positive, got " + b.numFeatures);
         }
         Checks.positiveEps(who, b.eps);
-        Sizes.allocatable(who, "num_features (the size of weight)", 4, b.numFeatures);
+        if (!b.lazy && (b.affine || b.trackRunningStats)) {
+            Checks.parameterFits(who, "weight and running statistics [num_features]", b.numFeatures);
+        }
         if (b.momentum != null && !(b.momentum >= 0 && b.momentum <= 1)) {
             throw new IllegalArgumentException(who + ": momentum must be in [0, 1] or null (cumulative average), got "
                     + b.momentum);

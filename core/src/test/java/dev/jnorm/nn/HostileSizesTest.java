@@ -163,7 +163,7 @@ class HostileSizesTest {
     @Test
     void int64InputsToModulesAreRefusedByName() {
         Tensor ints = Tensor.ofLong(new long[] {1, 2}, 1, 2);
-        rejects(() -> new ReLU().forward(ints), "ReLU", "float32", "int64");
+        rejects(() -> new ReLU().forward(ints), "ReLU", "float32", "INT64");
         rejects(() -> new Sequential(new Linear(2, 2), new ReLU()).forward(ints), "Sequential", "float32");
         rejects(() -> new Linear(2, 2).forward(ints), "Linear", "float32");
         rejects(() -> new LayerNorm(2).forward(ints), "LayerNorm", "float32");
