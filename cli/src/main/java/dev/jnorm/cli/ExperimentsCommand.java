@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.jnorm.Tensor;
 import dev.jnorm.data.Dataset;
-import dev.jnorm.data.Idx;
 import dev.jnorm.data.Split;
 import dev.jnorm.nn.BatchNorm;
 import dev.jnorm.nn.CrossEntropyLoss;
@@ -172,15 +171,31 @@ final class ExperimentsCommand implements Callable<Integer> {
         }
         PrintStream o = System.out;
         Path results = out.resolve("results.jsonl");
-        Files.createDirectories(out);
+        if (!reportOnly && data == null) {
+            throw new CommandLine.ParameterException(cl, "--data DIR is required (or --report-only)");
+        }
+        Preflight.outputDirectory(cl, "--out", out, "results.jsonl", "summary.md", "batch-size.png",
+                "learning-rate.png");
         if (!reportOnly) {
-            if (data == null) {
-                throw new CommandLine.ParameterException(cl, "--data DIR is required (or --report-only)");
-            }
-            Split split = Split.of(Idx.readDirectory(data, "train"), trainSize, heldOut);
-            Main.header(o, split, data.toString());
-            Set<String> done = doneIds(results);
             List<Planned> plan = plan();
+            int largestBatch = plan.stream().mapToInt(Planned::batchSize).max().orElse(1);
+            if (plan.stream().anyMatch(r -> r.batchSize() < 1)) {
+                throw new CommandLine.ParameterException(cl, "--batch-sizes must all be at least 1, got "
+                        + batchSizes);
+            }
+            Split split = Preflight.split(cl, Preflight.readData(cl, data), data, trainSize, heldOut, largestBatch);
+            int[] sample = split.train().sampleShape();
+            if (sample[1] % 4 != 0 || sample[1] != sample[2]) {
+                throw new CommandLine.ParameterException(cl, "--data: images must be square with sides divisible "
+                        + "by 4, got " + java.util.Arrays.toString(sample));
+            }
+            Preflight.modelFits(cl, width, sample[0], sample[1], split.train().numClasses());
+            Main.header(o, split, data.toString());
+            if (dropTornLastLine(results)) {
+                System.err.println("jnorm: " + results + ": removed a cut-off last line (an interrupted run's "
+                        + "partial write); that run is redone");
+            }
+            Set<String> done = doneIds(results);
             o.printf(Locale.ROOT, "%d runs planned, %d already in %s%n", plan.size(),
                     plan.stream().filter(r -> done.contains(r.id())).count(), results);
             int k = 0;
@@ -222,17 +237,54 @@ final class ExperimentsCommand implements Callable<Integer> {
         return ids;
     }
 
+    /**
+     * The runs in {@code results}. A last line that does not parse is what a run killed mid-write leaves: it is
+     * skipped with a note on stderr (and removed before a resumed run appends). Any other unreadable line is an
+     * error naming it.
+     */
     static List<JsonNode> read(Path results) throws IOException {
         List<JsonNode> out = new ArrayList<>();
         if (!Files.exists(results)) {
             return out;
         }
-        for (String line : Files.readAllLines(results, StandardCharsets.UTF_8)) {
-            if (!line.isBlank()) {
+        List<String> lines = Files.readAllLines(results, StandardCharsets.UTF_8);
+        for (int i = 0; i < lines.size(); i++) {
+            String line = lines.get(i);
+            if (line.isBlank()) {
+                continue;
+            }
+            try {
                 out.add(Reports.JSON.readTree(line));
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                if (i < lines.size() - 1) {
+                    throw new Preflight.UserError(results + ": line " + (i + 1) + " is not a JSON result ("
+                            + e.getOriginalMessage() + "); fix or delete that line");
+                }
+                System.err.println("jnorm: " + results + ": skipped the cut-off last line " + (i + 1) + " (an "
+                        + "interrupted run's partial write)");
             }
         }
         return out;
+    }
+
+    /** Cuts {@code results} back to its last complete line; whether there was anything to cut. */
+    static boolean dropTornLastLine(Path results) throws IOException {
+        if (!Files.exists(results)) {
+            return false;
+        }
+        byte[] b = Files.readAllBytes(results);
+        int end = b.length;
+        while (end > 0 && b[end - 1] != '\n') {
+            end--;
+        }
+        if (end == b.length) {
+            return false;
+        }
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(results,
+                StandardOpenOption.WRITE)) {
+            ch.truncate(end);
+        }
+        return true;
     }
 
     /**

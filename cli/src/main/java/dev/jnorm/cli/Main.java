@@ -1,7 +1,6 @@
 package dev.jnorm.cli;
 
 import dev.jnorm.data.Dataset;
-import dev.jnorm.data.Idx;
 import dev.jnorm.data.Split;
 import dev.jnorm.data.SyntheticShapes;
 import dev.jnorm.kernels.Kernels;
@@ -36,7 +35,7 @@ public final class Main implements Callable<Integer> {
     /** Runs the command line; returns the exit code (2 for usage errors). */
     public static int run(String... args) {
         System.setProperty("java.awt.headless", "true"); // charts are drawn off-screen, never in a window
-        CommandLine cl = new CommandLine(new Main());
+        CommandLine cl = Preflight.install(new CommandLine(new Main()));
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         return cl.execute(args);
     }
@@ -166,6 +165,8 @@ public final class Main implements Callable<Integer> {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--train-size must be at least the "
                         + "batch size and --held-out at least 1, got " + trainSize + " and " + heldOut);
             }
+            Preflight.modelFits(spec.commandLine(), common.width, 1, 28, 4);
+            Preflight.outputDirectory(spec.commandLine(), "--out", common.out, "demo.json", "demo.png");
             PrintStream out = System.out;
             Split data = syntheticSplit(trainSize, heldOut);
             header(out, data, "synthetic shapes (" + String.join(", ", SyntheticShapes.CLASS_NAMES) + ")");
@@ -242,6 +243,12 @@ public final class Main implements Callable<Integer> {
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.ParameterException(cl, "--norm: " + e.getMessage());
             }
+            if (trainSize < 1 || heldOut < 1) {
+                throw new CommandLine.ParameterException(cl, "--train-size and --held-out must be at least 1, got "
+                        + trainSize + " and " + heldOut);
+            }
+            String name = "train-" + kind.label();
+            Preflight.outputDirectory(cl, "--out", common.out, name + ".json", name + ".png", name + ".safetensors");
             PrintStream out = System.out;
             Split data;
             String source;
@@ -249,25 +256,31 @@ public final class Main implements Callable<Integer> {
                 data = syntheticSplit(trainSize, heldOut);
                 source = "synthetic";
             } else {
-                Dataset all;
-                try {
-                    all = Idx.readDirectory(dataDir, "train");
-                } catch (IllegalArgumentException e) {
-                    throw new CommandLine.ParameterException(cl, "--data: " + e.getMessage());
-                }
+                Dataset all = Preflight.readData(cl, dataDir);
+                // the requested sizes, shrunk to fit a smaller file (a fifth of it held out at most)
                 int tr = Math.min(trainSize, all.size() - Math.min(heldOut, all.size() / 5));
-                data = Split.of(all, tr, Math.min(heldOut, all.size() - tr));
+                int held = Math.min(heldOut, all.size() - tr);
+                if (tr < 1 || held < 1) {
+                    throw new CommandLine.ParameterException(cl, "--data " + dataDir + " holds " + all.size()
+                            + " sample(s): too few to train on some and hold out at least 1");
+                }
+                data = Split.of(all, tr, held);
                 source = dataDir.toString();
             }
-            if (data.train().sampleShape()[1] % 4 != 0 || data.train().sampleShape()[2] % 4 != 0) {
-                throw new CommandLine.ParameterException(cl, "--data: images must have sides divisible by 4, got "
-                        + java.util.Arrays.toString(data.train().sampleShape()));
+            if (data.train().size() < batchSize) {
+                throw new CommandLine.ParameterException(cl, "--batch-size " + batchSize + " is larger than the "
+                        + data.train().size() + " training samples");
             }
+            int[] sample = data.train().sampleShape();
+            if (sample[1] % 4 != 0 || sample[2] % 4 != 0 || sample[1] != sample[2]) {
+                throw new CommandLine.ParameterException(cl, "--data: images must be square with sides divisible "
+                        + "by 4, got " + java.util.Arrays.toString(sample));
+            }
+            Preflight.modelFits(cl, common.width, sample[0], sample[1], data.train().numClasses());
             header(out, data, source);
             List<Trainer.Result> results = trainAll(List.of(kind), data, batchSize, lr, epochs, common, out);
             out.println();
             Reports.printTable(results, out);
-            String name = "train-" + kind.label();
             writeOutputs(name, "jnorm train --norm " + kind.label(), report("train", data, source, results), results,
                     common.out, out);
             if (save) {

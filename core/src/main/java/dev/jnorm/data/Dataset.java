@@ -1,5 +1,6 @@
 package dev.jnorm.data;
 
+import dev.jnorm.Sizes;
 import dev.jnorm.Tensor;
 
 import java.util.Arrays;
@@ -11,14 +12,13 @@ import java.util.Arrays;
 public record Dataset(float[] images, int[] labels, int[] sampleShape, int numClasses) {
 
     public Dataset {
-        int per = 1;
         for (int d : sampleShape) {
             if (d <= 0) {
                 throw new IllegalArgumentException("Dataset: sample shape must be positive, got "
                         + Arrays.toString(sampleShape));
             }
-            per *= d;
         }
+        int per = Sizes.elements("Dataset", "sample shape", Sizes.of(sampleShape));
         if ((long) labels.length * per != images.length) {
             throw new IllegalArgumentException("Dataset: " + labels.length + " labels need " + (long) labels.length * per
                     + " values of shape " + Arrays.toString(sampleShape) + ", got " + images.length);
@@ -38,17 +38,13 @@ public record Dataset(float[] images, int[] labels, int[] sampleShape, int numCl
 
     /** Values per sample. */
     public int sampleSize() {
-        int per = 1;
-        for (int d : sampleShape) {
-            per *= d;
-        }
-        return per;
+        return Sizes.elements("Dataset", "sample shape", Sizes.of(sampleShape));
     }
 
     /** The samples at {@code indices}, in that order, as a new dataset. */
     public Dataset subset(int[] indices) {
         int per = sampleSize();
-        float[] x = new float[indices.length * per];
+        float[] x = new float[Sizes.allocatable("Dataset", "subset [indices, *sample shape]", 4, indices.length, per)];
         int[] y = new int[indices.length];
         for (int i = 0; i < indices.length; i++) {
             System.arraycopy(images, indices[i] * per, x, i * per, per);

@@ -1,5 +1,8 @@
 package dev.jnorm.data;
 
+import dev.jnorm.Sizes;
+import dev.jnorm.io.UntrustedInput;
+
 import java.io.BufferedInputStream;
 import java.io.DataInputStream;
 import java.io.EOFException;
@@ -9,15 +12,22 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
 import java.util.zip.GZIPInputStream;
+import java.util.zip.ZipException;
+
+import dev.jnorm.Sizes;
+import dev.jnorm.io.UntrustedInput;
 
 /**
  * Reader of the IDX format of MNIST (http://yann.lecun.com/exdb/mnist/): a big-endian magic number 0x0000TTDD
  * (TT = 0x08 unsigned bytes, DD = number of dimensions), DD big-endian int32 sizes, then the data. Files may be
- * gzip-compressed (detected by content, not by name). Errors name the file: a bad magic number, a wrong element
- * type or rank, and a file that ends before its sizes say.
+ * gzip-compressed (detected by content, not by name; the trailer's CRC-32 is verified). Errors are
+ * IllegalArgumentExceptions naming the file: a bad magic number, a wrong element type or rank, sizes whose product
+ * overflows, a file that ends before its sizes say or goes on after them, corrupt gzip data; nothing is allocated
+ * beyond what the file really holds.
  */
 public final class Idx {
     private Idx() {
@@ -33,7 +43,25 @@ public final class Idx {
 
     /** Reads an IDX file of unsigned bytes with {@code rank} dimensions. */
     public static Array read(Path file, int rank) {
-        try (DataInputStream in = new DataInputStream(new BufferedInputStream(open(file), 1 << 16))) {
+        return read(file, rank, 1);
+    }
+
+    /**
+     * {@link #read(Path, int)}, refusing up front (before reading the data) a file whose values would take more
+     * than the JVM's maximum heap at {@code heapBytesPerValue} bytes each: the caller's whole use of them.
+     *
+     * <p>Nothing is sized by the header alone: a plain file must hold every value the header promises before any
+     * is read, and the data buffer grows with the bytes that actually arrive ({@link UntrustedInput#readUpTo}), so
+     * a small gzip file that claims or inflates to gigabytes costs at most twice what it really holds. The file is
+     * read to its end: bytes after the data are an error, and for gzip the trailer's CRC-32 and length are checked.
+     */
+    static Array read(Path file, int rank, int heapBytesPerValue) {
+        String problem = UntrustedInput.notARegularFile(file);
+        if (problem != null) {
+            throw new IllegalArgumentException(file + ": " + problem);
+        }
+        boolean[] gzip = new boolean[1];
+        try (DataInputStream in = new DataInputStream(new BufferedInputStream(open(file, gzip), 1 << 16))) {
             int magic;
             try {
                 magic = in.readInt();
@@ -54,7 +82,6 @@ public final class Idx {
                         + dims);
             }
             int[] size = new int[dims];
-            long total = 1;
             for (int d = 0; d < dims; d++) {
                 try {
                     size[d] = in.readInt();
@@ -64,37 +91,50 @@ public final class Idx {
                 if (size[d] < 0) {
                     throw new IllegalArgumentException(file + ": negative size " + size[d] + " of dimension " + d);
                 }
-                total *= size[d];
             }
-            if (total > Integer.MAX_VALUE - 8) {
-                throw new IllegalArgumentException(file + ": " + total + " values are more than one array holds");
-            }
-            byte[] data = new byte[(int) total];
-            int got = in.readNBytes(data, 0, data.length);
-            if (got < data.length) {
+            int total = Sizes.elements(file.toString(), "IDX sizes", Sizes.of(size));
+            long held = gzip[0] ? -1 : Files.size(file) - 4L * (1 + dims);
+            if (held >= 0 && held < total) { // a plain file must hold its values before any buffer is sized
                 throw new IllegalArgumentException(file + ": truncated: the header promises " + total
-                        + " values, the file holds " + got);
+                        + " values, the file holds " + held);
+            }
+            Sizes.checkHeap(file.toString(), "IDX data " + Arrays.toString(size), (long) total * heapBytesPerValue);
+            byte[] data = UntrustedInput.readUpTo(in, total);
+            if (data.length < total) {
+                throw new IllegalArgumentException(file + ": truncated: the header promises " + total
+                        + " values, the file holds " + data.length);
+            }
+            if (in.read() >= 0) { // for gzip, reaching the end is what verifies the trailer's CRC-32 and length
+                throw new IllegalArgumentException(file + ": " + (gzip[0] ? "the decompressed data has" : "the file "
+                        + "has") + " bytes after the " + total + " values its header promises");
             }
             return new Array(size, data);
+        } catch (ZipException | EOFException e) { // only the gzip layer throws these from here on
+            throw new IllegalArgumentException(file + ": corrupt or truncated gzip data: " + describe(e));
         } catch (IOException e) {
             throw new UncheckedIOException(file + ": " + e.getMessage(), e);
         }
     }
 
-    private static InputStream open(Path file) throws IOException {
-        if (!Files.isRegularFile(file)) {
-            throw new IllegalArgumentException(file + ": no such file");
-        }
+    private static String describe(IOException e) {
+        return e instanceof EOFException ? "the file ends inside the compressed stream"
+                : e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    }
+
+    /** The file's bytes, decompressed when they start with gzip's magic number ({@code gzip[0]} says which). */
+    private static InputStream open(Path file, boolean[] gzip) throws IOException {
         InputStream raw = new BufferedInputStream(Files.newInputStream(file));
         raw.mark(2);
         int b0 = raw.read(), b1 = raw.read();
         raw.reset();
         if (b0 == 0x1f && b1 == 0x8b) {
+            gzip[0] = true;
             try {
                 return new GZIPInputStream(raw, 1 << 16);
             } catch (IOException e) {
                 raw.close();
-                throw new IllegalArgumentException(file + ": corrupt gzip header: " + e.getMessage());
+                throw new IllegalArgumentException(file + ": corrupt gzip header: " + (e instanceof EOFException
+                        ? "the file ends inside the gzip header" : describe(e)));
             }
         }
         return raw;
@@ -105,7 +145,7 @@ public final class Idx {
      * and then standardized with MNIST's mean and std. Labels must lie in [0, 10).
      */
     public static Dataset readImagesAndLabels(Path images, Path labels) {
-        Array img = read(images, 3);
+        Array img = read(images, 3, 1 + 4); // the bytes and their float32 copy exist together
         Array lab = read(labels, 1);
         int n = img.dims()[0], h = img.dims()[1], w = img.dims()[2];
         if (lab.dims()[0] != n) {

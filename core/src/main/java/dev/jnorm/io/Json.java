@@ -1,7 +1,9 @@
 package dev.jnorm.io;
 
 import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -17,7 +19,7 @@ import java.util.Map;
  * {@link Boolean} and {@link #NULL}. It rejects, with the byte offset in the message: duplicate keys, nesting deeper
  * than {@link #MAX_DEPTH}, control characters in strings, lone surrogate escapes, leading zeros, and anything but
  * spaces after the root value (safetensors pads the header with spaces to a multiple of 8 bytes), and documents
- * with more than {@link #MAX_VALUES} values. It records the
+ * with more than {@link #MAX_VALUES} values and keys. It records the
  * byte offset of every string value whose key is {@code recordKey}, so a checksum can blank it out.
  *
  * <p>The writer emits the same compact form as serde_json (the writer behind Python's safetensors): no whitespace,
@@ -28,11 +30,13 @@ final class Json {
     static final int MAX_DEPTH = 64;
 
     /**
-     * Maximum number of values in one document, so that a hostile header (up to 100 MB of "0,0,0,...") fails with a
-     * clear error instead of an OutOfMemoryError: about one value per 256 bytes of maximum heap (a parsed value costs
-     * well under 128 bytes), and at least a million (a header of ~80,000 tensors).
+     * Maximum number of values and object keys in one document, so that a hostile header (up to 100 MB of
+     * "0,0,0,..." or of a million metadata keys) fails with a clear error instead of an OutOfMemoryError: one per
+     * 512 bytes of maximum heap (a parsed value or key, with its map entry and the copy a caller makes, costs well
+     * under 256 bytes), and at least 100,000 (a header of ~8,000 tensors; ~80,000 at the default heap of a machine
+     * with 16 GB).
      */
-    static final long MAX_VALUES = Math.max(1_000_000, Runtime.getRuntime().maxMemory() / 256);
+    static final long MAX_VALUES = Math.max(100_000, Runtime.getRuntime().maxMemory() / 512);
 
     /** JSON {@code null} (a null Java value would be ambiguous with "absent" in maps). */
     static final Object NULL = new Object() {
@@ -44,6 +48,11 @@ final class Json {
 
     /** A number, kept as its text so that integers of any size can be read exactly (or rejected). */
     record Num(String text) {
+        /** The number as written in the file (so messages quote the file, not this record). */
+        @Override
+        public String toString() {
+            return text;
+        }
     }
 
     /** A parse error at a byte offset of the input. */
@@ -69,12 +78,7 @@ final class Json {
 
     /** {@link #parse(byte[], int, String)} with at most {@code maxValues} values. */
     static Parsed parse(byte[] bytes, int length, String recordKey, long maxValues) throws JsonException {
-        try {
-            StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes, 0, length));
-        } catch (CharacterCodingException e) {
-            throw new JsonException("invalid UTF-8", 0);
-        }
+        checkUtf8(bytes, length);
         Reader r = new Reader(bytes, length, recordKey, maxValues);
         r.skipWhitespace();
         Object v = r.value(0);
@@ -85,6 +89,34 @@ final class Json {
             }
         }
         return new Parsed(v, r.recorded);
+    }
+
+    /** Validates UTF-8 through a small fixed buffer: a 100 MB header must not cost a 200 MB decoded copy. */
+    private static void checkUtf8(byte[] bytes, int length) throws JsonException {
+        CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT);
+        ByteBuffer in = ByteBuffer.wrap(bytes, 0, length);
+        CharBuffer out = CharBuffer.allocate(8192);
+        while (true) {
+            CoderResult r = decoder.decode(in, out, true);
+            if (r.isError()) {
+                throw new JsonException("invalid UTF-8", in.position());
+            }
+            out.clear();
+            if (r.isUnderflow()) {
+                break;
+            }
+        }
+        while (true) {
+            CoderResult r = decoder.flush(out);
+            if (r.isError()) {
+                throw new JsonException("invalid UTF-8", in.position());
+            }
+            out.clear();
+            if (r.isUnderflow()) {
+                return;
+            }
+        }
     }
 
     private static final class Reader {
@@ -131,9 +163,7 @@ final class Json {
             if (depth > MAX_DEPTH) {
                 throw error("nesting deeper than " + MAX_DEPTH);
             }
-            if (++values > maxValues) {
-                throw error("more than " + maxValues + " JSON values (too large for this JVM's heap; raise -Xmx)");
-            }
+            countValue();
             int c = peek();
             return switch (c) {
                 case '{' -> object(depth);
@@ -149,6 +179,13 @@ final class Json {
                     throw error("unexpected " + describe(c));
                 }
             };
+        }
+
+        void countValue() throws JsonException {
+            if (++values > maxValues) {
+                throw error("more than " + maxValues + " JSON values and keys (too large for this JVM's heap; raise "
+                        + "-Xmx)");
+            }
         }
 
         Object literal(String word, Object v) throws JsonException {
@@ -175,6 +212,7 @@ final class Json {
                     throw error("expected a string key, found " + describe(peek()));
                 }
                 int keyAt = pos;
+                countValue(); // a key costs as much heap as a value: a header of a million keys counts them all
                 String key = string();
                 skipWhitespace();
                 expect(':');

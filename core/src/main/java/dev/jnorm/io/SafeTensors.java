@@ -1,5 +1,6 @@
 package dev.jnorm.io;
 
+import dev.jnorm.Sizes;
 import dev.jnorm.Tensor;
 import dev.jnorm.nn.Module;
 
@@ -14,12 +15,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFilePermission;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.zip.CRC32C;
 
@@ -52,7 +56,10 @@ import java.util.zip.CRC32C;
  * {@link StandardCopyOption#ATOMIC_MOVE}; the directory is then forced where the platform allows. A failure before the
  * rename deletes the temporary file and leaves an existing target untouched; a crash (power loss, kill -9) before the
  * rename leaves the previous target intact and may leave the temporary file behind, which is never read. Concurrent
- * writers of one target each produce a complete file; the last rename wins.
+ * writers of one target each produce a complete file; the last rename wins. The replacement keeps an existing
+ * target's permissions (a private 0600 checkpoint stays private); a read-only target is refused, as {@code cp}
+ * refuses it; a symbolic link is written through, its final target replaced atomically and the link kept; a target
+ * that exists but is not a regular file (a directory) is refused.
  */
 public final class SafeTensors {
     /** Metadata key of the data section's CRC32C. */
@@ -67,6 +74,8 @@ public final class SafeTensors {
     private static final String METADATA = "__metadata__";
     private static final String PLACEHOLDER = "00000000";
     private static final int CHUNK_BYTES = 1 << 20; // a multiple of 8: chunks never split an element
+    /** Heap per header byte while parsing: the bytes, strings of up to two bytes a char, maps (a bound, generous). */
+    private static final long HEADER_HEAP_FACTOR = 4;
 
     private SafeTensors() {
     }
@@ -121,7 +130,7 @@ public final class SafeTensors {
 
     /** Reads and validates {@code file}; the tensors in the header's order. */
     public static LinkedHashMap<String, Tensor> read(Path file) throws IOException {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+        try (FileChannel ch = openForReading(file)) {
             Header h = readHeader(ch, file);
             return readData(ch, file, h);
         }
@@ -129,9 +138,18 @@ public final class SafeTensors {
 
     /** Reads and validates {@code file}'s header (not the data checksum); its {@code __metadata__}, possibly empty. */
     public static LinkedHashMap<String, String> readMetadata(Path file) throws IOException {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+        try (FileChannel ch = openForReading(file)) {
             return new LinkedHashMap<>(readHeader(ch, file).metadata);
         }
+    }
+
+    /** Opens a regular file only: opening a FIFO blocks until a writer appears, a directory cannot be read. */
+    private static FileChannel openForReading(Path file) throws IOException {
+        String problem = UntrustedInput.notARegularFile(file);
+        if (problem != null) {
+            throw new SafeTensorsException(file, problem);
+        }
+        return FileChannel.open(file, StandardOpenOption.READ);
     }
 
     // ================================================================ writing
@@ -324,14 +342,28 @@ public final class SafeTensors {
 
     private static void writeAtomically(Path file, byte[] header, List<Entry> entries, Faults faults, int chunkBytes)
             throws IOException {
-        Path target = file.toAbsolutePath();
+        Path target = throughLinks(file);
         Path dir = target.getParent();
-        if (dir == null) {
+        if (dir == null || target.getFileName() == null) {
             throw new IOException(file + ": cannot write a checkpoint to a file system root");
+        }
+        Set<PosixFilePermission> keep = null; // an existing target's permissions, given to its replacement
+        if (Files.exists(target)) {
+            if (!Files.isRegularFile(target)) {
+                throw new IOException(file + ": " + UntrustedInput.notARegularFile(target) + "; the checkpoint was not "
+                        + "written");
+            }
+            if (!Files.isWritable(target)) { // as cp: a read-only file is not replaced (unless privileged)
+                throw new IOException(file + ": the existing file is read-only; not replaced (make it writable or "
+                        + "remove it first)");
+            }
+            if (Files.getFileAttributeView(target, PosixFileAttributeView.class) != null) {
+                keep = Files.getPosixFilePermissions(target);
+            }
         }
         Path tmp = null;
         try {
-            tmp = createTemp(dir, target.getFileName().toString());
+            tmp = createTemp(dir, target.getFileName().toString(), keep);
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
                 long[] position = {0};
                 ChunkSink out = chunk -> {
@@ -370,18 +402,55 @@ public final class SafeTensors {
         }
     }
 
-    /** A new empty file {@code .NAME.RANDOM.tmp} in {@code dir} (created with the default permissions). */
-    private static Path createTemp(Path dir, String name) throws IOException {
+    /**
+     * The file a write to {@code file} replaces: a symbolic link is followed (to its final target, which need not
+     * exist yet), so the link stays a link and its target is replaced atomically, as {@code cp} writes through it.
+     */
+    private static Path throughLinks(Path file) throws IOException {
+        Path p = file.toAbsolutePath();
+        for (int hops = 0; Files.isSymbolicLink(p); hops++) {
+            if (hops >= 40) {
+                throw new IOException(file + ": too many levels of symbolic links");
+            }
+            p = p.resolveSibling(Files.readSymbolicLink(p)).normalize();
+        }
+        return p;
+    }
+
+    /** The longest file name (in UTF-8 bytes) common file systems allow. */
+    private static final int NAME_MAX = 255;
+
+    /**
+     * A new empty file {@code .NAME.RANDOM.tmp} in {@code dir}, NAME cut so the whole stays within {@link #NAME_MAX}
+     * bytes (a legal 248-byte target name must not make the temporary name illegal), with {@code permissions} when
+     * given (else the defaults).
+     */
+    private static Path createTemp(Path dir, String name, Set<PosixFilePermission> permissions) throws IOException {
+        String random = Long.toHexString(ThreadLocalRandom.current().nextLong());
+        String stem = name;
+        int room = NAME_MAX - ".".length() - ".".length() - 16 - ".tmp".length();
+        while (stem.getBytes(StandardCharsets.UTF_8).length > room) {
+            stem = stem.substring(0, Character.isLowSurrogate(stem.charAt(stem.length() - 1)) ? stem.length() - 2
+                    : stem.length() - 1);
+        }
         for (int attempt = 0; ; attempt++) {
-            Path tmp = dir.resolve("." + name + "." + Long.toHexString(ThreadLocalRandom.current().nextLong())
-                    + ".tmp");
+            Path tmp = dir.resolve("." + stem + "." + random + ".tmp");
             try {
                 FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE).close();
+                if (permissions != null) {
+                    try {
+                        Files.setPosixFilePermissions(tmp, permissions); // exactly the target's, whatever the umask
+                    } catch (IOException | RuntimeException e) {
+                        Files.deleteIfExists(tmp);
+                        throw e;
+                    }
+                }
                 return tmp;
             } catch (FileAlreadyExistsException e) {
                 if (attempt >= 16) {
                     throw e;
                 }
+                random = Long.toHexString(ThreadLocalRandom.current().nextLong());
             }
         }
     }
@@ -423,6 +492,10 @@ public final class SafeTensors {
         }
         if (n < 2) {
             throw new SafeTensorsException(file, "header length " + n + " is too small for a JSON object");
+        }
+        if (!Sizes.fitsHeap(HEADER_HEAP_FACTOR * n)) {
+            throw new SafeTensorsException(file, "the " + n + "-byte header would take more than this JVM's maximum "
+                    + "heap (" + Runtime.getRuntime().maxMemory() + " bytes) to parse; raise -Xmx");
         }
         byte[] header = new byte[(int) n];
         readFully(ch, ByteBuffer.wrap(header), 8, file);
@@ -586,6 +659,22 @@ public final class SafeTensors {
     }
 
     private static LinkedHashMap<String, Tensor> readData(FileChannel ch, Path file, Header h) throws IOException {
+        // The offsets check proved the file holds every byte; the heap must hold them too (a sparse file can claim
+        // gigabytes on a few blocks of disk).
+        if (!Sizes.fitsHeap(h.dataLength)) {
+            throw new SafeTensorsException(file, "its " + h.dataLength + " bytes of tensor data are more than this "
+                    + "JVM's maximum heap (" + Runtime.getRuntime().maxMemory() + " bytes); raise -Xmx");
+        }
+        try {
+            return readTensors(ch, file, h);
+        } catch (OutOfMemoryError e) { // the failed array was never allocated; the partial tensors are dropped
+            throw new SafeTensorsException(file, "not enough free heap for its " + h.dataLength + " bytes of tensor "
+                    + "data (" + Runtime.getRuntime().maxMemory() + " bytes maximum); raise -Xmx", e);
+        }
+    }
+
+    private static LinkedHashMap<String, Tensor> readTensors(FileChannel ch, Path file, Header h)
+            throws IOException {
         List<Info> sorted = new ArrayList<>(h.infos);
         sorted.sort(Comparator.comparingLong(Info::begin).thenComparingLong(Info::end));
         Map<String, Tensor> byName = new LinkedHashMap<>();

@@ -1,5 +1,6 @@
 package dev.jnorm.nn;
 
+import dev.jnorm.Sizes;
 import dev.jnorm.Tensor;
 import dev.jnorm.kernels.BufferPool;
 
@@ -38,7 +39,10 @@ public class AdaptiveAvgPool2d extends Module {
                     + "with non-zero H, W, got shape " + Arrays.toString(shape));
         }
         int h = shape[rank - 2], w = shape[rank - 1];
-        int planes = h * w == 0 ? 0 : x.numel() / (h * w);
+        int planes = Sizes.elements("AdaptiveAvgPool2d", "planes of input " + Arrays.toString(shape),
+                Sizes.of(Arrays.copyOf(shape, rank - 2))); // not numel / (H·W): H·W may wrap when N = 0
+        Sizes.allocatable("AdaptiveAvgPool2d", "output [planes, out_h, out_w] for input " + Arrays.toString(shape), 4,
+                planes, outH, outW);
         float[] xs = x.storage();
         float[] y = BufferPool.uninitialized(planes * outH * outW); // every element written
         for (int pl = 0; pl < planes; pl++) {

@@ -28,7 +28,7 @@ public class AvgPool2d extends Pool2d {
         int h = win.h(), w = win.w(), outH = win.outH(), outW = win.outW(), planes = win.planes(), k = kernelSize;
         float[] xs = x.storage();                    // [planes, H, W]
         float[] y = BufferPool.uninitialized(planes * outH * outW); // [planes, H', W'], every element written
-        float inv = 1f / (k * k);
+        float inv = 1f / (float) ((long) k * k); // long: k·k may exceed an int
         for (int pl = 0; pl < planes; pl++) {
             int xOff = pl * h * w;
             for (int oh = 0; oh < outH; oh++) {

@@ -1,5 +1,6 @@
 package dev.jnorm.nn;
 
+import dev.jnorm.Sizes;
 import dev.jnorm.Tensor;
 
 import java.util.Arrays;
@@ -22,10 +23,28 @@ final class Checks {
         return shape.clone();
     }
 
-    /** The layers' eps rule: finite and > 0, so a constant input gives exactly bias, never NaN. */
+    /** A parameter of {@code shape} fits an array and the heap (else an IAE naming the layer and the sizes). */
+    static void parameterFits(String who, String what, int... shape) {
+        Sizes.allocatable(who, what, 4, Sizes.of(shape));
+    }
+
+    /**
+     * The smallest eps a layer accepts: float32's smallest normal number, 2^−126 ≈ 1.1754944e-38. At or above it
+     * 1/sqrt(var + eps) ≤ 2^63 and its square ≤ 2^126 stay finite in float32, so a constant input (var = 0) gives
+     * exactly bias in the forward and finite gradients; far below it (eps ≤ 1e-78) 1/sqrt(eps) overflows float32 and
+     * 0 · ∞ turns the output into NaN.
+     */
+    static final double MIN_EPS = Float.MIN_NORMAL;
+
+    /** The layers' eps rule: finite and ≥ {@link #MIN_EPS}, so a constant input gives exactly bias, never NaN. */
     static void positiveEps(String who, double eps) {
         if (!(eps > 0) || Double.isInfinite(eps)) {
             throw new IllegalArgumentException(who + ": eps must be a finite number > 0, got " + eps);
+        }
+        if (eps < MIN_EPS) {
+            throw new IllegalArgumentException(who + ": eps must be at least " + MIN_EPS + " (float32's smallest "
+                    + "normal number; below it 1/sqrt(eps) can overflow float32 and turn a constant input into NaN), "
+                    + "got " + eps);
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.jnorm.nn;
 
+import dev.jnorm.Sizes;
 import dev.jnorm.Tensor;
 import dev.jnorm.kernels.BufferPool;
 import dev.jnorm.kernels.Gemm;
@@ -51,7 +52,9 @@ public class Conv2d extends Module {
         this.kernelSize = kernelSize;
         this.stride = stride;
         this.padding = padding;
-        float bound = Init.defaultBound(inChannels * kernelSize * kernelSize);
+        int fanIn = Sizes.allocatable("Conv2d", "weight [out_channels, in_channels, kernel_size, kernel_size]", 4,
+                outChannels, inChannels, kernelSize, kernelSize) / outChannels;
+        float bound = Init.defaultBound(fanIn);
         registerParameter("weight",
                 Tensor.uniform(rng, -bound, bound, outChannels, inChannels, kernelSize, kernelSize));
         registerParameter("bias", bias ? Tensor.uniform(rng, -bound, bound, outChannels) : null);
@@ -79,12 +82,26 @@ public class Conv2d extends Module {
         int n = batched ? shape[0] : 1;
         int h = shape[shape.length - 2], w = shape[shape.length - 1];
         int k = kernelSize;
-        if (h + 2 * padding < k || w + 2 * padding < k) {
+        long paddedH = h + 2L * padding, paddedW = w + 2L * padding; // long: padding may be near 2^31
+        if (paddedH < k || paddedW < k) {
             throw new IllegalArgumentException("Conv2d: kernel size " + k + "x" + k
-                    + " can't be greater than the padded input size " + (h + 2 * padding) + "x" + (w + 2 * padding)
+                    + " can't be greater than the padded input size " + paddedH + "x" + paddedW
                     + ", got shape " + Arrays.toString(shape));
         }
-        Geometry geo = new Geometry(inChannels, h, w, k, stride, padding);
+        if (paddedH > Integer.MAX_VALUE || paddedW > Integer.MAX_VALUE) { // the im2col index arithmetic is int
+            throw new IllegalArgumentException("Conv2d: padded input size " + paddedH + "x" + paddedW + " is larger "
+                    + "than " + Integer.MAX_VALUE + " (padding=" + padding + "), got shape " + Arrays.toString(shape));
+        }
+        long outH = (paddedH - k) / stride + 1, outW = (paddedW - k) / stride + 1;
+        // every array below is indexed with int arithmetic: each is sized here, exactly, before anything is allocated
+        String sizes = " for input " + Arrays.toString(shape) + " with out_channels=" + outChannels + ", kernel_size="
+                + k + ", stride=" + stride + ", padding=" + padding;
+        Sizes.allocatable("Conv2d", "output [N, out_channels, H', W']" + sizes, 4, n, outChannels, outH, outW);
+        if (n > 0) { // an empty batch has no columns to build
+            Sizes.allocatable("Conv2d", "im2col matrix [in_channels, k, k, H', W'] of one sample" + sizes, 4,
+                    inChannels, k, k, outH, outW);
+        }
+        Geometry geo = new Geometry(inChannels, h, w, k, stride, padding, (int) outH, (int) outW);
         int out = outChannels, ckk = geo.ckk(), l = geo.outH * geo.outW;
         Tensor weight = tensor("weight");
         Tensor bias = tensor("bias");
@@ -178,10 +195,6 @@ public class Conv2d extends Module {
 
     /** Index arithmetic of one sample's im2col matrix: row (c·k + ki)·k + kj, column oh·W' + ow. */
     private record Geometry(int c, int h, int w, int k, int stride, int padding, int outH, int outW) {
-        Geometry(int c, int h, int w, int k, int stride, int padding) {
-            this(c, h, w, k, stride, padding, (h + 2 * padding - k) / stride + 1, (w + 2 * padding - k) / stride + 1);
-        }
-
         int ckk() {
             return c * k * k;
         }
@@ -193,13 +206,13 @@ public class Conv2d extends Module {
         /** The first output column ow whose tap kj lies inside the image row: ow·stride − padding + kj ≥ 0. */
         int firstInside(int kj) {
             int lead = padding - kj; // taps left of column 0 for ow = 0
-            return lead <= 0 ? 0 : Math.min(outW, (lead + stride - 1) / stride);
+            return lead <= 0 ? 0 : (int) Math.min(outW, (lead + stride - 1L) / stride);
         }
 
         /** One past the last output column ow whose tap kj lies inside the row: ow·stride − padding + kj < W. */
         int endInside(int kj) {
             int room = w + padding - kj; // ow·stride < room
-            return room <= 0 ? 0 : Math.min(outW, (room + stride - 1) / stride);
+            return room <= 0 ? 0 : (int) Math.min(outW, (room + stride - 1L) / stride);
         }
 
         /** col[C·k·k, g·L]: column t·L + (oh·W' + ow) holds the patch of sample s0 + t; out-of-image taps 0. */

@@ -1,5 +1,6 @@
 package dev.jnorm.nn;
 
+import dev.jnorm.Sizes;
 import dev.jnorm.Tensor;
 
 import java.util.Arrays;
@@ -24,10 +25,18 @@ public final class CrossEntropyLoss {
                     + "got shape " + Arrays.toString(shape));
         }
         int n = shape[0], c = shape[1];
-        int inner = innerSize(shape); // Π d1..dk: positions per sample sharing one class axis
-        if (targets.length != n * inner) {
-            throw new IllegalArgumentException("CrossEntropyLoss: expected " + (n * inner) + " targets for logits of "
+        long[] positionSizes = Sizes.of(shape);
+        positionSizes[1] = 1; // the targets: one per position, N·d1·…·dk, counted even when C = 0
+        int positions = Sizes.elements("CrossEntropyLoss", "targets [N, d1, ...] for logits of shape "
+                + Arrays.toString(shape), positionSizes);
+        int inner = n == 0 ? 0 : positions / n; // Π d1..dk: positions per sample sharing one class axis
+        if (targets.length != positions) {
+            throw new IllegalArgumentException("CrossEntropyLoss: expected " + positions + " targets for logits of "
                     + "shape " + Arrays.toString(shape) + ", got " + targets.length);
+        }
+        if (c == 0 && positions > 0) {
+            throw new IllegalArgumentException("CrossEntropyLoss: expected at least one class (C > 0) for logits of "
+                    + "shape " + Arrays.toString(shape));
         }
         for (int i = 0; i < targets.length; i++) {
             int t = targets[i];
@@ -82,14 +91,6 @@ public final class CrossEntropyLoss {
             }
             return new Tensor[] {Tensor.wrap(dz, shape)};
         });
-    }
-
-    private static int innerSize(int[] shape) {
-        int inner = 1;
-        for (int d = 2; d < shape.length; d++) {
-            inner *= shape[d];
-        }
-        return inner;
     }
 
     @Override

@@ -23,6 +23,9 @@ public class LayerNorm extends Module {
         Checks.positiveEps("LayerNorm", b.eps);
         this.eps = b.eps;
         this.elementwiseAffine = b.elementwiseAffine;
+        if (elementwiseAffine) {
+            Checks.parameterFits("LayerNorm", "weight [*normalized_shape]", normalizedShape);
+        }
         registerParameter("weight", elementwiseAffine ? Tensor.ones(normalizedShape) : null);
         registerParameter("bias", elementwiseAffine && b.bias ? Tensor.zeros(normalizedShape) : null);
     }

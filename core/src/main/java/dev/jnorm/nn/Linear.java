@@ -1,5 +1,6 @@
 package dev.jnorm.nn;
 
+import dev.jnorm.Sizes;
 import dev.jnorm.Tensor;
 import dev.jnorm.kernels.Gemm;
 
@@ -32,6 +33,7 @@ public class Linear extends Module {
             throw new IllegalArgumentException("Linear: in_features and out_features must be positive, got "
                     + inFeatures + " and " + outFeatures);
         }
+        Sizes.allocatable("Linear", "weight [out_features, in_features]", 4, outFeatures, inFeatures);
         this.inFeatures = inFeatures;
         this.outFeatures = outFeatures;
         float bound = Init.defaultBound(inFeatures);
@@ -69,6 +71,7 @@ public class Linear extends Module {
         Tensor bias = tensor("bias");
         int in = inFeatures, out = outFeatures;
         int rows = x.numel() / in;
+        Sizes.allocatable("Linear", "output [rows, out_features] for input " + Arrays.toString(shape), 4, rows, out);
         float[] xs = x.storage();      // [rows, in]
         float[] w = weight.storage();  // [out, in]
         float[] y = Gemm.matmulNT(xs, w, rows, in, out); // [rows, out]

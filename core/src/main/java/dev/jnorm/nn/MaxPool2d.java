@@ -30,7 +30,9 @@ public class MaxPool2d extends Pool2d {
         float[] xs = x.storage();                       // [planes, H, W]
         float[] y = BufferPool.uninitialized(planes * outH * outW); // [planes, H', W'], every element written
         int[] argmax = new int[y.length];               // offset of the chosen element within its H·W plane
-        Kernels.pool().maxPool(xs, planes, h, w, kernelSize, stride, padding, outH, outW, y, argmax);
+        if (planes > 0) { // an empty batch: H·W may exceed an int, and the kernel's per-plane arithmetic assumes not
+            Kernels.pool().maxPool(xs, planes, h, w, kernelSize, stride, padding, outH, outW, y, argmax);
+        }
         int plane = outH * outW;
         return Tensor.fromOp(y, win.outShape(), "MaxPool2DBackward", new Tensor[] {x}, g -> {
             float[] dy = g.storage();

@@ -33,6 +33,11 @@ public abstract class Module {
 
     /** Runs the forward pre-hooks, then the layer. */
     public final Tensor forward(Tensor x) {
+        if (x.dtype() != Tensor.DType.FLOAT32) { // int64 tensors only hold integer state (num_batches_tracked)
+            throw new IllegalArgumentException(name() + ": expected a float32 input, got an " + x.dtype()
+                    + " tensor of shape " + java.util.Arrays.toString(x.shape()) + " (" + name() + " supports float32 "
+                    + "only)");
+        }
         for (Consumer<Module> hook : forwardPreHooks) {
             hook.accept(this);
         }
@@ -265,24 +270,38 @@ public abstract class Module {
         return spec;
     }
 
-    /** Copies validated entries into this module's tensors (in place, so optimizers keep their references). */
-    protected void applyState(Map<String, Tensor> given) {
-        LinkedHashMap<String, Tensor> own = ownState();
+    /**
+     * The first of a load's two phases: validates {@code given} (entries already matched by key, shape and dtype)
+     * and allocates everything the load needs, changing nothing; returns the second phase, which copies the entries
+     * into this module's tensors (in place, so optimizers keep their references) and can no longer fail. A module
+     * with more to check or allocate (a Lazy layer) overrides this.
+     */
+    protected Runnable prepareState(Map<String, Tensor> given) {
+        return prepareCopy(ownState(), given);
+    }
+
+    /** The copy of each entry of {@code given} into the same-named tensor of {@code into}, sources laid out now. */
+    protected static Runnable prepareCopy(Map<String, Tensor> into, Map<String, Tensor> given) {
+        List<Runnable> copies = new ArrayList<>(given.size());
         for (Map.Entry<String, Tensor> e : given.entrySet()) {
-            Tensor dst = own.get(e.getKey());
+            Tensor dst = into.get(e.getKey());
             if (dst.dtype() == Tensor.DType.INT64) {
-                System.arraycopy(e.getValue().longStorage(), 0, dst.longStorage(), 0, dst.numel());
+                long[] src = e.getValue().longStorage();
+                copies.add(() -> System.arraycopy(src, 0, dst.longStorage(), 0, dst.numel()));
             } else {
                 // Values travel in logical order: a channels-last checkpoint tensor is laid out contiguously first.
-                System.arraycopy(e.getValue().contiguous().storage(), 0, dst.storage(), 0, dst.numel());
+                float[] src = e.getValue().contiguous().storage();
+                copies.add(() -> System.arraycopy(src, 0, dst.storage(), 0, dst.numel()));
             }
         }
+        return () -> copies.forEach(Runnable::run);
     }
 
     /**
      * Loads a state dict strictly and all-or-nothing: every key must be present with the right shape and dtype
      * and no key may be unknown; otherwise an {@link IllegalArgumentException} lists every problem (in PyTorch's
-     * words) and nothing is changed.
+     * words) and nothing is changed. Any other failure before the copies, an OutOfMemoryError included, also
+     * changes nothing.
      */
     public void loadStateDict(Map<String, Tensor> stateDict) {
         List<Module> mods = new ArrayList<>();
@@ -344,8 +363,14 @@ public abstract class Module {
             }
             throw new IllegalArgumentException(sb.toString());
         }
+        // Everything is validated and allocated before the first write, so any failure (an OutOfMemoryError
+        // included) leaves the model exactly as it was.
+        List<Runnable> commits = new ArrayList<>(mods.size());
         for (int i = 0; i < mods.size(); i++) {
-            mods.get(i).applyState(perModule.get(i));
+            commits.add(mods.get(i).prepareState(perModule.get(i)));
+        }
+        for (Runnable commit : commits) {
+            commit.run();
         }
     }
 

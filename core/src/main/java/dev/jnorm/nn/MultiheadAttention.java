@@ -1,5 +1,6 @@
 package dev.jnorm.nn;
 
+import dev.jnorm.Sizes;
 import dev.jnorm.Tensor;
 import dev.jnorm.kernels.Gemm;
 
@@ -42,6 +43,8 @@ public class MultiheadAttention extends Module {
             throw new IllegalArgumentException("MultiheadAttention: embed_dim must be divisible by num_heads (both "
                     + "positive), got embed_dim=" + embedDim + ", num_heads=" + numHeads);
         }
+        Sizes.allocatable("MultiheadAttention", "in_proj_weight [3·embed_dim, embed_dim]", 4, 3L * embedDim,
+                embedDim);
         this.embedDim = embedDim;
         this.numHeads = numHeads;
         this.batchFirst = batchFirst;
@@ -88,6 +91,11 @@ public class MultiheadAttention extends Module {
                     ? "(N, T, E)" : "(T, N, E)") + " with E=" + embedDim + ", got shape " + Arrays.toString(shape));
         }
         int n = batchFirst ? shape[0] : shape[1], t = batchFirst ? shape[1] : shape[0];
+        String forInput = " for input " + Arrays.toString(shape);
+        Sizes.allocatable("MultiheadAttention", "projections [N·T, 3·embed_dim]" + forInput, 4, (long) n * t,
+                3L * embedDim);
+        Sizes.allocatable("MultiheadAttention", "attention weights [N, num_heads, T, T]" + forInput, 4, n, numHeads,
+                t, t);
         int e = embedDim, heads = numHeads, dh = e / heads, rows = n * t;
         double scale = 1.0 / Math.sqrt(dh);
         Tensor inW = inProjWeight(), inB = inProjBias(), outW = outProj.weight(), outB = outProj.bias();

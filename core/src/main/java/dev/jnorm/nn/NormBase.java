@@ -43,6 +43,9 @@ public abstract class NormBase extends Module {
             throw new IllegalArgumentException(who + ": num_features must be positive, got " + b.numFeatures);
         }
         Checks.positiveEps(who, b.eps);
+        if (!b.lazy && (b.affine || b.trackRunningStats)) {
+            Checks.parameterFits(who, "weight and running statistics [num_features]", b.numFeatures);
+        }
         if (b.momentum != null && !(b.momentum >= 0 && b.momentum <= 1)) {
             throw new IllegalArgumentException(who + ": momentum must be in [0, 1] or null (cumulative average), got "
                     + b.momentum);
@@ -66,12 +69,28 @@ public abstract class NormBase extends Module {
 
     /** Registers weight, bias, running_mean, running_var, num_batches_tracked (null where disabled or lazy). */
     private void registerState(int c, boolean placeholder) {
-        registerParameter("weight", affine && !placeholder ? Tensor.ones(c) : null);
-        registerParameter("bias", affine && !placeholder ? Tensor.zeros(c) : null);
+        registerState(newState(c, placeholder));
+    }
+
+    /** The state tensors for {@code c} channels, keyed by PyTorch's names, null where disabled or lazy. */
+    private LinkedHashMap<String, Tensor> newState(int c, boolean placeholder) {
+        LinkedHashMap<String, Tensor> s = new LinkedHashMap<>();
+        s.put("weight", affine && !placeholder ? Tensor.ones(c) : null);
+        s.put("bias", affine && !placeholder ? Tensor.zeros(c) : null);
         boolean track = trackRunningStats && !placeholder;
-        registerBuffer("running_mean", track ? Tensor.zeros(c) : null);
-        registerBuffer("running_var", track ? Tensor.ones(c) : null);
-        registerBuffer("num_batches_tracked", track ? Tensor.scalarLong(0) : null);
+        s.put("running_mean", track ? Tensor.zeros(c) : null);
+        s.put("running_var", track ? Tensor.ones(c) : null);
+        s.put("num_batches_tracked", track ? Tensor.scalarLong(0) : null);
+        return s;
+    }
+
+    /** Registers tensors made by {@link #newState} (allocates nothing once the placeholders are registered). */
+    private void registerState(LinkedHashMap<String, Tensor> s) {
+        registerParameter("weight", s.get("weight"));
+        registerParameter("bias", s.get("bias"));
+        registerBuffer("running_mean", s.get("running_mean"));
+        registerBuffer("running_var", s.get("running_var"));
+        registerBuffer("num_batches_tracked", s.get("num_batches_tracked"));
     }
 
     /** Lazy modules: creates the tensors for {@code c} channels (PyTorch's initialize_parameters). */
@@ -79,9 +98,10 @@ public abstract class NormBase extends Module {
         if (!uninitialized) {
             return;
         }
+        LinkedHashMap<String, Tensor> s = newState(c, false); // first, so a failure leaves the layer lazy
         numFeatures = c;
         uninitialized = false;
-        registerState(c, false);
+        registerState(s);
     }
 
     protected final boolean isUninitialized() {
@@ -317,13 +337,29 @@ public abstract class NormBase extends Module {
         return spec;
     }
 
+    /**
+     * Also refuses a negative num_batches_tracked (with a cumulative average, momentum 1/n would be infinite at the
+     * next training step); a Lazy layer allocates its whole state here, before the load changes anything.
+     */
     @Override
-    protected void applyState(Map<String, Tensor> given) {
-        if (uninitialized && !given.isEmpty()) {
-            Tensor any = given.values().stream().filter(t -> t.dim() == 1).findFirst().orElseThrow();
-            materialize(any.size(0));
+    protected Runnable prepareState(Map<String, Tensor> given) {
+        Tensor tracked = given.get("num_batches_tracked");
+        if (tracked != null && tracked.longStorage()[0] < 0) {
+            throw new IllegalArgumentException(name() + ": num_batches_tracked must be >= 0, got "
+                    + tracked.longStorage()[0] + " (a corrupted or hand-edited state dict?)");
         }
-        super.applyState(given);
+        if (!uninitialized || given.isEmpty()) {
+            return super.prepareState(given);
+        }
+        int c = given.values().stream().filter(t -> t.dim() == 1).findFirst().orElseThrow().size(0);
+        LinkedHashMap<String, Tensor> state = newState(c, false);
+        Runnable copy = prepareCopy(state, given);
+        return () -> {
+            numFeatures = c;
+            uninitialized = false;
+            registerState(state);
+            copy.run();
+        };
     }
 
     /** Runs {@link #forwardChecked} inside the training-forward overlap guard where one is needed. */

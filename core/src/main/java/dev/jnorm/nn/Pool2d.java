@@ -1,5 +1,6 @@
 package dev.jnorm.nn;
 
+import dev.jnorm.Sizes;
 import dev.jnorm.Tensor;
 
 import java.util.Arrays;
@@ -53,12 +54,20 @@ abstract class Pool2d extends Module {
                     + "non-zero C, H, W, got shape " + Arrays.toString(shape));
         }
         int h = shape[rank - 2], w = shape[rank - 1];
-        if (h + 2 * padding < kernelSize || w + 2 * padding < kernelSize) {
+        long paddedH = h + 2L * padding, paddedW = w + 2L * padding; // long: padding may be near 2^30
+        if (paddedH < kernelSize || paddedW < kernelSize) {
             throw new IllegalArgumentException(name + ": output size is too small: kernel_size=" + kernelSize
                     + ", padding=" + padding + ", got shape " + Arrays.toString(shape));
         }
-        int outH = (h + 2 * padding - kernelSize) / stride + 1;
-        int outW = (w + 2 * padding - kernelSize) / stride + 1;
-        return new Windows(shape, x.numel() / (h * w), h, w, outH, outW);
+        if (paddedH > Integer.MAX_VALUE || paddedW > Integer.MAX_VALUE) { // the window index arithmetic is int
+            throw new IllegalArgumentException(name + ": padded input size " + paddedH + "x" + paddedW + " is larger "
+                    + "than " + Integer.MAX_VALUE + " (padding=" + padding + "), got shape " + Arrays.toString(shape));
+        }
+        long outH = (paddedH - kernelSize) / stride + 1, outW = (paddedW - kernelSize) / stride + 1;
+        int planes = Sizes.elements(name, "planes of input " + Arrays.toString(shape),
+                Sizes.of(Arrays.copyOf(shape, rank - 2))); // not numel / (H·W): H·W may wrap when N = 0
+        Sizes.allocatable(name, "output [planes, H', W'] for input " + Arrays.toString(shape) + " with kernel_size="
+                + kernelSize + ", stride=" + stride + ", padding=" + padding, 4, planes, outH, outW);
+        return new Windows(shape, planes, h, w, (int) outH, (int) outW);
     }
 }

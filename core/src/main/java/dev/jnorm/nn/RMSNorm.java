@@ -25,6 +25,9 @@ public class RMSNorm extends Module {
         }
         this.eps = b.eps;
         this.elementwiseAffine = b.elementwiseAffine;
+        if (elementwiseAffine) {
+            Checks.parameterFits("RMSNorm", "weight [*normalized_shape]", normalizedShape);
+        }
         registerParameter("weight", elementwiseAffine ? Tensor.ones(normalizedShape) : null);
     }
 

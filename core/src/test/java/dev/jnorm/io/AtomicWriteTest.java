@@ -184,12 +184,12 @@ class AtomicWriteTest {
                 + " previous_checkpoint_changed=0 states_lost=0");
     }
 
-    private static String javaBinary() {
+    static String javaBinary() {
         return Path.of(System.getProperty("java.home"), "bin", "java").toString();
     }
 
     /** Main and test classes only: the child needs Tensor, nn and io, no JUnit. */
-    private static String classpath() {
+    static String classpath() {
         try {
             String main = Path.of(SafeTensors.class.getProtectionDomain().getCodeSource().getLocation().toURI())
                     .toString();

@@ -28,7 +28,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class InputLimitsTest {
 
-    private static IllegalArgumentException rejects(Executable call, String... fragments) {
+    static IllegalArgumentException rejects(Executable call, String... fragments) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call);
         for (String f : fragments) {
             assertTrue(e.getMessage().contains(f), "message should contain \"" + f + "\": " + e.getMessage());

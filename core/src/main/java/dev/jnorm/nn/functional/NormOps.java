@@ -1,5 +1,6 @@
 package dev.jnorm.nn.functional;
 
+import dev.jnorm.Sizes;
 import dev.jnorm.Tensor;
 import dev.jnorm.kernels.BatchNormKernel;
 import dev.jnorm.kernels.BufferPool;
@@ -480,15 +481,9 @@ public final class NormOps {
 
     /** {@link #inner(Tensor, int)} with errors starting with {@code who}. */
     static int inner(String who, Tensor x, int from) {
-        long p = 1;
-        for (int d = from; d < x.dim(); d++) {
-            p *= x.size(d);
-            if (p > Integer.MAX_VALUE) {
-                throw new IllegalArgumentException(who + ": shape " + Arrays.toString(x.shape()) + " is too large: "
-                        + "its dims from " + from + " on hold more than " + Integer.MAX_VALUE + " elements");
-            }
-        }
-        return (int) p;
+        int[] shape = x.shape();
+        return Sizes.elements(who, "dims " + from + ".. of shape " + Arrays.toString(shape),
+                Sizes.of(Arrays.copyOfRange(shape, Math.min(from, shape.length), shape.length)));
     }
 
     static void checkRank(String who, Tensor x, int minRank, String expected) {
