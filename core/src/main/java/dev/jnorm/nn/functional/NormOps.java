@@ -254,7 +254,7 @@ public final class NormOps {
     }
 
     /** Applies {@code update} to the running buffers from per-channel batch mean and unbiased variance. */
-    private static void updateRunning(String who, Tensor runningMean, Tensor runningVar, double[] batchMean,
+    public static void updateRunning(String who, Tensor runningMean, Tensor runningVar, double[] batchMean,
                                       double[] batchVar, RunningStatsUpdate update) {
         double momentum = update.factor();
         checkMomentum(who, momentum);
