@@ -77,11 +77,13 @@ public abstract class ProcessGroup implements AutoCloseable {
         List<Thread> threads = new ArrayList<>();
         for (ProcessGroup pg : ranks) {
             FutureTask<T> task = new FutureTask<>(() -> {
-                try (pg) {
+                try {
                     return body.apply(pg);
                 } catch (Throwable t) {
-                    pg.abort(t);
+                    pg.abort(t); // before close(), so that the others learn why
                     throw t;
+                } finally {
+                    pg.close();
                 }
             });
             Thread thread = new Thread(task, "jnorm-rank-" + pg.rank());
@@ -93,7 +95,7 @@ public abstract class ProcessGroup implements AutoCloseable {
         }
         threads.forEach(Thread::start);
         List<T> out = new ArrayList<>();
-        RuntimeException first = null;
+        List<RuntimeException> failures = new ArrayList<>();
         for (Future<T> f : tasks) {
             try {
                 out.add(f.get());
@@ -103,37 +105,23 @@ public abstract class ProcessGroup implements AutoCloseable {
                 throw new IllegalStateException("ProcessGroup.runInProcess: interrupted", e);
             } catch (ExecutionException e) {
                 Throwable cause = e.getCause();
-                RuntimeException r = cause instanceof RuntimeException re ? re
-                        : new IllegalStateException("ProcessGroup.runInProcess: a rank failed: " + cause, cause);
-                if (first == null) {
-                    first = r;
-                } else if (first != r) {
-                    first.addSuppressed(r);
-                }
+                failures.add(cause instanceof RuntimeException re ? re
+                        : new IllegalStateException("ProcessGroup.runInProcess: a rank failed: " + cause, cause));
                 out.add(null);
             }
         }
-        if (first != null) {
-            throw rootFirst(first);
+        if (!failures.isEmpty()) {
+            // Report a rank's own error rather than the "rank k failed" errors it caused in the others.
+            RuntimeException root = failures.stream().filter(f -> !(f instanceof RankFailedException)).findFirst()
+                    .orElse(failures.get(0));
+            for (RuntimeException f : failures) {
+                if (f != root) {
+                    root.addSuppressed(f);
+                }
+            }
+            throw root;
         }
         return out;
-    }
-
-    /**
-     * The failure to report: a rank's own error rather than the "another rank failed" errors it caused, which name
-     * it; their order in {@code first}'s suppressed list is rank order.
-     */
-    private static RuntimeException rootFirst(RuntimeException first) {
-        if (!(first instanceof RankFailedException)) {
-            return first;
-        }
-        for (Throwable s : first.getSuppressed()) {
-            if (!(s instanceof RankFailedException) && s instanceof RuntimeException r) {
-                r.addSuppressed(first);
-                return r;
-            }
-        }
-        return first;
     }
 
     /** This rank, 0 ≤ rank &lt; size. */
