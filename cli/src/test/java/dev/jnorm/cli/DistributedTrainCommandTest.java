@@ -62,7 +62,7 @@ class DistributedTrainCommandTest {
         assertEquals(0, Main.run(args("--workers", "2", "--out", inProcess.toString()).toArray(new String[0])));
 
         // by name, not path: Open MPI takes an absolute /bin/mpirun as --prefix /
-        List<String> cmd = new ArrayList<>(List.of("mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2",
+        List<String> cmd = new ArrayList<>(List.of("mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", "2",
                 "--mca", "btl", "self,vader", Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-cp",
                 System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),

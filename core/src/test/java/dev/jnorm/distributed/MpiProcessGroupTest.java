@@ -52,7 +52,7 @@ class MpiProcessGroupTest {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         // by name, not path: Open MPI takes an absolute /bin/mpirun as --prefix /
-        List<String> cmd = new ArrayList<>(List.of("mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2",
+        List<String> cmd = new ArrayList<>(List.of("mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", "2",
                 "--mca", "btl", "self,vader", java, "--add-modules", "jdk.incubator.vector",
                 "--enable-native-access=ALL-UNNAMED", "-cp", cp, MpiWorker.class.getName()));
         cmd.addAll(List.of(workerArgs));
