@@ -291,15 +291,9 @@ final class InProcessGroup extends ProcessGroup {
                     }
                     return sum;
                 }
-                case Call.ALL_GATHER_F -> {
-                    float[] all = new float[Math.multiplyExact(len, n)];
-                    for (int r = 0; r < n; r++) {
-                        System.arraycopy(payloads[r], 0, all, r * len, len);
-                    }
-                    return all;
-                }
-                case Call.ALL_GATHER_D -> {
-                    double[] all = new double[Math.multiplyExact(len, n)];
+                case Call.ALL_GATHER_F, Call.ALL_GATHER_D -> {
+                    Object all = java.lang.reflect.Array.newInstance(payloads[0].getClass().getComponentType(),
+                            Math.multiplyExact(len, n));
                     for (int r = 0; r < n; r++) {
                         System.arraycopy(payloads[r], 0, all, r * len, len);
                     }

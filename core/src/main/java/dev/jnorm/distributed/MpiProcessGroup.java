@@ -217,87 +217,76 @@ final class MpiProcessGroup extends ProcessGroup {
         }
     }
 
-    private static long checkedLength(int length) {
-        return length;
-    }
-
     @Override
     public synchronized void allReduceSum(float[] data) {
-        run(() -> {
-            agree(new Call(Call.ALL_REDUCE_F, checkedLength(data.length)));
-            MemorySegment buf = buffer(4L * data.length);
-            MemorySegment.copy(data, 0, buf, JAVA_FLOAT, 0, data.length);
-            check("MPI_Allreduce", (int) api.allreduce.invokeExact(api.h.inPlace(), buf, data.length,
-                    api.h.dtFloat(), api.h.opSum(), api.h.commWorld()));
-            MemorySegment.copy(buf, JAVA_FLOAT, 0, data, 0, data.length);
-        });
+        allReduceSum(new Call(Call.ALL_REDUCE_F, data.length), data, JAVA_FLOAT, api.h.dtFloat());
     }
 
     @Override
     public synchronized void allReduceSum(double[] data) {
-        run(() -> {
-            agree(new Call(Call.ALL_REDUCE_D, data.length));
-            MemorySegment buf = buffer(8L * data.length);
-            MemorySegment.copy(data, 0, buf, JAVA_DOUBLE, 0, data.length);
-            check("MPI_Allreduce", (int) api.allreduce.invokeExact(api.h.inPlace(), buf, data.length,
-                    api.h.dtDouble(), api.h.opSum(), api.h.commWorld()));
-            MemorySegment.copy(buf, JAVA_DOUBLE, 0, data, 0, data.length);
-        });
+        allReduceSum(new Call(Call.ALL_REDUCE_D, data.length), data, JAVA_DOUBLE, api.h.dtDouble());
     }
 
     @Override
     public synchronized float[] allGather(float[] local) {
         float[] out = new float[Math.multiplyExact(local.length, size)];
-        run(() -> {
-            agree(new Call(Call.ALL_GATHER_F, local.length));
-            MemorySegment buf = buffer(4L * local.length * (size + 1));
-            MemorySegment send = buf.asSlice(4L * local.length * size);
-            MemorySegment.copy(local, 0, send, JAVA_FLOAT, 0, local.length);
-            check("MPI_Allgather", (int) api.allgather.invokeExact(send, local.length, api.h.dtFloat(), buf,
-                    local.length, api.h.dtFloat(), api.h.commWorld()));
-            MemorySegment.copy(buf, JAVA_FLOAT, 0, out, 0, out.length);
-        });
+        allGather(new Call(Call.ALL_GATHER_F, local.length), local, out, JAVA_FLOAT, api.h.dtFloat());
         return out;
     }
 
     @Override
     public synchronized double[] allGather(double[] local) {
         double[] out = new double[Math.multiplyExact(local.length, size)];
-        run(() -> {
-            agree(new Call(Call.ALL_GATHER_D, local.length));
-            MemorySegment buf = buffer(8L * local.length * (size + 1));
-            MemorySegment send = buf.asSlice(8L * local.length * size);
-            MemorySegment.copy(local, 0, send, JAVA_DOUBLE, 0, local.length);
-            check("MPI_Allgather", (int) api.allgather.invokeExact(send, local.length, api.h.dtDouble(), buf,
-                    local.length, api.h.dtDouble(), api.h.commWorld()));
-            MemorySegment.copy(buf, JAVA_DOUBLE, 0, out, 0, out.length);
-        });
+        allGather(new Call(Call.ALL_GATHER_D, local.length), local, out, JAVA_DOUBLE, api.h.dtDouble());
         return out;
     }
 
     @Override
     public synchronized void broadcast(float[] data, int root) {
-        checkRoot("broadcast", root);
-        run(() -> {
-            agree(new Call(Call.BROADCAST_F, data.length));
-            MemorySegment buf = buffer(4L * data.length);
-            MemorySegment.copy(data, 0, buf, JAVA_FLOAT, 0, data.length);
-            check("MPI_Bcast", (int) api.bcast.invokeExact(buf, data.length, api.h.dtFloat(), root,
-                    api.h.commWorld()));
-            MemorySegment.copy(buf, JAVA_FLOAT, 0, data, 0, data.length);
-        });
+        broadcast(new Call(Call.BROADCAST_F, data.length), data, root, JAVA_FLOAT, api.h.dtFloat());
     }
 
     @Override
     public synchronized void broadcast(double[] data, int root) {
-        checkRoot("broadcast", root);
+        broadcast(new Call(Call.BROADCAST_D, data.length), data, root, JAVA_DOUBLE, api.h.dtDouble());
+    }
+
+    // The array-typed calls above share these: the Java array (float[] or double[], element layout {@code layout},
+    // MPI datatype {@code dt}) is copied into the off-heap buffer, the MPI call runs on it, the result is copied back.
+
+    private void allReduceSum(Call call, Object data, ValueLayout layout, MemorySegment dt) {
+        int n = (int) call.length();
         run(() -> {
-            agree(new Call(Call.BROADCAST_D, data.length));
-            MemorySegment buf = buffer(8L * data.length);
-            MemorySegment.copy(data, 0, buf, JAVA_DOUBLE, 0, data.length);
-            check("MPI_Bcast", (int) api.bcast.invokeExact(buf, data.length, api.h.dtDouble(), root,
+            agree(call);
+            MemorySegment buf = buffer(layout.byteSize() * n);
+            MemorySegment.copy(data, 0, buf, layout, 0, n);
+            check("MPI_Allreduce", (int) api.allreduce.invokeExact(api.h.inPlace(), buf, n, dt, api.h.opSum(),
                     api.h.commWorld()));
-            MemorySegment.copy(buf, JAVA_DOUBLE, 0, data, 0, data.length);
+            MemorySegment.copy(buf, layout, 0, data, 0, n);
+        });
+    }
+
+    private void allGather(Call call, Object local, Object out, ValueLayout layout, MemorySegment dt) {
+        int n = (int) call.length();
+        run(() -> {
+            agree(call);
+            MemorySegment buf = buffer(layout.byteSize() * n * (size + 1)); // [size·n received | n sent]
+            MemorySegment send = buf.asSlice(layout.byteSize() * n * size);
+            MemorySegment.copy(local, 0, send, layout, 0, n);
+            check("MPI_Allgather", (int) api.allgather.invokeExact(send, n, dt, buf, n, dt, api.h.commWorld()));
+            MemorySegment.copy(buf, layout, 0, out, 0, n * size);
+        });
+    }
+
+    private void broadcast(Call call, Object data, int root, ValueLayout layout, MemorySegment dt) {
+        checkRoot("broadcast", root);
+        int n = (int) call.length();
+        run(() -> {
+            agree(call);
+            MemorySegment buf = buffer(layout.byteSize() * n);
+            MemorySegment.copy(data, 0, buf, layout, 0, n);
+            check("MPI_Bcast", (int) api.bcast.invokeExact(buf, n, dt, root, api.h.commWorld()));
+            MemorySegment.copy(buf, layout, 0, data, 0, n);
         });
     }
 
