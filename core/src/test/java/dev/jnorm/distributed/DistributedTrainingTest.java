@@ -1,5 +1,11 @@
 package dev.jnorm.distributed;
 
+import dev.jnorm.Tensor;
+import dev.jnorm.nn.DistributedDataParallel;
+import dev.jnorm.nn.Linear;
+import dev.jnorm.nn.Module;
+import dev.jnorm.nn.Sequential;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -7,6 +13,7 @@ import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -53,5 +60,45 @@ class DistributedTrainingTest {
         for (int r = 0; r < ranks; r++) {
             assertArrayEquals(a.get(r), b.get(r), "rank " + r);
         }
+    }
+
+    @Test
+    void ranksWithDifferentModelsFailNamingTheDifference() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> ProcessGroup.runInProcess(2, pg -> new DistributedDataParallel(
+                        new Sequential(new Linear(3, pg.rank() == 0 ? 4 : 5)), pg)));
+        assertTrue(e.getMessage().startsWith("DistributedDataParallel: the ranks' models differ: rank(s) [1] have "
+                + "other parameters or buffers than rank 0"), e.getMessage());
+        String rank1 = e.getMessage().contains("on this rank (1)") ? e.getMessage()
+                : java.util.Arrays.stream(e.getSuppressed()).map(Throwable::getMessage)
+                        .filter(m -> m.contains("on this rank (1)")).findFirst().orElseThrow();
+        assertTrue(rank1.endsWith("entry 0 is parameter 0.weight[5, 3] here but parameter 0.weight[4, 3] on rank 0"),
+                rank1);
+    }
+
+    @Test
+    void aParameterWithAGradientOnSomeRanksOnlyIsNamed() {
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> ProcessGroup.runInProcess(2, pg -> {
+                    Linear used = new Linear(2, 2), skipped = new Linear(2, 2);
+                    Module m = new Module() {
+                        {
+                            registerModule("used", used);
+                            registerModule("skipped", skipped);
+                        }
+
+                        @Override
+                        protected Tensor forwardImpl(Tensor x) {
+                            Tensor y = used.forward(x);
+                            return pg.rank() == 0 ? skipped.forward(y) : y; // rank 1 skips a layer
+                        }
+                    };
+                    DistributedDataParallel ddp = new DistributedDataParallel(m, pg);
+                    ddp.forward(Tensor.randn(new java.util.Random(pg.rank()), 4, 2))
+                            .backward(Tensor.randn(new java.util.Random(9), 4, 2));
+                    return null;
+                }));
+        assertTrue(e.getMessage().startsWith("DistributedDataParallel: parameter 'skipped.weight' received a gradient "
+                + "on 1 of 2 ranks"), e.getMessage());
     }
 }
