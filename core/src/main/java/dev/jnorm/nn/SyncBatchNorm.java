@@ -130,9 +130,8 @@ public class SyncBatchNorm extends BatchNorm {
         private ProcessGroup group;
 
         private Builder(int numFeatures) {
-            this.norm = new NormBase.Builder<>("SyncBatchNorm", numFeatures, false, true, true, nb -> {
-                throw new IllegalStateException("SyncBatchNorm: built through its own builder");
-            });
+            this.norm = new NormBase.Builder<>("SyncBatchNorm", numFeatures, false, true, true,
+                    nb -> new SyncBatchNorm(this));
         }
 
         /** The process group (required). */
@@ -172,7 +171,7 @@ public class SyncBatchNorm extends BatchNorm {
         }
 
         public SyncBatchNorm build() {
-            return new SyncBatchNorm(this);
+            return norm.build();
         }
     }
 }
