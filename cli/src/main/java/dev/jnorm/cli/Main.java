@@ -3,6 +3,7 @@ package dev.jnorm.cli;
 import dev.jnorm.data.Dataset;
 import dev.jnorm.data.Split;
 import dev.jnorm.data.SyntheticShapes;
+import dev.jnorm.distributed.ProcessGroup;
 import dev.jnorm.kernels.Kernels;
 import dev.jnorm.kernels.Parallel;
 import dev.jnorm.nn.Summary;
@@ -91,15 +92,26 @@ public final class Main implements Callable<Integer> {
                 Parallel.threads());
     }
 
+    /** How a configuration is trained: in this thread, or on several ranks (whose rank 0 reports progress). */
+    @FunctionalInterface
+    interface Runner {
+        Trainer.Result run(Trainer.Config cfg, Split data, Trainer.Listener listener);
+    }
+
     /** Trains one configuration per normalization, with a progress bar each. */
     static List<Trainer.Result> trainAll(List<NormKind> norms, Split data, int batch, double lr, int epochs,
                                          Common c, PrintStream out) {
+        return trainAll(norms, data, batch, lr, epochs, c, out, Trainer::run);
+    }
+
+    static List<Trainer.Result> trainAll(List<NormKind> norms, Split data, int batch, double lr, int epochs,
+                                         Common c, PrintStream out, Runner runner) {
         List<Trainer.Result> results = new ArrayList<>();
         for (NormKind norm : norms) {
             Trainer.Config cfg = new Trainer.Config(norm, batch, lr, 0.9, 0.0, epochs, c.seed, c.width, 4);
             try (Progress p = new Progress(String.format(Locale.ROOT, "%-12s", norm.title()), !c.noProgress,
                     System.err)) {
-                results.add(Trainer.run(cfg, data, p));
+                results.add(runner.run(cfg, data, p));
             }
             Trainer.Result r = results.get(results.size() - 1);
             out.printf(Locale.ROOT, "%-12s %s train loss %.4f, held-out accuracy %.2f %%, %.2f s/epoch%n",
@@ -232,10 +244,43 @@ public final class Main implements Callable<Integer> {
         @Option(names = "--save", description = "also save the trained model's state dict as a .safetensors file")
         boolean save;
 
+        @Option(names = "--workers", description = "data-parallel ranks in this JVM, one thread each (SyncBatchNorm "
+                + "+ DistributedDataParallel; each takes batch-size/N of every batch). Under mpirun the ranks are "
+                + "mpirun's -np instead (default: ${DEFAULT-VALUE})", defaultValue = "1")
+        int workers;
+
         @Override
         public Integer call() throws Exception {
             CommandLine cl = spec.commandLine();
+            if (workers < 1) {
+                throw new CommandLine.ParameterException(cl, "--workers must be at least 1, got " + workers);
+            }
+            ProcessGroup mpi = ProcessGroup.fromEnvironment(); // Open MPI under mpirun, else a group of one
+            if (!mpi.backend().equals("mpi")) {
+                mpi.close();
+                return train(cl, null);
+            }
+            if (workers != 1) {
+                throw new CommandLine.ParameterException(cl, "--workers " + workers + " cannot be combined with "
+                        + "mpirun: the ranks are mpirun's processes (-np)");
+            }
+            try {
+                int code = train(cl, mpi);
+                mpi.close();
+                return code;
+            } catch (RuntimeException | java.io.IOException | Error e) {
+                mpi.abort(e); // ends every rank of the job instead of leaving them waiting in a collective
+                throw e;
+            }
+        }
+
+        /** The run on this process: one rank of {@code mpi}, or (null) this JVM with --workers ranks. */
+        private int train(CommandLine cl, ProcessGroup mpi) throws java.io.IOException {
             common.apply(cl);
+            boolean rank0 = mpi == null || mpi.rank() == 0;
+            if (!rank0) {
+                common.noProgress = true;
+            }
             checkRun(cl, epochs, batchSize, lr);
             NormKind kind;
             try {
@@ -249,7 +294,12 @@ public final class Main implements Callable<Integer> {
             }
             String name = "train-" + kind.label();
             Preflight.outputDirectory(cl, "--out", common.out, name + ".json", name + ".png", name + ".safetensors");
-            PrintStream out = System.out;
+            PrintStream out = rank0 ? System.out : new PrintStream(java.io.OutputStream.nullOutputStream());
+            int ranks = mpi != null ? mpi.size() : workers;
+            if (batchSize % ranks != 0) {
+                throw new CommandLine.ParameterException(cl, "--batch-size " + batchSize + " must be divisible by the "
+                        + ranks + " workers (each takes an equal share of every batch)");
+            }
             Split data;
             String source;
             if (dataDir == null) {
@@ -278,7 +328,22 @@ public final class Main implements Callable<Integer> {
             }
             Preflight.modelFits(cl, common.width, sample[0], sample[1], data.train().numClasses());
             header(out, data, source);
-            List<Trainer.Result> results = trainAll(List.of(kind), data, batchSize, lr, epochs, common, out);
+            Runner runner;
+            if (mpi != null) {
+                out.printf(Locale.ROOT, "workers: %d MPI ranks (SyncBatchNorm + DistributedDataParallel)%n", ranks);
+                runner = (cfg, d, listener) -> Trainer.run(cfg, d, mpi.rank() == 0 ? listener : NO_PROGRESS, mpi);
+            } else if (workers > 1) {
+                out.printf(Locale.ROOT, "workers: %d in-process ranks (SyncBatchNorm + DistributedDataParallel)%n",
+                        ranks);
+                runner = (cfg, d, listener) -> ProcessGroup.runInProcess(workers,
+                        pg -> Trainer.run(cfg, d, pg.rank() == 0 ? listener : NO_PROGRESS, pg)).get(0);
+            } else {
+                runner = Trainer::run;
+            }
+            List<Trainer.Result> results = trainAll(List.of(kind), data, batchSize, lr, epochs, common, out, runner);
+            if (!rank0) {
+                return 0;
+            }
             out.println();
             Reports.printTable(results, out);
             writeOutputs(name, "jnorm train --norm " + kind.label(), report("train", data, source, results), results,
@@ -289,6 +354,9 @@ public final class Main implements Callable<Integer> {
             return 0;
         }
     }
+
+    private static final Trainer.Listener NO_PROGRESS = (step, total, loss) -> {
+    };
 
     /** Writes the trained model's state dict (PyTorch key names) as safetensors. */
     private static void saveModel(NormKind kind, Trainer.Result r, Common c, PrintStream out)

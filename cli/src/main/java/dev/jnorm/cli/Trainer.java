@@ -6,6 +6,10 @@ import dev.jnorm.Tensor;
 import dev.jnorm.data.Dataset;
 import dev.jnorm.data.MiniBatches;
 import dev.jnorm.data.Split;
+import dev.jnorm.distributed.DistributedSampler;
+import dev.jnorm.distributed.ProcessGroup;
+import dev.jnorm.nn.DistributedDataParallel;
+import dev.jnorm.nn.SyncBatchNorm;
 import dev.jnorm.nn.CrossEntropyLoss;
 import dev.jnorm.nn.Module;
 import dev.jnorm.nn.Sequential;
@@ -19,6 +23,12 @@ import java.util.Random;
  * One training run of {@link SmallCnn}: SGD with momentum on shuffled mini-batches (a final short batch is dropped),
  * cross-entropy loss, held-out accuracy evaluated in eval mode (BatchNorm uses its running statistics) several times
  * per epoch. A run that produces a non-finite loss stops and is marked diverged.
+ *
+ * <p>Data-parallel ({@link #run(Config, Split, Listener, ProcessGroup)}): every rank builds the same model, with
+ * BatchNorm converted to SyncBatchNorm, wrapped in DistributedDataParallel; each global batch of {@code batchSize}
+ * samples is split evenly over the ranks (a {@link DistributedSampler} shard per rank and epoch); the reported loss
+ * is the mean over the global batch and the held-out evaluation is sharded over the ranks and summed, so every rank
+ * returns the same numbers.
  */
 public final class Trainer {
     private Trainer() {
@@ -81,6 +91,14 @@ public final class Trainer {
     }
 
     public static Result run(Config cfg, Split data, Listener listener) {
+        return run(cfg, data, listener, null);
+    }
+
+    /**
+     * This rank's part of a data-parallel run over {@code group} (every rank calls it with the same arguments;
+     * null: one process). The batch size must be divisible by the group size.
+     */
+    public static Result run(Config cfg, Split data, Listener listener, ProcessGroup group) {
         Dataset train = data.train();
         int[] shape = train.sampleShape();
         Random rng = new Random(cfg.seed());
@@ -89,11 +107,22 @@ public final class Trainer {
         for (Tensor p : model.parameters()) {
             parameters += p.numel();
         }
-        SGD opt = SGD.builder(model.parameters(), cfg.lr()).momentum(cfg.momentum()).weightDecay(cfg.weightDecay())
+        int ranks = group == null ? 1 : group.size();
+        if (cfg.batchSize() % ranks != 0) {
+            throw new IllegalArgumentException("batch size " + cfg.batchSize() + " is not divisible by the " + ranks
+                    + " workers (each takes an equal share of every batch)");
+        }
+        Module net = group == null ? model
+                : new DistributedDataParallel(SyncBatchNorm.convert(model, group), group);
+        SGD opt = SGD.builder(net.parameters(), cfg.lr()).momentum(cfg.momentum()).weightDecay(cfg.weightDecay())
                 .build();
         CrossEntropyLoss lossFn = new CrossEntropyLoss();
-        MiniBatches batches = new MiniBatches(train, cfg.batchSize(), true, true, cfg.seed() * 7919 + 1);
-        int perEpoch = batches.size();
+        long orderSeed = cfg.seed() * 7919 + 1;
+        MiniBatches batches = new MiniBatches(train, cfg.batchSize(), true, true, orderSeed);
+        DistributedSampler sampler = group == null ? null
+                : new DistributedSampler(train.size(), ranks, group.rank(), true, orderSeed, true);
+        int local = cfg.batchSize() / ranks;
+        int perEpoch = group == null ? batches.size() : sampler.numSamples() / local;
         if (perEpoch == 0) {
             throw new IllegalArgumentException("batch size " + cfg.batchSize() + " exceeds the " + train.size()
                     + " training samples");
@@ -106,19 +135,19 @@ public final class Trainer {
         boolean diverged = false;
         double trainSeconds = 0;
         for (int epoch = 1; epoch <= cfg.epochs() && !diverged; epoch++) {
-            model.train();
+            net.train();
             double epochSum = 0, sinceSum = 0;
             int epochCount = 0, sinceCount = 0, nextEval = 0;
             double epochSeconds = 0;
             long t0 = System.nanoTime();
-            List<int[]> order = batches.epochIndices();
+            List<int[]> order = group == null ? batches.epochIndices() : shardBatches(sampler, epoch, local);
             for (int b = 0; b < perEpoch; b++) {
                 Dataset.Batch batch = train.batch(order.get(b));
                 double l;
                 try (Scope scope = Tensor.scope()) { // the step's activations and gradients are reused next step
                     opt.zeroGrad();
-                    Tensor loss = lossFn.forward(model.forward(batch.x()), batch.y());
-                    l = loss.item();
+                    Tensor loss = lossFn.forward(net.forward(batch.x()), batch.y());
+                    l = globalMean(loss.item(), group);
                     step++;
                     if (!Double.isFinite(l)) {
                         diverged = true;
@@ -135,12 +164,12 @@ public final class Trainer {
                 listener.step(step, total, l);
                 if (b == evalBatch(nextEval, perEpoch, evals)) {
                     epochSeconds += (System.nanoTime() - t0) / 1e9;
-                    double[] eval = evaluate(model, data.heldOut(), lossFn);
+                    double[] eval = evaluate(model, data.heldOut(), lossFn, group);
                     Point p = new Point(epoch, step, (double) step * cfg.batchSize(), sinceSum / sinceCount, eval[0],
                             eval[1]);
                     curve.add(p);
                     listener.evaluated(p);
-                    model.train();
+                    net.train();
                     sinceSum = 0;
                     sinceCount = 0;
                     nextEval++;
@@ -155,7 +184,7 @@ public final class Trainer {
             epochs.add(new Epoch(epoch, epochSum / epochCount, last.heldOutLoss(), last.heldOutAccuracy(),
                     epochSeconds));
         }
-        model.eval();
+        net.eval();
         return new Result(cfg, modelDescription(model), parameters, List.copyOf(epochs), List.copyOf(curve), diverged,
                 step, epochs.isEmpty() ? Double.NaN : trainSeconds / epochs.size(), model);
     }
@@ -168,14 +197,44 @@ public final class Trainer {
         return (int) ((long) (k + 1) * perEpoch / evalsPerEpoch) - 1;
     }
 
+    /** This rank's batches of an epoch: consecutive runs of {@code local} indices of its shard. */
+    private static List<int[]> shardBatches(DistributedSampler sampler, int epoch, int local) {
+        sampler.setEpoch(epoch);
+        int[] shard = sampler.indices();
+        List<int[]> out = new ArrayList<>();
+        for (int start = 0; start + local <= shard.length; start += local) {
+            out.add(java.util.Arrays.copyOfRange(shard, start, start + local));
+        }
+        return out;
+    }
+
+    /** The mean of every rank's {@code value} (each rank's loss is the mean over an equal share of the batch). */
+    private static double globalMean(double value, ProcessGroup group) {
+        if (group == null) {
+            return value;
+        }
+        double[] v = {value};
+        group.allReduceSum(v);
+        return v[0] / group.size();
+    }
+
     /** {mean loss, accuracy} of {@code model} on {@code data}, in eval mode without autograd. */
     public static double[] evaluate(Module model, Dataset data, CrossEntropyLoss lossFn) {
+        return evaluate(model, data, lossFn, null);
+    }
+
+    /**
+     * {@link #evaluate(Module, Dataset, CrossEntropyLoss)} with the chunks of {@code data} shared round-robin among
+     * {@code group}'s ranks (null: all here) and the sums all-reduced, so every rank returns the same numbers.
+     */
+    static double[] evaluate(Module model, Dataset data, CrossEntropyLoss lossFn, ProcessGroup group) {
         model.eval();
         double lossSum = 0;
         int correct = 0;
         int chunk = 250;
+        int rank = group == null ? 0 : group.rank(), ranks = group == null ? 1 : group.size();
         try (Tensor.NoGrad ignored = Tensor.noGrad()) {
-            for (int start = 0; start < data.size(); start += chunk) {
+            for (int start = rank * chunk; start < data.size(); start += ranks * chunk) {
                 int[] idx = new int[Math.min(chunk, data.size() - start)];
                 for (int i = 0; i < idx.length; i++) {
                     idx[i] = start + i;
@@ -199,7 +258,11 @@ public final class Trainer {
                 }
             }
         }
-        return new double[] {lossSum / data.size(), (double) correct / data.size()};
+        double[] sums = {lossSum, correct};
+        if (group != null) {
+            group.allReduceSum(sums);
+        }
+        return new double[] {sums[0] / data.size(), sums[1] / data.size()};
     }
 
     private static String modelDescription(Module model) {

@@ -72,6 +72,17 @@ public abstract class Module {
         return module;
     }
 
+    /**
+     * Replaces the registered child {@code name} (PyTorch's {@code add_module} over an existing name), keeping its
+     * place in the order; containers read their children through {@link #namedChildren()}.
+     */
+    final void replaceChild(String name, Module module) {
+        if (!children.containsKey(name) || module == null) {
+            throw new IllegalArgumentException(name() + ": no child named '" + name + "' to replace, or null");
+        }
+        children.put(name, module);
+    }
+
     /** Removes a parameter (for reparametrizations); returns it. */
     final Tensor removeParameter(String name) {
         return parameters.remove(name);
@@ -238,6 +249,11 @@ public abstract class Module {
         for (Map.Entry<String, Module> e : children.entrySet()) {
             e.getValue().collectState(prefix + e.getKey() + ".", out);
         }
+    }
+
+    /** This module's own buffers (values null where registered as None), live. */
+    final Map<String, Tensor> ownBuffers() {
+        return Collections.unmodifiableMap(buffers);
     }
 
     /** This module's own non-null parameters then buffers, live. */

@@ -10,22 +10,20 @@ import java.util.Arrays;
  * with an attribute named {@code inner} gives the same keys).
  */
 public class Residual extends Module {
-    private final Module inner;
-
     public Residual(Module inner) {
         if (inner == null) {
             throw new IllegalArgumentException("Residual: inner module is null");
         }
-        this.inner = registerModule("inner", inner);
+        registerModule("inner", inner);
     }
 
     public Module inner() {
-        return inner;
+        return namedChildren().get("inner");
     }
 
     @Override
     protected Tensor forwardImpl(Tensor x) {
-        Tensor fx = inner.forward(x);
+        Tensor fx = inner().forward(x);
         if (!Arrays.equals(fx.shape(), x.shape())) {
             throw new IllegalArgumentException("Residual: the inner module must keep the input's shape "
                     + Arrays.toString(x.shape()) + ", it returned " + Arrays.toString(fx.shape()));

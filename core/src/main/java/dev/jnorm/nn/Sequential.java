@@ -10,19 +10,23 @@ import java.util.List;
  * the next (an empty Sequential returns its input). State dict keys are prefixed by the index ("0.weight").
  */
 public class Sequential extends Module {
-    private final List<Module> layers = new ArrayList<>();
-
     public Sequential(Module... modules) {
-        for (Module m : modules) {
-            if (m == null) {
-                throw new IllegalArgumentException("Sequential: module " + layers.size() + " is null");
+        for (int i = 0; i < modules.length; i++) {
+            if (modules[i] == null) {
+                throw new IllegalArgumentException("Sequential: module " + i + " is null");
             }
-            layers.add(registerModule(Integer.toString(layers.size()), m));
+            registerModule(Integer.toString(i), modules[i]);
         }
+    }
+
+    /** The children in order, read from the registry (a converted child replaces the original). */
+    private List<Module> layers() {
+        return new ArrayList<>(namedChildren().values());
     }
 
     /** The child at {@code index} (PyTorch's {@code seq[index]}; negative counts from the end). */
     public Module get(int index) {
+        List<Module> layers = layers();
         int i = index < 0 ? index + layers.size() : index;
         if (i < 0 || i >= layers.size()) {
             throw new IllegalArgumentException("Sequential: index " + index + " is out of range for "
@@ -32,13 +36,13 @@ public class Sequential extends Module {
     }
 
     public int size() {
-        return layers.size();
+        return namedChildren().size();
     }
 
     @Override
     protected Tensor forwardImpl(Tensor x) {
         Tensor out = x;
-        for (Module m : layers) {
+        for (Module m : namedChildren().values()) {
             out = m.forward(out);
         }
         return out;
