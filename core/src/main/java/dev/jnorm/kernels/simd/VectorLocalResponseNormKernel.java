@@ -4,7 +4,6 @@ import dev.jnorm.kernels.LocalResponseNormKernel;
 import dev.jnorm.kernels.Parallel;
 import dev.jnorm.kernels.ReferenceLocalResponseNormKernel;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -31,19 +30,29 @@ public final class VectorLocalResponseNormKernel implements LocalResponseNormKer
     }
 
     /**
-     * d^e: exp(e·log d) where every lane is > 0 (d = k + a non-negative average, so whenever k > 0), else
-     * {@link Math#pow} per lane (d ≤ 0 or NaN, with Math.pow's results). NB: the Vector API's POW falls back to a
-     * scalar call per lane, while LOG and EXP compile to vector math-library calls.
+     * d^e per lane ({@link #pow(float, float)}). NB: not the Vector API's LOG/EXP: C2 compiles them to a vector math
+     * library while the interpreter and C1 call Math.log/exp per lane, so a result would depend on how far the JIT had
+     * got (seen as a thread-count test failing by one ulp); nor its POW, a scalar call per lane anyway.
      */
     private static FloatVector pow(FloatVector d, float e) {
-        if (d.compare(VectorOperators.GT, 0f).allTrue()) {
-            return d.lanewise(VectorOperators.LOG).mul(e).lanewise(VectorOperators.EXP);
-        }
         float[] lanes = d.toArray();
         for (int i = 0; i < lanes.length; i++) {
-            lanes[i] = (float) Math.pow(lanes[i], e);
+            lanes[i] = pow(lanes[i], e);
         }
         return FloatVector.fromArray(F, lanes, 0);
+    }
+
+    /**
+     * d^e with the same bits in every JIT tier and for every vector width (the scalar tails call it too). PyTorch's
+     * default e = −0.75 (AlexNet's) is 1/(√d·√√d) in double, rounded once: square roots are correctly rounded
+     * everywhere and cost a fraction of a pow; any other e, or d not positive and finite, is {@link Math#pow}.
+     */
+    static float pow(float d, float e) {
+        if (e == -0.75f && d > 0f && d < Float.POSITIVE_INFINITY) {
+            double s = Math.sqrt(d);
+            return (float) (1.0 / (s * Math.sqrt(s)));
+        }
+        return (float) Math.pow(d, e);
     }
 
     @Override
@@ -78,7 +87,7 @@ public final class VectorLocalResponseNormKernel implements LocalResponseNormKer
                         }
                         float div = Math.fma(acc, scale, kf);
                         d[off + ch] = div;
-                        y[off + ch] = x[off + ch] * (float) Math.pow(div, negBeta);
+                        y[off + ch] = x[off + ch] * pow(div, negBeta);
                     }
                 }
             });
@@ -110,7 +119,7 @@ public final class VectorLocalResponseNormKernel implements LocalResponseNormKer
                     }
                     float div = Math.fma(acc, scale, kf);
                     d[out + i] = div;
-                    y[out + i] = x[out + i] * (float) Math.pow(div, negBeta);
+                    y[out + i] = x[out + i] * pow(div, negBeta);
                 }
             }
         });
@@ -137,7 +146,7 @@ public final class VectorLocalResponseNormKernel implements LocalResponseNormKer
                                 .div(div).intoArray(tPad, after + ch);
                     }
                     for (; ch < c; ch++) {
-                        r[ch] = (float) Math.pow(d[off + ch], negBeta);
+                        r[ch] = pow(d[off + ch], negBeta);
                         tPad[after + ch] = dy[off + ch] * x[off + ch] * r[ch] / d[off + ch];
                     }
                     // dx[j] = dy·r − coef·x·Σ_{o<size} tPad[j + o]  (the mirrored window j − after … j + before)
@@ -178,7 +187,7 @@ public final class VectorLocalResponseNormKernel implements LocalResponseNormKer
                             .intoArray(t, b0 + i);
                 }
                 for (; i < len; i++) {
-                    r[b0 + i] = (float) Math.pow(d[e0 + i], negBeta);
+                    r[b0 + i] = pow(d[e0 + i], negBeta);
                     t[b0 + i] = dy[e0 + i] * x[e0 + i] * r[b0 + i] / d[e0 + i];
                 }
             }
