@@ -95,6 +95,22 @@ public final class TorchCheckpoints {
     }
 
     /**
+     * The single tensor in {@code file}, as written by {@code torch.save(tensor, path)} (or libtorch's
+     * {@code torch::pickle_save(tensor)}), with the same checks and conversions as {@link #read(Path)}.
+     */
+    public static Tensor readTensor(Path file) throws IOException {
+        try (Archive archive = Archive.open(file)) {
+            if (!(archive.root instanceof TensorRef t)) {
+                throw new TorchCheckpointException(file, "the checkpoint holds " + Unpickler.describe(archive.root)
+                        + ", not a tensor");
+            }
+            Dict single = new Dict(false);
+            single.items.put("tensor", t);
+            return archive.materialize(single).get("tensor");
+        }
+    }
+
+    /**
      * Loads the state dict in {@code file} into {@code model}, all or nothing: the whole file is read and verified
      * first, then {@link Module#loadStateDict} checks every key, shape and dtype before copying anything.
      *

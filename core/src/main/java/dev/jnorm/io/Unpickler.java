@@ -640,8 +640,14 @@ final class Unpickler {
         if (o instanceof String s) {
             return "str '" + (s.length() > 40 ? s.substring(0, 40) + "…" : s) + "'";
         }
-        if (o instanceof Long || o instanceof Double || o instanceof Boolean) {
-            return o.getClass().getSimpleName().toLowerCase(java.util.Locale.ROOT) + " " + o;
+        if (o instanceof Long) {
+            return "int " + o;
+        }
+        if (o instanceof Double) {
+            return "float " + o;
+        }
+        if (o instanceof Boolean b) {
+            return b ? "True" : "False";
         }
         if (o instanceof byte[] b) {
             return "bytes of length " + b.length;
