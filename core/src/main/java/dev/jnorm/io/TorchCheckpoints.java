@@ -88,9 +88,23 @@ public final class TorchCheckpoints {
      * {@link #read(Path)}).
      */
     public static LinkedHashMap<String, Tensor> read(Path file, String entry) throws IOException {
+        return withArchive(file, archive -> archive.materialize(archive.stateDict(entry)));
+    }
+
+    private interface ArchiveReader<T> {
+        T apply(Archive archive) throws IOException;
+    }
+
+    /** Opens, reads and closes; a zip-level failure while reading a record is reported as a corrupted archive. */
+    private static <T> T withArchive(Path file, ArchiveReader<T> reader) throws IOException {
         try (Archive archive = Archive.open(file)) {
-            Dict sd = archive.stateDict(entry);
-            return archive.materialize(sd);
+            try {
+                return reader.apply(archive);
+            } catch (TorchCheckpointException e) {
+                throw e;
+            } catch (IOException | IndexOutOfBoundsException | IllegalStateException e) {
+                throw new TorchCheckpointException(file, "a corrupted zip archive (" + e.getMessage() + ")", e);
+            }
         }
     }
 
@@ -99,7 +113,7 @@ public final class TorchCheckpoints {
      * {@code torch::pickle_save(tensor)}), with the same checks and conversions as {@link #read(Path)}.
      */
     public static Tensor readTensor(Path file) throws IOException {
-        try (Archive archive = Archive.open(file)) {
+        return withArchive(file, archive -> {
             if (!(archive.root instanceof TensorRef t)) {
                 throw new TorchCheckpointException(file, "the checkpoint holds " + Unpickler.describe(archive.root)
                         + ", not a tensor");
@@ -107,7 +121,7 @@ public final class TorchCheckpoints {
             Dict single = new Dict(false);
             single.items.put("tensor", t);
             return archive.materialize(single).get("tensor");
-        }
+        });
     }
 
     /**
@@ -137,23 +151,24 @@ public final class TorchCheckpoints {
      * pickle are still verified.
      */
     public static List<TensorInfo> describe(Path file, String entry) throws IOException {
-        try (Archive archive = Archive.open(file)) {
+        return withArchive(file, archive -> {
             Dict sd = archive.stateDict(entry);
             List<TensorInfo> out = new ArrayList<>();
             for (Map.Entry<Object, Object> e : sd.items.entrySet()) {
                 TensorRef t = (TensorRef) e.getValue();
                 String dtype = Unpickler.STORAGE_DTYPES.get(t.storage().storageClass());
-                long n = 1;
-                for (long s : t.size()) {
-                    n = Math.multiplyExact(n, s);
+                try {
+                    long n = elementSize(dtype);
+                    for (long s : t.size()) {
+                        n = Math.multiplyExact(n, s);
+                    }
+                    out.add(new TensorInfo((String) e.getKey(), dtype, t.size().clone(), n));
+                } catch (ArithmeticException ex) {
+                    throw new TorchCheckpointException(file, "tensor '" + e.getKey() + "' has a size that overflows");
                 }
-                out.add(new TensorInfo((String) e.getKey(), dtype, t.size().clone(),
-                        Math.multiplyExact(n, elementSize(dtype))));
             }
             return out;
-        } catch (ArithmeticException e) {
-            throw new TorchCheckpointException(file, "a tensor's size overflows 64 bits");
-        }
+        });
     }
 
     /** The names a pickle may use: everything else is refused. */
@@ -249,7 +264,7 @@ public final class TorchCheckpoints {
                 ZipFile zip;
                 try {
                     zip = new ZipFile(file.toFile());
-                } catch (ZipException e) {
+                } catch (ZipException | RuntimeException e) {
                     throw new TorchCheckpointException(file, "not a valid zip archive, truncated or corrupted ("
                             + e.getMessage() + ")", e);
                 }
