@@ -606,24 +606,29 @@ public final class TorchCheckpoints {
             return true;
         }
 
-        /** out[i] = storage[offset + Σ_d index_d(i)·stride_d], i in row-major order of {@code shape}. */
-        private static float[] gather(TensorRef t, int[] shape, int n, float[] src) {
-            float[] out = new float[n];
+        /** Called with (i, p) for every element: out[i] = storage[p], p = offset + Σ_d index_d(i)·stride_d. */
+        private interface IndexCopy {
+            void copy(int i, int p);
+        }
+
+        /** Visits the view's elements in row-major order of {@code shape}. */
+        private static void gather(TensorRef t, int[] shape, int n, IndexCopy copy) {
             int[] index = new int[shape.length];
             for (int i = 0; i < n; i++) {
-                out[i] = src[(int) storageIndex(t, index)];
+                copy.copy(i, (int) storageIndex(t, index));
                 next(index, shape);
             }
+        }
+
+        private static float[] gather(TensorRef t, int[] shape, int n, float[] src) {
+            float[] out = new float[n];
+            gather(t, shape, n, (i, p) -> out[i] = src[p]);
             return out;
         }
 
         private static long[] gatherLong(TensorRef t, int[] shape, int n, long[] src) {
             long[] out = new long[n];
-            int[] index = new int[shape.length];
-            for (int i = 0; i < n; i++) {
-                out[i] = src[(int) storageIndex(t, index)];
-                next(index, shape);
-            }
+            gather(t, shape, n, (i, p) -> out[i] = src[p]);
             return out;
         }
 
