@@ -3,7 +3,7 @@
 # copy ceiling) and writes BENCHMARKS.md at the repository root.
 #
 #   bench/run.sh                 the full suite, twice (about 2 x 25 minutes: copy 0.5, normalization 18,
-#                                GemmBench 2 and TrainStepBench + TrainStepNormsBench 5): -f 1 -wi 3 -w 500ms -i 5
+#                                GemmBench 2, TrainStepBench + TrainStepNormsBench 5, FusionBench under 1): -f 1 -wi 3 -w 500ms -i 5
 #                                -r 1s, one JMH invocation per normalization case (all its implementations and
 #                                thread counts back to back), each into bench/target/parts/rNNN-*.json; the rows
 #                                a ratio compares are reported from one round, the one where they were fastest
@@ -121,6 +121,7 @@ else
     done
     jmh "$parts/$r-90-gemm.json" "${defaults[@]}" 'GemmBench'
     jmh "$parts/$r-91-step.json" "${defaults[@]}" 'TrainStep'
+    jmh "$parts/$r-92-fusion.json" "${defaults[@]}" 'FusionBench'
   done
   # the parts' JSON arrays as one, in run order: JMH writes the outer "[" and "]" on lines of their own at column 0,
   # then blank lines; every line inside is indented (Report's parser rejects anything else)
