@@ -24,7 +24,7 @@ import java.util.zip.CRC32;
  *   CPython's (every str, tuple of at least one item, dict and REDUCE result memoized by identity with BINPUT, a
  *   repeated object as BINGET; ints never; the empty tuple never);</li>
  *   <li>the container: caffe2's PyTorchStreamWriter as libtorch 2.5.1 writes it (observed on {@code torch::pickle_save}
- *   output; checked in the parity module): records {@code <name>/data.pkl}, {@code byteorder}, {@code data/<key>}
+ *   output; TorchCheckpointsTest reproduces a committed libtorch file with it byte for byte): records {@code <name>/data.pkl}, {@code byteorder}, {@code data/<key>}
  *   (sorted as strings), {@code version} ("3\n") and {@code .data/serialization_id}; each a stored zip entry with
  *   flags 0x0808, zeroed time and local sizes, an "FB" extra field padding its data to a multiple of 64 bytes and a
  *   data descriptor; then the central directory, a zip64 end record and locator, and the end record.</li>

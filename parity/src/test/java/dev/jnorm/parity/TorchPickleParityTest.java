@@ -81,6 +81,16 @@ class TorchPickleParityTest {
                 + " bit-exact (float32/float64/float16/bfloat16 × whole/transposed/strided slice/select, int64)");
     }
 
+    /** The core module's committed libtorch fixture is what libtorch writes today, byte for byte. */
+    @Test
+    void theCoreFixtureIsLibtorchsOutput() throws IOException {
+        Tensor t = torch.arange(new org.bytedeco.pytorch.Scalar(6.0)).to(ScalarType.Float).reshape(2, 3);
+        byte[] now = torch.pickle_save(new IValue(t)).get();
+        byte[] committed = Files.readAllBytes(Path.of("..", "core", "src", "test", "resources", "dev", "jnorm", "io",
+                "libtorch-pickle-save-2x3.pt"));
+        assertArrayEquals(committed, now);
+    }
+
     @Test
     void foldedConvMatchesLibtorchsFormulaInFloat64() {
         Random rng = new Random(9);
