@@ -80,8 +80,9 @@ public final class Fusion {
      * any other layer, a Linear→BatchNorm1d pair whose sizes do not match, a reparametrized weight.
      *
      * <p>The original model is not changed. The new model holds new containers, the fused layers, and copies of
-     * every Conv2d, Linear and BatchNorm; modules of other kinds (activations, pooling, other norms, user modules)
-     * are the original instances, shared by both models.
+     * every Conv2d, Linear, BatchNorm, InstanceNorm, ReLU, GELU, Flatten, pooling, Dropout (drawing from the same
+     * random stream) and Identity; modules of other kinds (LayerNorm, GroupNorm, RMSNorm, attention, user modules,
+     * and any module with a forward pre-hook) are the original instances, shared by both models.
      *
      * @throws IllegalStateException if any module of the model is in training mode
      */
@@ -132,33 +133,48 @@ public final class Fusion {
             copy.loadStateDict(lin.stateDict());
             return copy.train(false);
         }
-        if (m instanceof BatchNorm bn && bn.forwardPreHooks().isEmpty()
-                && (m.getClass() == BatchNorm1d.class || m.getClass() == BatchNorm2d.class
-                || m.getClass() == BatchNorm3d.class)) {
-            return copyBatchNorm(bn);
+        if (!m.forwardPreHooks().isEmpty() || (m instanceof NormBase n && n.isUninitialized())) {
+            return m; // a reparametrization's hook, or a Lazy layer without state yet: shared, not copied
         }
-        return m;
+        Module copy = switch (m) {
+            case NormBase norm when NORM_BUILDERS.containsKey(m.getClass()) -> copyNorm(norm);
+            case Identity x -> new Identity();
+            case ReLU x when m.getClass() == ReLU.class -> new ReLU();
+            case GELU g when m.getClass() == GELU.class -> new GELU(g.tanh ? "tanh" : "none");
+            case Flatten f when m.getClass() == Flatten.class -> new Flatten(f.startDim, f.endDim);
+            case MaxPool2d p when m.getClass() == MaxPool2d.class -> new MaxPool2d(p.kernelSize, p.stride, p.padding);
+            case AvgPool2d p when m.getClass() == AvgPool2d.class -> new AvgPool2d(p.kernelSize, p.stride, p.padding);
+            case AdaptiveAvgPool2d p when m.getClass() == AdaptiveAvgPool2d.class ->
+                    new AdaptiveAvgPool2d(p.outH, p.outW);
+            case Dropout d when m.getClass() == Dropout.class -> new Dropout(d.p, d.rng); // the same mask stream
+            default -> null;
+        };
+        return copy == null ? m : copy.train(false);
     }
 
-    private static BatchNorm copyBatchNorm(BatchNorm bn) {
-        NormBase.Builder<? extends BatchNorm> b = switch (bn) {
-            case BatchNorm1d x -> BatchNorm1d.builder(bn.numFeatures());
-            case BatchNorm2d x -> BatchNorm2d.builder(bn.numFeatures());
-            default -> BatchNorm3d.builder(bn.numFeatures());
-        };
-        b.eps(bn.eps()).affine(bn.affine()).trackRunningStats(bn.trackRunningStats())
-                .nonFiniteStats(bn.nonFiniteStats());
-        if (bn.momentum() == null) {
+    /** The builders of the norm layers fold copies: the BatchNorm and InstanceNorm families (Lazy ones included). */
+    private static final Map<Class<?>, java.util.function.IntFunction<NormBase.Builder<?>>> NORM_BUILDERS = Map.of(
+            BatchNorm1d.class, BatchNorm1d::builder, BatchNorm2d.class, BatchNorm2d::builder,
+            BatchNorm3d.class, BatchNorm3d::builder, LazyBatchNorm1d.class, BatchNorm1d::builder,
+            LazyBatchNorm2d.class, BatchNorm2d::builder, LazyBatchNorm3d.class, BatchNorm3d::builder,
+            InstanceNorm1d.class, InstanceNorm1d::builder, InstanceNorm2d.class, InstanceNorm2d::builder,
+            InstanceNorm3d.class, InstanceNorm3d::builder);
+
+    /** A materialized copy with the same options, state and frozen flag (a Lazy layer becomes its plain class). */
+    private static NormBase copyNorm(NormBase norm) {
+        NormBase.Builder<?> b = NORM_BUILDERS.get(norm.getClass()).apply(norm.numFeatures());
+        b.eps(norm.eps()).affine(norm.affine()).trackRunningStats(norm.trackRunningStats())
+                .nonFiniteStats(norm.nonFiniteStats());
+        if (norm.momentum() == null) {
             b.cumulativeAverage();
         } else {
-            b.momentum(bn.momentum());
+            b.momentum(norm.momentum());
         }
-        BatchNorm copy = b.build();
-        copy.loadStateDict(bn.stateDict());
-        if (bn.isStatisticsFrozen()) {
-            copy.freezeStatistics();
+        NormBase copy = b.build();
+        copy.loadStateDict(norm.stateDict());
+        if (norm instanceof BatchNorm bn && bn.isStatisticsFrozen()) {
+            ((BatchNorm) copy).freezeStatistics();
         }
-        copy.train(false);
         return copy;
     }
 

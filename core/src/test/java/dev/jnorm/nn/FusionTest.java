@@ -133,7 +133,9 @@ class FusionTest {
         assertNotSame(untracked, f.get(1));            // ... as a copy
         assertInstanceOf(BatchNorm2d.class, f.get(3)); // after an activation: kept
         assertInstanceOf(Identity.class, f.get(5));    // frozen statistics fold like any others
-        assertSame(model.namedChildren().get("6"), f.get(6)); // a stateless module: shared
+        assertInstanceOf(AvgPool2d.class, f.get(6));
+        assertNotSame(model.namedChildren().get("6"), f.get(6)); // every built-in module is copied
+        assertNotSame(model.namedChildren().get("2"), f.get(2));
         // the folded model's keys: the original's minus the folded BatchNorm's, indices unchanged
         List<String> expectedKeys = new ArrayList<>();
         for (String k : before.keySet()) {
@@ -154,9 +156,11 @@ class FusionTest {
             }
         }
         assertSame(frozen, ((Sequential) model).get(5));
-        // the folded copy of a kept BatchNorm is independent of the original
+        // the folded copy of a kept BatchNorm is independent of the original, and so is its mode
         ((BatchNorm2d) f.get(3)).runningMean().storage()[0] += 1f;
         assertEquals(before.get("3.running_mean").toArray()[0], afterRelu.runningMean().toArray()[0], 0f);
+        folded.train();
+        assertTrue(model.modules().stream().noneMatch(Module::isTraining));
     }
 
     @Test
