@@ -133,6 +133,33 @@ class TorchCheckpointsTest {
         assertArrayEquals(real, TorchSaveWriter.zip("archive", records));
     }
 
+    /**
+     * {@code torch.save(sd, f, pickle_protocol=4)} of {@code OrderedDict(w=torch.tensor([1., 2.]))}: protocol 4's
+     * FRAME, SHORT_BINUNICODE, MEMOIZE and STACK_GLOBAL (CPython writes globals as two memoized strings and
+     * STACK_GLOBAL from protocol 4 on), assembled here by CPython's rules.
+     */
+    @Test
+    void readsProtocolFour() throws IOException {
+        StringBuilder body = new StringBuilder();
+        java.util.function.Function<String, String> s = x -> "8c" + String.format("%02x", x.length()) + hex(x) + "94";
+        body.append(s.apply("collections")).append(s.apply("OrderedDict")).append("93").append("94")
+                .append("29").append("52").append("94")
+                .append(s.apply("w"))
+                .append(s.apply("torch._utils")).append(s.apply("_rebuild_tensor_v2")).append("93").append("94")
+                .append("28").append("28").append(s.apply("storage"))
+                .append(s.apply("torch")).append(s.apply("FloatStorage")).append("93").append("94")
+                .append(s.apply("0")).append(s.apply("cpu")).append("4b02").append("74").append("94").append("51")
+                .append("4b00").append("4b02").append("85").append("94").append("4b01").append("85").append("94")
+                .append("89").append("6802").append("29").append("52").append("94")
+                .append("74").append("94").append("52").append("94").append("73").append("2e");
+        byte[] framed = HexFormat.of().parseHex(body.toString());
+        ByteBuffer pkl = ByteBuffer.allocate(2 + 9 + framed.length).order(ByteOrder.LITTLE_ENDIAN);
+        pkl.put((byte) 0x80).put((byte) 4).put((byte) 0x95).putLong(framed.length).put(framed);
+        Path file = write("p4.pt", TorchSaveWriter.archive("archive", pkl.array(),
+                Map.of("0", TorchSaveWriter.floats(new float[] {1, 2}, ByteOrder.LITTLE_ENDIAN)), "little"));
+        assertArrayEquals(new float[] {1, 2}, TorchCheckpoints.read(file).get("w").toArray(), 0f);
+    }
+
     @Test
     void readsAStateDictAsTorchSaveWritesItAndLoadsItBitForBit() throws IOException {
         Module a = model(1);
