@@ -3,7 +3,8 @@
 # copy ceiling) and writes BENCHMARKS.md at the repository root.
 #
 #   bench/run.sh                 the full suite, twice (about 2 x 40 minutes: copy 0.5, normalization 30,
-#                                GemmBench 2, TrainStepBench + TrainStepNormsBench 6, ResNetStepBench 2): -f 1 -wi 3 -w 500ms -i 5
+#                                GemmBench 2, TrainStepBench + TrainStepNormsBench 6, ResNetStepBench 2,
+#                                FusionBench under 1): -f 1 -wi 3 -w 500ms -i 5
 #                                -r 1s, one JMH invocation per normalization case (all its implementations and
 #                                thread counts back to back), each into bench/target/parts/rNNN-*.json; the rows
 #                                a ratio compares are reported from one round, the one where they were fastest
@@ -126,6 +127,7 @@ else
     jmh "$parts/$r-90-gemm.json" "${defaults[@]}" 'GemmBench'
     jmh "$parts/$r-91-step.json" "${defaults[@]}" 'TrainStep'
     jmh "$parts/$r-92-resnet.json" "${defaults[@]}" 'ResNetStepBench'
+    jmh "$parts/$r-93-fusion.json" "${defaults[@]}" 'FusionBench'
   done
   # the parts' JSON arrays as one, in run order: JMH writes the outer "[" and "]" on lines of their own at column 0,
   # then blank lines; every line inside is indented (Report's parser rejects anything else)

@@ -23,7 +23,7 @@ import dev.jnorm.kernels.Kernels;
 
 /**
  * Turns JMH's JSON results ({@code -rf json}) of {@link NormBench}, {@link CopyBench}, {@link GemmBench},
- * {@link TrainStepBench} and {@link TrainStepNormsBench} into BENCHMARKS.md.
+ * {@link TrainStepBench}, {@link TrainStepNormsBench} and {@link FusionBench} into BENCHMARKS.md.
  *
  * <pre>java --add-modules jdk.incubator.vector -cp bench/target/benchmarks.jar dev.jnorm.bench.Report \
  *     RESULT.json[,MORE.json...] OUT.md COMMAND...</pre>
@@ -356,6 +356,7 @@ public final class Report {
         gemm(md, byKey);
         trainStep(md, byKey);
         resNetStep(md, byKey);
+        fusion(md, byKey);
         return md.toString();
     }
 
@@ -647,6 +648,37 @@ public final class Report {
 
     private static Result resNetResult(Map<String, Result> byKey, String impl, int threads) {
         return byKey.get(rowKey("ResNetStepBench", impl, "threads", Integer.toString(threads)));
+    }
+
+    /** FusionBench: the folded model's eval forward against the unfused one; only when the run has its rows. */
+    private static void fusion(StringBuilder md, Map<String, Result> byKey) {
+        List<Result> rows = new ArrayList<>();
+        for (Result r : byKey.values()) {
+            if (r.bench.equals("FusionBench") && r.method.equals("unfused")) {
+                rows.add(r);
+            }
+        }
+        if (rows.isEmpty()) {
+            return;
+        }
+        rows.sort(java.util.Comparator.comparing((Result r) -> Integer.parseInt(r.params.get("threads"))));
+        md.append("## Inference: BatchNorm folded into the convolutions (`Fusion.fold`)\n\n");
+        md.append("`FusionBench`: eval forward (no graph) of a ResNet-style stack, a stem Conv2d(3→C)–BatchNorm2d–ReLU "
+                + "and residual blocks x + BN(Conv(ReLU(BN(Conv(x))))) each followed by ReLU, 3×3 convolutions "
+                + "without bias, input [8, 3, 32, 32]; the folded model is `Fusion.fold` of the unfused one.\n\n");
+        md.append("| C | blocks | threads | unfused ms | ± | folded ms | ± | unfused ÷ folded |\n");
+        md.append("|---|---|---|---|---|---|---|---|\n");
+        for (Result u : rows) {
+            Result f = byKey.get(key("FusionBench", "folded", u.params));
+            if (f == null) {
+                continue;
+            }
+            md.append("| ").append(u.params.get("channels")).append(" | ").append(u.params.get("blocks"))
+                    .append(" | ").append(u.params.get("threads")).append(" | ").append(ms(u.ms)).append(" | ")
+                    .append(ms(u.errorMs)).append(" | ").append(ms(f.ms)).append(" | ").append(ms(f.errorMs))
+                    .append(" | ").append(ratio(u.ms / f.ms)).append(" |\n");
+        }
+        md.append('\n');
     }
 
     private static Result gemmResult(Map<String, Result> byKey, String impl, GemmCase g, int threads) {

@@ -20,10 +20,11 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-/** The {@code jnorm} command: demo, train, experiments, example. */
+/** The {@code jnorm} command: demo, train, experiments, example, inspect. */
 @Command(name = "jnorm", mixinStandardHelpOptions = true, version = "jnorm 0.1.0",
         description = "PyTorch-exact normalization layers in pure Java: see what normalization does to training.",
         subcommands = {Main.Demo.class, Main.Train.class, ExperimentsCommand.class, Main.Example.class,
+                InspectCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Callable<Integer> {
     @CommandLine.Spec

@@ -12,8 +12,8 @@ import java.util.Arrays;
  * {@code AdaptiveAvgPool2d(1)} is global average pooling. Sums in double.
  */
 public class AdaptiveAvgPool2d extends Module {
-    private final int outH;
-    private final int outW;
+    final int outH; // package-private (and outW): Fusion copies the module
+    final int outW;
 
     /** A square output grid (1 = global average pooling). */
     public AdaptiveAvgPool2d(int outputSize) {

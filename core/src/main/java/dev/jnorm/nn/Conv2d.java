@@ -60,6 +60,26 @@ public class Conv2d extends Module {
         registerParameter("bias", bias ? Tensor.uniform(rng, -bound, bound, outChannels) : null);
     }
 
+    public int inChannels() {
+        return inChannels;
+    }
+
+    public int outChannels() {
+        return outChannels;
+    }
+
+    public int kernelSize() {
+        return kernelSize;
+    }
+
+    public int stride() {
+        return stride;
+    }
+
+    public int padding() {
+        return padding;
+    }
+
     /** The weight the forward uses: the parameter, or the tensor a reparametrization computed. */
     public Tensor weight() {
         return tensor("weight");

@@ -11,8 +11,8 @@ import java.util.Random;
  * noise ∈ {0, 1/(1 − p)} (so NaN·0 stays NaN), p = 0 returns the input itself and p = 1 gives x·0.
  */
 public class Dropout extends Module {
-    private final double p;
-    private final Random rng;
+    final double p; // package-private (and rng): Fusion copies the module
+    final Random rng;
 
     /** Draws masks from {@link Init#defaultRandom()}. */
     public Dropout(double p) {

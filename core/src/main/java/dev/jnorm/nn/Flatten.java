@@ -9,8 +9,8 @@ import java.util.Arrays;
  * end) into one. Defaults start_dim=1, end_dim=-1 keep the batch dimension. A view: gradients flow back reshaped.
  */
 public class Flatten extends Module {
-    private final int startDim;
-    private final int endDim;
+    final int startDim; // package-private (and endDim): Fusion copies the module
+    final int endDim;
 
     /** Flatten(start_dim=1, end_dim=-1). */
     public Flatten() {

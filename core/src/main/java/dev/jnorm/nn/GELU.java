@@ -16,7 +16,7 @@ public class GELU extends Module {
     private static final double SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
     private static final double KAPPA = 0.044715;
 
-    private final boolean tanh;
+    final boolean tanh; // package-private: Fusion copies the module
 
     /** GELU(approximate='none'). */
     public GELU() {

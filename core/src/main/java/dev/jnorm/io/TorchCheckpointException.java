@@ -1,0 +1,29 @@
+package dev.jnorm.io;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+/**
+ * A file that is not a checkpoint jnorm can read safely: not a {@code torch.save} zip archive (or the legacy
+ * pre-1.6 format), truncated or corrupted (a CRC or structure check failed), a pickle that names a global or
+ * callable outside the allow-list, or a tensor jnorm cannot represent. The message starts with the file and says
+ * what is wrong; nothing was executed and nothing was loaded.
+ */
+public class TorchCheckpointException extends IOException {
+    private final Path file;
+
+    public TorchCheckpointException(Path file, String problem) {
+        super(file + ": " + problem);
+        this.file = file;
+    }
+
+    public TorchCheckpointException(Path file, String problem, Throwable cause) {
+        super(file + ": " + problem, cause);
+        this.file = file;
+    }
+
+    /** The file that failed to read. */
+    public Path file() {
+        return file;
+    }
+}
