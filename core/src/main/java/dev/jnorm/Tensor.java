@@ -306,7 +306,11 @@ public final class Tensor {
                 throw new IllegalStateException(who + ": " + describe() + " was released when its Scope closed; "
                         + "keep it with scope.keep(t), or copy what you need (toArray(), copy()) inside the scope");
             }
-            throw new IllegalStateException(who + ": tensor is int64; use longStorage()");
+            if (who.equals("Tensor.storage")) {
+                throw new IllegalStateException(who + ": tensor is int64; use longStorage()");
+            }
+            throw new IllegalArgumentException(who + ": int64 tensor of shape " + Arrays.toString(shape)
+                    + ": this op supports float32 only");
         }
         return d;
     }

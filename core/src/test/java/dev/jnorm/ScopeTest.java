@@ -323,6 +323,20 @@ class ScopeTest {
         assertFalse(BufferPool.claim(BufferPool.uninitialized(8192)), "no tracking after the scope ended");
     }
 
+    @Test
+    void opsOnAnInt64TensorSayTheySupportFloat32Only() {
+        Tensor n = Tensor.ofLong(new long[] {1, 2}, 2);
+        Tensor m = Tensor.ofLong(new long[] {1, 2, 3, 4}, 2, 2);
+        for (Executable op : new Executable[] {() -> n.mul(2f), () -> n.add(2f), n::sum, n::mean, n::relu,
+                () -> m.matmul(m), () -> n.add(n), () -> n.mul(n)}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, op);
+            String m = e.getMessage().toLowerCase(java.util.Locale.ROOT);
+            assertTrue(m.contains("int64") && m.contains("float"), e.getMessage());
+        }
+        IllegalStateException e = assertThrows(IllegalStateException.class, n::storage);
+        assertEquals("Tensor.storage: tensor is int64; use longStorage()", e.getMessage());
+    }
+
     // ---------------------------------------------------------------- the idioms, against the plain code
 
     private static Sequential net() {
