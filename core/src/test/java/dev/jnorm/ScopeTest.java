@@ -330,8 +330,8 @@ class ScopeTest {
         for (Executable op : new Executable[] {() -> n.mul(2f), () -> n.add(2f), n::sum, n::mean, n::relu,
                 () -> m.matmul(m), () -> n.add(n), () -> n.mul(n)}) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, op);
-            String m = e.getMessage().toLowerCase(java.util.Locale.ROOT);
-            assertTrue(m.contains("int64") && m.contains("float"), e.getMessage());
+            String msg = e.getMessage().toLowerCase(java.util.Locale.ROOT);
+            assertTrue(msg.contains("int64") && msg.contains("float"), e.getMessage());
         }
         IllegalStateException e = assertThrows(IllegalStateException.class, n::storage);
         assertEquals("Tensor.storage: tensor is int64; use longStorage()", e.getMessage());
