@@ -11,7 +11,7 @@
 #                                together. JNORM_BENCH_ROUNDS=n: n rounds instead of 2 (ignored with JMH-ARGS);
 #                                JNORM_BENCH_ITERATIONS='-wi 2 -w 300ms -i 3 -r 500ms': other iteration settings
 #   bench/run.sh JMH-ARGS...     your JMH arguments instead of those defaults, e.g. a quick look at one case:
-#                                bench/run.sh -wi 1 -w 200ms -i 1 -r 500ms -p op=ln_4096x1024 -p threads=1 'NormBench'
+#                                bench/run.sh -wi 1 -w 200ms -i 1 -r 500ms -p op=ln_4096x1024 -p threads=1 '\.NormBench\.'
 #                                or one family: ... 'GemmBench', ... 'TrainStep' (both step benchmarks)
 #
 # Always added: -foe true (a failing benchmark stops the run), -prof gc (allocation per call) and -rf json; the
@@ -113,7 +113,7 @@ else
   parts="$here/target/parts"
   rm -rf "$parts"
   mkdir -p "$parts"
-  ops=$("$java" "${jvm[@]}" -jar "$jar" -lp 'NormBench.jnormFwd$' 2>>"$log" \
+  ops=$("$java" "${jvm[@]}" -jar "$jar" -lp '\.NormBench\.jnormFwd$' 2>>"$log" \
         | sed -n 's/^ *param "op" = {\(.*\)}$/\1/p' | tr -d ' ' | tr ',' ' ' || true)
   [ -n "$ops" ] || { echo "bench/run.sh: could not list NormBench's cases (java -jar $jar -lp)" >&2; exit 1; }
   for round in $(seq 1 "$rounds"); do
@@ -121,7 +121,7 @@ else
     jmh "$parts/$r-00-copy.json" "${defaults[@]}" 'CopyBench'
     i=10
     for op in $ops; do
-      jmh "$parts/$r-$i-$op.json" "${defaults[@]}" -p "op=$op" 'NormBench'
+      jmh "$parts/$r-$i-$op.json" "${defaults[@]}" -p "op=$op" '\.NormBench\.'
       i=$((i + 1))
     done
     jmh "$parts/$r-90-gemm.json" "${defaults[@]}" 'GemmBench'
