@@ -1,5 +1,7 @@
 package dev.jnorm.bench;
 
+import java.util.Map;
+
 import dev.jnorm.Scope;
 import dev.jnorm.Tensor;
 import dev.jnorm.nn.BatchNorm2d;
@@ -7,7 +9,6 @@ import dev.jnorm.nn.GroupNorm;
 import dev.jnorm.nn.InstanceNorm2d;
 import dev.jnorm.nn.LayerNorm;
 import dev.jnorm.nn.Module;
-import dev.jnorm.nn.NormBase;
 import dev.jnorm.nn.RMSNorm;
 
 /**
@@ -34,17 +35,20 @@ final class ModuleEvalCase implements NormBench.Case {
             case GN32 -> GroupNorm.builder(32, s[1]).eps(Op.EPS).build();
             case IN2D -> new InstanceNorm2d(s[1]);
         };
-        NormBase norm = (NormBase) module;
-        copy(d.weight, norm.weight());
-        copy(d.bias, norm.bias());
-        copy(d.runningMean, norm.runningMean());
-        copy(d.runningVar, norm.runningVar());
+        // the data's parameters and statistics through the state dict (LayerNorm and RMSNorm are not NormBase)
+        Map<String, Tensor> state = module.stateDict();
+        put(state, "weight", d.weight);
+        put(state, "bias", d.bias);
+        put(state, "running_mean", d.runningMean);
+        put(state, "running_var", d.runningVar);
+        module.loadStateDict(state);
         module.eval();
     }
 
-    private static void copy(float[] from, Tensor to) {
-        if (to != null && from.length == to.numel()) {
-            System.arraycopy(from, 0, to.storage(), 0, from.length);
+    private static void put(Map<String, Tensor> state, String key, float[] values) {
+        Tensor t = state.get(key);
+        if (t != null && values.length == t.numel()) {
+            state.put(key, Tensor.of(values, t.shape()));
         }
     }
 

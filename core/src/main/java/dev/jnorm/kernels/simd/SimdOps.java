@@ -585,37 +585,23 @@ final class SimdOps {
 
     /**
      * {@link #normalizeInDouble} per column of [rows, C] for rows [r0, r1), the coefficients arrays over C.
-     * NB: blocks of two double vectors of columns keep their six coefficient vectors in registers.
+     * NB: row by row, each row read and written once in storage order, the three coefficient arrays (3·C doubles)
+     * staying in L1; blocks of columns carried down all rows read x in strides of C floats instead.
      */
     static void normalizeColumnsInDouble(float[] x, int r0, int r1, int c, double[] mean, double[] scale,
                                          double[] shift, float[] y) {
         int step = HALF.length();
-        int j = 0;
-        for (; j <= c - 2 * step; j += 2 * step) { // main
-            DoubleVector m0 = DoubleVector.fromArray(DOUBLE, mean, j);
-            DoubleVector m1 = DoubleVector.fromArray(DOUBLE, mean, j + step);
-            DoubleVector s0 = DoubleVector.fromArray(DOUBLE, scale, j);
-            DoubleVector s1 = DoubleVector.fromArray(DOUBLE, scale, j + step);
-            DoubleVector t0 = DoubleVector.fromArray(DOUBLE, shift, j);
-            DoubleVector t1 = DoubleVector.fromArray(DOUBLE, shift, j + step);
-            for (int r = r0; r < r1; r++) {
-                int base = r * c + j;
-                narrowInto(widen(x, base).sub(m0).fma(s0, t0), y, base);
-                narrowInto(widen(x, base + step).sub(m1).fma(s1, t1), y, base + step);
+        int vecEnd = c - c % step;
+        for (int r = r0; r < r1; r++) {
+            int base = r * c;
+            for (int j = 0; j < vecEnd; j += step) { // main
+                DoubleVector m = DoubleVector.fromArray(DOUBLE, mean, j);
+                DoubleVector sc = DoubleVector.fromArray(DOUBLE, scale, j);
+                DoubleVector sh = DoubleVector.fromArray(DOUBLE, shift, j);
+                narrowInto(widen(x, base + j).sub(m).fma(sc, sh), y, base + j);
             }
-        }
-        for (; j <= c - step; j += step) { // vector tail
-            DoubleVector m0 = DoubleVector.fromArray(DOUBLE, mean, j), s0 = DoubleVector.fromArray(DOUBLE, scale, j);
-            DoubleVector t0 = DoubleVector.fromArray(DOUBLE, shift, j);
-            for (int r = r0; r < r1; r++) {
-                int base = r * c + j;
-                narrowInto(widen(x, base).sub(m0).fma(s0, t0), y, base);
-            }
-        }
-        for (; j < c; j++) { // scalar tail
-            for (int r = r0; r < r1; r++) {
-                int i = r * c + j;
-                y[i] = (float) Math.fma(x[i] - mean[j], scale[j], shift[j]);
+            for (int j = vecEnd; j < c; j++) { // scalar tail, same rounding as a lane
+                y[base + j] = (float) Math.fma(x[base + j] - mean[j], scale[j], shift[j]);
             }
         }
     }
