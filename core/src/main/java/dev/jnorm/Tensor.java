@@ -296,8 +296,8 @@ public final class Tensor {
     }
 
     /**
-     * The live float array, checked: a released tensor (its scope closed) or an int64 one is an
-     * {@link IllegalStateException} from {@code who}.
+     * The live float array, checked: a released tensor (its scope closed) is an {@link IllegalStateException}, an
+     * int64 one an {@link IllegalArgumentException} (the op supports float32 only), each from {@code who}.
      */
     float[] data(String who) {
         float[] d = storage.floats();
@@ -305,9 +305,6 @@ public final class Tensor {
             if (storage.isReleased()) {
                 throw new IllegalStateException(who + ": " + describe() + " was released when its Scope closed; "
                         + "keep it with scope.keep(t), or copy what you need (toArray(), copy()) inside the scope");
-            }
-            if (who.equals("Tensor.storage")) {
-                throw new IllegalStateException(who + ": tensor is int64; use longStorage()");
             }
             throw new IllegalArgumentException(who + ": int64 tensor of shape " + Arrays.toString(shape)
                     + ": this op supports float32 only");
@@ -382,6 +379,9 @@ public final class Tensor {
      * it, this method throws {@link IllegalStateException} like every accessor of a released tensor.
      */
     public float[] storage() {
+        if (isLong()) { // an accessor, not an op: point to the int64 one
+            throw new IllegalStateException("Tensor.storage: tensor is int64; use longStorage()");
+        }
         return data("Tensor.storage");
     }
 
