@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.DataInputStream;
+import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -53,8 +54,24 @@ class MpiProcessGroupTest {
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         // by name, not path: Open MPI takes an absolute /bin/mpirun as --prefix /
         List<String> cmd = new ArrayList<>(List.of("mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", "2",
-                "--mca", "btl", "self,vader", java, "--add-modules", "jdk.incubator.vector",
-                "--enable-native-access=ALL-UNNAMED", "-cp", cp, MpiWorker.class.getName()));
+                "--mca", "btl", "self,vader", java));
+        String modulePath = System.getProperty("jdk.module.path");
+        if (MpiWorker.class.getModule().isNamed() && modulePath != null) {
+            // core on the module path, as surefire runs these tests: the workers too, with the test classes patched
+            // into dev.jnorm, and native access granted to the module by name
+            String testClasses = null;
+            for (String entry : cp.split(File.pathSeparator)) {
+                if (Files.isRegularFile(Path.of(entry, MpiWorker.class.getName().replace('.', '/') + ".class"))) {
+                    testClasses = entry;
+                }
+            }
+            assertTrue(testClasses != null, "no test-classes entry holds MpiWorker in " + cp);
+            cmd.addAll(List.of("-p", modulePath, "--patch-module", "dev.jnorm=" + testClasses,
+                    "--enable-native-access=dev.jnorm", "-m", "dev.jnorm/" + MpiWorker.class.getName()));
+        } else {
+            cmd.addAll(List.of("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-cp", cp,
+                    MpiWorker.class.getName()));
+        }
         cmd.addAll(List.of(workerArgs));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         byte[][] out = new byte[1][];
