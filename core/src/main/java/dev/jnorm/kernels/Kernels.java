@@ -46,12 +46,20 @@ public final class Kernels {
                             .newInstance();
                     name = "vector";
                 } catch (ReflectiveOperationException | LinkageError e) {
+                    // Typically NoClassDefFoundError for jdk/incubator/vector/*: on the class path the incubator
+                    // module is resolved only when the JVM is told to. This runs once (class initialization), so
+                    // the warning is logged once per JVM.
+                    Throwable cause = e instanceof java.lang.reflect.InvocationTargetException ite
+                            && ite.getCause() != null ? ite.getCause() : e;
                     if (Boolean.getBoolean("jnorm.requireSimd")) {
-                        throw new IllegalStateException("jnorm: -Djnorm.requireSimd=true but the Vector API kernels "
-                                + "could not be loaded (run with --add-modules jdk.incubator.vector)", e);
+                        throw new IllegalStateException("jnorm: -Djnorm.requireSimd=true, but the Vector API kernels "
+                                + "cannot be loaded: this JVM runs without the module jdk.incubator.vector. Start "
+                                + "java with --add-modules jdk.incubator.vector (cause: " + cause + ")", cause);
                     }
-                    LOG.log(System.Logger.Level.WARNING, "jnorm: Vector API unavailable (" + e
-                            + "); using the scalar reference kernels. Add --add-modules jdk.incubator.vector.");
+                    LOG.log(System.Logger.Level.WARNING, "jnorm: this JVM runs without the module "
+                            + "jdk.incubator.vector, so jnorm uses its scalar reference kernels: correct results, "
+                            + "several times slower. Start java with --add-modules jdk.incubator.vector to use the "
+                            + "Vector API kernels (-Djnorm.requireSimd=true makes this an error). Cause: " + cause);
                 }
             }
             BATCH_NORM = bn;
