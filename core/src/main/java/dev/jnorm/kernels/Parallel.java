@@ -13,7 +13,9 @@ import java.util.function.IntConsumer;
  * <p>Settings: {@code -Djnorm.threads=N} sets the pool's size at startup (default: all cores, that is
  * {@link Runtime#availableProcessors()}); {@link #setThreads(int)} changes it at run time. N counts the calling thread:
  * a loop runs on the caller plus up to N − 1 daemon helper threads named {@code jnorm-1}, {@code jnorm-2}, …, so
- * {@code -Djnorm.threads=1} runs everything on the caller and starts no thread.
+ * {@code -Djnorm.threads=1} runs everything on the caller and starts no thread. A value below 1 makes the class's
+ * initialization fail with an {@link IllegalArgumentException}; one that is not an integer is ignored
+ * ({@link Integer#getInteger(String, int)}).
  *
  * <p>Determinism: kernels split their work into tasks whose boundaries depend only on the problem size and merge
  * partial results in a fixed order, so results are bit-identical whatever the thread count (unlike
