@@ -90,7 +90,16 @@ public final class BufferPool {
      * output element a kernel forgot to write shows up in any test instead of reading as a plausible 0 (the core test
      * suite runs this way).
      */
-    private static final String MODE = System.getProperty("jnorm.bufferPool", "on");
+    private static final String MODE = mode(System.getProperty("jnorm.bufferPool", "on"));
+
+    /** {@code -Djnorm.bufferPool}: one of {@code on}, {@code off}, {@code poison}; anything else is refused. */
+    static String mode(String value) {
+        String v = value.trim();
+        if (!v.equals("on") && !v.equals("off") && !v.equals("poison")) {
+            throw new IllegalArgumentException("jnorm.bufferPool must be on, off or poison, got '" + value + "'");
+        }
+        return v;
+    }
 
     private static volatile boolean enabled = !"off".equals(MODE);
     private static final boolean POISON = "poison".equals(MODE);

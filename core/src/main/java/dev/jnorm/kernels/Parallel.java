@@ -13,9 +13,9 @@ import java.util.function.IntConsumer;
  * <p>Settings: {@code -Djnorm.threads=N} sets the pool's size at startup (default: all cores, that is
  * {@link Runtime#availableProcessors()}); {@link #setThreads(int)} changes it at run time. N counts the calling thread:
  * a loop runs on the caller plus up to N − 1 daemon helper threads named {@code jnorm-1}, {@code jnorm-2}, …, so
- * {@code -Djnorm.threads=1} runs everything on the caller and starts no thread. A value below 1 makes the class's
- * initialization fail with an {@link IllegalArgumentException}; one that is not an integer is ignored
- * ({@link Integer#getInteger(String, int)}).
+ * {@code -Djnorm.threads=1} runs everything on the caller and starts no thread. A value that is not a positive
+ * integer makes the class's initialization fail with an {@link IllegalArgumentException} that names the property
+ * and the value (wrapped in the {@link ExceptionInInitializerError} of the first call).
  *
  * <p>Determinism: kernels split their work into tasks whose boundaries depend only on the problem size and merge
  * partial results in a fixed order, so results are bit-identical whatever the thread count (unlike
@@ -39,8 +39,24 @@ public final class Parallel {
     /** True on the pool's helper threads: a loop nested in a task runs on its own thread (no nested waits). */
     private static final ThreadLocal<Boolean> IN_TASK = ThreadLocal.withInitial(() -> false);
 
-    private static volatile Pool pool = new Pool(
-            Integer.getInteger("jnorm.threads", Runtime.getRuntime().availableProcessors()));
+    private static volatile Pool pool = new Pool(threadsSetting(System.getProperty("jnorm.threads")));
+
+    /** {@code -Djnorm.threads}: unset means all cores; otherwise a positive integer, and anything else is refused. */
+    static int threadsSetting(String value) {
+        if (value == null) {
+            return Runtime.getRuntime().availableProcessors();
+        }
+        int n;
+        try {
+            n = Integer.parseInt(value.trim());
+        } catch (NumberFormatException e) {
+            n = 0;
+        }
+        if (n < 1) {
+            throw new IllegalArgumentException("jnorm.threads must be a positive integer, got '" + value + "'");
+        }
+        return n;
+    }
 
     /**
      * How long an idle helper keeps polling for the next loop before it parks. NB: a training step issues hundreds of
