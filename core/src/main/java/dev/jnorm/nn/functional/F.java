@@ -99,9 +99,8 @@ public final class F {
      * @param eps            added to the variance, finite and ≥ 0 (PyTorch's default: 1e-5)
      * @return y, x's shape and memory format; recorded for autograd when grad mode is on and an input requires grad
      * @throws IllegalArgumentException when x is not float32 or has too few dims; a per-channel tensor is not float32
-     *         [C]; only one running buffer is given; eps or momentum is out of range; use_input_stats has a single
-     *         spatial element ("Expected more than 1 spatial element when training"); or running statistics are
-     *         missing without use_input_stats
+     *         [C]; eps or momentum is out of range; use_input_stats has a single spatial element ("Expected more
+     *         than 1 spatial element when training"); or running statistics are missing without use_input_stats
      * @throws IllegalStateException when a tensor argument was released (its {@link dev.jnorm.Scope} closed)
      */
     public static Tensor instanceNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
