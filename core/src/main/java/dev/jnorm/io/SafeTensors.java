@@ -125,7 +125,8 @@ public final class SafeTensors {
      *
      * @param tensors the tensors by name (float32 or int64, any shape)
      * @param file    the target; replaced atomically when it exists
-     * @throws IllegalArgumentException for a null or reserved name, an unpaired surrogate in a name, or a null tensor
+     * @throws IllegalArgumentException for a null or reserved name, an unpaired surrogate in a name, a null tensor,
+     *         or a header beyond {@link #MAX_HEADER_BYTES}
      * @throws IOException if the file cannot be written; an existing target is then left untouched
      */
     public static void write(Map<String, Tensor> tensors, Path file) throws IOException {
@@ -141,8 +142,8 @@ public final class SafeTensors {
      * @param tensors  the tensors by name
      * @param metadata string entries for the header's {@code __metadata__}
      * @param file     the target; replaced atomically when it exists
-     * @throws IllegalArgumentException for a null or reserved name or key, an unpaired surrogate in a string, or a
-     *                                  null tensor
+     * @throws IllegalArgumentException for a null or reserved name or key, an unpaired surrogate in a string, a
+     *                                  null tensor, or a header beyond {@link #MAX_HEADER_BYTES}
      * @throws IOException if the file cannot be written; an existing target is then left untouched
      */
     public static void write(Map<String, Tensor> tensors, Map<String, String> metadata, Path file)
