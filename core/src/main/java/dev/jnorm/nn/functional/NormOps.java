@@ -231,10 +231,7 @@ public final class NormOps {
         int c = x.size(1);
         inner(who, x, 2);
         checkChannelArguments(a, c);
-        if ((a.runningMean() == null) != (a.runningVar() == null)) {
-            throw new IllegalArgumentException(who + ": running_mean and running_var must both be given or both "
-                    + "be null, got " + (a.runningMean() == null ? "only running_var" : "only running_mean"));
-        }
+        checkRunningPair(a);
         if (a.training()) {
             checkMoreThanOneValuePerChannel(who, x);
             requireUpdate(a);
@@ -336,6 +333,7 @@ public final class NormOps {
         checkRank(who, x, 3, "(N, C, *) with at least one spatial dimension");
         int n = x.size(0), c = x.size(1), inner = inner(who, x, 2);
         checkChannelArguments(a, c);
+        checkRunningPair(a);
         checkMoreThanOneSpatialElement(who, x, 2);
         if (a.runningMean() != null) {
             requireUpdate(a);
@@ -456,6 +454,17 @@ public final class NormOps {
         System.arraycopy(newMean, 0, rm, 0, c);
         System.arraycopy(newVar, 0, rv, 0, c);
         update.stored();
+    }
+
+    /**
+     * running_mean and running_var come as a pair (a deliberate difference: ATen updates whichever one is defined;
+     * docs/seed-notes.md).
+     */
+    private static void checkRunningPair(ChannelNormArgs a) {
+        if ((a.runningMean() == null) != (a.runningVar() == null)) {
+            throw new IllegalArgumentException(a.who() + ": running_mean and running_var must both be given or both "
+                    + "be null, got " + (a.runningMean() == null ? "only running_var" : "only running_mean"));
+        }
     }
 
     private static void requireUpdate(ChannelNormArgs a) {
