@@ -73,7 +73,7 @@ public record Dataset(float[] images, int[] labels, int[] sampleShape, int numCl
      *
      * @param indices sample indices in [0, size()); repeats allowed
      * @return a new dataset of indices.length samples
-     * @throws IllegalArgumentException if the subset would not fit in a Java array
+     * @throws IllegalArgumentException if the subset would not fit in a Java array or the maximum heap
      */
     public Dataset subset(int[] indices) {
         int per = sampleSize();
@@ -105,7 +105,7 @@ public record Dataset(float[] images, int[] labels, int[] sampleShape, int numCl
      *
      * @param indices sample indices in [0, size())
      * @return the inputs (N, *sampleShape), e.g. (N, C, H, W), and the labels
-     * @throws IllegalArgumentException if the batch would not fit in a Java array
+     * @throws IllegalArgumentException if the batch would not fit in a Java array or the maximum heap
      */
     public Batch batch(int[] indices) {
         Dataset d = subset(indices);

@@ -18,7 +18,8 @@ public final class MiniBatches {
     private final Random rng;
 
     /**
-     * {@code DataLoader(data, batch_size, shuffle, drop_last, generator=torch.Generator().manual_seed(seed))}.
+     * {@code DataLoader(data, batch_size, shuffle, drop_last, generator=torch.Generator().manual_seed(seed))}
+     * (the shuffled orders differ from PyTorch's; the reproducibility is the same).
      *
      * @param data the dataset
      * @param batchSize samples per batch, &gt; 0

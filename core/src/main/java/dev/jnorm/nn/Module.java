@@ -526,7 +526,8 @@ public abstract class Module {
     /**
      * The part inside the parentheses of PyTorch's repr, PyTorch's {@code extra_repr()}; empty by default.
      *
-     * @return the arguments as PyTorch prints them, e.g. {@code "64, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True"}
+     * @return the arguments as PyTorch prints them, e.g.
+     *     {@code "64, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True"}
      */
     protected String extraRepr() {
         return "";
