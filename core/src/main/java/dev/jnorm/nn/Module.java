@@ -18,10 +18,10 @@ import java.util.function.Consumer;
  * names, and a {@code print(model)}-style {@link #toString()}.
  *
  * <p>Subclasses implement {@link #forwardImpl(Tensor)}; callers use {@link #forward(Tensor)}, which runs the
- * pre-hooks first. Thread-safety (docs/reliability.md §4): eval-mode forwards of the normalization layers and
- * stateless blocks may run from many threads at once; training (forward, backward, optimizer step) of one module
- * from several threads is not supported, and BatchNorm/InstanceNorm reject overlapping training-mode forwards with
- * an {@link IllegalStateException}.
+ * pre-hooks first. Thread-safety (docs/reliability.md, "Concurrency"): eval-mode forwards of the normalization
+ * layers and stateless blocks may run from many threads at once; training (forward, backward, optimizer step) of
+ * one module from several threads is not supported, and BatchNorm/InstanceNorm reject overlapping training-mode
+ * forwards with an {@link IllegalStateException}.
  */
 public abstract class Module {
     private final LinkedHashMap<String, Tensor> parameters = new LinkedHashMap<>();
