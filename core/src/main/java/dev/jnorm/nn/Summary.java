@@ -14,14 +14,36 @@ import java.util.Map;
  *
  * <p>Output shapes come from one forward pass of a zero batch of 2 samples in eval mode without autograd (so
  * running statistics and other state are untouched; each module's train/eval mode is restored afterwards).
+ * PyTorch itself has no summary; this is the shape of Keras' table (and of the torchinfo package's).
+ *
+ * @param rows one row per layer, in forward order
+ * @param inputShape the sample shape, without the batch dim
+ * @param totalParams elements of all parameters
+ * @param trainableParams elements of the parameters that require grad
+ * @param bufferElements elements of the state dict that are not parameters (running statistics, counters)
  */
 public record Summary(List<Row> rows, int[] inputShape, long totalParams, long trainableParams, long bufferElements) {
 
-    /** One layer: its dotted name, class name, output shape with the batch as -1, and own parameter count. */
+    /**
+     * One layer: its dotted name, class name, output shape with the batch as -1, and own parameter count.
+     *
+     * @param name the state-dict prefix ("0", "1.2"), or "(model)" for a model that is not a Sequential
+     * @param type the class name PyTorch prints ({@link Module#name()})
+     * @param outputShape the layer's output shape with the batch dim as -1
+     * @param params elements of the layer's parameters, its children's included
+     */
     public record Row(String name, String type, int[] outputShape, long params) {
     }
 
-    /** Summarizes {@code model} for samples of {@code sampleShape} (without the batch dimension). */
+    /**
+     * Summarizes {@code model} for samples of {@code sampleShape} (without the batch dimension).
+     *
+     * @param model the model; its state is not changed and its modes are restored
+     * @param sampleShape the shape of one input sample, e.g. 1, 28, 28
+     * @return the summary
+     * @throws IllegalArgumentException if a layer rejects the input shape (the layer's own message)
+     * @throws IllegalStateException if the model holds an uninitialized Lazy layer that the forward does not reach
+     */
     public static Summary of(Module model, int... sampleShape) {
         int[] full = new int[sampleShape.length + 1];
         full[0] = 2;
