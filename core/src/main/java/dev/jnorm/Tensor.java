@@ -569,9 +569,10 @@ public final class Tensor {
      * A copy of the elements of an INT64 tensor, in row-major order.
      *
      * @return a new array of {@link #numel()} elements
-     * @throws IllegalStateException when this tensor is float32
+     * @throws IllegalStateException when this tensor is float32, or released
      */
     public long[] toLongArray() {
+        checkLive("Tensor.toLongArray");
         if (!isLong()) {
             throw new IllegalStateException("Tensor.toLongArray: tensor is float32; use toArray()");
         }
@@ -1197,7 +1198,7 @@ public final class Tensor {
         long n = numel(shape);
         if (n > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException(who + ": shape " + Arrays.toString(shape)
-                    + " has more elements than a Java array can hold (" + Integer.MAX_VALUE + ")");
+                    + " has more elements than a Java array can hold (" + (Integer.MAX_VALUE - 8) + ")");
         }
         // An allocation larger than the whole heap can only end in OutOfMemoryError: say so clearly instead.
         long bytes = 4L * n;

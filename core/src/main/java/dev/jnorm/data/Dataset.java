@@ -73,9 +73,16 @@ public record Dataset(float[] images, int[] labels, int[] sampleShape, int numCl
      *
      * @param indices sample indices in [0, size()); repeats allowed
      * @return a new dataset of indices.length samples
-     * @throws IllegalArgumentException if the subset would not fit in a Java array or the maximum heap
+     * @throws IllegalArgumentException if an index is outside [0, size()), or the subset would not fit in a Java
+     *         array or the maximum heap
      */
     public Dataset subset(int[] indices) {
+        for (int i : indices) {
+            if (i < 0 || i >= size()) {
+                throw new IllegalArgumentException("Dataset: sample index " + i + " out of range [0, " + size()
+                        + ")");
+            }
+        }
         int per = sampleSize();
         float[] x = new float[Sizes.allocatable("Dataset", "subset [indices, *sample shape]", 4, indices.length, per)];
         int[] y = new int[indices.length];
@@ -91,8 +98,12 @@ public record Dataset(float[] images, int[] labels, int[] sampleShape, int numCl
      *
      * @param n the number of samples, &ge; 0
      * @return a new dataset of min(n, size()) samples
+     * @throws IllegalArgumentException if n &lt; 0
      */
     public Dataset head(int n) {
+        if (n < 0) {
+            throw new IllegalArgumentException("Dataset: head(n) needs n >= 0, got " + n);
+        }
         int k = Math.min(n, size());
         int[] idx = new int[k];
         Arrays.setAll(idx, i -> i);
@@ -105,7 +116,8 @@ public record Dataset(float[] images, int[] labels, int[] sampleShape, int numCl
      *
      * @param indices sample indices in [0, size())
      * @return the inputs (N, *sampleShape), e.g. (N, C, H, W), and the labels
-     * @throws IllegalArgumentException if the batch would not fit in a Java array or the maximum heap
+     * @throws IllegalArgumentException if an index is outside [0, size()), or the batch would not fit in a Java
+     *         array or the maximum heap
      */
     public Batch batch(int[] indices) {
         Dataset d = subset(indices);

@@ -340,8 +340,8 @@ public class Conv2d extends Module {
                                 }
                                 continue;
                             }
-                            // NB: plain loops, not arraycopy/fill: the runs are a row long (7 to 28 here), where the
-                            // calls cost more than the copying
+                            // NB: plain loops, not arraycopy/fill: the runs are one output row long, a few dozen
+                            // floats in a small CNN, where a call costs more than the copying
                             int src = xOff + (ch * h + ih) * w - padding + kj; // + ow·stride: the tap of output ow
                             for (int ow = 0; ow < Math.min(ow0, outW); ow++) { // taps left of the image
                                 col[dst + ow] = 0f;

@@ -5,6 +5,7 @@ import dev.jnorm.Tensor;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -102,7 +103,7 @@ public record Summary(List<Row> rows, int[] inputShape, long totalParams, long t
         cells.add(new String[] {"Layer (type)", "Output Shape", "Param #"});
         for (Row r : rows) {
             cells.add(new String[] {r.name() + " (" + r.type() + ")", Arrays.toString(r.outputShape()),
-                    String.format("%,d", r.params())});
+                    String.format(Locale.ROOT, "%,d", r.params())});
         }
         int[] width = new int[3];
         for (String[] c : cells) {
@@ -116,17 +117,18 @@ public record Summary(List<Row> rows, int[] inputShape, long totalParams, long t
         sb.append("=".repeat(lineWidth)).append('\n');
         for (int r = 0; r < cells.size(); r++) {
             String[] c = cells.get(r);
-            sb.append(String.format("%-" + (width[0] + 3) + "s%-" + (width[1] + 3) + "s%" + width[2] + "s%n",
+            sb.append(String.format(Locale.ROOT,
+                    "%-" + (width[0] + 3) + "s%-" + (width[1] + 3) + "s%" + width[2] + "s\n",
                     c[0], c[1], c[2]));
             if (r == 0) {
                 sb.append("=".repeat(lineWidth)).append('\n');
             }
         }
         sb.append("=".repeat(lineWidth)).append('\n');
-        sb.append(String.format("Total params: %,d%n", totalParams));
-        sb.append(String.format("Trainable params: %,d%n", trainableParams));
-        sb.append(String.format("Non-trainable params: %,d%n", totalParams - trainableParams));
-        sb.append(String.format("Buffers (running statistics etc.): %,d%n", bufferElements));
+        sb.append(String.format(Locale.ROOT, "Total params: %,d\n", totalParams));
+        sb.append(String.format(Locale.ROOT, "Trainable params: %,d\n", trainableParams));
+        sb.append(String.format(Locale.ROOT, "Non-trainable params: %,d\n", totalParams - trainableParams));
+        sb.append(String.format(Locale.ROOT, "Buffers (running statistics etc.): %,d\n", bufferElements));
         return sb.toString();
     }
 

@@ -136,8 +136,12 @@ public class TransformerBlock extends Module {
          *
          * @param norm a factory called twice with d_model, e.g. {@code RMSNorm::new}
          * @return this builder
+         * @throws IllegalArgumentException if norm is null
          */
         public Builder norm(IntFunction<Module> norm) {
+            if (norm == null) {
+                throw new IllegalArgumentException("TransformerBlock: norm must be a factory of modules, got null");
+            }
             this.norm = norm;
             return this;
         }
@@ -147,8 +151,12 @@ public class TransformerBlock extends Module {
          *
          * @param rng the generator
          * @return this builder
+         * @throws IllegalArgumentException if rng is null
          */
         public Builder rng(Random rng) {
+            if (rng == null) {
+                throw new IllegalArgumentException("TransformerBlock: rng must be a java.util.Random, got null");
+            }
             this.rng = rng;
             return this;
         }

@@ -750,8 +750,9 @@ public final class NormOps {
 
     private static void checkAffineShape(String who, String what, Tensor t, int[] normalizedShape) {
         if (t != null && (!Arrays.equals(t.shape(), normalizedShape) || t.dtype() != Tensor.DType.FLOAT32)) {
-            throw new IllegalArgumentException(who + ": " + what + " should have shape "
-                    + Arrays.toString(normalizedShape) + " (normalized_shape), got " + Arrays.toString(t.shape()));
+            throw new IllegalArgumentException(who + ": " + what + " should be a float tensor of shape "
+                    + Arrays.toString(normalizedShape) + " (normalized_shape), got " + t.dtype() + " "
+                    + Arrays.toString(t.shape()));
         }
     }
 
