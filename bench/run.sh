@@ -72,8 +72,8 @@ fi
 jvm=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED)
 
 # libtorch at its best allocator setting: glibc malloc returns tensors this large to the OS on free, so every call
-# page-faults its outputs in again; jemalloc that never decays dirty pages reuses them (measured here: LayerNorm
-# [8192, 4096] forward 61 ms -> 18 ms). Used when installed (Debian: apt-get install libjemalloc2), unless
+# page-faults its outputs in again; jemalloc that never decays dirty pages reuses them (BENCHMARKS.md names the
+# allocator each run used). Used when installed (Debian: apt-get install libjemalloc2), unless
 # JNORM_BENCH_ALLOCATOR=glibc. The forked JVMs inherit it; it does not touch the Java heap jnorm allocates from.
 jemalloc=$(ls /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 /usr/lib/libjemalloc.so.2 2>/dev/null | head -n 1 || true)
 if [ -n "$jemalloc" ] && [ "${JNORM_BENCH_ALLOCATOR:-jemalloc}" != glibc ]; then

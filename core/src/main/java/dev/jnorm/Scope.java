@@ -76,7 +76,14 @@ public final class Scope implements AutoCloseable {
 
     /**
      * Takes {@code t} (and every view of it) out of this scope: the enclosing scope owns it from now on, or nobody
-     * when this is the outermost one. A tensor this scope does not own is returned unchanged. Returns {@code t}.
+     * when this is the outermost one. A tensor this scope does not own is returned unchanged. There is no PyTorch
+     * equivalent (PyTorch's reference count frees a tensor when its last reference goes); this is the analogue of
+     * DJL's {@code NDArray.attach} to the parent manager, see docs/memory.md.
+     *
+     * @param t the tensor to take out of this scope
+     * @return {@code t} itself
+     * @throws IllegalStateException when called from a thread other than the one that opened this scope, or when
+     *         {@code t} is already released
      */
     public Tensor keep(Tensor t) {
         checkThread("keep");
@@ -91,12 +98,21 @@ public final class Scope implements AutoCloseable {
         return t;
     }
 
-    /** Whether this scope owns {@code t}'s storage: it will be released when this scope closes. */
+    /**
+     * Whether this scope owns {@code t}'s storage: it will be released when this scope closes.
+     *
+     * @param t any tensor, live or released
+     * @return true when {@code t}'s storage (shared with all its views) belongs to this scope
+     */
     public boolean owns(Tensor t) {
         return t.storageObject().owner == this;
     }
 
-    /** Number of tensors' storages this scope will release when it closes. */
+    /**
+     * Number of tensors' storages this scope will release when it closes (views sharing one storage count once).
+     *
+     * @return the number of storages this scope owns now
+     */
     public int size() {
         int n = 0;
         for (Storage s : owned) {
@@ -107,7 +123,12 @@ public final class Scope implements AutoCloseable {
         return n;
     }
 
-    /** Releases every tensor this scope owns (and the scopes opened inside it first). Idempotent. */
+    /**
+     * Releases every tensor this scope owns (and closes the scopes opened inside it first), returning their arrays
+     * to this thread's buffer pool. Idempotent.
+     *
+     * @throws IllegalStateException when the scope is still open and this is not the thread that opened it
+     */
     @Override
     public void close() {
         if (closed) {

@@ -25,6 +25,8 @@ public final class Sizes {
      *
      * @param who  the layer or operation, first in the message ("Conv2d")
      * @param what what is being sized, with any context ("output [N, out_channels, H', W'] for input [2, 1, 512, 512]")
+     * @param sizes the sizes of each dimension
+     * @return the number of elements, at most {@link #MAX_ELEMENTS}
      * @throws IllegalArgumentException for a negative size, or a product above {@link #MAX_ELEMENTS}
      */
     public static int elements(String who, String what, long... sizes) {
@@ -39,6 +41,14 @@ public final class Sizes {
     /**
      * {@link #elements} of an array of {@code bytesPerElement}-byte values, also refused when those bytes exceed
      * this JVM's maximum heap: such an allocation could only end in an OutOfMemoryError.
+     *
+     * @param who             the layer or operation, first in the message
+     * @param what            what is being sized, with any context
+     * @param bytesPerElement bytes per element (4 for float32, 8 for int64)
+     * @param sizes           the sizes of each dimension
+     * @return the number of elements, at most {@link #MAX_ELEMENTS}
+     * @throws IllegalArgumentException for a negative size, a product above {@link #MAX_ELEMENTS}, or more bytes
+     *         than the maximum heap
      */
     public static int allocatable(String who, String what, int bytesPerElement, long... sizes) {
         int n = elements(who, what, sizes);
@@ -46,13 +56,25 @@ public final class Sizes {
         return n;
     }
 
-    /** Whether {@code bytes} fit within this JVM's maximum heap ({@code -Xmx}) at all. */
+    /**
+     * Whether {@code bytes} fit within this JVM's maximum heap ({@code -Xmx}) at all.
+     *
+     * @param bytes a size in bytes
+     * @return true when the maximum heap is unbounded or at least {@code bytes}
+     */
     public static boolean fitsHeap(long bytes) {
         long maxHeap = Runtime.getRuntime().maxMemory();
         return maxHeap == Long.MAX_VALUE || bytes <= maxHeap;
     }
 
-    /** Refuses {@code bytes} beyond the JVM's maximum heap ({@code -Xmx}), naming {@code who} and {@code what}. */
+    /**
+     * Refuses {@code bytes} beyond the JVM's maximum heap ({@code -Xmx}), naming {@code who} and {@code what}.
+     *
+     * @param who   the layer or operation, first in the message
+     * @param what  what is being allocated, with any context
+     * @param bytes the size of the allocation in bytes
+     * @throws IllegalArgumentException when {@code bytes} exceed the maximum heap
+     */
     public static void checkHeap(String who, String what, long bytes) {
         if (!fitsHeap(bytes)) {
             long maxHeap = Runtime.getRuntime().maxMemory();
@@ -90,7 +112,12 @@ public final class Sizes {
         return Arrays.toString(sizes);
     }
 
-    /** Widens an int shape for {@link #elements}. */
+    /**
+     * Widens an int shape for {@link #elements}.
+     *
+     * @param shape the sizes as ints
+     * @return the same sizes as longs, in a new array
+     */
     public static long[] of(int... shape) {
         long[] out = new long[shape.length];
         for (int i = 0; i < shape.length; i++) {

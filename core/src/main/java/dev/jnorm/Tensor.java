@@ -28,14 +28,30 @@ import dev.jnorm.kernels.Kernels;
  */
 public final class Tensor {
     /** Element type. FLOAT32 for everything that computes; INT64 only for integer state buffers. */
-    public enum DType { FLOAT32, INT64 }
+    public enum DType {
+        /** 32-bit IEEE float, PyTorch's {@code torch.float32}: the type of every op, parameter and gradient. */
+        FLOAT32,
+        /**
+         * 64-bit signed integer, PyTorch's {@code torch.int64} ({@code torch.long}): integer state such as
+         * {@code num_batches_tracked}.
+         */
+        INT64
+    }
 
     /**
      * Storage order of a tensor's elements. CONTIGUOUS is row-major in the logical shape (NCHW for images);
      * CHANNELS_LAST keeps the logical shape (N, C, *spatial) but stores N, *spatial, C (NHWC / NDHWC), as
      * PyTorch's {@code torch.channels_last}. Only 4-D and 5-D float tensors can be channels-last.
      */
-    public enum MemoryFormat { CONTIGUOUS, CHANNELS_LAST }
+    public enum MemoryFormat {
+        /** Row-major in the logical shape, PyTorch's {@code torch.contiguous_format} (NCHW for images). */
+        CONTIGUOUS,
+        /**
+         * Logical shape (N, C, *spatial) stored as (N, *spatial, C), PyTorch's {@code torch.channels_last} (4-D) or
+         * {@code torch.channels_last_3d} (5-D).
+         */
+        CHANNELS_LAST
+    }
 
     private final int[] shape;
     private final Storage storage; // shared with every view of this tensor
@@ -65,7 +81,16 @@ public final class Tensor {
 
     // ---------------------------------------------------------------- creation
 
-    /** A tensor holding a copy of {@code data} with the given shape. */
+    /**
+     * A float32 leaf tensor holding a copy of {@code data} with the given shape, like
+     * {@code torch.tensor(data).reshape(shape)}. It belongs to no {@link Scope}.
+     *
+     * @param data  the elements in row-major order; copied
+     * @param shape the sizes; no shape gives a 0-dim tensor of one element
+     * @return a new contiguous tensor that does not require grad
+     * @throws IllegalArgumentException when a size is negative, the shape holds more elements than a Java array or
+     *         than the heap, or {@code data.length} differs from the product of the sizes
+     */
     public static Tensor of(float[] data, int... shape) {
         int[] s = checkShape("Tensor.of", shape);
         long n = numel(s);
@@ -76,7 +101,16 @@ public final class Tensor {
         return new Tensor(data.clone(), null, s);
     }
 
-    /** Wraps {@code data} without copying: the tensor's storage is the array. For kernels and tests. */
+    /**
+     * Wraps {@code data} without copying, like {@code torch.from_numpy}: the tensor's storage is the array, and writes
+     * to either are seen by the other. For kernels and tests. It belongs to no {@link Scope}.
+     *
+     * @param data  the elements in row-major order; not copied
+     * @param shape the sizes; no shape gives a 0-dim tensor of one element
+     * @return a new contiguous tensor over {@code data} that does not require grad
+     * @throws IllegalArgumentException when a size is negative or {@code data.length} differs from the product of
+     *         the sizes
+     */
     public static Tensor wrap(float[] data, int... shape) {
         int[] s = checkShape("Tensor.wrap", shape);
         if (data.length != numel(s)) {
@@ -86,7 +120,18 @@ public final class Tensor {
         return new Tensor(data, null, s);
     }
 
-    /** Wraps storage already laid out in {@code format} order (no copy). */
+    /**
+     * Wraps {@code data} already laid out in {@code format} order, without copying. For {@code CHANNELS_LAST} the
+     * logical shape is (N, C, *spatial) and {@code data} holds the elements in (N, *spatial, C) order, as a
+     * PyTorch tensor after {@code .contiguous(memory_format=torch.channels_last)}.
+     *
+     * @param data   the elements in {@code format} order; not copied
+     * @param format the storage order of {@code data}
+     * @param shape  the logical sizes
+     * @return a new tensor over {@code data} that does not require grad
+     * @throws IllegalArgumentException when a size is negative, {@code data.length} differs from the product of the
+     *         sizes, or {@code format} is {@code CHANNELS_LAST} and the shape is not 4-D or 5-D
+     */
     public static Tensor wrap(float[] data, MemoryFormat format, int... shape) {
         Tensor t = wrap(data, shape);
         if (format == MemoryFormat.CHANNELS_LAST) {
@@ -95,17 +140,35 @@ public final class Tensor {
         return new Tensor(data, t.shape, format);
     }
 
-    /** A 0-dim float tensor. */
+    /**
+     * A 0-dim float32 tensor, like {@code torch.tensor(value)}.
+     *
+     * @param value the single element
+     * @return a new 0-dim tensor (shape {@code []}) that does not require grad
+     */
     public static Tensor scalar(float value) {
         return new Tensor(new float[] {value}, null, new int[0]);
     }
 
-    /** A 0-dim int64 tensor (PyTorch's {@code torch.tensor(v, dtype=torch.long)}). */
+    /**
+     * A 0-dim int64 tensor (PyTorch's {@code torch.tensor(v, dtype=torch.long)}), as {@code num_batches_tracked}.
+     *
+     * @param value the single element
+     * @return a new 0-dim {@link DType#INT64} tensor
+     */
     public static Tensor scalarLong(long value) {
         return new Tensor(null, new long[] {value}, new int[0]);
     }
 
-    /** An int64 tensor holding a copy of {@code data}. */
+    /**
+     * An int64 tensor holding a copy of {@code data}, like {@code torch.tensor(data, dtype=torch.long).reshape(shape)}.
+     *
+     * @param data  the elements in row-major order; copied
+     * @param shape the sizes
+     * @return a new contiguous {@link DType#INT64} tensor
+     * @throws IllegalArgumentException when a size is negative or {@code data.length} differs from the product of
+     *         the sizes
+     */
     public static Tensor ofLong(long[] data, int... shape) {
         int[] s = checkShape("Tensor.ofLong", shape);
         if (data.length != numel(s)) {
@@ -115,15 +178,40 @@ public final class Tensor {
         return new Tensor(null, data.clone(), s);
     }
 
+    /**
+     * A float32 tensor of zeros, like {@code torch.zeros(shape)}. It belongs to no {@link Scope}.
+     *
+     * @param shape the sizes
+     * @return a new contiguous tensor that does not require grad
+     * @throws IllegalArgumentException when a size is negative or the shape holds more elements than a Java array or
+     *         than the heap
+     */
     public static Tensor zeros(int... shape) {
         int[] s = checkShape("Tensor.zeros", shape);
         return new Tensor(new float[numelInt("Tensor.zeros", s)], null, s);
     }
 
+    /**
+     * A float32 tensor of ones, like {@code torch.ones(shape)}.
+     *
+     * @param shape the sizes
+     * @return a new contiguous tensor that does not require grad
+     * @throws IllegalArgumentException when a size is negative or the shape holds more elements than a Java array or
+     *         than the heap
+     */
     public static Tensor ones(int... shape) {
         return full(1f, shape);
     }
 
+    /**
+     * A float32 tensor filled with {@code value}, like {@code torch.full(shape, value)}.
+     *
+     * @param value the value of every element
+     * @param shape the sizes
+     * @return a new contiguous tensor that does not require grad
+     * @throws IllegalArgumentException when a size is negative or the shape holds more elements than a Java array or
+     *         than the heap
+     */
     public static Tensor full(float value, int... shape) {
         int[] s = checkShape("Tensor.full", shape);
         float[] d = new float[numelInt("Tensor.full", s)];
@@ -131,7 +219,17 @@ public final class Tensor {
         return new Tensor(d, null, s);
     }
 
-    /** Standard normal samples from {@code rng} (seed it for reproducibility). */
+    /**
+     * Standard normal samples from {@code rng} ({@link Random#nextGaussian()} rounded to float), like
+     * {@code torch.randn(shape, generator=g)}; the values differ from PyTorch's generator. Seed {@code rng} for
+     * reproducibility.
+     *
+     * @param rng   the source of randomness, drawn once per element in row-major order
+     * @param shape the sizes
+     * @return a new contiguous tensor that does not require grad
+     * @throws IllegalArgumentException when a size is negative or the shape holds more elements than a Java array or
+     *         than the heap
+     */
     public static Tensor randn(Random rng, int... shape) {
         int[] s = checkShape("Tensor.randn", shape);
         float[] d = new float[numelInt("Tensor.randn", s)];
@@ -141,7 +239,15 @@ public final class Tensor {
         return new Tensor(d, null, s);
     }
 
-    /** Uniform samples in [0, 1) from {@code rng}. */
+    /**
+     * Uniform samples in [0, 1) from {@code rng} ({@link Random#nextFloat()}), like {@code torch.rand(shape)}.
+     *
+     * @param rng   the source of randomness, drawn once per element in row-major order
+     * @param shape the sizes
+     * @return a new contiguous tensor that does not require grad
+     * @throws IllegalArgumentException when a size is negative or the shape holds more elements than a Java array or
+     *         than the heap
+     */
     public static Tensor rand(Random rng, int... shape) {
         int[] s = checkShape("Tensor.rand", shape);
         float[] d = new float[numelInt("Tensor.rand", s)];
@@ -151,7 +257,18 @@ public final class Tensor {
         return new Tensor(d, null, s);
     }
 
-    /** Uniform samples in [low, high) from {@code rng}. */
+    /**
+     * Uniform samples {@code low + (high - low) * u}, {@code u} in [0, 1) from {@code rng}, like
+     * {@code torch.empty(shape).uniform_(low, high)}.
+     *
+     * @param rng   the source of randomness, drawn once per element in row-major order
+     * @param low   the lower bound (inclusive)
+     * @param high  the upper bound
+     * @param shape the sizes
+     * @return a new contiguous tensor that does not require grad
+     * @throws IllegalArgumentException when a size is negative or the shape holds more elements than a Java array or
+     *         than the heap
+     */
     public static Tensor uniform(Random rng, float low, float high, int... shape) {
         Tensor t = rand(rng, shape);
         float[] d = t.data("Tensor.uniform");
@@ -164,7 +281,19 @@ public final class Tensor {
     /**
      * The result of an operation: records {@code fn} as its gradient function when grad mode is on and an
      * input requires grad. {@code data} becomes the result's storage (not copied). Inside a {@link Scope}, an array
-     * the op took from {@link BufferPool} there makes the result the scope's.
+     * the op took from {@link BufferPool} there makes the result the scope's. This is what a PyTorch op does when it
+     * sets {@code grad_fn} on its output (a custom {@code torch.autograd.Function}'s {@code forward}); when
+     * {@code data} is the array of one of the inputs the result is a view of that input (same storage, same fate).
+     *
+     * @param data   the result's elements, in row-major order; not copied
+     * @param shape  the result's sizes
+     * @param name   the backward node's name, as PyTorch's {@code grad_fn} names it ("NativeBatchNormBackward"),
+     *               used in messages
+     * @param inputs the op's inputs in the order {@code fn} returns their gradients; null entries are allowed
+     * @param fn     the backward function, recorded only when grad mode is on and an input requires grad
+     * @return the result tensor; it requires grad exactly when {@code fn} was recorded
+     * @throws IllegalArgumentException when {@code data.length} does not match {@code shape}
+     * @throws IllegalStateException when an input was released (its scope closed)
      */
     public static Tensor fromOp(float[] data, int[] shape, String name, Tensor[] inputs, Backward fn) {
         return fromOp(data, shape, MemoryFormat.CONTIGUOUS, name, inputs, fn);
@@ -174,6 +303,17 @@ public final class Tensor {
      * {@link #fromOp(float[], int[], String, Tensor[], Backward)} for a result stored in {@code format}. The
      * backward receives the gradient in the result's storage order and must return each input's gradient in that
      * input's storage order.
+     *
+     * @param data   the result's elements in {@code format} order; not copied
+     * @param shape  the result's logical sizes
+     * @param format the storage order of {@code data}
+     * @param name   the backward node's name, as PyTorch's {@code grad_fn} names it, used in messages
+     * @param inputs the op's inputs in the order {@code fn} returns their gradients; null entries are allowed
+     * @param fn     the backward function, recorded only when grad mode is on and an input requires grad
+     * @return the result tensor; it requires grad exactly when {@code fn} was recorded
+     * @throws IllegalArgumentException when {@code data.length} does not match {@code shape}, or {@code format} is
+     *         {@code CHANNELS_LAST} and the shape is not 4-D or 5-D
+     * @throws IllegalStateException when an input was released (its scope closed)
      */
     public static Tensor fromOp(float[] data, int[] shape, MemoryFormat format, String name, Tensor[] inputs,
                                 Backward fn) {
@@ -209,16 +349,31 @@ public final class Tensor {
 
     // ---------------------------------------------------------------- shape and data
 
-    /** A copy of the shape. */
+    /**
+     * The sizes, PyTorch's {@code Tensor.shape}. Answers for a released tensor too.
+     *
+     * @return a copy of the shape (empty for a 0-dim tensor)
+     */
     public int[] shape() {
         return shape.clone();
     }
 
+    /**
+     * The number of dimensions, PyTorch's {@code Tensor.dim()}.
+     *
+     * @return the rank (0 for a scalar)
+     */
     public int dim() {
         return shape.length;
     }
 
-    /** Size of dimension {@code d}; negative {@code d} counts from the end. */
+    /**
+     * Size of dimension {@code d}, PyTorch's {@code Tensor.size(d)}; negative {@code d} counts from the end.
+     *
+     * @param d the dimension, in {@code [-dim(), dim())}
+     * @return the size of that dimension
+     * @throws IllegalArgumentException when {@code d} is out of range
+     */
     public int size(int d) {
         int k = d < 0 ? d + shape.length : d;
         if (k < 0 || k >= shape.length) {
@@ -228,18 +383,39 @@ public final class Tensor {
         return shape[k];
     }
 
+    /**
+     * The number of elements, PyTorch's {@code Tensor.numel()}. Answers for a released tensor too.
+     *
+     * @return the product of the sizes (1 for a 0-dim tensor)
+     */
     public int numel() {
         return (int) numel(shape); // checked at construction; also answers for a released tensor
     }
 
+    /**
+     * The element type, PyTorch's {@code Tensor.dtype}.
+     *
+     * @return {@link DType#INT64} for integer state, {@link DType#FLOAT32} otherwise
+     */
     public DType dtype() {
         return isLong() ? DType.INT64 : DType.FLOAT32;
     }
 
+    /**
+     * The storage order of the elements; PyTorch's {@code x.is_contiguous(memory_format=...)} asks the same.
+     *
+     * @return {@link MemoryFormat#CHANNELS_LAST} or {@link MemoryFormat#CONTIGUOUS}
+     */
     public MemoryFormat memoryFormat() {
         return format;
     }
 
+    /**
+     * Whether the elements are stored channels-last, like
+     * {@code x.is_contiguous(memory_format=torch.channels_last)}.
+     *
+     * @return true when {@link #memoryFormat()} is {@link MemoryFormat#CHANNELS_LAST}
+     */
     public boolean isChannelsLast() {
         return format == MemoryFormat.CHANNELS_LAST;
     }
@@ -247,17 +423,36 @@ public final class Tensor {
     /**
      * The same values stored channels-last (N, *spatial, C), like {@code x.contiguous(memory_format=channels_last)};
      * this tensor itself if it already is. Gradients flow back converted.
+     *
+     * @return a channels-last tensor with the same logical values
+     * @throws IllegalArgumentException when this tensor is not 4-D or 5-D
+     * @throws IllegalStateException when this tensor is released or int64
      */
     public Tensor toChannelsLast() {
         return toFormat(MemoryFormat.CHANNELS_LAST);
     }
 
-    /** The same values stored in logical row-major order; this tensor itself if it already is. */
+    /**
+     * The same values stored in logical row-major order, like {@code x.contiguous()}; this tensor itself if it
+     * already is. Gradients flow back converted.
+     *
+     * @return a contiguous tensor with the same logical values
+     * @throws IllegalStateException when this tensor is released
+     */
     public Tensor contiguous() {
         return toFormat(MemoryFormat.CONTIGUOUS);
     }
 
-    /** This tensor in the given memory format (a copy with autograd, or this when already so). */
+    /**
+     * This tensor in the given memory format, like {@code x.contiguous(memory_format=...)}: a copy recorded by
+     * autograd, or this tensor when it already is in {@code target}.
+     *
+     * @param target the storage order wanted
+     * @return a tensor with the same logical values stored in {@code target} order
+     * @throws IllegalArgumentException when {@code target} is {@code CHANNELS_LAST} and this tensor is not 4-D or 5-D
+     * @throws IllegalStateException when this tensor is released, or is int64 and {@code target} differs from its
+     *         format
+     */
     public Tensor toFormat(MemoryFormat target) {
         checkLive("Tensor.toFormat");
         if (target == format) {
@@ -319,7 +514,12 @@ public final class Tensor {
         }
     }
 
-    /** Whether this tensor's scope has closed: every accessor then throws. */
+    /**
+     * Whether this tensor's scope has closed: every accessor then throws (no PyTorch equivalent; see
+     * docs/memory.md).
+     *
+     * @return true once the {@link Scope} owning this tensor's storage closed
+     */
     public boolean isReleased() {
         return storage.isReleased();
     }
@@ -347,8 +547,11 @@ public final class Tensor {
     }
 
     /**
-     * A copy of the elements in logical row-major order (whatever the memory format). For INT64 tensors, the values
-     * converted to float.
+     * A copy of the elements in logical row-major order (whatever the memory format), like
+     * {@code x.flatten().tolist()}. For INT64 tensors, the values converted to float.
+     *
+     * @return a new array of {@link #numel()} elements, safe to keep after the tensor's scope closes
+     * @throws IllegalStateException when this tensor is released
      */
     public float[] toArray() {
         if (isLong()) {
@@ -362,8 +565,14 @@ public final class Tensor {
         return format == MemoryFormat.CONTIGUOUS ? data("Tensor.toArray").clone() : inFormat(MemoryFormat.CONTIGUOUS);
     }
 
-    /** A copy of the elements of an INT64 tensor. */
+    /**
+     * A copy of the elements of an INT64 tensor, in row-major order.
+     *
+     * @return a new array of {@link #numel()} elements
+     * @throws IllegalStateException when this tensor is float32, or released
+     */
     public long[] toLongArray() {
+        checkLive("Tensor.toLongArray");
         if (!isLong()) {
             throw new IllegalStateException("Tensor.toLongArray: tensor is float32; use toArray()");
         }
@@ -376,7 +585,11 @@ public final class Tensor {
      *
      * <p>The array is the tensor's for as long as the tensor is live: for a tensor a {@link Scope} owns, until the
      * scope closes, when it goes back to the pool and another op may write it. Do not keep the array past that; after
-     * it, this method throws {@link IllegalStateException} like every accessor of a released tensor.
+     * it, this method throws {@link IllegalStateException} like every accessor of a released tensor. The nearest
+     * PyTorch equivalent is {@code x.numpy()} on a CPU tensor (shared memory, no copy).
+     *
+     * @return the tensor's own float array (not a copy)
+     * @throws IllegalStateException when this tensor is released or int64 (use {@link #longStorage()})
      */
     public float[] storage() {
         if (isLong()) { // an accessor, not an op: point to the int64 one
@@ -385,7 +598,12 @@ public final class Tensor {
         return data("Tensor.storage");
     }
 
-    /** The live int64 storage of an INT64 tensor. */
+    /**
+     * The live int64 storage of an INT64 tensor (not a copy); writes change the tensor.
+     *
+     * @return the tensor's own long array
+     * @throws IllegalStateException when this tensor is float32, or released
+     */
     public long[] longStorage() {
         if (!isLong()) {
             checkLive("Tensor.longStorage");
@@ -394,7 +612,13 @@ public final class Tensor {
         return storage.longs;
     }
 
-    /** The single value of a one-element tensor. */
+    /**
+     * The single value of a one-element tensor, PyTorch's {@code Tensor.item()}; an int64 value is converted to
+     * float.
+     *
+     * @return the element
+     * @throws IllegalStateException when the tensor does not hold exactly one element, or is released
+     */
     public float item() {
         checkLive("Tensor.item");
         if (numel() != 1) {
@@ -404,7 +628,16 @@ public final class Tensor {
         return isLong() ? storage.longs[0] : data("Tensor.item")[0];
     }
 
-    /** The element at a logical multi-index (for tests and inspection). */
+    /**
+     * The element at a logical multi-index, like {@code x[i, j, ...].item()} (for tests and inspection), whatever the
+     * memory format; an int64 value is converted to float.
+     *
+     * @param index one index per dimension, each in {@code [0, size)}
+     * @return the element
+     * @throws IllegalArgumentException when the number of indices differs from {@link #dim()} or an index is out of
+     *         bounds
+     * @throws IllegalStateException when this tensor is released
+     */
     public float get(int... index) {
         checkLive("Tensor.get");
         int off = offset(index);
@@ -430,13 +663,25 @@ public final class Tensor {
         return off;
     }
 
-    /** A deep copy with no autograd history. */
+    /**
+     * A deep copy with no autograd history, like {@code x.detach().clone()}, in the same memory format. It belongs to
+     * no {@link Scope}, so it outlives the scope that made this tensor.
+     *
+     * @return a new leaf tensor that does not require grad
+     * @throws IllegalStateException when this tensor is released
+     */
     public Tensor copy() {
         return new Tensor(new Storage(isLong() ? null : data("Tensor.copy").clone(),
                 isLong() ? storage.longs.clone() : null, null), shape.clone(), format);
     }
 
-    /** A tensor sharing this storage, cut from the graph. */
+    /**
+     * A tensor sharing this storage, cut from the graph, PyTorch's {@code Tensor.detach()}. It shares this tensor's
+     * fate too: when this tensor's scope closes, the detached view is released with it.
+     *
+     * @return a new leaf view that does not require grad
+     * @throws IllegalStateException when this tensor is released
+     */
     public Tensor detach() {
         checkLive("Tensor.detach");
         return new Tensor(storage, shape, format);
@@ -445,6 +690,12 @@ public final class Tensor {
     /**
      * The same elements with a new shape (one dimension may be -1). Shares storage, like PyTorch's view on a
      * contiguous tensor (a channels-last tensor is copied to contiguous first); gradients flow back reshaped.
+     *
+     * @param newShape the new sizes; their product must equal {@link #numel()}, one may be -1 to be inferred
+     * @return a contiguous tensor of shape {@code newShape}
+     * @throws IllegalArgumentException when more than one size is -1, a size is negative, or the sizes do not hold
+     *         {@link #numel()} elements (PyTorch's "shape '[..]' is invalid for input of size n")
+     * @throws IllegalStateException when this tensor is released
      */
     public Tensor reshape(int... newShape) {
         if (format == MemoryFormat.CHANNELS_LAST) {
@@ -465,7 +716,15 @@ public final class Tensor {
         return out;
     }
 
-    /** Alias of {@link #reshape(int...)} (shares storage for contiguous tensors). */
+    /**
+     * Alias of {@link #reshape(int...)} (shares storage for contiguous tensors); a channels-last tensor is copied to
+     * contiguous first, where PyTorch's {@code Tensor.view} may refuse its strides.
+     *
+     * @param newShape the new sizes; one may be -1 to be inferred
+     * @return a contiguous tensor of shape {@code newShape}
+     * @throws IllegalArgumentException when the sizes do not hold {@link #numel()} elements
+     * @throws IllegalStateException when this tensor is released
+     */
     public Tensor view(int... newShape) {
         return reshape(newShape);
     }
@@ -510,14 +769,23 @@ public final class Tensor {
      * returned gradient's storage must be a fresh array or the incoming gradient's own storage (passed through);
      * the engine may keep and modify fresh arrays. The function must not keep the incoming gradient's storage: once
      * it returns, the engine recycles that array ({@link BufferPool}) unless it was passed through; nor may it keep
-     * an array it returns: the engine may recycle that one too once it has been consumed.
+     * an array it returns: the engine may recycle that one too once it has been consumed. It plays the part of
+     * {@code torch.autograd.Function.backward}.
      */
     @FunctionalInterface
     public interface Backward {
+        /**
+         * Computes the inputs' gradients from the output's.
+         *
+         * @param gradOutput the gradient of the loss with respect to the op's output, in the output's shape and
+         *                   storage order
+         * @return one gradient per input of the op, in the order of {@code fromOp}'s {@code inputs}; null for an
+         *         input that needs none
+         */
         Tensor[] apply(Tensor gradOutput);
     }
 
-    /** The recorded operation that produced a tensor. */
+    /** The recorded operation that produced a tensor, PyTorch's {@code Tensor.grad_fn} node. */
     public static final class GradFn {
         private final String name;
         final Tensor[] inputs;
@@ -529,16 +797,34 @@ public final class Tensor {
             this.fn = fn;
         }
 
+        /**
+         * The node's name, as PyTorch's {@code type(x.grad_fn).__name__} without the version suffix
+         * ("NativeBatchNormBackward", "AddBackward").
+         *
+         * @return the name given to {@link Tensor#fromOp}
+         */
         public String name() {
             return name;
         }
     }
 
+    /**
+     * Whether autograd records ops on this tensor, PyTorch's {@code Tensor.requires_grad}.
+     *
+     * @return true for a leaf marked with {@link #requiresGrad(boolean)} or the result of an op recorded on one
+     */
     public boolean requiresGrad() {
         return requiresGrad;
     }
 
-    /** Marks a leaf tensor as requiring grad; returns this. */
+    /**
+     * Marks a leaf tensor as requiring grad, PyTorch's {@code Tensor.requires_grad_(value)}.
+     *
+     * @param value whether backward should compute this tensor's gradient
+     * @return this tensor
+     * @throws IllegalStateException when turning it off on a non-leaf tensor, turning it on for an int64 tensor, or
+     *         when this tensor is released
+     */
     public Tensor requiresGrad(boolean value) {
         checkLive("Tensor.requiresGrad");
         if (gradFn != null && !value) {
@@ -552,7 +838,12 @@ public final class Tensor {
         return this;
     }
 
-    /** The accumulated gradient of a leaf tensor, or null when none reached it. */
+    /**
+     * The accumulated gradient of a leaf tensor, PyTorch's {@code Tensor.grad}.
+     *
+     * @return the gradient, same shape and memory format as this tensor, or null when no backward has reached it
+     *         since the last {@link #zeroGrad()}
+     */
     public Tensor grad() {
         return grad;
     }
@@ -571,16 +862,32 @@ public final class Tensor {
         }
     }
 
-    /** The operation that produced this tensor, or null for a leaf. */
+    /**
+     * The operation that produced this tensor, PyTorch's {@code Tensor.grad_fn}.
+     *
+     * @return the recorded node, or null for a leaf (or for a result computed without grad)
+     */
     public GradFn gradFn() {
         return gradFn;
     }
 
+    /**
+     * Whether this tensor is a leaf of the graph, PyTorch's {@code Tensor.is_leaf}: it was not produced by a
+     * recorded op.
+     *
+     * @return true when {@link #gradFn()} is null
+     */
     public boolean isLeaf() {
         return gradFn == null;
     }
 
-    /** Backward from a one-element tensor with gradient 1. */
+    /**
+     * Backward from a one-element tensor with gradient 1, PyTorch's {@code loss.backward()}. The graph is freed
+     * afterwards.
+     *
+     * @throws IllegalStateException when this tensor does not hold exactly one element, does not require grad, or the
+     *         graph was already freed by an earlier backward or reaches a released tensor
+     */
     public void backward() {
         if (numel() != 1) {
             throw new IllegalStateException("Tensor.backward: grad can be implicitly created only for scalar "
@@ -589,13 +896,32 @@ public final class Tensor {
         backward(full(1f, shape), false);
     }
 
+    /**
+     * Reverse-mode autograd from this tensor with upstream gradient {@code gradOutput}, PyTorch's
+     * {@code y.backward(gradient)}; the graph is freed afterwards (same as {@code backward(gradOutput, false)}).
+     *
+     * @param gradOutput the gradient of the loss with respect to this tensor, float32 of this tensor's shape; read,
+     *                   never modified
+     * @throws IllegalArgumentException when {@code gradOutput} is not float32 of this tensor's shape
+     * @throws IllegalStateException when this tensor does not require grad, or the graph was already freed or reaches
+     *         a released tensor
+     */
     public void backward(Tensor gradOutput) {
         backward(gradOutput, false);
     }
 
     /**
      * Reverse-mode autograd from this tensor with upstream gradient {@code gradOutput} (same shape).
-     * Leaf gradients accumulate. Unless {@code retainGraph}, the graph's saved state is freed afterwards.
+     * Leaf gradients accumulate. Unless {@code retainGraph}, the graph's saved state is freed afterwards. PyTorch's
+     * {@code y.backward(gradient, retain_graph=retainGraph)}; the engine is {@link Autograd}. Every tensor the graph
+     * reaches is checked live before any node runs, so a failing backward changes no leaf's grad.
+     *
+     * @param gradOutput  the gradient of the loss with respect to this tensor, float32 of this tensor's shape; read,
+     *                    never modified
+     * @param retainGraph keep the graph's backward functions so that a second backward can run through it
+     * @throws IllegalArgumentException when {@code gradOutput} is not float32 of this tensor's shape
+     * @throws IllegalStateException when this tensor does not require grad, or the graph was already freed or reaches
+     *         a released tensor
      */
     public void backward(Tensor gradOutput, boolean retainGraph) {
         if (!requiresGrad) {
@@ -606,7 +932,10 @@ public final class Tensor {
         Autograd.backward(this, gradOutput, retainGraph);
     }
 
-    /** A scope in which operations record no graph, like {@code torch.no_grad()}. Close it to leave. */
+    /**
+     * A scope in which operations record no graph, like {@code torch.no_grad()}. Close it to leave; scopes nest,
+     * and each belongs to the thread that opened it.
+     */
     public static final class NoGrad implements AutoCloseable {
         private boolean closed;
 
@@ -614,6 +943,7 @@ public final class Tensor {
             Autograd.enterNoGrad();
         }
 
+        /** Leaves this no-grad scope, restoring the grad mode from before it; idempotent. */
         @Override
         public void close() {
             if (!closed) {
@@ -623,18 +953,31 @@ public final class Tensor {
         }
     }
 
-    /** Enters a no-grad scope on this thread: {@code try (var ng = Tensor.noGrad()) { ... }}. */
+    /**
+     * Enters a no-grad scope on this thread, PyTorch's {@code with torch.no_grad():}:
+     * {@code try (var ng = Tensor.noGrad()) { ... }}.
+     *
+     * @return the scope to close when leaving
+     */
     public static NoGrad noGrad() {
         return new NoGrad();
     }
 
+    /**
+     * Whether ops on this thread record a graph, PyTorch's {@code torch.is_grad_enabled()}.
+     *
+     * @return false inside a {@link #noGrad()} scope (and inside a backward pass), true otherwise
+     */
     public static boolean isGradEnabled() {
         return Autograd.isGradEnabled();
     }
 
     /**
      * Opens a memory scope on this thread: the outputs of the ops run inside it are released, and their arrays
-     * reused, when it closes. {@code try (Scope scope = Tensor.scope()) { ... }}; see {@link Scope}.
+     * reused, when it closes. {@code try (Scope scope = Tensor.scope()) { ... }}; see {@link Scope} and
+     * docs/memory.md. PyTorch has no equivalent: its reference counts free each tensor when its last reference goes.
+     *
+     * @return the new innermost scope of this thread
      */
     public static Scope scope() {
         return Scope.open();
@@ -642,6 +985,15 @@ public final class Tensor {
 
     // ---------------------------------------------------------------- element-wise ops and reductions
 
+    /**
+     * Element-wise sum, PyTorch's {@code x + other} without broadcasting. The result is in this tensor's memory
+     * format.
+     *
+     * @param other a float32 tensor of the same shape (any memory format)
+     * @return {@code this + other}
+     * @throws IllegalArgumentException when the shapes differ or either tensor is int64
+     * @throws IllegalStateException when either tensor is released
+     */
     public Tensor add(Tensor other) {
         sameShape("add", other);
         Tensor o = other.toFormat(format); // operate on matching storage orders
@@ -652,6 +1004,15 @@ public final class Tensor {
         return fromOp(out, shape.clone(), format, "AddBackward", new Tensor[] {this, o}, g -> new Tensor[] {g, g});
     }
 
+    /**
+     * Element-wise difference, PyTorch's {@code x - other} without broadcasting. The result is in this tensor's
+     * memory format.
+     *
+     * @param other a float32 tensor of the same shape (any memory format)
+     * @return {@code this - other}
+     * @throws IllegalArgumentException when the shapes differ or either tensor is int64
+     * @throws IllegalStateException when either tensor is released
+     */
     public Tensor sub(Tensor other) {
         sameShape("sub", other);
         Tensor o = other.toFormat(format); // operate on matching storage orders
@@ -663,6 +1024,15 @@ public final class Tensor {
                 g -> new Tensor[] {g, o.requiresGrad ? g.mul(-1f) : null});
     }
 
+    /**
+     * Element-wise product, PyTorch's {@code x * other} without broadcasting. The result is in this tensor's memory
+     * format.
+     *
+     * @param other a float32 tensor of the same shape (any memory format)
+     * @return {@code this * other}
+     * @throws IllegalArgumentException when the shapes differ or either tensor is int64
+     * @throws IllegalStateException when either tensor is released
+     */
     public Tensor mul(Tensor other) {
         sameShape("mul", other);
         Tensor o = other.toFormat(format); // operate on matching storage orders
@@ -684,6 +1054,14 @@ public final class Tensor {
         return new Tensor(out, shape.clone(), format);
     }
 
+    /**
+     * Multiplies every element by a scalar, PyTorch's {@code x * s}.
+     *
+     * @param s the factor
+     * @return {@code this * s}, in this tensor's memory format
+     * @throws IllegalArgumentException when this tensor is int64
+     * @throws IllegalStateException when this tensor is released
+     */
     public Tensor mul(float s) {
         float[] data = data("Tensor.mul"), out = BufferPool.uninitialized(data.length);
         for (int i = 0; i < out.length; i++) {
@@ -692,6 +1070,14 @@ public final class Tensor {
         return fromOp(out, shape.clone(), format, "MulBackward", new Tensor[] {this}, g -> new Tensor[] {g.mul(s)});
     }
 
+    /**
+     * Adds a scalar to every element, PyTorch's {@code x + s}.
+     *
+     * @param s the addend
+     * @return {@code this + s}, in this tensor's memory format
+     * @throws IllegalArgumentException when this tensor is int64
+     * @throws IllegalStateException when this tensor is released
+     */
     public Tensor add(float s) {
         float[] data = data("Tensor.add"), out = BufferPool.uninitialized(data.length);
         for (int i = 0; i < out.length; i++) {
@@ -700,7 +1086,13 @@ public final class Tensor {
         return fromOp(out, shape.clone(), format, "AddBackward", new Tensor[] {this}, g -> new Tensor[] {g});
     }
 
-    /** max(x, 0) element-wise, as PyTorch's {@code relu}: NaN propagates (and passes its gradient back). */
+    /**
+     * max(x, 0) element-wise, as PyTorch's {@code torch.relu}: NaN propagates (and passes its gradient back).
+     *
+     * @return the rectified tensor, in this tensor's memory format
+     * @throws IllegalArgumentException when this tensor is int64
+     * @throws IllegalStateException when this tensor is released
+     */
     public Tensor relu() {
         float[] data = data("Tensor.relu"), out = BufferPool.uninitialized(data.length);
         Kernels.pointwise().relu(data, out, out.length);
@@ -711,7 +1103,13 @@ public final class Tensor {
         });
     }
 
-    /** Sum of all elements (accumulated in double) as a 0-dim tensor. */
+    /**
+     * Sum of all elements (accumulated in double) as a 0-dim tensor, PyTorch's {@code x.sum()}.
+     *
+     * @return a 0-dim tensor; 0 for an empty tensor
+     * @throws IllegalArgumentException when this tensor is int64
+     * @throws IllegalStateException when this tensor is released
+     */
     public Tensor sum() {
         double s = 0;
         for (float v : data("Tensor.sum")) {
@@ -722,7 +1120,13 @@ public final class Tensor {
                 g -> new Tensor[] {full(g.item(), from)});
     }
 
-    /** Mean of all elements (accumulated in double) as a 0-dim tensor. */
+    /**
+     * Mean of all elements (accumulated in double) as a 0-dim tensor, PyTorch's {@code x.mean()}.
+     *
+     * @return a 0-dim tensor; NaN for an empty tensor, as in PyTorch
+     * @throws IllegalArgumentException when this tensor is int64
+     * @throws IllegalStateException when this tensor is released
+     */
     public Tensor mean() {
         float[] data = data("Tensor.mean");
         double s = 0;
@@ -735,7 +1139,14 @@ public final class Tensor {
                 g -> new Tensor[] {full(g.item() / n, from)});
     }
 
-    /** Matrix product of 2-D tensors [m, k] x [k, n] -> [m, n]. */
+    /**
+     * Matrix product of 2-D tensors {@code [m, k] x [k, n] -> [m, n]}, PyTorch's {@code torch.mm}.
+     *
+     * @param other the right factor, {@code [k, n]}
+     * @return the contiguous product {@code [m, n]}
+     * @throws IllegalArgumentException when either tensor is not 2-D, the inner sizes differ, or either is int64
+     * @throws IllegalStateException when either tensor is released
+     */
     public Tensor matmul(Tensor other) {
         if (dim() != 2 || other.dim() != 2 || shape[1] != other.shape[0]) {
             throw new IllegalArgumentException("Tensor.matmul: expected [m, k] x [k, n], got "
@@ -787,7 +1198,7 @@ public final class Tensor {
         long n = numel(shape);
         if (n > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException(who + ": shape " + Arrays.toString(shape)
-                    + " has more elements than a Java array can hold (" + Integer.MAX_VALUE + ")");
+                    + " has more elements than a Java array can hold (" + (Integer.MAX_VALUE - 8) + ")");
         }
         // An allocation larger than the whole heap can only end in OutOfMemoryError: say so clearly instead.
         long bytes = 4L * n;
@@ -799,6 +1210,13 @@ public final class Tensor {
         return (int) n;
     }
 
+    /**
+     * A short form in the style of PyTorch's repr: the first 8 elements in logical order, the shape, and the dtype,
+     * memory format and {@code grad_fn} or {@code requires_grad} where they apply; "tensor(released, ...)" for a
+     * released tensor.
+     *
+     * @return the description
+     */
     @Override
     public String toString() {
         StringBuilder sb = new StringBuilder("tensor(");

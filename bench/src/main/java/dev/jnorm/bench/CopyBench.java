@@ -19,10 +19,17 @@ import org.openjdk.jmh.annotations.Warmup;
 import dev.jnorm.kernels.Parallel;
 
 /**
- * The memory-bandwidth ceiling of this machine, measured in the same run as the kernels: a STREAM-like copy of a
- * 256 MiB float array into another (far larger than any cache), at 1 and 2 threads, split into fixed tasks on jnorm's
- * own pool ({@link Parallel}) exactly as the kernels are. Bytes counted: read + write = 2 × 256 MiB per call (STREAM's
- * convention; the write-allocate read is not counted, as it is not for the kernels' 8 and 20 bytes/element).
+ * The copy ceilings, measured in the same run as the kernels: a STREAM-like copy of one float array into another, at
+ * 1 and 2 threads, split into fixed tasks on jnorm's own pool ({@link Parallel}) exactly as the kernels are. Bytes
+ * counted: read + write = 2 × 4 × {@code floats} per call (STREAM's convention; the write-allocate read is not
+ * counted, as it is not for the kernels' 8 and 20 bytes/element).
+ * <ul>
+ *   <li>{@code floats} = {@link #STREAM_FLOATS} (256 MiB per array, far larger than any cache): the memory-bandwidth
+ *       ceiling.
+ *   <li>{@code floats} = a NormBench case's element count: the same-size ceiling.
+ *       The raw-kernel rows reuse their x and output call after call, and so does this copy, so whatever part of the
+ *       two arrays the caches hold serves both alike; where a case fits in cache this is the cache-resident copy.
+ * </ul>
  * Two variants: a plain loop (what C2 makes of {@code d[i] = s[i]}: the kernels' kind of stores) and
  * {@code System.arraycopy}; the report takes the faster as the ceiling.
  */
@@ -34,34 +41,47 @@ import dev.jnorm.kernels.Parallel;
 @Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "-Xms4g", "-Xmx4g"})
 public class CopyBench {
 
-    /** Floats per array: 64 Mi = 256 MiB. */
-    public static final int FLOATS = 64 << 20;
-    /** Bytes moved per call: read one array, write the other. */
-    public static final long BYTES_PER_CALL = 2L * FLOATS * Float.BYTES;
+    /** Floats per array of the memory-bandwidth ceiling: 64 Mi = 256 MiB. */
+    public static final int STREAM_FLOATS = 64 << 20;
     private static final int TASKS = 64;
-    private static final int PER_TASK = FLOATS / TASKS;
 
     @Param({"1", "2"})
     public int threads;
 
+    /**
+     * Floats per array: the stream ceiling, then the element counts of NormBench's cases ({@link Op}): [4096, 1024],
+     * [32, 64, 56, 56] and [8192, 4096].
+     */
+    @Param({"" + STREAM_FLOATS, "4194304", "6422528", "33554432"})
+    public int floats;
+
     private float[] src;
     private float[] dst;
+
+    /** Bytes moved per call for arrays of {@code floats}: read one, write the other. */
+    public static long bytesPerCall(long floats) {
+        return 2L * floats * Float.BYTES;
+    }
 
     @Setup(Level.Trial)
     public void setup() {
         Parallel.setThreads(threads);
-        src = new float[FLOATS];
-        dst = new float[FLOATS];
-        for (int i = 0; i < FLOATS; i++) {
+        src = new float[floats];
+        dst = new float[floats];
+        for (int i = 0; i < floats; i++) {
             src[i] = i;
         }
         Arrays.fill(dst, 1f); // touch every page before timing
     }
 
+    private int taskStart(int t) {
+        return (int) ((long) t * floats / TASKS);
+    }
+
     @Benchmark
     public float[] loop() {
         float[] s = src, d = dst;
-        Parallel.forEach(TASKS, t -> copyLoop(s, d, t * PER_TASK, (t + 1) * PER_TASK));
+        Parallel.forEach(TASKS, t -> copyLoop(s, d, taskStart(t), taskStart(t + 1)));
         return d;
     }
 
@@ -74,7 +94,7 @@ public class CopyBench {
     @Benchmark
     public float[] arraycopy() {
         float[] s = src, d = dst;
-        Parallel.forEach(TASKS, t -> System.arraycopy(s, t * PER_TASK, d, t * PER_TASK, PER_TASK));
+        Parallel.forEach(TASKS, t -> System.arraycopy(s, taskStart(t), d, taskStart(t), taskStart(t + 1) - taskStart(t)));
         return d;
     }
 }

@@ -281,15 +281,15 @@ public final class Report {
         double[] ceiling = new double[THREADS.length];
         md.append("## Copy ceiling\n\n");
         md.append("A STREAM-like copy of a 256 MiB float array into another, on jnorm's thread pool, counting read + "
-                + "write (").append(mib(CopyBench.BYTES_PER_CALL)).append(" per call). The ceiling is the faster "
-                + "of the two variants.\n\n");
+                + "write (").append(mib(CopyBench.bytesPerCall(CopyBench.STREAM_FLOATS))).append(" per call). The "
+                + "ceiling is the faster of the two variants.\n\n");
         md.append("| threads | loop `d[i] = s[i]` ms | loop GB/s | `System.arraycopy` ms | `System.arraycopy` GB/s "
                 + "| ceiling GB/s |\n");
         md.append("|---:|---:|---:|---:|---:|---:|\n");
         for (int ti = 0; ti < THREADS.length; ti++) {
             String t = Integer.toString(THREADS[ti]);
-            Result loop = byKey.get(key("CopyBench", "loop", null, t));
-            Result ac = byKey.get(key("CopyBench", "arraycopy", null, t));
+            Result loop = byKey.get(copyKey("loop", CopyBench.STREAM_FLOATS, t));
+            Result ac = byKey.get(copyKey("arraycopy", CopyBench.STREAM_FLOATS, t));
             ceiling[ti] = copyCeiling(byKey, t);
             md.append("| ").append(t)
                     .append(" | ").append(loop == null ? "—" : ms(loop.ms))
@@ -311,6 +311,7 @@ public final class Report {
             }
             md.append(".\n\n");
         }
+        sameSizeCeilings(md, byKey);
         targets(md, byKey, ceiling);
 
         // ---- one table per case
@@ -319,8 +320,9 @@ public final class Report {
             md.append(String.format(Locale.ROOT, "%,d elements: forward moves %s, forward+backward %s. ",
                     op.elements(), mib(op.elements() * FWD_BYTES), mib(op.elements() * FWD_BWD_BYTES)));
             md.append(op.notes).append("\n\n");
-            md.append("| pass | threads | implementation | ms | ± | GB/s | vs libtorch | of copy | alloc/call |\n");
-            md.append("|---|---:|---|---:|---:|---:|---:|---:|---:|\n");
+            md.append("| pass | threads | implementation | ms | ± | GB/s | vs libtorch | of copy | of same-size copy "
+                    + "| alloc/call |\n");
+            md.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
             for (String pass : new String[] {"Fwd", "FwdBwd"}) {
                 int bytes = pass.equals("Fwd") ? FWD_BYTES : FWD_BWD_BYTES;
                 for (int ti = 0; ti < THREADS.length; ti++) {
@@ -335,9 +337,10 @@ public final class Report {
                                 .append(" | ").append(t)
                                 .append(" | ").append(IMPL_NAMES.get(impl));
                         if (r == null) {
-                            md.append(" | — | — | — | — | — | — |\n");
+                            md.append(" | — | — | — | — | — | — | — |\n");
                             continue;
                         }
+                        double sameSize = copyCeiling(byKey, t, op.elements());
                         double g = gbps(op.elements() * bytes, r.ms);
                         String vs = impl.equals("torch") ? (torchR != null ? ratio(1.0) : "—")
                                 : torchR == null ? "—" : ratio(torchR.ms / r.ms);
@@ -346,6 +349,7 @@ public final class Report {
                                 .append(" | ").append(fixed(g, 1))
                                 .append(" | ").append(vs)
                                 .append(" | ").append(Double.isNaN(ceiling[ti]) ? "—" : percent(g / ceiling[ti]))
+                                .append(" | ").append(Double.isNaN(sameSize) ? "—" : percent(g / sameSize))
                                 .append(" | ").append(bytesHuman(r.allocBytes))
                                 .append(" |\n");
                     }
@@ -358,6 +362,53 @@ public final class Report {
         resNetStep(md, byKey);
         fusion(md, byKey);
         return md.toString();
+    }
+
+    /**
+     * The copy of each NormBench case's own size (x into an output of x's size, both reused call after call, as the
+     * raw-kernel rows reuse theirs), where the run measured it.
+     */
+    private static void sameSizeCeilings(StringBuilder md, Map<String, Result> byKey) {
+        Map<Long, List<String>> casesBySize = new TreeMap<>();
+        for (Op op : Op.values()) {
+            casesBySize.computeIfAbsent(op.elements(), k -> new ArrayList<>()).add(op.title + " " + shape(op.shape));
+        }
+        StringBuilder rows = new StringBuilder();
+        casesBySize.forEach((floats, cases) -> {
+            if (floats == CopyBench.STREAM_FLOATS) {
+                return;
+            }
+            double[] g = new double[THREADS.length];
+            boolean any = false;
+            for (int ti = 0; ti < THREADS.length; ti++) {
+                g[ti] = copyCeiling(byKey, Integer.toString(THREADS[ti]), floats);
+                any |= !Double.isNaN(g[ti]);
+            }
+            if (any) {
+                rows.append("| ").append(String.format(Locale.ROOT, "%,d", floats)).append(" | ")
+                        .append(mib(CopyBench.bytesPerCall(floats))).append(" | ").append(String.join("; ", cases));
+                for (double v : g) {
+                    rows.append(" | ").append(fixed(v, 1));
+                }
+                rows.append(" |\n");
+            }
+        });
+        if (rows.isEmpty()) {
+            return;
+        }
+        md.append("### Same-size copy ceilings\n\n");
+        md.append("The same copy on arrays of a case's size, reused call after call as the raw-kernel rows reuse "
+                + "theirs: what a pass that reads x once and writes its output once can reach when part of the data "
+                + "stays in cache between calls. Each case's table gives its rows against it (**of same-size copy**).\n\n");
+        md.append("| floats per array | moved per call | cases");
+        for (int t : THREADS) {
+            md.append(" | ").append(t).append(t == 1 ? " thread" : " threads").append(" GB/s");
+        }
+        md.append(" |\n|---:|---:|---");
+        for (int ignored : THREADS) {
+            md.append("|---:");
+        }
+        md.append("|\n").append(rows).append('\n');
     }
 
     /** Share of the copy ceiling each op and pass must reach (the performance issue's target). */
@@ -375,13 +426,14 @@ public final class Report {
         md.append("Each op and pass at ≥ ").append(percent(TARGET_OF_COPY)).append(" of the copy ceiling (")
                 .append(fixed(TARGET_OF_COPY * ceiling[ti], 1)).append(" GB/s here) and ahead of libtorch. ")
                 .append("**missed by**: percentage points of the ceiling below the target (— where met). Why each ")
-                .append("miss: [docs/kernels.md]")
-                .append("(docs/kernels.md#measured-performance-and-where-the-targets-are-missed).")
+                .append("miss: [docs/performance-log.md](docs/performance-log.md). **raw of same-size copy**: the raw "
+                + "kernel against a copy of the case's own size (see the same-size ceilings above), which where the "
+                + "case fits in cache is the cache-resident copy.")
                 .append("\n\n");
         md.append("| case | pass | `F` in a scope of copy | scope missed by | scope vs libtorch | `F` plain of copy "
                 + "| plain missed by | plain vs libtorch | `F` out form of copy | out missed by | out vs libtorch "
-                + "| raw of copy | raw missed by | raw vs libtorch |\n");
-        md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+                + "| raw of copy | raw missed by | raw vs libtorch | raw of same-size copy |\n");
+        md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for (Op op : Op.values()) {
             for (String pass : new String[] {"Fwd", "FwdBwd"}) {
                 int bytes = pass.equals("Fwd") ? FWD_BYTES : FWD_BWD_BYTES;
@@ -404,6 +456,10 @@ public final class Report {
                                     : String.format(Locale.ROOT, "%.0f", 100 * (TARGET_OF_COPY - of)))
                             .append(" | ").append(torchR == null ? "—" : ratio(torchR.ms / r.ms));
                 }
+                Result raw = byKey.get(key("NormBench", "kernel" + pass, op.id, t));
+                double sameSize = copyCeiling(byKey, t, op.elements());
+                md.append(" | ").append(raw == null || Double.isNaN(sameSize) ? "—"
+                        : percent(gbps(op.elements() * bytes, raw.ms) / sameSize));
                 md.append(" |\n");
             }
         }
@@ -709,6 +765,9 @@ public final class Report {
         if (o.get("params") instanceof Map<?, ?> p) {
             p.forEach((k, v) -> params.put((String) k, String.valueOf(v)));
         }
+        if (bench.equals("CopyBench")) {
+            params.putIfAbsent("floats", Integer.toString(CopyBench.STREAM_FLOATS)); // before the sizes were a parameter
+        }
         Map<?, ?> pm = (Map<?, ?>) o.get("primaryMetric");
         double toMs = toMillis((String) pm.get("scoreUnit"));
         double alloc = Double.NaN;
@@ -733,18 +792,28 @@ public final class Report {
         return tu.toNanos(1) / 1e6;
     }
 
-    /** The faster of CopyBench's two variants at {@code threads}, GB/s (NaN when neither ran). */
+    /** The memory-bandwidth ceiling: the faster of CopyBench's two variants on 256 MiB arrays, GB/s (NaN: none ran). */
     private static double copyCeiling(Map<String, Result> byKey, String threads) {
-        double gLoop = copyGbps(byKey.get(key("CopyBench", "loop", null, threads)));
-        double gAc = copyGbps(byKey.get(key("CopyBench", "arraycopy", null, threads)));
+        return copyCeiling(byKey, threads, CopyBench.STREAM_FLOATS);
+    }
+
+    /** The faster of CopyBench's two variants on arrays of {@code floats} at {@code threads}, GB/s (NaN: none ran). */
+    private static double copyCeiling(Map<String, Result> byKey, String threads, long floats) {
+        double gLoop = copyGbps(byKey.get(copyKey("loop", floats, threads)));
+        double gAc = copyGbps(byKey.get(copyKey("arraycopy", floats, threads)));
         return Double.isNaN(gLoop) ? gAc : Double.isNaN(gAc) ? gLoop : Math.max(gLoop, gAc);
     }
 
-    private static double copyGbps(Result copy) {
-        return copy == null ? Double.NaN : gbps(CopyBench.BYTES_PER_CALL, copy.ms);
+    private static String copyKey(String method, long floats, String threads) {
+        return rowKey("CopyBench", method, "floats", Long.toString(floats), "threads", threads);
     }
 
-    /** The key of a NormBench ({@code op} and threads) or CopyBench (threads only, op null) row. */
+    private static double copyGbps(Result copy) {
+        return copy == null ? Double.NaN : gbps(CopyBench.bytesPerCall(Long.parseLong(copy.params.get("floats"))),
+                copy.ms);
+    }
+
+    /** The key of a NormBench row ({@code op} and threads), or of a row with threads as its only parameter. */
     private static String key(String bench, String method, String op, String threads) {
         return op == null ? rowKey(bench, method, "threads", threads)
                 : rowKey(bench, method, "op", op, "threads", threads);

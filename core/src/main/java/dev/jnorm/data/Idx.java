@@ -33,15 +33,33 @@ public final class Idx {
     private Idx() {
     }
 
-    /** MNIST's normalization constants (mean and std of the training pixels scaled to [0, 1]). */
+    /**
+     * MNIST's normalization mean: of the training pixels scaled to [0, 1], as in PyTorch's MNIST example
+     * ({@code transforms.Normalize((0.1307,), (0.3081,))}).
+     */
     public static final float MNIST_MEAN = 0.1307f;
+    /** MNIST's normalization std: of the training pixels scaled to [0, 1], paired with {@link #MNIST_MEAN}. */
     public static final float MNIST_STD = 0.3081f;
 
-    /** The raw contents of an IDX file of unsigned bytes: its sizes and its values. */
+    /**
+     * The raw contents of an IDX file of unsigned bytes: its sizes and its values.
+     *
+     * @param dims the sizes from the header, e.g. [N, 28, 28]
+     * @param data the prod(dims) values in row-major order (read as unsigned: {@code b & 0xFF})
+     */
     public record Array(int[] dims, byte[] data) {
     }
 
-    /** Reads an IDX file of unsigned bytes with {@code rank} dimensions. */
+    /**
+     * Reads an IDX file of unsigned bytes with {@code rank} dimensions.
+     *
+     * @param file the file, plain or gzip-compressed
+     * @param rank the expected number of dimensions (3 for images, 1 for labels)
+     * @return the sizes and values
+     * @throws IllegalArgumentException if the file is not a regular file, is not an IDX file of unsigned bytes of
+     *     that rank, is truncated or has trailing bytes, or holds corrupt gzip data
+     * @throws java.io.UncheckedIOException if reading fails
+     */
     public static Array read(Path file, int rank) {
         return read(file, rank, 1);
     }
@@ -142,7 +160,15 @@ public final class Idx {
 
     /**
      * An image file [N, H, W] and its label file [N] as a dataset of [1, H, W] samples, pixels scaled to [0, 1]
-     * and then standardized with MNIST's mean and std. Labels must lie in [0, 10).
+     * and then standardized with MNIST's mean and std. Labels must lie in [0, 10). The role of
+     * {@code torchvision.datasets.MNIST} with {@code ToTensor()} and {@code Normalize((0.1307,), (0.3081,))}.
+     *
+     * @param images the IDX image file (idx3-ubyte), plain or gzip
+     * @param labels the IDX label file (idx1-ubyte), plain or gzip
+     * @return N samples of shape [1, H, W] with 10 classes
+     * @throws IllegalArgumentException if a file is invalid (see {@link #read(Path, int)}), the counts differ, a
+     *     label is not a digit, or the data would not fit in the heap
+     * @throws java.io.UncheckedIOException if reading fails
      */
     public static Dataset readImagesAndLabels(Path images, Path labels) {
         Array img = read(images, 3, 1 + 4); // the bytes and their float32 copy exist together
@@ -170,6 +196,14 @@ public final class Idx {
      * The MNIST-format pair in {@code dir}: a file whose name contains "images-idx3-ubyte" and the "labels-idx1-ubyte"
      * file with the same prefix ({@code .gz} or not). With several pairs (train and t10k), {@code prefer} picks the
      * one whose prefix starts with it (e.g. "train"); null takes the only pair.
+     *
+     * @param dir the directory, e.g. one holding {@code t10k-images-idx3-ubyte.gz} and
+     *     {@code t10k-labels-idx1-ubyte.gz}
+     * @param prefer the prefix of the pair to take when there are several, or null
+     * @return the pair read by {@link #readImagesAndLabels(Path, Path)}
+     * @throws IllegalArgumentException if {@code dir} is not a directory, holds no image file or no matching label
+     *     file, or several image files none of which starts with {@code prefer}; or a file is invalid
+     * @throws java.io.UncheckedIOException if listing or reading fails
      */
     public static Dataset readDirectory(Path dir, String prefer) {
         if (!Files.isDirectory(dir)) {

@@ -17,6 +17,17 @@ public final class MiniBatches {
     private final boolean dropLast;
     private final Random rng;
 
+    /**
+     * {@code DataLoader(data, batch_size, shuffle, drop_last, generator=torch.Generator().manual_seed(seed))}
+     * (the shuffled orders differ from PyTorch's; the reproducibility is the same).
+     *
+     * @param data the dataset
+     * @param batchSize samples per batch, &gt; 0
+     * @param shuffle draw a new random order every epoch (else the dataset's order)
+     * @param dropLast drop a final batch smaller than {@code batchSize}
+     * @param seed seed of the shuffling generator
+     * @throws IllegalArgumentException if {@code batchSize} is not positive
+     */
     public MiniBatches(Dataset data, int batchSize, boolean shuffle, boolean dropLast, long seed) {
         if (batchSize <= 0) {
             throw new IllegalArgumentException("MiniBatches: batch size must be positive, got " + batchSize);
@@ -28,12 +39,20 @@ public final class MiniBatches {
         this.rng = new Random(seed);
     }
 
-    /** Batches per epoch. */
+    /**
+     * Batches per epoch, PyTorch's {@code len(loader)}.
+     *
+     * @return the batch count
+     */
     public int size() {
         return dropLast ? data.size() / batchSize : (data.size() + batchSize - 1) / batchSize;
     }
 
-    /** The index lists of the next epoch's batches. */
+    /**
+     * The index lists of the next epoch's batches (advances the generator when shuffling).
+     *
+     * @return {@link #size()} arrays of sample indices
+     */
     public List<int[]> epochIndices() {
         int[] order = new int[data.size()];
         Arrays.setAll(order, i -> i);
@@ -51,7 +70,12 @@ public final class MiniBatches {
         return out;
     }
 
-    /** The next epoch's batches (materialized one at a time as the list is read). */
+    /**
+     * The next epoch's batches (materialized one at a time as the list is read), what iterating a
+     * {@code DataLoader} yields.
+     *
+     * @return a read-only list of {@link #size()} batches
+     */
     public List<Dataset.Batch> epoch() {
         List<int[]> idx = epochIndices();
         return new java.util.AbstractList<>() {

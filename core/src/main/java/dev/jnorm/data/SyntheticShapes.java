@@ -13,10 +13,18 @@ public final class SyntheticShapes {
     private SyntheticShapes() {
     }
 
+    /** Image side in pixels: samples are [1, SIZE, SIZE], as MNIST's. */
     public static final int SIZE = 28;
+    /** The class names by label: 0 square, 1 circle, 2 cross, 3 line. */
     public static final String[] CLASS_NAMES = {"square", "circle", "cross", "line"};
 
-    /** {@code n} images, classes in turn (so every class has n/4 ± 1), drawn from {@code seed}. */
+    /**
+     * {@code n} images, classes in turn (so every class has n/4 ± 1), drawn from {@code seed}.
+     *
+     * @param n the number of samples, &ge; 0
+     * @param seed the generator's seed; the same seed gives the same dataset
+     * @return n samples of shape [1, 28, 28] with 4 classes
+     */
     public static Dataset generate(int n, long seed) {
         Random rng = new Random(seed);
         float[] x = new float[n * SIZE * SIZE];

@@ -41,9 +41,12 @@ public abstract class ProcessGroup implements AutoCloseable {
 
     /**
      * The MPI backend when this process was started by {@code mpirun} (Open MPI's {@code OMPI_COMM_WORLD_SIZE} is
-     * set), otherwise a group of one.
+     * set), otherwise a group of one. The counterpart of {@code torch.distributed.init_process_group(backend="mpi")}
+     * with the world taken from the launcher's environment.
      *
-     * @throws IllegalStateException under mpirun when Open MPI's library cannot be loaded (naming the package)
+     * @return this process's rank of the world group
+     * @throws IllegalStateException under mpirun when Open MPI's library cannot be loaded (naming the package), or its
+     *         initialization fails
      */
     public static ProcessGroup fromEnvironment() {
         if (MpiProcessGroup.launchedByMpirun()) {
@@ -52,12 +55,28 @@ public abstract class ProcessGroup implements AutoCloseable {
         return inProcess(1).get(0);
     }
 
-    /** {@code n} ranks in this JVM, with the default timeout; use each from its own thread. */
+    /**
+     * {@code n} ranks in this JVM, with the {@link #DEFAULT_TIMEOUT default timeout}; use each from its own thread
+     * (or let {@link #runInProcess(List, Function)} start them). PyTorch has no in-process backend; this plays the
+     * part of {@code init_process_group} run once per spawned worker.
+     *
+     * @param n the number of ranks (world size)
+     * @return the ranks' groups, in rank order
+     * @throws IllegalArgumentException when {@code n < 1}
+     */
     public static List<ProcessGroup> inProcess(int n) {
         return inProcess(n, DEFAULT_TIMEOUT);
     }
 
-    /** {@code n} ranks in this JVM; a rank waits at most {@code timeout} in a collective for the others. */
+    /**
+     * {@code n} ranks in this JVM; a rank waits at most {@code timeout} in a collective for the others (PyTorch's
+     * {@code init_process_group(timeout=...)}).
+     *
+     * @param n       the number of ranks (world size)
+     * @param timeout how long a rank waits in a collective for the others before failing
+     * @return the ranks' groups, in rank order
+     * @throws IllegalArgumentException when {@code n < 1} or {@code timeout} is not positive
+     */
     public static List<ProcessGroup> inProcess(int n, Duration timeout) {
         return InProcessGroup.create(n, timeout);
     }
@@ -65,13 +84,33 @@ public abstract class ProcessGroup implements AutoCloseable {
     /**
      * Runs {@code body} on {@code n} in-process ranks, one thread each, and returns their results in rank order. When
      * a rank throws, the group is aborted so the others fail at their next (or current) collective; the first
-     * failure is rethrown (with the others suppressed). The group is closed at the end.
+     * failure is rethrown (with the others suppressed). The group is closed at the end. The in-process counterpart
+     * of {@code torch.multiprocessing.spawn(fn, nprocs=n)}.
+     *
+     * @param <T>  the type of each rank's result
+     * @param n    the number of ranks
+     * @param body the work of one rank, given its group
+     * @return the ranks' results, in rank order
+     * @throws IllegalArgumentException when {@code n < 1}
+     * @throws RuntimeException the first rank's own failure (a rank's checked exception wrapped in an
+     *         {@link IllegalStateException}), with the other ranks' failures suppressed
      */
     public static <T> List<T> runInProcess(int n, Function<ProcessGroup, T> body) {
         return runInProcess(inProcess(n), body);
     }
 
-    /** {@link #runInProcess(int, Function)} on given in-process ranks (all of one group). */
+    /**
+     * {@link #runInProcess(int, Function)} on given in-process ranks (all of one group, as {@link #inProcess} returns
+     * them), each run on a new thread named {@code jnorm-rank-<rank>}.
+     *
+     * @param <T>   the type of each rank's result
+     * @param ranks every rank of one group
+     * @param body  the work of one rank, given its group
+     * @return the ranks' results, in rank order
+     * @throws RuntimeException the first rank's own failure (a rank's checked exception wrapped in an
+     *         {@link IllegalStateException}), with the other ranks' failures suppressed
+     * @throws IllegalStateException when the calling thread is interrupted while waiting
+     */
     public static <T> List<T> runInProcess(List<ProcessGroup> ranks, Function<ProcessGroup, T> body) {
         List<FutureTask<T>> tasks = new ArrayList<>();
         List<Thread> threads = new ArrayList<>();
@@ -124,45 +163,130 @@ public abstract class ProcessGroup implements AutoCloseable {
         return out;
     }
 
-    /** This rank, 0 ≤ rank &lt; size. */
+    /**
+     * This rank, PyTorch's {@code torch.distributed.get_rank()}.
+     *
+     * @return the rank, 0 ≤ rank &lt; {@link #size()}
+     */
     public abstract int rank();
 
-    /** The number of ranks. */
+    /**
+     * The number of ranks, PyTorch's {@code torch.distributed.get_world_size()}.
+     *
+     * @return the world size, at least 1
+     */
     public abstract int size();
 
-    /** "in-process" or "mpi". */
+    /**
+     * The backend's name, as PyTorch's {@code torch.distributed.get_backend()}.
+     *
+     * @return "in-process" or "mpi"
+     */
     public abstract String backend();
 
-    /** Replaces {@code data} on every rank with the element-wise sum over ranks. */
+    /**
+     * Replaces {@code data} on every rank with the element-wise sum over ranks, in place: PyTorch's
+     * {@code torch.distributed.all_reduce(tensor, op=ReduceOp.SUM)}.
+     *
+     * @param data this rank's values, the same length on every rank; overwritten with the sum
+     * @throws CollectiveMismatchException when the ranks called different collectives or with different lengths
+     * @throws RankFailedException when another rank failed, aborted, closed the group or did not arrive in time
+     *         (in process)
+     * @throws IllegalStateException when this group was closed
+     */
     public abstract void allReduceSum(float[] data);
 
-    /** Replaces {@code data} on every rank with the element-wise sum over ranks. */
+    /**
+     * Replaces {@code data} on every rank with the element-wise sum over ranks, in place, in double:
+     * {@code torch.distributed.all_reduce} of a float64 tensor.
+     *
+     * @param data this rank's values, the same length on every rank; overwritten with the sum
+     * @throws CollectiveMismatchException when the ranks called different collectives or with different lengths
+     * @throws RankFailedException when another rank failed, aborted, closed the group or did not arrive in time
+     *         (in process)
+     * @throws IllegalStateException when this group was closed
+     */
     public abstract void allReduceSum(double[] data);
 
-    /** Every rank's {@code local} (all the same length), concatenated in rank order. */
+    /**
+     * Every rank's {@code local} (all the same length), concatenated in rank order: PyTorch's
+     * {@code torch.distributed.all_gather_into_tensor}.
+     *
+     * @param local this rank's values; not modified
+     * @return a new array of {@code size() * local.length} values, rank 0's first
+     * @throws CollectiveMismatchException when the ranks called different collectives or with different lengths
+     * @throws RankFailedException when another rank failed, aborted, closed the group or did not arrive in time
+     *         (in process)
+     * @throws IllegalStateException when this group was closed
+     */
     public abstract float[] allGather(float[] local);
 
-    /** Every rank's {@code local} (all the same length), concatenated in rank order. */
+    /**
+     * Every rank's {@code local} (all the same length), concatenated in rank order, in double: PyTorch's
+     * {@code torch.distributed.all_gather_into_tensor} of float64 tensors.
+     *
+     * @param local this rank's values; not modified
+     * @return a new array of {@code size() * local.length} values, rank 0's first
+     * @throws CollectiveMismatchException when the ranks called different collectives or with different lengths
+     * @throws RankFailedException when another rank failed, aborted, closed the group or did not arrive in time
+     *         (in process)
+     * @throws IllegalStateException when this group was closed
+     */
     public abstract double[] allGather(double[] local);
 
-    /** Replaces {@code data} on every rank with rank {@code root}'s. */
+    /**
+     * Replaces {@code data} on every rank with rank {@code root}'s, in place: PyTorch's
+     * {@code torch.distributed.broadcast(tensor, src=root)}.
+     *
+     * @param data this rank's array, the same length on every rank; overwritten with root's values (root's is read)
+     * @param root the rank whose values are sent, the same on every rank
+     * @throws IllegalArgumentException when {@code root} is not in [0, size()), or (in process) the ranks named
+     *         different roots
+     * @throws CollectiveMismatchException when the ranks called different collectives or with different lengths
+     * @throws RankFailedException when another rank failed, aborted, closed the group or did not arrive in time
+     *         (in process)
+     * @throws IllegalStateException when this group was closed
+     */
     public abstract void broadcast(float[] data, int root);
 
-    /** Replaces {@code data} on every rank with rank {@code root}'s. */
+    /**
+     * Replaces {@code data} on every rank with rank {@code root}'s, in place, in double: PyTorch's
+     * {@code torch.distributed.broadcast} of a float64 tensor.
+     *
+     * @param data this rank's array, the same length on every rank; overwritten with root's values (root's is read)
+     * @param root the rank whose values are sent, the same on every rank
+     * @throws IllegalArgumentException when {@code root} is not in [0, size()), or (in process) the ranks named
+     *         different roots
+     * @throws CollectiveMismatchException when the ranks called different collectives or with different lengths
+     * @throws RankFailedException when another rank failed, aborted, closed the group or did not arrive in time
+     *         (in process)
+     * @throws IllegalStateException when this group was closed
+     */
     public abstract void broadcast(double[] data, int root);
 
-    /** Returns once every rank has called it. */
+    /**
+     * Returns once every rank has called it: PyTorch's {@code torch.distributed.barrier()}.
+     *
+     * @throws CollectiveMismatchException when the ranks called different collectives or with different lengths
+     * @throws RankFailedException when another rank failed, aborted, closed the group or did not arrive in time
+     *         (in process)
+     * @throws IllegalStateException when this group was closed
+     */
     public abstract void barrier();
 
     /**
      * Gives up on the group because of {@code cause}: in process, every rank's current and later collectives fail
-     * naming this rank; under MPI, {@code MPI_Abort} ends every rank (this call does not return).
+     * naming this rank; under MPI, {@code MPI_Abort} ends every rank (this call does not return). PyTorch's
+     * nearest is aborting the NCCL communicators ({@code ProcessGroupNCCL::abort}).
+     *
+     * @param cause why this rank gives up; the other ranks' exceptions carry it as their cause
      */
     public abstract void abort(Throwable cause);
 
     /**
      * Leaves the group. In process, a rank still waiting for this one in a collective fails; under MPI this calls
-     * {@code MPI_Finalize}, which every rank must reach. Closing twice does nothing.
+     * {@code MPI_Finalize}, which every rank must reach. Closing twice does nothing. PyTorch's
+     * {@code torch.distributed.destroy_process_group()}.
      */
     @Override
     public abstract void close();
@@ -187,9 +311,14 @@ public abstract class ProcessGroup implements AutoCloseable {
         }
     }
 
-    /** The ranks called different collectives or with different lengths; every rank throws it. */
+    /**
+     * The ranks called different collectives or with different lengths; every rank throws it, before any data moves.
+     * PyTorch reports the same with {@code TORCH_DISTRIBUTED_DEBUG=DETAIL}'s collective fingerprint check.
+     */
     public static final class CollectiveMismatchException extends IllegalArgumentException {
+        /** Each rank's element count, in rank order. */
         private final long[] lengths;
+        /** Whether every rank called the same collective. */
         private final boolean sameOperation;
 
         CollectiveMismatchException(String message, long[] lengths, boolean sameOperation) {
@@ -198,12 +327,20 @@ public abstract class ProcessGroup implements AutoCloseable {
             this.sameOperation = sameOperation;
         }
 
-        /** Whether every rank called the same collective (then only the lengths differ). */
+        /**
+         * Whether every rank called the same collective (then only the lengths differ).
+         *
+         * @return true when only the element counts disagree
+         */
         public boolean sameOperation() {
             return sameOperation;
         }
 
-        /** Each rank's element count, in rank order (what a caller can translate into its own terms). */
+        /**
+         * Each rank's element count, in rank order (what a caller can translate into its own terms).
+         *
+         * @return a copy of the counts, one per rank
+         */
         public long[] lengths() {
             return lengths.clone();
         }

@@ -86,7 +86,11 @@ public final class SafeTensors {
      * Saves {@code model.stateDict()} (PyTorch's key names) to {@code file} atomically, with metadata
      * {@code {"format": "pt"}} (as Python's {@code safetensors.torch.save_model}) and jnorm's checksums.
      *
+     * @param model the model whose state dict is saved
+     * @param file  the target; replaced atomically when it exists
      * @throws IllegalStateException if the model has uninitialized Lazy layers
+     * @throws IOException if the file cannot be written (the target is read-only, a directory, or the file system
+     *         cannot rename atomically); an existing target is then left untouched
      */
     public static void save(Module model, Path file) throws IOException {
         write(model.stateDict(), Map.of("format", "pt"), file);
@@ -95,7 +99,11 @@ public final class SafeTensors {
     /**
      * Loads {@code file} into {@code model}, all or nothing: the file is read and fully validated (structure and
      * checksums), then {@link Module#loadStateDict} checks every key, shape and dtype before copying anything. On
-     * any failure the model is exactly as it was.
+     * any failure the model is exactly as it was. Python's
+     * {@code model.load_state_dict(safetensors.torch.load_file(file))} with {@code strict=True}.
+     *
+     * @param model the model whose parameters and buffers receive the values
+     * @param file  the safetensors file
      *
      * @throws SafeTensorsException     if the file is truncated, corrupted or not representable
      * @throws IllegalArgumentException if the file is valid but does not match the model (missing, unexpected or
@@ -111,24 +119,47 @@ public final class SafeTensors {
         }
     }
 
-    /** Writes {@code tensors} to {@code file} atomically with jnorm's checksums and no other metadata. */
+    /**
+     * Writes {@code tensors} to {@code file} atomically with jnorm's checksums and no other metadata, as Python's
+     * {@code safetensors.torch.save_file(tensors, file)}.
+     *
+     * @param tensors the tensors by name (float32 or int64, any shape)
+     * @param file    the target; replaced atomically when it exists
+     * @throws IllegalArgumentException for a null or reserved name, an unpaired surrogate in a name, a null tensor,
+     *         or a header beyond {@link #MAX_HEADER_BYTES}
+     * @throws IOException if the file cannot be written; an existing target is then left untouched
+     */
     public static void write(Map<String, Tensor> tensors, Path file) throws IOException {
         write(tensors, Map.of(), file);
     }
 
     /**
      * Writes {@code tensors} (float32 or int64, any shape, 0-dim included) with {@code metadata} (string to string;
-     * keys starting with {@value #RESERVED_PREFIX} are reserved) to {@code file}, atomically.
+     * keys starting with {@value #RESERVED_PREFIX} are reserved) to {@code file}, atomically, as Python's
+     * {@code safetensors.torch.save_file(tensors, file, metadata)}. Tensors are written in row-major order whatever
+     * their memory format.
      *
-     * @throws IllegalArgumentException for a null or reserved name or key, an unpaired surrogate in a string, or a
-     *                                  null tensor
+     * @param tensors  the tensors by name
+     * @param metadata string entries for the header's {@code __metadata__}
+     * @param file     the target; replaced atomically when it exists
+     * @throws IllegalArgumentException for a null or reserved name or key, an unpaired surrogate in a string, a
+     *                                  null tensor, or a header beyond {@link #MAX_HEADER_BYTES}
+     * @throws IOException if the file cannot be written; an existing target is then left untouched
      */
     public static void write(Map<String, Tensor> tensors, Map<String, String> metadata, Path file)
             throws IOException {
         write(tensors, metadata, file, Faults.NONE, CHUNK_BYTES);
     }
 
-    /** Reads and validates {@code file}; the tensors in the header's order. */
+    /**
+     * Reads and validates {@code file}, as Python's {@code safetensors.torch.load_file(file)}: structure, and both
+     * checksums when the file has them.
+     *
+     * @param file the safetensors file
+     * @return the tensors by name, in the header's order (F32 as float32, I64 as int64)
+     * @throws SafeTensorsException if the file is not a regular file, or is truncated, corrupted or not representable
+     * @throws IOException if the file cannot be read
+     */
     public static LinkedHashMap<String, Tensor> read(Path file) throws IOException {
         try (FileChannel ch = openForReading(file)) {
             Header h = readHeader(ch, file);
@@ -136,7 +167,15 @@ public final class SafeTensors {
         }
     }
 
-    /** Reads and validates {@code file}'s header (not the data checksum); its {@code __metadata__}, possibly empty. */
+    /**
+     * Reads and validates {@code file}'s header (not the data checksum), as Python's
+     * {@code safe_open(file, "pt").metadata()}.
+     *
+     * @param file the safetensors file
+     * @return its {@code __metadata__}, jnorm's checksum entries included, possibly empty
+     * @throws SafeTensorsException if the file is not a regular file, or its header is truncated or corrupted
+     * @throws IOException if the file cannot be read
+     */
     public static LinkedHashMap<String, String> readMetadata(Path file) throws IOException {
         try (FileChannel ch = openForReading(file)) {
             return new LinkedHashMap<>(readHeader(ch, file).metadata);

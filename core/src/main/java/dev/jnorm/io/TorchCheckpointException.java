@@ -10,19 +10,37 @@ import java.nio.file.Path;
  * what is wrong; nothing was executed and nothing was loaded.
  */
 public class TorchCheckpointException extends IOException {
+    /** The file that failed to read. */
     private final Path file;
 
+    /**
+     * An exception whose message is {@code "<file>: <problem>"}.
+     *
+     * @param file    the torch.save file being read
+     * @param problem what is wrong with it, in a phrase
+     */
     public TorchCheckpointException(Path file, String problem) {
         super(file + ": " + problem);
         this.file = file;
     }
 
+    /**
+     * An exception whose message is {@code "<file>: <problem>"}, caused by {@code cause}.
+     *
+     * @param file    the torch.save file being read
+     * @param problem what is wrong with it, in a phrase
+     * @param cause   the lower-level failure that revealed the problem
+     */
     public TorchCheckpointException(Path file, String problem, Throwable cause) {
         super(file + ": " + problem, cause);
         this.file = file;
     }
 
-    /** The file that failed to read. */
+    /**
+     * The file that failed to read.
+     *
+     * @return the path given to the constructor
+     */
     public Path file() {
         return file;
     }

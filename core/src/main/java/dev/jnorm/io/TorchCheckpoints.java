@@ -65,7 +65,14 @@ public final class TorchCheckpoints {
     private TorchCheckpoints() {
     }
 
-    /** What {@code jnorm inspect} shows of one tensor: its name, PyTorch dtype, shape and bytes in the file. */
+    /**
+     * What {@code jnorm inspect} shows of one tensor: its name, PyTorch dtype, shape and bytes in the file.
+     *
+     * @param name  the state-dict key ("bn1.running_mean")
+     * @param dtype the PyTorch dtype of its storage, without the {@code torch.} prefix ("float32", "float16")
+     * @param shape the sizes
+     * @param bytes the bytes of its elements in the file's dtype (product of the sizes times the element size)
+     */
     public record TensorInfo(String name, String dtype, long[] shape, long bytes) {
     }
 
@@ -75,9 +82,14 @@ public final class TorchCheckpoints {
      * The state dict in {@code file}: the tensors by key, in the file's order. The file's object must be a dict of
      * tensors, or a dict with exactly one of the entries {@link #STATE_DICT_ENTRIES} holding one (a training
      * checkpoint {@code {"epoch": 3, "model_state_dict": ..., "optimizer_state_dict": ...}}); otherwise use
-     * {@link #read(Path, String)}.
+     * {@link #read(Path, String)}. Python's {@code torch.load(file, weights_only=True)} followed by the choice of
+     * the state dict, with every tensor converted as the class comment says.
      *
+     * @param file the checkpoint written by {@code torch.save}
+     * @return the tensors by state-dict key, in the file's order; views that are identical share one tensor
      * @throws TorchCheckpointException if the file is not a readable, safe torch.save archive of a state dict
+     * @throws IllegalArgumentException if the tensors would need more than this JVM's maximum heap
+     * @throws IOException if the file cannot be opened or read
      */
     public static LinkedHashMap<String, Tensor> read(Path file) throws IOException {
         return read(file, null);
@@ -85,7 +97,16 @@ public final class TorchCheckpoints {
 
     /**
      * The state dict held by the top-level entry {@code entry} of the checkpoint in {@code file} (null: as
-     * {@link #read(Path)}).
+     * {@link #read(Path)}), as Python's {@code torch.load(file, weights_only=True)[entry]}.
+     *
+     * @param file  the checkpoint written by {@code torch.save}
+     * @param entry the key of the top-level dict that holds the state dict ("model_state_dict"), or null to choose as
+     *              {@link #read(Path)} does
+     * @return the tensors by state-dict key, in the file's order
+     * @throws TorchCheckpointException if the file is not a readable, safe torch.save archive, has no such entry, or
+     *         the entry is not a dict of tensors
+     * @throws IllegalArgumentException if the tensors would need more than this JVM's maximum heap
+     * @throws IOException if the file cannot be opened or read
      */
     public static LinkedHashMap<String, Tensor> read(Path file, String entry) throws IOException {
         return withArchive(file, archive -> archive.materialize(archive.stateDict(entry)));
@@ -110,7 +131,15 @@ public final class TorchCheckpoints {
 
     /**
      * The single tensor in {@code file}, as written by {@code torch.save(tensor, path)} (or libtorch's
-     * {@code torch::pickle_save(tensor)}), with the same checks and conversions as {@link #read(Path)}.
+     * {@code torch::pickle_save(tensor)}), with the same checks and conversions as {@link #read(Path)}: Python's
+     * {@code torch.load(file, weights_only=True)} of a tensor.
+     *
+     * @param file the file written by {@code torch.save(tensor, path)}
+     * @return the tensor, contiguous, float32 or int64
+     * @throws TorchCheckpointException if the file is not a readable, safe torch.save archive, or holds something
+     *         other than one tensor
+     * @throws IllegalArgumentException if the tensor would need more than this JVM's maximum heap
+     * @throws IOException if the file cannot be opened or read
      */
     public static Tensor readTensor(Path file) throws IOException {
         return withArchive(file, archive -> {
@@ -126,16 +155,31 @@ public final class TorchCheckpoints {
 
     /**
      * Loads the state dict in {@code file} into {@code model}, all or nothing: the whole file is read and verified
-     * first, then {@link Module#loadStateDict} checks every key, shape and dtype before copying anything.
+     * first, then {@link Module#loadStateDict} checks every key, shape and dtype before copying anything. Python's
+     * {@code model.load_state_dict(torch.load(file, weights_only=True))} with {@code strict=True}.
      *
+     * @param model the model whose parameters and buffers receive the values
+     * @param file  the checkpoint written by {@code torch.save(model.state_dict(), path)}
      * @throws TorchCheckpointException if the file is not a readable, safe torch.save archive of a state dict
      * @throws IllegalArgumentException if the state dict does not match the model; the message names the file
+     * @throws IOException if the file cannot be opened or read
      */
     public static void load(Module model, Path file) throws IOException {
         load(model, file, null);
     }
 
-    /** As {@link #load(Module, Path)}, from the top-level entry {@code entry} (null: the default choice). */
+    /**
+     * As {@link #load(Module, Path)}, from the top-level entry {@code entry} (null: the default choice):
+     * {@code model.load_state_dict(torch.load(file, weights_only=True)[entry])}.
+     *
+     * @param model the model whose parameters and buffers receive the values
+     * @param file  the checkpoint written by {@code torch.save}
+     * @param entry the key of the top-level dict that holds the state dict, or null to choose as {@link #read(Path)}
+     * @throws TorchCheckpointException if the file is not a readable, safe torch.save archive, or the entry is
+     *         missing or not a dict of tensors
+     * @throws IllegalArgumentException if the state dict does not match the model; the message names the file
+     * @throws IOException if the file cannot be opened or read
+     */
     public static void load(Module model, Path file, String entry) throws IOException {
         LinkedHashMap<String, Tensor> state = read(file, entry);
         try {
@@ -149,6 +193,13 @@ public final class TorchCheckpoints {
      * The tensors of the state dict (chosen as by {@link #read(Path, String)}) without reading their values: name,
      * PyTorch dtype ({@code "float16"} etc.), shape and the bytes of its elements. The whole archive structure and
      * pickle are still verified.
+     *
+     * @param file  the checkpoint written by {@code torch.save}
+     * @param entry the key of the top-level dict that holds the state dict, or null to choose as {@link #read(Path)}
+     * @return one description per tensor, in the file's order
+     * @throws TorchCheckpointException if the file is not a readable, safe torch.save archive of a state dict, or a
+     *         tensor's size overflows
+     * @throws IOException if the file cannot be opened or read
      */
     public static List<TensorInfo> describe(Path file, String entry) throws IOException {
         return withArchive(file, archive -> {
@@ -171,7 +222,13 @@ public final class TorchCheckpoints {
         });
     }
 
-    /** The names a pickle may use: everything else is refused. */
+    /**
+     * The names a pickle may use: everything else is refused. The counterpart of PyTorch's
+     * {@code torch.serialization.get_safe_globals()} plus the built-in allow-list of {@code weights_only=True},
+     * narrower than both.
+     *
+     * @return the allowed globals as {@code "module.name"} strings, unmodifiable
+     */
     public static Set<String> allowedGlobals() {
         return Unpickler.ALLOWED_GLOBALS;
     }

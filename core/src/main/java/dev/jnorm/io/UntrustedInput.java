@@ -24,6 +24,9 @@ public final class UntrustedInput {
     /**
      * Why {@code file} cannot be read as an input file ("no such file", "is a directory, not a file", ...), or null
      * when it is a regular file (symbolic links are followed).
+     *
+     * @param file the path to check
+     * @return a phrase saying why the file cannot be read, or null when it is a regular file
      */
     public static String notARegularFile(Path file) {
         BasicFileAttributes a;
@@ -47,6 +50,12 @@ public final class UntrustedInput {
      * Reads at most {@code n} bytes, fewer only at the end of {@code in}. The buffer starts at
      * {@value #FIRST_BUFFER} bytes and doubles as it fills, so the memory taken is bounded by twice the bytes
      * actually read, whatever {@code n} claims.
+     *
+     * @param in the stream to read; read until {@code n} bytes or its end, not closed
+     * @param n  the most bytes to read (what the file claims)
+     * @return the bytes read, an array of exactly their number
+     * @throws IllegalArgumentException when {@code n} is negative
+     * @throws IOException when reading {@code in} fails
      */
     public static byte[] readUpTo(InputStream in, int n) throws IOException {
         if (n < 0) {

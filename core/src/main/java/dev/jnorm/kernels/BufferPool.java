@@ -9,7 +9,21 @@ import java.util.Map;
 import java.util.WeakHashMap;
 
 /**
- * Per-thread recycling of tensor-sized float arrays: what libtorch gets from its allocator, for the JVM.
+ * Per-thread recycling of tensor-sized float arrays: what libtorch gets from its allocator, for the JVM. The design,
+ * and what a user writes to benefit from it ({@code Tensor.scope()}), is in {@code docs/memory.md}.
+ *
+ * <p>Settings:
+ * <ul>
+ * <li>{@code -Djnorm.bufferPool=on} (the default), {@code off} (every request is a plain new array, nothing is
+ * kept) or {@code poison} (on, and every array {@link #uninitialized} hands out is filled with NaN first, so an
+ * output element a kernel forgot to write shows up in a test instead of reading as a plausible 0; the core test
+ * suite runs this way). {@link #setEnabled(boolean)} switches recycling at run time.</li>
+ * <li>{@code -Djnorm.bufferPool.idleSeconds=S} (default 30): a length no request or release has touched for S
+ * seconds is dropped at the thread's next use of the pool. A value that is not a number in (0, 1e9] makes the
+ * class's initialization fail with an {@link IllegalArgumentException}.</li>
+ * <li>{@link #trim()} drops the calling thread's pooled arrays at once (e.g. after a burst of large requests);
+ * {@link #pooledBytes()}, {@link #hits()} and {@link #misses()} report on the calling thread's pool.</li>
+ * </ul>
  *
  * <p>Why: the JVM zero-fills every new array on the allocating thread, at memset speed and into memory that is
  * usually not in cache, and a large one is a humongous allocation for G1 to collect later. An op's output costs a
@@ -23,12 +37,11 @@ import java.util.WeakHashMap;
  * released at the same moment, so no one can read the array through them again. What leaves it: the next op outputs
  * and gradients of the same length on the same thread.
  *
- * <p>Bounds: at most {@link #PER_LENGTH} arrays per length, {@link #LENGTHS} distinct lengths and {@link #maxBytes}
- * (a quarter of the maximum heap) per thread, each array softly referenced so memory pressure can reclaim it. A
- * length no request or release has touched for {@code -Djnorm.bufferPool.idleSeconds} (default 30) is dropped at the
- * thread's next use of the pool, and {@link #trim()} drops a thread's arrays at once. Arrays shorter than
- * {@link #MIN_LENGTH} are not pooled (a fresh small array costs less than the bookkeeping). Each thread has its own
- * pool: no locks, no sharing.
+ * <p>Bounds: at most 256 arrays per length, 64 distinct lengths (a 65th empties the thread's pool and starts over)
+ * and a quarter of the maximum heap in bytes per thread, each array softly referenced so memory pressure can reclaim
+ * it; plus the idle timeout and {@link #trim()} above. Arrays shorter than {@link #MIN_LENGTH} are not pooled (a
+ * fresh small array costs less than the bookkeeping). Each thread has its own pool: no locks, no sharing, and an
+ * array given back on one thread is handed out again only on that thread.
  *
  * <p>Tracking: while a scope is open on a thread, {@link #startTracking()}, the arrays the pool hands out there are
  * remembered until an op wraps one as its output and the scope {@link #claim claims} it; only a claimed array is
@@ -45,7 +58,7 @@ public final class BufferPool {
     static final int PER_LENGTH = 256;
     /** Distinct lengths kept per thread; past this the thread's pool is emptied and starts over. */
     static final int LENGTHS = 64;
-    /** Shortest array pooled: 16 KiB. */
+    /** Shortest array pooled, in floats (16 KiB); shorter requests always get a new array. */
     public static final int MIN_LENGTH = 4096;
     /** Bytes one thread's pool may hold: a quarter of the maximum heap (tests lower it). */
     static volatile long maxBytes = Runtime.getRuntime().maxMemory() / 4;
@@ -77,7 +90,16 @@ public final class BufferPool {
      * output element a kernel forgot to write shows up in any test instead of reading as a plausible 0 (the core test
      * suite runs this way).
      */
-    private static final String MODE = System.getProperty("jnorm.bufferPool", "on");
+    private static final String MODE = mode(System.getProperty("jnorm.bufferPool", "on"));
+
+    /** {@code -Djnorm.bufferPool}: one of {@code on}, {@code off}, {@code poison}; anything else is refused. */
+    static String mode(String value) {
+        String v = value.trim();
+        if (!v.equals("on") && !v.equals("off") && !v.equals("poison")) {
+            throw new IllegalArgumentException("jnorm.bufferPool must be on, off or poison, got '" + value + "'");
+        }
+        return v;
+    }
 
     private static volatile boolean enabled = !"off".equals(MODE);
     private static final boolean POISON = "poison".equals(MODE);
@@ -132,8 +154,13 @@ public final class BufferPool {
     }
 
     /**
-     * An array of exactly {@code length} floats with unspecified contents: for an output its caller writes in full
-     * before anyone reads it.
+     * An array of exactly {@code length} floats with unspecified contents, as {@code torch.empty}: for an output its
+     * caller writes in full before anyone reads it. A recycled array of that length when the calling thread's pool has
+     * one, else a new array; filled with NaN first under {@code -Djnorm.bufferPool=poison}.
+     *
+     * @param length the number of floats, ≥ 0
+     * @return an array the caller owns, contents unspecified
+     * @throws NegativeArraySizeException if {@code length < 0}
      */
     public static float[] uninitialized(int length) {
         boolean on = enabled; // read once: another thread may switch it
@@ -144,7 +171,14 @@ public final class BufferPool {
         return a;
     }
 
-    /** An array of exactly {@code length} zeros: for an output its caller accumulates into. */
+    /**
+     * An array of exactly {@code length} zeros, as {@code torch.zeros}: for an output its caller accumulates into.
+     * A recycled array is zero-filled; a new one already is.
+     *
+     * @param length the number of floats, ≥ 0
+     * @return an array the caller owns, every element +0
+     * @throws NegativeArraySizeException if {@code length < 0}
+     */
     public static float[] zeroed(int length) {
         boolean on = enabled; // read once: another thread may switch it
         float[] a = take(length, on);
@@ -187,8 +221,14 @@ public final class BufferPool {
     }
 
     /**
-     * Gives {@code a} to this thread's pool. The caller promises that nothing reads or writes {@code a} afterwards:
-     * no tensor, closure or caller holds it.
+     * Gives {@code a} to the calling thread's pool, to be handed out again by {@link #uninitialized} or
+     * {@link #zeroed} for the same length. The caller promises that nothing reads or writes {@code a} afterwards: no
+     * tensor, closure or caller holds it. null, an array shorter than {@link #MIN_LENGTH}, and any array while
+     * recycling is off are ignored; an array past the pool's bounds is left to the collector.
+     *
+     * @param a the dead array, or null
+     * @throws IllegalStateException if {@code a} is on this thread's pool already (given back twice: two owners of one
+     *                               array would corrupt each other)
      */
     public static void recycle(float[] a) {
         if (a == null || a.length < MIN_LENGTH || !enabled) {
@@ -221,8 +261,9 @@ public final class BufferPool {
     }
 
     /**
-     * Starts remembering the arrays this thread's pool hands out (a scope opened); nested calls are not counted:
-     * the outermost scope starts and stops.
+     * Starts remembering the arrays the calling thread's pool hands out (a {@code Scope} opened), so that
+     * {@link #claim} can tell them from arrays of other origin. Not counted: a second call while tracking does nothing,
+     * and the outermost scope starts and stops. Arrays are remembered weakly, so one an op drops stays garbage.
      */
     public static void startTracking() {
         Pool pool = POOL.get();
@@ -231,40 +272,58 @@ public final class BufferPool {
         }
     }
 
-    /** Forgets the remembered arrays and stops remembering (the outermost scope closed). */
+    /** Forgets the remembered arrays and stops remembering, on the calling thread (the outermost scope closed). */
     public static void stopTracking() {
         POOL.get().tracked = null;
     }
 
     /**
-     * Whether {@code a} was handed out by this thread's pool while tracking and not claimed or given back since;
-     * claims it when so (a second claim of the same hand-out is false).
+     * Whether {@code a} was handed out by the calling thread's pool while tracking and not claimed or given back
+     * since; claims it when so (a second claim of the same hand-out is false). A scope adopts an op's output only when
+     * this is true, so it never releases an array that did not come from the pool (a parameter, a user's array).
+     *
+     * @param a the array an op wrapped as its output
+     * @return true if this call claimed {@code a}; false when not tracking or {@code a} is not an unclaimed hand-out
      */
     public static boolean claim(float[] a) {
         WeakHashMap<float[], Boolean> tracked = POOL.get().tracked;
         return tracked != null && tracked.remove(a) != null;
     }
 
-    /** Drops this thread's pooled arrays now (the counters stay). */
+    /** Drops the calling thread's pooled arrays now, leaving them to the collector (the counters stay). */
     public static void trim() {
         POOL.get().clearShelves();
     }
 
-    /** Bytes of arrays this thread's pool holds (counting those the collector may already have reclaimed). */
+    /**
+     * Bytes of arrays the calling thread's pool holds.
+     *
+     * @return 4 bytes per float of every pooled array, counting those the collector may already have reclaimed
+     */
     public static long pooledBytes() {
         return POOL.get().bytes;
     }
 
-    /** Turns recycling on or off for all threads (on unless {@code -Djnorm.bufferPool=off}); off drops nothing. */
+    /**
+     * Turns recycling on or off for all threads (initially on unless {@code -Djnorm.bufferPool=off}). Off drops
+     * nothing already pooled: requests get new arrays and given-back arrays are ignored until it is on again.
+     *
+     * @param on true to recycle, false to allocate every request
+     */
     public static void setEnabled(boolean on) {
         enabled = on;
     }
 
+    /**
+     * Whether recycling is on.
+     *
+     * @return false under {@code -Djnorm.bufferPool=off} or after {@code setEnabled(false)}, else true
+     */
     public static boolean isEnabled() {
         return enabled;
     }
 
-    /** Drops this thread's pooled arrays and zeroes its counters (and restarts its idle clock). */
+    /** Drops the calling thread's pooled arrays and zeroes its counters (and restarts its idle clock). */
     public static void clear() {
         Pool pool = POOL.get();
         pool.clearShelves();
@@ -273,17 +332,30 @@ public final class BufferPool {
         pool.lastSweep = clock.getAsLong();
     }
 
-    /** This thread's requests served from the pool since its last {@link #clear()}. */
+    /**
+     * The calling thread's requests served from the pool.
+     *
+     * @return requests served by a recycled array since the thread's last {@link #clear()}
+     */
     public static long hits() {
         return POOL.get().hits;
     }
 
-    /** This thread's pooled-size requests that had to allocate since its last {@link #clear()}. */
+    /**
+     * The calling thread's requests of a pooled size ({@link #MIN_LENGTH} or more, recycling on) that had to allocate.
+     *
+     * @return such requests since the thread's last {@link #clear()}
+     */
     public static long misses() {
         return POOL.get().misses;
     }
 
-    /** Arrays of {@code length} this thread's pool holds now (softly: some may already be reclaimed). */
+    /**
+     * Arrays of one length the calling thread's pool holds now.
+     *
+     * @param length the array length, in floats
+     * @return the number held, counting those the collector may already have reclaimed
+     */
     public static int pooled(int length) {
         Shelf shelf = POOL.get().byLength.get(length);
         return shelf == null ? 0 : shelf.arrays.size();

@@ -1,10 +1,23 @@
 package dev.jnorm.kernels;
 
 /**
- * The kernel provider: the one place that chooses an implementation per family. By default the Vector API kernels
- * of {@code dev.jnorm.kernels.simd} (the only package that imports {@code jdk.incubator.vector}); when that module
- * is not available at run time, the scalar reference kernels, with one log line. {@code -Djnorm.kernels=reference}
- * selects the reference kernels; {@code -Djnorm.requireSimd=true} turns the fallback into an error (CI).
+ * The kernel provider: the one place that chooses an implementation per family, once per JVM, on the first call to
+ * any accessor (the holder idiom), for all families together. PyTorch's counterpart is its CPU capability dispatch
+ * (scalar, AVX2 or AVX-512 builds of each kernel, chosen at startup, overridable with {@code ATEN_CPU_CAPABILITY}).
+ *
+ * <p>By default the Vector API kernels of {@code dev.jnorm.kernels.simd}, the only package that imports
+ * {@code jdk.incubator.vector}. They need the JVM flag {@code --add-modules jdk.incubator.vector}; without it the
+ * scalar reference kernels ({@link ReferenceBatchNormKernel} and its siblings) are used, with one WARNING log line
+ * naming the flag, and every op is correct but slower. Settings:
+ * <ul>
+ * <li>{@code -Djnorm.kernels=reference} selects the reference kernels (any other value, or none, the Vector API
+ * kernels);</li>
+ * <li>{@code -Djnorm.requireSimd=true} turns the fallback into an error: the first accessor call throws an
+ * {@link ExceptionInInitializerError} whose cause is an {@link IllegalStateException} naming the flag, and later
+ * calls throw {@link NoClassDefFoundError}. CI sets it so a build that silently lost the SIMD path fails.</li>
+ * </ul>
+ * The two choices give the same results up to the last bits (summation order); each interface says what is
+ * bit-identical. {@link #selected()} reports the choice.
  */
 public final class Kernels {
     private Kernels() {
@@ -72,31 +85,65 @@ public final class Kernels {
         }
     }
 
+    /**
+     * The kernel of the BatchNorm family (BatchNorm1d/2d/3d, SyncBatchNorm, InstanceNorm in eval) selected for this JVM.
+     *
+     * @return the Vector API or the reference implementation, the same instance on every call
+     */
     public static BatchNormKernel batchNorm() {
         return Holder.BATCH_NORM;
     }
 
+    /**
+     * The kernel of the row-wise family (GroupNorm, LayerNorm, InstanceNorm, RMSNorm) selected for this JVM.
+     *
+     * @return the Vector API or the reference implementation, the same instance on every call
+     */
     public static GroupNormKernel groupNorm() {
         return Holder.GROUP_NORM;
     }
 
+    /**
+     * The kernel of the matrix products (Linear, Conv2d, attention, {@code Tensor.matmul}) selected for this JVM.
+     *
+     * @return the Vector API or the reference implementation, the same instance on every call
+     */
     public static GemmKernel gemm() {
         return Holder.GEMM;
     }
 
+    /**
+     * The kernel of the element-wise activations (ReLU, TLU) selected for this JVM.
+     *
+     * @return the Vector API or the reference implementation, the same instance on every call
+     */
     public static PointwiseKernel pointwise() {
         return Holder.POINTWISE;
     }
 
+    /**
+     * The kernel of the max pooling (MaxPool2d) selected for this JVM.
+     *
+     * @return the Vector API or the reference implementation, the same instance on every call
+     */
     public static PoolKernel pool() {
         return Holder.POOL;
     }
 
+    /**
+     * The kernel of the local response normalization (LocalResponseNorm) selected for this JVM.
+     *
+     * @return the Vector API or the reference implementation, the same instance on every call
+     */
     public static LocalResponseNormKernel localResponseNorm() {
         return Holder.LRN;
     }
 
-    /** "vector" or "reference": which kernels this JVM uses. */
+    /**
+     * Which kernels this JVM uses.
+     *
+     * @return {@code "vector"} or {@code "reference"}
+     */
     public static String selected() {
         return Holder.NAME;
     }

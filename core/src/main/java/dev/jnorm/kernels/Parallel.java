@@ -8,9 +8,25 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.function.IntConsumer;
 
 /**
- * The library's one thread pool. Size from {@code -Djnorm.threads} (default: all cores). Kernels split work into
- * tasks whose boundaries depend only on the problem size and merge partial results in a fixed order, so results are
- * bit-identical whatever the thread count; this class only decides who runs which task.
+ * The library's one thread pool, what {@code at::parallel_for} and {@code torch.set_num_threads} are to PyTorch.
+ *
+ * <p>Settings: {@code -Djnorm.threads=N} sets the pool's size at startup (default: all cores, that is
+ * {@link Runtime#availableProcessors()}); {@link #setThreads(int)} changes it at run time. N counts the calling thread:
+ * a loop runs on the caller plus up to N − 1 daemon helper threads named {@code jnorm-1}, {@code jnorm-2}, …, so
+ * {@code -Djnorm.threads=1} runs everything on the caller and starts no thread. A value that is not a positive
+ * integer makes the class's initialization fail with an {@link IllegalArgumentException} that names the property
+ * and the value (wrapped in the {@link ExceptionInInitializerError} of the first call).
+ *
+ * <p>Determinism: kernels split their work into tasks whose boundaries depend only on the problem size and merge
+ * partial results in a fixed order, so results are bit-identical whatever the thread count (unlike
+ * {@code at::parallel_for}, whose chunks follow the thread count); this class only decides who runs which task.
+ *
+ * <p>Mechanism: the caller publishes each loop, and helpers that are idle join it and claim tasks from a shared
+ * counter beside the caller. A helper that has just finished a loop polls briefly for the next one before it parks
+ * (as OpenMP runtimes spin before they sleep), because a training step issues many short loops in a row and waking a
+ * parked thread for each would leave the caller doing most of the work; with more threads than cores it parks at once,
+ * so that polling never takes a working thread's core. A loop issued from inside a task runs inline on that task's
+ * thread.
  */
 public final class Parallel {
     private Parallel() {
@@ -23,22 +39,38 @@ public final class Parallel {
     /** True on the pool's helper threads: a loop nested in a task runs on its own thread (no nested waits). */
     private static final ThreadLocal<Boolean> IN_TASK = ThreadLocal.withInitial(() -> false);
 
-    private static volatile Pool pool = new Pool(
-            Integer.getInteger("jnorm.threads", Runtime.getRuntime().availableProcessors()));
+    private static volatile Pool pool = new Pool(threadsSetting(System.getProperty("jnorm.threads")));
+
+    /** {@code -Djnorm.threads}: unset means all cores; otherwise a positive integer, and anything else is refused. */
+    static int threadsSetting(String value) {
+        if (value == null) {
+            return Runtime.getRuntime().availableProcessors();
+        }
+        int n;
+        try {
+            n = Integer.parseInt(value.trim());
+        } catch (NumberFormatException e) {
+            n = 0;
+        }
+        if (n < 1) {
+            throw new IllegalArgumentException("jnorm.threads must be a positive integer, got '" + value + "'");
+        }
+        return n;
+    }
 
     /**
      * How long an idle helper keeps polling for the next loop before it parks. NB: a training step issues hundreds of
-     * parallel loops tens to hundreds of microseconds apart; a parked thread took long enough to wake on this virtual
-     * machine that the caller ran 1.4–1.8× the helper's share of most loops (JFR samples of the demo CNN's step), so
-     * a helper that has just finished a loop polls for 100 µs first, as OpenMP runtimes do (for far longer).
+     * parallel loops in quick succession, and a parked helper that must be woken for each joins late, leaving the
+     * caller with more than its share of the loop; so a helper that has just finished a loop polls first, as OpenMP
+     * runtimes do (for far longer). {@code TrainStepBench} in bench/ measures the two-thread step this serves.
      */
     static final long SPIN_NANOS = 100_000;
 
     /**
      * The calling thread plus {@code threads − 1} daemon helpers. Why not a ForkJoinPool that the caller waits on:
      * the caller would sit idle beside {@code threads} workers (three threads on two cores), and a training step issues
-     * hundreds of short parallel loops, each paying a park/unpark of every worker; measured on the demo CNN, two
-     * threads ran slower than one. The caller publishes each loop on a board ({@link #current}); idle helpers, polling
+     * hundreds of short parallel loops, each paying a park/unpark of every worker, enough to make two threads slower
+     * than one on the demo CNN. The caller publishes each loop on a board ({@link #current}); idle helpers, polling
      * or woken, join it while it is open.
      */
     private static final class Pool {
@@ -226,12 +258,23 @@ public final class Parallel {
         }
     }
 
-    /** Worker threads, the caller included. */
+    /**
+     * The pool's size: the threads that run a loop's tasks, the caller included.
+     *
+     * @return the thread count, at least 1 ({@code -Djnorm.threads}, or the last {@link #setThreads(int)})
+     */
     public static int threads() {
         return pool.threads;
     }
 
-    /** Replaces the pool with one of {@code threads} threads (tests and benchmarks compare thread counts). */
+    /**
+     * Replaces the pool with one of {@code threads} threads, as {@code torch.set_num_threads}; the old pool's helpers
+     * stop once idle, and a loop already running finishes. A call with the current size does nothing. Results do not
+     * depend on the size (see the class comment), so this changes speed only.
+     *
+     * @param threads the new size, the caller included
+     * @throws IllegalArgumentException if {@code threads < 1}
+     */
     public static synchronized void setThreads(int threads) {
         if (threads != threads()) {
             Pool old = pool;
@@ -241,9 +284,16 @@ public final class Parallel {
     }
 
     /**
-     * Runs {@code body(t)} for every t in [0, tasks): the caller and the helpers claim tasks from a shared counter
-     * until none is left, so who runs which task varies but the tasks do not. Runs inline with one task, one thread,
-     * or inside another loop's task. The first exception thrown by a task is rethrown here once all have stopped.
+     * Runs {@code body(t)} for every t in [0, tasks) and returns when all have finished: the caller and the helpers
+     * claim tasks from a shared counter until none is left, so who runs which task varies but the tasks do not. Runs
+     * inline, in order, with one task, one thread, or inside another loop's task. Once a task has thrown, no new task
+     * starts; the first exception is rethrown here after every running task has stopped. Tasks must write disjoint
+     * outputs: the body runs concurrently on several threads.
+     *
+     * @param tasks the number of tasks; 0 or less runs nothing
+     * @param body  the task body, called with each task index once
+     * @throws RuntimeException the first runtime exception (or {@link Error}) a task threw, as thrown; a checked
+     *                          exception thrown by stealth is wrapped in an {@link IllegalStateException}
      */
     public static void forEach(int tasks, IntConsumer body) {
         Pool p = pool;
@@ -270,12 +320,27 @@ public final class Parallel {
         }
     }
 
-    /** ⌈a / b⌉ for a ≥ 0, without the overflow of (a + b − 1) / b near Integer.MAX_VALUE. */
+    /**
+     * ⌈a / b⌉ for a ≥ 0 and b &gt; 0, without the overflow of (a + b − 1) / b near Integer.MAX_VALUE: the number of
+     * tasks of {@code b} items that cover {@code a} items.
+     *
+     * @param a the dividend, ≥ 0
+     * @param b the divisor, &gt; 0
+     * @return ⌈a / b⌉
+     */
     public static int ceilDiv(int a, int b) {
         return a == 0 ? 0 : (a - 1) / b + 1;
     }
 
-    /** End (exclusive) of the k-th run of {@code size} items out of {@code total}, without int overflow. */
+    /**
+     * End (exclusive) of the k-th run of {@code size} items out of {@code total}, without int overflow: task k of
+     * {@code forEach(ceilDiv(total, size), …)} covers [k·size, end(k, size, total)).
+     *
+     * @param k     the run's index, ≥ 0
+     * @param size  items per run, &gt; 0
+     * @param total the number of items
+     * @return min(total, (k + 1)·size)
+     */
     public static int end(int k, int size, int total) {
         return (int) Math.min(total, (long) (k + 1) * size);
     }

@@ -1,11 +1,24 @@
 package dev.jnorm.kernels;
 
 /**
- * Scalar reference BatchNorm: plain loops, double accumulation, written for clarity. The oracle the fast
- * kernels are tested against, and the fallback when the Vector API is absent.
+ * Scalar reference BatchNorm: plain loops, double accumulation, written for clarity. The oracle the fast kernel
+ * ({@code dev.jnorm.kernels.simd.VectorBatchNormKernel}) is tested against, and the fallback when the Vector API is
+ * absent ({@link Kernels}). Single-threaded, so its results trivially do not depend on {@link Parallel#threads()}.
+ * It follows the ATen CPU kernels' math (mean and biased variance per channel, then the affine per element) but not
+ * their summation: statistics come from {@link Moments#of} (Welford, then Chan across the N planes of a channel),
+ * where ATen takes Σx and then Σ(x − mean)² in two passes; every intermediate is a double rounded once to float.
  */
 public final class ReferenceBatchNormKernel implements BatchNormKernel {
 
+    /** A stateless kernel: one instance serves any number of threads ({@link Kernels} holds the library's). */
+    public ReferenceBatchNormKernel() {
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Here: {@link #moments}, then rstd in double, then {@link #normalize}: two passes over x.
+     */
     @Override
     public void forwardTraining(float[] x, int n, int c, int inner, float[] weight, float[] bias, double eps,
                                 float[] y, double[] mean, double[] rstd, double[] biasedVar) {
@@ -16,6 +29,11 @@ public final class ReferenceBatchNormKernel implements BatchNormKernel {
         normalize(x, n, c, inner, mean, rstd, weight, bias, y);
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Here: {@link Moments#of} per channel over its N planes of inner floats.
+     */
     @Override
     public void moments(float[] x, int n, int c, int inner, double[] mean, double[] biasedVar) {
         for (int ch = 0; ch < c; ch++) {
@@ -25,6 +43,11 @@ public final class ReferenceBatchNormKernel implements BatchNormKernel {
         }
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Here: per element in double, (x − mean)·rstd first, so a constant channel gives exactly bias.
+     */
     @Override
     public void normalize(float[] x, int n, int c, int inner, double[] mean, double[] rstd,
                           float[] weight, float[] bias, float[] y) {
@@ -42,6 +65,12 @@ public final class ReferenceBatchNormKernel implements BatchNormKernel {
         }
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Here: per channel, one pass for Σdy and Σdy·xhat in double and one for dx, the derivation's three terms
+     * written out.
+     */
     @Override
     public void backward(float[] x, float[] dy, int n, int c, int inner, double[] mean, double[] rstd,
                          float[] weight, boolean batchStats, float[] dx, float[] dweight, float[] dbias) {

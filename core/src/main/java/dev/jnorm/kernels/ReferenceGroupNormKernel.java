@@ -2,10 +2,22 @@ package dev.jnorm.kernels;
 
 /**
  * Scalar reference row-wise normalization (GroupNorm, LayerNorm, InstanceNorm, RMSNorm): plain loops, double
- * accumulation, written for clarity. The oracle for the fast kernels and their fallback.
+ * accumulation, written for clarity. The oracle the fast kernel ({@code dev.jnorm.kernels.simd.VectorGroupNormKernel})
+ * is tested against, and the fallback when the Vector API is absent ({@link Kernels}). Single-threaded. Row
+ * statistics come from {@link Moments#of} (Welford) or {@link Moments#meanOfSquares}; every intermediate is a double
+ * rounded once to float.
  */
 public final class ReferenceGroupNormKernel implements GroupNormKernel {
 
+    /** A stateless kernel: one instance serves any number of threads ({@link Kernels} holds the library's). */
+    public ReferenceGroupNormKernel() {
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Here: per row, the statistics pass, then the affine per element in double.
+     */
     @Override
     public void forward(float[] x, int rows, int groups, int channelsPerGroup, int inner, float[] weight,
                         float[] bias, double eps, boolean subtractMean, float[] y, double[] mean, double[] rstd,
@@ -37,6 +49,11 @@ public final class ReferenceGroupNormKernel implements GroupNormKernel {
         }
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Here: per row, one pass for the row's Σg and Σg·xhat and the affine sums (all in double), one for dx.
+     */
     @Override
     public void backward(float[] x, float[] dy, int rows, int groups, int channelsPerGroup, int inner,
                          float[] weight, boolean subtractMean, double[] mean, double[] rstd, float[] dx,
@@ -81,6 +98,11 @@ public final class ReferenceGroupNormKernel implements GroupNormKernel {
         }
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Here: per (sample, group), {@link Moments#of} over its S runs of C/G channels, then the affine.
+     */
     @Override
     public void forwardChannelsLast(float[] x, int n, int spatial, int c, int groups, float[] weight, float[] bias,
                                     double eps, boolean subtractMean, float[] y, double[] mean, double[] rstd,
@@ -114,6 +136,11 @@ public final class ReferenceGroupNormKernel implements GroupNormKernel {
         }
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Here: the formulas of {@link #backward}, per (sample, group) over its S runs of C/G channels.
+     */
     @Override
     public void backwardChannelsLast(float[] x, float[] dy, int n, int spatial, int c, int groups, float[] weight,
                                      boolean subtractMean, double[] mean, double[] rstd, float[] dx,

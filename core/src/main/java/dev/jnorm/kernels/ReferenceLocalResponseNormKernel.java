@@ -2,10 +2,21 @@ package dev.jnorm.kernels;
 
 /**
  * Scalar reference local response normalization: plain loops over the window, double arithmetic, the formulas of
- * {@link LocalResponseNormKernel} as written. The oracle for the fast kernel and its fallback.
+ * {@link LocalResponseNormKernel} as written. The oracle the fast kernel
+ * ({@code dev.jnorm.kernels.simd.VectorLocalResponseNormKernel}) is tested against, and the fallback when the Vector
+ * API is absent. Single-threaded.
  */
 public final class ReferenceLocalResponseNormKernel implements LocalResponseNormKernel {
 
+    /** A stateless kernel: one instance serves any number of threads ({@link Kernels} holds the library's). */
+    public ReferenceLocalResponseNormKernel() {
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Here: each output sums its window's squares afresh in double; d is rounded to float when stored.
+     */
     @Override
     public void forward(float[] x, int n, int c, int inner, int size, double alpha, double beta, double k,
                         float[] y, float[] d) {
@@ -27,6 +38,11 @@ public final class ReferenceLocalResponseNormKernel implements LocalResponseNorm
         }
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Here: each dx sums t over the mirrored window afresh, in double, from the stored (float) d.
+     */
     @Override
     public void backward(float[] x, float[] dy, int n, int c, int inner, int size, double alpha, double beta,
                          float[] d, float[] dx) {

@@ -1,7 +1,15 @@
 package dev.jnorm.kernels;
 
-/** Scalar twin of the Vector API element-wise kernels: plain loops, the oracle for their tests. */
+/**
+ * Scalar twin of the Vector API element-wise kernels ({@code dev.jnorm.kernels.simd.VectorPointwiseKernel}): plain
+ * loops with the branches the fast kernel replaces by blends, the oracle for its tests and the fallback when the
+ * Vector API is absent. Single-threaded.
+ */
 public final class ReferencePointwiseKernel implements PointwiseKernel {
+
+    /** A stateless kernel: one instance serves any number of threads ({@link Kernels} holds the library's). */
+    public ReferencePointwiseKernel() {
+    }
 
     @Override
     public void relu(float[] x, float[] y, int n) {
@@ -24,6 +32,11 @@ public final class ReferencePointwiseKernel implements PointwiseKernel {
         }
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Here: one pass in index order; dtau is zeroed first and summed in double.
+     */
     @Override
     public void tluBackward(float[] x, float[] tau, float[] dy, int outer, int c, int inner, float[] dx,
                             double[] dtau) {

@@ -15,11 +15,23 @@ public class AdaptiveAvgPool2d extends Module {
     final int outH; // package-private (and outW): Fusion copies the module
     final int outW;
 
-    /** A square output grid (1 = global average pooling). */
+    /**
+     * {@code nn.AdaptiveAvgPool2d(output_size)}: a square output grid (1 = global average pooling).
+     *
+     * @param outputSize H' = W' of the output, &gt; 0
+     * @throws IllegalArgumentException if {@code outputSize} is not positive
+     */
     public AdaptiveAvgPool2d(int outputSize) {
         this(outputSize, outputSize);
     }
 
+    /**
+     * {@code nn.AdaptiveAvgPool2d((out_h, out_w))}.
+     *
+     * @param outH H' of the output, &gt; 0
+     * @param outW W' of the output, &gt; 0
+     * @throws IllegalArgumentException if a size is not positive
+     */
     public AdaptiveAvgPool2d(int outH, int outW) {
         if (outH <= 0 || outW <= 0) {
             throw new IllegalArgumentException("AdaptiveAvgPool2d: output_size must be positive, got (" + outH + ", "

@@ -11,11 +11,25 @@ import dev.jnorm.kernels.BufferPool;
  * Backward: each output's gradient spreads evenly (÷ kernel²) over the window's in-image elements.
  */
 public class AvgPool2d extends Pool2d {
-    /** AvgPool2d(kernel_size) with stride = kernel_size and padding 0, as in PyTorch. */
+    /**
+     * AvgPool2d(kernel_size) with stride = kernel_size and padding 0, as in PyTorch.
+     *
+     * @param kernelSize side of the square window, &gt; 0
+     * @throws IllegalArgumentException if {@code kernelSize} is not positive
+     */
     public AvgPool2d(int kernelSize) {
         this(kernelSize, kernelSize, 0);
     }
 
+    /**
+     * {@code nn.AvgPool2d(kernel_size, stride, padding)}.
+     *
+     * @param kernelSize side of the square window, &gt; 0
+     * @param stride step in both spatial dims, &gt; 0
+     * @param padding zero padding on each side (counted in the divisor), in [0, kernelSize / 2]
+     * @throws IllegalArgumentException if a size is out of range (PyTorch's "pad should be at most half of
+     *     effective kernel size" included)
+     */
     public AvgPool2d(int kernelSize, int stride, int padding) {
         super("AvgPool2d", kernelSize, stride, padding, "");
     }

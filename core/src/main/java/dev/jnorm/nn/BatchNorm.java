@@ -22,13 +22,28 @@ public abstract class BatchNorm extends NormBase {
     private boolean statisticsFrozen;
     private Moments[] calibrationMoments; // non-null while calibrateAll accumulates this layer's input
 
+    /**
+     * Validates the options and registers the state; see {@link NormBase#NormBase(Builder)}.
+     *
+     * @param b options
+     * @throws IllegalArgumentException if an option is invalid
+     */
     protected BatchNorm(Builder<?> b) {
         super(b);
     }
 
-    /** The batched ranks this layer accepts and the layout words of its messages. */
+    /**
+     * The batched ranks this layer accepts (PyTorch's {@code _check_input_dim}).
+     *
+     * @return the accepted ranks, e.g. {4} for BatchNorm2d
+     */
     protected abstract int[] ranks();
 
+    /**
+     * The layout words of this layer's error messages.
+     *
+     * @return e.g. "(N, C, H, W)"
+     */
     protected abstract String layout();
 
     @Override
@@ -56,6 +71,9 @@ public abstract class BatchNorm extends NormBase {
      * {@link NormOps#batchNorm}; a layer that computes batch statistics differently (Batch Renormalization, Ghost
      * BatchNorm) overrides this and keeps everything else of BatchNorm: checks, eval, frozen statistics,
      * calibration, state.
+     *
+     * @param a the call's input, statistics mode, affine parameters, running buffers and update
+     * @return the output, same shape and memory format as the input
      */
     protected Tensor forwardOp(NormOps.ChannelNormArgs a) {
         return NormOps.batchNorm(a);
@@ -66,8 +84,10 @@ public abstract class BatchNorm extends NormBase {
     /**
      * Freezes the running statistics: from now on, training forwards normalize with running_mean/running_var
      * (gradients treat them as constants, as in eval) and update neither them nor num_batches_tracked.
-     * Weight and bias still train. Returns this.
+     * Weight and bias still train. Returns this. Eval mode is unaffected. Not in PyTorch, where the equivalent is
+     * calling {@code eval()} on the BatchNorm layers of a training model.
      *
+     * @return this layer
      * @throws IllegalStateException when the layer does not track running statistics
      */
     public BatchNorm freezeStatistics() {
@@ -79,12 +99,21 @@ public abstract class BatchNorm extends NormBase {
         return this;
     }
 
-    /** Returns to PyTorch's behaviour: training forwards use and update batch statistics. Returns this. */
+    /**
+     * Returns to PyTorch's behaviour: training forwards use and update batch statistics. Returns this.
+     *
+     * @return this layer
+     */
     public BatchNorm unfreezeStatistics() {
         statisticsFrozen = false;
         return this;
     }
 
+    /**
+     * Whether {@link #freezeStatistics()} is in effect.
+     *
+     * @return true when training forwards normalize with, and do not update, the running statistics
+     */
     public boolean isStatisticsFrozen() {
         return statisticsFrozen;
     }
@@ -93,7 +122,14 @@ public abstract class BatchNorm extends NormBase {
      * Sets running_mean and running_var to the exact population statistics (mean and unbiased variance over every
      * value of every batch, merged with Chan's formula) of {@code batches}, which are inputs of this layer.
      * num_batches_tracked and the affine parameters are unchanged. All batches are checked before anything is
-     * written: a bad batch throws and leaves the layer as it was.
+     * written: a bad batch throws and leaves the layer as it was. Not in PyTorch (its nearest is resetting the
+     * running statistics and running training-mode forwards with {@code momentum=None}); a Lazy layer is
+     * materialized from the batches.
+     *
+     * @param batches inputs of this layer, each of an accepted rank with C = num_features
+     * @throws IllegalStateException if the layer does not track running statistics
+     * @throws IllegalArgumentException if there is no batch, a batch has a wrong rank, dtype or channel count, or
+     *     is empty, there is no more than one value per channel in all, or a statistic is not finite in float32
      */
     public void calibrate(Iterable<Tensor> batches) {
         requireTracking("calibrate");
@@ -120,7 +156,12 @@ public abstract class BatchNorm extends NormBase {
      * Exact population statistics for every tracking BatchNorm in {@code model}: one pass over {@code inputs} per
      * layer, in module order, each pass with the model in eval mode so that a layer sees the activations produced
      * by the already calibrated layers before it. The model's mode is restored; if any pass fails, every running
-     * statistic is restored too.
+     * statistic is restored too. Layers with {@code track_running_stats=false} are skipped.
+     *
+     * @param model the model whose BatchNorm layers to calibrate
+     * @param inputs the model's inputs; iterated once per tracking BatchNorm
+     * @throws IllegalArgumentException if {@code inputs} is empty, a layer receives no input, or a layer's
+     *     statistics are invalid (as {@link #calibrate(Iterable)}); the model's forward may throw its own
      */
     public static void calibrateAll(Module model, Iterable<Tensor> inputs) {
         List<BatchNorm> layers = new ArrayList<>();

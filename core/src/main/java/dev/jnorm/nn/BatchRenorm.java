@@ -26,17 +26,33 @@ import java.util.function.Function;
 public abstract class BatchRenorm extends BatchNorm {
     private final Clipping clipping;
 
+    /**
+     * Validates the options and registers the state.
+     *
+     * @param b options
+     * @throws IllegalArgumentException if an option is invalid (as BatchNorm's), r_max is not a finite number
+     *     &ge; 1, d_max is not a finite number &ge; 0, the warm-up steps are not ordered, or
+     *     track_running_stats is false
+     */
     protected BatchRenorm(Builder<?> b) {
         super(b);
         this.clipping = b.clipping();
     }
 
-    /** The bound of r once any warm-up is over. */
+    /**
+     * The bound of r once any warm-up is over.
+     *
+     * @return r_max
+     */
     public double rMax() {
         return clipping.rMax();
     }
 
-    /** The bound of d once any warm-up is over. */
+    /**
+     * The bound of d once any warm-up is over.
+     *
+     * @return d_max
+     */
     public double dMax() {
         return clipping.dMax();
     }
@@ -86,6 +102,8 @@ public abstract class BatchRenorm extends BatchNorm {
      * BatchNorm's options (defaults eps 1e-5, momentum 0.1, affine) plus the clipping bounds: r_max 3 and d_max 5,
      * the paper's final values, fixed from the first step; no warm-up. track_running_stats must stay true: r and d
      * are computed from the running statistics.
+     *
+     * @param <T> the layer built
      */
     public static final class Builder<T extends BatchRenorm> extends NormBase.ExtendedBuilder<T, Builder<T>> {
         double rMax = 3.0;
@@ -99,13 +117,23 @@ public abstract class BatchRenorm extends BatchNorm {
             super(displayName, numFeatures, factory);
         }
 
-        /** The bound of r: r ∈ [1/r_max, r_max]; default 3 (the paper's); must be ≥ 1. 1 with d_max 0 is BatchNorm. */
+        /**
+         * The bound of r: r ∈ [1/r_max, r_max]; default 3 (the paper's). 1 with d_max 0 is BatchNorm.
+         *
+         * @param rMax a finite value &ge; 1 (checked by {@link #build()})
+         * @return this builder
+         */
         public Builder<T> rMax(double rMax) {
             this.rMax = rMax;
             return this;
         }
 
-        /** The bound of d: d ∈ [−d_max, d_max]; default 5 (the paper's); must be ≥ 0. */
+        /**
+         * The bound of d: d ∈ [−d_max, d_max]; default 5 (the paper's).
+         *
+         * @param dMax a finite value &ge; 0 (checked by {@link #build()})
+         * @return this builder
+         */
         public Builder<T> dMax(double dMax) {
             this.dMax = dMax;
             return this;
@@ -115,6 +143,12 @@ public abstract class BatchRenorm extends BatchNorm {
          * The paper's warm-up instead of fixed bounds: r_max = 1 and d_max = 0 (BatchNorm) for the first
          * {@code holdSteps} training steps, then rising linearly to {@link #rMax} at step {@code rMaxAt} and to
          * {@link #dMax} at step {@code dMaxAt}. Default: no warm-up. Steps are counted by num_batches_tracked.
+         * {@link #build()} checks {@code 0 <= holdSteps <= rMaxAt} and {@code holdSteps <= dMaxAt}.
+         *
+         * @param holdSteps training steps with BatchNorm's bounds
+         * @param rMaxAt the step at which r reaches its full bound
+         * @param dMaxAt the step at which d reaches its full bound
+         * @return this builder
          */
         public Builder<T> warmup(long holdSteps, long rMaxAt, long dMaxAt) {
             this.warmup = true;
@@ -124,7 +158,11 @@ public abstract class BatchRenorm extends BatchNorm {
             return this;
         }
 
-        /** The paper's schedule: hold for 5000 steps, r_max reached at 40000 and d_max at 25000. */
+        /**
+         * The paper's schedule: hold for 5000 steps, r_max reached at 40000 and d_max at 25000.
+         *
+         * @return this builder
+         */
         public Builder<T> paperWarmup() {
             return warmup(5000, 40000, 25000);
         }

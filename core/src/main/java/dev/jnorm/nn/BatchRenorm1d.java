@@ -6,15 +6,32 @@ package dev.jnorm.nn;
  * BatchNorm1d's.
  */
 public class BatchRenorm1d extends BatchRenorm {
-    /** BatchRenorm1d(numFeatures): BatchNorm's defaults, r_max 3 and d_max 5 from the first step. */
+    /**
+     * BatchRenorm1d(numFeatures): BatchNorm's defaults, r_max 3 and d_max 5 from the first step.
+     *
+     * @param numFeatures C, the size of dim 1 of the input, &gt; 0
+     * @throws IllegalArgumentException if {@code numFeatures} is not positive
+     */
     public BatchRenorm1d(int numFeatures) {
         this(builder(numFeatures));
     }
 
+    /**
+     * Builds the layer from {@code b}; for subclasses and {@link #builder(int)}.
+     *
+     * @param b options
+     * @throws IllegalArgumentException if an option is invalid
+     */
     protected BatchRenorm1d(BatchRenorm.Builder<?> b) {
         super(b);
     }
 
+    /**
+     * A builder with the defaults of {@link #BatchRenorm1d(int)}.
+     *
+     * @param numFeatures C, the size of dim 1 of the input (checked by {@code build()})
+     * @return a new builder
+     */
     public static BatchRenorm.Builder<BatchRenorm1d> builder(int numFeatures) {
         return new BatchRenorm.Builder<>("BatchRenorm1d", numFeatures, BatchRenorm1d::new);
     }

@@ -27,19 +27,63 @@ public class Conv2d extends Module {
     private final int stride;
     private final int padding;
 
+    /**
+     * {@code nn.Conv2d(in_channels, out_channels, kernel_size)}: stride 1, padding 0, with bias, initialized from
+     * {@link Init#defaultRandom()}.
+     *
+     * @param inChannels C of the input, &gt; 0
+     * @param outChannels channels of the output, &gt; 0
+     * @param kernelSize side of the square kernel, &gt; 0
+     * @throws IllegalArgumentException if a size is not positive, or the weight would not fit in memory
+     */
     public Conv2d(int inChannels, int outChannels, int kernelSize) {
         this(inChannels, outChannels, kernelSize, 1, 0);
     }
 
+    /**
+     * {@code nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding)}, with bias, initialized from
+     * {@link Init#defaultRandom()}.
+     *
+     * @param inChannels C of the input, &gt; 0
+     * @param outChannels channels of the output, &gt; 0
+     * @param kernelSize side of the square kernel, &gt; 0
+     * @param stride step in both spatial dims, &gt; 0
+     * @param padding zeros added on each side of both spatial dims, &ge; 0
+     * @throws IllegalArgumentException if a size is out of range, or the weight would not fit in memory
+     */
     public Conv2d(int inChannels, int outChannels, int kernelSize, int stride, int padding) {
         this(inChannels, outChannels, kernelSize, stride, padding, true);
     }
 
+    /**
+     * {@code nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=bias)}, initialized from
+     * {@link Init#defaultRandom()}.
+     *
+     * @param inChannels C of the input, &gt; 0
+     * @param outChannels channels of the output, &gt; 0
+     * @param kernelSize side of the square kernel, &gt; 0
+     * @param stride step in both spatial dims, &gt; 0
+     * @param padding zeros added on each side of both spatial dims, &ge; 0
+     * @param bias whether to add a learnable bias [out_channels]
+     * @throws IllegalArgumentException if a size is out of range, or the weight would not fit in memory
+     */
     public Conv2d(int inChannels, int outChannels, int kernelSize, int stride, int padding, boolean bias) {
         this(inChannels, outChannels, kernelSize, stride, padding, bias, Init.defaultRandom());
     }
 
-    /** Draws the initial weight, then the bias, from {@code rng}. */
+    /**
+     * Draws the initial weight, then the bias, from {@code rng}, both U(−1/sqrt(in·k·k), 1/sqrt(in·k·k)) as
+     * PyTorch's {@code reset_parameters}.
+     *
+     * @param inChannels C of the input, &gt; 0
+     * @param outChannels channels of the output, &gt; 0
+     * @param kernelSize side of the square kernel, &gt; 0
+     * @param stride step in both spatial dims, &gt; 0
+     * @param padding zeros added on each side of both spatial dims, &ge; 0
+     * @param bias whether to add a learnable bias [out_channels]
+     * @param rng source of the initial values
+     * @throws IllegalArgumentException if a size is out of range, or the weight would not fit in memory
+     */
     public Conv2d(int inChannels, int outChannels, int kernelSize, int stride, int padding, boolean bias,
             Random rng) {
         if (inChannels <= 0 || outChannels <= 0 || kernelSize <= 0 || stride <= 0 || padding < 0) {
@@ -60,32 +104,65 @@ public class Conv2d extends Module {
         registerParameter("bias", bias ? Tensor.uniform(rng, -bound, bound, outChannels) : null);
     }
 
+    /**
+     * PyTorch's {@code in_channels}.
+     *
+     * @return C of the input
+     */
     public int inChannels() {
         return inChannels;
     }
 
+    /**
+     * PyTorch's {@code out_channels}.
+     *
+     * @return channels of the output
+     */
     public int outChannels() {
         return outChannels;
     }
 
+    /**
+     * PyTorch's {@code kernel_size} (square).
+     *
+     * @return side of the kernel
+     */
     public int kernelSize() {
         return kernelSize;
     }
 
+    /**
+     * PyTorch's {@code stride} (the same in both dims).
+     *
+     * @return the stride
+     */
     public int stride() {
         return stride;
     }
 
+    /**
+     * PyTorch's {@code padding} (zeros, the same on every side).
+     *
+     * @return the padding
+     */
     public int padding() {
         return padding;
     }
 
-    /** The weight the forward uses: the parameter, or the tensor a reparametrization computed. */
+    /**
+     * PyTorch's {@code weight}.
+     *
+     * @return the weight the forward uses, [out, in, k, k]: the parameter, or the tensor a reparametrization computed
+     */
     public Tensor weight() {
         return tensor("weight");
     }
 
-    /** The bias, or null when constructed without one. */
+    /**
+     * PyTorch's {@code bias}.
+     *
+     * @return the [out] bias, or null when constructed without one
+     */
     public Tensor bias() {
         return tensor("bias");
     }
@@ -263,8 +340,8 @@ public class Conv2d extends Module {
                                 }
                                 continue;
                             }
-                            // NB: plain loops, not arraycopy/fill: the runs are a row long (7 to 28 here), where the
-                            // calls cost more than the copying
+                            // NB: plain loops, not arraycopy/fill: the runs are one output row long, a few dozen
+                            // floats in a small CNN, where a call costs more than the copying
                             int src = xOff + (ch * h + ih) * w - padding + kj; // + ow·stride: the tap of output ow
                             for (int ow = 0; ow < Math.min(ow0, outW); ow++) { // taps left of the image
                                 col[dst + ow] = 0f;

@@ -18,6 +18,19 @@ public final class CrossEntropyLoss {
     /** PyTorch's default {@code ignore_index}: targets equal to it contribute neither loss nor gradient. */
     public static final int IGNORE_INDEX = -100;
 
+    /** {@code nn.CrossEntropyLoss()}: reduction 'mean', ignore_index -100. */
+    public CrossEntropyLoss() {
+    }
+
+    /**
+     * The loss, PyTorch's {@code loss_fn(logits, targets)} with class-index targets.
+     *
+     * @param logits unnormalized scores (N, C) or (N, C, d1, …, dk)
+     * @param targets class indices in [0, C) or {@link #IGNORE_INDEX}, N·d1·…·dk of them in row-major order
+     * @return a 0-dim tensor holding the mean loss over the non-ignored targets
+     * @throws IllegalArgumentException if the logits have fewer than 2 dims, the number of targets is wrong, C is
+     *     0 with targets present, or a target is out of range
+     */
     public Tensor forward(Tensor logits, int[] targets) {
         int[] shape = logits.shape();
         if (shape.length < 2) {

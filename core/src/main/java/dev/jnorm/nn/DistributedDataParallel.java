@@ -36,11 +36,30 @@ public final class DistributedDataParallel extends Module {
     private final List<String> names = new ArrayList<>();
     private final List<Tensor> params = new ArrayList<>();
 
+    /**
+     * {@code DistributedDataParallel(model, process_group=group)} with buckets of {@link #DEFAULT_BUCKET_BYTES}.
+     * A collective: every rank of {@code group} must construct it.
+     *
+     * @param model this rank's replica, registered as child "module"
+     * @param group the ranks that train together
+     * @throws IllegalArgumentException if an argument is null, or the ranks' parameter and buffer lists differ
+     * @throws IllegalStateException if the model holds an uninitialized Lazy layer
+     */
     public DistributedDataParallel(Module model, ProcessGroup group) {
         this(model, group, DEFAULT_BUCKET_BYTES);
     }
 
-    /** With buckets of at most {@code bucketBytes} of float32 gradients (one parameter larger than that is alone). */
+    /**
+     * With buckets of at most {@code bucketBytes} of float32 gradients (one parameter larger than that is alone),
+     * PyTorch's {@code bucket_cap_mb} in bytes. A collective: every rank of {@code group} must construct it.
+     *
+     * @param model this rank's replica, registered as child "module"
+     * @param group the ranks that train together
+     * @param bucketBytes the bucket size in bytes, &ge; 4
+     * @throws IllegalArgumentException if an argument is null, {@code bucketBytes} is below 4, or the ranks'
+     *     parameter and buffer lists differ
+     * @throws IllegalStateException if the model holds an uninitialized Lazy layer
+     */
     public DistributedDataParallel(Module model, ProcessGroup group, long bucketBytes) {
         if (model == null || group == null) {
             throw new IllegalArgumentException("DistributedDataParallel: model and group must not be null");
@@ -60,14 +79,29 @@ public final class DistributedDataParallel extends Module {
         broadcastState(model, true);
     }
 
+    /**
+     * PyTorch's {@code ddp.module}.
+     *
+     * @return the wrapped model
+     */
     public Module module() {
         return namedChildren().get("module");
     }
 
+    /**
+     * PyTorch's {@code process_group}.
+     *
+     * @return the ranks that train together
+     */
     public ProcessGroup group() {
         return group;
     }
 
+    /**
+     * The bucket size of the gradient all-reduce.
+     *
+     * @return bytes of float32 gradients per bucket
+     */
     public long bucketBytes() {
         return bucketBytes;
     }
@@ -98,6 +132,8 @@ public final class DistributedDataParallel extends Module {
     /**
      * Averages the parameters' gradients over the ranks now (what the backward of a training forward does at its
      * end): gradient /= size, then a bucketed all-reduce in reverse parameter order. Every rank must call it.
+     *
+     * @throws IllegalStateException if a parameter has a gradient on some ranks but not on others
      */
     public void allReduceGradients() {
         int n = params.size();

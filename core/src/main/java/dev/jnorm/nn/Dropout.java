@@ -14,11 +14,23 @@ public class Dropout extends Module {
     final double p; // package-private (and rng): Fusion copies the module
     final Random rng;
 
-    /** Draws masks from {@link Init#defaultRandom()}. */
+    /**
+     * {@code nn.Dropout(p)}; draws masks from {@link Init#defaultRandom()}.
+     *
+     * @param p probability of zeroing an element in training mode, in [0, 1]
+     * @throws IllegalArgumentException if {@code p} is outside [0, 1] or NaN
+     */
     public Dropout(double p) {
         this(p, Init.defaultRandom());
     }
 
+    /**
+     * {@code nn.Dropout(p)} drawing its masks from {@code rng}.
+     *
+     * @param p probability of zeroing an element in training mode, in [0, 1]
+     * @param rng source of the masks
+     * @throws IllegalArgumentException if {@code p} is outside [0, 1] or NaN
+     */
     public Dropout(double p, Random rng) {
         if (!(p >= 0 && p <= 1)) {
             throw new IllegalArgumentException("Dropout: dropout probability has to be between 0 and 1, but got "

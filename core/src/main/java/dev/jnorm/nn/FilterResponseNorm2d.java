@@ -21,11 +21,23 @@ public class FilterResponseNorm2d extends Module {
     private final double eps;
     private final boolean learnableEps;
 
-    /** FilterResponseNorm2d(numFeatures) with the defaults: eps 1e-6, fixed. */
+    /**
+     * FilterResponseNorm2d(numFeatures) with the defaults: eps 1e-6, fixed.
+     *
+     * @param numFeatures C, the size of dim 1 of the input, &gt; 0
+     * @throws IllegalArgumentException if {@code numFeatures} is not positive
+     */
     public FilterResponseNorm2d(int numFeatures) {
         this(builder(numFeatures));
     }
 
+    /**
+     * Validates the options and registers the parameters.
+     *
+     * @param b options
+     * @throws IllegalArgumentException if {@code numFeatures} is not positive, or eps is not finite or below
+     *     float32's smallest normal number
+     */
     protected FilterResponseNorm2d(Builder b) {
         if (b.numFeatures <= 0) {
             throw new IllegalArgumentException("FilterResponseNorm2d: num_features must be positive, got "
@@ -42,6 +54,12 @@ public class FilterResponseNorm2d extends Module {
         }
     }
 
+    /**
+     * A builder with the defaults of {@link #FilterResponseNorm2d(int)}.
+     *
+     * @param numFeatures C, the size of dim 1 of the input (checked by {@link Builder#build()})
+     * @return a new builder
+     */
     public static Builder builder(int numFeatures) {
         return new Builder(numFeatures);
     }
@@ -56,25 +74,47 @@ public class FilterResponseNorm2d extends Module {
                 eps);
     }
 
+    /**
+     * timm's {@code num_features}.
+     *
+     * @return C
+     */
     public int numFeatures() {
         return numFeatures;
     }
 
-    /** The eps option: the fixed ε, or the initial value of the learnable one. */
+    /**
+     * The eps option.
+     *
+     * @return the fixed ε, or the initial value of the learnable one
+     */
     public double eps() {
         return eps;
     }
 
+    /**
+     * Whether ε is the learnable parameter "eps" (the paper's learned ε).
+     *
+     * @return true when ε is learned
+     */
     public boolean learnableEps() {
         return learnableEps;
     }
 
-    /** γ, [C]. */
+    /**
+     * γ, the "weight" parameter.
+     *
+     * @return the live [C] weight
+     */
     public Tensor weight() {
         return tensor("weight");
     }
 
-    /** β, [C]. */
+    /**
+     * β, the "bias" parameter.
+     *
+     * @return the live [C] bias
+     */
     public Tensor bias() {
         return tensor("bias");
     }
@@ -94,18 +134,35 @@ public class FilterResponseNorm2d extends Module {
             this.numFeatures = numFeatures;
         }
 
-        /** Default 1e-6; must be > 0 (the initial value when learnable). */
+        /**
+         * ε, added to ν²; default 1e-6 (the initial value when learnable).
+         *
+         * @param eps a finite value, at least float32's smallest normal number (checked by {@link #build()})
+         * @return this builder
+         */
         public Builder eps(double eps) {
             this.eps = eps;
             return this;
         }
 
-        /** Learn ε as a parameter "eps" (its absolute value is used); default false. */
+        /**
+         * Learn ε as a parameter "eps" (its absolute value is used); default false.
+         *
+         * @param on whether ε is learned
+         * @return this builder
+         */
         public Builder learnableEps(boolean on) {
             this.learnableEps = on;
             return this;
         }
 
+        /**
+         * Builds the layer.
+         *
+         * @return a new FilterResponseNorm2d
+         * @throws IllegalArgumentException if an option is invalid (see
+         *     {@link FilterResponseNorm2d#FilterResponseNorm2d(Builder)})
+         */
         public FilterResponseNorm2d build() {
             return new FilterResponseNorm2d(this);
         }

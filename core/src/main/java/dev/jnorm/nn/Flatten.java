@@ -17,6 +17,12 @@ public class Flatten extends Module {
         this(1, -1);
     }
 
+    /**
+     * {@code nn.Flatten(start_dim, end_dim)}; the dims are checked against each input's rank in the forward.
+     *
+     * @param startDim first dim to merge (negative counts from the end)
+     * @param endDim last dim to merge, inclusive (negative counts from the end)
+     */
     public Flatten(int startDim, int endDim) {
         this.startDim = startDim;
         this.endDim = endDim;

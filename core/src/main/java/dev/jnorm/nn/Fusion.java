@@ -27,8 +27,12 @@ public final class Fusion {
     }
 
     /**
-     * A new Conv2d computing {@code bn(conv(x))} in eval mode. Neither argument changes.
+     * A new Conv2d computing {@code bn(conv(x))} in eval mode, PyTorch's {@code fuse_conv_bn_eval(conv, bn)}.
+     * Neither argument changes.
      *
+     * @param conv the convolution, in eval mode
+     * @param bn the BatchNorm2d applied to its output, in eval mode
+     * @return a new Conv2d in eval mode, with a bias
      * @throws IllegalStateException    if either module is in training mode, or the BatchNorm has no running
      *                                  statistics (track_running_stats=False)
      * @throws IllegalArgumentException if the BatchNorm's num_features is not the convolution's out_channels, or
@@ -53,6 +57,9 @@ public final class Fusion {
      * With num_features equal to out_features the input must be 2-D (N, features) for the two to be the same map,
      * as in PyTorch. Neither argument changes.
      *
+     * @param linear the linear layer, in eval mode
+     * @param bn the BatchNorm1d applied to its output, in eval mode
+     * @return a new Linear in eval mode, with a bias
      * @throws IllegalStateException    if either module is in training mode, or the BatchNorm has no running
      *                                  statistics
      * @throws IllegalArgumentException if num_features is neither out_features nor 1, or the weight is
@@ -84,6 +91,8 @@ public final class Fusion {
      * random stream) and Identity; modules of other kinds (LayerNorm, GroupNorm, RMSNorm, attention, user modules,
      * and any module with a forward pre-hook) are the original instances, shared by both models.
      *
+     * @param model the model, every module in eval mode
+     * @return the folded model, in eval mode
      * @throws IllegalStateException if any module of the model is in training mode
      */
     public static Module fold(Module model) {

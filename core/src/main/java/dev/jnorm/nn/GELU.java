@@ -23,7 +23,12 @@ public class GELU extends Module {
         this("none");
     }
 
-    /** {@code approximate} is "none" or "tanh", as in PyTorch. */
+    /**
+     * {@code nn.GELU(approximate=approximate)}.
+     *
+     * @param approximate "none" (the exact erf form) or "tanh", as in PyTorch
+     * @throws IllegalArgumentException if {@code approximate} is neither
+     */
     public GELU(String approximate) {
         if (!"none".equals(approximate) && !"tanh".equals(approximate)) {
             throw new IllegalArgumentException("GELU: approximate must be 'none' or 'tanh', got '" + approximate
@@ -32,12 +37,22 @@ public class GELU extends Module {
         this.tanh = "tanh".equals(approximate);
     }
 
-    /** The exact GELU of one value, in double. */
+    /**
+     * The exact GELU of one value, in double.
+     *
+     * @param x the input
+     * @return x·Φ(x)
+     */
     public static double gelu(double x) {
         return x * 0.5 * (1 + SpecialFunctions.erf(x * SQRT1_2));
     }
 
-    /** d gelu / dx = Φ(x) + x·φ(x), in double. */
+    /**
+     * The derivative of the exact GELU, in double.
+     *
+     * @param x the input
+     * @return d gelu / dx = Φ(x) + x·φ(x)
+     */
     public static double geluDerivative(double x) {
         double cdf = 0.5 * (1 + SpecialFunctions.erf(x * SQRT1_2));
         return cdf + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x);

@@ -22,11 +22,23 @@ import java.util.function.Function;
 public abstract class GhostBatchNorm extends BatchNorm {
     private final int virtualBatchSize;
 
+    /**
+     * Validates the options and registers the state.
+     *
+     * @param b options
+     * @throws IllegalArgumentException if an option is invalid (as BatchNorm's) or the virtual batch size is not
+     *     positive
+     */
     protected GhostBatchNorm(Builder<?> b) {
         super(b);
         this.virtualBatchSize = b.checkedVirtualBatchSize();
     }
 
+    /**
+     * DJL's {@code virtualBatchSize}, tf.keras' {@code virtual_batch_size}.
+     *
+     * @return samples per virtual batch in training-mode forwards
+     */
     public int virtualBatchSize() {
         return virtualBatchSize;
     }
@@ -44,6 +56,8 @@ public abstract class GhostBatchNorm extends BatchNorm {
     /**
      * BatchNorm's options (defaults eps 1e-5, momentum 0.1, affine, tracking) plus the virtual batch size, default
      * 128 (DJL's; tf.keras has none).
+     *
+     * @param <T> the layer built
      */
     public static final class Builder<T extends GhostBatchNorm> extends NormBase.ExtendedBuilder<T, Builder<T>> {
         int virtualBatchSize = 128;
@@ -52,7 +66,12 @@ public abstract class GhostBatchNorm extends BatchNorm {
             super(displayName, numFeatures, factory);
         }
 
-        /** Samples per virtual batch; default 128; must be positive. */
+        /**
+         * Samples per virtual batch; default 128.
+         *
+         * @param virtualBatchSize a positive count (checked by {@link #build()})
+         * @return this builder
+         */
         public Builder<T> virtualBatchSize(int virtualBatchSize) {
             this.virtualBatchSize = virtualBatchSize;
             return this;

@@ -6,15 +6,32 @@ package dev.jnorm.nn;
  * state dict are BatchNorm3d's.
  */
 public class GhostBatchNorm3d extends GhostBatchNorm {
-    /** GhostBatchNorm3d(numFeatures): BatchNorm's defaults, virtual batches of 128 samples (DJL's default). */
+    /**
+     * GhostBatchNorm3d(numFeatures): BatchNorm's defaults, virtual batches of 128 samples (DJL's default).
+     *
+     * @param numFeatures C, the size of dim 1 of the input, &gt; 0
+     * @throws IllegalArgumentException if {@code numFeatures} is not positive
+     */
     public GhostBatchNorm3d(int numFeatures) {
         this(builder(numFeatures));
     }
 
+    /**
+     * Builds the layer from {@code b}; for subclasses and {@link #builder(int)}.
+     *
+     * @param b options
+     * @throws IllegalArgumentException if an option is invalid
+     */
     protected GhostBatchNorm3d(GhostBatchNorm.Builder<?> b) {
         super(b);
     }
 
+    /**
+     * A builder with the defaults of {@link #GhostBatchNorm3d(int)}.
+     *
+     * @param numFeatures C, the size of dim 1 of the input (checked by {@code build()})
+     * @return a new builder
+     */
     public static GhostBatchNorm.Builder<GhostBatchNorm3d> builder(int numFeatures) {
         return new GhostBatchNorm.Builder<>("GhostBatchNorm3d", numFeatures, GhostBatchNorm3d::new);
     }

@@ -16,11 +16,25 @@ public class GroupNorm extends Module {
     private final double eps;
     private final boolean affine;
 
-    /** GroupNorm(numGroups, numChannels) with PyTorch's defaults (eps 1e-5, affine). */
+    /**
+     * {@code nn.GroupNorm(num_groups, num_channels)} with PyTorch's defaults (eps 1e-5, affine).
+     *
+     * @param numGroups groups to split the channels into, &gt; 0
+     * @param numChannels C, the size of dim 1 of the input, &gt; 0 and divisible by {@code numGroups}
+     * @throws IllegalArgumentException if a count is not positive or {@code numChannels} is not divisible by
+     *     {@code numGroups}
+     */
     public GroupNorm(int numGroups, int numChannels) {
         this(builder(numGroups, numChannels));
     }
 
+    /**
+     * Validates the options and registers {@code weight} and {@code bias} (null without affine).
+     *
+     * @param b options
+     * @throws IllegalArgumentException if a count is not positive, {@code numChannels} is not divisible by
+     *     {@code numGroups}, or eps is not finite or below float32's smallest normal number
+     */
     protected GroupNorm(Builder b) {
         if (b.numGroups <= 0 || b.numChannels <= 0) {
             throw new IllegalArgumentException("GroupNorm: num_groups and num_channels must be positive, got "
@@ -39,6 +53,13 @@ public class GroupNorm extends Module {
         registerParameter("bias", affine ? Tensor.zeros(numChannels) : null);
     }
 
+    /**
+     * A builder with PyTorch's defaults.
+     *
+     * @param numGroups groups to split the channels into
+     * @param numChannels C, the size of dim 1 of the input
+     * @return a new builder
+     */
     public static Builder builder(int numGroups, int numChannels) {
         return new Builder(numGroups, numChannels);
     }
@@ -55,22 +76,47 @@ public class GroupNorm extends Module {
         return NormOps.groupNorm(name(), x, numGroups, weight(), bias(), eps, null);
     }
 
+    /**
+     * PyTorch's {@code num_groups}.
+     *
+     * @return the number of groups
+     */
     public int numGroups() {
         return numGroups;
     }
 
+    /**
+     * PyTorch's {@code num_channels}.
+     *
+     * @return C
+     */
     public int numChannels() {
         return numChannels;
     }
 
+    /**
+     * PyTorch's {@code eps}.
+     *
+     * @return the value added to the variance
+     */
     public double eps() {
         return eps;
     }
 
+    /**
+     * PyTorch's {@code weight}.
+     *
+     * @return the live [C] weight, or null without affine
+     */
     public Tensor weight() {
         return tensor("weight");
     }
 
+    /**
+     * PyTorch's {@code bias}.
+     *
+     * @return the live [C] bias, or null without affine
+     */
     public Tensor bias() {
         return tensor("bias");
     }
@@ -92,18 +138,34 @@ public class GroupNorm extends Module {
             this.numChannels = numChannels;
         }
 
-        /** Default 1e-5; must be > 0. */
+        /**
+         * PyTorch's {@code eps}: added to the variance; default 1e-5.
+         *
+         * @param eps a finite value, at least float32's smallest normal number (checked by {@link #build()})
+         * @return this builder
+         */
         public Builder eps(double eps) {
             this.eps = eps;
             return this;
         }
 
-        /** Learnable per-channel weight and bias; default true. */
+        /**
+         * PyTorch's {@code affine}: learnable per-channel weight and bias; default true.
+         *
+         * @param on whether to create the weight and bias
+         * @return this builder
+         */
         public Builder affine(boolean on) {
             this.affine = on;
             return this;
         }
 
+        /**
+         * Builds the layer.
+         *
+         * @return a new GroupNorm
+         * @throws IllegalArgumentException if an option is invalid (see {@link GroupNorm#GroupNorm(Builder)})
+         */
         public GroupNorm build() {
             return new GroupNorm(this);
         }

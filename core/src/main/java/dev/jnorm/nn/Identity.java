@@ -7,6 +7,10 @@ import dev.jnorm.Tensor;
  * the other layers keep their indices and state-dict keys (as PyTorch's {@code fuse_modules} does).
  */
 public class Identity extends Module {
+    /** {@code nn.Identity()}. */
+    public Identity() {
+    }
+
     @Override
     protected Tensor forwardImpl(Tensor x) {
         return x;

@@ -17,12 +17,20 @@ public final class Init {
     private Init() {
     }
 
-    /** The shared generator (java.util.Random is thread-safe; concurrent draws interleave nondeterministically). */
+    /**
+     * The shared generator (java.util.Random is thread-safe; concurrent draws interleave nondeterministically).
+     *
+     * @return the generator, seeded with PyTorch's default seed value until {@link #manualSeed(long)} is called
+     */
     public static Random defaultRandom() {
         return DEFAULT;
     }
 
-    /** Reseeds the shared generator, like {@code torch.manual_seed(seed)}. */
+    /**
+     * Reseeds the shared generator, like {@code torch.manual_seed(seed)}.
+     *
+     * @param seed the seed
+     */
     public static void manualSeed(long seed) {
         DEFAULT.setSeed(seed);
     }

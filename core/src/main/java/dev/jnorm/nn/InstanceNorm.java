@@ -16,16 +16,35 @@ public abstract class InstanceNorm extends NormBase {
     private static final System.Logger LOG = System.getLogger(InstanceNorm.class.getName());
     private boolean warnedChannelMismatch;
 
+    /**
+     * Validates the options and registers the state; see {@link NormBase#NormBase(Builder)}.
+     *
+     * @param b options
+     * @throws IllegalArgumentException if an option is invalid
+     */
     protected InstanceNorm(Builder<?> b) {
         super(b);
     }
 
-    /** Rank of a batched input (3 for InstanceNorm1d); unbatched input has one dim less. */
+    /**
+     * Rank of a batched input (3 for InstanceNorm1d); unbatched input has one dim less.
+     *
+     * @return the batched rank
+     */
     protected abstract int batchedRank();
 
+    /**
+     * The layout words of this layer's error messages.
+     *
+     * @return e.g. "(C, H, W) or (N, C, H, W)"
+     */
     protected abstract String layout();
 
-    /** PyTorch's InstanceNorm never counts batches: a cumulative average (momentum null) never moves. */
+    /**
+     * PyTorch's InstanceNorm never counts batches: a cumulative average (momentum null) never moves.
+     *
+     * @return false
+     */
     @Override
     protected boolean countsBatches() {
         return false;

@@ -13,11 +13,24 @@ public class LayerNorm extends Module {
     private final double eps;
     private final boolean elementwiseAffine;
 
-    /** LayerNorm(normalizedShape) with PyTorch's defaults (eps 1e-5, elementwise_affine, bias). */
+    /**
+     * {@code nn.LayerNorm(normalized_shape)} with PyTorch's defaults (eps 1e-5, elementwise_affine, bias).
+     *
+     * @param normalizedShape the trailing dims of the input to normalize over, each &gt; 0
+     * @throws IllegalArgumentException if {@code normalizedShape} is empty or has a size &le; 0, or the weight
+     *     would not fit in memory
+     */
     public LayerNorm(int... normalizedShape) {
         this(builder(normalizedShape));
     }
 
+    /**
+     * Validates the options and registers {@code weight} and {@code bias} (each null where disabled).
+     *
+     * @param b options
+     * @throws IllegalArgumentException if {@code normalizedShape} is empty or has a size &le; 0, eps is not finite
+     *     or below float32's smallest normal number, or the weight would not fit in memory
+     */
     protected LayerNorm(Builder b) {
         this.normalizedShape = Checks.normalizedShape("LayerNorm", b.normalizedShape);
         Checks.positiveEps("LayerNorm", b.eps);
@@ -30,6 +43,12 @@ public class LayerNorm extends Module {
         registerParameter("bias", elementwiseAffine && b.bias ? Tensor.zeros(normalizedShape) : null);
     }
 
+    /**
+     * A builder with PyTorch's defaults.
+     *
+     * @param normalizedShape the trailing dims of the input to normalize over (checked by {@link Builder#build()})
+     * @return a new builder
+     */
     public static Builder builder(int... normalizedShape) {
         return new Builder(normalizedShape);
     }
@@ -40,18 +59,39 @@ public class LayerNorm extends Module {
         return NormOps.layerNorm(name(), x, normalizedShape, weight(), bias(), eps, null);
     }
 
+    /**
+     * PyTorch's {@code normalized_shape}.
+     *
+     * @return a copy of the normalized trailing dims
+     */
     public int[] normalizedShape() {
         return normalizedShape.clone();
     }
 
+    /**
+     * PyTorch's {@code eps}.
+     *
+     * @return the value added to the variance
+     */
     public double eps() {
         return eps;
     }
 
+    /**
+     * PyTorch's {@code weight}.
+     *
+     * @return the live weight of shape normalized_shape, or null without elementwise affine
+     */
     public Tensor weight() {
         return tensor("weight");
     }
 
+    /**
+     * PyTorch's {@code bias}.
+     *
+     * @return the live bias of shape normalized_shape, or null without elementwise affine or with
+     *     {@code bias(false)}
+     */
     public Tensor bias() {
         return tensor("bias");
     }
@@ -73,24 +113,45 @@ public class LayerNorm extends Module {
             this.normalizedShape = normalizedShape;
         }
 
-        /** Default 1e-5; must be > 0. */
+        /**
+         * PyTorch's {@code eps}: added to the variance; default 1e-5.
+         *
+         * @param eps a finite value, at least float32's smallest normal number (checked by {@link #build()})
+         * @return this builder
+         */
         public Builder eps(double eps) {
             this.eps = eps;
             return this;
         }
 
-        /** Learnable weight (and bias) of shape normalized_shape; default true. */
+        /**
+         * PyTorch's {@code elementwise_affine}: learnable weight (and bias) of shape normalized_shape; default true.
+         *
+         * @param on whether to create the weight (and bias)
+         * @return this builder
+         */
         public Builder elementwiseAffine(boolean on) {
             this.elementwiseAffine = on;
             return this;
         }
 
-        /** The additive bias (only with elementwise affine); default true. */
+        /**
+         * PyTorch's {@code bias}: the additive bias (only with elementwise affine); default true.
+         *
+         * @param on whether to create the bias
+         * @return this builder
+         */
         public Builder bias(boolean on) {
             this.bias = on;
             return this;
         }
 
+        /**
+         * Builds the layer.
+         *
+         * @return a new LayerNorm
+         * @throws IllegalArgumentException if an option is invalid (see {@link LayerNorm#LayerNorm(Builder)})
+         */
         public LayerNorm build() {
             return new LayerNorm(this);
         }

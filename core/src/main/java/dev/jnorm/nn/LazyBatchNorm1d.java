@@ -7,14 +7,29 @@ package dev.jnorm.nn;
  */
 public class LazyBatchNorm1d extends BatchNorm1d {
 
+    /**
+     * {@code nn.LazyBatchNorm1d()} with PyTorch's defaults; num_features is set by the first forward or
+     * {@link #loadStateDict(java.util.Map)}.
+     */
     public LazyBatchNorm1d() {
         this(builder());
     }
 
+    /**
+     * Builds the layer from {@code b}; for subclasses and {@link #builder()}.
+     *
+     * @param b options
+     * @throws IllegalArgumentException if an option is invalid
+     */
     protected LazyBatchNorm1d(Builder<?> b) {
         super(b);
     }
 
+    /**
+     * A builder with BatchNorm1d's defaults and num_features inferred later.
+     *
+     * @return a new builder
+     */
     public static Builder<LazyBatchNorm1d> builder() {
         return new Builder<>("LazyBatchNorm1d", 0, true, true, true, LazyBatchNorm1d::new);
     }

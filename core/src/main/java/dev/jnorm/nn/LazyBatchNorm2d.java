@@ -7,14 +7,29 @@ package dev.jnorm.nn;
  */
 public class LazyBatchNorm2d extends BatchNorm2d {
 
+    /**
+     * {@code nn.LazyBatchNorm2d()} with PyTorch's defaults; num_features is set by the first forward or
+     * {@link #loadStateDict(java.util.Map)}.
+     */
     public LazyBatchNorm2d() {
         this(builder());
     }
 
+    /**
+     * Builds the layer from {@code b}; for subclasses and {@link #builder()}.
+     *
+     * @param b options
+     * @throws IllegalArgumentException if an option is invalid
+     */
     protected LazyBatchNorm2d(Builder<?> b) {
         super(b);
     }
 
+    /**
+     * A builder with BatchNorm2d's defaults and num_features inferred later.
+     *
+     * @return a new builder
+     */
     public static Builder<LazyBatchNorm2d> builder() {
         return new Builder<>("LazyBatchNorm2d", 0, true, true, true, LazyBatchNorm2d::new);
     }

@@ -7,14 +7,29 @@ package dev.jnorm.nn;
  */
 public class LazyBatchNorm3d extends BatchNorm3d {
 
+    /**
+     * {@code nn.LazyBatchNorm3d()} with PyTorch's defaults; num_features is set by the first forward or
+     * {@link #loadStateDict(java.util.Map)}.
+     */
     public LazyBatchNorm3d() {
         this(builder());
     }
 
+    /**
+     * Builds the layer from {@code b}; for subclasses and {@link #builder()}.
+     *
+     * @param b options
+     * @throws IllegalArgumentException if an option is invalid
+     */
     protected LazyBatchNorm3d(Builder<?> b) {
         super(b);
     }
 
+    /**
+     * A builder with BatchNorm3d's defaults and num_features inferred later.
+     *
+     * @return a new builder
+     */
     public static Builder<LazyBatchNorm3d> builder() {
         return new Builder<>("LazyBatchNorm3d", 0, true, true, true, LazyBatchNorm3d::new);
     }

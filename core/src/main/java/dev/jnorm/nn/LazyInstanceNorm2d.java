@@ -6,14 +6,29 @@ package dev.jnorm.nn;
  */
 public class LazyInstanceNorm2d extends InstanceNorm2d {
 
+    /**
+     * {@code nn.LazyInstanceNorm2d()} with PyTorch's defaults; num_features is set by the first forward or
+     * {@link #loadStateDict(java.util.Map)}.
+     */
     public LazyInstanceNorm2d() {
         this(builder());
     }
 
+    /**
+     * Builds the layer from {@code b}; for subclasses and {@link #builder()}.
+     *
+     * @param b options
+     * @throws IllegalArgumentException if an option is invalid
+     */
     protected LazyInstanceNorm2d(Builder<?> b) {
         super(b);
     }
 
+    /**
+     * A builder with InstanceNorm2d's defaults and num_features inferred later.
+     *
+     * @return a new builder
+     */
     public static Builder<LazyInstanceNorm2d> builder() {
         return new Builder<>("LazyInstanceNorm2d", 0, true, false, false, LazyInstanceNorm2d::new);
     }

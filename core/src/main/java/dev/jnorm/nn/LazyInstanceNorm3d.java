@@ -6,14 +6,29 @@ package dev.jnorm.nn;
  */
 public class LazyInstanceNorm3d extends InstanceNorm3d {
 
+    /**
+     * {@code nn.LazyInstanceNorm3d()} with PyTorch's defaults; num_features is set by the first forward or
+     * {@link #loadStateDict(java.util.Map)}.
+     */
     public LazyInstanceNorm3d() {
         this(builder());
     }
 
+    /**
+     * Builds the layer from {@code b}; for subclasses and {@link #builder()}.
+     *
+     * @param b options
+     * @throws IllegalArgumentException if an option is invalid
+     */
     protected LazyInstanceNorm3d(Builder<?> b) {
         super(b);
     }
 
+    /**
+     * A builder with InstanceNorm3d's defaults and num_features inferred later.
+     *
+     * @return a new builder
+     */
     public static Builder<LazyInstanceNorm3d> builder() {
         return new Builder<>("LazyInstanceNorm3d", 0, true, false, false, LazyInstanceNorm3d::new);
     }

@@ -19,15 +19,38 @@ public class Linear extends Module {
     private final int inFeatures;
     private final int outFeatures;
 
+    /**
+     * {@code nn.Linear(in_features, out_features)}: with bias, initialized from {@link Init#defaultRandom()}.
+     *
+     * @param inFeatures size of the input's last dimension, &gt; 0
+     * @param outFeatures size of the output's last dimension, &gt; 0
+     * @throws IllegalArgumentException if a size is not positive, or the weight would not fit in memory
+     */
     public Linear(int inFeatures, int outFeatures) {
         this(inFeatures, outFeatures, true);
     }
 
+    /**
+     * {@code nn.Linear(in_features, out_features, bias=bias)}, initialized from {@link Init#defaultRandom()}.
+     *
+     * @param inFeatures size of the input's last dimension, &gt; 0
+     * @param outFeatures size of the output's last dimension, &gt; 0
+     * @param bias whether to add a learnable bias [out_features]
+     * @throws IllegalArgumentException if a size is not positive, or the weight would not fit in memory
+     */
     public Linear(int inFeatures, int outFeatures, boolean bias) {
         this(inFeatures, outFeatures, bias, Init.defaultRandom());
     }
 
-    /** Draws the initial weight, then the bias, from {@code rng}. */
+    /**
+     * Draws the initial weight, then the bias, from {@code rng}.
+     *
+     * @param inFeatures size of the input's last dimension, &gt; 0
+     * @param outFeatures size of the output's last dimension, &gt; 0
+     * @param bias whether to add a learnable bias [out_features]
+     * @param rng source of the initial values
+     * @throws IllegalArgumentException if a size is not positive, or the weight would not fit in memory
+     */
     public Linear(int inFeatures, int outFeatures, boolean bias, Random rng) {
         if (inFeatures <= 0 || outFeatures <= 0) {
             throw new IllegalArgumentException("Linear: in_features and out_features must be positive, got "
@@ -41,20 +64,38 @@ public class Linear extends Module {
         registerParameter("bias", bias ? Tensor.uniform(rng, -bound, bound, outFeatures) : null);
     }
 
+    /**
+     * PyTorch's {@code in_features}.
+     *
+     * @return size of the input's last dimension
+     */
     public int inFeatures() {
         return inFeatures;
     }
 
+    /**
+     * PyTorch's {@code out_features}.
+     *
+     * @return size of the output's last dimension
+     */
     public int outFeatures() {
         return outFeatures;
     }
 
-    /** The weight the forward uses: the parameter, or the tensor a reparametrization computed. */
+    /**
+     * PyTorch's {@code weight}.
+     *
+     * @return the weight the forward uses, [out, in]: the parameter, or the tensor a reparametrization computed
+     */
     public Tensor weight() {
         return tensor("weight");
     }
 
-    /** The bias, or null when constructed without one. */
+    /**
+     * PyTorch's {@code bias}.
+     *
+     * @return the [out] bias, or null when constructed without one
+     */
     public Tensor bias() {
         return tensor("bias");
     }

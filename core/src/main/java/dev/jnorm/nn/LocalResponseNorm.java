@@ -16,11 +16,22 @@ public class LocalResponseNorm extends Module {
     private final double beta;
     private final double k;
 
-    /** LocalResponseNorm(size) with PyTorch's defaults (alpha 1e-4, beta 0.75, k 1.0). */
+    /**
+     * {@code nn.LocalResponseNorm(size)} with PyTorch's defaults (alpha 1e-4, beta 0.75, k 1.0).
+     *
+     * @param size channels in the window, &gt; 0
+     * @throws IllegalArgumentException if {@code size} is not positive
+     */
     public LocalResponseNorm(int size) {
         this(builder(size));
     }
 
+    /**
+     * Validates the options.
+     *
+     * @param b options
+     * @throws IllegalArgumentException if size is not positive, or alpha, beta or k is not finite
+     */
     protected LocalResponseNorm(Builder b) {
         ResponseNormOps.checkLocalResponseNormOptions("LocalResponseNorm", b.size, b.alpha, b.beta, b.k);
         this.size = b.size;
@@ -29,6 +40,12 @@ public class LocalResponseNorm extends Module {
         this.k = b.k;
     }
 
+    /**
+     * A builder with PyTorch's defaults.
+     *
+     * @param size channels in the window (checked by {@link Builder#build()})
+     * @return a new builder
+     */
     public static Builder builder(int size) {
         return new Builder(size);
     }
@@ -38,18 +55,38 @@ public class LocalResponseNorm extends Module {
         return ResponseNormOps.localResponseNorm(name(), x, size, alpha, beta, k);
     }
 
+    /**
+     * PyTorch's {@code size}.
+     *
+     * @return channels in the window
+     */
     public int size() {
         return size;
     }
 
+    /**
+     * PyTorch's {@code alpha}.
+     *
+     * @return the multiplier of the window's mean of x²
+     */
     public double alpha() {
         return alpha;
     }
 
+    /**
+     * PyTorch's {@code beta}.
+     *
+     * @return the exponent of the denominator
+     */
     public double beta() {
         return beta;
     }
 
+    /**
+     * PyTorch's {@code k}.
+     *
+     * @return the additive constant of the denominator
+     */
     public double k() {
         return k;
     }
@@ -70,24 +107,45 @@ public class LocalResponseNorm extends Module {
             this.size = size;
         }
 
-        /** Default 1e-4; finite. */
+        /**
+         * PyTorch's {@code alpha}: multiplier of the window's mean of x²; default 1e-4.
+         *
+         * @param alpha a finite value (checked by {@link #build()})
+         * @return this builder
+         */
         public Builder alpha(double alpha) {
             this.alpha = alpha;
             return this;
         }
 
-        /** Default 0.75; finite. */
+        /**
+         * PyTorch's {@code beta}: exponent of the denominator; default 0.75.
+         *
+         * @param beta a finite value (checked by {@link #build()})
+         * @return this builder
+         */
         public Builder beta(double beta) {
             this.beta = beta;
             return this;
         }
 
-        /** Default 1.0; finite. */
+        /**
+         * PyTorch's {@code k}: additive constant of the denominator; default 1.0.
+         *
+         * @param k a finite value (checked by {@link #build()})
+         * @return this builder
+         */
         public Builder k(double k) {
             this.k = k;
             return this;
         }
 
+        /**
+         * Builds the layer.
+         *
+         * @return a new LocalResponseNorm
+         * @throws IllegalArgumentException if size is not positive, or alpha, beta or k is not finite
+         */
         public LocalResponseNorm build() {
             return new LocalResponseNorm(this);
         }

@@ -10,6 +10,18 @@ import java.util.Arrays;
  * requires grad: d/dinput = 2·(input − target)/n·dloss, d/dtarget = −d/dinput.
  */
 public final class MSELoss {
+    /** {@code nn.MSELoss()}: reduction 'mean'. */
+    public MSELoss() {
+    }
+
+    /**
+     * The loss, PyTorch's {@code loss_fn(input, target)}.
+     *
+     * @param input predictions, any shape
+     * @param target targets of the same shape
+     * @return a 0-dim tensor holding the mean squared error
+     * @throws IllegalArgumentException if the shapes differ
+     */
     public Tensor forward(Tensor input, Tensor target) {
         if (!Arrays.equals(input.shape(), target.shape())) {
             throw new IllegalArgumentException("MSELoss: expected target of the input's shape "

@@ -12,11 +12,25 @@ import dev.jnorm.kernels.Kernels;
  * backward routes the gradient to that element, accumulating where windows overlap.
  */
 public class MaxPool2d extends Pool2d {
-    /** MaxPool2d(kernel_size) with stride = kernel_size and padding 0, as in PyTorch. */
+    /**
+     * MaxPool2d(kernel_size) with stride = kernel_size and padding 0, as in PyTorch.
+     *
+     * @param kernelSize side of the square window, &gt; 0
+     * @throws IllegalArgumentException if {@code kernelSize} is not positive
+     */
     public MaxPool2d(int kernelSize) {
         this(kernelSize, kernelSize, 0);
     }
 
+    /**
+     * {@code nn.MaxPool2d(kernel_size, stride, padding)}.
+     *
+     * @param kernelSize side of the square window, &gt; 0
+     * @param stride step in both spatial dims, &gt; 0
+     * @param padding implicit −∞ padding on each side, in [0, kernelSize / 2]
+     * @throws IllegalArgumentException if a size is out of range (PyTorch's "pad should be at most half of
+     *     effective kernel size" included)
+     */
     public MaxPool2d(int kernelSize, int stride, int padding) {
         super("MaxPool2d", kernelSize, stride, padding, " and dilation=1");
     }

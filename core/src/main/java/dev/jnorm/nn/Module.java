@@ -18,10 +18,10 @@ import java.util.function.Consumer;
  * names, and a {@code print(model)}-style {@link #toString()}.
  *
  * <p>Subclasses implement {@link #forwardImpl(Tensor)}; callers use {@link #forward(Tensor)}, which runs the
- * pre-hooks first. Thread-safety (docs/reliability.md §4): eval-mode forwards of the normalization layers and
- * stateless blocks may run from many threads at once; training (forward, backward, optimizer step) of one module
- * from several threads is not supported, and BatchNorm/InstanceNorm reject overlapping training-mode forwards with
- * an {@link IllegalStateException}.
+ * pre-hooks first. Thread-safety (docs/reliability.md, "Concurrency"): eval-mode forwards of the normalization
+ * layers and stateless blocks may run from many threads at once; training (forward, backward, optimizer step) of
+ * one module from several threads is not supported, and BatchNorm/InstanceNorm reject overlapping training-mode
+ * forwards with an {@link IllegalStateException}.
  */
 public abstract class Module {
     private final LinkedHashMap<String, Tensor> parameters = new LinkedHashMap<>();
@@ -29,9 +29,23 @@ public abstract class Module {
     private final LinkedHashMap<String, Module> children = new LinkedHashMap<>();
     private final LinkedHashMap<String, Tensor> attributes = new LinkedHashMap<>();
     private final List<Consumer<Module>> forwardPreHooks = new ArrayList<>();
+    /**
+     * Training mode, PyTorch's {@code Module.training}: true after construction, set by {@link #train(boolean)}.
+     * Layers read it in {@link #forwardImpl(Tensor)} to choose batch statistics (train) or running statistics (eval).
+     */
     protected boolean training = true;
 
-    /** Runs the forward pre-hooks, then the layer. */
+    /** Creates a module in training mode with no parameters, buffers or children. */
+    public Module() {
+    }
+
+    /**
+     * Runs the forward pre-hooks, then the layer: PyTorch's {@code module(x)}.
+     *
+     * @param x float32 input; its shape requirements are the layer's
+     * @return the layer's output
+     * @throws IllegalArgumentException if {@code x} is not float32, or the layer rejects its shape or values
+     */
     public final Tensor forward(Tensor x) {
         if (x.dtype() != Tensor.DType.FLOAT32) { // int64 tensors only hold integer state (num_batches_tracked)
             throw new IllegalArgumentException(name() + ": expected a float32 input, got an " + x.dtype()
@@ -44,16 +58,34 @@ public abstract class Module {
         return forwardImpl(x);
     }
 
-    /** The layer's computation. */
+    /**
+     * The layer's computation, PyTorch's {@code forward}; called by {@link #forward(Tensor)} after the pre-hooks.
+     *
+     * @param x float32 input
+     * @return the layer's output
+     */
     protected abstract Tensor forwardImpl(Tensor x);
 
-    /** The class name PyTorch prints (a Lazy module prints its materialized class once materialized). */
+    /**
+     * The class name PyTorch prints (a Lazy module prints its materialized class once materialized).
+     *
+     * @return the name used in {@link #toString()} and in error messages
+     */
     public String name() {
         return getClass().getSimpleName();
     }
 
     // ---------------------------------------------------------------- registration
 
+    /**
+     * Registers a parameter, PyTorch's {@code register_parameter}: it joins {@link #parameters()} and the state
+     * dict, and gets {@code requires_grad=True}. A null value is PyTorch's {@code None}: the name is reserved but
+     * has no state.
+     *
+     * @param name attribute name, the last part of the state-dict key
+     * @param value the parameter tensor, or null
+     * @return {@code value}
+     */
     protected final Tensor registerParameter(String name, Tensor value) {
         if (value != null) {
             value.requiresGrad(true);
@@ -62,11 +94,28 @@ public abstract class Module {
         return value;
     }
 
+    /**
+     * Registers a persistent buffer, PyTorch's {@code register_buffer} (e.g. {@code running_mean}): saved in the
+     * state dict, not a parameter. A null value is PyTorch's {@code None}.
+     *
+     * @param name attribute name, the last part of the state-dict key
+     * @param value the buffer tensor, or null
+     * @return {@code value}
+     */
     protected final Tensor registerBuffer(String name, Tensor value) {
         buffers.put(name, value);
         return value;
     }
 
+    /**
+     * Registers a child module, PyTorch's {@code add_module}: its parameters and state follow this module's under
+     * the prefix {@code name + "."}, and {@link #train(boolean)} reaches it.
+     *
+     * @param <M> the child's type
+     * @param name attribute name, the child's key prefix
+     * @param module the child
+     * @return {@code module}
+     */
     protected final <M extends Module> M registerModule(String name, M module) {
         children.put(name, module);
         return module;
@@ -138,6 +187,9 @@ public abstract class Module {
      * An attribute, parameter or buffer by name (null when registered as None or absent). An attribute comes first:
      * a reparametrization that keeps its raw parameter under the same name (WeightStandardization) shadows it with
      * the tensor the forward uses.
+     *
+     * @param name attribute, parameter or buffer name
+     * @return the tensor, or null
      */
     protected final Tensor tensor(String name) {
         if (attributes.containsKey(name)) {
@@ -151,7 +203,14 @@ public abstract class Module {
 
     // ---------------------------------------------------------------- mode
 
-    /** Sets training mode on this module and its children (PyTorch's {@code train(mode)}); returns this. */
+    /**
+     * Sets training mode on this module and its children (PyTorch's {@code train(mode)}). In training mode the
+     * normalization layers use batch statistics and update their running buffers; in eval mode they use the
+     * running statistics (where tracked) and change no state.
+     *
+     * @param mode true for training, false for eval
+     * @return this module
+     */
     public Module train(boolean mode) {
         training = mode;
         for (Module child : children.values()) {
@@ -160,26 +219,49 @@ public abstract class Module {
         return this;
     }
 
+    /**
+     * Sets training mode on this module and its children, PyTorch's {@code train()}.
+     *
+     * @return this module
+     */
     public Module train() {
         return train(true);
     }
 
+    /**
+     * Sets eval mode on this module and its children, PyTorch's {@code eval()} ({@code train(False)}).
+     *
+     * @return this module
+     */
     public Module eval() {
         return train(false);
     }
 
+    /**
+     * PyTorch's {@code module.training}.
+     *
+     * @return true in training mode, false in eval mode
+     */
     public boolean isTraining() {
         return training;
     }
 
     // ---------------------------------------------------------------- traversal
 
-    /** Direct children in registration order. */
+    /**
+     * Direct children in registration order, PyTorch's {@code named_children()}.
+     *
+     * @return an unmodifiable live view from attribute name to child
+     */
     public Map<String, Module> namedChildren() {
         return Collections.unmodifiableMap(children);
     }
 
-    /** This module and every descendant, depth first, in registration order. */
+    /**
+     * This module and every descendant, depth first, in registration order, PyTorch's {@code modules()}.
+     *
+     * @return a new list, this module first
+     */
     public List<Module> modules() {
         List<Module> out = new ArrayList<>();
         collectModules(out);
@@ -193,12 +275,23 @@ public abstract class Module {
         }
     }
 
-    /** Parameters in PyTorch's order (own, then children's), without duplicates. */
+    /**
+     * Parameters in PyTorch's order (own, then children's), without duplicates, PyTorch's {@code parameters()}.
+     *
+     * @return a new list of the live parameter tensors
+     * @throws IllegalStateException if a Lazy module in the tree is not yet materialized
+     */
     public List<Tensor> parameters() {
         return new ArrayList<>(namedParameters().values());
     }
 
-    /** Parameters by dotted name ("0.weight"), in PyTorch's order, each tensor once. */
+    /**
+     * Parameters by dotted name ("0.weight"), in PyTorch's order, each tensor once, PyTorch's
+     * {@code named_parameters()}.
+     *
+     * @return a new map from dotted name to the live parameter tensor
+     * @throws IllegalStateException if a Lazy module in the tree is not yet materialized
+     */
     public LinkedHashMap<String, Tensor> namedParameters() {
         LinkedHashMap<String, Tensor> out = new LinkedHashMap<>();
         Map<Tensor, Boolean> seen = new IdentityHashMap<>();
@@ -218,14 +311,19 @@ public abstract class Module {
         }
     }
 
-    /** Clears the gradients of all parameters. */
+    /** Clears the gradients of all parameters, PyTorch's {@code zero_grad()}. */
     public void zeroGrad() {
         for (Tensor p : parameters()) {
             p.zeroGrad();
         }
     }
 
-    /** Lazy modules throw here until their shapes are known. */
+    /**
+     * Called before parameters or state are read; a no-op here. Lazy modules override it to throw until their
+     * shapes are known.
+     *
+     * @throws IllegalStateException (Lazy modules) if the layer is not yet materialized
+     */
     protected void checkInitialized() {
     }
 
@@ -234,6 +332,10 @@ public abstract class Module {
     /**
      * A snapshot of all parameters and persistent buffers with PyTorch's dotted key names, in PyTorch's order
      * (own parameters, own buffers, then children). The tensors are copies: later training does not change them.
+     * PyTorch's {@code state_dict()}, except that PyTorch returns references.
+     *
+     * @return a new map from dotted key ({@code "0.running_mean"}) to a copy of the tensor
+     * @throws IllegalStateException if a Lazy module in the tree is not yet materialized
      */
     public LinkedHashMap<String, Tensor> stateDict() {
         LinkedHashMap<String, Tensor> out = new LinkedHashMap<>();
@@ -272,13 +374,21 @@ public abstract class Module {
         return own;
     }
 
-    /** Expected shape and dtype of one state entry. */
+    /**
+     * Expected shape and dtype of one state entry, checked by {@link #loadStateDict(Map)}.
+     *
+     * @param shape expected shape
+     * @param dtype expected dtype ({@code INT64} for {@code num_batches_tracked})
+     */
     protected record StateSpec(int[] shape, Tensor.DType dtype) {
     }
 
     /**
      * The entries this module expects from a state dict, given the entries addressed to it ({@code given}).
      * Lazy modules override this to infer their sizes from the dict.
+     *
+     * @param given the entries whose key has this module's prefix and no further dot, prefix removed
+     * @return expected shape and dtype by local key, in state-dict order
      */
     protected LinkedHashMap<String, StateSpec> expectedState(Map<String, Tensor> given) {
         LinkedHashMap<String, StateSpec> spec = new LinkedHashMap<>();
@@ -291,12 +401,21 @@ public abstract class Module {
      * and allocates everything the load needs, changing nothing; returns the second phase, which copies the entries
      * into this module's tensors (in place, so optimizers keep their references) and can no longer fail. A module
      * with more to check or allocate (a Lazy layer) overrides this.
+     *
+     * @param given the validated entries by local key
+     * @return the commit phase
      */
     protected Runnable prepareState(Map<String, Tensor> given) {
         return prepareCopy(ownState(), given);
     }
 
-    /** The copy of each entry of {@code given} into the same-named tensor of {@code into}, sources laid out now. */
+    /**
+     * The copy of each entry of {@code given} into the same-named tensor of {@code into}, sources laid out now.
+     *
+     * @param into destination tensors by local key; must hold every key of {@code given}
+     * @param given source tensors by local key, already checked for shape and dtype
+     * @return the copies, run in place (optimizers keep their references)
+     */
     protected static Runnable prepareCopy(Map<String, Tensor> into, Map<String, Tensor> given) {
         List<Runnable> copies = new ArrayList<>(given.size());
         for (Map.Entry<String, Tensor> e : given.entrySet()) {
@@ -317,7 +436,11 @@ public abstract class Module {
      * Loads a state dict strictly and all-or-nothing: every key must be present with the right shape and dtype
      * and no key may be unknown; otherwise an {@link IllegalArgumentException} lists every problem (in PyTorch's
      * words) and nothing is changed. Any other failure before the copies, an OutOfMemoryError included, also
-     * changes nothing.
+     * changes nothing. PyTorch's {@code load_state_dict(state_dict, strict=True)}.
+     *
+     * @param stateDict entries by dotted key, as {@link #stateDict()} returns them
+     * @throws IllegalArgumentException if a key is missing or unexpected, or a shape or dtype differs; the message
+     *     starts with {@code "Error(s) in loading state_dict for "} and the module's name
      */
     public void loadStateDict(Map<String, Tensor> stateDict) {
         List<Module> mods = new ArrayList<>();
@@ -400,12 +523,21 @@ public abstract class Module {
 
     // ---------------------------------------------------------------- printing
 
-    /** The part inside the parentheses of PyTorch's repr; empty by default. */
+    /**
+     * The part inside the parentheses of PyTorch's repr, PyTorch's {@code extra_repr()}; empty by default.
+     *
+     * @return the arguments as PyTorch prints them, e.g.
+     *     {@code "64, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True"}
+     */
     protected String extraRepr() {
         return "";
     }
 
-    /** PyTorch's {@code print(model)} format. */
+    /**
+     * PyTorch's {@code print(model)} format: the name, {@link #extraRepr()}, then each child indented.
+     *
+     * @return the repr
+     */
     @Override
     public String toString() {
         List<String> lines = new ArrayList<>();

@@ -28,15 +28,30 @@ public class MultiheadAttention extends Module {
     private final boolean causal;
     private final Linear outProj;
 
-    /** MultiheadAttention(embed_dim, num_heads) with sequence-first input (T, N, E), as PyTorch's default. */
+    /**
+     * MultiheadAttention(embed_dim, num_heads) with sequence-first input (T, N, E), as PyTorch's default;
+     * initialized from {@link Init#defaultRandom()}.
+     *
+     * @param embedDim E, the size of the input's last dim, &gt; 0 and divisible by {@code numHeads}
+     * @param numHeads H, attention heads, &gt; 0
+     * @throws IllegalArgumentException if {@code embedDim} or {@code numHeads} is not positive, {@code embedDim}
+     *     is not divisible by {@code numHeads}, or in_proj_weight would not fit in memory
+     */
     public MultiheadAttention(int embedDim, int numHeads) {
         this(embedDim, numHeads, false, false, Init.defaultRandom());
     }
 
     /**
+     * {@code nn.MultiheadAttention(embed_dim, num_heads, batch_first=batchFirst)}, called with {@code is_causal}
+     * when {@code causal}.
+     *
+     * @param embedDim   E, the size of the input's last dim, &gt; 0 and divisible by {@code numHeads}
+     * @param numHeads   H, attention heads, &gt; 0
      * @param batchFirst input and output (N, T, E) instead of (T, N, E)
      * @param causal     position i attends to positions ≤ i only (PyTorch's {@code is_causal} with the causal mask)
      * @param rng        draws out_proj's weight, then in_proj_weight
+     * @throws IllegalArgumentException if {@code embedDim} or {@code numHeads} is not positive, {@code embedDim}
+     *     is not divisible by {@code numHeads}, or in_proj_weight would not fit in memory
      */
     public MultiheadAttention(int embedDim, int numHeads, boolean batchFirst, boolean causal, Random rng) {
         if (embedDim <= 0 || numHeads <= 0 || embedDim % numHeads != 0) {
@@ -70,14 +85,29 @@ public class MultiheadAttention extends Module {
         }
     }
 
+    /**
+     * PyTorch's {@code in_proj_weight}: the stacked q, k, v projections.
+     *
+     * @return the live [3E, E] parameter
+     */
     public Tensor inProjWeight() {
         return tensor("in_proj_weight");
     }
 
+    /**
+     * PyTorch's {@code in_proj_bias}.
+     *
+     * @return the live [3E] parameter
+     */
     public Tensor inProjBias() {
         return tensor("in_proj_bias");
     }
 
+    /**
+     * PyTorch's {@code out_proj}.
+     *
+     * @return the output projection, a Linear(E, E) child
+     */
     public Linear outProj() {
         return outProj;
     }

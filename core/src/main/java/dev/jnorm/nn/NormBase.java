@@ -27,16 +27,29 @@ import java.util.function.Function;
 public abstract class NormBase extends Module {
     private static final System.Logger LOG = System.getLogger(NormBase.class.getName());
 
+    /** PyTorch's {@code num_features}: C, the channel count; 0 until a Lazy layer is materialized. */
     protected int numFeatures;
+    /** PyTorch's {@code eps}: added to the variance before the square root. */
     protected final double eps;
+    /** PyTorch's {@code momentum}: the running-average factor, or null for {@code momentum=None}. */
     protected final Double momentum;
+    /** PyTorch's {@code affine}: whether learnable {@code weight} and {@code bias} exist. */
     protected final boolean affine;
+    /** PyTorch's {@code track_running_stats}: whether the running buffers exist. */
     protected final boolean trackRunningStats;
     private final NonFinitePolicy nonFiniteStats;
     private long skippedStatsUpdates;
     private final AtomicBoolean inExclusiveForward = new AtomicBoolean();
     private boolean uninitialized;
 
+    /**
+     * Validates the builder's options and registers the state (placeholders for a Lazy layer).
+     *
+     * @param b options
+     * @throws IllegalArgumentException if num_features is not positive (non-Lazy), eps is not finite or below
+     *     float32's smallest normal number, momentum is outside [0, 1], the policy is null, or the state would not
+     *     fit in memory
+     */
     protected NormBase(Builder<?> b) {
         String who = b.displayName;
         if (!b.lazy && b.numFeatures <= 0) {
@@ -93,7 +106,12 @@ public abstract class NormBase extends Module {
         registerBuffer("num_batches_tracked", s.get("num_batches_tracked"));
     }
 
-    /** Lazy modules: creates the tensors for {@code c} channels (PyTorch's initialize_parameters). */
+    /**
+     * Lazy modules: creates the tensors for {@code c} channels (PyTorch's {@code initialize_parameters}); a no-op
+     * once materialized.
+     *
+     * @param c the channel count read from the first input
+     */
     protected final void materialize(int c) {
         if (!uninitialized) {
             return;
@@ -104,6 +122,12 @@ public abstract class NormBase extends Module {
         registerState(s);
     }
 
+    /**
+     * Whether this is a Lazy layer that has not yet seen an input or a state dict (PyTorch's
+     * {@code has_uninitialized_params()}).
+     *
+     * @return true until materialized
+     */
     protected final boolean isUninitialized() {
         return uninitialized;
     }
@@ -124,50 +148,102 @@ public abstract class NormBase extends Module {
 
     // ---------------------------------------------------------------- state access (PyTorch names)
 
+    /**
+     * PyTorch's {@code num_features}.
+     *
+     * @return C, the channel count; 0 for a Lazy layer not yet materialized
+     */
     public int numFeatures() {
         return numFeatures;
     }
 
+    /**
+     * PyTorch's {@code eps}.
+     *
+     * @return the value added to the variance before the square root
+     */
     public double eps() {
         return eps;
     }
 
-    /** The momentum, or null for a cumulative moving average. */
+    /**
+     * PyTorch's {@code momentum}.
+     *
+     * @return the momentum, or null for a cumulative moving average ({@code momentum=None})
+     */
     public Double momentum() {
         return momentum;
     }
 
+    /**
+     * PyTorch's {@code affine}.
+     *
+     * @return whether the layer has a learnable per-channel {@code weight} and {@code bias}
+     */
     public boolean affine() {
         return affine;
     }
 
+    /**
+     * PyTorch's {@code track_running_stats}.
+     *
+     * @return whether the layer keeps {@code running_mean}, {@code running_var} and {@code num_batches_tracked}
+     */
     public boolean trackRunningStats() {
         return trackRunningStats;
     }
 
+    /**
+     * PyTorch's {@code weight} (gamma).
+     *
+     * @return the live [C] parameter, or null when {@code affine=false} or not yet materialized
+     */
     public Tensor weight() {
         return tensor("weight");
     }
 
+    /**
+     * PyTorch's {@code bias} (beta).
+     *
+     * @return the live [C] parameter, or null when {@code affine=false} or not yet materialized
+     */
     public Tensor bias() {
         return tensor("bias");
     }
 
+    /**
+     * PyTorch's {@code running_mean} buffer, updated by training-mode forwards and used by eval-mode forwards.
+     *
+     * @return the live [C] buffer, or null when {@code track_running_stats=false} or not yet materialized
+     */
     public Tensor runningMean() {
         return tensor("running_mean");
     }
 
+    /**
+     * PyTorch's {@code running_var} buffer (unbiased batch variance averaged), updated by training-mode forwards and
+     * used by eval-mode forwards.
+     *
+     * @return the live [C] buffer, or null when {@code track_running_stats=false} or not yet materialized
+     */
     public Tensor runningVar() {
         return tensor("running_var");
     }
 
-    /** Training forward passes counted since the last reset (0 when running stats are not tracked). */
+    /**
+     * PyTorch's {@code num_batches_tracked}: training forward passes counted since the last reset.
+     *
+     * @return the count; 0 when running stats are not tracked
+     */
     public long numBatchesTracked() {
         Tensor t = tensor("num_batches_tracked");
         return t == null ? 0 : t.longStorage()[0];
     }
 
-    /** running_mean = 0, running_var = 1, num_batches_tracked = 0. */
+    /**
+     * PyTorch's {@code reset_running_stats()}: running_mean = 0, running_var = 1, num_batches_tracked = 0; a no-op
+     * when running stats are not tracked.
+     */
     public void resetRunningStats() {
         if (runningMean() != null) {
             Arrays.fill(runningMean().storage(), 0f);
@@ -176,7 +252,7 @@ public abstract class NormBase extends Module {
         }
     }
 
-    /** Resets running statistics and sets weight = 1, bias = 0. */
+    /** PyTorch's {@code reset_parameters()}: resets running statistics and sets weight = 1, bias = 0. */
     public void resetParameters() {
         resetRunningStats();
         if (weight() != null) {
@@ -185,14 +261,22 @@ public abstract class NormBase extends Module {
         }
     }
 
-    /** Increments num_batches_tracked; returns the new count. */
+    /**
+     * Increments num_batches_tracked.
+     *
+     * @return the new count
+     */
     protected final long incrementBatchesTracked() {
         return ++tensor("num_batches_tracked").longStorage()[0];
     }
 
     // ---------------------------------------------------------------- non-finite guard
 
-    /** The policy for running-statistics updates that would store a non-finite value (default SKIP). */
+    /**
+     * The policy for running-statistics updates that would store a non-finite value (not in PyTorch).
+     *
+     * @return the policy set by {@link Builder#nonFiniteStats(NonFinitePolicy)}; default {@link NonFinitePolicy#SKIP}
+     */
     public NonFinitePolicy nonFiniteStats() {
         return nonFiniteStats;
     }
@@ -200,6 +284,8 @@ public abstract class NormBase extends Module {
     /**
      * Training steps whose running-statistics update was skipped under {@link NonFinitePolicy#SKIP} since this
      * layer was constructed (not part of the state dict, not reset by {@link #resetRunningStats()}).
+     *
+     * @return the number of skipped updates
      */
     public long skippedStatsUpdates() {
         return skippedStatsUpdates;
@@ -208,6 +294,8 @@ public abstract class NormBase extends Module {
     /**
      * Whether this family counts its training batches in num_batches_tracked and so can take a cumulative average
      * (BatchNorm and the layers built on it); PyTorch's InstanceNorm never counts and overrides this.
+     *
+     * @return true here
      */
     protected boolean countsBatches() {
         return true;
@@ -218,6 +306,8 @@ public abstract class NormBase extends Module {
      * for a cumulative average (momentum null), 1/(num_batches_tracked + 1) when the family counts its batches and
      * 0 when it does not (PyTorch's InstanceNorm passes momentum 0 then). Read when the update is applied, before
      * this step is counted.
+     *
+     * @return the factor f of {@code running = (1 - f) * running + f * batch}
      */
     protected final double exponentialAverageFactor() {
         if (momentum != null) {
@@ -230,6 +320,8 @@ public abstract class NormBase extends Module {
      * The update of this step's running statistics under the layer's policy: the factor from
      * {@link #exponentialAverageFactor()}, the non-finite guard, and num_batches_tracked incremented once the update
      * is stored (when the family {@linkplain #countsBatches() counts}).
+     *
+     * @return a callback the kernels call once per training step
      */
     protected final NormOps.RunningStatsUpdate runningStatsUpdate() {
         return new NormOps.RunningStatsUpdate() {
@@ -272,6 +364,13 @@ public abstract class NormBase extends Module {
     /**
      * This layer's call of the channel family on x: its name, eps, affine parameters and running-statistics update;
      * the running buffers when {@code passBuffers}; batch statistics when {@code batchStats}.
+     *
+     * @param x input, channels at dim 1
+     * @param batchStats normalize with this batch's statistics (PyTorch's {@code training} argument of
+     *     {@code F.batch_norm})
+     * @param passBuffers pass {@code running_mean}/{@code running_var} (updated when {@code batchStats}, used
+     *     otherwise)
+     * @return the arguments for {@link NormOps}
      */
     protected final NormOps.ChannelNormArgs channelArgs(Tensor x, boolean batchStats, boolean passBuffers) {
         return NormOps.ChannelNormArgs.of(name(), x, batchStats, eps).affine(weight(), bias())
@@ -376,7 +475,12 @@ public abstract class NormBase extends Module {
         }
     }
 
-    /** The layer's forward: input checks, statistics, the op. */
+    /**
+     * The layer's forward: input checks, statistics, the op. Runs inside the overlap guard in training mode.
+     *
+     * @param x float32 input
+     * @return the normalized output, same shape as {@code x}
+     */
     protected abstract Tensor forwardChecked(Tensor x);
 
     // ---------------------------------------------------------------- checks and printing
@@ -384,6 +488,13 @@ public abstract class NormBase extends Module {
     /**
      * The shared input check: rank in {@code ranks} and C = numFeatures at {@code channelDim}.
      * Message form: "BatchNorm2d: expected 4D input (N, C, H, W) with C=64, got shape [8, 32, 16, 16]".
+     *
+     * @param x input
+     * @param ranks accepted ranks, one or two (e.g. {2, 3} for BatchNorm1d)
+     * @param layout the layout named in the message, e.g. "(N, C, H, W)"
+     * @param channelDim the dim that holds C
+     * @param checkChannels whether to compare that dim to num_features
+     * @throws IllegalArgumentException if the rank, dtype or channel count is wrong, or {@code x} is empty
      */
     protected final void checkInput(Tensor x, int[] ranks, String layout, int channelDim, boolean checkChannels) {
         boolean rankOk = false;
@@ -416,7 +527,10 @@ public abstract class NormBase extends Module {
 
     /**
      * Options with PyTorch's defaults — each default lives here only: eps 1e-5, momentum 0.1; affine and
-     * trackRunningStats default to true for BatchNorm and false for InstanceNorm (set by the family).
+     * trackRunningStats default to true for BatchNorm and false for InstanceNorm (set by the family). Options are
+     * validated by {@link #build()}.
+     *
+     * @param <T> the layer built
      */
     public static class Builder<T extends NormBase> {
         final int numFeatures;
@@ -439,31 +553,58 @@ public abstract class NormBase extends Module {
             this.factory = factory;
         }
 
-        /** Added to the variance for stability; default 1e-5; must be > 0. */
+        /**
+         * PyTorch's {@code eps}: added to the variance for stability; default 1e-5.
+         *
+         * @param eps a finite value, at least float32's smallest normal number (checked by {@link #build()})
+         * @return this builder
+         */
         public Builder<T> eps(double eps) {
             this.eps = eps;
             return this;
         }
 
-        /** Weight of the new batch in the running averages (PyTorch convention); default 0.1. */
+        /**
+         * PyTorch's {@code momentum}: weight of the new batch in the running averages,
+         * {@code running = (1 - momentum) * running + momentum * batch}; default 0.1.
+         *
+         * @param momentum a value in [0, 1] (checked by {@link #build()})
+         * @return this builder
+         */
         public Builder<T> momentum(double momentum) {
             this.momentum = momentum;
             return this;
         }
 
-        /** PyTorch's momentum=None: a cumulative moving average with factor 1/num_batches_tracked. */
+        /**
+         * PyTorch's {@code momentum=None}: a cumulative moving average with factor 1/num_batches_tracked.
+         *
+         * @return this builder
+         */
         public Builder<T> cumulativeAverage() {
             this.momentum = null;
             return this;
         }
 
-        /** Learnable per-channel weight and bias; default true for BatchNorm, false for InstanceNorm. */
+        /**
+         * PyTorch's {@code affine}: learnable per-channel weight and bias; default true for BatchNorm, false for
+         * InstanceNorm.
+         *
+         * @param affine whether to create {@code weight} and {@code bias}
+         * @return this builder
+         */
         public Builder<T> affine(boolean affine) {
             this.affine = affine;
             return this;
         }
 
-        /** Keep running statistics; default true for BatchNorm, false for InstanceNorm. */
+        /**
+         * PyTorch's {@code track_running_stats}: keep running statistics and use them in eval mode; default true
+         * for BatchNorm, false for InstanceNorm.
+         *
+         * @param track whether to create the running buffers
+         * @return this builder
+         */
         public Builder<T> trackRunningStats(boolean track) {
             this.trackRunningStats = track;
             return this;
@@ -473,12 +614,21 @@ public abstract class NormBase extends Module {
          * What a training step does when its running-statistics update would store a non-finite value; default
          * {@link NonFinitePolicy#SKIP} (keep the running statistics, count the step). {@link NonFinitePolicy#PROPAGATE}
          * is PyTorch's behaviour. Not part of the state dict.
+         *
+         * @param policy the policy; not null (checked by {@link #build()})
+         * @return this builder
          */
         public Builder<T> nonFiniteStats(NonFinitePolicy policy) {
             this.nonFiniteStats = policy;
             return this;
         }
 
+        /**
+         * Builds the layer.
+         *
+         * @return a new layer in training mode
+         * @throws IllegalArgumentException if an option is invalid (see {@link NormBase#NormBase(Builder)})
+         */
         public T build() {
             return factory.apply(this);
         }
@@ -488,6 +638,7 @@ public abstract class NormBase extends Module {
      * The base of a builder that adds options of its own (Batch Renormalization's bounds, Ghost BatchNorm's virtual
      * batch size): the shared options return the subclass, so they chain in any order.
      *
+     * @param <T> the layer built
      * @param <B> the subclass
      */
     public abstract static class ExtendedBuilder<T extends NormBase, B extends ExtendedBuilder<T, B>>

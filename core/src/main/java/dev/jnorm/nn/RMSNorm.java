@@ -13,11 +13,24 @@ public class RMSNorm extends Module {
     private final Double eps;
     private final boolean elementwiseAffine;
 
-    /** RMSNorm(normalizedShape) with PyTorch's defaults (eps None, elementwise_affine). */
+    /**
+     * {@code nn.RMSNorm(normalized_shape)} with PyTorch's defaults (eps None, elementwise_affine).
+     *
+     * @param normalizedShape the trailing dims of the input to normalize over, each &gt; 0
+     * @throws IllegalArgumentException if {@code normalizedShape} is empty or has a size &le; 0, or the weight
+     *     would not fit in memory
+     */
     public RMSNorm(int... normalizedShape) {
         this(builder(normalizedShape));
     }
 
+    /**
+     * Validates the options and registers {@code weight} (null without elementwise affine).
+     *
+     * @param b options
+     * @throws IllegalArgumentException if {@code normalizedShape} is empty or has a size &le; 0, a set eps is not
+     *     finite or below float32's smallest normal number, or the weight would not fit in memory
+     */
     protected RMSNorm(Builder b) {
         this.normalizedShape = Checks.normalizedShape("RMSNorm", b.normalizedShape);
         if (b.eps != null) {
@@ -31,6 +44,12 @@ public class RMSNorm extends Module {
         registerParameter("weight", elementwiseAffine ? Tensor.ones(normalizedShape) : null);
     }
 
+    /**
+     * A builder with PyTorch's defaults.
+     *
+     * @param normalizedShape the trailing dims of the input to normalize over (checked by {@link Builder#build()})
+     * @return a new builder
+     */
     public static Builder builder(int... normalizedShape) {
         return new Builder(normalizedShape);
     }
@@ -41,15 +60,29 @@ public class RMSNorm extends Module {
         return NormOps.rmsNorm(name(), x, normalizedShape, weight(), eps, null);
     }
 
+    /**
+     * PyTorch's {@code normalized_shape}.
+     *
+     * @return a copy of the normalized trailing dims
+     */
     public int[] normalizedShape() {
         return normalizedShape.clone();
     }
 
-    /** The configured eps, or null when unset (float32 machine epsilon is used). */
+    /**
+     * PyTorch's {@code eps}.
+     *
+     * @return the configured eps, or null when unset (PyTorch's {@code eps=None}: float32 machine epsilon is used)
+     */
     public Double eps() {
         return eps;
     }
 
+    /**
+     * PyTorch's {@code weight}.
+     *
+     * @return the live weight of shape normalized_shape, or null without elementwise affine
+     */
     public Tensor weight() {
         return tensor("weight");
     }
@@ -70,18 +103,34 @@ public class RMSNorm extends Module {
             this.normalizedShape = normalizedShape;
         }
 
-        /** Default unset: float32 machine epsilon; must be > 0. */
+        /**
+         * PyTorch's {@code eps}: added to mean(x²); default unset ({@code eps=None}: float32 machine epsilon).
+         *
+         * @param eps a finite value, at least float32's smallest normal number (checked by {@link #build()})
+         * @return this builder
+         */
         public Builder eps(double eps) {
             this.eps = eps;
             return this;
         }
 
-        /** Learnable weight of shape normalized_shape; default true. */
+        /**
+         * PyTorch's {@code elementwise_affine}: learnable weight of shape normalized_shape; default true.
+         *
+         * @param on whether to create the weight
+         * @return this builder
+         */
         public Builder elementwiseAffine(boolean on) {
             this.elementwiseAffine = on;
             return this;
         }
 
+        /**
+         * Builds the layer.
+         *
+         * @return a new RMSNorm
+         * @throws IllegalArgumentException if an option is invalid (see {@link RMSNorm#RMSNorm(Builder)})
+         */
         public RMSNorm build() {
             return new RMSNorm(this);
         }

@@ -10,6 +10,12 @@ import java.util.Arrays;
  * with an attribute named {@code inner} gives the same keys).
  */
 public class Residual extends Module {
+    /**
+     * Wraps {@code inner} as y = x + inner(x).
+     *
+     * @param inner a module whose output has its input's shape, registered as child "inner"
+     * @throws IllegalArgumentException if {@code inner} is null
+     */
     public Residual(Module inner) {
         if (inner == null) {
             throw new IllegalArgumentException("Residual: inner module is null");
@@ -17,6 +23,11 @@ public class Residual extends Module {
         registerModule("inner", inner);
     }
 
+    /**
+     * The wrapped module.
+     *
+     * @return the child "inner"
+     */
     public Module inner() {
         return namedChildren().get("inner");
     }

@@ -10,6 +10,12 @@ import java.util.List;
  * the next (an empty Sequential returns its input). State dict keys are prefixed by the index ("0.weight").
  */
 public class Sequential extends Module {
+    /**
+     * {@code nn.Sequential(*modules)}: registers the modules as children "0", "1", … in order.
+     *
+     * @param modules the layers, applied in order by the forward
+     * @throws IllegalArgumentException if a module is null
+     */
     public Sequential(Module... modules) {
         for (int i = 0; i < modules.length; i++) {
             if (modules[i] == null) {
@@ -24,7 +30,13 @@ public class Sequential extends Module {
         return new ArrayList<>(namedChildren().values());
     }
 
-    /** The child at {@code index} (PyTorch's {@code seq[index]}; negative counts from the end). */
+    /**
+     * The child at {@code index} (PyTorch's {@code seq[index]}; negative counts from the end).
+     *
+     * @param index position in [−size, size)
+     * @return the child
+     * @throws IllegalArgumentException if {@code index} is out of range
+     */
     public Module get(int index) {
         List<Module> layers = layers();
         int i = index < 0 ? index + layers.size() : index;
@@ -35,6 +47,11 @@ public class Sequential extends Module {
         return layers.get(i);
     }
 
+    /**
+     * PyTorch's {@code len(seq)}.
+     *
+     * @return the number of children
+     */
     public int size() {
         return namedChildren().size();
     }

@@ -26,12 +26,34 @@ public final class SpectralNorm {
     private SpectralNorm() {
     }
 
-    /** PyTorch's defaults: name "weight", one power iteration, eps 1e-12, dim 0; u and v from the default generator. */
+    /**
+     * {@code torch.nn.utils.spectral_norm(module)} with PyTorch's defaults: name "weight", one power iteration,
+     * eps 1e-12, dim 0; u and v from the default generator.
+     *
+     * @param <M> the module's type
+     * @param module a module with a parameter named "weight"
+     * @return {@code module}, reparametrized
+     * @throws IllegalArgumentException if the module has no (initialized) parameter "weight"
+     * @throws IllegalStateException if spectral normalization is already registered on "weight"
+     */
     public static <M extends Module> M apply(M module) {
         return apply(module, "weight", 1, 1e-12, 0);
     }
 
-    /** As {@link #apply(Module, String, int, double, int, Random)} with {@link Init#defaultRandom()}. */
+    /**
+     * As {@link #apply(Module, String, int, double, int, Random)} with {@link Init#defaultRandom()}.
+     *
+     * @param <M> the module's type
+     * @param module the module to reparametrize
+     * @param name the parameter's name (PyTorch's default "weight")
+     * @param nPowerIterations power iterations per training-mode forward, &gt; 0 (PyTorch's default 1)
+     * @param eps lower bound of the norm in normalize, &ge; 0 (PyTorch's default 1e-12)
+     * @param dim the weight dim that becomes the rows of W_mat (0; 1 for transposed convolutions)
+     * @return {@code module}, reparametrized
+     * @throws IllegalArgumentException if {@code nPowerIterations <= 0}, {@code eps} is negative or NaN, the module
+     *                                  has no (initialized) parameter {@code name}, or {@code dim} is out of range
+     * @throws IllegalStateException    if spectral normalization is already registered on {@code name}
+     */
     public static <M extends Module> M apply(M module, String name, int nPowerIterations, double eps, int dim) {
         return apply(module, name, nPowerIterations, eps, dim, Init.defaultRandom());
     }
@@ -40,6 +62,14 @@ public final class SpectralNorm {
      * Applies spectral normalization to parameter {@code name} of {@code module}, drawing the initial u then v
      * from {@code rng}; returns the module. Use {@code dim = 1} for transposed convolutions, as PyTorch does.
      *
+     * @param <M> the module's type
+     * @param module the module to reparametrize
+     * @param name the parameter's name (PyTorch's default "weight")
+     * @param nPowerIterations power iterations per training-mode forward, &gt; 0 (PyTorch's default 1)
+     * @param eps lower bound of the norm in normalize, &ge; 0 (PyTorch's default 1e-12)
+     * @param dim the weight dim that becomes the rows of W_mat (0; 1 for transposed convolutions)
+     * @param rng source of the initial Gaussian u (first) and v
+     * @return {@code module}, reparametrized
      * @throws IllegalArgumentException if {@code nPowerIterations <= 0}, {@code eps} is negative or NaN, the module
      *                                  has no (initialized) parameter {@code name}, or {@code dim} is out of range
      * @throws IllegalStateException    if spectral normalization is already registered on {@code name}

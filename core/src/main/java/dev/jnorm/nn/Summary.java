@@ -5,6 +5,7 @@ import dev.jnorm.Tensor;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -14,14 +15,36 @@ import java.util.Map;
  *
  * <p>Output shapes come from one forward pass of a zero batch of 2 samples in eval mode without autograd (so
  * running statistics and other state are untouched; each module's train/eval mode is restored afterwards).
+ * PyTorch itself has no summary; this is the shape of Keras' table (and of the torchinfo package's).
+ *
+ * @param rows one row per layer, in forward order
+ * @param inputShape the sample shape, without the batch dim
+ * @param totalParams elements of all parameters
+ * @param trainableParams elements of the parameters that require grad
+ * @param bufferElements elements of the state dict that are not parameters (running statistics, counters)
  */
 public record Summary(List<Row> rows, int[] inputShape, long totalParams, long trainableParams, long bufferElements) {
 
-    /** One layer: its dotted name, class name, output shape with the batch as -1, and own parameter count. */
+    /**
+     * One layer: its dotted name, class name, output shape with the batch as -1, and own parameter count.
+     *
+     * @param name the state-dict prefix ("0", "1.2"), or "(model)" for a model that is not a Sequential
+     * @param type the class name PyTorch prints ({@link Module#name()})
+     * @param outputShape the layer's output shape with the batch dim as -1
+     * @param params elements of the layer's parameters, its children's included
+     */
     public record Row(String name, String type, int[] outputShape, long params) {
     }
 
-    /** Summarizes {@code model} for samples of {@code sampleShape} (without the batch dimension). */
+    /**
+     * Summarizes {@code model} for samples of {@code sampleShape} (without the batch dimension).
+     *
+     * @param model the model; its state is not changed and its modes are restored
+     * @param sampleShape the shape of one input sample, e.g. 1, 28, 28
+     * @return the summary
+     * @throws IllegalArgumentException if a layer rejects the input shape (the layer's own message)
+     * @throws IllegalStateException if the model holds an uninitialized Lazy layer that the forward does not reach
+     */
     public static Summary of(Module model, int... sampleShape) {
         int[] full = new int[sampleShape.length + 1];
         full[0] = 2;
@@ -80,7 +103,7 @@ public record Summary(List<Row> rows, int[] inputShape, long totalParams, long t
         cells.add(new String[] {"Layer (type)", "Output Shape", "Param #"});
         for (Row r : rows) {
             cells.add(new String[] {r.name() + " (" + r.type() + ")", Arrays.toString(r.outputShape()),
-                    String.format("%,d", r.params())});
+                    String.format(Locale.ROOT, "%,d", r.params())});
         }
         int[] width = new int[3];
         for (String[] c : cells) {
@@ -94,17 +117,18 @@ public record Summary(List<Row> rows, int[] inputShape, long totalParams, long t
         sb.append("=".repeat(lineWidth)).append('\n');
         for (int r = 0; r < cells.size(); r++) {
             String[] c = cells.get(r);
-            sb.append(String.format("%-" + (width[0] + 3) + "s%-" + (width[1] + 3) + "s%" + width[2] + "s%n",
+            sb.append(String.format(Locale.ROOT,
+                    "%-" + (width[0] + 3) + "s%-" + (width[1] + 3) + "s%" + width[2] + "s\n",
                     c[0], c[1], c[2]));
             if (r == 0) {
                 sb.append("=".repeat(lineWidth)).append('\n');
             }
         }
         sb.append("=".repeat(lineWidth)).append('\n');
-        sb.append(String.format("Total params: %,d%n", totalParams));
-        sb.append(String.format("Trainable params: %,d%n", trainableParams));
-        sb.append(String.format("Non-trainable params: %,d%n", totalParams - trainableParams));
-        sb.append(String.format("Buffers (running statistics etc.): %,d%n", bufferElements));
+        sb.append(String.format(Locale.ROOT, "Total params: %,d\n", totalParams));
+        sb.append(String.format(Locale.ROOT, "Trainable params: %,d\n", trainableParams));
+        sb.append(String.format(Locale.ROOT, "Non-trainable params: %,d\n", totalParams - trainableParams));
+        sb.append(String.format(Locale.ROOT, "Buffers (running statistics etc.): %,d\n", bufferElements));
         return sb.toString();
     }
 

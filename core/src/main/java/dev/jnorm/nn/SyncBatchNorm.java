@@ -19,7 +19,14 @@ public class SyncBatchNorm extends BatchNorm {
 
     private final ProcessGroup group;
 
-    /** SyncBatchNorm(numFeatures) over {@code group} with PyTorch's defaults (eps 1e-5, momentum 0.1). */
+    /**
+     * {@code nn.SyncBatchNorm(num_features, process_group=group)} with PyTorch's defaults (eps 1e-5, momentum 0.1,
+     * affine, tracking running statistics).
+     *
+     * @param numFeatures C, the size of dim 1 of the input, &gt; 0
+     * @param group the ranks whose batches are normalized together; not null
+     * @throws IllegalArgumentException if {@code numFeatures} is not positive or {@code group} is null
+     */
     public SyncBatchNorm(int numFeatures, ProcessGroup group) {
         this(builder(numFeatures).group(group));
     }
@@ -33,11 +40,21 @@ public class SyncBatchNorm extends BatchNorm {
         this.group = b.group;
     }
 
+    /**
+     * A builder with PyTorch's defaults; the group must be set before {@link Builder#build()}.
+     *
+     * @param numFeatures C, the size of dim 1 of the input
+     * @return a new builder
+     */
     public static Builder builder(int numFeatures) {
         return new Builder(numFeatures);
     }
 
-    /** The group whose batches are normalized together. */
+    /**
+     * PyTorch's {@code process_group}.
+     *
+     * @return the group whose batches are normalized together
+     */
     public ProcessGroup group() {
         return group;
     }
@@ -75,6 +92,12 @@ public class SyncBatchNorm extends BatchNorm {
      * {@code model} itself) is replaced by a SyncBatchNorm over {@code group} with the same options, weight, bias,
      * running statistics, num_batches_tracked, training mode and frozen-statistics mode; the BatchNorm's tensors
      * are moved, not copied (as PyTorch). Returns the model, or the replacement when {@code model} is a BatchNorm.
+     *
+     * @param model the model to convert in place
+     * @param group the process group of every new SyncBatchNorm
+     * @return {@code model}, or its replacement when {@code model} is itself a BatchNorm1d/2d/3d
+     * @throws IllegalStateException if a BatchNorm to replace is an uninitialized Lazy layer
+     * @throws IllegalArgumentException if {@code group} is null and there is a BatchNorm to replace
      */
     public static Module convert(Module model, ProcessGroup group) {
         if (model instanceof BatchNorm bn && !(model instanceof SyncBatchNorm)
@@ -130,42 +153,88 @@ public class SyncBatchNorm extends BatchNorm {
                     nb -> new SyncBatchNorm(this));
         }
 
-        /** The process group (required). */
+        /**
+         * PyTorch's {@code process_group} (required; PyTorch's default is the whole world).
+         *
+         * @param group the ranks whose batches are normalized together
+         * @return this builder
+         */
         public Builder group(ProcessGroup group) {
             this.group = group;
             return this;
         }
 
+        /**
+         * As {@link NormBase.Builder#eps(double)}; default 1e-5.
+         *
+         * @param eps added to the variance
+         * @return this builder
+         */
         public Builder eps(double eps) {
             norm.eps(eps);
             return this;
         }
 
+        /**
+         * As {@link NormBase.Builder#momentum(double)}; default 0.1.
+         *
+         * @param momentum weight of the new batch in the running averages, in [0, 1]
+         * @return this builder
+         */
         public Builder momentum(double momentum) {
             norm.momentum(momentum);
             return this;
         }
 
+        /**
+         * PyTorch's {@code momentum=None}, as {@link NormBase.Builder#cumulativeAverage()}.
+         *
+         * @return this builder
+         */
         public Builder cumulativeAverage() {
             norm.cumulativeAverage();
             return this;
         }
 
+        /**
+         * As {@link NormBase.Builder#affine(boolean)}; default true.
+         *
+         * @param affine whether to create {@code weight} and {@code bias}
+         * @return this builder
+         */
         public Builder affine(boolean affine) {
             norm.affine(affine);
             return this;
         }
 
+        /**
+         * As {@link NormBase.Builder#trackRunningStats(boolean)}; default true.
+         *
+         * @param track whether to create the running buffers
+         * @return this builder
+         */
         public Builder trackRunningStats(boolean track) {
             norm.trackRunningStats(track);
             return this;
         }
 
+        /**
+         * As {@link NormBase.Builder#nonFiniteStats(NonFinitePolicy)}; default {@link NonFinitePolicy#SKIP}.
+         *
+         * @param policy the policy; not null
+         * @return this builder
+         */
         public Builder nonFiniteStats(NonFinitePolicy policy) {
             norm.nonFiniteStats(policy);
             return this;
         }
 
+        /**
+         * Builds the layer.
+         *
+         * @return a new SyncBatchNorm in training mode
+         * @throws IllegalArgumentException if an option is invalid or the group is null
+         */
         public SyncBatchNorm build() {
             return norm.build();
         }

@@ -15,6 +15,12 @@ import java.util.Arrays;
 public class TLU extends Module {
     private final int numFeatures;
 
+    /**
+     * A TLU with τ = 0 for {@code numFeatures} channels.
+     *
+     * @param numFeatures C, the size of dim 1 of the input, &gt; 0
+     * @throws IllegalArgumentException if {@code numFeatures} is not positive
+     */
     public TLU(int numFeatures) {
         if (numFeatures <= 0) {
             throw new IllegalArgumentException("TLU: num_features must be positive, got " + numFeatures);
@@ -32,11 +38,20 @@ public class TLU extends Module {
         return ResponseNormOps.tlu(name(), x, tau());
     }
 
+    /**
+     * timm's {@code num_features}.
+     *
+     * @return C
+     */
     public int numFeatures() {
         return numFeatures;
     }
 
-    /** τ, [C]. */
+    /**
+     * τ, the "tau" parameter.
+     *
+     * @return the live [C] threshold
+     */
     public Tensor tau() {
         return tensor("tau");
     }

@@ -34,11 +34,26 @@ public class TransformerBlock extends Module {
         registerModule("activation", new GELU());
     }
 
-    /** The block with PyTorch's defaults: dim_feedforward 2048, dropout 0.1, LayerNorm. */
+    /**
+     * The block with PyTorch's defaults: dim_feedforward 2048, dropout 0.1, LayerNorm; initialized from
+     * {@link Init#defaultRandom()}.
+     *
+     * @param dModel E, the size of the input's last dim, &gt; 0 and divisible by {@code nHead}
+     * @param nHead attention heads, &gt; 0
+     * @throws IllegalArgumentException if {@code dModel} or {@code nHead} is not positive, or {@code dModel} is not
+     *     divisible by {@code nHead}
+     */
     public TransformerBlock(int dModel, int nHead) {
         this(builder(dModel, nHead));
     }
 
+    /**
+     * A builder with PyTorch's defaults.
+     *
+     * @param dModel E, the size of the input's last dim (checked by {@link Builder#build()})
+     * @param nHead attention heads (checked by {@link Builder#build()})
+     * @return a new builder
+     */
     public static Builder builder(int dModel, int nHead) {
         return new Builder(dModel, nHead);
     }
@@ -77,7 +92,13 @@ public class TransformerBlock extends Module {
             this.nHead = nHead;
         }
 
-        /** Hidden width of the MLP; default 2048. */
+        /**
+         * PyTorch's {@code dim_feedforward}: hidden width of the MLP; default 2048.
+         *
+         * @param dimFeedforward the width, &gt; 0
+         * @return this builder
+         * @throws IllegalArgumentException if {@code dimFeedforward} is not positive
+         */
         public Builder dimFeedforward(int dimFeedforward) {
             if (dimFeedforward <= 0) {
                 throw new IllegalArgumentException("TransformerBlock: dim_feedforward must be positive, got "
@@ -87,30 +108,66 @@ public class TransformerBlock extends Module {
             return this;
         }
 
-        /** Dropout probability of the three dropouts; default 0.1. */
+        /**
+         * PyTorch's {@code dropout}: probability of the three dropouts (active in training mode only); default 0.1.
+         *
+         * @param dropout a probability in [0, 1] (checked by {@link #build()})
+         * @return this builder
+         */
         public Builder dropout(double dropout) {
             this.dropout = dropout;
             return this;
         }
 
-        /** Causal self-attention (position i sees positions ≤ i); default false. */
+        /**
+         * Causal self-attention (position i sees positions ≤ i), PyTorch's {@code is_causal=True} with a causal
+         * mask; default false.
+         *
+         * @param causal whether attention is causal
+         * @return this builder
+         */
         public Builder causal(boolean causal) {
             this.causal = causal;
             return this;
         }
 
-        /** Builds norm1 and norm2 from d_model; default {@code LayerNorm::new} (eps 1e-5). */
+        /**
+         * Builds norm1 and norm2 from d_model; default {@code LayerNorm::new} (eps 1e-5).
+         *
+         * @param norm a factory called twice with d_model, e.g. {@code RMSNorm::new}
+         * @return this builder
+         * @throws IllegalArgumentException if norm is null
+         */
         public Builder norm(IntFunction<Module> norm) {
+            if (norm == null) {
+                throw new IllegalArgumentException("TransformerBlock: norm must be a factory of modules, got null");
+            }
             this.norm = norm;
             return this;
         }
 
-        /** The generator of the initial weights and dropout masks; default {@link Init#defaultRandom()}. */
+        /**
+         * The generator of the initial weights and dropout masks; default {@link Init#defaultRandom()}.
+         *
+         * @param rng the generator
+         * @return this builder
+         * @throws IllegalArgumentException if rng is null
+         */
         public Builder rng(Random rng) {
+            if (rng == null) {
+                throw new IllegalArgumentException("TransformerBlock: rng must be a java.util.Random, got null");
+            }
             this.rng = rng;
             return this;
         }
 
+        /**
+         * Builds the block.
+         *
+         * @return a new TransformerBlock in training mode
+         * @throws IllegalArgumentException if d_model or nhead is not positive, d_model is not divisible by nhead,
+         *     the dropout probability is outside [0, 1], or a weight would not fit in memory
+         */
         public TransformerBlock build() {
             return new TransformerBlock(this);
         }

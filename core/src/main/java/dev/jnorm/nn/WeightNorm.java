@@ -22,14 +22,29 @@ public final class WeightNorm {
     private WeightNorm() {
     }
 
-    /** {@code apply(module, "weight", 0)}: PyTorch's defaults. */
+    /**
+     * {@code torch.nn.utils.weight_norm(module)}: {@code apply(module, "weight", 0)}, PyTorch's defaults.
+     *
+     * @param <M> the module's type
+     * @param module a module with a parameter named "weight"
+     * @return {@code module}, reparametrized
+     * @throws IllegalStateException    if weight normalization is already registered on "weight"
+     * @throws IllegalArgumentException if the module has no (initialized) parameter "weight"
+     */
     public static <M extends Module> M apply(M module) {
         return apply(module, "weight", 0);
     }
 
     /**
      * Applies weight normalization to parameter {@code name} of {@code module}; returns the module.
+     * PyTorch's {@code weight_norm(module, name, dim)}.
      *
+     * @param <M> the module's type
+     * @param module the module to reparametrize
+     * @param name the parameter's name (PyTorch's default "weight")
+     * @param dim the dim kept by the norm (PyTorch's default 0); -1 for PyTorch's {@code dim=None}, the norm of
+     *     the whole tensor; other negative values count from the end
+     * @return {@code module}, reparametrized
      * @throws IllegalStateException    if weight normalization is already registered on {@code name}
      * @throws IllegalArgumentException if the module has no (initialized) parameter {@code name}, or {@code dim}
      *                                  is out of range
@@ -58,7 +73,12 @@ public final class WeightNorm {
     /**
      * Removes the reparametrization: {@code name} becomes a parameter again holding the current g·v/‖v‖ (registered
      * last, so a Linear's state dict order becomes "bias", "weight", as in PyTorch).
+     * PyTorch's {@code torch.nn.utils.remove_weight_norm(module, name)}.
      *
+     * @param <M> the module's type
+     * @param module the module weight normalization was applied to
+     * @param name the parameter's name
+     * @return {@code module}, with {@code name} a plain parameter again
      * @throws IllegalArgumentException if no weight normalization is registered on {@code name}
      */
     public static <M extends Module> M remove(M module, String name) {

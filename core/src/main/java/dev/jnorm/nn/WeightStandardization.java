@@ -28,7 +28,16 @@ public final class WeightStandardization {
     /** The default eps: timm's StdConv2d. */
     public static final double DEFAULT_EPS = 1e-6;
 
-    /** {@code apply(module, "weight", 1e-6)}: timm's StdConv2d defaults. */
+    /**
+     * {@code apply(module, "weight", 1e-6)}: timm's StdConv2d defaults.
+     *
+     * @param <M> the module's type
+     * @param module a module with a parameter named "weight" of at least 2 dimensions
+     * @return {@code module}, with its weight standardized before every forward
+     * @throws IllegalStateException    if weight standardization is already registered on "weight"
+     * @throws IllegalArgumentException if the module has no parameter "weight", or it has fewer than 2 dimensions
+     *                                  or an empty one
+     */
     public static <M extends Module> M apply(M module) {
         return apply(module, "weight", DEFAULT_EPS);
     }
@@ -37,9 +46,15 @@ public final class WeightStandardization {
      * Standardizes parameter {@code name} of {@code module} per output channel (dim 0) before every forward; returns
      * the module.
      *
+     * @param <M> the module's type
+     * @param module the module to reparametrize
+     * @param name the parameter's name, [out_channels, ...]
+     * @param eps added to the biased variance inside the square root ({@link #DEFAULT_EPS} in timm)
+     * @return {@code module}, with {@code name} standardized before every forward
      * @throws IllegalStateException    if weight standardization is already registered on {@code name}
      * @throws IllegalArgumentException if the module has no parameter {@code name}, the parameter has fewer than 2
-     *                                  dimensions, or eps is not a finite number > 0
+     *                                  dimensions or an empty one, or eps is not finite or below float32's smallest
+     *                                  normal number
      */
     public static <M extends Module> M apply(M module, String name, double eps) {
         if (module.forwardPreHook(Hook.class, h -> h.name.equals(name)) != null) {
@@ -66,6 +81,10 @@ public final class WeightStandardization {
     /**
      * Removes the standardization: the module uses its raw parameter {@code name} again (the state is unchanged).
      *
+     * @param <M> the module's type
+     * @param module the module weight standardization was applied to
+     * @param name the parameter's name
+     * @return {@code module}
      * @throws IllegalArgumentException if no weight standardization is registered on {@code name}
      */
     public static <M extends Module> M remove(M module, String name) {

@@ -28,12 +28,24 @@ public final class AdamW extends ParamGroup {
     private final double eps;
     private final double weightDecay;
 
-    /** AdamW with PyTorch's defaults. */
+    /**
+     * {@code torch.optim.AdamW(params)} with PyTorch's defaults.
+     *
+     * @param params the parameters to optimize (leaf float32 tensors), e.g. {@code model.parameters()}
+     * @throws IllegalArgumentException if {@code params} is empty or holds a non-leaf or non-float32 tensor
+     */
     public AdamW(List<Tensor> params) {
         this(builder(params));
     }
 
-    /** AdamW with PyTorch's defaults and the given learning rate. */
+    /**
+     * {@code torch.optim.AdamW(params, lr=lr)} with PyTorch's other defaults.
+     *
+     * @param params the parameters to optimize (leaf float32 tensors), e.g. {@code model.parameters()}
+     * @param lr the learning rate, &ge; 0
+     * @throws IllegalArgumentException if {@code params} is empty or holds a non-leaf or non-float32 tensor, or
+     *     {@code lr} is negative or NaN
+     */
     public AdamW(List<Tensor> params, double lr) {
         this(builder(params).lr(lr));
     }
@@ -61,6 +73,12 @@ public final class AdamW extends ParamGroup {
         this.weightDecay = b.weightDecay;
     }
 
+    /**
+     * A builder with PyTorch's defaults.
+     *
+     * @param params the parameters to optimize (copied; checked by {@link Builder#build()})
+     * @return a new builder
+     */
     public static Builder builder(List<Tensor> params) {
         return new Builder(params);
     }
@@ -111,31 +129,61 @@ public final class AdamW extends ParamGroup {
             this.params = new ArrayList<>(params);
         }
 
-        /** Learning rate; default 1e-3. */
+        /**
+         * PyTorch's {@code lr}: learning rate; default 1e-3.
+         *
+         * @param lr a value &ge; 0 (checked by {@link #build()})
+         * @return this builder
+         */
         public Builder lr(double lr) {
             this.lr = lr;
             return this;
         }
 
-        /** Coefficients of the running averages of the gradient and its square; default (0.9, 0.999). */
+        /**
+         * PyTorch's {@code betas}: coefficients of the running averages of the gradient and its square; default
+         * (0.9, 0.999).
+         *
+         * @param beta1 β1, in [0, 1) (checked by {@link #build()})
+         * @param beta2 β2, in [0, 1) (checked by {@link #build()})
+         * @return this builder
+         */
         public Builder betas(double beta1, double beta2) {
             this.beta1 = beta1;
             this.beta2 = beta2;
             return this;
         }
 
-        /** Added to the denominator; default 1e-8. */
+        /**
+         * PyTorch's {@code eps}: added to the denominator; default 1e-8.
+         *
+         * @param eps a value &ge; 0 (checked by {@link #build()})
+         * @return this builder
+         */
         public Builder eps(double eps) {
             this.eps = eps;
             return this;
         }
 
-        /** Decoupled weight decay coefficient; default 1e-2. */
+        /**
+         * PyTorch's {@code weight_decay}: decoupled weight decay coefficient; default 1e-2.
+         *
+         * @param weightDecay a value &ge; 0 (checked by {@link #build()})
+         * @return this builder
+         */
         public Builder weightDecay(double weightDecay) {
             this.weightDecay = weightDecay;
             return this;
         }
 
+        /**
+         * Builds the optimizer, with PyTorch's messages for invalid values ("invalid learning rate: ", "invalid
+         * beta parameter at index 0: " ...).
+         *
+         * @return a new AdamW with empty state
+         * @throws IllegalArgumentException if the parameter list is empty or holds a non-leaf or non-float32
+         *     tensor, or an option is out of range
+         */
         public AdamW build() {
             return new AdamW(this);
         }

@@ -9,11 +9,25 @@ public final class CosineAnnealingLR extends LRScheduler {
     private final int tMax;
     private final double etaMin;
 
-    /** eta_min = 0, PyTorch's default. */
+    /**
+     * {@code CosineAnnealingLR(optimizer, T_max)}: eta_min = 0, PyTorch's default.
+     *
+     * @param optimizer the optimizer to schedule; its current lr is the base lr
+     * @param tMax PyTorch's {@code T_max}: epochs of the half cosine, &gt; 0
+     * @throws IllegalArgumentException if {@code optimizer} is null or {@code tMax} is not positive
+     */
     public CosineAnnealingLR(Optimizer optimizer, int tMax) {
         this(optimizer, tMax, 0.0);
     }
 
+    /**
+     * {@code CosineAnnealingLR(optimizer, T_max, eta_min)}.
+     *
+     * @param optimizer the optimizer to schedule; its current lr is the base lr
+     * @param tMax PyTorch's {@code T_max}: epochs of the half cosine, &gt; 0
+     * @param etaMin PyTorch's {@code eta_min}: the lr at epoch T_max
+     * @throws IllegalArgumentException if {@code optimizer} is null or {@code tMax} is not positive
+     */
     public CosineAnnealingLR(Optimizer optimizer, int tMax, double etaMin) {
         super(optimizer);
         if (tMax <= 0) {
@@ -23,7 +37,12 @@ public final class CosineAnnealingLR extends LRScheduler {
         this.etaMin = etaMin;
     }
 
-    /** The closed form of epoch e (what {@code _get_closed_form_lr} returns). */
+    /**
+     * The closed form of epoch e (what {@code _get_closed_form_lr} returns).
+     *
+     * @param epoch the epoch e
+     * @return eta_min + (base − eta_min)·(1 + cos(π·e/T_max))/2
+     */
     public double closedForm(int epoch) {
         return etaMin + (baseLr - etaMin) * (1 + Math.cos(Math.PI * epoch / tMax)) / 2;
     }

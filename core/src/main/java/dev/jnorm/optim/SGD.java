@@ -23,7 +23,14 @@ public final class SGD extends ParamGroup {
     private final double weightDecay;
     private final boolean nesterov;
 
-    /** Plain SGD: no momentum, no weight decay. */
+    /**
+     * Plain SGD, {@code torch.optim.SGD(params, lr=lr)}: no momentum, no weight decay.
+     *
+     * @param params the parameters to optimize (leaf float32 tensors), e.g. {@code model.parameters()}
+     * @param lr the learning rate, &ge; 0
+     * @throws IllegalArgumentException if {@code params} is empty or holds a non-leaf or non-float32 tensor, or
+     *     {@code lr} is negative or NaN
+     */
     public SGD(List<Tensor> params, double lr) {
         this(builder(params, lr));
     }
@@ -47,6 +54,13 @@ public final class SGD extends ParamGroup {
         this.nesterov = b.nesterov;
     }
 
+    /**
+     * A builder with PyTorch's defaults (momentum 0, dampening 0, weight_decay 0, nesterov false).
+     *
+     * @param params the parameters to optimize (copied; checked by {@link Builder#build()})
+     * @param lr the learning rate (checked by {@link Builder#build()})
+     * @return a new builder
+     */
     public static Builder builder(List<Tensor> params, double lr) {
         return new Builder(params, lr);
     }
@@ -101,30 +115,59 @@ public final class SGD extends ParamGroup {
             this.lr = lr;
         }
 
-        /** Momentum factor; default 0 (none). */
+        /**
+         * PyTorch's {@code momentum}: momentum factor; default 0 (none).
+         *
+         * @param momentum a value &ge; 0 (checked by {@link #build()})
+         * @return this builder
+         */
         public Builder momentum(double momentum) {
             this.momentum = momentum;
             return this;
         }
 
-        /** Dampening of the momentum's gradient term; default 0. */
+        /**
+         * PyTorch's {@code dampening}: dampening of the momentum's gradient term; default 0.
+         *
+         * @param dampening the dampening; must be 0 with Nesterov momentum
+         * @return this builder
+         */
         public Builder dampening(double dampening) {
             this.dampening = dampening;
             return this;
         }
 
-        /** L2 penalty added to the gradient; default 0. */
+        /**
+         * PyTorch's {@code weight_decay}: L2 penalty added to the gradient; default 0.
+         *
+         * @param weightDecay a value &ge; 0 (checked by {@link #build()})
+         * @return this builder
+         */
         public Builder weightDecay(double weightDecay) {
             this.weightDecay = weightDecay;
             return this;
         }
 
-        /** Nesterov momentum (needs momentum > 0 and dampening 0); default false. */
+        /**
+         * PyTorch's {@code nesterov}: Nesterov momentum; default false.
+         *
+         * @param nesterov whether to use Nesterov momentum (needs momentum &gt; 0 and dampening 0, checked by
+         *     {@link #build()})
+         * @return this builder
+         */
         public Builder nesterov(boolean nesterov) {
             this.nesterov = nesterov;
             return this;
         }
 
+        /**
+         * Builds the optimizer, with PyTorch's messages for invalid values ("invalid learning rate: ", "invalid
+         * momentum value: " ...).
+         *
+         * @return a new SGD with empty momentum buffers
+         * @throws IllegalArgumentException if the parameter list is empty or holds a non-leaf or non-float32
+         *     tensor, an option is out of range, or Nesterov momentum lacks a momentum or has a dampening
+         */
         public SGD build() {
             return new SGD(this);
         }

@@ -8,11 +8,25 @@ public final class StepLR extends LRScheduler {
     private final int stepSize;
     private final double gamma;
 
-    /** gamma = 0.1, PyTorch's default. */
+    /**
+     * {@code StepLR(optimizer, step_size)}: gamma = 0.1, PyTorch's default.
+     *
+     * @param optimizer the optimizer to schedule; its current lr is the base lr
+     * @param stepSize PyTorch's {@code step_size}: epochs between decays, &gt; 0
+     * @throws IllegalArgumentException if {@code optimizer} is null or {@code stepSize} is not positive
+     */
     public StepLR(Optimizer optimizer, int stepSize) {
         this(optimizer, stepSize, 0.1);
     }
 
+    /**
+     * {@code StepLR(optimizer, step_size, gamma)}.
+     *
+     * @param optimizer the optimizer to schedule; its current lr is the base lr
+     * @param stepSize PyTorch's {@code step_size}: epochs between decays, &gt; 0
+     * @param gamma PyTorch's {@code gamma}: the factor of each decay
+     * @throws IllegalArgumentException if {@code optimizer} is null or {@code stepSize} is not positive
+     */
     public StepLR(Optimizer optimizer, int stepSize, double gamma) {
         super(optimizer);
         if (stepSize <= 0) {

@@ -210,4 +210,15 @@ class BufferPoolTest {
                     e.getMessage());
         }
     }
+
+    @Test
+    void theModeIsOnOffOrPoisonAndNothingElse() {
+        assertEquals("on", BufferPool.mode("on"));
+        assertEquals("off", BufferPool.mode(" off"));
+        assertEquals("poison", BufferPool.mode("poison"));
+        for (String bad : new String[] {"false", "true", "OFF", "", "poisoned"}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> BufferPool.mode(bad));
+            assertEquals("jnorm.bufferPool must be on, off or poison, got '" + bad + "'", e.getMessage());
+        }
+    }
 }

@@ -171,4 +171,17 @@ class ParallelTest {
             callers.shutdown();
         }
     }
+
+    @Test
+    void theThreadsSettingIsAPositiveIntegerOrAllCores() {
+        assertEquals(Runtime.getRuntime().availableProcessors(),
+                Parallel.threadsSetting(null));
+        assertEquals(3, Parallel.threadsSetting(" 3"));
+        for (String bad : new String[] {"0", "-2", "two", "", "1.5"}) {
+            IllegalArgumentException e = assertThrows(
+                    IllegalArgumentException.class, () -> Parallel.threadsSetting(bad));
+            assertEquals(
+                    "jnorm.threads must be a positive integer, got '" + bad + "'", e.getMessage());
+        }
+    }
 }

@@ -20,14 +20,61 @@ public final class F {
     private F() {
     }
 
-    /** {@code F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)}. */
+    /**
+     * PyTorch's {@code torch.nn.functional.batch_norm(x, running_mean, running_var, weight, bias, training, momentum,
+     * eps)}: y = (x − mean)/sqrt(var + eps)·weight + bias per channel. In training the statistics are the batch's
+     * (biased variance) and the running buffers, when given, move towards the batch mean and unbiased variance; in
+     * eval they are the running buffers. An input with no elements gives an empty result and updates nothing.
+     *
+     * @param x              the input (N, C, *), float32, contiguous or channels-last
+     * @param runningMean    running mean [C], updated in place in training; null for none (then also runningVar)
+     * @param runningVar     running (unbiased) variance [C], updated in place in training; null for none
+     * @param weight         per-channel scale gamma [C], or null for 1
+     * @param bias           per-channel shift beta [C], or null for 0
+     * @param training       normalize with the batch statistics (and update the running ones) instead of the running
+     *                       statistics (PyTorch's default: false)
+     * @param momentum       the running-statistics factor in [0, 1], running = (1 − momentum)·running +
+     *                       momentum·batch (PyTorch's default: 0.1; PyTorch's {@code None}, a cumulative average, is
+     *                       the layers' {@code momentum(null)})
+     * @param eps            added to the variance, finite and ≥ 0 (PyTorch's default: 1e-5)
+     * @return y, x's shape and memory format; recorded for autograd ({@code NativeBatchNormBackward}) when grad
+     *         mode is on and an input requires grad
+     * @throws IllegalArgumentException when x has fewer than 2 dims or is not float32; a per-channel tensor is not
+     *         float32 [C]; only one running buffer is given; eps or momentum is out of range; training has a single
+     *         value per channel ("Expected more than 1 value per channel when training"); or eval has no running
+     *         statistics
+     * @throws IllegalStateException when a tensor argument was released (its {@link dev.jnorm.Scope} closed)
+     */
     public static Tensor batchNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
                                    boolean training, double momentum, double eps) {
         return NormOps.batchNorm(NormOps.ChannelNormArgs.of("batch_norm", x, training, eps)
                 .running(runningMean, runningVar).affine(weight, bias).momentum(momentum));
     }
 
-    /** {@link #batchNorm(Tensor, Tensor, Tensor, Tensor, Tensor, boolean, double, double)} into {@code out}. */
+    /**
+     * {@link #batchNorm(Tensor, Tensor, Tensor, Tensor, Tensor, boolean, double, double)} into {@code out}, with
+     * PyTorch's {@code out=} rules (see the class comment): no graph is recorded; in training the running buffers
+     * are updated as without out.
+     *
+     * @param x              the input (N, C, *), float32, contiguous or channels-last
+     * @param runningMean    running mean [C], updated in place in training; null for none (then also runningVar)
+     * @param runningVar     running (unbiased) variance [C], updated in place in training; null for none
+     * @param weight         per-channel scale gamma [C], or null for 1
+     * @param bias           per-channel shift beta [C], or null for 0
+     * @param training       normalize with the batch statistics (and update the running ones) instead of the running
+     *                       statistics (PyTorch's default: false)
+     * @param momentum       the running-statistics factor in [0, 1], running = (1 − momentum)·running +
+     *                       momentum·batch (PyTorch's default: 0.1; PyTorch's {@code None}, a cumulative average, is
+     *                       the layers' {@code momentum(null)})
+     * @param eps            added to the variance, finite and ≥ 0 (PyTorch's default: 1e-5)
+     * @param out            the tensor that receives the result: float32, x's shape and memory format, not requiring
+     *                       grad, sharing no storage with an argument; no argument may require grad while grad mode
+     *                       is on
+     * @return {@code out}
+     * @throws IllegalArgumentException when {@code out} is null or breaks one of those rules, or for any reason the
+     *         form without {@code out} throws; nothing is written then
+     * @throws IllegalStateException when a tensor argument was released (its {@link dev.jnorm.Scope} closed)
+     */
     public static Tensor batchNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
                                    boolean training, double momentum, double eps, Tensor out) {
         return NormOps.batchNorm(NormOps.ChannelNormArgs.of("batch_norm", x, training, eps)
@@ -35,14 +82,54 @@ public final class F {
                 .momentum(momentum));
     }
 
-    /** {@code F.instance_norm(x, running_mean, running_var, weight, bias, use_input_stats, momentum, eps)}. */
+    /**
+     * PyTorch's {@code torch.nn.functional.instance_norm(x, running_mean, running_var, weight, bias,
+     * use_input_stats, momentum, eps)}: each (n, c) slice of x normalized over its spatial dims. With use_input_stats
+     * the running buffers, when given, move towards the batch average of the per-instance mean and unbiased variance
+     * (ATen's repeat-then-average); without, the call is batch_norm in eval.
+     *
+     * @param x              the input (N, C, *), float32; with use_input_stats at least one spatial dim
+     * @param runningMean    running mean [C], updated in place with use_input_stats; null for none
+     * @param runningVar     running (unbiased) variance [C]; null for none (both or neither)
+     * @param weight         per-channel scale [C], or null for 1
+     * @param bias           per-channel shift [C], or null for 0
+     * @param useInputStats  normalize each (n, c) slice with its own statistics (PyTorch's default: true); otherwise
+     *                       with the running statistics, which must then be given
+     * @param momentum       the running-statistics factor in [0, 1] (PyTorch's default: 0.1)
+     * @param eps            added to the variance, finite and ≥ 0 (PyTorch's default: 1e-5)
+     * @return y, x's shape and memory format; recorded for autograd when grad mode is on and an input requires grad
+     * @throws IllegalArgumentException when x is not float32 or has too few dims; a per-channel tensor is not float32
+     *         [C]; eps or momentum is out of range; use_input_stats has a single spatial element ("Expected more
+     *         than 1 spatial element when training"); or running statistics are missing without use_input_stats
+     * @throws IllegalStateException when a tensor argument was released (its {@link dev.jnorm.Scope} closed)
+     */
     public static Tensor instanceNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
                                       boolean useInputStats, double momentum, double eps) {
         return NormOps.instanceNorm(NormOps.ChannelNormArgs.of("instance_norm", x, useInputStats, eps)
                 .running(runningMean, runningVar).affine(weight, bias).momentum(momentum));
     }
 
-    /** {@link #instanceNorm(Tensor, Tensor, Tensor, Tensor, Tensor, boolean, double, double)} into {@code out}. */
+    /**
+     * {@link #instanceNorm(Tensor, Tensor, Tensor, Tensor, Tensor, boolean, double, double)} into {@code out}; no
+     * graph is recorded, running buffers are updated as without out.
+     *
+     * @param x              the input (N, C, *), float32; with use_input_stats at least one spatial dim
+     * @param runningMean    running mean [C], updated in place with use_input_stats; null for none
+     * @param runningVar     running (unbiased) variance [C]; null for none (both or neither)
+     * @param weight         per-channel scale [C], or null for 1
+     * @param bias           per-channel shift [C], or null for 0
+     * @param useInputStats  normalize each (n, c) slice with its own statistics (PyTorch's default: true); otherwise
+     *                       with the running statistics, which must then be given
+     * @param momentum       the running-statistics factor in [0, 1] (PyTorch's default: 0.1)
+     * @param eps            added to the variance, finite and ≥ 0 (PyTorch's default: 1e-5)
+     * @param out            the tensor that receives the result: float32, x's shape and memory format, not requiring
+     *                       grad, sharing no storage with an argument; no argument may require grad while grad mode
+     *                       is on
+     * @return {@code out}
+     * @throws IllegalArgumentException when {@code out} is null or breaks one of those rules, or for any reason the
+     *         form without {@code out} throws; nothing is written then
+     * @throws IllegalStateException when a tensor argument was released (its {@link dev.jnorm.Scope} closed)
+     */
     public static Tensor instanceNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
                                       boolean useInputStats, double momentum, double eps, Tensor out) {
         return NormOps.instanceNorm(NormOps.ChannelNormArgs.of("instance_norm", x, useInputStats, eps)
@@ -50,40 +137,148 @@ public final class F {
                 .momentum(momentum));
     }
 
-    /** {@code F.layer_norm(x, normalized_shape, weight, bias, eps)}. */
+    /**
+     * PyTorch's {@code torch.nn.functional.layer_norm(x, normalized_shape, weight, bias, eps)}: every row of the
+     * trailing {@code normalizedShape} values normalized by its own mean and biased variance, then the element-wise
+     * affine. A channels-last x is converted to contiguous first.
+     *
+     * @param x               the input (*, normalized_shape), float32, any memory format
+     * @param normalizedShape the trailing sizes of x to normalize over (at least one)
+     * @param weight          element-wise scale of shape normalizedShape, or null for 1
+     * @param bias            element-wise shift of shape normalizedShape, or null for 0
+     * @param eps             added to the variance, finite and ≥ 0 (PyTorch's default: 1e-5)
+     * @return y, x's shape, contiguous; recorded for autograd ({@code NativeLayerNormBackward}) when grad mode is
+     *         on and an input requires grad
+     * @throws IllegalArgumentException when x is not float32 or does not end with normalizedShape, weight or bias is
+     *         not float32 of shape normalizedShape, or eps is out of range
+     * @throws IllegalStateException when a tensor argument was released (its {@link dev.jnorm.Scope} closed)
+     */
     public static Tensor layerNorm(Tensor x, int[] normalizedShape, Tensor weight, Tensor bias, double eps) {
         return NormOps.layerNorm("layer_norm", x, normalizedShape, weight, bias, eps, null);
     }
 
-    /** {@link #layerNorm(Tensor, int[], Tensor, Tensor, double)} into {@code out} (contiguous). */
+    /**
+     * {@link #layerNorm(Tensor, int[], Tensor, Tensor, double)} into {@code out} (contiguous), with PyTorch's
+     * {@code out=} rules (see the class comment); no graph is recorded.
+     *
+     * @param x               the input (*, normalized_shape), float32, any memory format
+     * @param normalizedShape the trailing sizes of x to normalize over (at least one)
+     * @param weight          element-wise scale of shape normalizedShape, or null for 1
+     * @param bias            element-wise shift of shape normalizedShape, or null for 0
+     * @param eps             added to the variance, finite and ≥ 0 (PyTorch's default: 1e-5)
+     * @param out             the tensor that receives the result: float32, x's shape, contiguous, not requiring
+     *                        grad, sharing no storage with an argument; no argument may require grad while grad mode
+     *                        is on
+     * @return {@code out}
+     * @throws IllegalArgumentException when {@code out} is null or breaks one of those rules, or for any reason the
+     *         form without {@code out} throws; nothing is written then
+     * @throws IllegalStateException when a tensor argument was released (its {@link dev.jnorm.Scope} closed)
+     */
     public static Tensor layerNorm(Tensor x, int[] normalizedShape, Tensor weight, Tensor bias, double eps,
                                    Tensor out) {
         return NormOps.layerNorm("layer_norm", x, normalizedShape, weight, bias, eps, requireOut("layer_norm", out));
     }
 
-    /** {@code F.group_norm(x, num_groups, weight, bias, eps)}. */
+    /**
+     * PyTorch's {@code torch.nn.functional.group_norm(x, num_groups, weight, bias, eps)}: the channels of each
+     * sample split into numGroups groups, each group normalized over its channels and spatial positions by its own
+     * mean and biased variance, then the per-channel affine. A channels-last x is normalized in its storage order,
+     * without a transpose.
+     *
+     * @param x         the input (N, C, *), float32, contiguous or channels-last
+     * @param numGroups the number of groups; C must be divisible by it
+     * @param weight    per-channel scale [C], or null for 1
+     * @param bias      per-channel shift [C], or null for 0
+     * @param eps       added to the variance, finite and ≥ 0 (PyTorch's default: 1e-5)
+     * @return y, x's shape and memory format; recorded for autograd ({@code NativeGroupNormBackward}) when grad
+     *         mode is on and an input requires grad
+     * @throws IllegalArgumentException when x has fewer than 2 dims or is not float32, numGroups ≤ 0 or does not
+     *         divide C, weight or bias is not float32 [C], eps is out of range, or each group holds a single value
+     * @throws IllegalStateException when a tensor argument was released (its {@link dev.jnorm.Scope} closed)
+     */
     public static Tensor groupNorm(Tensor x, int numGroups, Tensor weight, Tensor bias, double eps) {
         return NormOps.groupNorm("group_norm", x, numGroups, weight, bias, eps, null);
     }
 
-    /** {@link #groupNorm(Tensor, int, Tensor, Tensor, double)} into {@code out}. */
+    /**
+     * {@link #groupNorm(Tensor, int, Tensor, Tensor, double)} into {@code out}, with PyTorch's {@code out=} rules
+     * (see the class comment); no graph is recorded.
+     *
+     * @param x         the input (N, C, *), float32, contiguous or channels-last
+     * @param numGroups the number of groups; C must be divisible by it
+     * @param weight    per-channel scale [C], or null for 1
+     * @param bias      per-channel shift [C], or null for 0
+     * @param eps       added to the variance, finite and ≥ 0 (PyTorch's default: 1e-5)
+     * @param out       the tensor that receives the result: float32, x's shape and memory format, not requiring
+     *                  grad, sharing no storage with an argument; no argument may require grad while grad mode
+     *                  is on
+     * @return {@code out}
+     * @throws IllegalArgumentException when {@code out} is null or breaks one of those rules, or for any reason the
+     *         form without {@code out} throws; nothing is written then
+     * @throws IllegalStateException when a tensor argument was released (its {@link dev.jnorm.Scope} closed)
+     */
     public static Tensor groupNorm(Tensor x, int numGroups, Tensor weight, Tensor bias, double eps, Tensor out) {
         return NormOps.groupNorm("group_norm", x, numGroups, weight, bias, eps, requireOut("group_norm", out));
     }
 
-    /** {@code F.rms_norm(x, normalized_shape, weight, eps)}; eps null = float32 machine epsilon. */
+    /**
+     * PyTorch's {@code torch.nn.functional.rms_norm(x, normalized_shape, weight, eps)}: y = x / sqrt(mean(x²) + eps)
+     * · weight over each row of the trailing {@code normalizedShape} values. A channels-last x is converted to
+     * contiguous first.
+     *
+     * @param x               the input (*, normalized_shape), float32, any memory format
+     * @param normalizedShape the trailing sizes of x to normalize over (at least one)
+     * @param weight          element-wise scale of shape normalizedShape, or null for 1
+     * @param eps             added to the mean square, finite and ≥ 0; null for float32's machine epsilon
+     *                        ({@code torch.finfo(torch.float32).eps}, {@link NormOps#FLOAT32_EPS}), PyTorch's
+     *                        default
+     * @return y, x's shape, contiguous; recorded for autograd ({@code RmsNormBackward}) when grad mode is on and an
+     *         input requires grad
+     * @throws IllegalArgumentException when x is not float32 or does not end with normalizedShape, weight is not
+     *         float32 of shape normalizedShape, or eps is out of range
+     * @throws IllegalStateException when a tensor argument was released (its {@link dev.jnorm.Scope} closed)
+     */
     public static Tensor rmsNorm(Tensor x, int[] normalizedShape, Tensor weight, Double eps) {
         return NormOps.rmsNorm("rms_norm", x, normalizedShape, weight, eps, null);
     }
 
-    /** {@link #rmsNorm(Tensor, int[], Tensor, Double)} into {@code out} (contiguous). */
+    /**
+     * {@link #rmsNorm(Tensor, int[], Tensor, Double)} into {@code out} (contiguous); no graph is recorded.
+     *
+     * @param x               the input (*, normalized_shape), float32, any memory format
+     * @param normalizedShape the trailing sizes of x to normalize over (at least one)
+     * @param weight          element-wise scale of shape normalizedShape, or null for 1
+     * @param eps             added to the mean square, finite and ≥ 0; null for float32's machine epsilon
+     *                        ({@code torch.finfo(torch.float32).eps}, {@link NormOps#FLOAT32_EPS}), PyTorch's
+     *                        default
+     * @param out             the tensor that receives the result: float32, x's shape, contiguous, not requiring
+     *                        grad, sharing no storage with an argument; no argument may require grad while grad mode
+     *                        is on
+     * @return {@code out}
+     * @throws IllegalArgumentException when {@code out} is null or breaks one of those rules, or for any reason the
+     *         form without {@code out} throws; nothing is written then
+     * @throws IllegalStateException when a tensor argument was released (its {@link dev.jnorm.Scope} closed)
+     */
     public static Tensor rmsNorm(Tensor x, int[] normalizedShape, Tensor weight, Double eps, Tensor out) {
         return NormOps.rmsNorm("rms_norm", x, normalizedShape, weight, eps, requireOut("rms_norm", out));
     }
 
     /**
      * {@code F.local_response_norm(x, size, alpha, beta, k)}: x (N, C, *) with at least 3 dims, each value divided by
-     * (k + alpha·mean of the squares in a zero-padded window of size channels)^beta.
+     * (k + alpha·mean of the squares in a zero-padded window of size channels)^beta. PyTorch's
+     * {@code torch.nn.functional.local_response_norm}; the window spans size/2 channels before and (size − 1)/2
+     * after. An input with no elements is returned as it is.
+     *
+     * @param x     the input (N, C, *), float32, at least 3 dims, contiguous or channels-last
+     * @param size  the number of channels in the window, ≥ 1
+     * @param alpha the multiplicative factor, finite (PyTorch's default: 1e-4)
+     * @param beta  the exponent, finite (PyTorch's default: 0.75)
+     * @param k     the additive constant, finite (PyTorch's default: 1.0)
+     * @return y, x's shape and memory format; recorded for autograd ({@code LocalResponseNormBackward}) when grad
+     *         mode is on and x requires grad
+     * @throws IllegalArgumentException when size &lt; 1, alpha, beta or k is not finite, or x has fewer than 3 dims
+     *         or is not float32
+     * @throws IllegalStateException when a tensor argument was released (its {@link dev.jnorm.Scope} closed)
      */
     public static Tensor localResponseNorm(Tensor x, int size, double alpha, double beta, double k) {
         return ResponseNormOps.localResponseNorm("local_response_norm", x, size, alpha, beta, k);

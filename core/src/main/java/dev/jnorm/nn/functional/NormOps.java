@@ -39,47 +39,104 @@ public final class NormOps {
      * method returns a copy. {@code training} is batch_norm's {@code training} and
      * instance_norm's {@code use_input_stats}. {@code update} decides a training step's running-statistics update
      * (see {@link RunningStatsUpdate}); {@code out}, when not null, receives y (see {@link #checkOut}).
+     *
+     * @param who         the layer or function name error messages start with ("BatchNorm2d", "batch_norm")
+     * @param x           the input (N, C, *)
+     * @param runningMean running mean [C], or null
+     * @param runningVar  running (unbiased) variance [C], or null
+     * @param weight      per-channel scale [C], or null for 1
+     * @param bias        per-channel shift [C], or null for 0
+     * @param training    batch_norm's {@code training}, instance_norm's {@code use_input_stats}
+     * @param update      the running-statistics update of a training step, or null when there is none
+     * @param eps         added to the variance
+     * @param out         the tensor that receives y, or null to allocate it
      */
     public record ChannelNormArgs(String who, Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight,
                                   Tensor bias, boolean training, RunningStatsUpdate update, double eps, Tensor out) {
 
-        /** A call on x with no running buffers, no affine, no out; errors start with {@code who}. */
+        /**
+         * A call on x with no running buffers, no affine, no out; errors start with {@code who}.
+         *
+         * @param who      the name error messages start with
+         * @param x        the input (N, C, *)
+         * @param training batch statistics (batch_norm's training, instance_norm's use_input_stats) or running ones
+         * @param eps      added to the variance
+         * @return the arguments
+         */
         public static ChannelNormArgs of(String who, Tensor x, boolean training, double eps) {
             return new ChannelNormArgs(who, x, null, null, null, null, training, null, eps, null);
         }
 
-        /** The running buffers (both or neither may be null). */
+        /**
+         * The running buffers (both or neither may be null).
+         *
+         * @param mean running mean [C], or null
+         * @param var  running (unbiased) variance [C], or null
+         * @return a copy with these buffers
+         */
         public ChannelNormArgs running(Tensor mean, Tensor var) {
             return new ChannelNormArgs(who, x, mean, var, weight, bias, training, update, eps, out);
         }
 
-        /** The affine weight and bias (either may be null). */
+        /**
+         * The affine weight and bias (either may be null).
+         *
+         * @param weight per-channel scale [C], or null for 1
+         * @param bias   per-channel shift [C], or null for 0
+         * @return a copy with this affine
+         */
         public ChannelNormArgs affine(Tensor weight, Tensor bias) {
             return new ChannelNormArgs(who, x, runningMean, runningVar, weight, bias, training, update, eps, out);
         }
 
-        /** PyTorch's fixed momentum: every training step stores its update ({@link RunningStatsUpdate#store}). */
+        /**
+         * PyTorch's fixed momentum: every training step stores its update ({@link RunningStatsUpdate#store}).
+         *
+         * @param momentum the factor in [0, 1] (PyTorch's default: 0.1)
+         * @return a copy with that update
+         * @throws IllegalArgumentException when momentum is not in [0, 1]
+         */
         public ChannelNormArgs momentum(double momentum) {
             checkMomentum(who, momentum);
             return update(RunningStatsUpdate.store(momentum));
         }
 
-        /** The running-statistics update of a training step (the layers' non-finite guard and counter). */
+        /**
+         * The running-statistics update of a training step (the layers' non-finite guard and counter).
+         *
+         * @param update the update, or null for none
+         * @return a copy with that update
+         */
         public ChannelNormArgs update(RunningStatsUpdate update) {
             return new ChannelNormArgs(who, x, runningMean, runningVar, weight, bias, training, update, eps, out);
         }
 
-        /** Write y into {@code out} and return it (no graph is recorded). */
+        /**
+         * Write y into {@code out} and return it (no graph is recorded).
+         *
+         * @param out the tensor that receives y, or null to allocate it
+         * @return a copy with that out
+         */
         public ChannelNormArgs out(Tensor out) {
             return new ChannelNormArgs(who, x, runningMean, runningVar, weight, bias, training, update, eps, out);
         }
 
-        /** The same call on another input (a layer's chunk, a reshaped view). */
+        /**
+         * The same call on another input (a layer's chunk, a reshaped view).
+         *
+         * @param x the new input
+         * @return a copy with that input
+         */
         public ChannelNormArgs input(Tensor x) {
             return new ChannelNormArgs(who, x, runningMean, runningVar, weight, bias, training, update, eps, out);
         }
 
-        /** The same call in the other mode ({@code training} / {@code use_input_stats}). */
+        /**
+         * The same call in the other mode ({@code training} / {@code use_input_stats}).
+         *
+         * @param training batch statistics or running ones
+         * @return a copy in that mode
+         */
         public ChannelNormArgs training(boolean training) {
             return new ChannelNormArgs(who, x, runningMean, runningVar, weight, bias, training, update, eps, out);
         }
@@ -88,14 +145,29 @@ public final class NormOps {
     /**
      * The batch kernels' view of a (N, C, *) input: NCHW is [N, C, inner]; channels-last is [N·inner, C, 1] (the
      * columns layout). {@code count} values per channel either way.
+     *
+     * @param n     the outer size: N, or N·inner for channels-last
+     * @param c     the channels C
+     * @param inner the values per (n, c) block: the product of the spatial sizes, or 1 for channels-last
      */
     public record ChannelView(int n, int c, int inner) {
+        /**
+         * The kernels' view of x's storage.
+         *
+         * @param x a (N, C, *) tensor, contiguous or channels-last
+         * @return [N, C, inner] for contiguous x, [N·inner, C, 1] for channels-last
+         * @throws IllegalArgumentException when x has fewer than 2 dims or its spatial sizes overflow an int
+         */
         public static ChannelView of(Tensor x) {
             int n = x.size(0), c = x.size(1), inner = NormOps.inner(x, 2);
             return x.isChannelsLast() ? new ChannelView(n * inner, c, 1) : new ChannelView(n, c, inner);
         }
 
-        /** Values per channel, N·inner. */
+        /**
+         * Values per channel, N·inner.
+         *
+         * @return the count, as a double for the statistics
+         */
         public double count() {
             return (double) n * inner;
         }
@@ -105,7 +177,14 @@ public final class NormOps {
      * PyTorch's {@code F.batch_norm}: x is (N, C, *). With {@code training}, normalize with the batch statistics
      * (biased variance) and, when running buffers are given, update them in place:
      * running = (1 − momentum)·running + momentum·batch, with the unbiased variance. Without, normalize with
-     * the running statistics, which must then be given.
+     * the running statistics, which must then be given. ATen's {@code native_batch_norm}; the kernels are
+     * {@link BatchNormKernel}'s.
+     *
+     * @param a the call; {@code a.update()} must be set when training with running buffers
+     * @return y with x's shape and memory format ({@code a.out()} when given), recorded for autograd as
+     *         {@code NativeBatchNormBackward} when there is no out
+     * @throws IllegalArgumentException as {@link #checkBatchNorm}
+     * @throws IllegalStateException when a tensor argument was released
      */
     public static Tensor batchNorm(ChannelNormArgs a) {
         ChannelView v = checkBatchNorm(a);
@@ -137,6 +216,13 @@ public final class NormOps {
      * x is (N, C, *) float32; the per-channel tensors have C elements; eps is in range; the running buffers come as
      * a pair; training has more than one value per channel; eval has running statistics; out is valid.
      * Returns the kernels' view of x.
+     *
+     * @param a the call
+     * @return the kernels' view of x
+     * @throws IllegalArgumentException when x has fewer than 2 dims or is not float32; a per-channel tensor is not
+     *         float32 [C]; eps is negative or not finite; only one running buffer is given; training has a single
+     *         value per channel or running buffers but no update; eval has no running statistics; or out breaks
+     *         {@link #checkOut}'s rules
      */
     public static ChannelView checkBatchNorm(ChannelNormArgs a) {
         String who = a.who();
@@ -145,10 +231,7 @@ public final class NormOps {
         int c = x.size(1);
         inner(who, x, 2);
         checkChannelArguments(a, c);
-        if ((a.runningMean() == null) != (a.runningVar() == null)) {
-            throw new IllegalArgumentException(who + ": running_mean and running_var must both be given or both "
-                    + "be null, got " + (a.runningMean() == null ? "only running_var" : "only running_mean"));
-        }
+        checkRunningPair(a);
         if (a.training()) {
             checkMoreThanOneValuePerChannel(who, x);
             requireUpdate(a);
@@ -160,7 +243,13 @@ public final class NormOps {
         return ChannelView.of(x);
     }
 
-    /** mean = running_mean, rstd = 1/sqrt(running_var + eps), per channel: the statistics of eval. */
+    /**
+     * mean = running_mean, rstd = 1/sqrt(running_var + eps), per channel: the statistics of eval.
+     *
+     * @param a    the call, with running buffers
+     * @param mean receives the running mean, [C]
+     * @param rstd receives 1/sqrt(running_var + eps) in double, [C]
+     */
     public static void runningStatistics(ChannelNormArgs a, double[] mean /* [C] out */, double[] rstd /* [C] out */) {
         float[] rm = a.runningMean().storage(), rv = a.runningVar().storage();
         for (int ch = 0; ch < rm.length; ch++) {
@@ -169,7 +258,14 @@ public final class NormOps {
         }
     }
 
-    /** var·count/(count − 1) per channel: the unbiased variance the running statistics average. */
+    /**
+     * var·count/(count − 1) per channel: the unbiased variance the running statistics average (Bessel's
+     * correction, as ATen's running-variance update).
+     *
+     * @param biasedVar the biased variance per channel
+     * @param count     the values per channel
+     * @return a new array of the unbiased variances
+     */
     public static double[] unbiased(double[] biasedVar, double count) {
         double[] out = new double[biasedVar.length];
         for (int ch = 0; ch < out.length; ch++) {
@@ -181,7 +277,17 @@ public final class NormOps {
     /**
      * The BatchNorm autograd node for an output y computed from x with per-channel mean/rstd, over the kernel
      * view {@code v} of x's storage. {@code batchStats}: whether mean/rstd were computed from x (then they carry
-     * gradient). y keeps x's memory format.
+     * gradient). y keeps x's memory format. Its backward is ATen's {@code native_batch_norm_backward}.
+     *
+     * @param x          the input, as the kernels saw it
+     * @param y          the output's storage, in x's shape and memory format
+     * @param v          the kernels' view of x
+     * @param mean       per-channel mean used by the forward, [C]
+     * @param rstd       per-channel 1/sqrt(var + eps) used by the forward, [C]
+     * @param weight     per-channel scale [C], or null
+     * @param bias       per-channel shift [C], or null
+     * @param batchStats whether mean and rstd were computed from x
+     * @return the output tensor over y, recorded as {@code NativeBatchNormBackward}
      */
     public static Tensor batchNormNode(Tensor x, float[] y, ChannelView v, double[] mean, double[] rstd,
                                        Tensor weight, Tensor bias, boolean batchStats) {
@@ -204,6 +310,15 @@ public final class NormOps {
      * is normalized with its own statistics and given running buffers move towards the batch average of the
      * per-instance mean and unbiased variance (as ATen's repeat-then-average); otherwise the running statistics are
      * used.
+     *
+     * @param a the call ({@code training} is use_input_stats); {@code a.update()} must be set when running buffers
+     *          are given with use_input_stats
+     * @return y with x's shape and memory format ({@code a.out()} when given)
+     * @throws IllegalArgumentException when the running statistics are missing without use_input_stats; with it,
+     *         when x has fewer than 3 dims or is not float32, a per-channel tensor is not float32 [C], eps is out of
+     *         range, there is a single spatial element, running buffers come without an update, or out breaks
+     *         {@link #checkOut}'s rules; without it, as {@link #checkBatchNorm}
+     * @throws IllegalStateException when a tensor argument was released
      */
     public static Tensor instanceNorm(ChannelNormArgs a) {
         String who = a.who();
@@ -218,6 +333,7 @@ public final class NormOps {
         checkRank(who, x, 3, "(N, C, *) with at least one spatial dimension");
         int n = x.size(0), c = x.size(1), inner = inner(who, x, 2);
         checkChannelArguments(a, c);
+        checkRunningPair(a);
         checkMoreThanOneSpatialElement(who, x, 2);
         if (a.runningMean() != null) {
             requireUpdate(a);
@@ -256,13 +372,24 @@ public final class NormOps {
      * a skipped or rejected step leaves both buffers exactly as they were.
      */
     public interface RunningStatsUpdate {
-        /** The momentum factor of this step, in [0, 1] (e.g. 1/(num_batches_tracked + 1) for a cumulative average). */
+        /**
+         * The momentum factor of this step, PyTorch's {@code exponential_average_factor}.
+         *
+         * @return a factor in [0, 1] (e.g. 1/(num_batches_tracked + 1) for a cumulative average)
+         */
         double factor();
 
         /**
          * The update would store a non-finite value; {@code channel} is the first such channel, with its batch mean
          * and unbiased variance and its current running values. Return true to store anyway (PyTorch), false to
          * leave the running buffers unchanged for this step; or throw (nothing has been written).
+         *
+         * @param channel     the first channel whose new running value is not finite
+         * @param batchMean   that channel's batch mean
+         * @param batchVar    that channel's unbiased batch variance
+         * @param runningMean that channel's current running mean
+         * @param runningVar  that channel's current running variance
+         * @return true to store the step's values anyway, false to skip the step
          */
         boolean storeNonFinite(int channel, double batchMean, double batchVar, float runningMean, float runningVar);
 
@@ -270,7 +397,12 @@ public final class NormOps {
         default void stored() {
         }
 
-        /** PyTorch's update: always store, with a fixed momentum. */
+        /**
+         * PyTorch's update: always store, with a fixed momentum, non-finite values included.
+         *
+         * @param momentum the factor of every step
+         * @return the update
+         */
         static RunningStatsUpdate store(double momentum) {
             return new RunningStatsUpdate() {
                 @Override
@@ -289,7 +421,14 @@ public final class NormOps {
 
     /**
      * Applies the call's {@code update} to its running buffers from per-channel batch mean and unbiased variance:
-     * the one place a running-statistics update is written.
+     * the one place a running-statistics update is written. PyTorch's
+     * {@code running = (1 − exponential_average_factor)·running + exponential_average_factor·batch}, computed in
+     * double and stored as float.
+     *
+     * @param a         the call, with running buffers and an update
+     * @param batchMean the batch mean per channel, [C]
+     * @param batchVar  the unbiased batch variance per channel, [C]
+     * @throws IllegalArgumentException when the update's factor is not in [0, 1]
      */
     public static void updateRunning(ChannelNormArgs a, double[] batchMean /* [C] */,
                                      double[] batchVar /* [C] unbiased */) {
@@ -317,6 +456,17 @@ public final class NormOps {
         update.stored();
     }
 
+    /**
+     * running_mean and running_var come as a pair (a deliberate difference: ATen updates whichever one is defined;
+     * docs/seed-notes.md).
+     */
+    private static void checkRunningPair(ChannelNormArgs a) {
+        if ((a.runningMean() == null) != (a.runningVar() == null)) {
+            throw new IllegalArgumentException(a.who() + ": running_mean and running_var must both be given or both "
+                    + "be null, got " + (a.runningMean() == null ? "only running_var" : "only running_mean"));
+        }
+    }
+
     private static void requireUpdate(ChannelNormArgs a) {
         if (a.runningMean() != null && a.update() == null) {
             throw new IllegalArgumentException(a.who() + ": a training call with running buffers needs a momentum "
@@ -326,7 +476,21 @@ public final class NormOps {
 
     // ---------------------------------------------------------------- the row family: LayerNorm, GroupNorm, RMSNorm
 
-    /** PyTorch's {@code F.layer_norm} over the trailing dims {@code normalizedShape}; out (may be null) is contiguous. */
+    /**
+     * PyTorch's {@code F.layer_norm} over the trailing dims {@code normalizedShape}; out (may be null) is contiguous.
+     * See {@link F#layerNorm(Tensor, int[], Tensor, Tensor, double)}.
+     *
+     * @param who             the name error messages start with
+     * @param x               the input (*, normalized_shape)
+     * @param normalizedShape the trailing sizes to normalize over
+     * @param weight          element-wise scale of shape normalizedShape, or null
+     * @param bias            element-wise shift of shape normalizedShape, or null
+     * @param eps             added to the variance, finite and ≥ 0
+     * @param out             the contiguous tensor that receives y, or null to allocate it
+     * @return y, contiguous ({@code out} when given), recorded as {@code NativeLayerNormBackward} when there is no out
+     * @throws IllegalArgumentException when x is not float32 or does not end with normalizedShape, weight or bias has
+     *         another shape, eps is out of range, or out breaks {@link #checkOut}'s rules
+     */
     public static Tensor layerNorm(String who, Tensor x, int[] normalizedShape, Tensor weight, Tensor bias,
                                    double eps, Tensor out) {
         int d = checkTrailing(who, x, normalizedShape);
@@ -342,7 +506,17 @@ public final class NormOps {
 
     /**
      * PyTorch's {@code F.rms_norm}; {@code eps} null means float32 machine epsilon; out (may be null) is
-     * contiguous.
+     * contiguous. See {@link F#rmsNorm(Tensor, int[], Tensor, Double)}.
+     *
+     * @param who             the name error messages start with
+     * @param x               the input (*, normalized_shape)
+     * @param normalizedShape the trailing sizes to normalize over
+     * @param weight          element-wise scale of shape normalizedShape, or null
+     * @param eps             added to the mean square, finite and ≥ 0; null for {@link #FLOAT32_EPS}
+     * @param out             the contiguous tensor that receives y, or null to allocate it
+     * @return y, contiguous ({@code out} when given), recorded as {@code RmsNormBackward} when there is no out
+     * @throws IllegalArgumentException when x is not float32 or does not end with normalizedShape, weight has
+     *         another shape, eps is out of range, or out breaks {@link #checkOut}'s rules
      */
     public static Tensor rmsNorm(String who, Tensor x, int[] normalizedShape, Tensor weight, Double eps,
                                  Tensor out) {
@@ -358,7 +532,20 @@ public final class NormOps {
 
     /**
      * PyTorch's {@code F.group_norm}: x is (N, C, *), C divisible by numGroups, per-channel weight and bias; out (may
-     * be null) has x's memory format.
+     * be null) has x's memory format. See {@link F#groupNorm(Tensor, int, Tensor, Tensor, double)}.
+     *
+     * @param who       the name error messages start with
+     * @param x         the input (N, C, *)
+     * @param numGroups the number of groups, dividing C
+     * @param weight    per-channel scale [C], or null
+     * @param bias      per-channel shift [C], or null
+     * @param eps       added to the variance, finite and ≥ 0
+     * @param out       the tensor that receives y (x's memory format), or null to allocate it
+     * @return y with x's memory format ({@code out} when given), recorded as {@code NativeGroupNormBackward} when
+     *         there is no out
+     * @throws IllegalArgumentException when x has fewer than 2 dims or is not float32, numGroups does not divide C,
+     *         weight or bias is not float32 [C], eps is out of range, each group holds a single value, or out breaks
+     *         {@link #checkOut}'s rules
      */
     public static Tensor groupNorm(String who, Tensor x, int numGroups, Tensor weight, Tensor bias, double eps,
                                    Tensor out) {
@@ -455,7 +642,15 @@ public final class NormOps {
 
     // ---------------------------------------------------------------- statistics for calibration
 
-    /** Per-channel moments of a (N, C, *) batch, for exact population statistics over many batches. */
+    /**
+     * Per-channel moments of a (N, C, *) batch, for exact population statistics over many batches (what
+     * {@code torch.optim.swa_utils.update_bn} approximates with a cumulative running average).
+     *
+     * @param x a float32 (N, C, *) tensor, contiguous or channels-last
+     * @return one {@link Moments} per channel: count N·inner, mean and sum of squared deviations
+     * @throws IllegalArgumentException when x has fewer than 2 dims
+     * @throws IllegalStateException when x is int64 or was released
+     */
     public static Moments[] channelMoments(Tensor x) {
         ChannelView v = ChannelView.of(x);
         int c = v.c();
@@ -474,6 +669,11 @@ public final class NormOps {
     /**
      * Product of the dims from {@code from} on (1 when there are none). It can exceed an int only for a tensor with
      * no elements and huge other dims (e.g. [0, 3, 65536, 65536]), which is rejected here rather than overflowing.
+     *
+     * @param x    the tensor
+     * @param from the first dim of the product
+     * @return the product of x's sizes from {@code from} on
+     * @throws IllegalArgumentException when the product exceeds a Java array's length
      */
     public static int inner(Tensor x, int from) {
         return inner("Tensor", x, from);
@@ -500,7 +700,13 @@ public final class NormOps {
         }
     }
 
-    /** PyTorch's _verify_batch_size: training needs more than one value per channel. */
+    /**
+     * PyTorch's {@code _verify_batch_size}: training needs more than one value per channel.
+     *
+     * @param who the name the message starts with
+     * @param x   the (N, C, *) input
+     * @throws IllegalArgumentException "Expected more than 1 value per channel when training" when N·inner is 1
+     */
     public static void checkMoreThanOneValuePerChannel(String who, Tensor x) {
         long values = (long) x.size(0) * inner(who, x, 2);
         if (values == 1) {
@@ -511,7 +717,13 @@ public final class NormOps {
 
     /**
      * PyTorch's instance-norm check: statistics over the spatial dims (those from {@code spatialFrom} on) need more
-     * than one spatial element.
+     * than one spatial element ({@code _verify_spatial_size}).
+     *
+     * @param who         the name the message starts with
+     * @param x           the input
+     * @param spatialFrom the first spatial dim
+     * @throws IllegalArgumentException "Expected more than 1 spatial element when training" when the spatial dims
+     *         hold one element
      */
     public static void checkMoreThanOneSpatialElement(String who, Tensor x, int spatialFrom) {
         if (inner(who, x, spatialFrom) == 1) {
@@ -538,8 +750,9 @@ public final class NormOps {
 
     private static void checkAffineShape(String who, String what, Tensor t, int[] normalizedShape) {
         if (t != null && (!Arrays.equals(t.shape(), normalizedShape) || t.dtype() != Tensor.DType.FLOAT32)) {
-            throw new IllegalArgumentException(who + ": " + what + " should have shape "
-                    + Arrays.toString(normalizedShape) + " (normalized_shape), got " + Arrays.toString(t.shape()));
+            throw new IllegalArgumentException(who + ": " + what + " should be a float tensor of shape "
+                    + Arrays.toString(normalizedShape) + " (normalized_shape), got " + t.dtype() + " "
+                    + Arrays.toString(t.shape()));
         }
     }
 
@@ -620,13 +833,26 @@ public final class NormOps {
     /** The names {@link #checkOut} gives its arguments, PyTorch's parameter names. */
     private static final String[] OUT_ARGS = {"input", "weight", "bias", "running_mean", "running_var"};
 
-    /** eps ≥ 0 and finite (the functional forms allow 0, as PyTorch does; the layers require > 0). */
+    /**
+     * eps ≥ 0 and finite (the functional forms allow 0, as PyTorch does; the layers require &gt; 0).
+     *
+     * @param who the name the message starts with
+     * @param eps the value to check
+     * @throws IllegalArgumentException when eps is negative, NaN or infinite
+     */
     public static void checkEps(String who, double eps) {
         if (!(eps >= 0) || Double.isInfinite(eps)) {
             throw new IllegalArgumentException(who + ": eps must be a finite number >= 0, got " + eps);
         }
     }
 
+    /**
+     * momentum in [0, 1], the range in which a running average stays an average.
+     *
+     * @param who      the name the message starts with
+     * @param momentum the value to check
+     * @throws IllegalArgumentException when momentum is NaN or outside [0, 1]
+     */
     public static void checkMomentum(String who, double momentum) {
         if (!(momentum >= 0 && momentum <= 1)) {
             throw new IllegalArgumentException(who + ": momentum must be in [0, 1], got " + momentum);
@@ -645,20 +871,46 @@ public final class NormOps {
                         bias != null && bias.requiresGrad() ? Tensor.wrap(new float[bias.numel()], bias.shape()) : null});
     }
 
-    /** The result of a channel-family call on an input with no elements: out, or {@link #emptyNode}. */
+    /**
+     * The result of a channel-family call on an input with no elements: out, or an empty y in x's memory format
+     * whose backward gives an empty dx and zero weight and bias gradients (PyTorch returns an empty result rather
+     * than failing).
+     *
+     * @param a    the call
+     * @param name the autograd node's name
+     * @return {@code a.out()}, or the empty result
+     */
     public static Tensor emptyResult(ChannelNormArgs a, String name) {
         return a.out() != null ? a.out() : emptyNode(a.x(), a.weight(), a.bias(), name);
     }
 
-    /** y's storage for a channel-family call: out's, or a pooled array the caller writes in full. */
+    /**
+     * y's storage for a channel-family call: out's, or a pooled array the caller writes in full.
+     *
+     * @param a the call
+     * @return an array of x's length; a pooled one is not zeroed
+     */
     public static float[] newOutput(ChannelNormArgs a) {
         return a.out() != null ? a.out().storage() : BufferPool.uninitialized(a.x().storage().length);
     }
 
+    /**
+     * The live storage of an optional tensor.
+     *
+     * @param t a float32 tensor, or null
+     * @return {@code t.storage()}, or null when t is null
+     */
     public static float[] storageOrNull(Tensor t) {
         return t == null ? null : t.storage();
     }
 
+    /**
+     * A gradient array as a tensor shaped like its input, or null when none was computed.
+     *
+     * @param g    the gradient's elements in {@code like}'s storage order, or null
+     * @param like the input the gradient belongs to
+     * @return a tensor over g with like's shape and memory format, or null
+     */
     public static Tensor wrapOrNull(float[] g, Tensor like) {
         return g == null ? null : Tensor.wrap(g, like.memoryFormat(), like.shape());
     }

@@ -32,7 +32,20 @@ public final class ResponseNormOps {
      * [N·C, H·W] with G = C, one channel per group, subtractMean = false. The backward's ε term needs each plane's
      * Σ dy·xhat: dε = −½·sign(ε)·Σ_(n,c) weight_c·rstd²·Σ dy·xhat, read from the kernel's per-affine-index sums
      * by giving every row its own affine index (G = N·C); with a fixed ε the call is the row family's node
-     * ({@link NormOps#rowNorm}).
+     * ({@link NormOps#rowNorm}). PyTorch has no FRN; the anchors are the paper and timm's
+     * {@code FilterResponseNormTlu2d} (see {@link dev.jnorm.nn.FilterResponseNorm2d}).
+     *
+     * @param who          the layer or function name error messages start with
+     * @param x            the input (N, C, H, W), float32, non-empty, contiguous or channels-last
+     * @param weight       per-channel scale gamma [C], or null for 1
+     * @param bias         per-channel shift beta [C], or null for 0
+     * @param learnableEps a one-element float32 tensor holding ε (it receives a gradient when it requires grad), or
+     *                     null to use {@code eps}
+     * @param eps          the fixed ε when {@code learnableEps} is null; its absolute value is used
+     * @return y with x's shape and memory format, recorded as {@code FilterResponseNormBackward}
+     * @throws IllegalArgumentException when x is not 4-D float32 or is empty, weight or bias is not float32 [C],
+     *         learnableEps does not hold one float32 element, or ε is not finite
+     * @throws IllegalStateException when a tensor argument was released
      */
     public static Tensor filterResponseNorm(String who, Tensor x, Tensor weight, Tensor bias, Tensor learnableEps,
                                             double eps) {
@@ -118,6 +131,15 @@ public final class ResponseNormOps {
     /**
      * The thresholded linear unit of Filter Response Normalization: y = max(x, tau[c]) for x (N, C, *), tau [C];
      * the backward is PyTorch's {@code torch.maximum} (ties split the gradient in half). Keeps x's memory format.
+     * In PyTorch terms, {@code torch.maximum(x, tau.view(1, C, 1, ...))}.
+     *
+     * @param who the layer or function name error messages start with
+     * @param x   the input (N, C, *), float32, non-empty, contiguous or channels-last
+     * @param tau the per-channel threshold [C]
+     * @return y with x's shape and memory format, recorded as {@code TLUBackward}
+     * @throws IllegalArgumentException when x has fewer than 2 dims, is not float32 or is empty, or tau is null or
+     *         not float32 [C]
+     * @throws IllegalStateException when a tensor argument was released
      */
     public static Tensor tlu(String who, Tensor x, Tensor tau) {
         if (x.dim() < 2) {
@@ -161,7 +183,19 @@ public final class ResponseNormOps {
      * PyTorch's {@code F.local_response_norm(x, size, alpha, beta, k)} for x (N, C, *) with at least one dim after C:
      * y = x / (k + alpha·avg(x²))^beta with the average over a window of {@code size} channels, zero-padded by
      * size/2 before and (size−1)/2 after ({@link LocalResponseNormKernel}). An input with no elements is returned
-     * as it is, as PyTorch. Keeps x's memory format.
+     * as it is, as PyTorch. Keeps x's memory format. See {@link F#localResponseNorm}.
+     *
+     * @param who   the layer or function name error messages start with
+     * @param x     the input (N, C, *), float32, at least 3 dims
+     * @param size  the number of channels in the window, ≥ 1
+     * @param alpha the multiplicative factor, finite
+     * @param beta  the exponent, finite
+     * @param k     the additive constant, finite
+     * @return y with x's shape and memory format, recorded as {@code LocalResponseNormBackward}; x itself when it
+     *         has no elements
+     * @throws IllegalArgumentException when an option is out of range ({@link #checkLocalResponseNormOptions}), or x
+     *         has fewer than 3 dims or is not float32
+     * @throws IllegalStateException when x was released
      */
     public static Tensor localResponseNorm(String who, Tensor x, int size, double alpha, double beta, double k) {
         checkLocalResponseNormOptions(who, size, alpha, beta, k);
@@ -187,7 +221,16 @@ public final class ResponseNormOps {
         });
     }
 
-    /** size ≥ 1; alpha, beta, k finite. */
+    /**
+     * The options of local response normalization: size ≥ 1; alpha, beta, k finite.
+     *
+     * @param who   the name the message starts with
+     * @param size  the number of channels in the window
+     * @param alpha the multiplicative factor
+     * @param beta  the exponent
+     * @param k     the additive constant
+     * @throws IllegalArgumentException when size &lt; 1, or alpha, beta or k is NaN or infinite
+     */
     public static void checkLocalResponseNormOptions(String who, int size, double alpha, double beta, double k) {
         if (size < 1) {
             throw new IllegalArgumentException(who + ": size must be a positive number of channels, got " + size);

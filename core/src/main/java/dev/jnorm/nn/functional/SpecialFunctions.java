@@ -13,7 +13,13 @@ public final class SpecialFunctions {
     /** Below this |x| the series, above it the continued fraction (both converge fast there). */
     private static final double SWITCH = 3.0;
 
-    /** erf(x) = 2/√π ∫₀ˣ e^{−t²} dt; erf(±∞) = ±1, erf(NaN) = NaN. */
+    /**
+     * The error function, as {@code torch.erf} (in double): erf(x) = 2/√π ∫₀ˣ e^{−t²} dt; erf(±∞) = ±1,
+     * erf(NaN) = NaN. A power series below |x| = 3, a continued fraction for erfc above.
+     *
+     * @param x the argument
+     * @return erf(x), in [−1, 1]
+     */
     public static double erf(double x) {
         if (Double.isNaN(x)) {
             return x;
@@ -23,7 +29,13 @@ public final class SpecialFunctions {
         return x < 0 ? -r : r;
     }
 
-    /** erfc(x) = 1 − erf(x), without cancellation for large x. */
+    /**
+     * The complementary error function, as {@code torch.erfc} (in double): erfc(x) = 1 − erf(x), without
+     * cancellation for large x.
+     *
+     * @param x the argument
+     * @return erfc(x), in [0, 2]
+     */
     public static double erfc(double x) {
         if (Double.isNaN(x)) {
             return x;

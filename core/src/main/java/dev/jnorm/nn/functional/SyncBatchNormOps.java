@@ -36,9 +36,25 @@ public final class SyncBatchNormOps {
     /**
      * Training-mode SyncBatchNorm of x (N, C, *) over every rank of {@code group}; updates the running buffers (when
      * given) with the global mean and unbiased variance through {@code update}. Every rank must call it with the
-     * same C.
+     * same C. PyTorch's {@code torch.nn.SyncBatchNorm} forward in training
+     * ({@code torch.nn.modules._functions.SyncBatchNorm.apply}); the backward all-reduces the two per-channel sums
+     * as the class comment says, so every rank must run backward too.
      *
-     * @throws IllegalArgumentException naming every rank's channel count when the ranks disagree on C
+     * @param who         the layer name error messages start with
+     * @param x           this rank's input (N, C, *), float32, contiguous or channels-last; N may be 0
+     * @param runningMean running mean [C], updated in place when some rank has values; null for none
+     * @param runningVar  running (unbiased) variance [C]; null when runningMean is null
+     * @param weight      per-channel scale [C], or null for 1
+     * @param bias        per-channel shift [C], or null for 0
+     * @param update      the running-statistics update (momentum and non-finite guard); required with running
+     *                    buffers
+     * @param eps         added to the variance
+     * @param group       the ranks whose batches are normalized together
+     * @return y with x's shape and memory format, recorded as {@code SyncBatchNormBackward}
+     * @throws IllegalArgumentException when x has fewer than 2 dims or is not float32, or (naming every rank's
+     *         channel count) when the ranks disagree on C
+     * @throws IllegalStateException when a tensor argument was released, or another rank failed (a
+     *         {@link ProcessGroup.RankFailedException})
      */
     public static Tensor syncBatchNorm(String who, Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight,
                                        Tensor bias, NormOps.RunningStatsUpdate update, double eps,
