@@ -19,9 +19,9 @@ import org.openjdk.jmh.annotations.Warmup;
 import dev.jnorm.kernels.Parallel;
 
 /**
- * The memory-bandwidth ceiling of this machine, measured in the same run as the kernels: a STREAM-like copy of a
- * 256 MiB float array into another (far larger than any cache), at 1 and 2 threads, split into fixed tasks on jnorm's
- * own pool ({@link Parallel}) exactly as the kernels are. Bytes counted: read + write = 2 × 256 MiB per call (STREAM's
+ * The memory-bandwidth ceiling of the machine the benchmarks run on, measured in the same run as the kernels: a
+ * STREAM-like copy of a 256 MiB float array into another (far larger than any cache), at 1 and 2 threads, split into
+ * fixed tasks on jnorm's own pool ({@link Parallel}) exactly as the kernels are. Bytes counted: read + write = 2 × 256 MiB per call (STREAM's
  * convention; the write-allocate read is not counted, as it is not for the kernels' 8 and 20 bytes/element).
  * Two variants: a plain loop (what C2 makes of {@code d[i] = s[i]}: the kernels' kind of stores) and
  * {@code System.arraycopy}; the report takes the faster as the ceiling.

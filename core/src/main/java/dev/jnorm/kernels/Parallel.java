@@ -28,9 +28,10 @@ public final class Parallel {
 
     /**
      * How long an idle helper keeps polling for the next loop before it parks. NB: a training step issues hundreds of
-     * parallel loops tens to hundreds of microseconds apart; a parked thread took long enough to wake on this virtual
-     * machine that the caller ran 1.4–1.8× the helper's share of most loops (JFR samples of the demo CNN's step), so
-     * a helper that has just finished a loop polls for 100 µs first, as OpenMP runtimes do (for far longer).
+     * parallel loops tens to hundreds of microseconds apart; waking a parked thread can take a good part of such a
+     * loop (much longer on virtual machines), so the caller ends up running more than its share. A helper that has
+     * just finished a loop therefore polls for a while first, as OpenMP runtimes do (for far longer).
+     * TrainStepBench's rows at two threads show the effect on the demo CNN's step.
      */
     static final long SPIN_NANOS = 100_000;
 
