@@ -72,8 +72,8 @@ fi
 jvm=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED)
 
 # libtorch at its best allocator setting: glibc malloc returns tensors this large to the OS on free, so every call
-# page-faults its outputs in again; jemalloc that never decays dirty pages reuses them (BENCHMARKS.md names the
-# allocator each run used). Used when installed (Debian: apt-get install libjemalloc2), unless
+# page-faults its outputs in again; jemalloc that never decays dirty pages reuses them (NormBench's torchFwd rows of
+# ln_8192x4096 show the difference). Used when installed (Debian: apt-get install libjemalloc2), unless
 # JNORM_BENCH_ALLOCATOR=glibc. The forked JVMs inherit it; it does not touch the Java heap jnorm allocates from.
 jemalloc=$(ls /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 /usr/lib/libjemalloc.so.2 2>/dev/null | head -n 1 || true)
 if [ -n "$jemalloc" ] && [ "${JNORM_BENCH_ALLOCATOR:-jemalloc}" != glibc ]; then
@@ -99,8 +99,8 @@ if [ $# -gt 0 ]; then
   jmh "$result" "$@"
 else
   # NB: JMH runs benchmark by benchmark, each over all its parameters, so one invocation of everything would time
-  # jnorm's rows of a case ten minutes apart from libtorch's, and these virtual machines drift by 10-30 % (up to 1.8x
-  # for the compute-bound GEMM) in phases of seconds to minutes. So: one invocation per case, which keeps a case's
+  # jnorm's rows of a case ten minutes apart from libtorch's, and a shared or virtual machine's speed drifts in phases
+  # of seconds to minutes (most for the compute-bound GEMM). So: one invocation per case, which keeps a case's
   # rows within two minutes of each other, and the whole suite $JNORM_BENCH_ROUNDS times (default 2); the report
   # takes the rows a ratio compares from one round, the one where they were fastest together (interference only
   # ever slows a row down), and gives each round's copy ceiling.

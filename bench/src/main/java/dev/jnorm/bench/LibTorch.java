@@ -21,8 +21,8 @@ final class LibTorch {
      * Runs libtorch on {@code threads} threads: {@code torch::set_num_threads} (ATen's OpenMP pool: oneDNN
      * convolutions, element-wise ops, norms) and OpenBLAS's own pool. NB: this libtorch build (BLAS_INFO=open, no
      * MKL) calls a pthreads OpenBLAS for {@code mm}/{@code addmm}/{@code linear}, which ignores
-     * {@code set_num_threads} and starts one thread per core; measured here, a "1-thread" 1024³ {@code addmm_} ran at
-     * twice one core's rate until the OpenBLAS count was set too.
+     * {@code set_num_threads} and starts one thread per core, so a "1-thread" {@code addmm_} would use every core
+     * unless the OpenBLAS count is set too (GemmBench's torch rows at threads = 1).
      */
     static void setThreads(int threads) {
         torch.set_num_threads(threads);

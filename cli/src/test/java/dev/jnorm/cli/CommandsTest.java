@@ -29,21 +29,41 @@ class CommandsTest {
     Path dir;
 
     private final ByteArrayOutputStream captured = new ByteArrayOutputStream();
+    private final ByteArrayOutputStream capturedErr = new ByteArrayOutputStream();
     private PrintStream savedOut;
+    private PrintStream savedErr;
 
     @BeforeEach
-    void captureStdout() {
+    void captureStdoutAndStderr() {
         savedOut = System.out;
+        savedErr = System.err;
         System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+        System.setErr(new PrintStream(capturedErr, true, StandardCharsets.UTF_8));
     }
 
     @AfterEach
-    void restoreStdout() {
+    void restoreStdoutAndStderr() {
         System.setOut(savedOut);
+        System.setErr(savedErr);
     }
 
     private String out() {
         return captured.toString(StandardCharsets.UTF_8);
+    }
+
+    private String err() {
+        return capturedErr.toString(StandardCharsets.UTF_8);
+    }
+
+    /** Runs the command line, expecting a usage error (exit code 2) whose message on stderr names every part. */
+    private void assertUsageError(String[] args, String... parts) {
+        captured.reset();
+        capturedErr.reset();
+        assertEquals(2, Main.run(args), String.join(" ", args) + "\n" + out() + err());
+        for (String part : parts) {
+            assertTrue(err().contains(part), String.join(" ", args) + ": stderr should name \"" + part + "\":\n"
+                    + err());
+        }
     }
 
     /** Whether AWT can render text here (a minimal machine without fontconfig and fonts cannot). */
@@ -128,15 +148,25 @@ class CommandsTest {
     }
 
     @Test
-    void usageErrorsExitWithTwo() {
-        assertEquals(2, Main.run("train", "--norm", "weird", "--no-progress"));
-        assertEquals(2, Main.run("train", "--data", dir.resolve("missing").toString(), "--no-progress"));
-        assertEquals(2, Main.run("train", "--batch-size", "0"));
-        assertEquals(2, Main.run("demo", "--epochs", "0"));
-        assertEquals(2, Main.run("demo", "--threads", "0"));
-        assertEquals(2, Main.run("experiments", "--part", "other"));
+    void usageErrorsExitWithTwoAndSayWhy() {
+        assertUsageError(new String[] {"train", "--norm", "weird", "--no-progress"}, "--norm", "weird");
+        String missing = dir.resolve("missing").toString();
+        assertUsageError(new String[] {"train", "--data", missing, "--no-progress"}, "--data", missing);
+        assertUsageError(new String[] {"train", "--batch-size", "0"}, "--batch-size", "0");
+        assertUsageError(new String[] {"demo", "--epochs", "0"}, "--epochs", "0");
+        assertUsageError(new String[] {"demo", "--threads", "0"}, "--threads must be at least 1, got 0");
+        assertUsageError(new String[] {"experiments", "--part", "other"}, "--part", "other");
+
+        // no command: the usage on stdout, exit code 2; --help: the same usage, exit code 0
+        captured.reset();
         assertEquals(2, Main.run());
+        String usage = out();
+        for (String command : List.of("Usage: jnorm", "demo", "train", "experiments")) {
+            assertTrue(usage.contains(command), "usage should list " + command + ":\n" + usage);
+        }
+        captured.reset();
         assertEquals(0, Main.run("--help"));
+        assertEquals(usage, out());
     }
 
     @Test
@@ -167,8 +197,10 @@ class CommandsTest {
         assertEquals(0, Main.run(args)); // everything is there: nothing reruns
         assertTrue(out().contains("18 runs planned, 18 already in"), out());
         assertEquals(lines, Files.readAllLines(outDir.resolve("results.jsonl")));
-        assertEquals(0, Main.run("experiments", "--report-only", "--out", outDir.toString()));
-        assertFalse(Files.readString(outDir.resolve("summary.md")).isBlank());
+        // --report-only rebuilds the same summary from results.jsonl alone
+        Files.delete(outDir.resolve("summary.md"));
+        assertEquals(0, Main.run("experiments", "--report-only", "--out", outDir.toString()), out() + err());
+        assertEquals(summary, Files.readString(outDir.resolve("summary.md")));
     }
 
     @Test

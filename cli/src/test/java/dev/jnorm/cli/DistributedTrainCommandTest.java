@@ -42,8 +42,12 @@ class DistributedTrainCommandTest {
         JsonNode ca = curve(a);
         assertEquals(4, ca.size()); // 8 steps of a global batch of 8, 4 evaluations
         assertEquals(ca, curve(b)); // JSON numbers are the doubles' shortest exact forms
-        assertEquals(2, Main.run(args("--workers", "0").toArray(new String[0])));
-        assertEquals(2, Main.run(args("--workers", "3").toArray(new String[0]))); // 8 is not divisible by 3
+        CliRun none = CliRun.of(args("--workers", "0").toArray(new String[0]));
+        assertEquals(2, none.code(), none.toString());
+        assertTrue(none.err().contains("--workers") && none.err().contains("0"), none.toString());
+        CliRun three = CliRun.of(args("--workers", "3").toArray(new String[0])); // 8 is not divisible by 3
+        assertEquals(2, three.code(), three.toString());
+        assertTrue(three.err().contains("--batch-size 8 must be divisible by the 3 workers"), three.toString());
     }
 
     @Test

@@ -67,6 +67,10 @@ class InspectCommandTest {
         SafeTensors.save(new Sequential(new Linear(2, 2)), st);
         byte[] b = Files.readAllBytes(st);
         Files.write(st, java.util.Arrays.copyOf(b, b.length - 3));
+        err.reset();
         assertEquals(1, Main.run("inspect", st.toString()));
+        String truncated = err.toString(StandardCharsets.UTF_8).strip();
+        assertTrue(truncated.startsWith("jnorm inspect: ") && truncated.contains(st.getFileName().toString())
+                && !truncated.contains("\n"), truncated);
     }
 }

@@ -27,9 +27,17 @@ class TinyBatchNormExampleTest {
 
     @Test
     void badArgumentsExitWithUsage() {
-        assertEquals(2, Main.run(new String[] {"nonsense"}));
-        assertEquals(2, Main.run(new String[] {"example", "--epochs"}));
-        assertEquals(2, Main.run(new String[] {"example", "--epochs", "0"}));
-        assertEquals(0, Main.run(new String[] {"help"}));
+        CliRun unknown = CliRun.of("nonsense");
+        assertEquals(2, unknown.code(), unknown.toString());
+        assertTrue(unknown.err().contains("nonsense"), unknown.toString());
+        CliRun noValue = CliRun.of("example", "--epochs");
+        assertEquals(2, noValue.code(), noValue.toString());
+        assertTrue(noValue.err().contains("--epochs"), noValue.toString());
+        CliRun zero = CliRun.of("example", "--epochs", "0");
+        assertEquals(2, zero.code(), zero.toString());
+        assertTrue(zero.err().contains("--epochs") && zero.err().contains("0"), zero.toString());
+        CliRun help = CliRun.of("help");
+        assertEquals(0, help.code(), help.toString());
+        assertTrue(help.out().contains("Usage: jnorm") && help.out().contains("example"), help.toString());
     }
 }

@@ -60,9 +60,10 @@ public final class Parallel {
 
     /**
      * How long an idle helper keeps polling for the next loop before it parks. NB: a training step issues hundreds of
-     * parallel loops in quick succession, and a parked helper that must be woken for each joins late, leaving the
-     * caller with more than its share of the loop; so a helper that has just finished a loop polls first, as OpenMP
-     * runtimes do (for far longer). {@code TrainStepBench} in bench/ measures the two-thread step this serves.
+     * parallel loops tens to hundreds of microseconds apart; waking a parked thread can take a good part of such a
+     * loop (much longer on virtual machines), so the caller ends up running more than its share. A helper that has
+     * just finished a loop therefore polls for a while first, as OpenMP runtimes do (for far longer).
+     * TrainStepBench's rows at two threads show the effect on the demo CNN's step.
      */
     static final long SPIN_NANOS = 100_000;
 

@@ -96,7 +96,7 @@ public final class ReferenceBatchNormKernel implements BatchNormKernel {
                 continue;
             }
             double w = weight == null ? 1.0 : weight[ch];
-            double scale = w * rstd[ch];
+            double dxScale = w * rstd[ch];
             // term 1: dy; term 2: −mean(dy); term 3: −xhat·mean(dy·xhat). Terms 2 and 3 exist only when the
             // statistics came from this batch.
             double meanDy = batchStats ? sumDy / count : 0.0;
@@ -105,7 +105,7 @@ public final class ReferenceBatchNormKernel implements BatchNormKernel {
                 int base = (s * c + ch) * inner;
                 for (int i = 0; i < inner; i++) {
                     double xhat = (x[base + i] - mean[ch]) * rstd[ch];
-                    dx[base + i] = (float) (scale * (dy[base + i] - meanDy - xhat * meanDyXhat));
+                    dx[base + i] = (float) (dxScale * (dy[base + i] - meanDy - xhat * meanDyXhat));
                 }
             }
         }

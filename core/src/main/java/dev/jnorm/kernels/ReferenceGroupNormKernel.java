@@ -22,29 +22,29 @@ public final class ReferenceGroupNormKernel implements GroupNormKernel {
     public void forward(float[] x, int rows, int groups, int channelsPerGroup, int inner, float[] weight,
                         float[] bias, double eps, boolean subtractMean, float[] y, double[] mean, double[] rstd,
                         double[] biasedVar) {
-        int d = channelsPerGroup * inner;
-        for (int r = 0; r < rows; r++) {
+        int rowLen = channelsPerGroup * inner;
+        for (int row = 0; row < rows; row++) {
             double mu, var;
             if (subtractMean) {
-                Moments m = Moments.of(x, r * d, 1, d, d);
+                Moments m = Moments.of(x, row * rowLen, 1, rowLen, rowLen);
                 mu = m.mean();
                 var = m.biasedVar();
             } else {
                 mu = 0.0;
-                var = Moments.meanOfSquares(x, r * d, 1, d, d);
+                var = Moments.meanOfSquares(x, row * rowLen, 1, rowLen, rowLen);
             }
-            mean[r] = mu;
-            rstd[r] = 1.0 / Math.sqrt(var + eps);
+            mean[row] = mu;
+            rstd[row] = 1.0 / Math.sqrt(var + eps);
             if (biasedVar != null) {
-                biasedVar[r] = var;
+                biasedVar[row] = var;
             }
-            int affine0 = (r % groups) * channelsPerGroup;
-            for (int j = 0; j < d; j++) {
+            int affine0 = (row % groups) * channelsPerGroup;
+            for (int j = 0; j < rowLen; j++) {
                 int a = affine0 + j / inner;
                 double w = weight == null ? 1.0 : weight[a];
                 double b = bias == null ? 0.0 : bias[a];
-                double xhat = (x[r * d + j] - mu) * rstd[r];
-                y[r * d + j] = (float) (xhat * w + b);
+                double xhat = (x[row * rowLen + j] - mu) * rstd[row];
+                y[row * rowLen + j] = (float) (xhat * w + b);
             }
         }
     }
@@ -58,34 +58,34 @@ public final class ReferenceGroupNormKernel implements GroupNormKernel {
     public void backward(float[] x, float[] dy, int rows, int groups, int channelsPerGroup, int inner,
                          float[] weight, boolean subtractMean, double[] mean, double[] rstd, float[] dx,
                          float[] dweight, float[] dbias) {
-        int d = channelsPerGroup * inner;
+        int rowLen = channelsPerGroup * inner;
         int affineSize = groups * channelsPerGroup;
         double[] sumDyXhat = new double[affineSize]; // dweight, accumulated over rows in double
         double[] sumDy = new double[affineSize];     // dbias
-        for (int r = 0; r < rows; r++) {
-            int affine0 = (r % groups) * channelsPerGroup;
+        for (int row = 0; row < rows; row++) {
+            int affine0 = (row % groups) * channelsPerGroup;
             // The row's two reductions over g = dy·weight: Σ g and Σ g·xhat.
             double sumG = 0, sumGXhat = 0;
-            for (int j = 0; j < d; j++) {
+            for (int j = 0; j < rowLen; j++) {
                 int a = affine0 + j / inner;
-                double xhat = (x[r * d + j] - mean[r]) * rstd[r];
-                double g = dy[r * d + j] * (weight == null ? 1.0 : weight[a]);
+                double xhat = (x[row * rowLen + j] - mean[row]) * rstd[row];
+                double g = dy[row * rowLen + j] * (weight == null ? 1.0 : weight[a]);
                 sumG += g;
                 sumGXhat += g * xhat;
-                sumDyXhat[a] += dy[r * d + j] * xhat;
-                sumDy[a] += dy[r * d + j];
+                sumDyXhat[a] += dy[row * rowLen + j] * xhat;
+                sumDy[a] += dy[row * rowLen + j];
             }
             if (dx == null) {
                 continue;
             }
             // term 1: g; term 2: −mean(g) (only when the mean was subtracted); term 3: −xhat·mean(g·xhat).
-            double meanG = subtractMean ? sumG / d : 0.0;
-            double meanGXhat = sumGXhat / d;
-            for (int j = 0; j < d; j++) {
+            double meanG = subtractMean ? sumG / rowLen : 0.0;
+            double meanGXhat = sumGXhat / rowLen;
+            for (int j = 0; j < rowLen; j++) {
                 int a = affine0 + j / inner;
-                double xhat = (x[r * d + j] - mean[r]) * rstd[r];
-                double g = dy[r * d + j] * (weight == null ? 1.0 : weight[a]);
-                dx[r * d + j] = (float) (rstd[r] * (g - meanG - xhat * meanGXhat));
+                double xhat = (x[row * rowLen + j] - mean[row]) * rstd[row];
+                double g = dy[row * rowLen + j] * (weight == null ? 1.0 : weight[a]);
+                dx[row * rowLen + j] = (float) (rstd[row] * (g - meanG - xhat * meanGXhat));
             }
         }
         for (int a = 0; a < affineSize; a++) {
@@ -109,26 +109,26 @@ public final class ReferenceGroupNormKernel implements GroupNormKernel {
                                     double[] biasedVar) {
         int cpg = c / groups;
         for (int s = 0; s < n; s++) {
-            for (int g = 0; g < groups; g++) {
-                int r = s * groups + g;
-                // group g of sample s: `spatial` runs of cpg channels, one per position, C apart
+            for (int group = 0; group < groups; group++) {
+                int row = s * groups + group;
+                // group `group` of sample s: `spatial` runs of cpg channels, one per position, C apart
                 double var;
                 if (subtractMean) {
-                    Moments m = Moments.of(x, s * spatial * c + g * cpg, spatial, c, cpg);
-                    mean[r] = m.mean();
+                    Moments m = Moments.of(x, s * spatial * c + group * cpg, spatial, c, cpg);
+                    mean[row] = m.mean();
                     var = m.biasedVar();
                 } else {
-                    mean[r] = 0.0;
-                    var = Moments.meanOfSquares(x, s * spatial * c + g * cpg, spatial, c, cpg);
+                    mean[row] = 0.0;
+                    var = Moments.meanOfSquares(x, s * spatial * c + group * cpg, spatial, c, cpg);
                 }
-                rstd[r] = 1.0 / Math.sqrt(var + eps);
+                rstd[row] = 1.0 / Math.sqrt(var + eps);
                 if (biasedVar != null) {
-                    biasedVar[r] = var;
+                    biasedVar[row] = var;
                 }
                 for (int p = 0; p < spatial; p++) {
-                    for (int k = 0; k < cpg; k++) {
-                        int ch = g * cpg + k, i = (s * spatial + p) * c + ch;
-                        double xhat = (x[i] - mean[r]) * rstd[r];
+                    for (int chInGroup = 0; chInGroup < cpg; chInGroup++) {
+                        int ch = group * cpg + chInGroup, i = (s * spatial + p) * c + ch;
+                        double xhat = (x[i] - mean[row]) * rstd[row];
                         y[i] = (float) (xhat * (weight == null ? 1.0 : weight[ch]) + (bias == null ? 0.0 : bias[ch]));
                     }
                 }
@@ -146,19 +146,19 @@ public final class ReferenceGroupNormKernel implements GroupNormKernel {
                                      boolean subtractMean, double[] mean, double[] rstd, float[] dx,
                                      float[] dweight, float[] dbias) {
         int cpg = c / groups;
-        double d = (double) cpg * spatial;
+        double count = (double) cpg * spatial;
         double[] sumDyXhat = new double[c], sumDy = new double[c];
         for (int s = 0; s < n; s++) {
-            for (int g = 0; g < groups; g++) {
-                int r = s * groups + g;
+            for (int group = 0; group < groups; group++) {
+                int row = s * groups + group;
                 double sumG = 0, sumGXhat = 0;
                 for (int p = 0; p < spatial; p++) {
-                    for (int k = 0; k < cpg; k++) {
-                        int ch = g * cpg + k, i = (s * spatial + p) * c + ch;
-                        double xhat = (x[i] - mean[r]) * rstd[r];
-                        double gv = dy[i] * (weight == null ? 1.0 : weight[ch]);
-                        sumG += gv;
-                        sumGXhat += gv * xhat;
+                    for (int chInGroup = 0; chInGroup < cpg; chInGroup++) {
+                        int ch = group * cpg + chInGroup, i = (s * spatial + p) * c + ch;
+                        double xhat = (x[i] - mean[row]) * rstd[row];
+                        double g = dy[i] * (weight == null ? 1.0 : weight[ch]);
+                        sumG += g;
+                        sumGXhat += g * xhat;
                         sumDyXhat[ch] += dy[i] * xhat;
                         sumDy[ch] += dy[i];
                     }
@@ -167,12 +167,12 @@ public final class ReferenceGroupNormKernel implements GroupNormKernel {
                     continue;
                 }
                 for (int p = 0; p < spatial; p++) {
-                    for (int k = 0; k < cpg; k++) {
-                        int ch = g * cpg + k, i = (s * spatial + p) * c + ch;
-                        double xhat = (x[i] - mean[r]) * rstd[r];
-                        double gv = dy[i] * (weight == null ? 1.0 : weight[ch]);
-                        double meanG = subtractMean ? sumG / d : 0.0;
-                        dx[i] = (float) (rstd[r] * (gv - meanG - xhat * sumGXhat / d));
+                    for (int chInGroup = 0; chInGroup < cpg; chInGroup++) {
+                        int ch = group * cpg + chInGroup, i = (s * spatial + p) * c + ch;
+                        double xhat = (x[i] - mean[row]) * rstd[row];
+                        double g = dy[i] * (weight == null ? 1.0 : weight[ch]);
+                        double meanG = subtractMean ? sumG / count : 0.0;
+                        dx[i] = (float) (rstd[row] * (g - meanG - xhat * sumGXhat / count));
                     }
                 }
             }

@@ -177,7 +177,7 @@ class GemmKernelTest {
     /**
      * Deep products of random numbers (Conv2d's weight gradient: k = N·H'·W'): the short FMA runs must make the error
      * clearly smaller than one 256-deep float FMA chain per slice (the kernel before runs, emulated here in scalar
-     * float), which was about 3× libtorch's on the parity suite's 1×1 convolutions. Measured: 0.40× at k = 455.
+     * float), which was less accurate than libtorch's on the parity suite's 1×1 convolutions (docs/parity.md).
      */
     @Test
     void deepRandomProductsBeatKcDeepChains() {

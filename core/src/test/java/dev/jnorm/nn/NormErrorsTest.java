@@ -16,11 +16,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.function.DoubleFunction;
+import java.util.function.IntUnaryOperator;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
-import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -31,7 +31,8 @@ import static org.junit.jupiter.api.Assertions.fail;
 /**
  * Every bad input is rejected with {@link IllegalArgumentException} (bad shapes and options) or
  * {@link IllegalStateException} (wrong mode or state), with a message that names the layer, what was expected and
- * what was given (API.md), using PyTorch's wording where PyTorch has one (SEMANTICS §2.2–2.6). A rejected call
+ * what was given, using PyTorch's wording where PyTorch has one (the checks and messages of
+ * torch/nn/modules/batchnorm.py, instancenorm.py, normalization.py and torch/nn/functional.py). A rejected call
  * changes no state.
  */
 class NormErrorsTest {
@@ -70,6 +71,67 @@ class NormErrorsTest {
 
     static IllegalArgumentException illegalArgument(Executable call) {
         return assertThrows(IllegalArgumentException.class, call);
+    }
+
+    /**
+     * The independent truth for an accepted call: y = (x − mean)/√(var + eps) where mean and the biased var are taken
+     * in double over the elements i with the same {@code groupOf(i)} (mean fixed at 0 when subtractMean is false, as
+     * RMSNorm). Weight 1 and bias 0, a layer's defaults.
+     */
+    static float[] normalizedByGroup(float[] x, IntUnaryOperator groupOf, int groups, boolean subtractMean,
+                                     double eps) {
+        double[] sum = new double[groups], sumSq = new double[groups];
+        long[] count = new long[groups];
+        for (int i = 0; i < x.length; i++) {
+            sum[groupOf.applyAsInt(i)] += x[i];
+            count[groupOf.applyAsInt(i)]++;
+        }
+        double[] mean = new double[groups];
+        for (int g = 0; g < groups; g++) {
+            mean[g] = subtractMean ? sum[g] / count[g] : 0.0;
+        }
+        for (int i = 0; i < x.length; i++) {
+            int g = groupOf.applyAsInt(i);
+            sumSq[g] += (x[i] - mean[g]) * (x[i] - mean[g]);
+        }
+        float[] y = new float[x.length];
+        for (int i = 0; i < x.length; i++) {
+            int g = groupOf.applyAsInt(i);
+            y[i] = (float) ((x[i] - mean[g]) / Math.sqrt(sumSq[g] / count[g] + eps));
+        }
+        return y;
+    }
+
+    /** y = (x − mean[c])/√(var[c] + eps) with given per-channel statistics (eval), channel c = channelOf(i). */
+    static float[] normalizedWith(float[] x, IntUnaryOperator channelOf, float[] mean, float[] var, double eps) {
+        float[] y = new float[x.length];
+        for (int i = 0; i < x.length; i++) {
+            int c = channelOf.applyAsInt(i);
+            y[i] = (float) ((x[i] - (double) mean[c]) / Math.sqrt(var[c] + eps));
+        }
+        return y;
+    }
+
+    /** Element-wise |expected − actual| ≤ 1e-5·(1 + |expected|), and the same shape of data. */
+    static void assertClose(float[] expected, Tensor actual, String what) {
+        float[] a = actual.toArray();
+        assertEquals(expected.length, a.length, what + ": element count");
+        for (int i = 0; i < a.length; i++) {
+            double tol = 1e-5 * (1 + Math.abs(expected[i]));
+            if (!(Math.abs(expected[i] - a[i]) <= tol)) {
+                fail(what + ": element " + i + " is " + a[i] + ", expected " + expected[i] + " (±" + tol + ")");
+            }
+        }
+    }
+
+    /** The channel of element i of an input of this shape, channels at dimension 1 (dimension 0 if unbatched). */
+    static IntUnaryOperator channelOf(int[] shape, int channelDim) {
+        int inner = 1;
+        for (int d = channelDim + 1; d < shape.length; d++) {
+            inner *= shape[d];
+        }
+        int c = shape[channelDim], innerSize = inner;
+        return i -> (i / innerSize) % c;
     }
 
     /** A bit-exact snapshot of a module's whole state. */
@@ -196,10 +258,14 @@ class NormErrorsTest {
 
     @Test
     void instanceNormWithoutPerChannelStateOnlyWarnsOnChannelMismatch() {
-        // PyTorch warns (does not raise) when affine=False and track_running_stats=False (SEMANTICS §2.3)
+        // PyTorch warns (does not raise) when affine=False and track_running_stats=False: there is no per-channel
+        // state to mismatch (torch/nn/modules/instancenorm.py, _InstanceNorm.forward)
         InstanceNorm2d in = new InstanceNorm2d(4);
-        Tensor y = assertDoesNotThrow(() -> in.forward(input(2, 5, 3, 3)));
+        Tensor x = input(2, 5, 3, 3);
+        Tensor y = in.forward(x);
         assertEquals(List.of(2, 5, 3, 3), Arrays.stream(y.shape()).boxed().toList());
+        // each of the 2·5 planes normalized over its own 9 values
+        assertClose(normalizedByGroup(x.toArray(), i -> i / 9, 10, true, 1e-5), y, "InstanceNorm2d(4) on 5 channels");
     }
 
     // ================================================================ GroupNorm divisibility
@@ -216,7 +282,10 @@ class NormErrorsTest {
                 + "but got input of shape [2, 6, 3] and num_groups=4");
         e = illegalArgument(() -> F.groupNorm(input(2, 6, 3), 0, null, null, 1e-5));
         assertMessageContains(e, "group_norm", "num_groups=0");
-        assertDoesNotThrow(() -> F.groupNorm(input(2, 6, 3), 3, null, null, 1e-5));
+        // 3 groups of 2 channels: each (sample, group) normalizes 2·3 contiguous values
+        Tensor ok = input(2, 6, 3);
+        assertClose(normalizedByGroup(ok.toArray(), i -> i / 6, 6, true, 1e-5),
+                F.groupNorm(ok, 3, null, null, 1e-5), "group_norm with 3 groups of 6 channels");
     }
 
     // ================================================================ options
@@ -244,8 +313,79 @@ class NormErrorsTest {
             IllegalArgumentException e = illegalArgument(() -> build.apply(v));
             assertMessageContains(e, layer, "eps", String.valueOf(v));
         }
-        assertDoesNotThrow(() -> build.apply(1e-12));
-        assertDoesNotThrow(() -> build.apply(0.5));
+        for (double v : new double[] {1e-12, 0.5}) {
+            Module m = (Module) build.apply(v);
+            assertEquals(v, epsOf(m), layer + " eps");
+            assertAcceptedEpsIsUsed(layer, m, v);
+        }
+    }
+
+    static double epsOf(Module m) {
+        if (m instanceof NormBase nb) {
+            return nb.eps();
+        } else if (m instanceof LayerNorm ln) {
+            return ln.eps();
+        } else if (m instanceof GroupNorm gn) {
+            return gn.eps();
+        } else if (m instanceof RMSNorm rms) {
+            return rms.eps();
+        }
+        throw new AssertionError("no eps getter for " + m);
+    }
+
+    /** A training forward of the freshly built layer: each value normalized over its layer's set with this eps. */
+    static void assertAcceptedEpsIsUsed(String layer, Module m, double eps) {
+        int[] shape;
+        IntUnaryOperator groupOf;
+        int groups;
+        boolean subtractMean = true;
+        switch (layer) {
+            case "BatchNorm1d" -> { // per channel over N
+                shape = new int[] {4, 3};
+                groupOf = i -> i % 3;
+                groups = 3;
+            }
+            case "BatchNorm2d", "LazyBatchNorm2d" -> { // per channel over N, H, W
+                shape = new int[] {2, 3, 2, 2};
+                groupOf = i -> (i / 4) % 3;
+                groups = 3;
+            }
+            case "BatchNorm3d" -> {
+                shape = new int[] {2, 3, 1, 2, 2};
+                groupOf = i -> (i / 4) % 3;
+                groups = 3;
+            }
+            case "InstanceNorm1d" -> { // per (sample, channel) over L
+                shape = new int[] {2, 3, 4};
+                groupOf = i -> i / 4;
+                groups = 6;
+            }
+            case "InstanceNorm2d", "InstanceNorm3d" -> {
+                shape = layer.equals("InstanceNorm2d") ? new int[] {2, 3, 2, 2} : new int[] {2, 3, 1, 2, 2};
+                groupOf = i -> i / 4;
+                groups = 6;
+            }
+            case "LayerNorm" -> { // per row over the last dimension
+                shape = new int[] {4, 3};
+                groupOf = i -> i / 3;
+                groups = 4;
+            }
+            case "GroupNorm" -> { // one group: per sample over C and L
+                shape = new int[] {2, 3, 2};
+                groupOf = i -> i / 6;
+                groups = 2;
+            }
+            case "RMSNorm" -> { // per row, no mean subtracted
+                shape = new int[] {4, 3};
+                groupOf = i -> i / 3;
+                groups = 4;
+                subtractMean = false;
+            }
+            default -> throw new AssertionError(layer);
+        }
+        Tensor x = input(shape);
+        assertClose(normalizedByGroup(x.toArray(), groupOf, groups, subtractMean, eps), m.forward(x),
+                layer + " with eps " + eps);
     }
 
     static Stream<Arguments> momentumBuilders() {
@@ -270,8 +410,40 @@ class NormErrorsTest {
             IllegalArgumentException e = illegalArgument(() -> build.apply(v));
             assertMessageContains(e, layer, "momentum", String.valueOf(v));
         }
-        assertDoesNotThrow(() -> build.apply(0.0));
-        assertDoesNotThrow(() -> build.apply(1.0));
+        for (double v : new double[] {0.0, 1.0}) {
+            NormBase m = (NormBase) build.apply(v);
+            assertEquals(v, m.momentum().doubleValue(), layer + " momentum");
+            if (layer.startsWith("BatchNorm") || layer.startsWith("LazyBatchNorm")) {
+                // running = (1 − momentum)·running + momentum·batch: momentum 0 keeps (0, 1), momentum 1 takes the
+                // batch's mean and unbiased variance
+                int[] shape = layer.endsWith("1d") ? new int[] {4, 3} : layer.endsWith("2d") ? new int[] {2, 3, 2, 2}
+                        : new int[] {2, 3, 1, 2, 2};
+                float[] x = input(shape).toArray();
+                m.forward(Tensor.of(x, shape));
+                IntUnaryOperator channel = channelOf(shape, 1);
+                float[] expectedMean = new float[3], expectedVar = new float[3];
+                for (int c = 0; c < 3; c++) {
+                    double sum = 0, sumSq = 0;
+                    int count = 0;
+                    for (int i = 0; i < x.length; i++) {
+                        if (channel.applyAsInt(i) == c) {
+                            sum += x[i];
+                            count++;
+                        }
+                    }
+                    double mean = sum / count;
+                    for (int i = 0; i < x.length; i++) {
+                        if (channel.applyAsInt(i) == c) {
+                            sumSq += (x[i] - mean) * (x[i] - mean);
+                        }
+                    }
+                    expectedMean[c] = v == 0.0 ? 0f : (float) mean;
+                    expectedVar[c] = v == 0.0 ? 1f : (float) (sumSq / (count - 1));
+                }
+                assertClose(expectedMean, m.runningMean(), layer + " running_mean after momentum " + v);
+                assertClose(expectedVar, m.runningVar(), layer + " running_var after momentum " + v);
+            }
+        }
     }
 
     @Test
@@ -291,8 +463,9 @@ class NormErrorsTest {
         assertMessageContains(e, "group_norm", "eps");
         e = illegalArgument(() -> F.instanceNorm(input(2, 3, 4), null, null, null, null, true, -0.5, 1e-5));
         assertMessageContains(e, "instance_norm", "momentum", "-0.5");
-        // PyTorch's functional forms accept eps = 0
-        assertDoesNotThrow(() -> F.batchNorm(x, null, null, null, null, true, 0.1, 0.0));
+        // PyTorch's functional forms accept eps = 0: y = (x − mean)/√var per channel
+        assertClose(normalizedByGroup(x.toArray(), i -> i % 3, 3, true, 0.0),
+                F.batchNorm(x, null, null, null, null, true, 0.1, 0.0), "batch_norm with eps 0");
     }
 
     @Test
@@ -395,7 +568,9 @@ class NormErrorsTest {
 
         // eval with running statistics: fine, and still nothing changes
         m.eval();
-        assertDoesNotThrow(() -> m.forward(input(r, shape)));
+        Tensor evalX = input(r, shape);
+        assertClose(normalizedWith(evalX.toArray(), channelOf(shape, 1), before.get("running_mean"),
+                before.get("running_var"), m.eps()), m.forward(evalX), layer + " eval on " + Arrays.toString(shape));
         assertSnapshotEquals(before, m, layer + " after an eval forward");
 
         // without running statistics, eval uses batch statistics, so the check fires in eval too
@@ -416,14 +591,24 @@ class NormErrorsTest {
     void oneSampleWithSeveralSpatialValuesIsFine() {
         Random r = new Random(4);
         BatchNorm2d m = new BatchNorm2d(3);
-        assertDoesNotThrow(() -> m.forward(input(r, 1, 3, 2, 2)));
+        Tensor x = input(r, 1, 3, 2, 2);
+        assertClose(normalizedByGroup(x.toArray(), i -> i / 4, 3, true, 1e-5), m.forward(x), "BatchNorm2d (1, 3, 2, 2)");
         assertEquals(1L, m.numBatchesTracked());
-        assertDoesNotThrow(() -> new BatchNorm1d(3).forward(input(r, 1, 3, 2)));
-        assertDoesNotThrow(() -> new BatchNorm1d(3).forward(input(r, 2, 3)));
-        assertDoesNotThrow(() -> new BatchNorm3d(2).forward(input(r, 1, 2, 1, 1, 2)));
+        Tensor x1 = input(r, 1, 3, 2);
+        assertClose(normalizedByGroup(x1.toArray(), i -> i / 2, 3, true, 1e-5), new BatchNorm1d(3).forward(x1),
+                "BatchNorm1d (1, 3, 2)");
+        Tensor x2 = input(r, 2, 3);
+        assertClose(normalizedByGroup(x2.toArray(), i -> i % 3, 3, true, 1e-5), new BatchNorm1d(3).forward(x2),
+                "BatchNorm1d (2, 3)");
+        Tensor x3 = input(r, 1, 2, 1, 1, 2);
+        assertClose(normalizedByGroup(x3.toArray(), i -> i / 2, 2, true, 1e-5), new BatchNorm3d(2).forward(x3),
+                "BatchNorm3d (1, 2, 1, 1, 2)");
         BatchNorm1d evalBn = new BatchNorm1d(3);
         evalBn.eval();
-        assertDoesNotThrow(() -> evalBn.forward(input(r, 1, 3)));
+        Tensor x4 = input(r, 1, 3);
+        // fresh running statistics (0, 1): y = x/√(1 + eps)
+        assertClose(normalizedWith(x4.toArray(), i -> i, new float[3], new float[] {1, 1, 1}, 1e-5),
+                evalBn.forward(x4), "BatchNorm1d eval (1, 3)");
     }
 
     // ================================================================ InstanceNorm spatial check
@@ -464,7 +649,10 @@ class NormErrorsTest {
         assertMessageContains(illegalArgument(() -> tracked.forward(input(r, shape))), layer, msg);
         assertSnapshotEquals(before, tracked, layer + " after a rejected call");
         tracked.eval(); // running statistics are used: one spatial element is fine
-        assertDoesNotThrow(() -> tracked.forward(input(r, shape)));
+        Tensor evalX = input(r, shape);
+        // one spatial element, so element i is channel i % 3 whether or not the input is batched
+        assertClose(normalizedWith(evalX.toArray(), i -> i % 3, before.get("running_mean"), before.get("running_var"),
+                tracked.eps()), tracked.forward(evalX), layer + " eval on " + Arrays.toString(shape));
     }
 
     @Test
@@ -490,9 +678,13 @@ class NormErrorsTest {
                 "Expected more than 1 value per channel when training");
         assertMessageContains(illegalArgument(() -> F.groupNorm(x, c, null, null, 1e-5)), "group_norm",
                 "Expected more than 1 value per channel when training");
-        assertDoesNotThrow(() -> gn.forward(input(1, c, 2)));
-        assertDoesNotThrow(() -> gn.forward(input(2, c)));
-        assertDoesNotThrow(() -> new GroupNorm(1, c).forward(x));
+        Tensor two = input(1, c, 2); // each group: one channel of two values
+        assertClose(normalizedByGroup(two.toArray(), i -> i / 2, c, true, 1e-5), gn.forward(two),
+                "GroupNorm(c, c) on (1, c, 2)");
+        Tensor pairs = input(2, c); // each (sample, group) holds one value: x − mean = 0, so y = 0 (bias)
+        assertClose(new float[2 * c], gn.forward(pairs), "GroupNorm(c, c) on (2, c)");
+        assertClose(normalizedByGroup(x.toArray(), i -> 0, 1, true, 1e-5), new GroupNorm(1, c).forward(x),
+                "GroupNorm(1, c) on (1, c)");
     }
 
     // ================================================================ autograd errors
@@ -622,7 +814,8 @@ class NormErrorsTest {
         assertMessageContains(e, "batch_norm", "running_mean");
         // with the buffers it works, and eval leaves them alone
         Tensor rm = Tensor.zeros(3), rv = Tensor.ones(3);
-        assertDoesNotThrow(() -> F.batchNorm(x, rm, rv, null, null, false, 0.1, 1e-5));
+        assertClose(normalizedWith(x.toArray(), i -> i % 3, new float[3], new float[] {1, 1, 1}, 1e-5),
+                F.batchNorm(x, rm, rv, null, null, false, 0.1, 1e-5), "batch_norm eval with running (0, 1)");
         assertArrayEqualsBits(new float[] {0, 0, 0}, rm.toArray());
         assertArrayEqualsBits(new float[] {1, 1, 1}, rv.toArray());
     }

@@ -212,7 +212,11 @@ class NormPropertyTest {
         return s.channelsLast ? t.toChannelsLast() : t;
     }
 
-    /** The documented rules (PyTorch's, SEMANTICS.md §2), written independently: null when the call is valid. */
+    /**
+     * PyTorch's input checks, written independently: null when the call is valid (torch/nn/modules/batchnorm.py
+     * {@code _check_input_dim} and {@code _verify_batch_size}, instancenorm.py {@code _InstanceNorm.forward},
+     * normalization.py, and torch/nn/functional.py {@code batch_norm}/{@code instance_norm}/{@code group_norm}).
+     */
     static String expectedError(Spec s) {
         int[] x = s.shape;
         int rank = x.length;

@@ -29,8 +29,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
- * State of every normalization layer, checked against PyTorch 2.5 as written down in SEMANTICS.md §2.2–2.6 and
- * §2.11: defaults, state-dict keys and their order, the all-or-nothing strict load, copies, nested keys, Lazy
+ * State of every normalization layer, checked against PyTorch 2.5 (torch/nn/modules/batchnorm.py {@code _NormBase},
+ * instancenorm.py, normalization.py, and module.py {@code state_dict}/{@code load_state_dict}): defaults,
+ * state-dict keys and their order, the all-or-nothing strict load, copies, nested keys, Lazy
  * materialization, {@code print(module)} strings, num_batches_tracked and train/eval propagation.
  *
  * <p>Expected values are literals taken from PyTorch's documented defaults and reprs, or computed here in double
@@ -40,7 +41,10 @@ class NormStateTest {
     /** PyTorch's defaults, written here independently of the library. */
     private static final double DEFAULT_EPS = 1e-5;
     private static final double DEFAULT_MOMENTUM = 0.1;
-    /** std::numeric_limits<float>::epsilon() = 2^-23, RMSNorm's eps when None (SEMANTICS §2.6). */
+    /**
+     * std::numeric_limits<float>::epsilon() = 2^-23, RMSNorm's eps when None for float32 input
+     * (aten/src/ATen/native/layer_norm.cpp, {@code rms_norm_composite}).
+     */
     private static final double FLOAT32_EPS = 1.1920928955078125e-07;
 
     private static final List<String> BN_KEYS =
@@ -328,7 +332,8 @@ class NormStateTest {
     }
 
     /**
-     * RMSNorm with eps None uses float32's machine epsilon 2^-23 for float32 input (SEMANTICS §2.6). With inputs
+     * RMSNorm with eps None uses float32's machine epsilon 2^-23 for float32 input (aten/src/ATen/native/
+     * layer_norm.cpp, {@code rms_norm_composite}). With inputs
      * around 1e-4, mean(x²) ≈ 1e-8 is smaller than eps, so the output depends strongly on which eps is used.
      */
     @ParameterizedTest(name = "RMSNorm eps=None uses 2^-23, seed={0}")
@@ -693,7 +698,8 @@ class NormStateTest {
         assertEquals(0L, untracked.numBatchesTracked());
         assertFalse(untracked.stateDict().containsKey("num_batches_tracked"));
 
-        // InstanceNorm with tracking: running stats move, num_batches_tracked stays 0 (SEMANTICS §2.3)
+        // InstanceNorm with tracking: running stats move, num_batches_tracked stays 0 (torch/nn/modules/
+        // instancenorm.py: _InstanceNorm.forward calls F.instance_norm and never counts batches)
         InstanceNorm1d in = InstanceNorm1d.builder(2).trackRunningStats(true).build();
         float[] rm0 = in.runningMean().toArray();
         for (int i = 0; i < 3; i++) {
@@ -714,8 +720,10 @@ class NormStateTest {
     }
 
     /**
-     * InstanceNorm's running statistics (SEMANTICS §2.3): each step, running = (1 − m)·running + m·(batch mean of
-     * the per-instance means) and the same with the per-instance unbiased variances; unbatched input counts as N=1.
+     * InstanceNorm's running statistics (aten/src/ATen/native/Normalization.cpp, {@code instance_norm}: batch_norm
+     * on the (1, N·C, …) view, then the running buffers' mean over N): each step, running = (1 − m)·running +
+     * m·(batch mean of the per-instance means) and the same with the per-instance unbiased variances; unbatched
+     * input counts as N=1.
      */
     @ParameterizedTest(name = "InstanceNorm running stats seed={0} unbatched={1}")
     @MethodSource("instanceCases")

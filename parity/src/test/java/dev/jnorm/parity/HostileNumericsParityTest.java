@@ -31,7 +31,8 @@ import static dev.jnorm.parity.NormSteps.Mode.EVAL;
 import static dev.jnorm.parity.NormSteps.Mode.TRAIN;
 
 /**
- * Hostile numerics (SEMANTICS §3): inputs where float32 statistics lose accuracy — a large offset (mean 1e4, std
+ * Hostile numerics, the inputs behind PyTorch users' accuracy reports: inputs where float32 statistics lose
+ * accuracy — a large offset (mean 1e4, std
  * 1), a tiny spread (std 1e-3 around 1e3), constant groups above 1e7 (pytorch#5410), magnitudes near 1e18 whose
  * squares overflow float32 sums — for BatchNorm2d, InstanceNorm2d, LayerNorm, GroupNorm and RMSNorm; and a chain
  * of 20 BatchNorms with eps = 0 trained on one batch, train vs eval (pytorch#100048). jnorm must be at least as

@@ -7,7 +7,6 @@ import java.util.Locale;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.abort;
 
 /**
  * One parity case: collects, per compared quantity (y, dx, dweight, dbias, running_mean, …), the largest absolute
@@ -27,12 +26,6 @@ import static org.junit.jupiter.api.Assumptions.abort;
 final class ParityCase {
     /** The floor, relative to the largest |truth| of the quantity: 2^-22. */
     static final double FLOOR_REL = 0x1p-22;
-
-    /**
-     * {@code -Djnorm.parity.strict=true}: a case covered by a known jnorm issue fails instead of being skipped
-     * (use it to check whether the issue is fixed).
-     */
-    static final boolean STRICT = Boolean.getBoolean("jnorm.parity.strict");
 
     /** How strict the comparison is. */
     enum Bound {
@@ -86,8 +79,6 @@ final class ParityCase {
     final Map<String, Quantity> quantities = new LinkedHashMap<>();
     final List<String> facts = new ArrayList<>();
     final Map<String, String> cells = new LinkedHashMap<>();
-    private String knownIssue;
-    private List<String> excused = List.of();
     final List<String> failures = new ArrayList<>();
 
     ParityCase(String section, String id, Bound bound) {
@@ -156,17 +147,6 @@ final class ParityCase {
         }
     }
 
-    /**
-     * Marks the case as exposed to a known jnorm issue (declared with {@link ParityReport#knownIssue}) that affects
-     * the given quantities: if only those break their bounds, the row says so and the test is skipped (aborted)
-     * with the details instead of failing, unless {@link #STRICT}. Any other broken bound or exact check fails as
-     * usual; a case that passes is reported as passing.
-     */
-    void knownIssue(String key, String... quantities) {
-        this.knownIssue = key;
-        this.excused = List.of(quantities);
-    }
-
     /** A free-text column of the report (error messages). */
     void cell(String column, String value) {
         cells.put(column, value);
@@ -175,7 +155,6 @@ final class ParityCase {
     /** Prints both errors per quantity, records the row, and fails on any broken bound or fact. */
     void finish() {
         List<String> broken = new ArrayList<>(failures);
-        boolean onlyExcused = failures.isEmpty();
         StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "[parity] %-14s %-60s", section, id));
         for (Map.Entry<String, Quantity> e : quantities.entrySet()) {
             Quantity q = e.getValue();
@@ -184,7 +163,6 @@ final class ParityCase {
                 broken.add(String.format(Locale.ROOT, "%s: jnorm error %.6g > bound %.6g (libtorch32 error %.6g, "
                         + "floor %.3g, factor %s)", e.getKey(), q.jnormErr, q.bound(bound), q.lt32Err, q.floor(),
                         bound.factor));
-                onlyExcused &= excused.contains(e.getKey());
             }
         }
         if (quantities.isEmpty() && broken.isEmpty()) {
@@ -193,18 +171,9 @@ final class ParityCase {
         System.out.println(line);
         if (broken.isEmpty()) {
             ParityReport.add(this, ParityReport.Status.PASS, List.of());
-        } else if (knownIssue != null && onlyExcused && !STRICT) {
-            ParityReport.add(this, ParityReport.Status.KNOWN, broken);
-            System.out.println("[parity]   known jnorm issue " + knownIssue + ": " + String.join("; ", broken));
-            abort("known jnorm issue " + knownIssue + " (run with -Djnorm.parity.strict=true to fail on it): "
-                    + section + " " + id + ":\n  " + String.join("\n  ", broken));
         } else {
             ParityReport.add(this, ParityReport.Status.FAIL, broken);
             fail(section + " " + id + ":\n  " + String.join("\n  ", broken));
         }
-    }
-
-    String knownIssueKey() {
-        return knownIssue;
     }
 }

@@ -16,8 +16,12 @@ import java.util.Arrays;
  * </ul>
  * Determinism: statistics come from fixed chunks (a run of planes, or of rows, of about {@link #CHUNK} floats),
  * each reduced in one pass of shifted sums in double ({@link Moments#mergeShifted}) and merged in chunk order with
- * Chan's formula. Chunk boundaries depend only on
- * the shape, so 1, 2 or N threads give identical bits; threads only change who computes which chunk.
+ * Chan's formula ({@link ChunkOrder}). Chunk boundaries depend only on the shape, so 1, 2 or N threads give
+ * identical bits; threads only change who computes which chunk.
+ *
+ * <p>Names as in {@link SimdOps}; {@code n, c, inner} the [N, C, inner] view, {@code ch} a channel, {@code s} a
+ * sample, {@code chunk} a statistics chunk, {@code task} a parallel task. The coefficients come from
+ * {@link Coefficients}.
  */
 public final class VectorBatchNormKernel implements BatchNormKernel {
 
@@ -49,8 +53,7 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
             // NB: one task per channel keeps what it can of the channel's N planes in L2 between the statistics and
             // the normalize pass. The planes are normalized last first: the statistics pass read them first to last,
             // so the last are the likeliest still in cache, and y's writes then evict the planes already done rather
-            // than the next ones (measured, [32, 64, 56, 56] at two threads, min of ten rounds in one JVM: 3.2-3.9 ms
-            // against 3.4-4.1 ms first to last, better in each of five runs).
+            // than the next ones (NormBench's bn2d kernelFwd rows in BENCHMARKS.md time this schedule).
             Parallel.forEach(c, ch -> {
                 Moments m = channelMoments(x, n, c, inner, ch, planesPerChunk, chunks);
                 mean[ch] = m.mean();
@@ -60,14 +63,11 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
             });
         } else {
             // Few channels: split each channel into its chunks for the statistics (same arithmetic as above).
-            Moments[] parts = new Moments[c * chunks];
-            Parallel.forEach(c * chunks, t -> parts[t] = chunkMoments(x, n, c, inner, t / chunks, t % chunks,
-                    planesPerChunk));
+            Moments[] parts = new Moments[c * chunks]; // [C][chunks]
+            Parallel.forEach(c * chunks, task -> parts[task] = chunkMoments(x, n, c, inner, task / chunks,
+                    task % chunks, planesPerChunk));
             for (int ch = 0; ch < c; ch++) {
-                Moments m = new Moments();
-                for (int k = 0; k < chunks; k++) {
-                    m.merge(parts[ch * chunks + k]);
-                }
+                Moments m = ChunkOrder.merge(parts, ch * chunks, chunks);
                 mean[ch] = m.mean();
                 biasedVar[ch] = m.biasedVar();
             }
@@ -102,18 +102,18 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
     private static Moments channelMoments(float[] x, int n, int c, int inner, int ch, int planesPerChunk,
                                           int chunks) {
         Moments m = new Moments();
-        for (int k = 0; k < chunks; k++) {
-            m.merge(chunkMoments(x, n, c, inner, ch, k, planesPerChunk));
+        for (int chunk = 0; chunk < chunks; chunk++) {
+            m.merge(chunkMoments(x, n, c, inner, ch, chunk, planesPerChunk));
         }
         return m;
     }
 
     /**
-     * Moments of chunk k of channel ch, planes [k·planesPerChunk, …) of that channel: each plane in one pass of
+     * Moments of one chunk of channel ch, planes [chunk·planesPerChunk, …) of that channel: each plane in one pass of
      * shifted sums per run ({@link SimdOps#mergeRunMoments}), the planes merged in order.
      */
-    private static Moments chunkMoments(float[] x, int n, int c, int inner, int ch, int k, int planesPerChunk) {
-        int s0 = k * planesPerChunk, s1 = Parallel.end(k, planesPerChunk, n);
+    private static Moments chunkMoments(float[] x, int n, int c, int inner, int ch, int chunk, int planesPerChunk) {
+        int s0 = chunk * planesPerChunk, s1 = Parallel.end(chunk, planesPerChunk, n);
         Moments m = new Moments();
         for (int s = s0; s < s1; s++) {
             SimdOps.mergeRunMoments(x, (s * c + ch) * inner, inner, m);
@@ -123,21 +123,21 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
 
     /**
      * Given statistics (eval, frozen statistics): y = (x − mean)·scale + shift in double, rounded once (see
-     * {@link SimdOps#normalizeInDouble}). Training keeps the float (hi, lo) form, where x is spread around its own
-     * batch mean and that form is as accurate at half the work.
+     * {@link SimdOps#normalizeInDouble}). Training keeps the float (meanHi, meanLo) form, where x is spread around
+     * its own batch mean and that form is as accurate at half the work.
      */
     @Override
     public void normalize(float[] x, int n, int c, int inner, double[] mean, double[] rstd, float[] weight,
                           float[] bias, float[] y) {
-        double[] scale = new double[c], shift = new double[c];
+        double[] scale = new double[c], shift = new double[c]; // [C]: Coefficients' fold, kept in double
         for (int ch = 0; ch < c; ch++) {
-            scale[ch] = rstd[ch] * (weight == null ? 1.0 : weight[ch]);
-            shift[ch] = bias == null ? 0.0 : bias[ch];
+            scale[ch] = Coefficients.scale(rstd[ch], weight, ch);
+            shift[ch] = Coefficients.shift(bias, ch);
         }
         if (inner == 1) {
-            int rpc = rowsPerChunk(c);
-            Parallel.forEach(Parallel.ceilDiv(n, rpc), k -> SimdOps.normalizeColumnsInDouble(x, k * rpc,
-                    Parallel.end(k, rpc, n), c, mean, scale, shift, y));
+            int rowsPerChunk = rowsPerChunk(c);
+            Parallel.forEach(Parallel.ceilDiv(n, rowsPerChunk), chunk -> SimdOps.normalizeColumnsInDouble(x,
+                    chunk * rowsPerChunk, Parallel.end(chunk, rowsPerChunk, n), c, mean, scale, shift, y));
             return;
         }
         forEachPlane(n, c, inner, (p, ch) -> SimdOps.normalizeInDouble(x, p * inner, inner, mean[ch], scale[ch],
@@ -172,14 +172,17 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
         }
     }
 
-    /** y = (x − mean)·rstd·w + b on planes [s0, s1) of channel ch, folded to d·scale + shift. */
+    /**
+     * y = (x − mean)·rstd·weight + bias on planes [s0, s1) of channel ch, folded to (x − mean)·scale + shift
+     * ({@link Coefficients}).
+     */
     private static void normalizePlanes(float[] x, int c, int inner, int ch, int s0, int s1, double mean,
                                         double rstd, float[] weight, float[] bias, float[] y) {
-        float scale = (float) (rstd * (weight == null ? 1.0 : weight[ch]));
-        float shift = bias == null ? 0f : bias[ch];
-        float hi = SimdOps.hi(mean), lo = SimdOps.lo(mean);
+        float scale = (float) Coefficients.scale(rstd, weight, ch);
+        float shift = Coefficients.shift(bias, ch);
+        float meanHi = SimdOps.hi(mean), meanLo = SimdOps.lo(mean);
         for (int s = s0; s < s1; s++) {
-            SimdOps.normalize(x, (s * c + ch) * inner, inner, hi, lo, scale, shift, y);
+            SimdOps.normalize(x, (s * c + ch) * inner, inner, meanHi, meanLo, scale, shift, y);
         }
     }
 
@@ -210,22 +213,22 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
      * Chan-merged in chunk order within a task, then the tasks' partials in task order.
      */
     static void columnMoments(float[] x, int rows, int c, double[] mean, double[] biasedVar) {
-        int rpc = rowsPerChunk(c);
-        int chunks = Parallel.ceilDiv(rows, rpc), perTask = chunksPerTask(chunks);
+        int rowsPerChunk = rowsPerChunk(c);
+        int chunks = Parallel.ceilDiv(rows, rowsPerChunk), perTask = chunksPerTask(chunks);
         int tasks = Parallel.ceilDiv(chunks, perTask);
         double[][] taskMean = new double[tasks][c], taskM2 = new double[tasks][c];
         long[] taskCount = new long[tasks];
-        Parallel.forEach(tasks, t -> {
-            double[] mu = new double[c], m2 = new double[c]; // one chunk's, reused
-            double[] shifts = new double[c], sum = new double[c], sumSq = new double[c]; // [C] scratch
+        Parallel.forEach(tasks, task -> {
+            double[] chunkMean = new double[c], chunkM2 = new double[c]; // one chunk's, reused
+            double[] pivot = new double[c], sum = new double[c], sumSq = new double[c]; // [C] scratch
             long count = 0;
-            for (int k = t * perTask; k < Parallel.end(t, perTask, chunks); k++) {
-                int r0 = k * rpc, r1 = Parallel.end(k, rpc, rows);
-                SimdOps.columnMoments(x, r0, r1, c, mu, m2, shifts, sum, sumSq);
-                Moments.mergeColumns(count, taskMean[t], taskM2[t], r1 - r0, mu, m2);
-                count += r1 - r0;
+            for (int chunk = task * perTask; chunk < Parallel.end(task, perTask, chunks); chunk++) {
+                int row0 = chunk * rowsPerChunk, row1 = Parallel.end(chunk, rowsPerChunk, rows);
+                SimdOps.columnMoments(x, row0, row1, c, chunkMean, chunkM2, pivot, sum, sumSq);
+                Moments.mergeColumns(count, taskMean[task], taskM2[task], row1 - row0, chunkMean, chunkM2);
+                count += row1 - row0;
             }
-            taskCount[t] = count;
+            taskCount[task] = count;
         });
         double[] m2 = new double[c];
         Arrays.fill(mean, 0);
@@ -241,42 +244,50 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
 
     private static void normalizeColumnsAll(float[] x, int rows, int c, double[] mean, double[] rstd,
                                             float[] weight, float[] bias, float[] y) {
-        float[] hi = new float[c], lo = new float[c], scale = new float[c], shift = new float[c];
-        for (int j = 0; j < c; j++) {
-            hi[j] = SimdOps.hi(mean[j]);
-            lo[j] = SimdOps.lo(mean[j]);
-            scale[j] = (float) (rstd[j] * (weight == null ? 1.0 : weight[j]));
-            shift[j] = bias == null ? 0f : bias[j];
+        float[] meanHi = new float[c], meanLo = new float[c], scale = new float[c], shift = new float[c]; // [C]
+        for (int ch = 0; ch < c; ch++) {
+            Coefficients.fold(ch, mean[ch], rstd[ch], weight, bias, meanHi, meanLo, scale, shift);
         }
-        int rpc = rowsPerChunk(c);
-        Parallel.forEach(Parallel.ceilDiv(rows, rpc), k -> SimdOps.normalizeColumns(x, k * rpc,
-                Parallel.end(k, rpc, rows), c, hi, lo, scale, shift, y));
+        int rowsPerChunk = rowsPerChunk(c);
+        Parallel.forEach(Parallel.ceilDiv(rows, rowsPerChunk), chunk -> SimdOps.normalizeColumns(x,
+                chunk * rowsPerChunk, Parallel.end(chunk, rowsPerChunk, rows), c, meanHi, meanLo, scale, shift, y));
     }
 
     // ---------------------------------------------------------------- backward
+    //
+    // Derivation (per channel, over its M = N·inner values; llm.c's layernorm_backward has the same three terms).
+    // Forward: xhat = (x − mean)·rstd, y = xhat·w + b. Upstream dy; dxhat = dy·w (w constant over the channel).
+    //   dweight = Σ dy·xhat = rstd·Σ dy·(x − mean) = rstd·sumDyDev,   dbias = Σ dy = sumDy.
+    // With batch statistics, mean and rstd depend on x: ∂mean/∂x_i = 1/M, ∂rstd/∂x_i = −rstd³·(x_i − mean)/M, so
+    //   dx = rstd·(dxhat − mean(dxhat) − xhat·mean(dxhat·xhat))
+    //      = w·rstd·(dy − mean(dy) − xhat·mean(dy·xhat))
+    //        term 1: dy; term 2: −mean(dy); term 3: −xhat·mean(dy·xhat), mean(dy·xhat) = rstd·sumDyDev/M.
+    // With given statistics (eval, frozen) mean and rstd are constants and only term 1 remains: dx = w·rstd·dy.
+    // In SimdOps.normBackward's form, dx = (g − mean(g))·dxScale + xhat·xhatCoef with
+    //   g = dy (gScale = 1),  mean(g) = mean(dy),  dxScale = w·rstd,  xhatCoef = −w·rstd·mean(dy·xhat).
 
     @Override
     public void backward(float[] x, float[] dy, int n, int c, int inner, double[] mean, double[] rstd,
                          float[] weight, boolean batchStats, float[] dx, float[] dweight, float[] dbias) {
         boolean needSums = batchStats || dweight != null || dbias != null;
-        double[] sumDy = new double[c], sumDyDev = new double[c];
-        // dx = w·rstd·(dy − mean(dy) − xhat·mean(dy·xhat)) in SimdOps.normBackward's form (a = 1), per channel
-        DxCoefficients co = new DxCoefficients(c, n * (double) inner, mean, rstd, weight, batchStats);
+        double[] sumDy = new double[c], sumDyDev = new double[c]; // [C]: Σdy, Σdy·(x − mean)
+        Coefficients.Dx co = new Coefficients.Dx(c);
+        double count = n * (double) inner;
         if (inner > 1 && dx != null && needSums && c >= 2 * Parallel.threads()) {
             // NB: one task per channel: its sums, then its dx while the channel's planes of x and dy are still in
             // cache, so they are read once from memory (as the forward); the same arithmetic as the split schedule
             int planesPerChunk = Math.max(1, CHUNK / inner);
             int chunks = Parallel.ceilDiv(n, planesPerChunk);
             Parallel.forEach(c, ch -> {
-                double[] out = new double[2];
-                for (int kk = 0; kk < chunks; kk++) {
-                    chunkGradSums(x, dy, n, c, inner, mean, ch, kk, planesPerChunk, out);
-                    sumDy[ch] += out[0];
-                    sumDyDev[ch] += out[1];
+                double[] chunkSums = new double[2];
+                for (int chunk = 0; chunk < chunks; chunk++) {
+                    chunkGradSums(x, dy, n, c, inner, mean, ch, chunk, planesPerChunk, chunkSums);
+                    sumDy[ch] += chunkSums[0];
+                    sumDyDev[ch] += chunkSums[1];
                 }
-                co.set(ch, sumDy[ch], sumDyDev[ch]);
+                setDx(co, ch, count, mean, rstd, weight, batchStats, sumDy[ch], sumDyDev[ch]);
                 for (int s = 0; s < n; s++) {
-                    co.normBackward(x, dy, (s * c + ch) * inner, inner, ch, dx);
+                    co.normBackward(x, dy, (s * c + ch) * inner, inner, ch, 1f, dx);
                 }
             });
             affineGrads(c, rstd, sumDy, sumDyDev, dweight, dbias);
@@ -294,17 +305,29 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
             return;
         }
         for (int ch = 0; ch < c; ch++) {
-            co.set(ch, sumDy[ch], sumDyDev[ch]);
+            setDx(co, ch, count, mean, rstd, weight, batchStats, sumDy[ch], sumDyDev[ch]);
         }
         if (inner == 1) {
-            float[] a = new float[c];
-            Arrays.fill(a, 1f);
-            int rpc = rowsPerChunk(c);
-            Parallel.forEach(Parallel.ceilDiv(n, rpc), t -> SimdOps.normBackwardColumns(x, dy, t * rpc,
-                    Parallel.end(t, rpc, n), c, co.hi, co.lo, co.r, a, co.gHi, co.gLo, co.b, co.k, dx));
+            float[] gScale = new float[c]; // [C] of 1: g = dy
+            Arrays.fill(gScale, 1f);
+            int rowsPerChunk = rowsPerChunk(c);
+            Parallel.forEach(Parallel.ceilDiv(n, rowsPerChunk), chunk -> co.normBackwardColumns(x, dy,
+                    chunk * rowsPerChunk, Parallel.end(chunk, rowsPerChunk, n), c, gScale, dx));
             return;
         }
-        forEachPlane(n, c, inner, (p, ch) -> co.normBackward(x, dy, p * inner, inner, ch, dx));
+        forEachPlane(n, c, inner, (p, ch) -> co.normBackward(x, dy, p * inner, inner, ch, 1f, dx));
+    }
+
+    /**
+     * Channel ch's dx coefficients (the derivation above) from its two reductions sumDy = Σdy and
+     * sumDyDev = Σdy·(x − mean) over count values; mean(dy) and mean(dy·xhat) are 0 with given statistics.
+     */
+    private static void setDx(Coefficients.Dx co, int ch, double count, double[] mean, double[] rstd,
+                              float[] weight, boolean batchStats, double sumDy, double sumDyDev) {
+        double dxScale = (weight == null ? 1.0 : weight[ch]) * rstd[ch]; // w·rstd
+        double meanDy = batchStats ? sumDy / count : 0.0;
+        double meanDyXhat = batchStats ? sumDyDev * rstd[ch] / count : 0.0;
+        co.set(ch, mean[ch], rstd[ch], meanDy, dxScale, -dxScale * meanDyXhat);
     }
 
     /** dweight = Σdy·(x − mean)·rstd, dbias = Σdy per channel (null: not wanted). */
@@ -320,66 +343,19 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
         }
     }
 
-    /**
-     * The per-channel coefficients of SimdOps.normBackward (a = 1): mean split into hi + lo floats, r = rstd,
-     * mean(dy) split into gHi + gLo, b = w·rstd, k = −w·rstd·mean(dy·xhat), with mean(dy·xhat) = rstd·Σ(dy·d)/M;
-     * the means are 0 when the statistics are constants (eval, frozen statistics). The arrays are [C].
-     */
-    private static final class DxCoefficients {
-        final float[] hi, lo, r, gHi, gLo, b, k;
-        private final double count;
-        private final double[] mean, rstd;
-        private final float[] weight;
-        private final boolean batchStats;
-
-        DxCoefficients(int c, double count, double[] mean, double[] rstd, float[] weight, boolean batchStats) {
-            hi = new float[c];
-            lo = new float[c];
-            r = new float[c];
-            gHi = new float[c];
-            gLo = new float[c];
-            b = new float[c];
-            k = new float[c];
-            this.count = count;
-            this.mean = mean;
-            this.rstd = rstd;
-            this.weight = weight;
-            this.batchStats = batchStats;
-        }
-
-        /** Channel ch's coefficients from its two reductions Σdy and Σdy·(x − mean). */
-        void set(int ch, double sumDy, double sumDyDev) {
-            double wr = (weight == null ? 1.0 : weight[ch]) * rstd[ch];
-            double meanDy = batchStats ? sumDy / count : 0.0;
-            double meanDyXhat = batchStats ? sumDyDev * rstd[ch] / count : 0.0;
-            hi[ch] = SimdOps.hi(mean[ch]);
-            lo[ch] = SimdOps.lo(mean[ch]);
-            r[ch] = (float) rstd[ch];
-            gHi[ch] = SimdOps.hi(meanDy);
-            gLo[ch] = SimdOps.lo(meanDy);
-            b[ch] = (float) wr;
-            k[ch] = (float) (-wr * meanDyXhat);
-        }
-
-        /** dx over one plane [from, from + len) of channel ch. */
-        void normBackward(float[] x, float[] dy, int from, int len, int ch, float[] dx) {
-            SimdOps.normBackward(x, dy, from, len, hi[ch], lo[ch], r[ch], 1f, gHi[ch], gLo[ch], b[ch], k[ch], dx);
-        }
-    }
-
-    /** out = {Σdy, Σdy·(x − mean)} over chunk kk of channel ch (its planes in order), in double. */
-    private static void chunkGradSums(float[] x, float[] dy, int n, int c, int inner, double[] mean, int ch, int kk,
-                                      int planesPerChunk, double[] out) {
-        int s0 = kk * planesPerChunk, s1 = Parallel.end(kk, planesPerChunk, n);
-        double[] plane = new double[2];
-        double a = 0, b = 0;
+    /** out = {Σdy, Σdy·(x − mean)} over one chunk of channel ch (its planes in order), in double. */
+    private static void chunkGradSums(float[] x, float[] dy, int n, int c, int inner, double[] mean, int ch,
+                                      int chunk, int planesPerChunk, double[] out) {
+        int s0 = chunk * planesPerChunk, s1 = Parallel.end(chunk, planesPerChunk, n);
+        double[] planeSums = new double[2];
+        double sumDy = 0, sumDyDev = 0;
         for (int s = s0; s < s1; s++) {
-            SimdOps.sumDyAndDyDev(x, dy, (s * c + ch) * inner, inner, mean[ch], plane);
-            a += plane[0];
-            b += plane[1];
+            SimdOps.sumDyAndDyDev(x, dy, (s * c + ch) * inner, inner, mean[ch], planeSums);
+            sumDy += planeSums[0];
+            sumDyDev += planeSums[1];
         }
-        out[0] = a;
-        out[1] = b;
+        out[0] = sumDy;
+        out[1] = sumDyDev;
     }
 
     /** Per-channel Σdy and Σdy·(x − mean) over planes: per chunk in double, summed in chunk order. */
@@ -387,18 +363,16 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
                                       double[] sumDy, double[] sumDyDev) {
         int planesPerChunk = Math.max(1, CHUNK / inner);
         int chunks = Parallel.ceilDiv(n, planesPerChunk);
-        double[] partDy = new double[c * chunks], partDyDev = new double[c * chunks];
-        Parallel.forEach(c * chunks, t -> {
-            double[] out = new double[2];
-            chunkGradSums(x, dy, n, c, inner, mean, t / chunks, t % chunks, planesPerChunk, out);
-            partDy[t] = out[0];
-            partDyDev[t] = out[1];
+        double[] partDy = new double[c * chunks], partDyDev = new double[c * chunks]; // [C][chunks]
+        Parallel.forEach(c * chunks, task -> {
+            double[] chunkSums = new double[2];
+            chunkGradSums(x, dy, n, c, inner, mean, task / chunks, task % chunks, planesPerChunk, chunkSums);
+            partDy[task] = chunkSums[0];
+            partDyDev[task] = chunkSums[1];
         });
         for (int ch = 0; ch < c; ch++) {
-            for (int k = 0; k < chunks; k++) {
-                sumDy[ch] += partDy[ch * chunks + k];
-                sumDyDev[ch] += partDyDev[ch * chunks + k];
-            }
+            sumDy[ch] = ChunkOrder.sum(partDy, ch * chunks, chunks);
+            sumDyDev[ch] = ChunkOrder.sum(partDyDev, ch * chunks, chunks);
         }
     }
 
@@ -408,22 +382,19 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
      */
     private static void columnGradSums(float[] x, float[] dy, int rows, int c, double[] mean, double[] sumDy,
                                        double[] sumDyDev) {
-        int rpc = rowsPerChunk(c);
-        int chunks = Parallel.ceilDiv(rows, rpc), perTask = chunksPerTask(chunks);
+        int rowsPerChunk = rowsPerChunk(c);
+        int chunks = Parallel.ceilDiv(rows, rowsPerChunk), perTask = chunksPerTask(chunks);
         int tasks = Parallel.ceilDiv(chunks, perTask);
         double[][] partDy = new double[tasks][c], partDyDev = new double[tasks][c];
-        // NB: chunk by chunk, not one call over the task's rows: each column block re-reads the chunk's rows, which
-        // must still be in L2 (one call over 1/16 of the tensor re-read them from memory: backward 1.7x slower)
-        Parallel.forEach(tasks, t -> {
-            for (int k = t * perTask; k < Parallel.end(t, perTask, chunks); k++) {
-                SimdOps.columnDyAndDyDev(x, dy, k * rpc, Parallel.end(k, rpc, rows), c, mean, partDy[t], partDyDev[t]);
+        // each task folds its chunks in order into one partial per column; within a column the rows are added in row
+        // order (SimdOps.columnDyAndDyDev), so the partial is fixed by the shape
+        Parallel.forEach(tasks, task -> {
+            for (int chunk = task * perTask; chunk < Parallel.end(task, perTask, chunks); chunk++) {
+                SimdOps.columnDyAndDyDev(x, dy, chunk * rowsPerChunk, Parallel.end(chunk, rowsPerChunk, rows), c,
+                        mean, partDy[task], partDyDev[task]);
             }
         });
-        for (int t = 0; t < tasks; t++) {
-            for (int j = 0; j < c; j++) {
-                sumDy[j] += partDy[t][j];
-                sumDyDev[j] += partDyDev[t][j];
-            }
-        }
+        ChunkOrder.sum(partDy, c, sumDy);
+        ChunkOrder.sum(partDyDev, c, sumDyDev);
     }
 }

@@ -22,7 +22,7 @@ import java.util.Arrays;
  * The KC×NR panel of B stays in L1 across the MR-row tiles, the MC×KC block of A in L2.</li>
  * <li>Micro-kernel: MR rows × two vectors (NR = 2 lanes-widths) of accumulators, MR broadcasts of A and two loads of
  * B per p: 8 FMAs per 6 loads. Eight independent chains cover the FMA latency × throughput of current x86 cores
- * (4 cycles × 2 per cycle: measured here, 8 and 12 register-only chains both reach 90 GFLOP/s on one core), and
+ * (a 4-cycle latency at two FMAs per cycle needs eight chains in flight; GemmBench's 1024 rows show the rate), and
  * 8 accumulators + 4 broadcasts + 2 B vectors fit AVX2's 16 registers without a spill (see {@link #kernel}).</li>
  * <li>A·Bᵀ with few rows of C and a deep k (Conv2d's weight gradient) skips the panels: each C element is a dot
  * product of two k-contiguous rows, vectorized along k ({@link #dotProductsNT}), in the same CHAIN-deep runs.</li>
@@ -47,8 +47,9 @@ public final class VectorGemmKernel implements GemmKernel {
     static final int MR = 4;
     /**
      * Depth of one FMA chain of the micro-kernel. Why: float FMA chains gather rounding error in proportion to their
-     * length; KC-long chains made Conv2d's weight gradient (a deep product over N·H'·W' positions) about 3× less
-     * accurate than libtorch's. A run costs one load-add-store of the MR×NR tile in L1 per CHAIN·MR·2 FMAs.
+     * length; KC-long chains made Conv2d's weight gradient (a deep product over N·H'·W' positions) less accurate
+     * than libtorch's (GemmKernelTest.deepRandomProductsBeatKcDeepChains compares the two). A run costs one
+     * load-add-store of the MR×NR tile in L1 per CHAIN·MR·2 FMAs.
      */
     static final int CHAIN = 32;
     /** Rows of op(B) per packing task. */
@@ -67,10 +68,10 @@ public final class VectorGemmKernel implements GemmKernel {
     static final int K_RANGE = 2048;
     /**
      * A·Bᵀ with at most DOT_MAX_M rows of C and k ≥ DOT_MIN_K is computed as dot products (see
-     * {@link #dotProductsNT}). NB: measured in one JVM against the packed path, best of 100 calls: 4× faster for
-     * Conv2d's first weight gradient (8 × 25088 × 9), 1.6–1.9× for (16 × 6272 × 72), 10–40 % faster on two threads
-     * and up to 15 % slower on one for wider C (32 × 1568 × 144, 32 × 4096 × 256), 2× slower at k = 300, where the
-     * lane sums and tails of each tile are not amortized.
+     * {@link #dotProductsNT}). NB: with few rows of C the packed path has too few register tiles to amortize packing
+     * op(B), while a dot product reads both operands once, contiguously; with a shallow k the dot products' lane sums
+     * and tails of each tile are not amortized, hence both bounds. GemmBench's conv2_dw rows (16 × 6272 × 72) time
+     * this path against libtorch.
      */
     static final int DOT_MAX_M = 32;
     static final int DOT_MIN_K = 1024;
@@ -350,7 +351,7 @@ public final class VectorGemmKernel implements GemmKernel {
      * registers on paper) and MR = 5 each kept one accumulator on the stack, a load and a store around every FMA of
      * that chain (seen with -XX:+PrintAssembly).
      * NB: the tile goes to {@code t} and is added to C by {@link #addTile} in the caller: loading, adding and storing C
-     * at the end of this method made C2 compile the loop about 4× slower (measured on JDK 25).
+     * at the end of this method made C2 (JDK 25) compile a much slower loop (GemmBench's 1024 rows show the rate).
      */
     private static void kernel(float[] pa, int aIdx, float[] b, int bIdx, int ldb, int kc, float[] t) {
         for (int p0 = 0; p0 < kc; p0 += CHAIN) {

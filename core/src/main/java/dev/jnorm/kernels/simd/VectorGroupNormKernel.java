@@ -18,13 +18,17 @@ import java.util.Arrays;
  * [S, C] slab gives per-channel moments, Chan-merged into per-group statistics.
  *
  * <p>Determinism: rows are independent; the weight/bias gradients are summed per fixed row chunk in double and
- * the chunks merged in order, with chunk boundaries that depend only on the shape.
+ * the chunks merged in order ({@link ChunkOrder}), with chunk boundaries that depend only on the shape.
+ *
+ * <p>Names as in {@link SimdOps}. A row is one (sample, group): {@code rowLen} = channelsPerGroup·inner values,
+ * {@code row} its index, {@code group} its group; {@code chInGroup} a channel within the group, {@code a} an index
+ * into weight/bias ([G·channelsPerGroup]), {@code chunk} a gradient chunk.
  */
 public final class VectorGroupNormKernel implements GroupNormKernel {
 
     /**
-     * Row chunks for the weight/bias gradient partials. NB: 16 chunks feed any thread count of this class of machine
-     * and bound the partials to 16·affineSize doubles; fixed, so the merge order never depends on the threads.
+     * Row chunks for the weight/bias gradient partials. NB: 16 chunks give work to up to 16 threads and bound the
+     * partials to 16·affineSize doubles; fixed, so the merge order never depends on the threads.
      */
     static final int GRADIENT_CHUNKS = 16;
 
@@ -47,52 +51,63 @@ public final class VectorGroupNormKernel implements GroupNormKernel {
     public void forward(float[] x, int rows, int groups, int channelsPerGroup, int inner, float[] weight,
                         float[] bias, double eps, boolean subtractMean, float[] y, double[] mean, double[] rstd,
                         double[] biasedVar) {
-        int d = channelsPerGroup * inner;
+        int rowLen = channelsPerGroup * inner;
         int affineSize = groups * channelsPerGroup;
         float[] w = weight != null ? weight : ones(affineSize); // [G·channelsPerGroup]
         float[] b = bias != null ? bias : new float[affineSize];
-        int rowsPerTask = Math.max(1, TASK_FLOATS / d);
-        Parallel.forEach(Parallel.ceilDiv(rows, rowsPerTask), t -> {
-            int r1 = Parallel.end(t, rowsPerTask, rows);
+        int rowsPerTask = Math.max(1, TASK_FLOATS / rowLen);
+        Parallel.forEach(Parallel.ceilDiv(rows, rowsPerTask), task -> {
+            int row1 = Parallel.end(task, rowsPerTask, rows);
             Moments acc = new Moments(); // a row's moments, reset per row
-            for (int r = t * rowsPerTask; r < r1; r++) {
-                int off = r * d;
+            for (int row = task * rowsPerTask; row < row1; row++) {
+                int off = row * rowLen;
                 // one pass of shifted sums per run of the row (mean fixed at 0 for RMSNorm: one pass of Σx²)
                 double rowMean, var;
                 if (subtractMean) {
                     acc.reset();
-                    SimdOps.mergeRunMoments(x, off, d, acc);
+                    SimdOps.mergeRunMoments(x, off, rowLen, acc);
                     rowMean = acc.mean();
                     var = acc.biasedVar();
                 } else {
                     rowMean = 0.0;
-                    var = SimdOps.sumSquaredDeviations(x, off, d, 0.0) / d;
+                    var = SimdOps.sumSquaredDeviations(x, off, rowLen, 0.0) / rowLen;
                 }
                 double rowRstd = 1.0 / Math.sqrt(var + eps);
-                mean[r] = rowMean;
-                rstd[r] = rowRstd;
+                mean[row] = rowMean;
+                rstd[row] = rowRstd;
                 if (biasedVar != null) {
-                    biasedVar[r] = var;
+                    biasedVar[row] = var;
                 }
-                float hi = SimdOps.hi(rowMean), lo = SimdOps.lo(rowMean);
-                int affine0 = (r % groups) * channelsPerGroup;
+                float meanHi = SimdOps.hi(rowMean), meanLo = SimdOps.lo(rowMean);
+                int affine0 = (row % groups) * channelsPerGroup;
                 if (inner == 1) {
-                    SimdOps.normalizeElementwise(x, off, d, hi, lo, (float) rowRstd, w, b, affine0, y);
-                } else {
-                    for (int c = 0; c < channelsPerGroup; c++) {
-                        int a = affine0 + c;
-                        SimdOps.normalize(x, off + c * inner, inner, hi, lo, (float) (rowRstd * w[a]), b[a], y);
+                    SimdOps.normalizeElementwise(x, off, rowLen, meanHi, meanLo, (float) rowRstd, w, b, affine0, y);
+                } else { // y = (x − mean)·scale + shift per channel block, scale = rstd·w (Coefficients' fold)
+                    for (int chInGroup = 0; chInGroup < channelsPerGroup; chInGroup++) {
+                        int a = affine0 + chInGroup;
+                        SimdOps.normalize(x, off + chInGroup * inner, inner, meanHi, meanLo,
+                                (float) Coefficients.scale(rowRstd, w, a), b[a], y);
                     }
                 }
             }
         });
     }
 
+    // Derivation (per row of D = rowLen values; llm.c's layernorm_backward). Forward: xhat = (x − mean)·rstd,
+    // y = xhat·w + b with w per element (per channel of the row). Upstream dy; g = dxhat = dy·w.
+    //   dweight[a] = Σ_rows dy·xhat,   dbias[a] = Σ_rows dy   (over the elements that use weight a).
+    // mean and rstd are the row's own statistics, so, as for BatchNorm (VectorBatchNormKernel.backward):
+    //   dx = rstd·(g − mean(g) − xhat·mean(g·xhat))
+    //        term 1: g; term 2: −mean(g) (RMSNorm subtracts no mean, so no term 2); term 3: −xhat·mean(g·xhat),
+    //        mean(g·xhat) = rstd·Σ g·(x − mean)/D = rstd·sumGDev/D.
+    // In SimdOps.normBackward's form, dx = (g − mean(g))·dxScale + xhat·xhatCoef with
+    //   gScale = w,  dxScale = rstd,  xhatCoef = −rstd·mean(g·xhat) = −rstd²·sumGDev/D (Coefficients.rowXhatCoef).
+
     @Override
     public void backward(float[] x, float[] dy, int rows, int groups, int channelsPerGroup, int inner,
                          float[] weight, boolean subtractMean, double[] mean, double[] rstd, float[] dx,
                          float[] dweight, float[] dbias) {
-        int d = channelsPerGroup * inner;
+        int rowLen = channelsPerGroup * inner;
         int affineSize = groups * channelsPerGroup;
         float[] w = weight != null ? weight : ones(affineSize); // [G·channelsPerGroup]
         boolean affineGrads = dweight != null || dbias != null;
@@ -100,37 +115,39 @@ public final class VectorGroupNormKernel implements GroupNormKernel {
         int rowsPerChunk = Parallel.ceilDiv(rows, chunks);
         double[][] sumDyXhatPart = affineGrads ? new double[chunks][affineSize] : null; // dweight partials
         double[][] sumDyPart = affineGrads ? new double[chunks][affineSize] : null;     // dbias partials
-        Parallel.forEach(chunks, k -> {
+        Parallel.forEach(chunks, chunk -> {
             double[] sums = new double[2];
-            double[] dwAcc = affineGrads ? sumDyXhatPart[k] : null, dbAcc = affineGrads ? sumDyPart[k] : null;
-            int r1 = Parallel.end(k, rowsPerChunk, rows);
+            double[] dwAcc = affineGrads ? sumDyXhatPart[chunk] : null;
+            double[] dbAcc = affineGrads ? sumDyPart[chunk] : null;
+            int row1 = Parallel.end(chunk, rowsPerChunk, rows);
             double[] sums4 = new double[8], lanes4 = new double[8 * SimdOps.DOUBLE.length()];
             int quadEnd = -1; // rows below this had their reductions taken four at a time, into sums4
-            for (int r = k * rowsPerChunk; r < r1; r++) {
-                int off = r * d;
-                int affine0 = (r % groups) * channelsPerGroup;
-                double rowMean = mean[r], rowRstd = rstd[r];
+            for (int row = chunk * rowsPerChunk; row < row1; row++) {
+                int off = row * rowLen;
+                int affine0 = (row % groups) * channelsPerGroup;
+                double rowMean = mean[row], rowRstd = rstd[row];
                 // The row's reductions over g = dy·w: Σg and Σg·(x − mean); dweight += dy·xhat, dbias += dy.
                 double sumG, sumGDev;
-                if (inner == 1 && groups == 1 && (r < quadEnd || r + 4 <= r1)) {
-                    if (r >= quadEnd) { // LayerNorm/RMSNorm rows share one affine vector: four rows per sweep
-                        SimdOps.rowReductionsElementwise4(x, dy, off, d, mean, rstd, r, w, dwAcc, dbAcc, sums4,
+                if (inner == 1 && groups == 1 && (row < quadEnd || row + 4 <= row1)) {
+                    if (row >= quadEnd) { // LayerNorm/RMSNorm rows share one affine vector: four rows per sweep
+                        SimdOps.rowReductionsElementwise4(x, dy, off, rowLen, mean, rstd, row, w, dwAcc, dbAcc, sums4,
                                 lanes4);
-                        quadEnd = r + 4;
+                        quadEnd = row + 4;
                     }
-                    int q = 3 - (quadEnd - 1 - r);
+                    int q = 3 - (quadEnd - 1 - row);
                     sumG = sums4[2 * q];
                     sumGDev = sums4[2 * q + 1];
                 } else if (inner == 1) {
-                    SimdOps.rowReductionsElementwise(x, dy, off, d, rowMean, rowRstd, w, affine0, dwAcc, dbAcc, sums);
+                    SimdOps.rowReductionsElementwise(x, dy, off, rowLen, rowMean, rowRstd, w, affine0, dwAcc, dbAcc,
+                            sums);
                     sumG = sums[0];
                     sumGDev = sums[1];
                 } else {
                     sumG = 0;
                     sumGDev = 0;
-                    for (int c = 0; c < channelsPerGroup; c++) {
-                        int a = affine0 + c;
-                        SimdOps.sumDyAndDyDev(x, dy, off + c * inner, inner, rowMean, sums);
+                    for (int chInGroup = 0; chInGroup < channelsPerGroup; chInGroup++) {
+                        int a = affine0 + chInGroup;
+                        SimdOps.sumDyAndDyDev(x, dy, off + chInGroup * inner, inner, rowMean, sums);
                         sumG += w[a] * sums[0];
                         sumGDev += w[a] * sums[1];
                         if (affineGrads) {
@@ -142,53 +159,40 @@ public final class VectorGroupNormKernel implements GroupNormKernel {
                 if (dx == null) {
                     continue;
                 }
-                if (d < SHORT_ROW) {
-                    shortRowDx(x, dy, off, d, affine0, inner, w, rowMean, rowRstd, sumG, sumGDev, subtractMean, dx);
+                if (rowLen < SHORT_ROW) {
+                    shortRowDx(x, dy, off, rowLen, affine0, inner, w, rowMean, rowRstd, sumG, sumGDev, subtractMean,
+                            dx);
                     continue;
                 }
-                // dx = rstd·(g − mean(g) − xhat·mean(g·xhat)) in SimdOps.normBackward's form (a = w, b = rstd):
-                //   k = −rstd·mean(g·xhat),  mean(g·xhat) = rstd·Σ(g·d)/D,  mean(g) = 0 for RMSNorm
-                double meanG = subtractMean ? sumG / d : 0.0;
-                float k2 = (float) (-rowRstd * rowRstd * sumGDev / d);
-                float hi = SimdOps.hi(rowMean), lo = SimdOps.lo(rowMean);
-                float gHi = SimdOps.hi(meanG), gLo = SimdOps.lo(meanG), r32 = (float) rowRstd;
+                // the derivation above, in SimdOps.normBackward's form (gScale = w, dxScale = rstd)
+                double meanG = subtractMean ? sumG / rowLen : 0.0;
+                float xhatCoef = (float) Coefficients.rowXhatCoef(rowRstd, sumGDev, rowLen);
+                float meanHi = SimdOps.hi(rowMean), meanLo = SimdOps.lo(rowMean);
+                float meanGHi = SimdOps.hi(meanG), meanGLo = SimdOps.lo(meanG), rstd32 = (float) rowRstd;
                 if (inner == 1) {
-                    SimdOps.normBackwardElementwise(x, dy, off, d, hi, lo, r32, w, affine0, gHi, gLo, r32, k2, dx);
+                    SimdOps.normBackwardElementwise(x, dy, off, rowLen, meanHi, meanLo, rstd32, w, affine0, meanGHi,
+                            meanGLo, rstd32, xhatCoef, dx);
                 } else {
-                    for (int c = 0; c < channelsPerGroup; c++) {
-                        SimdOps.normBackward(x, dy, off + c * inner, inner, hi, lo, r32, w[affine0 + c], gHi, gLo,
-                                r32, k2, dx);
+                    for (int chInGroup = 0; chInGroup < channelsPerGroup; chInGroup++) {
+                        SimdOps.normBackward(x, dy, off + chInGroup * inner, inner, meanHi, meanLo, rstd32,
+                                w[affine0 + chInGroup], meanGHi, meanGLo, rstd32, xhatCoef, dx);
                     }
                 }
             }
         });
         if (affineGrads) {
-            mergeInOrder(sumDyXhatPart, dweight);
-            mergeInOrder(sumDyPart, dbias);
-        }
-    }
-
-    /** out[a] = Σ_k part[k][a], chunks in order, in double; out may be null (not wanted). */
-    private static void mergeInOrder(double[][] part, float[] out) {
-        if (out == null) {
-            return;
-        }
-        for (int a = 0; a < out.length; a++) {
-            double sum = 0;
-            for (double[] p : part) {
-                sum += p[a];
-            }
-            out[a] = (float) sum;
+            ChunkOrder.sumRounded(sumDyXhatPart, dweight);
+            ChunkOrder.sumRounded(sumDyPart, dbias);
         }
     }
 
     /** dx = rstd·(g − mean(g) − xhat·mean(g·xhat)) of one short row, in double (as the reference kernel). */
-    private static void shortRowDx(float[] x, float[] dy, int off, int d, int affine0, int inner, float[] w,
+    private static void shortRowDx(float[] x, float[] dy, int off, int rowLen, int affine0, int inner, float[] w,
                                    double mean, double rstd, double sumG, double sumGDev, boolean subtractMean,
                                    float[] dx) {
-        double meanG = subtractMean ? sumG / d : 0.0;
-        double meanGXhat = sumGDev * rstd / d;
-        for (int j = 0; j < d; j++) {
+        double meanG = subtractMean ? sumG / rowLen : 0.0;
+        double meanGXhat = sumGDev * rstd / rowLen;
+        for (int j = 0; j < rowLen; j++) {
             double xhat = (x[off + j] - mean) * rstd;
             double g = (double) dy[off + j] * w[affine0 + j / inner];
             dx[off + j] = (float) (rstd * (g - meanG - xhat * meanGXhat));
@@ -209,35 +213,33 @@ public final class VectorGroupNormKernel implements GroupNormKernel {
                                     double[] biasedVar) {
         int cpg = c / groups;
         Parallel.forEach(n, s -> {
-            int r0 = s * spatial, r1 = r0 + spatial;
+            int row0 = s * spatial, row1 = row0 + spatial; // the sample's [S, C] slab
             double[] colMean = new double[c], colM2 = new double[c]; // [C] each: the sample's per-channel moments
-            double[] shifts = new double[c], sum = new double[c], sumSq = new double[c]; // [C] scratch
-            SimdOps.columnMoments(x, r0, r1, c, colMean, colM2, shifts, sum, sumSq);
-            float[] hi = new float[c], lo = new float[c], scale = new float[c], shift = new float[c]; // [C] each
-            Moments group = new Moments();
-            for (int g = 0; g < groups; g++) {
-                group.reset();
-                for (int j = g * cpg; j < (g + 1) * cpg; j++) { // the group's channels, Chan-merged in order
-                    group.merge(spatial, colMean[j], colM2[j]);
+            double[] pivot = new double[c], sum = new double[c], sumSq = new double[c]; // [C] scratch
+            SimdOps.columnMoments(x, row0, row1, c, colMean, colM2, pivot, sum, sumSq);
+            float[] meanHi = new float[c], meanLo = new float[c], scale = new float[c], shift = new float[c]; // [C]
+            Moments groupMoments = new Moments();
+            for (int group = 0; group < groups; group++) {
+                groupMoments.reset();
+                for (int ch = group * cpg; ch < (group + 1) * cpg; ch++) { // the group's channels, Chan-merged in order
+                    groupMoments.merge(spatial, colMean[ch], colM2[ch]);
                 }
-                int r = s * groups + g;
+                int row = s * groups + group;
                 // without the mean (FRN): mean(x²) = biased var + mean², a sum of non-negative terms
-                double groupMean = subtractMean ? group.mean() : 0.0;
-                double var = subtractMean ? group.biasedVar() : group.biasedVar() + group.mean() * group.mean();
+                double groupMean = subtractMean ? groupMoments.mean() : 0.0;
+                double var = subtractMean ? groupMoments.biasedVar()
+                        : groupMoments.biasedVar() + groupMoments.mean() * groupMoments.mean();
                 double groupRstd = 1.0 / Math.sqrt(var + eps);
-                mean[r] = groupMean;
-                rstd[r] = groupRstd;
+                mean[row] = groupMean;
+                rstd[row] = groupRstd;
                 if (biasedVar != null) {
-                    biasedVar[r] = var;
+                    biasedVar[row] = var;
                 }
-                for (int k = g * cpg; k < (g + 1) * cpg; k++) {
-                    hi[k] = SimdOps.hi(groupMean);
-                    lo[k] = SimdOps.lo(groupMean);
-                    scale[k] = (float) (groupRstd * (weight == null ? 1.0 : weight[k]));
-                    shift[k] = bias == null ? 0f : bias[k];
+                for (int ch = group * cpg; ch < (group + 1) * cpg; ch++) {
+                    Coefficients.fold(ch, groupMean, groupRstd, weight, bias, meanHi, meanLo, scale, shift);
                 }
             }
-            SimdOps.normalizeColumns(x, r0, r1, c, hi, lo, scale, shift, y);
+            SimdOps.normalizeColumns(x, row0, row1, c, meanHi, meanLo, scale, shift, y);
         });
     }
 
@@ -250,39 +252,34 @@ public final class VectorGroupNormKernel implements GroupNormKernel {
         float[] w = weight != null ? weight : ones(c); // [C]
         double[][] sumDyXhatPart = new double[n][c], sumDyPart = new double[n][c]; // per-sample partials, [N][C]
         Parallel.forEach(n, s -> {
-            int r0 = s * spatial, r1 = r0 + spatial;
+            int row0 = s * spatial, row1 = row0 + spatial;
             double[] colMean = new double[c]; // [C]: each channel's group mean
-            for (int k = 0; k < c; k++) {
-                colMean[k] = mean[s * groups + k / cpg];
+            for (int ch = 0; ch < c; ch++) {
+                colMean[ch] = mean[s * groups + ch / cpg];
             }
             double[] sumDy = sumDyPart[s], sumDyDev = new double[c];
-            SimdOps.columnDyAndDyDev(x, dy, r0, r1, c, colMean, sumDy, sumDyDev);
-            // per column: SimdOps.normBackward's form with a = w, b = rstd and the group's mean(g), k
-            float[] hi = new float[c], lo = new float[c], r = new float[c], gHi = new float[c], gLo = new float[c];
-            float[] k2 = new float[c];
-            for (int g = 0; g < groups; g++) {
-                double groupRstd = rstd[s * groups + g];
+            SimdOps.columnDyAndDyDev(x, dy, row0, row1, c, colMean, sumDy, sumDyDev);
+            // per column: the derivation of backward, gScale = w, dxScale = rstd, and the group's mean(g), xhatCoef
+            Coefficients.Dx co = new Coefficients.Dx(c);
+            for (int group = 0; group < groups; group++) {
+                double groupRstd = rstd[s * groups + group];
                 double sumG = 0, sumGDev = 0;
-                for (int k = g * cpg; k < (g + 1) * cpg; k++) {
-                    sumG += w[k] * sumDy[k];
-                    sumGDev += w[k] * sumDyDev[k];
-                    sumDyXhatPart[s][k] = groupRstd * sumDyDev[k];
+                for (int ch = group * cpg; ch < (group + 1) * cpg; ch++) {
+                    sumG += w[ch] * sumDy[ch];
+                    sumGDev += w[ch] * sumDyDev[ch];
+                    sumDyXhatPart[s][ch] = groupRstd * sumDyDev[ch];
                 }
                 double meanG = subtractMean ? sumG / count : 0.0;
-                for (int k = g * cpg; k < (g + 1) * cpg; k++) {
-                    hi[k] = SimdOps.hi(colMean[k]);
-                    lo[k] = SimdOps.lo(colMean[k]);
-                    r[k] = (float) groupRstd;
-                    gHi[k] = SimdOps.hi(meanG);
-                    gLo[k] = SimdOps.lo(meanG);
-                    k2[k] = (float) (-groupRstd * groupRstd * sumGDev / count);
+                double xhatCoef = Coefficients.rowXhatCoef(groupRstd, sumGDev, count);
+                for (int ch = group * cpg; ch < (group + 1) * cpg; ch++) {
+                    co.set(ch, colMean[ch], groupRstd, meanG, groupRstd, xhatCoef);
                 }
             }
             if (dx != null) {
-                SimdOps.normBackwardColumns(x, dy, r0, r1, c, hi, lo, r, w, gHi, gLo, r, k2, dx);
+                co.normBackwardColumns(x, dy, row0, row1, c, w, dx);
             }
         });
-        mergeInOrder(sumDyXhatPart, dweight);
-        mergeInOrder(sumDyPart, dbias);
+        ChunkOrder.sumRounded(sumDyXhatPart, dweight);
+        ChunkOrder.sumRounded(sumDyPart, dbias);
     }
 }

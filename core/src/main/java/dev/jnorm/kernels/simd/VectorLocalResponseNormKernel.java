@@ -16,6 +16,10 @@ import jdk.incubator.vector.VectorSpecies;
  * block of {@link #BLOCK} positions, and the window of channel c is the rows c − size/2 … c + (size−1)/2 of that
  * block, still in cache. With inner = 1 (channels-last, or L = 1) the vectors run along C: the row's squares are
  * copied into a zero-padded scratch row so the window becomes {@code size} shifted loads.
+ *
+ * <p>Names as in the reference kernel: {@code d} = k + α/size·Σ x² over the window (the denominator, saved for
+ * backward), {@code t} = dy·x·d^(−β−1) and {@code sumT} its window sum in backward, {@code dPow} = d^−β;
+ * {@code ch} an output channel, {@code win} a channel of its window, {@code s} a sample, {@code task} a parallel task.
  */
 public final class VectorLocalResponseNormKernel implements LocalResponseNormKernel {
     private static final VectorSpecies<Float> F = SimdOps.FLOAT;
@@ -61,10 +65,10 @@ public final class VectorLocalResponseNormKernel implements LocalResponseNormKer
         float scale = (float) (alpha / size), kf = (float) k, negBeta = (float) -beta;
         int before = size / 2, after = (size - 1) / 2;
         if (inner == 1) {
-            Parallel.forEach(Parallel.ceilDiv(n, ROWS_PER_TASK), t -> {
+            Parallel.forEach(Parallel.ceilDiv(n, ROWS_PER_TASK), task -> {
                 float[] sqPad = new float[c + size - 1 + F.length()]; // x² at [before, before + C), zeros around
-                for (int r = t * ROWS_PER_TASK; r < Parallel.end(t, ROWS_PER_TASK, n); r++) {
-                    int off = r * c;
+                for (int row = task * ROWS_PER_TASK; row < Parallel.end(task, ROWS_PER_TASK, n); row++) {
+                    int off = row * c;
                     for (int ch = 0; ch < c; ch++) {
                         sqPad[before + ch] = x[off + ch] * x[off + ch];
                     }
@@ -94,16 +98,16 @@ public final class VectorLocalResponseNormKernel implements LocalResponseNormKer
             return;
         }
         int blocks = Parallel.ceilDiv(inner, BLOCK);
-        Parallel.forEach(n * blocks, t -> {
-            int s = t / blocks, i0 = (t % blocks) * BLOCK, i1 = Math.min(inner, i0 + BLOCK);
+        Parallel.forEach(n * blocks, task -> {
+            int s = task / blocks, i0 = (task % blocks) * BLOCK, i1 = Math.min(inner, i0 + BLOCK);
             for (int ch = 0; ch < c; ch++) {
                 int w0 = Math.max(0, ch - before), w1 = Math.min(c - 1, ch + after);
                 int out = (s * c + ch) * inner;
                 int i = i0;
                 for (; i <= i1 - F.length(); i += F.length()) { // vector main loop
                     FloatVector acc = FloatVector.zero(F);
-                    for (int w = w0; w <= w1; w++) {
-                        FloatVector v = FloatVector.fromArray(F, x, (s * c + w) * inner + i);
+                    for (int win = w0; win <= w1; win++) {
+                        FloatVector v = FloatVector.fromArray(F, x, (s * c + win) * inner + i);
                         acc = v.fma(v, acc);
                     }
                     FloatVector div = acc.fma(scale, kf);
@@ -113,8 +117,8 @@ public final class VectorLocalResponseNormKernel implements LocalResponseNormKer
                 }
                 for (; i < i1; i++) { // scalar tail
                     float acc = 0;
-                    for (int w = w0; w <= w1; w++) {
-                        float v = x[(s * c + w) * inner + i];
+                    for (int win = w0; win <= w1; win++) {
+                        float v = x[(s * c + win) * inner + i];
                         acc = Math.fma(v, v, acc);
                     }
                     float div = Math.fma(acc, scale, kf);
@@ -131,25 +135,25 @@ public final class VectorLocalResponseNormKernel implements LocalResponseNormKer
         float coef = (float) (2 * alpha * beta / size), negBeta = (float) -beta;
         int before = size / 2, after = (size - 1) / 2;
         if (inner == 1) {
-            Parallel.forEach(Parallel.ceilDiv(n, ROWS_PER_TASK), t -> {
+            Parallel.forEach(Parallel.ceilDiv(n, ROWS_PER_TASK), task -> {
                 float[] tPad = new float[c + size - 1 + F.length()]; // t at [after, after + C), zeros around
-                float[] r = new float[c];                               // d^−β of the row
-                for (int row = t * ROWS_PER_TASK; row < Parallel.end(t, ROWS_PER_TASK, n); row++) {
+                float[] dPow = new float[c];                            // d^−β of the row
+                for (int row = task * ROWS_PER_TASK; row < Parallel.end(task, ROWS_PER_TASK, n); row++) {
                     int off = row * c;
-                    // t[c] = dy·x·d^(−β−1) = dy·x·r/d with r = d^−β
+                    // t[c] = dy·x·d^(−β−1) = dy·x·dPow/d with dPow = d^−β
                     int ch = 0;
                     for (; ch <= c - F.length(); ch += F.length()) {
                         FloatVector div = FloatVector.fromArray(F, d, off + ch);
-                        FloatVector rv = pow(div, negBeta);
-                        rv.intoArray(r, ch);
-                        FloatVector.fromArray(F, dy, off + ch).mul(FloatVector.fromArray(F, x, off + ch)).mul(rv)
+                        FloatVector dPowV = pow(div, negBeta);
+                        dPowV.intoArray(dPow, ch);
+                        FloatVector.fromArray(F, dy, off + ch).mul(FloatVector.fromArray(F, x, off + ch)).mul(dPowV)
                                 .div(div).intoArray(tPad, after + ch);
                     }
                     for (; ch < c; ch++) {
-                        r[ch] = pow(d[off + ch], negBeta);
-                        tPad[after + ch] = dy[off + ch] * x[off + ch] * r[ch] / d[off + ch];
+                        dPow[ch] = pow(d[off + ch], negBeta);
+                        tPad[after + ch] = dy[off + ch] * x[off + ch] * dPow[ch] / d[off + ch];
                     }
-                    // dx[j] = dy·r − coef·x·Σ_{o<size} tPad[j + o]  (the mirrored window j − after … j + before)
+                    // dx[j] = dy·dPow − coef·x·Σ_{o<size} tPad[j + o]  (the mirrored window j − after … j + before)
                     ch = 0;
                     for (; ch <= c - F.length(); ch += F.length()) {
                         FloatVector sumT = FloatVector.fromArray(F, tPad, ch);
@@ -157,7 +161,7 @@ public final class VectorLocalResponseNormKernel implements LocalResponseNormKer
                             sumT = sumT.add(FloatVector.fromArray(F, tPad, ch + o));
                         }
                         FloatVector xv = FloatVector.fromArray(F, x, off + ch);
-                        FloatVector.fromArray(F, dy, off + ch).mul(FloatVector.fromArray(F, r, ch))
+                        FloatVector.fromArray(F, dy, off + ch).mul(FloatVector.fromArray(F, dPow, ch))
                                 .sub(xv.mul(sumT).mul(coef)).intoArray(dx, off + ch);
                     }
                     for (; ch < c; ch++) {
@@ -165,7 +169,7 @@ public final class VectorLocalResponseNormKernel implements LocalResponseNormKer
                         for (int o = 1; o < size; o++) {
                             sumT += tPad[ch + o];
                         }
-                        dx[off + ch] = dy[off + ch] * r[ch] - x[off + ch] * sumT * coef;
+                        dx[off + ch] = dy[off + ch] * dPow[ch] - x[off + ch] * sumT * coef;
                     }
                 }
             });
@@ -175,20 +179,20 @@ public final class VectorLocalResponseNormKernel implements LocalResponseNormKer
         Parallel.forEach(n * blocks, task -> {
             int s = task / blocks, i0 = (task % blocks) * BLOCK, i1 = Math.min(inner, i0 + BLOCK), len = i1 - i0;
             float[] t = new float[c * len]; // [C, len]: dy·x·d^(−β−1) of the block
-            float[] r = new float[c * len]; // [C, len]: d^−β of the block
+            float[] dPow = new float[c * len]; // [C, len]: d^−β of the block
             for (int ch = 0; ch < c; ch++) {
                 int e0 = (s * c + ch) * inner + i0, b0 = ch * len;
                 int i = 0;
                 for (; i <= len - F.length(); i += F.length()) {
                     FloatVector div = FloatVector.fromArray(F, d, e0 + i);
-                    FloatVector rv = pow(div, negBeta);
-                    rv.intoArray(r, b0 + i);
-                    FloatVector.fromArray(F, dy, e0 + i).mul(FloatVector.fromArray(F, x, e0 + i)).mul(rv).div(div)
+                    FloatVector dPowV = pow(div, negBeta);
+                    dPowV.intoArray(dPow, b0 + i);
+                    FloatVector.fromArray(F, dy, e0 + i).mul(FloatVector.fromArray(F, x, e0 + i)).mul(dPowV).div(div)
                             .intoArray(t, b0 + i);
                 }
                 for (; i < len; i++) {
-                    r[b0 + i] = pow(d[e0 + i], negBeta);
-                    t[b0 + i] = dy[e0 + i] * x[e0 + i] * r[b0 + i] / d[e0 + i];
+                    dPow[b0 + i] = pow(d[e0 + i], negBeta);
+                    t[b0 + i] = dy[e0 + i] * x[e0 + i] * dPow[b0 + i] / d[e0 + i];
                 }
             }
             for (int j = 0; j < c; j++) {
@@ -197,19 +201,19 @@ public final class VectorLocalResponseNormKernel implements LocalResponseNormKer
                 int i = 0;
                 for (; i <= len - F.length(); i += F.length()) {
                     FloatVector sumT = FloatVector.zero(F);
-                    for (int w = w0; w <= w1; w++) {
-                        sumT = sumT.add(FloatVector.fromArray(F, t, w * len + i));
+                    for (int win = w0; win <= w1; win++) {
+                        sumT = sumT.add(FloatVector.fromArray(F, t, win * len + i));
                     }
                     FloatVector xv = FloatVector.fromArray(F, x, e0 + i);
-                    FloatVector.fromArray(F, dy, e0 + i).mul(FloatVector.fromArray(F, r, b0 + i))
+                    FloatVector.fromArray(F, dy, e0 + i).mul(FloatVector.fromArray(F, dPow, b0 + i))
                             .sub(xv.mul(sumT).mul(coef)).intoArray(dx, e0 + i);
                 }
                 for (; i < len; i++) {
                     float sumT = 0;
-                    for (int w = w0; w <= w1; w++) {
-                        sumT += t[w * len + i];
+                    for (int win = w0; win <= w1; win++) {
+                        sumT += t[win * len + i];
                     }
-                    dx[e0 + i] = dy[e0 + i] * r[b0 + i] - x[e0 + i] * sumT * coef;
+                    dx[e0 + i] = dy[e0 + i] * dPow[b0 + i] - x[e0 + i] * sumT * coef;
                 }
             }
         });

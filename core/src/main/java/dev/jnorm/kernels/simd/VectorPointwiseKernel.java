@@ -56,9 +56,9 @@ public final class VectorPointwiseKernel implements PointwiseKernel {
     @Override
     public void tlu(float[] x, float[] tau, int outer, int c, int inner, float[] y) {
         if (inner == 1) { // channels-last rows: tau varies along the vector
-            forRows(outer, c, (r0, r1) -> {
-                for (int r = r0; r < r1; r++) {
-                    int off = r * c, ch = 0;
+            forRows(outer, c, (row0, row1) -> {
+                for (int row = row0; row < row1; row++) {
+                    int off = row * c, ch = 0;
                     for (; ch <= c - F.length(); ch += F.length()) { // y = max(x, tau[ch..])
                         FloatVector.fromArray(F, x, off + ch).max(FloatVector.fromArray(F, tau, ch))
                                 .intoArray(y, off + ch);
@@ -70,15 +70,15 @@ public final class VectorPointwiseKernel implements PointwiseKernel {
             });
             return;
         }
-        forRows(outer * c, inner, (r0, r1) -> {
-            for (int r = r0; r < r1; r++) { // row r = (o, ch): y = max(x, tau[ch]) along inner
-                int off = r * inner, i = off, end = off + inner;
-                float t = tau[r % c];
+        forRows(outer * c, inner, (row0, row1) -> {
+            for (int row = row0; row < row1; row++) { // row = (o, ch): y = max(x, tau[ch]) along inner
+                int off = row * inner, i = off, end = off + inner;
+                float rowTau = tau[row % c];
                 for (; i <= end - F.length(); i += F.length()) {
-                    FloatVector.fromArray(F, x, i).max(t).intoArray(y, i);
+                    FloatVector.fromArray(F, x, i).max(rowTau).intoArray(y, i);
                 }
                 for (; i < end; i++) {
-                    y[i] = Math.max(x[i], t);
+                    y[i] = Math.max(x[i], rowTau);
                 }
             }
         });
@@ -91,11 +91,11 @@ public final class VectorPointwiseKernel implements PointwiseKernel {
         int chunks = Math.max(1, Math.min(rows, TAU_CHUNKS));
         int rowsPerChunk = Parallel.ceilDiv(rows, chunks);
         double[][] part = dtau != null ? new double[chunks][c] : null; // [chunks][C] dtau partials
-        Parallel.forEach(chunks, k -> {
+        Parallel.forEach(chunks, chunk -> {
             float[] toTau = new float[len]; // the row's gradient to tau
-            for (int r = k * rowsPerChunk; r < Parallel.end(k, rowsPerChunk, rows); r++) {
-                int off = r * len;
-                float rowTau = inner == 1 ? 0f : tau[r % c]; // inner > 1: one tau for the whole row
+            for (int row = chunk * rowsPerChunk; row < Parallel.end(chunk, rowsPerChunk, rows); row++) {
+                int off = row * len;
+                float rowTau = inner == 1 ? 0f : tau[row % c]; // inner > 1: one tau for the whole row
                 // dx = dy unless x < tau, dtau = dy unless x > tau, both dy/2 on a tie (PyTorch's maximum)
                 int i = 0;
                 for (; i <= len - F.length(); i += F.length()) {
@@ -120,25 +120,19 @@ public final class VectorPointwiseKernel implements PointwiseKernel {
                 }
                 if (inner == 1) {
                     for (int ch = 0; ch < c; ch++) {
-                        part[k][ch] += toTau[ch];
+                        part[chunk][ch] += toTau[ch];
                     }
                 } else {
                     double sum = 0;
                     for (int j = 0; j < len; j++) {
                         sum += toTau[j];
                     }
-                    part[k][r % c] += sum;
+                    part[chunk][row % c] += sum;
                 }
             }
         });
         if (dtau != null) {
-            for (int ch = 0; ch < c; ch++) {
-                double sum = 0;
-                for (double[] p : part) {
-                    sum += p[ch];
-                }
-                dtau[ch] = sum;
-            }
+            ChunkOrder.sum(part, c, dtau);
         }
     }
 
@@ -150,7 +144,7 @@ public final class VectorPointwiseKernel implements PointwiseKernel {
             return;
         }
         Parallel.forEach(Parallel.ceilDiv(rows, rowsPerTask),
-                t -> body.run(t * rowsPerTask, Parallel.end(t, rowsPerTask, rows)));
+                task -> body.run(task * rowsPerTask, Parallel.end(task, rowsPerTask, rows)));
     }
 
     private interface Range {
@@ -162,6 +156,6 @@ public final class VectorPointwiseKernel implements PointwiseKernel {
             body.run(0, n);
             return;
         }
-        Parallel.forEach(Parallel.ceilDiv(n, CHUNK), t -> body.run(t * CHUNK, Parallel.end(t, CHUNK, n)));
+        Parallel.forEach(Parallel.ceilDiv(n, CHUNK), task -> body.run(task * CHUNK, Parallel.end(task, CHUNK, n)));
     }
 }

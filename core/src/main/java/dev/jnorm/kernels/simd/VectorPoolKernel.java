@@ -35,8 +35,8 @@ public final class VectorPoolKernel implements PoolKernel {
             }
         }
         int perTask = Math.max(1, CHUNK / (h * w));
-        Parallel.forEach(Parallel.ceilDiv(planes, perTask), t -> {
-            for (int pl = t * perTask; pl < Parallel.end(t, perTask, planes); pl++) {
+        Parallel.forEach(Parallel.ceilDiv(planes, perTask), task -> {
+            for (int pl = task * perTask; pl < Parallel.end(task, perTask, planes); pl++) {
                 if (pairs) {
                     maxPool2x2Plane(x, pl, h, w, outH, outW, corner, y, argmax);
                 } else {
