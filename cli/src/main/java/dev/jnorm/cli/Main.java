@@ -21,7 +21,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** The {@code jnorm} command: demo, train, experiments, example, inspect. */
-@Command(name = "jnorm", mixinStandardHelpOptions = true, version = "jnorm 0.1.0",
+@Command(name = "jnorm", mixinStandardHelpOptions = true, version = "jnorm 0.2.0",
         description = "PyTorch-exact normalization layers in pure Java: see what normalization does to training.",
         subcommands = {Main.Demo.class, Main.Train.class, ExperimentsCommand.class, Main.Example.class,
                 InspectCommand.class,

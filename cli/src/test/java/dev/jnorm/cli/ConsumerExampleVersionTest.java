@@ -34,4 +34,36 @@ class ConsumerExampleVersionTest {
         assertTrue(consumer.find(), "jnorm.version in examples/consumer/pom.xml");
         assertEquals(parent.group(1), consumer.group(1), "examples/consumer/pom.xml's jnorm.version");
     }
+
+    /** The version the root pom builds. */
+    private static String[] rootAndVersion() throws Exception {
+        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
+            if (Files.isRegularFile(dir.resolve("examples/consumer/pom.xml"))) {
+                Matcher m = Pattern.compile("<artifactId>jnorm-parent</artifactId>\\s*<version>([^<]+)</version>")
+                        .matcher(Files.readString(dir.resolve("pom.xml")));
+                assertTrue(m.find(), "the root pom's version");
+                return new String[] {dir.toString(), m.group(1)};
+            }
+        }
+        throw new AssertionError("the repository root not found above " + Path.of("").toAbsolutePath());
+    }
+
+    @Test
+    void theReadmesCoordinatesAndTheCommandsVersionAreThisBuildsVersion() throws Exception {
+        String[] rv = rootAndVersion();
+        Path root = Path.of(rv[0]);
+        String version = rv[1];
+        for (String readme : new String[] {"README.md", "examples/consumer/README.md"}) {
+            String text = Files.readString(root.resolve(readme));
+            Matcher maven = Pattern.compile("<artifactId>jnorm-core</artifactId>\\s*<version>([^<]+)</version>")
+                    .matcher(text);
+            assertTrue(maven.find(), readme + ": the Maven coordinates");
+            assertEquals(version, maven.group(1), readme + ": the Maven coordinates' version");
+            Matcher gradle = Pattern.compile("dev\\.jnorm:jnorm-core:([^\"]+)\"").matcher(text);
+            assertTrue(gradle.find(), readme + ": the Gradle coordinates");
+            assertEquals(version, gradle.group(1), readme + ": the Gradle coordinates' version");
+        }
+        String[] cliVersion = new picocli.CommandLine(new Main()).getCommandSpec().version();
+        assertEquals("jnorm " + version, cliVersion[0], "jnorm --version");
+    }
 }

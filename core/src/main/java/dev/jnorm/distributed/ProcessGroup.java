@@ -15,7 +15,8 @@ import java.util.function.Function;
  *   <li>{@link #inProcess(int)}: N ranks in this JVM, one thread each (tests, one machine with several workers);</li>
  *   <li>{@link #fromEnvironment()} under {@code mpirun}: Open MPI's C library called through the JDK's foreign
  *       function API ({@code java.lang.foreign}), no JNI and no Java bindings. Needs the system's Open MPI
- *       ({@code apt-get install openmpi-bin libopenmpi3}) and {@code --enable-native-access=ALL-UNNAMED}.</li>
+ *       ({@code apt-get install openmpi-bin libopenmpi3}) and {@code --enable-native-access=dev.jnorm} on the module
+ *       path ({@code --enable-native-access=ALL-UNNAMED} on the class path).</li>
  * </ul>
  *
  * <p>Every rank must call the same collectives in the same order with the same element counts. Each collective
