@@ -1,14 +1,11 @@
 package dev.jnorm.cli;
 
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,41 +29,19 @@ class CliErrorsTest {
     @TempDir
     Path dir;
 
-    private final ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-    private PrintStream savedOut, savedErr;
-
-    @BeforeEach
-    void capture() {
-        savedOut = System.out;
-        savedErr = System.err;
-        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-    }
-
-    @AfterEach
-    void restore() {
-        System.setOut(savedOut);
-        System.setErr(savedErr);
-    }
-
-    private List<String> errLines() {
-        return err.toString(StandardCharsets.UTF_8).lines().filter(l -> !l.isBlank()).toList();
-    }
-
     /** Runs the CLI; asserts exit 2, one "jnorm: ..." line containing {@code fragment} (+ a --help hint), no trace. */
-    private void userError(String fragment, String... args) {
-        out.reset();
-        err.reset();
-        int code = Main.run(args);
-        List<String> lines = errLines();
+    private CliRun userError(String fragment, String... args) {
+        CliRun run = CliRun.of(args);
+        List<String> lines = run.errLines();
         String all = String.join("\n", lines);
-        assertEquals(2, code, Arrays.toString(args) + "\n" + all);
+        assertEquals(2, run.code(), Arrays.toString(args) + "\n" + all);
         assertTrue(lines.size() == 1 || (lines.size() == 2 && lines.get(1).startsWith("Try '")
                 && lines.get(1).endsWith(" --help' for more information.")), Arrays.toString(args) + "\n" + all);
         assertTrue(lines.get(0).startsWith("jnorm: ") && lines.get(0).contains(fragment),
                 Arrays.toString(args) + ": expected \"" + fragment + "\" in\n" + all);
         assertFalse(all.contains("\tat ") || all.contains("Exception"), all);
-        assertFalse(out.toString(StandardCharsets.UTF_8).contains("train loss"), "training ran before the error");
+        assertFalse(run.out().contains("train loss"), "training ran before the error");
+        return run;
     }
 
     private static byte[] gzip(byte[] raw) throws IOException {
@@ -158,8 +133,8 @@ class CliErrorsTest {
 
     @Test
     void aFlagErrorIsOneLineAndAHintNotTheUsage() {
-        userError("Unknown option: '--nope'", "train", "--nope");
-        assertEquals("Try 'jnorm train --help' for more information.", errLines().get(1));
+        CliRun unknown = userError("Unknown option: '--nope'", "train", "--nope");
+        assertEquals("Try 'jnorm train --help' for more information.", unknown.errLines().get(1));
         userError("--norm", "train", "--norm", "weird");
         userError("Invalid value for option '--epochs'", "demo", "--epochs", "many");
     }
@@ -171,22 +146,23 @@ class CliErrorsTest {
         String[] args = {"experiments", "--data", data.toString(), "--out", outDir.toString(), "--epochs", "1",
                 "--seeds", "1", "--part", "bn-calibration", "--batch-sizes", "8", "--train-size", "32",
                 "--held-out", "8", "--width", "2", "--no-progress"};
-        assertEquals(0, Main.run(args), err.toString(StandardCharsets.UTF_8));
+        CliRun firstRun = CliRun.of(args);
+        assertEquals(0, firstRun.code(), firstRun.toString());
         Path results = outDir.resolve("results.jsonl");
         List<String> complete = Files.readAllLines(results);
         assertEquals(1, complete.size());
         // a crash mid-write: the last line is cut off
         String line = complete.get(0);
         Files.writeString(results, line.substring(0, line.length() / 2));
-        err.reset();
-        assertEquals(0, Main.run("experiments", "--report-only", "--out", outDir.toString()));
-        assertTrue(errLines().stream().anyMatch(l -> l.contains("skipped the cut-off last line 1")), errLines()
-                .toString());
+        CliRun report = CliRun.of("experiments", "--report-only", "--out", outDir.toString());
+        assertEquals(0, report.code(), report.toString());
+        assertTrue(report.errLines().stream().anyMatch(l -> l.contains("skipped the cut-off last line 1")),
+                report.errLines().toString());
         // resuming removes the torn line and reruns that run, which then reproduces the same result line
-        err.reset();
-        assertEquals(0, Main.run(args));
-        assertTrue(errLines().stream().anyMatch(l -> l.contains("removed a cut-off last line")), errLines()
-                .toString());
+        CliRun resume = CliRun.of(args);
+        assertEquals(0, resume.code(), resume.toString());
+        assertTrue(resume.errLines().stream().anyMatch(l -> l.contains("removed a cut-off last line")),
+                resume.errLines().toString());
         List<String> resumed = Files.readAllLines(results);
         assertEquals(1, resumed.size());
         assertEquals(withoutTimes(complete.get(0)), withoutTimes(resumed.get(0)));
@@ -200,10 +176,10 @@ class CliErrorsTest {
 
     @Test
     void aBugIsAShortMessageATraceFileAndExitOne() throws IOException {
-        CommandLine cl = Preflight.install(new CommandLine(new BrokenCommand()));
-        err.reset();
-        assertEquals(1, cl.execute());
-        List<String> lines = errLines();
+        // installed inside the capture: Preflight binds the streams System.err holds when it runs
+        CliRun run = CliRun.capture(() -> Preflight.install(new CommandLine(new BrokenCommand())).execute());
+        assertEquals(1, run.code(), run.toString());
+        List<String> lines = run.errLines();
         assertEquals(2, lines.size(), lines.toString());
         assertEquals("jnorm: internal error (a bug): IllegalStateException: an invariant failed", lines.get(0));
         assertTrue(lines.get(1).startsWith("jnorm: the stack trace is in "), lines.get(1));

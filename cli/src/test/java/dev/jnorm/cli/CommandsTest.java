@@ -1,16 +1,11 @@
 package dev.jnorm.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -28,41 +23,13 @@ class CommandsTest {
     @TempDir
     Path dir;
 
-    private final ByteArrayOutputStream captured = new ByteArrayOutputStream();
-    private final ByteArrayOutputStream capturedErr = new ByteArrayOutputStream();
-    private PrintStream savedOut;
-    private PrintStream savedErr;
-
-    @BeforeEach
-    void captureStdoutAndStderr() {
-        savedOut = System.out;
-        savedErr = System.err;
-        System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
-        System.setErr(new PrintStream(capturedErr, true, StandardCharsets.UTF_8));
-    }
-
-    @AfterEach
-    void restoreStdoutAndStderr() {
-        System.setOut(savedOut);
-        System.setErr(savedErr);
-    }
-
-    private String out() {
-        return captured.toString(StandardCharsets.UTF_8);
-    }
-
-    private String err() {
-        return capturedErr.toString(StandardCharsets.UTF_8);
-    }
-
     /** Runs the command line, expecting a usage error (exit code 2) whose message on stderr names every part. */
     private void assertUsageError(String[] args, String... parts) {
-        captured.reset();
-        capturedErr.reset();
-        assertEquals(2, Main.run(args), String.join(" ", args) + "\n" + out() + err());
+        CliRun run = CliRun.of(args);
+        assertEquals(2, run.code(), String.join(" ", args) + "\n" + run.out() + run.err());
         for (String part : parts) {
-            assertTrue(err().contains(part), String.join(" ", args) + ": stderr should name \"" + part + "\":\n"
-                    + err());
+            assertTrue(run.err().contains(part), String.join(" ", args) + ": stderr should name \"" + part
+                    + "\":\n" + run.err());
         }
     }
 
@@ -86,10 +53,10 @@ class CommandsTest {
     @Test
     void demoTrainsEveryNormalizationAndWritesTableJsonAndChart() throws IOException {
         Path outDir = dir.resolve("demo-out");
-        int code = Main.run("demo", "--epochs", "1", "--train-size", "192", "--held-out", "64", "--width", "4",
+        CliRun cli = CliRun.of("demo", "--epochs", "1", "--train-size", "192", "--held-out", "64", "--width", "4",
                 "--no-progress", "--out", outDir.toString());
-        assertEquals(0, code, out());
-        String text = out();
+        assertEquals(0, cli.code(), cli.out());
+        String text = cli.out();
         for (String norm : List.of("no norm", "BatchNorm", "GroupNorm", "LayerNorm", "InstanceNorm")) {
             assertTrue(text.contains(norm), norm + " missing from\n" + text);
         }
@@ -127,10 +94,10 @@ class CommandsTest {
         Path data = Files.createDirectories(dir.resolve("idx"));
         writeIdx(data, 120);
         Path outDir = dir.resolve("train-out");
-        int code = Main.run("train", "--norm", "group", "--data", data.toString(), "--train-size", "96",
+        CliRun cli = CliRun.of("train", "--norm", "group", "--data", data.toString(), "--train-size", "96",
                 "--held-out", "24", "--epochs", "4", "--batch-size", "8", "--width", "4", "--no-progress", "--save",
                 "--out", outDir.toString());
-        assertEquals(0, code, out());
+        assertEquals(0, cli.code(), cli.out());
         JsonNode json = Reports.JSON.readTree(outDir.resolve("train-group.json").toFile());
         JsonNode run = json.get("runs").get(0);
         assertEquals(4, run.get("epochs").size());
@@ -158,15 +125,15 @@ class CommandsTest {
         assertUsageError(new String[] {"experiments", "--part", "other"}, "--part", "other");
 
         // no command: the usage on stdout, exit code 2; --help: the same usage, exit code 0
-        captured.reset();
-        assertEquals(2, Main.run());
-        String usage = out();
+        CliRun none = CliRun.of();
+        assertEquals(2, none.code());
+        String usage = none.out();
         for (String command : List.of("Usage: jnorm", "demo", "train", "experiments")) {
             assertTrue(usage.contains(command), "usage should list " + command + ":\n" + usage);
         }
-        captured.reset();
-        assertEquals(0, Main.run("--help"));
-        assertEquals(usage, out());
+        CliRun help = CliRun.of("--help");
+        assertEquals(0, help.code());
+        assertEquals(usage, help.out());
     }
 
     @Test
@@ -177,7 +144,8 @@ class CommandsTest {
         String[] args = {"experiments", "--data", data.toString(), "--out", outDir.toString(), "--epochs", "1",
                 "--seeds", "1", "--batch-sizes", "8,4", "--train-size", "48", "--held-out", "16", "--width", "2",
                 "--no-progress"};
-        assertEquals(0, Main.run(args), out());
+        CliRun firstRun = CliRun.of(args);
+        assertEquals(0, firstRun.code(), firstRun.out());
         List<String> lines = Files.readAllLines(outDir.resolve("results.jsonl"));
         // batch-size part: 2 sizes × 5 norms; learning-rate: 2 lrs × 3 norms; bn-calibration: 2 sizes
         assertEquals(2 * 5 + 2 * 3 + 2, lines.size());
@@ -193,13 +161,14 @@ class CommandsTest {
         assertPng(outDir.resolve("batch-size.png"));
         assertPng(outDir.resolve("learning-rate.png"));
 
-        captured.reset();
-        assertEquals(0, Main.run(args)); // everything is there: nothing reruns
-        assertTrue(out().contains("18 runs planned, 18 already in"), out());
+        CliRun again = CliRun.of(args);
+        assertEquals(0, again.code()); // everything is there: nothing reruns
+        assertTrue(again.out().contains("18 runs planned, 18 already in"), again.out());
         assertEquals(lines, Files.readAllLines(outDir.resolve("results.jsonl")));
         // --report-only rebuilds the same summary from results.jsonl alone
         Files.delete(outDir.resolve("summary.md"));
-        assertEquals(0, Main.run("experiments", "--report-only", "--out", outDir.toString()), out() + err());
+        CliRun report = CliRun.of("experiments", "--report-only", "--out", outDir.toString());
+        assertEquals(0, report.code(), report.out() + report.err());
         assertEquals(summary, Files.readString(outDir.resolve("summary.md")));
     }
 
@@ -208,9 +177,10 @@ class CommandsTest {
         Path data = Files.createDirectories(dir.resolve("idx"));
         writeIdx(data, 80);
         Path outDir = dir.resolve("small");
-        assertEquals(0, Main.run("experiments", "--data", data.toString(), "--out", outDir.toString(), "--part",
+        CliRun run = CliRun.of("experiments", "--data", data.toString(), "--out", outDir.toString(), "--part",
                 "small-batch", "--epochs", "1", "--seeds", "1", "--small-batch-sizes", "16,4", "--train-size", "48",
-                "--held-out", "16", "--width", "2", "--no-progress"), out());
+                "--held-out", "16", "--width", "2", "--no-progress");
+        assertEquals(0, run.code(), run.out());
         List<String> lines = Files.readAllLines(outDir.resolve("results.jsonl"));
         // 2 sizes × 6 norms, plus Ghost BatchNorm at 16 (two virtual batches of 8; none at 4)
         assertEquals(2 * 6 + 1, lines.size());
