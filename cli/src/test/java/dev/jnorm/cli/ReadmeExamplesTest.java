@@ -4,9 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.lang.reflect.InvocationTargetException;
 import java.net.URL;
 import java.net.URLClassLoader;
@@ -117,18 +115,17 @@ class ReadmeExamplesTest {
         }
     }
 
-    private static List<String> run(ClassLoader loader, String className) throws Exception {
-        PrintStream original = System.out;
-        ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
-        try {
-            loader.loadClass(className).getMethod("main", String[].class).invoke(null, (Object) new String[0]);
-        } catch (InvocationTargetException e) {
-            throw new AssertionError("README block " + className + " threw", e.getCause());
-        } finally {
-            System.setOut(original);
-        }
-        String text = captured.toString(StandardCharsets.UTF_8);
-        return text.isEmpty() ? List.of() : List.of(text.split("\\R"));
+    private static List<String> run(ClassLoader loader, String className) {
+        CliRun run = CliRun.capture(() -> {
+            try {
+                loader.loadClass(className).getMethod("main", String[].class).invoke(null, (Object) new String[0]);
+                return 0;
+            } catch (InvocationTargetException e) {
+                throw new AssertionError("README block " + className + " threw", e.getCause());
+            } catch (ReflectiveOperationException e) {
+                throw new AssertionError("README block " + className + " could not be run", e);
+            }
+        });
+        return run.out().isEmpty() ? List.of() : List.of(run.out().split("\\R"));
     }
 }
