@@ -1194,20 +1194,9 @@ public final class Tensor {
         return n;
     }
 
+    /** The element count of a float32 shape, refused as {@link Sizes#allocatable} refuses it. */
     private static int numelInt(String who, int[] shape) {
-        long n = numel(shape);
-        if (n > Integer.MAX_VALUE - 8) {
-            throw new IllegalArgumentException(who + ": shape " + Arrays.toString(shape)
-                    + " has more elements than a Java array can hold (" + (Integer.MAX_VALUE - 8) + ")");
-        }
-        // An allocation larger than the whole heap can only end in OutOfMemoryError: say so clearly instead.
-        long bytes = 4L * n;
-        long maxHeap = Runtime.getRuntime().maxMemory();
-        if (maxHeap != Long.MAX_VALUE && bytes > maxHeap) {
-            throw new IllegalArgumentException(who + ": shape " + Arrays.toString(shape) + " needs " + bytes
-                    + " bytes of float32, more than this JVM's maximum heap (" + maxHeap + " bytes; raise -Xmx)");
-        }
-        return (int) n;
+        return Sizes.allocatable(who, "float32 shape " + Arrays.toString(shape), Float.BYTES, Sizes.of(shape));
     }
 
     /**

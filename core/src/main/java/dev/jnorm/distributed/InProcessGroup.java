@@ -1,5 +1,7 @@
 package dev.jnorm.distributed;
 
+import dev.jnorm.Sizes;
+
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -293,7 +295,8 @@ final class InProcessGroup extends ProcessGroup {
                 }
                 case Call.ALL_GATHER_F, Call.ALL_GATHER_D -> {
                     Object all = java.lang.reflect.Array.newInstance(payloads[0].getClass().getComponentType(),
-                            Math.multiplyExact(len, n));
+                            Sizes.allocatable("InProcessGroup.allGather", "[ranks, elements]",
+                                    call.op() == Call.ALL_GATHER_F ? Float.BYTES : Double.BYTES, n, len));
                     for (int r = 0; r < n; r++) {
                         System.arraycopy(payloads[r], 0, all, r * len, len);
                     }

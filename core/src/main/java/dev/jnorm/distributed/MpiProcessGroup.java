@@ -1,5 +1,7 @@
 package dev.jnorm.distributed;
 
+import dev.jnorm.Sizes;
+
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -229,14 +231,16 @@ final class MpiProcessGroup extends ProcessGroup {
 
     @Override
     public synchronized float[] allGather(float[] local) {
-        float[] out = new float[gatheredLength(local.length)];
+        float[] out = new float[Sizes.allocatable("MpiProcessGroup.allGather", "[ranks, elements]", Float.BYTES,
+                size, local.length)];
         allGather(new Call(Call.ALL_GATHER_F, local.length), local, out, JAVA_FLOAT, api.h.dtFloat());
         return out;
     }
 
     @Override
     public synchronized double[] allGather(double[] local) {
-        double[] out = new double[gatheredLength(local.length)];
+        double[] out = new double[Sizes.allocatable("MpiProcessGroup.allGather", "[ranks, elements]",
+                Double.BYTES, size, local.length)];
         allGather(new Call(Call.ALL_GATHER_D, local.length), local, out, JAVA_DOUBLE, api.h.dtDouble());
         return out;
     }
@@ -264,16 +268,6 @@ final class MpiProcessGroup extends ProcessGroup {
                     api.h.commWorld()));
             MemorySegment.copy(buf, layout, 0, data, 0, n);
         });
-    }
-
-    /** size × local elements, refused when no Java array can hold them. */
-    private int gatheredLength(int local) {
-        long n = (long) local * size;
-        if (n > Integer.MAX_VALUE - 8) {
-            throw new IllegalArgumentException("MpiProcessGroup.allGather: " + size + " ranks × " + local
-                    + " elements do not fit in a Java array (at most " + (Integer.MAX_VALUE - 8) + ")");
-        }
-        return (int) n;
     }
 
     private void allGather(Call call, Object local, Object out, ValueLayout layout, MemorySegment dt) {
