@@ -4,6 +4,7 @@ import dev.jnorm.Tensor;
 import dev.jnorm.kernels.BatchNormKernel;
 import dev.jnorm.kernels.BufferPool;
 import dev.jnorm.kernels.Kernels;
+import dev.jnorm.kernels.Parallel;
 import dev.jnorm.nn.functional.NormOps;
 
 import java.util.Arrays;
@@ -92,7 +93,7 @@ public abstract class GhostBatchNorm extends BatchNorm {
      */
     private record Split(int n, int c, int spatial, int size, boolean channelsLast) {
         int count() {
-            return (n + size - 1) / size;
+            return Parallel.ceilDiv(n, size); // (n + size − 1) / size overflows for a size near Integer.MAX_VALUE
         }
 
         int samples(int k) {

@@ -507,6 +507,44 @@ class SmallBatchNormTest {
         assertArrayEquals(firstHalf, Arrays.copyOfRange(y, 0, 12));
     }
 
+    /**
+     * A virtual batch at least as large as the batch is one chunk, i.e. BatchNorm, for every such size up to
+     * Integer.MAX_VALUE: the count of virtual batches, ⌈N / size⌉, used to overflow near it (MAX_VALUE gave an
+     * unwritten output buffer and untouched running statistics while num_batches_tracked counted the step; MAX_VALUE − 2
+     * a NegativeArraySizeException).
+     */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(ints = {6, 7, Integer.MAX_VALUE - 2, Integer.MAX_VALUE - 1,
+        Integer.MAX_VALUE})
+    void ghostBatchNormWithAVirtualBatchAtLeastTheBatchIsBatchNormBitForBit(int virtualBatchSize) {
+        for (boolean channelsLast : new boolean[] {false, true}) {
+            GhostBatchNorm2d gbn = GhostBatchNorm2d.builder(3).virtualBatchSize(virtualBatchSize).build();
+            BatchNorm2d bn = new BatchNorm2d(3);
+            Random rng = new Random(virtualBatchSize);
+            setAffine(bn, rng);
+            gbn.loadStateDict(bn.stateDict());
+            for (int step = 0; step < 2; step++) {
+                Tensor x = Tensor.randn(rng, 6, 3, 2, 2).mul(2f).add(0.5f);
+                x = (channelsLast ? x.toChannelsLast() : x).requiresGrad(true);
+                Tensor dy = Tensor.randn(rng, 6, 3, 2, 2);
+                Tensor yb = bn.forward(x);
+                yb.backward(dy);
+                float[] dxb = x.grad().toArray();
+                x.zeroGrad();
+                Tensor yg = gbn.forward(x);
+                yg.backward(dy);
+                String at = "virtual_batch_size=" + virtualBatchSize + ", channels-last " + channelsLast + ", step "
+                        + step;
+                assertArrayEquals(yb.toArray(), yg.toArray(), "output, " + at);
+                assertArrayEquals(dxb, x.grad().toArray(), "dx, " + at);
+                assertArrayEquals(bn.weight().grad().toArray(), gbn.weight().grad().toArray(), "dweight, " + at);
+                assertArrayEquals(bn.bias().grad().toArray(), gbn.bias().grad().toArray(), "dbias, " + at);
+                assertStateEquals(bn.stateDict(), gbn.stateDict());
+                assertEquals(step + 1, gbn.numBatchesTracked());
+            }
+        }
+    }
+
     @Test
     void ghostBatchNormBuilderDefaultsPrintingAndErrors() {
         GhostBatchNorm2d gbn = new GhostBatchNorm2d(4);
