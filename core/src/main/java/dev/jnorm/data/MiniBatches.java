@@ -1,5 +1,7 @@
 package dev.jnorm.data;
 
+import dev.jnorm.kernels.Parallel;
+
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -45,7 +47,7 @@ public final class MiniBatches {
      * @return the batch count
      */
     public int size() {
-        return dropLast ? data.size() / batchSize : (data.size() + batchSize - 1) / batchSize;
+        return dropLast ? data.size() / batchSize : Parallel.ceilDiv(data.size(), batchSize);
     }
 
     /**
@@ -60,12 +62,8 @@ public final class MiniBatches {
             Split.shuffle(order, rng);
         }
         List<int[]> out = new ArrayList<>();
-        for (int start = 0; start < order.length; start += batchSize) {
-            int end = Math.min(order.length, start + batchSize);
-            if (end - start < batchSize && dropLast) {
-                break;
-            }
-            out.add(Arrays.copyOfRange(order, start, end));
+        for (int k = 0; k < size(); k++) { // batch k is [k·batchSize, end), computed without int overflow
+            out.add(Arrays.copyOfRange(order, k * batchSize, Parallel.end(k, batchSize, order.length)));
         }
         return out;
     }

@@ -1,5 +1,7 @@
 package dev.jnorm.distributed;
 
+import dev.jnorm.kernels.Parallel;
+
 import java.util.Arrays;
 import java.util.Random;
 
@@ -72,7 +74,7 @@ public final class DistributedSampler {
      * @return {@code datasetSize / replicas} rounded down with {@code dropLast}, up without
      */
     public int numSamples() {
-        return dropLast ? datasetSize / replicas : (datasetSize + replicas - 1) / replicas;
+        return dropLast ? datasetSize / replicas : Parallel.ceilDiv(datasetSize, replicas);
     }
 
     /**
@@ -83,14 +85,12 @@ public final class DistributedSampler {
      */
     public int[] indices() {
         int[] all = permutation();
-        int total = numSamples() * replicas;
-        int[] padded = Arrays.copyOf(all, total);
-        for (int i = all.length; i < total; i++) { // pad by repeating from the start (datasetSize > 0 here)
-            padded[i] = all[(i - all.length) % all.length];
-        }
         int[] mine = new int[numSamples()];
         for (int i = 0; i < mine.length; i++) {
-            mine[i] = padded[rank + i * replicas];
+            // position p of the padded permutation, without building it (numSamples·replicas can pass 2^31 − 1):
+            // the permutation itself, then its indices again from the start (datasetSize > 0 when padding)
+            long p = rank + (long) i * replicas;
+            mine[i] = all[(int) (p < all.length ? p : (p - all.length) % all.length)];
         }
         return mine;
     }

@@ -182,6 +182,20 @@ class DataTest {
         assertArrayEquals(new int[] {0, 1, 2, 3, 4}, ordered.epochIndices().get(0));
     }
 
+    /** A batch size near Integer.MAX_VALUE is one batch of everything: ⌈N / size⌉ used to overflow to 0 batches. */
+    @Test
+    void aBatchSizeNearIntMaxIsOneBatch() {
+        Dataset d = SyntheticShapes.generate(10, 1);
+        for (int batchSize : new int[] {10, 11, Integer.MAX_VALUE - 1, Integer.MAX_VALUE}) {
+            MiniBatches m = new MiniBatches(d, batchSize, false, false, 0);
+            assertEquals(1, m.size(), "batch size " + batchSize);
+            List<int[]> epoch = m.epochIndices();
+            assertEquals(1, epoch.size(), "batch size " + batchSize);
+            assertArrayEquals(new int[] {0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, epoch.get(0));
+            assertEquals(batchSize == 10 ? 1 : 0, new MiniBatches(d, batchSize, false, true, 0).size());
+        }
+    }
+
     @Test
     void syntheticShapesAreDeterministicBalancedAndFinite() {
         Dataset a = SyntheticShapes.generate(41, 9), b = SyntheticShapes.generate(41, 9);

@@ -202,4 +202,24 @@ class ProcessGroupTest {
         DistributedSampler dropping = new DistributedSampler(size, n, 3, false, 0, true);
         assertArrayEquals(new int[] {3, 7, 11, 15, 19}, dropping.indices());
     }
+
+    /**
+     * PyTorch's num_samples = ⌈size / replicas⌉ and padding by repeating the permutation, for a replica count near
+     * Integer.MAX_VALUE: ⌈size / replicas⌉ used to overflow to 0 samples, and the padded permutation was an array
+     * of num_samples·replicas indices.
+     */
+    @Test
+    void samplerWithMoreReplicasThanSamplesPadsEveryRankToOneIndex() {
+        int replicas = Integer.MAX_VALUE;
+        int[][] rankAndIndex = {{0, 0}, {9, 9}, {12, 2}, {replicas - 1, (replicas - 1 - 10) % 10}};
+        for (int[] ri : rankAndIndex) {
+            DistributedSampler s = new DistributedSampler(10, replicas, ri[0], false, 0, false);
+            assertEquals(1, s.numSamples(), "rank " + ri[0]);
+            assertArrayEquals(new int[] {ri[1]}, s.indices(), "rank " + ri[0]);
+        }
+        assertEquals(0, new DistributedSampler(10, replicas, 3, false, 0, true).numSamples());
+        assertArrayEquals(new int[0], new DistributedSampler(10, replicas, 3, false, 0, true).indices());
+        // 23 over 4 with padding, the same as the small case above: rank 3 takes 3, 7, 11, 15, 19 and the pad 0
+        assertArrayEquals(new int[] {3, 7, 11, 15, 19, 0}, new DistributedSampler(23, 4, 3, false, 0, false).indices());
+    }
 }

@@ -106,7 +106,7 @@ public final class VectorGemmKernel implements GemmKernel {
             dotProductsNT(m, k, n, a, aOff, b, bOff, c, cOff, accumulate);
             return;
         }
-        int panels = ceilDiv(n, NR);
+        int panels = Parallel.ceilDiv(n, NR);
         // B read in place: with a single block of rows each packed element would be read only by that block's
         // few row panels, so packing would copy all of B to save nothing; the micro-kernel reads NR contiguous
         // floats of each row of B instead, and only a partial last panel is packed (zero-padded)
@@ -116,7 +116,7 @@ public final class VectorGemmKernel implements GemmKernel {
         float[] pb = Scratch.floats(Scratch.Slot.GEMM_PACKED_B, packedPanels * k * NR); // [packed panels, k, NR]
         // pack tasks: groups of NC_PANELS panels × ranges of PACK_ROWS rows of op(B), so a deep, narrow B (Conv2d's
         // weight gradient: 3 panels, k in the thousands) is packed by all threads too
-        int panelGroups = ceilDiv(packedPanels, NC_PANELS), rowRanges = ceilDiv(k, PACK_ROWS);
+        int panelGroups = Parallel.ceilDiv(packedPanels, NC_PANELS), rowRanges = Parallel.ceilDiv(k, PACK_ROWS);
         Parallel.forEach(panelGroups * rowRanges, t -> {
             int g = t / rowRanges, p0 = (t % rowRanges) * PACK_ROWS, p1 = Math.min(k, p0 + PACK_ROWS);
             for (int q = g * NC_PANELS; q < Math.min(packedPanels, (g + 1) * NC_PANELS); q++) {
@@ -124,11 +124,11 @@ public final class VectorGemmKernel implements GemmKernel {
             }
         });
 
-        int mBlocks = ceilDiv(m, MC), nBlocks = ceilDiv(panels, NC_PANELS);
+        int mBlocks = Parallel.ceilDiv(m, MC), nBlocks = Parallel.ceilDiv(panels, NC_PANELS);
         int tiles = mBlocks * nBlocks;
-        int kRanges = tiles >= MIN_TASKS ? 1 : Math.max(1, Math.min(ceilDiv(MIN_TASKS, tiles), k / K_RANGE));
-        int kStep = ceilDiv(ceilDiv(k, kRanges), KC) * KC; // ranges start on KC boundaries
-        int ranges = ceilDiv(k, kStep);
+        int kRanges = tiles >= MIN_TASKS ? 1 : Math.max(1, Math.min(Parallel.ceilDiv(MIN_TASKS, tiles), k / K_RANGE));
+        int kStep = Parallel.ceilDiv(Parallel.ceilDiv(k, kRanges), KC) * KC; // ranges start on KC boundaries
+        int ranges = Parallel.ceilDiv(k, kStep);
         if (ranges == 1) {
             Parallel.forEach(tiles, t -> block(transA, m, k, n, a, aOff, b, bOff, pb, firstPacked, c, cOff,
                     t / nBlocks, t % nBlocks, 0, k, accumulate));
@@ -141,7 +141,7 @@ public final class VectorGemmKernel implements GemmKernel {
                     r * kStep, Math.min(k, (r + 1) * kStep), false);
         });
         // merge the k-range partials in range order (overwriting: the first range is stored)
-        Parallel.forEach(ceilDiv(m, MC), t -> {
+        Parallel.forEach(Parallel.ceilDiv(m, MC), t -> {
             int i1 = Math.min(m, (t + 1) * MC);
             for (int r = 0; r < ranges; r++) {
                 float[] part = partial[r];
@@ -165,8 +165,8 @@ public final class VectorGemmKernel implements GemmKernel {
                               float[] pb, int firstPacked, float[] c, int cOff, int ib, int jb, int k0, int k1,
                               boolean accumulate) {
         int i0 = ib * MC, rows = Math.min(MC, m - i0);
-        int jp0 = jb * NC_PANELS, jp1 = Math.min(ceilDiv(n, NR), jp0 + NC_PANELS);
-        int rowPanels = ceilDiv(rows, MR);
+        int jp0 = jb * NC_PANELS, jp1 = Math.min(Parallel.ceilDiv(n, NR), jp0 + NC_PANELS);
+        int rowPanels = Parallel.ceilDiv(rows, MR);
         float[] pa = Scratch.floats(Scratch.Slot.GEMM_PACKED_A, rowPanels * KC * MR); // [rowPanels, kc, MR]
         float[] tile = new float[MR * NR]; // one register tile's sums of a KC slice
         for (int pc = k0; pc < k1; pc += KC) {
@@ -199,7 +199,7 @@ public final class VectorGemmKernel implements GemmKernel {
      */
     private static void dotProductsNT(int m, int k, int n, float[] a, int aOff, float[] b, int bOff, float[] c,
                                       int cOff, boolean accumulate) {
-        int rowBlocks = ceilDiv(m, DOT_ROWS), colQuads = ceilDiv(n, 4);
+        int rowBlocks = Parallel.ceilDiv(m, DOT_ROWS), colQuads = Parallel.ceilDiv(n, 4);
         Parallel.forEach(rowBlocks * colQuads, t -> {
             int i0 = (t / colQuads) * DOT_ROWS, i1 = Math.min(m, i0 + DOT_ROWS);
             int j0 = (t % colQuads) * 4;
@@ -314,7 +314,7 @@ public final class VectorGemmKernel implements GemmKernel {
     /** pa[(ip·kc + p)·MR + ii] = op(A)[i0 + ip·MR + ii, pc + p], 0 past row m (or past the block). */
     private static void packA(boolean transA, int m, int k, float[] a, int aOff, int i0, int rows, int pc, int kc,
                               float[] pa) {
-        int rowPanels = ceilDiv(rows, MR);
+        int rowPanels = Parallel.ceilDiv(rows, MR);
         for (int ip = 0; ip < rowPanels; ip++) {
             int base = ip * kc * MR;
             int r0 = i0 + ip * MR, tileRows = Math.min(MR, i0 + rows - r0);
@@ -420,9 +420,5 @@ public final class VectorGemmKernel implements GemmKernel {
                 c[ci + j] = add ? c[ci + j] + tile[r * NR + j] : tile[r * NR + j];
             }
         }
-    }
-
-    private static int ceilDiv(int a, int b) {
-        return (a + b - 1) / b;
     }
 }
