@@ -57,6 +57,11 @@ public abstract class BatchRenorm extends BatchNorm {
         return clipping.dMax();
     }
 
+    /** The clipping bounds and schedule, for {@link Fusion}'s copy. */
+    Clipping clipping() {
+        return clipping;
+    }
+
     @Override
     protected Tensor forwardOp(NormOps.ChannelNormArgs a) {
         return a.training() ? forwardTraining(a, clipping, numBatchesTracked()) : super.forwardOp(a);

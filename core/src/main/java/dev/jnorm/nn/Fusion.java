@@ -3,9 +3,11 @@ package dev.jnorm.nn;
 import dev.jnorm.Tensor;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.Function;
 
 /**
  * Folding BatchNorm into the convolution or linear layer before it, for inference: PyTorch's
@@ -34,7 +36,8 @@ public final class Fusion {
      * @param bn the BatchNorm2d applied to its output, in eval mode
      * @return a new Conv2d in eval mode, with a bias
      * @throws IllegalStateException    if either module is in training mode, or the BatchNorm has no running
-     *                                  statistics (track_running_stats=False)
+     *                                  statistics (track_running_stats=False, or a Lazy module not yet
+     *                                  initialized)
      * @throws IllegalArgumentException if the BatchNorm's num_features is not the convolution's out_channels, or
      *                                  the convolution's weight is reparametrized (WeightNorm, SpectralNorm)
      */
@@ -54,14 +57,20 @@ public final class Fusion {
     /**
      * A new Linear computing {@code bn(linear(x))} in eval mode, for BatchNorm1d over the linear layer's output
      * features: num_features equal to out_features, or 1 (broadcast), as PyTorch's {@code fuse_linear_bn_eval}.
-     * With num_features equal to out_features the input must be 2-D (N, features) for the two to be the same map,
-     * as in PyTorch. Neither argument changes.
+     * Neither argument changes.
+     *
+     * <p>With num_features = out_features &gt; 1 the two are one linear map only for 2-D input (N, in_features):
+     * for 3-D input (N, L, in_features) BatchNorm1d normalizes dim 1, L, not the output features, which no Linear
+     * computes. PyTorch's fused layer then returns other numbers; this one refuses any input that is not 2-D with an
+     * {@link IllegalArgumentException}. With num_features = 1 BatchNorm1d is one affine map for every element and
+     * the fused layer takes any input Linear takes.
      *
      * @param linear the linear layer, in eval mode
      * @param bn the BatchNorm1d applied to its output, in eval mode
      * @return a new Linear in eval mode, with a bias
      * @throws IllegalStateException    if either module is in training mode, or the BatchNorm has no running
-     *                                  statistics
+     *                                  statistics (track_running_stats=False, or a Lazy module not yet
+     *                                  initialized)
      * @throws IllegalArgumentException if num_features is neither out_features nor 1, or the weight is
      *                                  reparametrized
      */
@@ -72,24 +81,61 @@ public final class Fusion {
                     + "bn.num_features or bn.num_features == 1, got linear.out_features=" + linear.outFeatures()
                     + " and bn.num_features=" + bn.numFeatures());
         }
-        Linear fused = new Linear(linear.inFeatures(), linear.outFeatures(), true, new Random(0));
+        Linear fused = bn.numFeatures() > 1 ? new FoldedLinear(linear.inFeatures(), linear.outFeatures())
+                : new Linear(linear.inFeatures(), linear.outFeatures(), true, new Random(0));
         fold(linear.weight(), linear.bias(), bn, fused.weight(), fused.bias());
         fused.eval();
         return fused;
     }
 
     /**
+     * The fused Linear of a Linear→BatchNorm1d pair with num_features = out_features &gt; 1: a Linear that takes
+     * 2-D input only, the one input for which it equals the pair (see {@link #fuseLinearBn}).
+     */
+    static final class FoldedLinear extends Linear {
+        FoldedLinear(int inFeatures, int outFeatures) {
+            super(inFeatures, outFeatures, true, new Random(0)); // its initial values are overwritten
+        }
+
+        @Override
+        public String name() {
+            return "Linear"; // PyTorch's fused layer is a Linear, and so is its state dict
+        }
+
+        @Override
+        protected Tensor forwardImpl(Tensor x) {
+            if (x.dim() != 2) {
+                throw new IllegalArgumentException("Linear (folded with BatchNorm1d(" + outFeatures() + ") by "
+                        + "Fusion): expected 2-D input (N, " + inFeatures() + "), got shape "
+                        + Arrays.toString(x.shape()) + ": BatchNorm1d normalizes dim 1, which for 3-D input (N, L, "
+                        + outFeatures() + ") is L, not the linear layer's output features, so the pair is one linear "
+                        + "map for 2-D input only; run the unfolded model on this input");
+            }
+            return super.forwardImpl(x);
+        }
+    }
+
+    /**
      * A new model with every foldable Conv2d→BatchNorm2d and Linear→BatchNorm1d pair folded: the pair's first
      * layer becomes the fused layer and the BatchNorm an {@link Identity}, so every other layer keeps its index and
-     * state-dict keys. Walks {@link Sequential} and {@link Residual} at any depth. A pair folds when the two are
-     * adjacent in one Sequential and the BatchNorm has running statistics (frozen or calibrated statistics fold like
-     * any others); everything else is kept: BatchNorm without running statistics, BatchNorm after an activation or
-     * any other layer, a Linear→BatchNorm1d pair whose sizes do not match, a reparametrized weight.
+     * state-dict keys. Walks {@link Sequential}, {@link Residual} and {@link TransformerBlock} at any depth. A pair
+     * folds when the two are adjacent in one Sequential, each is exactly its class (Conv2d, Linear, BatchNorm2d or
+     * BatchNorm1d, or their Lazy forms: a subclass may compute something else) and the BatchNorm has running
+     * statistics (frozen or calibrated statistics fold like any others); everything else is kept: BatchNorm without
+     * running statistics, BatchNorm after an activation or any other layer, a Linear→BatchNorm1d pair whose sizes do
+     * not match, a reparametrized weight. A Linear→BatchNorm1d pair with num_features = out_features folds into a
+     * Linear that refuses input that is not 2-D (see {@link #fuseLinearBn}): for 3-D input BatchNorm1d normalizes
+     * another dimension than the one the fused weights scale.
      *
-     * <p>The original model is not changed. The new model holds new containers, the fused layers, and copies of
-     * every Conv2d, Linear, BatchNorm, InstanceNorm, ReLU, GELU, Flatten, pooling, Dropout (drawing from the same
-     * random stream) and Identity; modules of other kinds (LayerNorm, GroupNorm, RMSNorm, attention, user modules,
-     * and any module with a forward pre-hook) are the original instances, shared by both models.
+     * <p>The original model is not changed, and neither training nor running the new model changes it: the new model
+     * holds new containers, the fused layers, and a copy (same options and state) of every module of jnorm's own
+     * classes: the layers, the BatchNorm, BatchRenorm, GhostBatchNorm, SyncBatchNorm (same process group) and
+     * InstanceNorm families (a Lazy layer becomes its materialized class), LayerNorm, GroupNorm, RMSNorm,
+     * FilterResponseNorm2d, TLU, LocalResponseNorm, MultiheadAttention, TransformerBlock, the activations, pooling,
+     * Flatten, Identity and Dropout (drawing from the same random stream). Three kinds are the original
+     * instances, shared by both models: modules of the user's own classes (subclasses of jnorm's included), whose
+     * forward and state jnorm cannot copy; a module with a reparametrized weight (WeightNorm, SpectralNorm,
+     * WeightStandardization); a Lazy layer not yet initialized.
      *
      * @param model the model, every module in eval mode
      * @return the folded model, in eval mode
@@ -107,19 +153,28 @@ public final class Fusion {
     }
 
     private static Module rebuild(Module m) {
-        if (m instanceof Sequential seq) {
+        if (!m.forwardPreHooks().isEmpty() || (m instanceof NormBase n && n.isUninitialized())) {
+            return m; // a reparametrization's hook, or a Lazy layer without state yet: shared, not copied
+        }
+        Class<?> k = m.getClass(); // exact classes throughout: a user's subclass may compute something else
+        if (k == Sequential.class) {
+            Sequential seq = (Sequential) m;
             List<Module> out = new ArrayList<>();
             for (int i = 0; i < seq.size(); i++) {
                 Module layer = seq.get(i);
                 Module next = i + 1 < seq.size() ? seq.get(i + 1) : null;
-                if (layer instanceof Conv2d conv && next instanceof BatchNorm2d bn && foldable(conv, bn)
-                        && bn.numFeatures() == conv.outChannels()) {
-                    out.add(fuseConvBn(conv, bn));
+                Class<?> nk = next == null ? null : next.getClass();
+                if (layer.getClass() == Conv2d.class && (nk == BatchNorm2d.class || nk == LazyBatchNorm2d.class)
+                        && foldable(layer, (BatchNorm) next)
+                        && ((BatchNorm) next).numFeatures() == ((Conv2d) layer).outChannels()) {
+                    out.add(fuseConvBn((Conv2d) layer, (BatchNorm2d) next));
                     out.add(new Identity().train(false));
                     i++;
-                } else if (layer instanceof Linear lin && next instanceof BatchNorm1d bn && foldable(lin, bn)
-                        && (bn.numFeatures() == lin.outFeatures() || bn.numFeatures() == 1)) {
-                    out.add(fuseLinearBn(lin, bn));
+                } else if (layer.getClass() == Linear.class
+                        && (nk == BatchNorm1d.class || nk == LazyBatchNorm1d.class) && foldable(layer, (BatchNorm) next)
+                        && (((BatchNorm) next).numFeatures() == ((Linear) layer).outFeatures()
+                            || ((BatchNorm) next).numFeatures() == 1)) {
+                    out.add(fuseLinearBn((Linear) layer, (BatchNorm1d) next));
                     out.add(new Identity().train(false));
                     i++;
                 } else {
@@ -128,50 +183,96 @@ public final class Fusion {
             }
             return new Sequential(out.toArray(new Module[0])).train(false);
         }
-        if (m instanceof Residual r) {
-            return new Residual(rebuild(r.inner())).train(false);
+        if (k == Residual.class) {
+            return new Residual(rebuild(((Residual) m).inner())).train(false);
         }
-        if (m instanceof Conv2d conv && conv.forwardPreHooks().isEmpty()) {
-            Conv2d copy = new Conv2d(conv.inChannels(), conv.outChannels(), conv.kernelSize(), conv.stride(),
-                    conv.padding(), conv.bias() != null, new Random(0));
-            copy.loadStateDict(conv.stateDict());
-            return copy.train(false);
+        if (k == TransformerBlock.class) {
+            return new TransformerBlock((TransformerBlock) m, Fusion::rebuild).train(false);
         }
-        if (m instanceof Linear lin && lin.forwardPreHooks().isEmpty()) {
-            Linear copy = new Linear(lin.inFeatures(), lin.outFeatures(), lin.bias() != null, new Random(0));
-            copy.loadStateDict(lin.stateDict());
-            return copy.train(false);
-        }
-        if (!m.forwardPreHooks().isEmpty() || (m instanceof NormBase n && n.isUninitialized())) {
-            return m; // a reparametrization's hook, or a Lazy layer without state yet: shared, not copied
-        }
-        Module copy = switch (m) {
-            case NormBase norm when NORM_BUILDERS.containsKey(m.getClass()) -> copyNorm(norm);
-            case Identity x -> new Identity();
-            case ReLU x when m.getClass() == ReLU.class -> new ReLU();
-            case GELU g when m.getClass() == GELU.class -> new GELU(g.tanh ? "tanh" : "none");
-            case Flatten f when m.getClass() == Flatten.class -> new Flatten(f.startDim, f.endDim);
-            case MaxPool2d p when m.getClass() == MaxPool2d.class -> new MaxPool2d(p.kernelSize, p.stride, p.padding);
-            case AvgPool2d p when m.getClass() == AvgPool2d.class -> new AvgPool2d(p.kernelSize, p.stride, p.padding);
-            case AdaptiveAvgPool2d p when m.getClass() == AdaptiveAvgPool2d.class ->
-                    new AdaptiveAvgPool2d(p.outH, p.outW);
-            case Dropout d when m.getClass() == Dropout.class -> new Dropout(d.p, d.rng); // the same mask stream
-            default -> null;
-        };
+        Module copy = copy(m, k);
         return copy == null ? m : copy.train(false);
     }
 
-    /** The builders of the norm layers fold copies: the BatchNorm and InstanceNorm families (Lazy ones included). */
-    private static final Map<Class<?>, java.util.function.IntFunction<NormBase.Builder<?>>> NORM_BUILDERS = Map.of(
-            BatchNorm1d.class, BatchNorm1d::builder, BatchNorm2d.class, BatchNorm2d::builder,
-            BatchNorm3d.class, BatchNorm3d::builder, LazyBatchNorm1d.class, BatchNorm1d::builder,
-            LazyBatchNorm2d.class, BatchNorm2d::builder, LazyBatchNorm3d.class, BatchNorm3d::builder,
-            InstanceNorm1d.class, InstanceNorm1d::builder, InstanceNorm2d.class, InstanceNorm2d::builder,
-            InstanceNorm3d.class, InstanceNorm3d::builder);
+    /** A new module of exactly class {@code k} with m's options and state, or null for a class fold cannot copy. */
+    private static Module copy(Module m, Class<?> k) {
+        if (NORM_BUILDERS.containsKey(k)) {
+            return copyNorm((NormBase) m, NORM_BUILDERS.get(k).apply((NormBase) m));
+        }
+        Module fresh = switch (m) {
+            case Conv2d c when k == Conv2d.class -> new Conv2d(c.inChannels(), c.outChannels(), c.kernelSize(),
+                    c.stride(), c.padding(), c.bias() != null, new Random(0));
+            case Linear l when k == Linear.class -> new Linear(l.inFeatures(), l.outFeatures(), l.bias() != null,
+                    new Random(0));
+            case FoldedLinear l -> new FoldedLinear(l.inFeatures(), l.outFeatures());
+            case LayerNorm n when k == LayerNorm.class -> LayerNorm.builder(n.normalizedShape()).eps(n.eps())
+                    .elementwiseAffine(n.weight() != null).bias(n.bias() != null).build();
+            case GroupNorm g when k == GroupNorm.class -> GroupNorm.builder(g.numGroups(), g.numChannels())
+                    .eps(g.eps()).affine(g.weight() != null).build();
+            case RMSNorm r when k == RMSNorm.class -> {
+                RMSNorm.Builder b = RMSNorm.builder(r.normalizedShape()).elementwiseAffine(r.weight() != null);
+                yield (r.eps() == null ? b : b.eps(r.eps())).build(); // no eps: float32's machine epsilon
+            }
+            case FilterResponseNorm2d f when k == FilterResponseNorm2d.class ->
+                    FilterResponseNorm2d.builder(f.numFeatures()).eps(f.eps()).learnableEps(f.learnableEps()).build();
+            case TLU t when k == TLU.class -> new TLU(t.numFeatures());
+            case LocalResponseNorm l when k == LocalResponseNorm.class -> LocalResponseNorm.builder(l.size())
+                    .alpha(l.alpha()).beta(l.beta()).k(l.k()).build();
+            case MultiheadAttention a when k == MultiheadAttention.class -> new MultiheadAttention(a.embedDim,
+                    a.numHeads, a.batchFirst, a.causal, new Random(0));
+            case Identity x when k == Identity.class -> new Identity();
+            case ReLU x when k == ReLU.class -> new ReLU();
+            case GELU g when k == GELU.class -> new GELU(g.tanh ? "tanh" : "none");
+            case Flatten f when k == Flatten.class -> new Flatten(f.startDim, f.endDim);
+            case MaxPool2d p when k == MaxPool2d.class -> new MaxPool2d(p.kernelSize, p.stride, p.padding);
+            case AvgPool2d p when k == AvgPool2d.class -> new AvgPool2d(p.kernelSize, p.stride, p.padding);
+            case AdaptiveAvgPool2d p when k == AdaptiveAvgPool2d.class -> new AdaptiveAvgPool2d(p.outH, p.outW);
+            case Dropout d when k == Dropout.class -> new Dropout(d.p, d.rng); // the same mask stream
+            default -> null;
+        };
+        if (fresh != null) {
+            fresh.loadStateDict(m.stateDict()); // the random initial values drawn above are overwritten
+        }
+        return fresh;
+    }
+
+    /**
+     * The builders fold copies the norm layers of the BatchNorm families and InstanceNorm with (a Lazy layer's is
+     * its materialized class's), each set to the options of its class; {@link #copyNorm} adds the shared ones.
+     */
+    private static final Map<Class<?>, Function<NormBase, NormBase.Builder<?>>> NORM_BUILDERS = Map.ofEntries(
+            Map.entry(BatchNorm1d.class, n -> BatchNorm1d.builder(n.numFeatures())),
+            Map.entry(BatchNorm2d.class, n -> BatchNorm2d.builder(n.numFeatures())),
+            Map.entry(BatchNorm3d.class, n -> BatchNorm3d.builder(n.numFeatures())),
+            Map.entry(LazyBatchNorm1d.class, n -> BatchNorm1d.builder(n.numFeatures())),
+            Map.entry(LazyBatchNorm2d.class, n -> BatchNorm2d.builder(n.numFeatures())),
+            Map.entry(LazyBatchNorm3d.class, n -> BatchNorm3d.builder(n.numFeatures())),
+            Map.entry(InstanceNorm1d.class, n -> InstanceNorm1d.builder(n.numFeatures())),
+            Map.entry(InstanceNorm2d.class, n -> InstanceNorm2d.builder(n.numFeatures())),
+            Map.entry(InstanceNorm3d.class, n -> InstanceNorm3d.builder(n.numFeatures())),
+            Map.entry(LazyInstanceNorm1d.class, n -> InstanceNorm1d.builder(n.numFeatures())),
+            Map.entry(LazyInstanceNorm2d.class, n -> InstanceNorm2d.builder(n.numFeatures())),
+            Map.entry(LazyInstanceNorm3d.class, n -> InstanceNorm3d.builder(n.numFeatures())),
+            Map.entry(BatchRenorm1d.class, n -> clipping(BatchRenorm1d.builder(n.numFeatures()), n)),
+            Map.entry(BatchRenorm2d.class, n -> clipping(BatchRenorm2d.builder(n.numFeatures()), n)),
+            Map.entry(BatchRenorm3d.class, n -> clipping(BatchRenorm3d.builder(n.numFeatures()), n)),
+            Map.entry(GhostBatchNorm1d.class, n -> GhostBatchNorm1d.builder(n.numFeatures())
+                    .virtualBatchSize(((GhostBatchNorm) n).virtualBatchSize())),
+            Map.entry(GhostBatchNorm2d.class, n -> GhostBatchNorm2d.builder(n.numFeatures())
+                    .virtualBatchSize(((GhostBatchNorm) n).virtualBatchSize())),
+            Map.entry(GhostBatchNorm3d.class, n -> GhostBatchNorm3d.builder(n.numFeatures())
+                    .virtualBatchSize(((GhostBatchNorm) n).virtualBatchSize())),
+            Map.entry(SyncBatchNorm.class, n -> SyncBatchNorm.builder(n.numFeatures())
+                    .group(((SyncBatchNorm) n).group()).norm));
+
+    /** A BatchRenorm builder with the clipping bounds and warmup schedule of {@code n}. */
+    private static BatchRenorm.Builder<?> clipping(BatchRenorm.Builder<?> b, NormBase n) {
+        BatchRenorm.Clipping c = ((BatchRenorm) n).clipping();
+        b.rMax(c.rMax()).dMax(c.dMax());
+        return c.warmup() ? b.warmup(c.holdSteps(), c.rMaxAt(), c.dMaxAt()) : b;
+    }
 
     /** A materialized copy with the same options, state and frozen flag (a Lazy layer becomes its plain class). */
-    private static NormBase copyNorm(NormBase norm) {
-        NormBase.Builder<?> b = NORM_BUILDERS.get(norm.getClass()).apply(norm.numFeatures());
+    private static NormBase copyNorm(NormBase norm, NormBase.Builder<?> b) {
         b.eps(norm.eps()).affine(norm.affine()).trackRunningStats(norm.trackRunningStats())
                 .nonFiniteStats(norm.nonFiniteStats());
         if (norm.momentum() == null) {
@@ -198,6 +299,11 @@ public final class Fusion {
             throw new IllegalStateException("Fusion." + who + ": fusion only for eval! " + layer.name()
                     + " training=" + layer.isTraining() + ", " + bn.name() + " training=" + bn.isTraining()
                     + "; call eval() first");
+        }
+        if (bn.isUninitialized()) {
+            throw new IllegalStateException("Fusion." + who + ": " + bn.name() + " is an uninitialized lazy module "
+                    + "(its num_features and running statistics come with its first forward); run a forward through "
+                    + "it first");
         }
         if (bn.runningMean() == null || bn.runningVar() == null) {
             throw new IllegalStateException("Fusion." + who + ": " + bn.name() + " has no running statistics "

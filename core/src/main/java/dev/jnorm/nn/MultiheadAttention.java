@@ -22,10 +22,10 @@ import java.util.Random;
  * with the default init and its bias zeroed.
  */
 public class MultiheadAttention extends Module {
-    private final int embedDim;
-    private final int numHeads;
-    private final boolean batchFirst;
-    private final boolean causal;
+    final int embedDim; // package-private (and the next three): Fusion copies the module
+    final int numHeads;
+    final boolean batchFirst;
+    final boolean causal;
     private final Linear outProj;
 
     /**

@@ -145,7 +145,7 @@ public class SyncBatchNorm extends BatchNorm {
 
     /** Options as BatchNorm's builder, plus the group. */
     public static final class Builder {
-        private final NormBase.Builder<SyncBatchNorm> norm;
+        final NormBase.Builder<SyncBatchNorm> norm; // package-private: Fusion sets the options every norm shares
         private ProcessGroup group;
 
         private Builder(int numFeatures) {

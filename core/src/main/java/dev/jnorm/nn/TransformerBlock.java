@@ -5,6 +5,7 @@ import dev.jnorm.Tensor;
 import java.util.Arrays;
 import java.util.Random;
 import java.util.function.IntFunction;
+import java.util.function.UnaryOperator;
 
 /**
  * A pre-norm transformer encoder block on (N, T, d_model) input:
@@ -32,6 +33,15 @@ public class TransformerBlock extends Module {
         registerModule("dropout1", new Dropout(b.dropout, rng));
         registerModule("dropout2", new Dropout(b.dropout, rng));
         registerModule("activation", new GELU());
+    }
+
+    /**
+     * A block of the given children (for {@link Fusion}'s copy): each name of {@code block}'s children mapped by
+     * {@code copy}, registered in the same order.
+     */
+    TransformerBlock(TransformerBlock block, UnaryOperator<Module> copy) {
+        this.dModel = block.dModel;
+        block.namedChildren().forEach((name, child) -> registerModule(name, copy.apply(child)));
     }
 
     /**

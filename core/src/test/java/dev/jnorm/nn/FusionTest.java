@@ -1,9 +1,11 @@
 package dev.jnorm.nn;
 
 import dev.jnorm.Tensor;
+import dev.jnorm.distributed.ProcessGroup;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -182,5 +184,164 @@ class FusionTest {
         a = assertThrows(IllegalArgumentException.class,
                 () -> Fusion.fuseLinearBn((Linear) new Linear(3, 4).eval(), (BatchNorm1d) new BatchNorm1d(3).eval()));
         assertTrue(a.getMessage().contains("got linear.out_features=4 and bn.num_features=3"), a.getMessage());
+    }
+
+
+    // ---------------------------------------------------------------- user subclasses, 3-D input, copies
+
+    /** A user's Linear whose forward doubles the output: not a Linear to fold. */
+    private static final class DoubledLinear extends Linear {
+        DoubledLinear(int in, int out, Random rng) {
+            super(in, out, true, rng);
+        }
+
+        @Override
+        protected Tensor forwardImpl(Tensor x) {
+            return super.forwardImpl(x).mul(2f);
+        }
+    }
+
+    /** A user's Conv2d whose forward adds 1 to the output. */
+    private static final class ShiftedConv extends Conv2d {
+        ShiftedConv(int in, int out, Random rng) {
+            super(in, out, 3, 1, 1, true, rng);
+        }
+
+        @Override
+        protected Tensor forwardImpl(Tensor x) {
+            return super.forwardImpl(x).add(1f);
+        }
+    }
+
+    /** A user's Sequential that halves what its layers compute. */
+    private static final class HalvedSequential extends Sequential {
+        HalvedSequential(Module... layers) {
+            super(layers);
+        }
+
+        @Override
+        protected Tensor forwardImpl(Tensor x) {
+            return super.forwardImpl(x).mul(0.5f);
+        }
+    }
+
+    /** A user's Identity that negates. */
+    private static final class Negate extends Identity {
+        @Override
+        protected Tensor forwardImpl(Tensor x) {
+            return x.mul(-1f);
+        }
+    }
+
+    @Test
+    void foldKeepsUserSubclassesAndTheirForwardAsTheOriginalInstances() {
+        Random rng = new Random(23);
+        ShiftedConv conv = new ShiftedConv(2, 3, rng);
+        DoubledLinear lin = new DoubledLinear(3 * 4 * 4, 5, rng);
+        HalvedSequential halved = new HalvedSequential(new Conv2d(3, 3, 3, 1, 1, true, rng), new BatchNorm2d(3));
+        Negate negate = new Negate();
+        Module model = new Sequential(conv, new BatchNorm2d(3), halved, negate, new Flatten(), lin,
+                new BatchNorm1d(5));
+        train(model, rng, new int[] {6, 2, 4, 4}, 3);
+        Sequential folded = (Sequential) Fusion.fold(model);
+        // user modules are the original instances (the class comment's contract); their BatchNorms are not folded in
+        assertSame(conv, folded.get(0));
+        assertInstanceOf(BatchNorm2d.class, folded.get(1));
+        assertSame(halved, folded.get(2));
+        assertSame(negate, folded.get(3));
+        assertSame(lin, folded.get(5));
+        assertInstanceOf(BatchNorm1d.class, folded.get(6));
+        // nothing folded, every other module a copy: the same computation, bit for bit
+        Tensor x = Tensor.randn(rng, 4, 2, 4, 4);
+        assertArrayEquals(model.forward(x).toArray(), folded.forward(x).toArray());
+    }
+
+    @Test
+    void aFoldedLinearBatchNorm1dRefusesTheThreeDimensionalInputWhereBatchNormNormalizesAnotherDimension() {
+        Random rng = new Random(29);
+        // Linear(6 → 4) then BatchNorm1d(4): for (N, 4, 6) input BatchNorm1d normalizes dim 1 (the 4 rows of
+        // each sample), not the linear layer's 4 output features, so no Linear computes the pair
+        Module model = new Sequential(new Linear(6, 4, true, rng), new BatchNorm1d(4));
+        train(model, rng, new int[] {8, 6}, 3);
+        train(model, rng, new int[] {8, 4, 6}, 3); // the statistics of the 3-D case too: both are legal inputs
+        Module folded = Fusion.fold(model);
+        assertInstanceOf(Identity.class, ((Sequential) folded).get(1)); // 2-D input: folded, and equal
+        Tensor x2 = Tensor.randn(rng, 5, 6);
+        assertTrue(maxRelError(folded.forward(x2).toArray(), model.forward(x2).toArray()) < 2e-5);
+        Tensor x3 = Tensor.randn(rng, 5, 4, 6);
+        assertArrayEquals(new int[] {5, 4, 4}, model.forward(x3).shape()); // the unfolded model accepts it
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> folded.forward(x3));
+        assertTrue(e.getMessage().startsWith("Linear (folded with BatchNorm1d(4) by Fusion): expected 2-D input "
+                + "(N, 6), got shape [5, 4, 6]"), e.getMessage());
+        Linear fused = Fusion.fuseLinearBn((Linear) model.namedChildren().get("0"),
+                (BatchNorm1d) model.namedChildren().get("1"));
+        assertThrows(IllegalArgumentException.class, () -> fused.forward(x3));
+        // a folded model folds again (its fused layer copied with its check)
+        Module twice = Fusion.fold(folded);
+        assertArrayEquals(folded.forward(x2).toArray(), twice.forward(x2).toArray());
+        assertThrows(IllegalArgumentException.class, () -> twice.forward(x3));
+    }
+
+    private static Module everyBuiltInImageModule(Random rng) {
+        return new Sequential(new Conv2d(2, 4, 3, 1, 1, true, rng), BatchRenorm2d.builder(4).rMax(2).dMax(1).build(),
+                GhostBatchNorm2d.builder(4).virtualBatchSize(2).build(),
+                LazyInstanceNorm2d.builder().affine(true).trackRunningStats(true).build(), new GroupNorm(2, 4),
+                FilterResponseNorm2d.builder(4).learnableEps(true).build(), new TLU(4), new LocalResponseNorm(2),
+                new SyncBatchNorm(4, ProcessGroup.inProcess(1).get(0)), new Dropout(0.2, rng), new Flatten(),
+                new Linear(64, 8, true, rng), RMSNorm.builder(8).eps(1e-5).build(), new LayerNorm(8), new GELU());
+    }
+
+    private static Module everyBuiltInSequenceModule(Random rng) {
+        return new Sequential(new Linear(6, 8, true, rng), TransformerBlock.builder(8, 2).dimFeedforward(16).build(),
+                new MultiheadAttention(8, 2, true, false, rng), new LayerNorm(8));
+    }
+
+    @Test
+    void trainingTheFoldedModelNeverChangesTheOriginal() {
+        Random rng = new Random(31);
+        Module[] models = {everyBuiltInImageModule(rng), everyBuiltInSequenceModule(rng)};
+        int[][] shapes = {{4, 2, 4, 4}, {2, 3, 6}};
+        for (int i = 0; i < models.length; i++) {
+            Module model = models[i];
+            train(model, rng, shapes[i], 2);
+            Map<String, Tensor> before = model.stateDict();
+            Tensor x = Tensor.randn(rng, shapes[i]);
+            float[] y = model.forward(x).toArray();
+            Module folded = Fusion.fold(model);
+            assertArrayEquals(y, folded.forward(x).toArray(), "nothing to fold: a copy computes the same");
+            // no module of the folded model is one of the original's
+            Map<Module, Boolean> original = new IdentityHashMap<>();
+            model.modules().forEach(m -> original.put(m, true));
+            for (Module m : folded.modules()) {
+                assertTrue(!original.containsKey(m), m.name() + " is shared with the original");
+            }
+            train(folded, rng, shapes[i], 2);
+            folded.train();
+            assertStateBitIdentical(before, model.stateDict());
+            assertTrue(model.modules().stream().noneMatch(Module::isTraining), "the original stays in eval mode");
+            assertArrayEquals(y, model.forward(x).toArray());
+            assertTrue(maxRelError(folded.stateDict().values().iterator().next().toArray(),
+                    before.values().iterator().next().toArray()) > 0, "the folded model did train");
+        }
+    }
+
+    private static void assertStateBitIdentical(Map<String, Tensor> before, Map<String, Tensor> after) {
+        assertEquals(before.keySet(), after.keySet());
+        for (Map.Entry<String, Tensor> e : before.entrySet()) {
+            if (e.getValue().dtype() == Tensor.DType.INT64) {
+                assertArrayEquals(e.getValue().toLongArray(), after.get(e.getKey()).toLongArray(), e.getKey());
+            } else {
+                assertArrayEquals(e.getValue().toArray(), after.get(e.getKey()).toArray(), 0f, e.getKey());
+            }
+        }
+    }
+
+    @Test
+    void fuseConvBnOnAnUninitializedLazyBatchNormSaysSo() {
+        Conv2d conv = (Conv2d) new Conv2d(1, 2, 3).eval();
+        LazyBatchNorm2d lazy = (LazyBatchNorm2d) new LazyBatchNorm2d().eval();
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> Fusion.fuseConvBn(conv, lazy));
+        assertEquals("Fusion.fuseConvBn: LazyBatchNorm2d is an uninitialized lazy module (its num_features and "
+                + "running statistics come with its first forward); run a forward through it first", e.getMessage());
     }
 }
