@@ -45,12 +45,18 @@ public abstract class Module {
      * @param x float32 input; its shape requirements are the layer's
      * @return the layer's output
      * @throws IllegalArgumentException if {@code x} is not float32, or the layer rejects its shape or values
+     * @throws IllegalStateException if {@code x} was released (its {@link dev.jnorm.Scope} closed)
      */
     public final Tensor forward(Tensor x) {
         if (x.dtype() != Tensor.DType.FLOAT32) { // int64 tensors only hold integer state (num_batches_tracked)
             throw new IllegalArgumentException(name() + ": expected a float32 input, got an " + x.dtype()
                     + " tensor of shape " + java.util.Arrays.toString(x.shape()) + " (" + name() + " supports float32 "
                     + "only)");
+        }
+        if (x.isReleased()) {
+            // Tensor's own released-tensor check (storage() throws it): modules that hand their input back unread
+            // (Identity, an empty Sequential, Dropout in eval) refuse a released input as every other layer does
+            x.storage();
         }
         for (Consumer<Module> hook : forwardPreHooks) {
             hook.accept(this);

@@ -35,8 +35,8 @@ public final class WeightStandardization {
      * @param module a module with a parameter named "weight" of at least 2 dimensions
      * @return {@code module}, with its weight standardized before every forward
      * @throws IllegalStateException    if weight standardization is already registered on "weight"
-     * @throws IllegalArgumentException if the module has no parameter "weight", or it has fewer than 2 dimensions
-     *                                  or an empty one
+     * @throws IllegalArgumentException if the module has no parameter "weight", or it has fewer than 2 dimensions,
+     *                                  an empty one, or one element per output channel
      */
     public static <M extends Module> M apply(M module) {
         return apply(module, "weight", DEFAULT_EPS);
@@ -53,8 +53,8 @@ public final class WeightStandardization {
      * @return {@code module}, with {@code name} standardized before every forward
      * @throws IllegalStateException    if weight standardization is already registered on {@code name}
      * @throws IllegalArgumentException if the module has no parameter {@code name}, the parameter has fewer than 2
-     *                                  dimensions or an empty one, or eps is not finite or below float32's smallest
-     *                                  normal number
+     *                                  dimensions, an empty one or one element per output channel (its fan-in), or
+     *                                  eps is not finite or below float32's smallest normal number
      */
     public static <M extends Module> M apply(M module, String name, double eps) {
         if (module.forwardPreHook(Hook.class, h -> h.name.equals(name)) != null) {
@@ -70,6 +70,13 @@ public final class WeightStandardization {
             throw new IllegalArgumentException("WeightStandardization: expected a weight of at least 2 dimensions "
                     + "(out_channels, ...) with no empty dimension, got shape " + Arrays.toString(shape) + " for '"
                     + name + "' of " + module.name());
+        }
+        int fanIn = module.parameter(name).numel() / shape[0];
+        if (fanIn < 2) {
+            throw new IllegalArgumentException("WeightStandardization: parameter '" + name + "' of " + module.name()
+                    + " has shape " + Arrays.toString(shape) + ", a fan-in of " + fanIn + " value per output channel; "
+                    + "expected more than 1 (a single value standardizes to 0, which would turn the layer into its "
+                    + "bias; timm's StdConv2d raises \"Expected more than 1 value per channel when training\")");
         }
         Checks.positiveEps("WeightStandardization", eps);
         Hook hook = new Hook(name, eps);

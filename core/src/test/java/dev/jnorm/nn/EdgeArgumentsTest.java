@@ -3,6 +3,7 @@ package dev.jnorm.nn;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Random;
 
@@ -50,6 +51,27 @@ class EdgeArgumentsTest {
                 () -> F.layerNorm(x, new int[] {3}, w, null, 1e-5));
         assertEquals("layer_norm: weight should be a float tensor of shape [3] (normalized_shape), got INT64 [3]",
                 e.getMessage());
+    }
+
+    /**
+     * Modules that hand their input back unread (Identity, an empty Sequential, Dropout in eval or with p = 0) refuse
+     * a released input as every other layer does, instead of returning it.
+     */
+    @Test
+    void modulesThatReturnTheirInputRefuseAReleasedOne() {
+        Tensor released;
+        try (Scope scope = Tensor.scope()) {
+            released = Tensor.randn(rng, 2, 4096).mul(2f); // an op output of a pooled size: the scope owns it
+        }
+        Tensor x = released;
+        IllegalStateException relu = assertThrows(IllegalStateException.class, () -> new ReLU().forward(x));
+        Module[] handBack = {new Identity(), new Sequential(), new Dropout(0.5).eval(), new Dropout(0.0)};
+        for (Module m : handBack) {
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> m.forward(x), m.name());
+            assertEquals(relu.getMessage().substring(relu.getMessage().indexOf(": ")),
+                    e.getMessage().substring(e.getMessage().indexOf(": ")), m.name());
+            assertTrue(e.getMessage().contains("was released when its Scope closed"), e.getMessage());
+        }
     }
 
     @Test

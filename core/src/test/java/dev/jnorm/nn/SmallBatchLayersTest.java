@@ -106,6 +106,33 @@ class SmallBatchLayersTest {
         assertThrows(IllegalArgumentException.class, () -> WeightStandardization.apply(wn));
     }
 
+    /**
+     * A filter of one element standardizes to 0 whatever W is (x − mean = 0), turning the layer into its bias; timm's
+     * StdConv2d raises through batch_norm ("Expected more than 1 value per channel when training"). apply refuses
+     * it and leaves the module as it was.
+     */
+    @Test
+    void weightStandardizationRefusesAFilterOfOneElement() {
+        Random rng = new Random(3);
+        Conv2d conv = new Conv2d(1, 4, 1, 1, 0, true, rng);
+        assertMessage(assertThrows(IllegalArgumentException.class, () -> WeightStandardization.apply(conv)),
+                "WeightStandardization: parameter 'weight' of Conv2d has shape [4, 1, 1, 1], a fan-in of 1 value per "
+                + "output channel; expected more than 1");
+        Linear lin = new Linear(1, 3, true, rng);
+        assertMessage(assertThrows(IllegalArgumentException.class, () -> WeightStandardization.apply(lin)),
+                "WeightStandardization: parameter 'weight' of Linear has shape [3, 1], a fan-in of 1");
+        // nothing registered: the layers still compute with their raw weights
+        Tensor x = Tensor.randn(rng, 2, 1);
+        float[] w = lin.weight().toArray(), b = lin.bias().toArray(), y = lin.forward(x).toArray();
+        for (int i = 0; i < 2; i++) {
+            for (int j = 0; j < 3; j++) {
+                assertEquals(x.toArray()[i] * w[j] + b[j], y[i * 3 + j], 1e-6f);
+            }
+        }
+        assertTrue(conv.forwardPreHooks().isEmpty() && lin.forwardPreHooks().isEmpty());
+        WeightStandardization.apply(new Linear(2, 3, true, rng)); // a fan-in of 2 standardizes
+    }
+
     // ---------------------------------------------------------------- FilterResponseNorm2d and TLU
 
     @Test
