@@ -132,10 +132,11 @@ public final class Fusion {
      * classes: the layers, the BatchNorm, BatchRenorm, GhostBatchNorm, SyncBatchNorm (same process group) and
      * InstanceNorm families (a Lazy layer becomes its materialized class), LayerNorm, GroupNorm, RMSNorm,
      * FilterResponseNorm2d, TLU, LocalResponseNorm, MultiheadAttention, TransformerBlock, the activations, pooling,
-     * Flatten, Identity and Dropout (drawing from the same random stream). Three kinds are the original
-     * instances, shared by both models: modules of the user's own classes (subclasses of jnorm's included), whose
-     * forward and state jnorm cannot copy; a module with a reparametrized weight (WeightNorm, SpectralNorm,
-     * WeightStandardization); a Lazy layer not yet initialized.
+     * Flatten, Identity and Dropout (drawing from the same random stream). Four kinds are the original
+     * instances, shared by both models (and nothing inside them is folded): modules of the user's own classes
+     * (subclasses of jnorm's included), whose forward and state jnorm cannot copy; a module with a reparametrized
+     * weight (WeightNorm, SpectralNorm, WeightStandardization); a Lazy layer not yet initialized; a
+     * DistributedDataParallel (its constructor is a collective of every rank: fold its {@code module()} instead).
      *
      * @param model the model, every module in eval mode
      * @return the folded model, in eval mode
