@@ -70,7 +70,7 @@ final class Broadcast {
         float[] q = apply(Op.DIV, a, b, shape, format, null); // self / other
         Tensor qt = Tensor.gradient(q, g);
         apply(Op.DIV, qt, b, shape, format, q);               // / other, in place
-        apply(Op.MUL, g, qt, shape, format, q);                  // grad * that, in place; −(g·q) = (−g)·q exactly
+        apply(Op.MUL, g, qt, shape, format, q);               // grad * that, in place; −(g·q) = (−g)·q exactly
         return negated(summedAndFreed(qt, b), g);
     }
 
@@ -78,14 +78,14 @@ final class Broadcast {
     private static Tensor summedAndFreed(Tensor t, Tensor like) {
         Tensor s = sumToSize(t, like);
         if (s != t) {
-            BufferPool.recycle(t.data("Broadcast"));
+            BufferPool.recycle(t.data("Broadcast.sumToSize"));
         }
         return s;
     }
 
     /** −t: in place when t is a fresh array, a negated copy when it is the incoming gradient g (not ours to write). */
     private static Tensor negated(Tensor t, Tensor g) {
-        float[] src = t.data("SubBackward");
+        float[] src = t.data("Broadcast.negated");
         float[] dst = t == g ? BufferPool.uninitialized(src.length) : src;
         for (int i = 0; i < src.length; i++) {
             dst[i] = -src[i];
