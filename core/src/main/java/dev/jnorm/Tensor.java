@@ -4,6 +4,7 @@ import java.util.Arrays;
 import java.util.Random;
 
 import dev.jnorm.kernels.Gemm;
+import dev.jnorm.kernels.BroadcastKernel;
 import dev.jnorm.kernels.BufferPool;
 import dev.jnorm.kernels.Kernels;
 
@@ -986,72 +987,63 @@ public final class Tensor {
     // ---------------------------------------------------------------- element-wise ops and reductions
 
     /**
-     * Element-wise sum, PyTorch's {@code x + other} without broadcasting. The result is in this tensor's memory
-     * format.
+     * Element-wise sum with broadcasting, PyTorch's {@code x + other} ({@code torch.add}): the shapes are aligned at
+     * their last dimension, and a size of 1 or a missing dimension is stretched to the other's size. The result has
+     * the broadcast shape, in the memory format PyTorch's TensorIterator would give it (the operands' common format;
+     * for mixed formats, the one the first operand's strides decide). Each input's gradient is the output's gradient
+     * summed over the dimensions that input was broadcast along (autograd's {@code sum_to_size}), in double, in an
+     * order fixed by the shapes, so it does not depend on the thread count.
      *
-     * @param other a float32 tensor of the same shape (any memory format)
-     * @return {@code this + other}
-     * @throws IllegalArgumentException when the shapes differ or either tensor is int64
+     * @param other a float32 tensor whose shape broadcasts with this one's (any memory format; 0-dim allowed)
+     * @return {@code this + other}, of the broadcast shape
+     * @throws IllegalArgumentException when the shapes do not broadcast, with PyTorch's message ("The size of tensor
+     *         a (4) must match the size of tensor b (3) at non-singleton dimension 1"), or either tensor is int64
      * @throws IllegalStateException when either tensor is released
      */
     public Tensor add(Tensor other) {
-        sameShape("add", other);
-        Tensor o = other.toFormat(format); // operate on matching storage orders
-        float[] a = data("Tensor.add"), b = o.data("Tensor.add"), out = BufferPool.uninitialized(a.length);
-        for (int i = 0; i < out.length; i++) {
-            out[i] = a[i] + b[i];
-        }
-        return fromOp(out, shape.clone(), format, "AddBackward", new Tensor[] {this, o}, g -> new Tensor[] {g, g});
+        return Broadcast.binary(BroadcastKernel.Op.ADD, this, other);
     }
 
     /**
-     * Element-wise difference, PyTorch's {@code x - other} without broadcasting. The result is in this tensor's
-     * memory format.
+     * Element-wise difference with broadcasting, PyTorch's {@code x - other} ({@code torch.sub}); shapes, memory
+     * format and gradients as in {@link #add(Tensor)} (other's gradient is the negated sum).
      *
-     * @param other a float32 tensor of the same shape (any memory format)
-     * @return {@code this - other}
-     * @throws IllegalArgumentException when the shapes differ or either tensor is int64
+     * @param other a float32 tensor whose shape broadcasts with this one's (any memory format; 0-dim allowed)
+     * @return {@code this - other}, of the broadcast shape
+     * @throws IllegalArgumentException when the shapes do not broadcast (PyTorch's message) or either tensor is int64
      * @throws IllegalStateException when either tensor is released
      */
     public Tensor sub(Tensor other) {
-        sameShape("sub", other);
-        Tensor o = other.toFormat(format); // operate on matching storage orders
-        float[] a = data("Tensor.sub"), b = o.data("Tensor.sub"), out = BufferPool.uninitialized(a.length);
-        for (int i = 0; i < out.length; i++) {
-            out[i] = a[i] - b[i];
-        }
-        return fromOp(out, shape.clone(), format, "SubBackward", new Tensor[] {this, o},
-                g -> new Tensor[] {g, o.requiresGrad ? g.mul(-1f) : null});
+        return Broadcast.binary(BroadcastKernel.Op.SUB, this, other);
     }
 
     /**
-     * Element-wise product, PyTorch's {@code x * other} without broadcasting. The result is in this tensor's memory
-     * format.
+     * Element-wise product with broadcasting, PyTorch's {@code x * other} ({@code torch.mul}), e.g. a per-channel
+     * scale {@code x.mul(w.reshape(1, -1, 1, 1))}; shapes and memory format as in {@link #add(Tensor)}. The
+     * gradients are PyTorch's: grad·other and grad·this, each rounded to float and then summed to its input's shape.
      *
-     * @param other a float32 tensor of the same shape (any memory format)
-     * @return {@code this * other}
-     * @throws IllegalArgumentException when the shapes differ or either tensor is int64
+     * @param other a float32 tensor whose shape broadcasts with this one's (any memory format; 0-dim allowed)
+     * @return {@code this * other}, of the broadcast shape
+     * @throws IllegalArgumentException when the shapes do not broadcast (PyTorch's message) or either tensor is int64
      * @throws IllegalStateException when either tensor is released
      */
     public Tensor mul(Tensor other) {
-        sameShape("mul", other);
-        Tensor o = other.toFormat(format); // operate on matching storage orders
-        float[] a = data("Tensor.mul"), b = o.data("Tensor.mul"), out = BufferPool.uninitialized(a.length);
-        for (int i = 0; i < out.length; i++) {
-            out[i] = a[i] * b[i];
-        }
-        Tensor self = this;
-        return fromOp(out, shape.clone(), format, "MulBackward", new Tensor[] {this, o},
-                g -> new Tensor[] {self.requiresGrad ? g.mulNoGrad(o) : null,
-                        o.requiresGrad ? g.mulNoGrad(self) : null});
+        return Broadcast.binary(BroadcastKernel.Op.MUL, this, other);
     }
 
-    private Tensor mulNoGrad(Tensor other) {
-        float[] a = data("Tensor.mul"), b = other.data("Tensor.mul"), out = BufferPool.uninitialized(a.length);
-        for (int i = 0; i < out.length; i++) {
-            out[i] = a[i] * b[i];
-        }
-        return new Tensor(out, shape.clone(), format);
+    /**
+     * Element-wise true division with broadcasting, PyTorch's {@code x / other} ({@code torch.div} without a rounding
+     * mode): IEEE float32 division, so x/0 is ±Infinity and 0/0 is NaN, as in PyTorch. Shapes and memory format as in
+     * {@link #add(Tensor)}. The gradients are PyTorch's formulas, each step rounded to float: grad / other, and
+     * −grad·((this / other) / other), each summed to its input's shape.
+     *
+     * @param other a float32 tensor whose shape broadcasts with this one's (any memory format; 0-dim allowed)
+     * @return {@code this / other}, of the broadcast shape
+     * @throws IllegalArgumentException when the shapes do not broadcast (PyTorch's message) or either tensor is int64
+     * @throws IllegalStateException when either tensor is released
+     */
+    public Tensor div(Tensor other) {
+        return Broadcast.binary(BroadcastKernel.Op.DIV, this, other);
     }
 
     /**
@@ -1162,13 +1154,6 @@ public final class Tensor {
                     da ? new Tensor(Gemm.matmulNT(gs, bs, m, n, k), null, new int[] {m, k}) : null,
                     db ? new Tensor(Gemm.matmulTN(as, gs, k, m, n), null, new int[] {k, n}) : null};
         });
-    }
-
-    private void sameShape(String op, Tensor other) {
-        if (!Arrays.equals(shape, other.shape) || isLong() || other.isLong()) {
-            throw new IllegalArgumentException("Tensor." + op + ": expected two float tensors of the same shape, got "
-                    + dtype() + Arrays.toString(shape) + " and " + other.dtype() + Arrays.toString(other.shape));
-        }
     }
 
     // ---------------------------------------------------------------- helpers

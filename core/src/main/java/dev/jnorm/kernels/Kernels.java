@@ -32,6 +32,7 @@ public final class Kernels {
         static final PointwiseKernel POINTWISE;
         static final PoolKernel POOL;
         static final LocalResponseNormKernel LRN;
+        static final BroadcastKernel BROADCAST;
         static final String NAME;
 
         static {
@@ -41,6 +42,7 @@ public final class Kernels {
             PointwiseKernel pointwise = new ReferencePointwiseKernel();
             PoolKernel pool = new ReferencePoolKernel();
             LocalResponseNormKernel lrn = new ReferenceLocalResponseNormKernel();
+            BroadcastKernel broadcast = new ReferenceBroadcastKernel();
             String name = "reference";
             if (!"reference".equals(System.getProperty("jnorm.kernels", "vector"))) {
                 try {
@@ -57,6 +59,8 @@ public final class Kernels {
                     lrn = (LocalResponseNormKernel) Class.forName(
                             "dev.jnorm.kernels.simd.VectorLocalResponseNormKernel").getDeclaredConstructor()
                             .newInstance();
+                    broadcast = (BroadcastKernel) Class.forName("dev.jnorm.kernels.simd.VectorBroadcastKernel")
+                            .getDeclaredConstructor().newInstance();
                     name = "vector";
                 } catch (ReflectiveOperationException | LinkageError e) {
                     // Typically NoClassDefFoundError for jdk/incubator/vector/*: on the class path the incubator
@@ -81,6 +85,7 @@ public final class Kernels {
             POINTWISE = pointwise;
             POOL = pool;
             LRN = lrn;
+            BROADCAST = broadcast;
             NAME = name;
         }
     }
@@ -137,6 +142,16 @@ public final class Kernels {
      */
     public static LocalResponseNormKernel localResponseNorm() {
         return Holder.LRN;
+    }
+
+    /**
+     * The kernel of the broadcasting arithmetic ({@code Tensor.add}, {@code sub}, {@code mul}, {@code div} and their
+     * gradients' {@code sum_to_size}) selected for this JVM.
+     *
+     * @return the Vector API or the reference implementation, the same instance on every call
+     */
+    public static BroadcastKernel broadcast() {
+        return Holder.BROADCAST;
     }
 
     /**

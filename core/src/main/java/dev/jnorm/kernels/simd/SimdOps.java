@@ -50,7 +50,7 @@ final class SimdOps {
     /** 2, 4 or 8. */
     private static final int DOUBLE_LANES = DOUBLE.length();
 
-    private static DoubleVector widen(float[] a, int i) {
+    static DoubleVector widen(float[] a, int i) {
         return (DoubleVector) FloatVector.fromArray(HALF, a, i).castShape(DOUBLE, 0);
     }
 
