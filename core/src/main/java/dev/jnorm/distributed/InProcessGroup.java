@@ -92,14 +92,14 @@ final class InProcessGroup extends ProcessGroup {
     @Override
     public void broadcast(float[] data, int root) {
         checkRoot("broadcast", root);
-        float[] r = (float[]) hub.collective(rank, new Call(Call.BROADCAST_F, data.length), new Rooted(data, root));
+        float[] r = (float[]) hub.collective(rank, new Call(Call.BROADCAST_F, data.length, root), data);
         System.arraycopy(r, 0, data, 0, data.length);
     }
 
     @Override
     public void broadcast(double[] data, int root) {
         checkRoot("broadcast", root);
-        double[] r = (double[]) hub.collective(rank, new Call(Call.BROADCAST_D, data.length), new Rooted(data, root));
+        double[] r = (double[]) hub.collective(rank, new Call(Call.BROADCAST_D, data.length, root), data);
         System.arraycopy(r, 0, data, 0, data.length);
     }
 
@@ -126,10 +126,6 @@ final class InProcessGroup extends ProcessGroup {
         } finally {
             hub.lock.unlock();
         }
-    }
-
-    /** A broadcast's payload: the array and the root each rank named. */
-    private record Rooted(Object data, int root) {
     }
 
     /** The shared rendezvous of one group. */
@@ -303,15 +299,7 @@ final class InProcessGroup extends ProcessGroup {
                     return all;
                 }
                 case Call.BROADCAST_F, Call.BROADCAST_D -> {
-                    int root = ((Rooted) payloads[0]).root();
-                    for (int r = 1; r < n; r++) {
-                        if (((Rooted) payloads[r]).root() != root) {
-                            throw new IllegalArgumentException("ProcessGroup.broadcast: ranks named different roots: "
-                                    + "rank 0 named " + root + ", rank " + r + " named "
-                                    + ((Rooted) payloads[r]).root());
-                        }
-                    }
-                    Object data = ((Rooted) payloads[root]).data();
+                    Object data = payloads[call.root()]; // every rank named this root: the calls were compared
                     return data instanceof float[] f ? f.clone() : ((double[]) data).clone();
                 }
                 default -> {

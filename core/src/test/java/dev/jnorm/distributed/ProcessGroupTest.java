@@ -93,7 +93,7 @@ class ProcessGroupTest {
                 return e.getMessage();
             }
         });
-        assertTrue(messages.get(1).contains("rank 0 barrier(), rank 1 broadcast(float[2])"), messages.get(1));
+        assertTrue(messages.get(1).contains("rank 0 barrier(), rank 1 broadcast(float[2], root=0)"), messages.get(1));
         assertEquals(messages.get(0), messages.get(1));
     }
 
@@ -165,6 +165,23 @@ class ProcessGroupTest {
         assertEquals("ProcessGroup: rank 1 closed the group while others waited in barrier()",
                 seen.get().getMessage());
         assertThrows(IllegalStateException.class, () -> ranks.get(1).barrier());
+    }
+
+    @Test
+    void differentRootsFailOnEveryRankWithTheMpiMessage() {
+        List<String> messages = ProcessGroup.runInProcess(2, pg -> {
+            float[] data = {10f + pg.rank()};
+            try {
+                pg.broadcast(data, pg.rank());
+                return "no error";
+            } catch (ProcessGroup.CollectiveMismatchException e) {
+                return e.getMessage() + " / " + data[0];
+            }
+        });
+        for (int r = 0; r < 2; r++) {
+            assertEquals("ProcessGroup: ranks named different broadcast roots: rank 0 broadcast(float[1], root=0), "
+                    + "rank 1 broadcast(float[1], root=1) / " + (10f + r), messages.get(r));
+        }
     }
 
     @Test
