@@ -128,6 +128,10 @@ final class InProcessGroup extends ProcessGroup {
         }
     }
 
+    /** A rank's collective in progress: which thread makes it, and what. */
+    private record InCall(Thread thread, Call call) {
+    }
+
     /** The shared rendezvous of one group. */
     private static final class Hub {
         final int n;
@@ -138,6 +142,8 @@ final class InProcessGroup extends ProcessGroup {
         final boolean[] closed;
         final Call[] calls;
         final Object[] payloads;
+        /** The thread inside a collective of each rank and its call, null when none: one call at a time per rank. */
+        final InCall[] inCall;
         int arrived;
         long generation;
         Object result; // of the last completed generation
@@ -151,6 +157,7 @@ final class InProcessGroup extends ProcessGroup {
             this.closed = new boolean[n];
             this.calls = new Call[n];
             this.payloads = new Object[n];
+            this.inCall = new InCall[n];
         }
 
         void fail(RankFailedException e) {
@@ -172,43 +179,61 @@ final class InProcessGroup extends ProcessGroup {
                     throw new IllegalStateException("ProcessGroup: rank " + rank + " called " + call + " after "
                             + "close()");
                 }
+                if (inCall[rank] != null) {
+                    // Another thread of this rank is inside a collective: refused before it touches the rendezvous,
+                    // so that call completes and the group stays usable.
+                    throw new IllegalStateException("ProcessGroup: rank " + rank + " called " + call + " from thread "
+                            + Thread.currentThread().getName() + " while thread " + inCall[rank].thread().getName()
+                            + " is inside " + inCall[rank].call() + " on the same rank; a rank's collectives must be made "
+                            + "one at a time (from one thread, or serialized)");
+                }
                 if (threads[rank] == null) {
                     threads[rank] = Thread.currentThread();
                 }
                 checkFailed(rank, call);
-                long gen = generation;
-                calls[rank] = call;
-                payloads[rank] = payload;
-                if (++arrived == n) {
-                    complete();
-                } else {
-                    long deadline = System.nanoTime() + timeoutNanos;
-                    while (generation == gen) {
-                        checkFailed(rank, call);
-                        String missing = missingRank(deadline, call);
-                        if (missing != null) {
-                            failure = new RankFailedException(missing, null);
-                            changed.signalAll();
-                            throw failure;
-                        }
-                        try {
-                            changed.await(POLL_MS, TimeUnit.MILLISECONDS);
-                        } catch (InterruptedException e) {
-                            Thread.currentThread().interrupt();
-                            failure = new RankFailedException("ProcessGroup: rank " + rank + " was interrupted in "
-                                    + call, e);
-                            changed.signalAll();
-                            throw failure;
-                        }
-                    }
+                inCall[rank] = new InCall(Thread.currentThread(), call);
+                try {
+                    return arriveAndWait(rank, call, payload);
+                } finally {
+                    inCall[rank] = null;
                 }
-                if (resultError != null) {
-                    throw resultError;
-                }
-                return result;
             } finally {
                 lock.unlock();
             }
+        }
+
+        /** Deposits this rank's call and waits for the generation to complete; holding the lock. */
+        private Object arriveAndWait(int rank, Call call, Object payload) {
+            long gen = generation;
+            calls[rank] = call;
+            payloads[rank] = payload;
+            if (++arrived == n) {
+                complete();
+            } else {
+                long deadline = System.nanoTime() + timeoutNanos;
+                while (generation == gen) {
+                    checkFailed(rank, call);
+                    String missing = missingRank(deadline, call);
+                    if (missing != null) {
+                        failure = new RankFailedException(missing, null);
+                        changed.signalAll();
+                        throw failure;
+                    }
+                    try {
+                        changed.await(POLL_MS, TimeUnit.MILLISECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        failure = new RankFailedException("ProcessGroup: rank " + rank + " was interrupted in "
+                                + call, e);
+                        changed.signalAll();
+                        throw failure;
+                    }
+                }
+            }
+            if (resultError != null) {
+                throw resultError;
+            }
+            return result;
         }
 
         private void checkFailed(int rank, Call call) {

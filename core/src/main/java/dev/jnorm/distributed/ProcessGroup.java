@@ -58,7 +58,9 @@ public abstract class ProcessGroup implements AutoCloseable {
 
     /**
      * {@code n} ranks in this JVM, with the {@link #DEFAULT_TIMEOUT default timeout}; use each from its own thread
-     * (or let {@link #runInProcess(List, Function)} start them). PyTorch has no in-process backend; this plays the
+     * (or let {@link #runInProcess(List, Function)} start them). A rank makes one collective at a time: a call on a
+     * rank while another thread is inside one of its collectives throws {@link IllegalStateException} at once, and
+     * the collective in progress goes on. PyTorch has no in-process backend; this plays the
      * part of {@code init_process_group} run once per spawned worker.
      *
      * @param n the number of ranks (world size)
