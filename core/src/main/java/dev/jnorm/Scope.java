@@ -37,6 +37,11 @@ import dev.jnorm.kernels.BufferPool;
  *
  * <p>Scopes nest; each belongs to the thread that opened it and must be closed there. Closing a scope closes the
  * scopes opened inside it that are still open. Inside {@code backward} nothing is owned.
+ *
+ * <p>Other threads may read an owned tensor with {@link Tensor#toArray()}, {@link Tensor#copy()},
+ * {@link Tensor#item()} and {@link Tensor#get}: a read the closing overlaps throws as a released tensor does, and
+ * never returns values mixed with the next op's. {@link Tensor#storage()}, ops and writes are the owning thread's
+ * while the scope may close (docs/reliability.md).
  */
 public final class Scope implements AutoCloseable {
     private static final ThreadLocal<Scope> CURRENT = new ThreadLocal<>();

@@ -498,9 +498,8 @@ public final class Tensor {
     float[] data(String who) {
         float[] d = storage.floats();
         if (d == null) {
-            if (storage.isReleased()) {
-                throw new IllegalStateException(who + ": " + describe() + " was released when its Scope closed; "
-                        + "keep it with scope.keep(t), or copy what you need (toArray(), copy()) inside the scope");
+            if (storage.longs == null) { // a float32 storage loses its array only when released
+                throw released(who);
             }
             throw new IllegalArgumentException(who + ": int64 tensor of shape " + Arrays.toString(shape)
                     + ": this op supports float32 only");
@@ -508,10 +507,25 @@ public final class Tensor {
         return d;
     }
 
+    private IllegalStateException released(String who) {
+        return new IllegalStateException(who + ": " + describe() + " was released when its Scope closed; "
+                + "keep it with scope.keep(t), or copy what you need (toArray(), copy()) inside the scope");
+    }
+
     /** Throws as {@link #data} does when this tensor was released. */
     void checkLive(String who) {
         if (storage.isReleased()) {
-            data(who);
+            throw released(who);
+        }
+    }
+
+    /**
+     * After reading elements of {@link #data}: throws as a released tensor does when the scope closed during the
+     * read (on another thread), so what was read may hold a later owner's values; see {@link Storage}.
+     */
+    private void checkReadWhole(String who) {
+        if (!storage.unreleasedAfterRead()) {
+            throw released(who);
         }
     }
 
@@ -552,7 +566,8 @@ public final class Tensor {
      * {@code x.flatten().tolist()}. For INT64 tensors, the values converted to float.
      *
      * @return a new array of {@link #numel()} elements, safe to keep after the tensor's scope closes
-     * @throws IllegalStateException when this tensor is released
+     * @throws IllegalStateException when this tensor is released, or its scope closed (on another thread) while the
+     *         elements were copied
      */
     public float[] toArray() {
         if (isLong()) {
@@ -563,7 +578,10 @@ public final class Tensor {
             }
             return f;
         }
-        return format == MemoryFormat.CONTIGUOUS ? data("Tensor.toArray").clone() : inFormat(MemoryFormat.CONTIGUOUS);
+        float[] copy = format == MemoryFormat.CONTIGUOUS ? data("Tensor.toArray").clone()
+                : inFormat(MemoryFormat.CONTIGUOUS);
+        checkReadWhole("Tensor.toArray");
+        return copy;
     }
 
     /**
@@ -626,7 +644,12 @@ public final class Tensor {
             throw new IllegalStateException("Tensor.item: expected a one-element tensor, got shape "
                     + Arrays.toString(shape));
         }
-        return isLong() ? storage.longs[0] : data("Tensor.item")[0];
+        if (isLong()) {
+            return storage.longs[0];
+        }
+        float v = data("Tensor.item")[0];
+        checkReadWhole("Tensor.item");
+        return v;
     }
 
     /**
@@ -645,7 +668,12 @@ public final class Tensor {
         if (format == MemoryFormat.CHANNELS_LAST) {
             off = Layout.channelsLastIndex(shape, off);
         }
-        return isLong() ? storage.longs[off] : data("Tensor.get")[off];
+        if (isLong()) {
+            return storage.longs[off];
+        }
+        float v = data("Tensor.get")[off];
+        checkReadWhole("Tensor.get");
+        return v;
     }
 
     private int offset(int[] index) {
@@ -672,8 +700,12 @@ public final class Tensor {
      * @throws IllegalStateException when this tensor is released
      */
     public Tensor copy() {
-        return new Tensor(new Storage(isLong() ? null : data("Tensor.copy").clone(),
-                isLong() ? storage.longs.clone() : null, null), shape.clone(), format);
+        if (isLong()) {
+            return new Tensor(new Storage(null, storage.longs.clone(), null), shape.clone(), format);
+        }
+        float[] copy = data("Tensor.copy").clone();
+        checkReadWhole("Tensor.copy");
+        return new Tensor(new Storage(copy, null, null), shape.clone(), format);
     }
 
     /**

@@ -261,17 +261,55 @@ public final class Main implements Callable<Integer> {
                 mpi.close();
                 return train(cl, null);
             }
-            if (workers != 1) {
-                throw new CommandLine.ParameterException(cl, "--workers " + workers + " cannot be combined with "
-                        + "mpirun: the ranks are mpirun's processes (-np)");
-            }
             try {
+                if (workers != 1) {
+                    throw new CommandLine.ParameterException(cl, "--workers " + workers + " cannot be combined with "
+                            + "mpirun: the ranks are mpirun's processes (-np)");
+                }
                 int code = train(cl, mpi);
                 mpi.close();
                 return code;
+            } catch (StoppedByAnotherRank e) {
+                mpi.close();
+                return 2;
+            } catch (CommandLine.ParameterException | Preflight.UserError e) {
+                if (checksAgreed) { // not a check's verdict: found while training, so the others are in collectives
+                    mpi.abort(e);
+                    throw e;
+                }
+                // A user error, found before training: every rank learns it at the meeting its checks end with and
+                // stops with exit 2; each distinct message is printed once, by the lowest rank that found it.
+                double[] verdicts = checksEnd(mpi, e.getMessage());
+                mpi.close();
+                for (int r = 0; r < mpi.rank(); r++) {
+                    if (verdicts[2 * r] != 0 && verdicts[2 * r + 1] == e.getMessage().hashCode()) {
+                        return 2;
+                    }
+                }
+                throw e;
             } catch (RuntimeException | java.io.IOException | Error e) {
                 mpi.abort(e); // ends every rank of the job instead of leaving them waiting in a collective
                 throw e;
+            }
+        }
+
+        /** Under mpirun: whether the ranks have met after their checks (so a user error now is not a check's). */
+        private boolean checksAgreed;
+
+        /**
+         * Under mpirun, the meeting every rank's checks end with, before any trains: each rank reports whether it
+         * found a user error (1 or 0) and that error's message hash; returns every rank's pair, in rank order. A rank
+         * that stops at a check calls it instead of training, so no rank waits in training for one that stopped.
+         */
+        private double[] checksEnd(ProcessGroup mpi, String error) {
+            checksAgreed = true;
+            return mpi.allGather(new double[] {error == null ? 0 : 1, error == null ? 0 : error.hashCode()});
+        }
+
+        /** Thrown on a rank whose checks passed when another rank's failed: exit 2, that rank prints why. */
+        private static final class StoppedByAnotherRank extends RuntimeException {
+            StoppedByAnotherRank() {
+                super(null, null, false, false);
             }
         }
 
@@ -328,6 +366,14 @@ public final class Main implements Callable<Integer> {
                         + "by 4, got " + java.util.Arrays.toString(sample));
             }
             Preflight.modelFits(cl, common.width, sample[0], sample[1], data.train().numClasses());
+            if (mpi != null) {
+                double[] verdicts = checksEnd(mpi, null);
+                for (int r = 0; r < mpi.size(); r++) {
+                    if (verdicts[2 * r] != 0) {
+                        throw new StoppedByAnotherRank();
+                    }
+                }
+            }
             header(out, data, source);
             Runner runner;
             if (mpi != null) {

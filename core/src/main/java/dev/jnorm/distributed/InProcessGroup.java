@@ -92,14 +92,14 @@ final class InProcessGroup extends ProcessGroup {
     @Override
     public void broadcast(float[] data, int root) {
         checkRoot("broadcast", root);
-        float[] r = (float[]) hub.collective(rank, new Call(Call.BROADCAST_F, data.length), new Rooted(data, root));
+        float[] r = (float[]) hub.collective(rank, new Call(Call.BROADCAST_F, data.length, root), data);
         System.arraycopy(r, 0, data, 0, data.length);
     }
 
     @Override
     public void broadcast(double[] data, int root) {
         checkRoot("broadcast", root);
-        double[] r = (double[]) hub.collective(rank, new Call(Call.BROADCAST_D, data.length), new Rooted(data, root));
+        double[] r = (double[]) hub.collective(rank, new Call(Call.BROADCAST_D, data.length, root), data);
         System.arraycopy(r, 0, data, 0, data.length);
     }
 
@@ -128,8 +128,8 @@ final class InProcessGroup extends ProcessGroup {
         }
     }
 
-    /** A broadcast's payload: the array and the root each rank named. */
-    private record Rooted(Object data, int root) {
+    /** A rank's collective in progress: which thread makes it, and what. */
+    private record InCall(Thread thread, Call call) {
     }
 
     /** The shared rendezvous of one group. */
@@ -142,6 +142,8 @@ final class InProcessGroup extends ProcessGroup {
         final boolean[] closed;
         final Call[] calls;
         final Object[] payloads;
+        /** The thread inside a collective of each rank and its call, null when none: one call at a time per rank. */
+        final InCall[] inCall;
         int arrived;
         long generation;
         Object result; // of the last completed generation
@@ -155,6 +157,7 @@ final class InProcessGroup extends ProcessGroup {
             this.closed = new boolean[n];
             this.calls = new Call[n];
             this.payloads = new Object[n];
+            this.inCall = new InCall[n];
         }
 
         void fail(RankFailedException e) {
@@ -176,43 +179,61 @@ final class InProcessGroup extends ProcessGroup {
                     throw new IllegalStateException("ProcessGroup: rank " + rank + " called " + call + " after "
                             + "close()");
                 }
+                if (inCall[rank] != null) {
+                    // Another thread of this rank is inside a collective: refused before it touches the rendezvous,
+                    // so that call completes and the group stays usable.
+                    throw new IllegalStateException("ProcessGroup: rank " + rank + " called " + call + " from thread "
+                            + Thread.currentThread().getName() + " while thread " + inCall[rank].thread().getName()
+                            + " is inside " + inCall[rank].call() + " on the same rank; a rank's collectives must be made "
+                            + "one at a time (from one thread, or serialized)");
+                }
                 if (threads[rank] == null) {
                     threads[rank] = Thread.currentThread();
                 }
                 checkFailed(rank, call);
-                long gen = generation;
-                calls[rank] = call;
-                payloads[rank] = payload;
-                if (++arrived == n) {
-                    complete();
-                } else {
-                    long deadline = System.nanoTime() + timeoutNanos;
-                    while (generation == gen) {
-                        checkFailed(rank, call);
-                        String missing = missingRank(deadline, call);
-                        if (missing != null) {
-                            failure = new RankFailedException(missing, null);
-                            changed.signalAll();
-                            throw failure;
-                        }
-                        try {
-                            changed.await(POLL_MS, TimeUnit.MILLISECONDS);
-                        } catch (InterruptedException e) {
-                            Thread.currentThread().interrupt();
-                            failure = new RankFailedException("ProcessGroup: rank " + rank + " was interrupted in "
-                                    + call, e);
-                            changed.signalAll();
-                            throw failure;
-                        }
-                    }
+                inCall[rank] = new InCall(Thread.currentThread(), call);
+                try {
+                    return arriveAndWait(rank, call, payload);
+                } finally {
+                    inCall[rank] = null;
                 }
-                if (resultError != null) {
-                    throw resultError;
-                }
-                return result;
             } finally {
                 lock.unlock();
             }
+        }
+
+        /** Deposits this rank's call and waits for the generation to complete; holding the lock. */
+        private Object arriveAndWait(int rank, Call call, Object payload) {
+            long gen = generation;
+            calls[rank] = call;
+            payloads[rank] = payload;
+            if (++arrived == n) {
+                complete();
+            } else {
+                long deadline = System.nanoTime() + timeoutNanos;
+                while (generation == gen) {
+                    checkFailed(rank, call);
+                    String missing = missingRank(deadline, call);
+                    if (missing != null) {
+                        failure = new RankFailedException(missing, null);
+                        changed.signalAll();
+                        throw failure;
+                    }
+                    try {
+                        changed.await(POLL_MS, TimeUnit.MILLISECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        failure = new RankFailedException("ProcessGroup: rank " + rank + " was interrupted in "
+                                + call, e);
+                        changed.signalAll();
+                        throw failure;
+                    }
+                }
+            }
+            if (resultError != null) {
+                throw resultError;
+            }
+            return result;
         }
 
         private void checkFailed(int rank, Call call) {
@@ -303,15 +324,7 @@ final class InProcessGroup extends ProcessGroup {
                     return all;
                 }
                 case Call.BROADCAST_F, Call.BROADCAST_D -> {
-                    int root = ((Rooted) payloads[0]).root();
-                    for (int r = 1; r < n; r++) {
-                        if (((Rooted) payloads[r]).root() != root) {
-                            throw new IllegalArgumentException("ProcessGroup.broadcast: ranks named different roots: "
-                                    + "rank 0 named " + root + ", rank " + r + " named "
-                                    + ((Rooted) payloads[r]).root());
-                        }
-                    }
-                    Object data = ((Rooted) payloads[root]).data();
+                    Object data = payloads[call.root()]; // every rank named this root: the calls were compared
                     return data instanceof float[] f ? f.clone() : ((double[]) data).clone();
                 }
                 default -> {

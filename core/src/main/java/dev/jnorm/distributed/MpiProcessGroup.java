@@ -38,6 +38,8 @@ final class MpiProcessGroup extends ProcessGroup {
     private final Arena arena = Arena.ofShared();
     private MemorySegment buffer = MemorySegment.NULL;
     private final MemorySegment ints; // scratch ints for rank/size/check
+    /** Ints per rank in the agreement header: op, length, root. */
+    private static final int HEADER = 3;
     private boolean closed;
 
     /**
@@ -183,31 +185,36 @@ final class MpiProcessGroup extends ProcessGroup {
     }
 
     /**
-     * Every rank's call must match: one MPI_Allreduce(MAX) of {op, length, −op, −length} gives every rank the
-     * maximum and minimum of each, so all ranks see a disagreement together (and throw together). Lengths are
+     * Every rank's call must match: one MPI_Allreduce(MAX) of {op, length, root, −op, −length, −root} gives every rank
+     * the maximum and minimum of each, so all ranks see a disagreement together (and throw together). Lengths are
      * sent as int: the collectives' counts are int in MPI.
      */
     private void agree(Call call) throws Throwable {
         ensureOpen(call);
-        int len = (int) call.length();
-        ints.setAtIndex(JAVA_INT, 0, call.op());
-        ints.setAtIndex(JAVA_INT, 1, len);
-        ints.setAtIndex(JAVA_INT, 2, -call.op());
-        ints.setAtIndex(JAVA_INT, 3, -len);
-        check("MPI_Allreduce", (int) api.allreduce.invokeExact(api.h.inPlace(), ints, 4, api.h.dtInt(),
+        int[] header = {call.op(), (int) call.length(), call.root()};
+        for (int i = 0; i < HEADER; i++) {
+            ints.setAtIndex(JAVA_INT, i, header[i]);
+            ints.setAtIndex(JAVA_INT, HEADER + i, -header[i]);
+        }
+        check("MPI_Allreduce", (int) api.allreduce.invokeExact(api.h.inPlace(), ints, 2 * HEADER, api.h.dtInt(),
                 api.h.opMax(), api.h.commWorld()));
-        int maxOp = ints.getAtIndex(JAVA_INT, 0), maxLen = ints.getAtIndex(JAVA_INT, 1);
-        int minOp = -ints.getAtIndex(JAVA_INT, 2), minLen = -ints.getAtIndex(JAVA_INT, 3);
-        if (maxOp != minOp || maxLen != minLen) {
-            // Which rank called what: gather every rank's (op, length) so that all ranks can name them.
-            ints.setAtIndex(JAVA_INT, 0, call.op());
-            ints.setAtIndex(JAVA_INT, 1, len);
-            MemorySegment all = buffer(8L * size);
-            check("MPI_Allgather", (int) api.allgather.invokeExact(ints, 2, api.h.dtInt(), all, 2, api.h.dtInt(),
-                    api.h.commWorld()));
+        boolean agreed = true;
+        for (int i = 0; i < HEADER; i++) {
+            agreed &= ints.getAtIndex(JAVA_INT, i) == -ints.getAtIndex(JAVA_INT, HEADER + i);
+        }
+        if (!agreed) {
+            // Which rank called what: gather every rank's header so that all ranks can name them.
+            for (int i = 0; i < HEADER; i++) {
+                ints.setAtIndex(JAVA_INT, i, header[i]);
+            }
+            MemorySegment all = buffer((long) Integer.BYTES * HEADER * size);
+            check("MPI_Allgather", (int) api.allgather.invokeExact(ints, HEADER, api.h.dtInt(), all, HEADER,
+                    api.h.dtInt(), api.h.commWorld()));
             Call[] calls = new Call[size];
             for (int r = 0; r < size; r++) {
-                calls[r] = new Call(all.getAtIndex(JAVA_INT, 2L * r), all.getAtIndex(JAVA_INT, 2L * r + 1));
+                long at = (long) HEADER * r;
+                calls[r] = new Call(all.getAtIndex(JAVA_INT, at), all.getAtIndex(JAVA_INT, at + 1),
+                        all.getAtIndex(JAVA_INT, at + 2));
             }
             throw mismatch(calls);
         }
@@ -247,12 +254,12 @@ final class MpiProcessGroup extends ProcessGroup {
 
     @Override
     public synchronized void broadcast(float[] data, int root) {
-        broadcast(new Call(Call.BROADCAST_F, data.length), data, root, JAVA_FLOAT, api.h.dtFloat());
+        broadcast(new Call(Call.BROADCAST_F, data.length, root), data, JAVA_FLOAT, api.h.dtFloat());
     }
 
     @Override
     public synchronized void broadcast(double[] data, int root) {
-        broadcast(new Call(Call.BROADCAST_D, data.length), data, root, JAVA_DOUBLE, api.h.dtDouble());
+        broadcast(new Call(Call.BROADCAST_D, data.length, root), data, JAVA_DOUBLE, api.h.dtDouble());
     }
 
     // The array-typed calls above share these: the Java array (float[] or double[], element layout {@code layout},
@@ -282,11 +289,12 @@ final class MpiProcessGroup extends ProcessGroup {
         });
     }
 
-    private void broadcast(Call call, Object data, int root, ValueLayout layout, MemorySegment dt) {
-        checkRoot("broadcast", root);
+    private void broadcast(Call call, Object data, ValueLayout layout, MemorySegment dt) {
+        int root = call.root();
         int n = (int) call.length();
         run(() -> {
-            agree(call);
+            agree(call); // first: a root out of range on one rank only is a mismatch on every rank, not a hang
+            checkRoot("broadcast", root);
             MemorySegment buf = buffer(layout.byteSize() * n);
             MemorySegment.copy(data, 0, buf, layout, 0, n);
             check("MPI_Bcast", (int) api.bcast.invokeExact(buf, n, dt, root, api.h.commWorld()));

@@ -19,8 +19,8 @@ import java.util.function.Function;
  *       path ({@code --enable-native-access=ALL-UNNAMED} on the class path).</li>
  * </ul>
  *
- * <p>Every rank must call the same collectives in the same order with the same element counts. Each collective
- * first checks that: ranks that disagree (a different collective, or a different length) all fail with a
+ * <p>Every rank must call the same collectives in the same order with the same element counts (and broadcast roots).
+ * Each collective first checks that: ranks that disagree (a different collective, length or root) all fail with a
  * {@link CollectiveMismatchException} naming what each rank called, instead of exchanging garbage or hanging.
  *
  * <p>Failures never hang the other ranks. In process, a rank that throws inside {@link #runInProcess}, calls
@@ -58,7 +58,9 @@ public abstract class ProcessGroup implements AutoCloseable {
 
     /**
      * {@code n} ranks in this JVM, with the {@link #DEFAULT_TIMEOUT default timeout}; use each from its own thread
-     * (or let {@link #runInProcess(List, Function)} start them). PyTorch has no in-process backend; this plays the
+     * (or let {@link #runInProcess(List, Function)} start them). A rank makes one collective at a time: a call on a
+     * rank while another thread is inside one of its collectives throws {@link IllegalStateException} at once, and
+     * the collective in progress goes on. PyTorch has no in-process backend; this plays the
      * part of {@code init_process_group} run once per spawned worker.
      *
      * @param n the number of ranks (world size)
@@ -241,9 +243,9 @@ public abstract class ProcessGroup implements AutoCloseable {
      *
      * @param data this rank's array, the same length on every rank; overwritten with root's values (root's is read)
      * @param root the rank whose values are sent, the same on every rank
-     * @throws IllegalArgumentException when {@code root} is not in [0, size()), or (in process) the ranks named
-     *         different roots
-     * @throws CollectiveMismatchException when the ranks called different collectives or with different lengths
+     * @throws IllegalArgumentException when {@code root} is not in [0, size())
+     * @throws CollectiveMismatchException on every rank, when the ranks called different collectives, with different
+     *         lengths or with different roots
      * @throws RankFailedException when another rank failed, aborted, closed the group or did not arrive in time
      *         (in process)
      * @throws IllegalStateException when this group was closed
@@ -256,9 +258,9 @@ public abstract class ProcessGroup implements AutoCloseable {
      *
      * @param data this rank's array, the same length on every rank; overwritten with root's values (root's is read)
      * @param root the rank whose values are sent, the same on every rank
-     * @throws IllegalArgumentException when {@code root} is not in [0, size()), or (in process) the ranks named
-     *         different roots
-     * @throws CollectiveMismatchException when the ranks called different collectives or with different lengths
+     * @throws IllegalArgumentException when {@code root} is not in [0, size())
+     * @throws CollectiveMismatchException on every rank, when the ranks called different collectives, with different
+     *         lengths or with different roots
      * @throws RankFailedException when another rank failed, aborted, closed the group or did not arrive in time
      *         (in process)
      * @throws IllegalStateException when this group was closed
@@ -299,21 +301,36 @@ public abstract class ProcessGroup implements AutoCloseable {
         }
     }
 
-    /** A collective's fingerprint: which call and how many elements, compared across ranks before any data moves. */
-    record Call(int op, long length) {
+    /**
+     * A collective's fingerprint: which call, how many elements and (for a broadcast) which root, compared across
+     * ranks before any data moves.
+     */
+    record Call(int op, long length, int root) {
         static final String[] NAMES = {"allReduceSum(float[])", "allReduceSum(double[])", "allGather(float[])",
                 "allGather(double[])", "broadcast(float[])", "broadcast(double[])", "barrier()"};
         static final int ALL_REDUCE_F = 0, ALL_REDUCE_D = 1, ALL_GATHER_F = 2, ALL_GATHER_D = 3, BROADCAST_F = 4,
                 BROADCAST_D = 5, BARRIER = 6;
+        /** The root of a call that has none. */
+        static final int NO_ROOT = -1;
+
+        /** A call without a root (every collective but broadcast). */
+        Call(int op, long length) {
+            this(op, length, NO_ROOT);
+        }
 
         @Override
         public String toString() {
-            return op == BARRIER ? NAMES[op] : NAMES[op].replace("[]", "[" + length + "]");
+            if (op == BARRIER) {
+                return NAMES[op];
+            }
+            String s = NAMES[op].replace("[]", "[" + length + "]");
+            return root == NO_ROOT ? s : s.replace(")", ", root=" + root + ")");
         }
     }
 
     /**
-     * The ranks called different collectives or with different lengths; every rank throws it, before any data moves.
+     * The ranks called different collectives, with different lengths or (broadcast) with different roots; every rank
+     * throws it, before any data moves.
      * PyTorch reports the same with {@code TORCH_DISTRIBUTED_DEBUG=DETAIL}'s collective fingerprint check.
      */
     public static final class CollectiveMismatchException extends IllegalArgumentException {
@@ -329,9 +346,9 @@ public abstract class ProcessGroup implements AutoCloseable {
         }
 
         /**
-         * Whether every rank called the same collective (then only the lengths differ).
+         * Whether every rank called the same collective (then the lengths differ, or a broadcast's roots).
          *
-         * @return true when only the element counts disagree
+         * @return true when only the element counts (or the roots) disagree
          */
         public boolean sameOperation() {
             return sameOperation;
@@ -355,14 +372,16 @@ public abstract class ProcessGroup implements AutoCloseable {
     }
 
     static CollectiveMismatchException mismatch(Call[] calls) {
-        StringBuilder sb = new StringBuilder("ProcessGroup: ranks called different collectives:");
         long[] lengths = new long[calls.length];
-        boolean sameOperation = true;
+        boolean sameOperation = true, sameLength = true;
+        StringBuilder each = new StringBuilder();
         for (int r = 0; r < calls.length; r++) {
-            sb.append(r == 0 ? " " : ", ").append("rank ").append(r).append(' ').append(calls[r]);
+            each.append(r == 0 ? " " : ", ").append("rank ").append(r).append(' ').append(calls[r]);
             lengths[r] = calls[r].length();
             sameOperation &= calls[r].op() == calls[0].op();
+            sameLength &= lengths[r] == lengths[0];
         }
-        return new CollectiveMismatchException(sb.toString(), lengths, sameOperation);
+        String what = sameOperation && sameLength ? "named different broadcast roots" : "called different collectives";
+        return new CollectiveMismatchException("ProcessGroup: ranks " + what + ":" + each, lengths, sameOperation);
     }
 }

@@ -121,6 +121,23 @@ class MpiProcessGroupTest {
         }
     }
 
+    /** Issue 23: the agreement header carries the root, so ranks that name different roots all throw. */
+    @Test
+    void differentBroadcastRootsFailOnEveryRank(@TempDir Path dir) throws Exception {
+        Run run = mpirun("roots", dir.toString());
+        assertEquals(0, run.exit(), run.output());
+        for (int r = 0; r < 2; r++) {
+            assertEquals(List.of(
+                    "ProcessGroup: ranks named different broadcast roots: rank 0 broadcast(float[1], root=0), "
+                            + "rank 1 broadcast(float[1], root=1)",
+                    "ProcessGroup: ranks named different broadcast roots: rank 0 broadcast(float[1], root=0), "
+                            + "rank 1 broadcast(float[1], root=2)",
+                    String.valueOf(10f + r), // no data moved
+                    "21.0"), // and the group still broadcasts
+                    Files.readAllLines(dir.resolve("rank-" + r + ".txt")), "rank " + r);
+        }
+    }
+
     @Test
     void aDeadRankEndsTheJobInsteadOfHangingIt() throws Exception {
         Run run = mpirun("die");

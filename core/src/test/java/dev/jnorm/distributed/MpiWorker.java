@@ -9,7 +9,8 @@ import java.nio.file.Path;
  * The program {@code MpiProcessGroupTest} starts under {@code mpirun -np 2}: {@code train DIR} runs
  * {@link TrainingScenario#distributed} and the collectives over MPI and writes rank r's results to DIR/rank-r.bin;
  * {@code die} makes rank 1 halt before a collective rank 0 waits in; {@code throw} makes rank 1 throw, caught as a
- * launcher would, which aborts the job.
+ * launcher would, which aborts the job; {@code roots DIR} broadcasts with a different root on each rank, then with a
+ * root out of range on rank 1 only, then correctly, and writes what each rank saw to DIR/rank-r.txt.
  */
 public final class MpiWorker {
     private MpiWorker() {
@@ -23,6 +24,7 @@ public final class MpiWorker {
         try {
             switch (args[0]) {
                 case "train" -> train(pg, Path.of(args[1]));
+                case "roots" -> roots(pg, Path.of(args[1]));
                 case "die" -> {
                     if (pg.rank() == 1) {
                         System.err.println("rank 1: halting");
@@ -42,6 +44,24 @@ public final class MpiWorker {
             pg.abort(e);
         }
         pg.close();
+    }
+
+    private static void roots(ProcessGroup pg, Path dir) throws IOException {
+        StringBuilder seen = new StringBuilder();
+        float[] data = {10f + pg.rank()};
+        for (int root : new int[] {pg.rank(), pg.rank() == 1 ? 2 : 0}) { // each rank its own; then 0 and 2 (no rank)
+            try {
+                pg.broadcast(data, root);
+                seen.append("no error\n");
+            } catch (ProcessGroup.CollectiveMismatchException e) {
+                seen.append(e.getMessage()).append('\n');
+            }
+        }
+        seen.append(data[0]).append('\n');
+        float[] after = {20f + pg.rank()};
+        pg.broadcast(after, 1); // the group still works
+        seen.append(after[0]).append('\n');
+        Files.writeString(dir.resolve("rank-" + pg.rank() + ".txt"), seen);
     }
 
     private static void train(ProcessGroup pg, Path dir) throws IOException {

@@ -93,7 +93,7 @@ class ProcessGroupTest {
                 return e.getMessage();
             }
         });
-        assertTrue(messages.get(1).contains("rank 0 barrier(), rank 1 broadcast(float[2])"), messages.get(1));
+        assertTrue(messages.get(1).contains("rank 0 barrier(), rank 1 broadcast(float[2], root=0)"), messages.get(1));
         assertEquals(messages.get(0), messages.get(1));
     }
 
@@ -147,6 +147,55 @@ class ProcessGroupTest {
         assertThrows(ProcessGroup.RankFailedException.class, () -> ranks.get(1).barrier());
     }
 
+    /**
+     * Issue 23: one rank's group used from two threads at once. The second thread's call is refused at entry, the
+     * first one's completes with the right sum, and the group goes on working.
+     */
+    @Test
+    void aSecondThreadOnABusyRankIsRefusedAndTheGroupStaysUsable() throws Exception {
+        List<ProcessGroup> ranks = ProcessGroup.inProcess(2, Duration.ofSeconds(30));
+        float[] first = {1.5f, -2f};
+        AtomicReference<Throwable> firstError = new AtomicReference<>();
+        Thread a = new Thread(() -> {
+            try {
+                ranks.get(0).allReduceSum(first);
+            } catch (Throwable t) {
+                firstError.set(t);
+            }
+        }, "rank0-a");
+        a.start();
+        while (a.getState() != Thread.State.TIMED_WAITING) { // thread a waits in the collective for rank 1
+            Thread.onSpinWait();
+        }
+        float[] second = {7f, 7f};
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> ranks.get(0).allReduceSum(second));
+        assertEquals("ProcessGroup: rank 0 called allReduceSum(float[2]) from thread " + Thread.currentThread().getName()
+                + " while thread rank0-a is inside allReduceSum(float[2]) on the same rank; a rank's collectives "
+                + "must be made one at a time (from one thread, or serialized)", e.getMessage());
+        assertArrayEquals(new float[] {7f, 7f}, second); // untouched
+
+        float[] other = {0.25f, 4f};
+        ranks.get(1).allReduceSum(other); // completes thread a's collective
+        a.join(Duration.ofMinutes(1));
+        assertEquals(null, firstError.get());
+        assertArrayEquals(new float[] {1.5f + 0.25f, -2f + 4f}, first);
+        assertArrayEquals(new float[] {1.5f + 0.25f, -2f + 4f}, other);
+
+        // the group still works, now with rank 0 on this thread
+        List<float[]> after = new ArrayList<>();
+        Thread b = new Thread(() -> {
+            float[] x = {3f};
+            ranks.get(1).allReduceSum(x);
+            after.add(x);
+        });
+        b.start();
+        float[] y = {5f};
+        ranks.get(0).allReduceSum(y);
+        b.join(Duration.ofMinutes(1));
+        assertArrayEquals(new float[] {8f}, y);
+        assertArrayEquals(new float[] {8f}, after.get(0));
+    }
+
     @Test
     void closingWhileOthersWaitFailsThem() throws Exception {
         List<ProcessGroup> ranks = ProcessGroup.inProcess(2);
@@ -165,6 +214,23 @@ class ProcessGroupTest {
         assertEquals("ProcessGroup: rank 1 closed the group while others waited in barrier()",
                 seen.get().getMessage());
         assertThrows(IllegalStateException.class, () -> ranks.get(1).barrier());
+    }
+
+    @Test
+    void differentRootsFailOnEveryRankWithTheMpiMessage() {
+        List<String> messages = ProcessGroup.runInProcess(2, pg -> {
+            float[] data = {10f + pg.rank()};
+            try {
+                pg.broadcast(data, pg.rank());
+                return "no error";
+            } catch (ProcessGroup.CollectiveMismatchException e) {
+                return e.getMessage() + " / " + data[0];
+            }
+        });
+        for (int r = 0; r < 2; r++) {
+            assertEquals("ProcessGroup: ranks named different broadcast roots: rank 0 broadcast(float[1], root=0), "
+                    + "rank 1 broadcast(float[1], root=1) / " + (10f + r), messages.get(r));
+        }
     }
 
     @Test

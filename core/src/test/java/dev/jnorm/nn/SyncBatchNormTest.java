@@ -175,6 +175,37 @@ class SyncBatchNormTest {
                 + "rank 1 has C=4"), e.getMessage());
     }
 
+    /**
+     * Issue 23: one value per channel over all ranks (rank 0 [1, C], rank 1 empty) is BatchNorm's error on every rank,
+     * with the running statistics and num_batches_tracked untouched; the next step with more values still trains.
+     */
+    @Test
+    void oneValuePerChannelOverAllRanksFailsOnEveryRankAndChangesNothing() {
+        List<String> seen = ProcessGroup.runInProcess(2, pg -> {
+            SyncBatchNorm s = new SyncBatchNorm(3, pg);
+            Arrays.fill(s.runningMean().storage(), 0.25f);
+            Arrays.fill(s.runningVar().storage(), 2f);
+            Tensor one = pg.rank() == 0 ? Tensor.of(new float[] {1f, 2f, 3f}, 1, 3) : Tensor.zeros(0, 3);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> s.forward(one));
+            assertArrayEquals(new float[] {0.25f, 0.25f, 0.25f}, s.runningMean().toArray());
+            assertArrayEquals(new float[] {2f, 2f, 2f}, s.runningVar().toArray());
+            assertEquals(0, s.numBatchesTracked());
+            // the group and the layer go on: rank 0 holds two values per channel now, mean 2 + ch and unbiased var 2
+            Tensor two = pg.rank() == 0 ? Tensor.of(new float[] {1f, 2f, 3f, 3f, 4f, 5f}, 2, 3) : Tensor.zeros(0, 3);
+            s.forward(two);
+            assertEquals(1, s.numBatchesTracked());
+            assertArrayEquals(new float[] {0.9f * 0.25f + 0.1f * 2f, 0.9f * 0.25f + 0.1f * 3f,
+                    0.9f * 0.25f + 0.1f * 4f}, s.runningMean().toArray(), 1e-6f);
+            assertArrayEquals(new float[] {0.9f * 2f + 0.1f * 2f, 0.9f * 2f + 0.1f * 2f, 0.9f * 2f + 0.1f * 2f},
+                    s.runningVar().toArray(), 1e-6f);
+            return e.getMessage();
+        });
+        assertEquals("SyncBatchNorm: Expected more than 1 value per channel when training, got input size [1, 3] on "
+                + "rank 0: 1 value per channel over all 2 ranks", seen.get(0));
+        assertEquals("SyncBatchNorm: Expected more than 1 value per channel when training, got input size [0, 3] on "
+                + "rank 1: 1 value per channel over all 2 ranks", seen.get(1));
+    }
+
     @Test
     void inputChecks() {
         SyncBatchNorm s = new SyncBatchNorm(3, ProcessGroup.inProcess(1).get(0));

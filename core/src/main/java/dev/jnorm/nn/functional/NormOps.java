@@ -710,9 +710,22 @@ public final class NormOps {
     public static void checkMoreThanOneValuePerChannel(String who, Tensor x) {
         long values = (long) x.size(0) * inner(who, x, 2);
         if (values == 1) {
-            throw new IllegalArgumentException(who + ": Expected more than 1 value per channel when training, got "
-                    + "input size " + Arrays.toString(x.shape()));
+            throw oneValuePerChannel(who, x.shape(), "");
         }
+    }
+
+    /**
+     * PyTorch's {@code _verify_batch_size} error: "Expected more than 1 value per channel when training, got input
+     * size [..]", then {@code detail}.
+     *
+     * @param who    the name the message starts with
+     * @param shape  the input's shape
+     * @param detail appended to the message (empty, or starting with a space)
+     * @return the exception to throw
+     */
+    public static IllegalArgumentException oneValuePerChannel(String who, int[] shape, String detail) {
+        return new IllegalArgumentException(who + ": Expected more than 1 value per channel when training, got input "
+                + "size " + Arrays.toString(shape) + detail);
     }
 
     /**

@@ -51,8 +51,9 @@ public final class SyncBatchNormOps {
      * @param eps         added to the variance
      * @param group       the ranks whose batches are normalized together
      * @return y with x's shape and memory format, recorded as {@code SyncBatchNormBackward}
-     * @throws IllegalArgumentException when x has fewer than 2 dims or is not float32, or (naming every rank's
-     *         channel count) when the ranks disagree on C
+     * @throws IllegalArgumentException when x has fewer than 2 dims or is not float32, (naming every rank's
+     *         channel count) when the ranks disagree on C, or (on every rank, nothing updated) when all ranks together
+     *         hold a single value per channel: "Expected more than 1 value per channel when training"
      * @throws IllegalStateException when a tensor argument was released, or another rank failed (a
      *         {@link ProcessGroup.RankFailedException})
      */
@@ -99,6 +100,10 @@ public final class SyncBatchNormOps {
             }
         }
         long total = merged[0].count();
+        if (total == 1) { // every rank gathered the same counts, so every rank throws, before any state changes
+            throw NormOps.oneValuePerChannel(who, x.shape(), " on rank " + group.rank() + ": 1 value per channel "
+                    + "over all " + group.size() + " ranks");
+        }
         double[] mean = new double[c]; // [C] saved for backward
         double[] rstd = new double[c]; // [C] saved for backward
         double[] unbiased = new double[c];
