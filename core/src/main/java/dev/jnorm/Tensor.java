@@ -180,6 +180,26 @@ public final class Tensor {
     }
 
     /**
+     * Wraps {@code data} as an int64 tensor without copying, the counterpart of {@link #wrap(float[], int...)}: the
+     * tensor's storage is the array. For readers that build the array themselves (a checkpoint's integer storage),
+     * where {@link #ofLong}'s copy would double the memory.
+     *
+     * @param data  the elements in row-major order; not copied
+     * @param shape the sizes
+     * @return a new contiguous {@link DType#INT64} tensor over {@code data}
+     * @throws IllegalArgumentException when a size is negative or {@code data.length} differs from the product of
+     *         the sizes
+     */
+    public static Tensor wrapLong(long[] data, int... shape) {
+        int[] s = checkShape("Tensor.wrapLong", shape);
+        if (data.length != numel(s)) {
+            throw new IllegalArgumentException("Tensor.wrapLong: shape " + Arrays.toString(shape) + " holds "
+                    + numel(s) + " elements, got " + data.length + " values");
+        }
+        return new Tensor(null, data, s);
+    }
+
+    /**
      * A float32 tensor of zeros, like {@code torch.zeros(shape)}. It belongs to no {@link Scope}.
      *
      * @param shape the sizes

@@ -4,6 +4,7 @@ import dev.jnorm.Tensor;
 import dev.jnorm.io.SafeTensors;
 import dev.jnorm.io.TorchCheckpoints;
 import dev.jnorm.io.TorchCheckpoints.TensorInfo;
+import dev.jnorm.io.UntrustedInput;
 import dev.jnorm.nn.Module;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -57,6 +58,11 @@ final class InspectCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintStream out = System.out;
+        String missing = UntrustedInput.notARegularFile(file); // missing data: a user error, as for --data
+        if (missing != null) {
+            System.err.println("jnorm inspect: " + file + ": " + missing);
+            return 2;
+        }
         List<Row> rows;
         try {
             rows = read();

@@ -100,7 +100,9 @@ final class Preflight {
     /**
      * Installs the error reporting: a usage error prints one line and a hint, exit 2; a user error found while
      * running ({@link CommandLine.ParameterException} thrown from a command) the same, a {@link UserError} its line;
-     * anything else is a bug (or an I/O failure): a short message, the stack trace written to a file, exit 1.
+     * anything else is a bug (or an I/O failure): a short message, the stack trace written to a file, exit 1. An
+     * {@link OutOfMemoryError} (which picocli lets through, as every {@link Error}) is reported the same way, with
+     * the maximum heap and how to raise it, instead of the JVM's "Exception in thread main".
      */
     static CommandLine install(CommandLine cl) {
         cl.setParameterExceptionHandler((ex, args) -> {
@@ -118,23 +120,41 @@ final class Preflight {
                 err.flush();
                 return 2;
             }
-            String where;
+            return unexpected(err, ex);
+        });
+        CommandLine.IExecutionStrategy run = cl.getExecutionStrategy();
+        cl.setExecutionStrategy(parseResult -> {
             try {
-                Path trace = Files.createTempFile("jnorm-error-", ".txt");
-                StringWriter sw = new StringWriter();
-                ex.printStackTrace(new PrintWriter(sw));
-                Files.writeString(trace, sw.toString());
-                where = "the stack trace is in " + trace;
-            } catch (IOException | RuntimeException e) {
-                where = "the stack trace could not be written (" + e.getMessage() + ")";
+                return run.execute(parseResult);
+            } catch (OutOfMemoryError e) { // what filled the heap is unreachable once the command's frames are gone
+                return unexpected(cl.getErr(), e);
             }
-            boolean io = ex instanceof IOException || ex instanceof UncheckedIOException;
-            err.println("jnorm: " + (io ? "I/O error: " : "internal error (a bug): ") + ex.getClass().getSimpleName()
-                    + ": " + ex.getMessage());
-            err.println("jnorm: " + where);
-            err.flush();
-            return 1;
         });
         return cl;
+    }
+
+    /** An unexpected failure: a short message, the stack trace written to a file; exit 1. */
+    private static int unexpected(PrintWriter err, Throwable ex) {
+        String where;
+        try {
+            Path trace = Files.createTempFile("jnorm-error-", ".txt");
+            StringWriter sw = new StringWriter();
+            ex.printStackTrace(new PrintWriter(sw));
+            Files.writeString(trace, sw.toString());
+            where = "the stack trace is in " + trace;
+        } catch (IOException | RuntimeException e) {
+            where = "the stack trace could not be written (" + e.getMessage() + ")";
+        }
+        boolean io = ex instanceof IOException || ex instanceof UncheckedIOException;
+        if (ex instanceof OutOfMemoryError) {
+            err.println("jnorm: out of memory (" + ex.getMessage() + "); the maximum heap is "
+                    + Runtime.getRuntime().maxMemory() + " bytes: raise it, e.g. JDK_JAVA_OPTIONS=-Xmx4g");
+        } else {
+            err.println("jnorm: " + (io ? "I/O error: " : "internal error (a bug): ")
+                    + ex.getClass().getSimpleName() + ": " + ex.getMessage());
+        }
+        err.println("jnorm: " + where);
+        err.flush();
+        return 1;
     }
 }

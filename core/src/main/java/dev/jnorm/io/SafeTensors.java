@@ -740,7 +740,7 @@ public final class SafeTensors {
                 }
                 done += n;
             }
-            byName.put(info.name, info.isLong ? Tensor.ofLong(l, info.shape) : Tensor.wrap(f, info.shape));
+            byName.put(info.name, info.isLong ? Tensor.wrapLong(l, info.shape) : Tensor.wrap(f, info.shape));
         }
         String stored = h.metadata.get(DATA_CRC_KEY);
         if (stored != null && Long.parseLong(stored, 16) != crc.getValue()) {

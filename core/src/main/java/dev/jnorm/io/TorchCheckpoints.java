@@ -1,5 +1,6 @@
 package dev.jnorm.io;
 
+import dev.jnorm.Sizes;
 import dev.jnorm.Tensor;
 import dev.jnorm.io.Unpickler.Dict;
 import dev.jnorm.io.Unpickler.PickleException;
@@ -19,6 +20,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Enumeration;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -147,8 +149,8 @@ public final class TorchCheckpoints {
                 throw new TorchCheckpointException(file, "the checkpoint holds " + Unpickler.describe(archive.root)
                         + ", not a tensor");
             }
-            Dict single = new Dict(false);
-            single.items.put("tensor", t);
+            LinkedHashMap<String, TensorRef> single = new LinkedHashMap<>();
+            single.put("tensor", t);
             return archive.materialize(single).get("tensor");
         });
     }
@@ -203,17 +205,17 @@ public final class TorchCheckpoints {
      */
     public static List<TensorInfo> describe(Path file, String entry) throws IOException {
         return withArchive(file, archive -> {
-            Dict sd = archive.stateDict(entry);
+            LinkedHashMap<String, TensorRef> sd = archive.stateDict(entry);
             List<TensorInfo> out = new ArrayList<>();
-            for (Map.Entry<Object, Object> e : sd.items.entrySet()) {
-                TensorRef t = (TensorRef) e.getValue();
+            for (Map.Entry<String, TensorRef> e : sd.entrySet()) {
+                TensorRef t = e.getValue();
                 String dtype = Unpickler.STORAGE_DTYPES.get(t.storage().storageClass());
                 try {
                     long n = elementSize(dtype);
                     for (long s : t.size()) {
                         n = Math.multiplyExact(n, s);
                     }
-                    out.add(new TensorInfo((String) e.getKey(), dtype, t.size().clone(), n));
+                    out.add(new TensorInfo(e.getKey(), dtype, t.size().clone(), n));
                 } catch (ArithmeticException ex) {
                     throw new TorchCheckpointException(file, "tensor '" + e.getKey() + "' has a size that overflows");
                 }
@@ -244,6 +246,25 @@ public final class TorchCheckpoints {
             case "complex128" -> 16;
             default -> throw new IllegalStateException("unknown dtype " + dtype);
         };
+    }
+
+    /**
+     * A short form of text read from a file for a one-line message: at most 20 characters, with a control or
+     * non-ASCII character as a Java escape ("little\\n", "\\u00ff"), so the message stays one printable line.
+     */
+    static String printable(String s) {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < Math.min(s.length(), 20); i++) {
+            char c = s.charAt(i);
+            switch (c) {
+                case '\n' -> sb.append("\\n");
+                case '\r' -> sb.append("\\r");
+                case '\t' -> sb.append("\\t");
+                case '\\' -> sb.append("\\\\");
+                default -> sb.append(c >= 0x20 && c < 0x7f ? String.valueOf(c) : String.format("\\u%04x", (int) c));
+            }
+        }
+        return s.length() > 20 ? sb + "…" : sb.toString();
     }
 
     /** An open, structurally verified archive and its unpickled object. */
@@ -303,6 +324,10 @@ public final class TorchCheckpoints {
         }
 
         static Archive open(Path file) throws IOException {
+            String problem = UntrustedInput.notARegularFile(file); // opening a FIFO would block until a writer came
+            if (problem != null) {
+                throw new TorchCheckpointException(file, problem);
+            }
             long size;
             byte[] head = new byte[262];
             int got;
@@ -356,8 +381,7 @@ public final class TorchCheckpoints {
             String s = new String(readSmall(v, "version"), StandardCharsets.US_ASCII).strip();
             // PyTorch 2.5's reader accepts format versions 1 to 9 (caffe2/serialize/versions.h)
             if (!s.matches("[0-9]{1,3}") || Integer.parseInt(s) < 1 || Integer.parseInt(s) > 9) {
-                throw fail("file format version '" + (s.length() > 20 ? s.substring(0, 20) : s)
-                        + "' is not one PyTorch 2.5 reads (1 to 9)");
+                throw fail("file format version '" + printable(s) + "' is not one PyTorch 2.5 reads (1 to 9)");
             }
         }
 
@@ -370,7 +394,7 @@ public final class TorchCheckpoints {
             return switch (s) {
                 case "little" -> ByteOrder.LITTLE_ENDIAN;
                 case "big" -> ByteOrder.BIG_ENDIAN;
-                default -> throw fail("unknown byte order '" + (s.length() > 20 ? s.substring(0, 20) : s) + "'");
+                default -> throw fail("unknown byte order '" + printable(s) + "' (PyTorch writes 'little' or 'big')");
             };
         }
 
@@ -409,31 +433,31 @@ public final class TorchCheckpoints {
         }
 
         /** The dict of tensors to return: {@code entry}, or the default choice (see {@link #read(Path)}). */
-        Dict stateDict(String entry) throws TorchCheckpointException {
+        LinkedHashMap<String, TensorRef> stateDict(String entry) throws TorchCheckpointException {
             if (!(root instanceof Dict d)) {
                 throw fail("the checkpoint holds " + Unpickler.describe(root) + ", not a dict of tensors");
             }
             if (entry != null) {
-                Object v = d.items.get(entry);
+                Object v = d.get(entry);
                 if (v == null) {
                     throw fail("no entry '" + entry + "'; the checkpoint's entries are " + entries(d));
                 }
                 if (!isTensorDict(v)) {
                     throw fail("entry '" + entry + "' holds " + Unpickler.describe(v) + ", not a dict of tensors");
                 }
-                return (Dict) v;
+                return tensors((Dict) v);
             }
             if (isTensorDict(d)) {
-                return d;
+                return tensors(d);
             }
             List<String> found = new ArrayList<>();
             for (String k : STATE_DICT_ENTRIES) {
-                if (isTensorDict(d.items.get(k))) {
+                if (isTensorDict(d.get(k))) {
                     found.add(k);
                 }
             }
             if (found.size() == 1) {
-                return (Dict) d.items.get(found.get(0));
+                return tensors((Dict) d.get(found.get(0)));
             }
             throw fail((found.isEmpty() ? "the checkpoint is not a state dict and has no " + STATE_DICT_ENTRIES
                     + " entry holding one" : "the checkpoint has several state dicts " + found)
@@ -444,50 +468,70 @@ public final class TorchCheckpoints {
             if (!(o instanceof Dict d)) {
                 return false;
             }
-            for (Map.Entry<Object, Object> e : d.items.entrySet()) {
-                if (!(e.getKey() instanceof String) || !(e.getValue() instanceof TensorRef)) {
+            for (int i = 0; i < d.size(); i++) {
+                if (!(d.key(i) instanceof String) || !(d.value(i) instanceof TensorRef)) {
                     return false;
                 }
             }
             return true;
         }
 
+        /** A dict that {@link #isTensorDict} accepted, by key (the reader made its keys distinct). */
+        private static LinkedHashMap<String, TensorRef> tensors(Dict d) {
+            LinkedHashMap<String, TensorRef> out = new LinkedHashMap<>();
+            for (int i = 0; i < d.size(); i++) {
+                out.put((String) d.key(i), (TensorRef) d.value(i));
+            }
+            return out;
+        }
+
         private static String entries(Dict d) {
             StringBuilder sb = new StringBuilder("{");
-            int shown = 0;
-            for (Map.Entry<Object, Object> e : d.items.entrySet()) {
-                if (shown++ == 20) {
-                    sb.append(", … (").append(d.items.size()).append(" in all)");
+            for (int i = 0; i < d.size(); i++) {
+                if (i == 20) {
+                    sb.append(", … (").append(d.size()).append(" in all)");
                     break;
                 }
-                sb.append(shown > 1 ? ", " : "").append(Unpickler.describe(e.getKey())).append(": ")
-                        .append(Unpickler.describe(e.getValue()));
+                sb.append(i > 0 ? ", " : "").append(Unpickler.describe(d.key(i))).append(": ")
+                        .append(Unpickler.describe(d.value(i)));
             }
             return sb.append('}').toString();
         }
 
         // ------------------------------------------------------------ tensors
 
-        /** Validates every view against its storage and the allocation budget, then reads and builds them. */
-        LinkedHashMap<String, Tensor> materialize(Dict sd) throws IOException {
+        /**
+         * Validates every view against its storage and the heap it needs, then reads and builds them. Each distinct
+         * {@link TensorRef} object is checked once (entries that share one through the memo cost nothing more).
+         */
+        LinkedHashMap<String, Tensor> materialize(LinkedHashMap<String, TensorRef> sd) throws IOException {
             Map<String, StorageRef> used = new LinkedHashMap<>();
-            Map<List<Object>, String> distinctViews = new HashMap<>();
+            IdentityHashMap<TensorRef, List<Object>> viewKeys = new IdentityHashMap<>();
+            Map<List<Object>, TensorRef> distinctViews = new HashMap<>();
             long viewElements = 0;
-            for (Map.Entry<Object, Object> e : sd.items.entrySet()) {
-                String key = (String) e.getKey();
-                TensorRef t = (TensorRef) e.getValue();
+            long copiedViewBytes = 0; // views that are not a whole storage are copied out of it
+            for (Map.Entry<String, TensorRef> e : sd.entrySet()) {
+                TensorRef t = e.getValue();
+                if (viewKeys.containsKey(t)) {
+                    continue;
+                }
                 StorageRef s = t.storage();
                 StorageRef seen = used.putIfAbsent(s.key(), s);
                 if (seen != null && !seen.equals(s)) {
-                    throw fail("storage '" + s.key() + "' is named with two types or sizes (" + seen.storageClass()
-                            + " of " + seen.numel() + ", " + s.storageClass() + " of " + s.numel() + ")");
+                    throw fail("storage '" + s.key() + "' is named twice with different " + differences(seen, s));
                 }
-                long n = checkView(key, t);
-                if (distinctViews.putIfAbsent(viewKey(t), key) == null) {
+                long n = checkView(e.getKey(), t);
+                List<Object> viewKey = viewKey(t);
+                viewKeys.put(t, viewKey);
+                if (distinctViews.putIfAbsent(viewKey, t) == null) {
                     viewElements += n;
+                    if (!isWhole(t)) {
+                        copiedViewBytes += n * decodedSize(Unpickler.STORAGE_DTYPES.get(s.storageClass()));
+                    }
                 }
             }
             long storageElements = 0;
+            long decodedBytes = 0;
             for (StorageRef s : used.values()) {
                 String dtype = Unpickler.STORAGE_DTYPES.get(s.storageClass());
                 if (!isSupported(dtype)) {
@@ -510,24 +554,39 @@ public final class TorchCheckpoints {
                             + claimed + " bytes) but its record holds " + bytes + " bytes");
                 }
                 storageElements += s.numel();
+                decodedBytes += s.numel() * decodedSize(dtype);
             }
             if (viewElements > storageElements) {
                 throw fail("the tensors hold " + viewElements + " elements but their storages only "
                         + storageElements + " (overlapping or broadcast views); refused so that reading never "
                         + "allocates more than the file holds");
             }
-            long heapBytes = 8 * storageElements; // an upper bound: each storage decoded, plus the copied views
-            long maxHeap = Runtime.getRuntime().maxMemory();
-            if (maxHeap != Long.MAX_VALUE && heapBytes > maxHeap) {
-                throw new IllegalArgumentException(file + ": reading needs up to " + heapBytes + " bytes, more than "
-                        + "this JVM's maximum heap (" + maxHeap + " bytes; raise -Xmx)");
+            // What is really allocated: every storage decoded (float32 or int64), every view that is not a whole
+            // storage copied out of it, and the read buffer; a whole view is its storage's array.
+            long heapBytes = decodedBytes + copiedViewBytes + CHUNK;
+            if (!Sizes.fitsHeap(heapBytes)) {
+                throw new IllegalArgumentException(file + ": reading needs " + heapBytes + " bytes of heap ("
+                        + decodedBytes + " for the storages as float32 and int64, " + copiedViewBytes + " for views "
+                        + "copied out of them), more than this JVM's maximum heap ("
+                        + Runtime.getRuntime().maxMemory() + " bytes; raise -Xmx)");
             }
+            try {
+                return build(sd, viewKeys);
+            } catch (OutOfMemoryError e) { // a failed array was never allocated; the partial tensors are dropped
+                throw new IllegalArgumentException(file + ": not enough free heap to read its tensors (" + heapBytes
+                        + " bytes needed, " + Runtime.getRuntime().maxMemory() + " maximum; raise -Xmx)", e);
+            }
+        }
+
+        private LinkedHashMap<String, Tensor> build(LinkedHashMap<String, TensorRef> sd,
+                IdentityHashMap<TensorRef, List<Object>> viewKeys) throws IOException {
             Map<List<Object>, Tensor> built = new HashMap<>();
             Map<String, Object> decoded = new HashMap<>();
             LinkedHashMap<String, Tensor> out = new LinkedHashMap<>();
-            for (Map.Entry<Object, Object> e : sd.items.entrySet()) {
-                TensorRef t = (TensorRef) e.getValue();
-                Tensor tensor = built.get(viewKey(t));
+            for (Map.Entry<String, TensorRef> e : sd.entrySet()) {
+                TensorRef t = e.getValue();
+                List<Object> viewKey = viewKeys.get(t);
+                Tensor tensor = built.get(viewKey);
                 if (tensor == null) {
                     Object data = decoded.get(t.storage().key());
                     if (data == null) {
@@ -535,11 +594,44 @@ public final class TorchCheckpoints {
                         decoded.put(t.storage().key(), data);
                     }
                     tensor = view(t, data);
-                    built.put(viewKey(t), tensor);
+                    built.put(viewKey, tensor);
                 }
-                out.put((String) e.getKey(), tensor);
+                out.put(e.getKey(), tensor);
             }
             return out;
+        }
+
+        /** What differs between two storage records of one key, with both values. */
+        private static String differences(StorageRef a, StorageRef b) {
+            List<String> d = new ArrayList<>();
+            if (!a.storageClass().equals(b.storageClass())) {
+                d.add("types (" + a.storageClass() + ", " + b.storageClass() + ")");
+            }
+            if (a.numel() != b.numel()) {
+                d.add("sizes (" + a.numel() + ", " + b.numel() + " elements)");
+            }
+            if (!a.location().equals(b.location())) {
+                d.add("locations ('" + printable(a.location()) + "', '" + printable(b.location()) + "')");
+            }
+            return String.join(" and ", d);
+        }
+
+        /** Bytes per element once decoded: float32 for the floating dtypes, int64 for the integer ones. */
+        private static int decodedSize(String dtype) {
+            return isFloating(dtype) ? Float.BYTES : Long.BYTES;
+        }
+
+        private static boolean isFloating(String dtype) {
+            return dtype.startsWith("float") || dtype.equals("bfloat16");
+        }
+
+        /** Whether the view is all of its storage in order, so its tensor is the decoded storage itself. */
+        private static boolean isWhole(TensorRef t) {
+            long n = 1;
+            for (long size : t.size()) {
+                n *= size; // checked by checkView
+            }
+            return t.offset() == 0 && n == t.storage().numel() && isContiguous(t.size(), t.stride());
         }
 
         private static List<Object> viewKey(TensorRef t) {
@@ -560,21 +652,28 @@ public final class TorchCheckpoints {
                 throw fail(what + " has storage offset " + t.offset());
             }
             long n = 1;
-            long last = t.offset(); // the highest storage index the view reads
-            try {
-                for (int d = 0; d < t.size().length; d++) {
-                    long size = t.size()[d], stride = t.stride()[d];
-                    if (size < 0 || stride < 0) {
-                        throw fail(what + " has size " + Arrays.toString(t.size()) + " and stride "
-                                + Arrays.toString(t.stride()) + " (negative)");
-                    }
-                    n = Math.multiplyExact(n, size);
-                    if (size > 0) {
-                        last = Math.addExact(last, Math.multiplyExact(size - 1, stride));
-                    }
+            for (int d = 0; d < t.size().length; d++) {
+                if (t.size()[d] < 0 || t.stride()[d] < 0) {
+                    throw fail(what + " has size " + Arrays.toString(t.size()) + " and stride "
+                            + Arrays.toString(t.stride()) + " (negative)");
                 }
-            } catch (ArithmeticException e) {
-                throw fail(what + " has size " + Arrays.toString(t.size()) + " whose element count overflows");
+                try {
+                    n = Math.multiplyExact(n, t.size()[d]);
+                } catch (ArithmeticException e) {
+                    throw fail(what + " has size " + Arrays.toString(t.size()) + " whose element count overflows");
+                }
+            }
+            long last = t.offset(); // the highest storage index the view reads
+            if (n > 0) {
+                try {
+                    for (int d = 0; d < t.size().length; d++) {
+                        last = Math.addExact(last, Math.multiplyExact(t.size()[d] - 1, t.stride()[d]));
+                    }
+                } catch (ArithmeticException e) {
+                    throw fail(what + " has size " + Arrays.toString(t.size()) + ", stride "
+                            + Arrays.toString(t.stride()) + " and storage offset " + t.offset() + " whose highest "
+                            + "storage index overflows");
+                }
             }
             if (n > Integer.MAX_VALUE - 8 || Arrays.stream(t.size()).anyMatch(s -> s > Integer.MAX_VALUE)) {
                 throw fail(what + " has size " + Arrays.toString(t.size()) + ", more elements than a jnorm tensor "
@@ -595,7 +694,7 @@ public final class TorchCheckpoints {
             if (s.numel() > Integer.MAX_VALUE - 8) {
                 throw fail("storage '" + s.key() + "' holds " + s.numel() + " elements, more than a Java array holds");
             }
-            boolean floating = dtype.startsWith("float") || dtype.equals("bfloat16");
+            boolean floating = isFloating(dtype);
             float[] f = floating ? new float[n] : null;
             long[] l = floating ? null : new long[n];
             ZipEntry rec = records.get("data/" + s.key());
@@ -634,7 +733,10 @@ public final class TorchCheckpoints {
             return floating ? f : l;
         }
 
-        /** The view's values in index order (the storage array itself when the view is all of it, contiguous). */
+        /**
+         * The view's values in index order: the storage array itself when the view is all of it in order (never a
+         * copy), else a copy of the elements it reads.
+         */
         private static Tensor view(TensorRef t, Object data) {
             int rank = t.size().length;
             int[] shape = new int[rank];
@@ -643,16 +745,15 @@ public final class TorchCheckpoints {
                 shape[d] = (int) t.size()[d];
                 n *= shape[d];
             }
-            int storageLength = data instanceof float[] f ? f.length : ((long[]) data).length;
-            boolean whole = t.offset() == 0 && n == storageLength && isContiguous(shape, t.stride());
+            boolean whole = isWhole(t);
             if (data instanceof float[] f) {
                 return Tensor.wrap(whole ? f : gather(t, shape, (int) n, f), shape);
             }
             long[] l = (long[]) data;
-            return Tensor.ofLong(whole ? l : gatherLong(t, shape, (int) n, l), shape);
+            return Tensor.wrapLong(whole ? l : gatherLong(t, shape, (int) n, l), shape);
         }
 
-        private static boolean isContiguous(int[] shape, long[] stride) {
+        private static boolean isContiguous(long[] shape, long[] stride) {
             long expected = 1;
             for (int d = shape.length - 1; d >= 0; d--) {
                 if (shape[d] != 1 && stride[d] != expected) {

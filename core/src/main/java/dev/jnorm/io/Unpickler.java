@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -32,10 +33,34 @@ import java.util.Set;
  * allocated, so the values built never hold more than the pickle's own size in payload; the machine is a loop (no
  * recursion, so no stack depth follows the input's nesting); a self-containing value (a list appended to itself
  * through the memo) is representable, and every consumer walks values with a depth limit ({@link #MAX_DEPTH}).
+ * Every object built, dict item set and memo entry is charged its approximate heap size, and the total is bounded
+ * ({@link #costLimit}): an opcode of one byte can build a container of dozens, so without the bound a small pickle
+ * could exhaust the heap. The work is linear in what is charged: dict keys are compared by canonical ids
+ * ({@link #keyId}), each computed once per object from its items' ids, so a tuple shared through the memo is
+ * hashed once however often it unfolds, equal keys are equal ids, and no hash table is keyed by a value whose Java
+ * hash a pickle can make collide unless its keys are {@link Comparable} (Java's hash maps then search colliding
+ * keys as a tree).
  */
 final class Unpickler {
     /** Deepest nesting of containers a consumer accepts (also catches self-containing values). */
     static final int MAX_DEPTH = 100;
+
+    /**
+     * Estimated heap per pickle byte the values may take, beyond {@link #COST_FLOOR}: a state dict written by
+     * torch.save takes about 20 (a tensor is a few tuples, strings and memo entries); one-byte opcodes that each
+     * build a tuple or a dict take up to about 110, so a pickle's values never take more than this many times its
+     * size (and, through {@link #costLimit}, never more than a quarter of the heap).
+     */
+    static final long COST_PER_BYTE = 128;
+
+    /** Estimated heap any pickle may take, however small. */
+    static final long COST_FLOOR = 1 << 20;
+
+    // approximate heap sizes (64-bit JVM, compressed references) charged for what the reader builds
+    private static final int SIZE_BOXED = 16, SIZE_STRING = 48, SIZE_BYTES = 16, SIZE_TUPLE = 96, SIZE_TUPLE_ITEM = 12,
+            SIZE_LIST = 40, SIZE_LIST_ITEM = 8, SIZE_DICT = 40, SIZE_DICT_FIRST_ITEM = 80, SIZE_DICT_ITEM = 88,
+            SIZE_MEMO_ENTRY = 56, SIZE_KEY_ID = 56, SIZE_MARK = 16, SIZE_GLOBAL = 32, SIZE_STORAGE_REF = 48,
+            SIZE_TENSOR_REF = 64, SIZE_ATTRIBUTE = 48;
 
     /** Python's {@code None} (Java null is reserved for "absent"). */
     enum None {
@@ -54,21 +79,70 @@ final class Unpickler {
         }
     }
 
-    /** A Python tuple: immutable, hashable when its items are. */
-    record Tuple(List<Object> items) {
-        Tuple {
-            items = Collections.unmodifiableList(new ArrayList<>(items));
+    /**
+     * A Python tuple. Equality is identity: the reader gives every hashable value one canonical id (see
+     * {@link Unpickler#keyId}), so two equal tuples used as dict keys are found equal by their ids, never by walking
+     * them (a tuple shared through the memo unfolds to 2^depth nodes).
+     */
+    static final class Tuple {
+        private final List<Object> items;
+        /** 1 + the depth of the deepest tuple among the items. */
+        final int depth;
+        /** The canonical id of this tuple's value, or -1 when it is not hashable (an item is not, or too deep). */
+        final int keyId;
+
+        private Tuple(List<Object> items, int depth, int keyId) {
+            this.items = Collections.unmodifiableList(new ArrayList<>(items));
+            this.depth = depth;
+            this.keyId = keyId;
+        }
+
+        List<Object> items() {
+            return items;
         }
     }
 
-    /** A Python dict or collections.OrderedDict; {@code attributes} holds what BUILD set (OrderedDict's _metadata). */
+    /**
+     * A Python dict or collections.OrderedDict: its items in insertion order, each key once (a key set again keeps
+     * its first key object and place, as CPython does); {@code attributes} holds what BUILD set (OrderedDict's
+     * _metadata). Built only by the reader, which finds keys by their canonical ids; consumers read it in order.
+     */
     static final class Dict {
         final boolean ordered;
-        final LinkedHashMap<Object, Object> items = new LinkedHashMap<>();
-        final LinkedHashMap<String, Object> attributes = new LinkedHashMap<>();
+        /** This dict's number in the reader's index of (dict, key id) to position. */
+        private final int serial;
+        private ArrayList<Object> keysAndValues; // k0, v0, k1, v1, ...; null while empty
+        private LinkedHashMap<String, Object> attributes; // null while none
 
-        Dict(boolean ordered) {
+        private Dict(boolean ordered, int serial) {
             this.ordered = ordered;
+            this.serial = serial;
+        }
+
+        int size() {
+            return keysAndValues == null ? 0 : keysAndValues.size() / 2;
+        }
+
+        Object key(int i) {
+            return keysAndValues.get(2 * i);
+        }
+
+        Object value(int i) {
+            return keysAndValues.get(2 * i + 1);
+        }
+
+        /** The value of the str key {@code key}, or null; a scan, for the few lookups of the consumers. */
+        Object get(String key) {
+            for (int i = 0; i < size(); i++) {
+                if (key.equals(key(i))) {
+                    return value(i);
+                }
+            }
+            return null;
+        }
+
+        Map<String, Object> attributes() {
+            return attributes == null ? Map.of() : Collections.unmodifiableMap(attributes);
         }
     }
 
@@ -139,8 +213,35 @@ final class Unpickler {
     private final HashMap<Long, Object> memo = new HashMap<>();
     private int protocol = -1;
 
+    /** The estimated heap of what was built so far, and its bound. */
+    private long cost;
+    private final long costLimit;
+
+    // canonical ids of hashable values: equal values, one id (0 None, 1 False, 2 True; ints from 3 on)
+    private int nextKeyId = 3;
+    private final HashMap<Long, Integer> intIds = new HashMap<>();
+    private final HashMap<Double, Integer> floatIds = new HashMap<>();
+    private final HashMap<String, Integer> strIds = new HashMap<>();
+    private final HashMap<Shape, Integer> tupleIds = new HashMap<>();
+    /** The id of each str, bytes and NaN object already seen, so that each is hashed once. */
+    private final IdentityHashMap<Object, Integer> idOf = new IdentityHashMap<>();
+    /** (dict serial << 32 | key id) to the key's position in that dict. */
+    private final HashMap<Long, Integer> dictIndex = new HashMap<>();
+    private int dicts;
+
     private Unpickler(byte[] pkl) {
         this.pkl = pkl;
+        this.costLimit = costLimit(pkl.length);
+    }
+
+    /**
+     * The estimated heap a pickle of {@code length} bytes may build: {@value #COST_PER_BYTE} bytes per byte plus
+     * {@value #COST_FLOOR}, and at most a quarter of the maximum heap.
+     */
+    static long costLimit(long length) {
+        long perByte = COST_FLOOR + COST_PER_BYTE * length;
+        long maxHeap = Runtime.getRuntime().maxMemory();
+        return maxHeap == Long.MAX_VALUE ? perByte : Math.min(perByte, maxHeap / 4);
     }
 
     /** Runs the pickle program in {@code pkl} (data only, see the class comment) and returns its value. */
@@ -187,15 +288,18 @@ final class Unpickler {
                     }
                     return stack.get(0);
                 }
-                case MARK -> marks.add(stack.size());
+                case MARK -> {
+                    charge(SIZE_MARK);
+                    marks.add(stack.size());
+                }
                 case NONE -> push(None.NONE);
                 case NEWTRUE -> push(Boolean.TRUE);
                 case NEWFALSE -> push(Boolean.FALSE);
-                case BININT -> push((long) s32());
-                case BININT1 -> push((long) u8());
-                case BININT2 -> push((long) (u8() | (u8() << 8)));
-                case LONG1 -> push(long1());
-                case BINFLOAT -> push(Double.longBitsToDouble(Long.reverseBytes(u64())));
+                case BININT -> pushBoxed((long) s32());
+                case BININT1 -> pushBoxed((long) u8());
+                case BININT2 -> pushBoxed((long) (u8() | (u8() << 8)));
+                case LONG1 -> pushBoxed(long1());
+                case BINFLOAT -> pushBoxed(Double.longBitsToDouble(Long.reverseBytes(u64())));
                 case BINUNICODE -> push(utf8(length(u32())));
                 case SHORT_BINUNICODE -> push(utf8(u8()));
                 case BINUNICODE8 -> push(utf8(length(u64())));
@@ -203,21 +307,21 @@ final class Unpickler {
                 case BINSTRING -> push(bytes(length(s32())));
                 case BINBYTES -> push(bytes(length(u32())));
                 case BINBYTES8 -> push(bytes(length(u64())));
-                case EMPTY_TUPLE -> push(new Tuple(List.of()));
+                case EMPTY_TUPLE -> push(tuple(List.of()));
                 case TUPLE1, TUPLE2, TUPLE3 -> {
                     int n = op - TUPLE1 + 1;
                     need(n, opName(op));
                     List<Object> items = new ArrayList<>(stack.subList(stack.size() - n, stack.size()));
                     truncate(stack.size() - n);
-                    push(new Tuple(items));
+                    push(tuple(items));
                 }
-                case TUPLE -> push(new Tuple(popMark("TUPLE")));
-                case EMPTY_LIST -> push(new ArrayList<>());
-                case LIST -> push(new ArrayList<>(popMark("LIST")));
-                case EMPTY_DICT -> push(new Dict(false));
+                case TUPLE -> push(tuple(popMark("TUPLE")));
+                case EMPTY_LIST -> push(list(List.of()));
+                case LIST -> push(list(popMark("LIST")));
+                case EMPTY_DICT -> push(dict(false));
                 case DICT -> {
                     List<Object> kv = popMark("DICT");
-                    Dict d = new Dict(false);
+                    Dict d = dict(false);
                     setItems(d, kv);
                     push(d);
                 }
@@ -225,12 +329,16 @@ final class Unpickler {
                 case APPEND -> {
                     need(2, "APPEND");
                     Object item = pop();
-                    listTarget("APPEND").add(item);
+                    List<Object> list = listTarget("APPEND");
+                    charge(SIZE_LIST_ITEM);
+                    list.add(item);
                 }
                 case APPENDS -> {
                     List<Object> items = popMark("APPENDS");
                     need(1, "APPENDS");
-                    listTarget("APPENDS").addAll(items);
+                    List<Object> list = listTarget("APPENDS");
+                    charge((long) SIZE_LIST_ITEM * items.size());
+                    list.addAll(items);
                 }
                 case SETITEM -> {
                     need(3, "SETITEM");
@@ -297,6 +405,7 @@ final class Unpickler {
             throw new PickleException("byte " + at + ": global " + full + " is not allowed (nothing was executed); "
                     + "a state dict needs only " + String.join(", ", ALLOWED_GLOBALS));
         }
+        charge(SIZE_GLOBAL);
         return new Global(module, name);
     }
 
@@ -314,7 +423,7 @@ final class Unpickler {
                 if (!a.isEmpty()) {
                     throw error("collections.OrderedDict with " + a.size() + " arguments; torch.save writes none");
                 }
-                return new Dict(true);
+                return dict(true);
             }
             case REBUILD_TENSOR_V2, REBUILD_TENSOR -> {
                 boolean v2 = g.fullName().equals(REBUILD_TENSOR_V2);
@@ -325,6 +434,8 @@ final class Unpickler {
                     throw error(g + ": argument 0 is " + describe(a.get(0)) + ", expected a storage");
                 }
                 long offset = integer(a.get(1), g + ": storage_offset");
+                // the size and stride arrays are new for every REDUCE, even of one argument tuple shared by the memo
+                charge(SIZE_TENSOR_REF + (long) Long.BYTES * (arity(a.get(2)) + arity(a.get(3))));
                 long[] size = ints(a.get(2), g + ": size");
                 long[] stride = ints(a.get(3), g + ": stride");
                 if (v2) {
@@ -365,6 +476,7 @@ final class Unpickler {
                         || !(enc.equals("latin1") || enc.equals("latin-1"))) {
                     throw error("_codecs.encode is allowed only as (str, 'latin1'), got " + describe(args));
                 }
+                charge(SIZE_BYTES + s.length());
                 byte[] out = new byte[s.length()];
                 for (int i = 0; i < s.length(); i++) {
                     char c = s.charAt(i);
@@ -387,11 +499,15 @@ final class Unpickler {
         if (!(state instanceof Dict s)) {
             throw error("BUILD of an OrderedDict with state " + describe(state) + ", expected a dict");
         }
-        for (Map.Entry<Object, Object> e : s.items.entrySet()) {
-            if (!(e.getKey() instanceof String k)) {
-                throw error("BUILD of an OrderedDict with attribute name " + describe(e.getKey()));
+        charge((long) SIZE_ATTRIBUTE * s.size()); // also the work: a state shared through the memo is copied each time
+        for (int i = 0; i < s.size(); i++) {
+            if (!(s.key(i) instanceof String k)) {
+                throw error("BUILD of an OrderedDict with attribute name " + describe(s.key(i)));
             }
-            d.attributes.put(k, e.getValue());
+            if (d.attributes == null) {
+                d.attributes = new LinkedHashMap<>();
+            }
+            d.attributes.put(k, s.value(i));
         }
     }
 
@@ -416,6 +532,7 @@ final class Unpickler {
         if (numel < 0) {
             throw error("storage '" + key + "' claims " + numel + " elements");
         }
+        charge(SIZE_STORAGE_REF);
         return new StorageRef(key, cls.name(), location, numel);
     }
 
@@ -445,31 +562,170 @@ final class Unpickler {
         }
         for (int i = 0; i < kv.size(); i += 2) {
             Object k = kv.get(i);
-            if (!hashable(k, 0)) {
-                throw error("dict key " + describe(k) + " is not hashable");
+            int id = keyId(k);
+            if (id < 0) {
+                throw error("dict key " + describe(k) + " is not hashable" + (k instanceof Tuple t
+                        && t.depth > MAX_DEPTH ? " (a tuple nested deeper than " + MAX_DEPTH + ")" : ""));
             }
-            d.items.put(k instanceof byte[] b ? new String(b, StandardCharsets.ISO_8859_1) : k, kv.get(i + 1));
-        }
-    }
-
-    private static boolean hashable(Object k, int depth) {
-        if (k instanceof String || k instanceof Long || k instanceof Boolean || k instanceof Double
-                || k instanceof byte[] || k == None.NONE) {
-            return true;
-        }
-        if (k instanceof Tuple t && depth < MAX_DEPTH) {
-            for (Object o : t.items()) {
-                if (!hashable(o, depth + 1)) {
-                    return false;
-                }
+            Integer at = dictIndex.get(((long) d.serial << 32) | id);
+            if (at != null) {
+                d.keysAndValues.set(2 * at + 1, kv.get(i + 1)); // CPython keeps the first key object and place
+                continue;
             }
-            return true;
+            if (d.keysAndValues == null) {
+                charge(SIZE_DICT_FIRST_ITEM);
+                d.keysAndValues = new ArrayList<>();
+            }
+            charge(SIZE_DICT_ITEM);
+            dictIndex.put(((long) d.serial << 32) | id, d.size());
+            d.keysAndValues.add(k instanceof byte[] b ? new String(b, StandardCharsets.ISO_8859_1) : k);
+            d.keysAndValues.add(kv.get(i + 1));
         }
-        return false;
     }
 
     private static boolean isEmptyOrNone(Object o) {
-        return o == None.NONE || (o instanceof Dict d && d.items.isEmpty() && d.attributes.isEmpty());
+        return o == None.NONE || (o instanceof Dict d && d.size() == 0 && d.attributes == null);
+    }
+
+    // ---------------------------------------------------------------- building values, within the cost bound
+
+    /** Adds {@code bytes} of estimated heap to what this pickle has built, and refuses to go past the bound. */
+    private void charge(long bytes) throws PickleException {
+        cost += bytes;
+        if (cost > costLimit) {
+            throw error("the values built so far would take more than " + costLimit + " bytes of heap (at most "
+                    + COST_PER_BYTE + " per byte of pickle plus " + COST_FLOOR + ", and a quarter of the maximum "
+                    + "heap); a torch.save state dict takes about 20 per byte");
+        }
+    }
+
+    private void pushBoxed(Object scalar) throws PickleException {
+        charge(SIZE_BOXED);
+        push(scalar);
+    }
+
+    private List<Object> list(List<Object> items) throws PickleException {
+        charge(SIZE_LIST + (long) SIZE_LIST_ITEM * items.size());
+        return new ArrayList<>(items);
+    }
+
+    private Dict dict(boolean ordered) throws PickleException {
+        charge(SIZE_DICT);
+        return new Dict(ordered, dicts++);
+    }
+
+    /** A tuple of {@code items}, with its depth and, when hashable, the canonical id of its value. */
+    private Tuple tuple(List<Object> items) throws PickleException {
+        charge(SIZE_TUPLE + (long) SIZE_TUPLE_ITEM * items.size());
+        int depth = 1;
+        int[] ids = new int[items.size()];
+        boolean hashable = true;
+        for (int i = 0; i < ids.length; i++) {
+            Object o = items.get(i);
+            if (o instanceof Tuple t) {
+                depth = Math.max(depth, t.depth + 1);
+            }
+            if (hashable) {
+                ids[i] = keyId(o);
+                hashable = ids[i] >= 0;
+            }
+        }
+        int id = -1;
+        if (hashable && depth <= MAX_DEPTH) {
+            Shape shape = new Shape(ids);
+            Integer known = tupleIds.get(shape);
+            id = known != null ? known : newId(tupleIds, shape);
+        }
+        return new Tuple(items, depth, id);
+    }
+
+    /**
+     * The canonical id of a hashable value, equal ids for equal values by Python's rules (1 == 1.0 == True; a
+     * tuple by its items), or -1 when the value is not hashable (a list, dict, set, storage, tensor, or a tuple
+     * holding one or nested deeper than {@link #MAX_DEPTH}). Constant work for everything but a str or bytes
+     * object, which is hashed once (its id is kept by identity); bytes are keyed as their latin-1 str, as dict
+     * keys are stored.
+     */
+    private int keyId(Object k) throws PickleException {
+        if (k == None.NONE) {
+            return 0;
+        }
+        if (k instanceof Boolean b) {
+            return intId(b ? 1 : 0);
+        }
+        if (k instanceof Long l) {
+            return intId(l);
+        }
+        if (k instanceof Double d) {
+            if (d == Math.rint(d) && Math.abs(d) < 0x1p63) {
+                return intId((long) (double) d); // also -0.0 == 0.0
+            }
+            if (Double.isNaN(d)) { // NaN equals no other NaN: a key only for its own object
+                Integer known = idOf.get(d);
+                return known != null ? known : newId(idOf, d);
+            }
+            Integer known = floatIds.get(d);
+            return known != null ? known : newId(floatIds, d);
+        }
+        if (k instanceof Tuple t) {
+            return t.keyId;
+        }
+        if (k instanceof String || k instanceof byte[]) {
+            Integer known = idOf.get(k);
+            if (known != null) {
+                return known;
+            }
+            String s = k instanceof byte[] b ? new String(b, StandardCharsets.ISO_8859_1) : (String) k;
+            Integer id = strIds.get(s);
+            if (id == null) {
+                id = newId(strIds, s);
+            }
+            charge(SIZE_KEY_ID);
+            idOf.put(k, id);
+            return id;
+        }
+        return -1;
+    }
+
+    private int intId(long v) throws PickleException {
+        Integer known = intIds.get(v);
+        return known != null ? known : newId(intIds, v);
+    }
+
+    private <K> int newId(Map<K, Integer> table, K key) throws PickleException {
+        charge(SIZE_KEY_ID);
+        int id = nextKeyId++;
+        table.put(key, id);
+        return id;
+    }
+
+    /**
+     * A tuple's value as the ids of its items: equal tuples, equal shapes. {@link Comparable}, so that shapes whose
+     * hashes collide are searched as a tree, not a list.
+     */
+    private static final class Shape implements Comparable<Shape> {
+        private final int[] ids;
+        private final int hash;
+
+        Shape(int[] ids) {
+            this.ids = ids;
+            this.hash = Arrays.hashCode(ids);
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Shape s && hash == s.hash && Arrays.equals(ids, s.ids);
+        }
+
+        @Override
+        public int hashCode() {
+            return hash;
+        }
+
+        @Override
+        public int compareTo(Shape o) {
+            return Arrays.compare(ids, o.ids);
+        }
     }
 
     // ---------------------------------------------------------------- stack and memo
@@ -507,7 +763,9 @@ final class Unpickler {
 
     private void memoPut(long index) throws PickleException {
         need(1, "PUT");
-        memo.put(index, stack.get(stack.size() - 1));
+        if (memo.put(index, stack.get(stack.size() - 1)) == null) {
+            charge(SIZE_MEMO_ENTRY);
+        }
     }
 
     private Object memoGet(long index) throws PickleException {
@@ -551,6 +809,7 @@ final class Unpickler {
 
     private byte[] bytes(int n) throws PickleException {
         length(n);
+        charge(SIZE_BYTES + n);
         byte[] b = Arrays.copyOfRange(pkl, pos, pos + n);
         pos += n;
         return b;
@@ -558,6 +817,7 @@ final class Unpickler {
 
     private String utf8(int n) throws PickleException {
         length(n);
+        charge(SIZE_STRING + 2L * n);
         try {
             CharBuffer cb = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
                     .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(pkl, pos, n));
@@ -612,6 +872,10 @@ final class Unpickler {
         throw new PickleException(what + " is " + describe(o) + ", expected an int");
     }
 
+    private static int arity(Object o) {
+        return o instanceof Tuple t ? t.items().size() : 0;
+    }
+
     private static long[] ints(Object o, String what) throws PickleException {
         if (!(o instanceof Tuple t)) {
             throw new PickleException(what + " is " + describe(o) + ", expected a tuple of ints");
@@ -662,7 +926,7 @@ final class Unpickler {
             return "a set";
         }
         if (o instanceof Dict d) {
-            return (d.ordered ? "an OrderedDict" : "a dict") + " of " + d.items.size();
+            return (d.ordered ? "an OrderedDict" : "a dict") + " of " + d.size();
         }
         if (o instanceof Global g) {
             return "global " + g;

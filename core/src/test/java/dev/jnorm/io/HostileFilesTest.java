@@ -10,6 +10,7 @@ import dev.jnorm.nn.Sequential;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -88,6 +89,60 @@ class HostileFilesTest {
         assertEquals("OutOfMemoryError; model unchanged", probe("-Xmx160m", "lazy-load", dir));
     }
 
+    @Test
+    void aTorchSavedUint8TensorLoadsUnderTheReportedHeap() throws Exception {
+        // torch.save({"u": torch.arange(20_000_000).remainder(251).to(torch.uint8)}): a 20 MB file that ended in an
+        // OutOfMemoryError under -Xmx256m (decoded to long[], then copied by Tensor.ofLong: 16 bytes per element
+        // where the budget assumed 8); it now takes one long[] (8 bytes per element) and loads
+        int n = 20_000_000;
+        byte[] u8 = new byte[n];
+        long sum = 0;
+        for (int i = 0; i < n; i++) {
+            u8[i] = (byte) (i % 251);
+            sum += i % 251;
+        }
+        LinkedHashMap<String, TorchSaveWriter.TensorSpec> specs = new LinkedHashMap<>();
+        specs.put("u", new TorchSaveWriter.TensorSpec("0", "ByteStorage", n, 0, new long[] {n}, new long[] {1}));
+        Path file = dir.resolve("u8.pt");
+        Files.write(file, TorchSaveWriter.archive("u8", TorchSaveWriter.stateDictPickle(specs, null),
+                Map.of("0", u8), "little"));
+        u8 = null;
+        assertEquals("INT64 [20000000] sum " + sum + ", u[250] 250, u[251] 0", probe("-Xmx256m", "torch-u8", file));
+    }
+
+    @Test
+    void picklesOfOneByteContainersAreRefusedUnderASmallHeap() throws Exception {
+        // 2,000,000 '}' opcodes (a 2 MB data.pkl) and a dict nested 1,000,000 deep: about 150 bytes of heap per
+        // pickle byte, an OutOfMemoryError under -Xmx64m; now refused when their estimated heap passes a quarter of it
+        int n = 2_000_000;
+        ByteArrayOutputStream dicts = new ByteArrayOutputStream();
+        dicts.write(0x80);
+        dicts.write(2);
+        for (int i = 0; i < n; i++) {
+            dicts.write('}');
+        }
+        dicts.write('.');
+        ByteArrayOutputStream nested = new ByteArrayOutputStream();
+        nested.writeBytes(new byte[] {(byte) 0x80, 2, 'X', 1, 0, 0, 0, 'k', 'q', 0}); // the key 'k', memo 0
+        nested.write('}');
+        for (int i = 1; i < n / 2; i++) {
+            nested.writeBytes(new byte[] {'h', 0, '}'}); // key, then the next dict
+        }
+        for (int i = 1; i < n / 2; i++) {
+            nested.write('s'); // each dict becomes the value of 'k' in the one below it
+        }
+        // the stack still holds the key 'k' pushed first; STOP would refuse it, but the bound comes first
+        nested.write('.');
+        for (ByteArrayOutputStream pickle : List.of(dicts, nested)) {
+            Path file = dir.resolve("hostile.pt");
+            Files.write(file, TorchSaveWriter.archive("h", pickle.toByteArray(), Map.of(), "little"));
+            String out = probe("-Xmx64m", "torch", file);
+            assertTrue(out.startsWith("TorchCheckpointException: " + file + ": data.pkl: byte ")
+                    && out.contains(": the values built so far would take more than ")
+                    && out.contains("a quarter of the maximum heap"), out);
+        }
+    }
+
     /** Runs {@link Probe} in a child JVM with {@code heap}; its one line of result. */
     private static String probe(String heap, String what, Path file) throws Exception {
         List<String> cmd = new ArrayList<>(List.of(AtomicWriteTest.javaBinary(), heap, "--add-modules",
@@ -116,6 +171,16 @@ class HostileFilesTest {
                 result = switch (args[0]) {
                     case "idx" -> "returned " + Idx.read(file, 2).data().length + " values";
                     case "safetensors" -> "returned " + SafeTensors.read(file).size() + " tensors";
+                    case "torch" -> "returned " + TorchCheckpoints.read(file).size() + " tensors";
+                    case "torch-u8" -> {
+                        Tensor u = TorchCheckpoints.read(file).get("u");
+                        long sum = 0;
+                        for (long v : u.longStorage()) {
+                            sum += v;
+                        }
+                        yield u.dtype() + " " + java.util.Arrays.toString(u.shape()) + " sum " + sum + ", u[250] "
+                                + u.longStorage()[250] + ", u[251] " + u.longStorage()[251];
+                    }
                     case "lazy-load" -> lazyLoad();
                     case "read-only" -> {
                         SafeTensors.write(Map.of("w", Tensor.ones(2)), file);

@@ -7,6 +7,7 @@ import dev.jnorm.nn.Linear;
 import dev.jnorm.nn.Module;
 import dev.jnorm.nn.Sequential;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayOutputStream;
@@ -15,7 +16,9 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Arrays;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
@@ -24,7 +27,9 @@ import java.util.zip.ZipOutputStream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Hostile checkpoints: code-execution attempts, resource exhaustion, corrupted archives. Every one must be refused
@@ -161,6 +166,24 @@ class TorchCheckpointHostileTest {
         assertRefused(pickle(keys.toByteArray()), "is not hashable");
     }
 
+    @Test
+    void specialFilesAreRefusedByNameWithoutBlocking() throws Exception {
+        // a FIFO: opening it blocked until a writer came, in read, readTensor, describe and `jnorm inspect`
+        Path fifo = dir.resolve("f.pt");
+        assumeTrue(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor() == 0, "mkfifo unavailable");
+        String notRegular = ": is not a regular file (a FIFO, socket or device, which could block or never end)";
+        for (Executable read : List.<Executable>of(() -> TorchCheckpoints.read(fifo),
+                () -> TorchCheckpoints.readTensor(fifo), () -> TorchCheckpoints.describe(fifo, null))) {
+            TorchCheckpointException e = assertTimeoutPreemptively(Duration.ofSeconds(20),
+                    () -> assertThrows(TorchCheckpointException.class, read));
+            assertEquals(fifo + notRegular, e.getMessage());
+        }
+        // a missing file was a bare NoSuchFileException whose message is the path alone; a directory, "Is a directory"
+        Path missing = dir.resolve("missing.pt");
+        assertEquals(missing + ": no such file", refused(missing));
+        assertEquals(dir + ": is a directory, not a file", refused(dir));
+    }
+
     // ---------------------------------------------------------------- sizes and storages
 
     private Path tensorFile(String storageClass, long numel, long offset, long[] size, long[] stride, byte[] data)
@@ -208,6 +231,40 @@ class TorchCheckpointHostileTest {
                 .contains("claims 4 float64 elements (32 bytes) but its record holds 16 bytes"));
     }
 
+    /** {'a': a view of storage '0' on {@code locationA}, 'b': the same on {@code locationB}}, by hand. */
+    private static byte[] twoStorageRefs(String locationA, String locationB) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        out.writeBytes(pickle("}("));
+        for (String[] kv : new String[][] {{"a", locationA}, {"b", locationB}}) {
+            byte[] item = pickle("X", le32(1), kv[0], "ctorch._utils\n_rebuild_tensor_v2\n(",
+                    "(X", le32(7), "storagectorch\nFloatStorage\nX", le32(1), "0X", le32(kv[1].length()), kv[1],
+                    "K\u0004tQK\u0000K\u0004", 0x85, "K\u0001", 0x85, 0x89, "}tR");
+            out.write(item, 2, item.length - 2); // without pickle()'s PROTO
+
+        }
+        out.writeBytes("u.".getBytes(StandardCharsets.US_ASCII));
+        return out.toByteArray();
+    }
+
+    @Test
+    void messagesSayWhatDiffersAndStayOneLine() throws IOException {
+        // two storage records of one key differing only in location: was "FloatStorage of 4, FloatStorage of 4"
+        String twice = refused(archive(twoStorageRefs("cpu", "cuda:0"), Map.of("0", floats(4))));
+        assertTrue(twice.endsWith(": storage '0' is named twice with different locations ('cpu', 'cuda:0')"), twice);
+        // the highest storage index overflowing (3 elements at stride 2^63 - 1): was "element count overflows"
+        String stride = refused(tensorFile("FloatStorage", 4, 0, new long[] {3}, new long[] {Long.MAX_VALUE},
+                floats(4)));
+        assertTrue(stride.endsWith(": tensor 't' has size [3], stride [9223372036854775807] and storage offset 0 "
+                + "whose highest storage index overflows"), stride);
+        // a byte order of "little\n": the newline was printed raw, splitting the one-line message
+        Path p = dir.resolve("order.pt");
+        LinkedHashMap<String, TensorSpec> specs = new LinkedHashMap<>();
+        specs.put("t", new TensorSpec("0", "FloatStorage", 4, 0, new long[] {4}, new long[] {1}));
+        Files.write(p, TorchSaveWriter.archive("archive", TorchSaveWriter.stateDictPickle(specs, null),
+                Map.of("0", floats(4)), "little\n"));
+        assertEquals(p + ": unknown byte order 'little\\n' (PyTorch writes 'little' or 'big')", refused(p));
+    }
+
     @Test
     void unsupportedDtypesAreNamed() throws IOException {
         assertTrue(refused(tensorFile("BoolStorage", 4, 0, new long[] {4}, new long[] {1}, new byte[4]))
@@ -218,7 +275,7 @@ class TorchCheckpointHostileTest {
         specs.put("a", new TensorSpec("0", "FloatStorage", 4, 0, new long[] {4}, new long[] {1}));
         specs.put("b", new TensorSpec("0", "LongStorage", 4, 0, new long[] {4}, new long[] {1}));
         assertTrue(refused(archive(TorchSaveWriter.stateDictPickle(specs, null), Map.of("0", floats(4))))
-                .contains("storage '0' is named with two types or sizes"));
+                .endsWith("storage '0' is named twice with different types (FloatStorage, LongStorage)"));
     }
 
     // ---------------------------------------------------------------- the container
