@@ -91,7 +91,12 @@ final class TorchTrainStep implements TrainStepBench.Step {
             Conv2d c = (Conv2d) m;
             Tensor w = param(c.weight());
             TensorOptional b = LibTorch.opt(param(c.bias()));
-            return h -> torch.conv2d(h, w, b, ONE, ONE, ONE, 1);
+            long[] stride = {c.stride(0), c.stride(1)}, dilation = {c.dilation(0), c.dilation(1)};
+            long[] padding = {c.padding(0), c.padding(1)};
+            String padded = c.paddingString(); // "same"/"valid", or null for numbers
+            long groups = c.groups();
+            return padded != null ? h -> torch.conv2d(h, w, b, stride, padded, dilation, groups)
+                    : h -> torch.conv2d(h, w, b, stride, padding, dilation, groups);
         }
         if (type == BatchNorm2d.class) {
             BatchNorm2d bn = (BatchNorm2d) m;

@@ -73,4 +73,25 @@ public final class Gemm {
                                       float[] a, int aOff, float[] b, int bOff, float[] c, int cOff) {
         Kernels.gemm().gemmAccumulate(transA, transB, m, k, n, a, aOff, b, bOff, c, cOff);
     }
+
+    /**
+     * C[cOff + i·n + j] = Σ_p op(A)[i,p]·op(B)[p,j] for i &lt; m, j &lt; n, C's old contents neither read nor kept; see
+     * {@link GemmKernel#gemmOverwrite}. {@link #matmul} and its siblings are this call at offset 0 into a new C.
+     *
+     * @param transA true when A is stored [k, m] (op(A) = Aᵀ), false when stored [m, k]
+     * @param transB true when B is stored [n, k] (op(B) = Bᵀ), false when stored [k, n]
+     * @param m      rows of op(A) and of C
+     * @param k      columns of op(A) and rows of op(B): the summation length
+     * @param n      columns of op(B) and of C
+     * @param a      A's storage, read only
+     * @param aOff   index of A's first element in {@code a}
+     * @param b      B's storage, read only
+     * @param bOff   index of B's first element in {@code b}
+     * @param c      C's storage, [m, n] row-major from {@code cOff}, overwritten
+     * @param cOff   index of C's first element in {@code c}
+     */
+    public static void gemmOverwrite(boolean transA, boolean transB, int m, int k, int n,
+                                     float[] a, int aOff, float[] b, int bOff, float[] c, int cOff) {
+        Kernels.gemm().gemmOverwrite(transA, transB, m, k, n, a, aOff, b, bOff, c, cOff);
+    }
 }

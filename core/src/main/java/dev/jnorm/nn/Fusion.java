@@ -29,8 +29,10 @@ public final class Fusion {
     }
 
     /**
-     * A new Conv2d computing {@code bn(conv(x))} in eval mode, PyTorch's {@code fuse_conv_bn_eval(conv, bn)}.
-     * Neither argument changes.
+     * A new Conv2d computing {@code bn(conv(x))} in eval mode, PyTorch's {@code fuse_conv_bn_eval(conv, bn)}: the
+     * convolution's kernel size, stride, padding, dilation and groups, with a bias. Grouped and depthwise
+     * convolutions fold like any other: BatchNorm scales each output channel, one row [in/groups, kh, kw] of the
+     * weight. Neither argument changes.
      *
      * @param conv the convolution, in eval mode
      * @param bn the BatchNorm2d applied to its output, in eval mode
@@ -47,8 +49,7 @@ public final class Fusion {
             throw new IllegalArgumentException("Fusion.fuseConvBn: expected BatchNorm2d with num_features="
                     + conv.outChannels() + " (the convolution's out_channels), got num_features=" + bn.numFeatures());
         }
-        Conv2d fused = new Conv2d(conv.inChannels(), conv.outChannels(), conv.kernelSize(), conv.stride(),
-                conv.padding(), true, new Random(0)); // its initial values are overwritten below
+        Conv2d fused = conv.options().bias(true).build(); // every option of conv; the values are overwritten below
         fold(conv.weight(), conv.bias(), bn, fused.weight(), fused.bias());
         fused.eval();
         return fused;
@@ -200,8 +201,7 @@ public final class Fusion {
             return copyNorm((NormBase) m, NORM_BUILDERS.get(k).apply((NormBase) m));
         }
         Module fresh = switch (m) {
-            case Conv2d c when k == Conv2d.class -> new Conv2d(c.inChannels(), c.outChannels(), c.kernelSize(),
-                    c.stride(), c.padding(), c.bias() != null, new Random(0));
+            case Conv2d c when k == Conv2d.class -> c.options().build(); // kernel, stride, padding, dilation, groups
             case Linear l when k == Linear.class -> new Linear(l.inFeatures(), l.outFeatures(), l.bias() != null,
                     new Random(0));
             case FoldedLinear l -> new FoldedLinear(l.inFeatures(), l.outFeatures());

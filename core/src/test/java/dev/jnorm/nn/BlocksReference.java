@@ -27,25 +27,51 @@ final class BlocksReference {
     /** Direct zero-padded cross-correlation: x [n, c, h, w], weight [out, c, k, k], b [out] or null. */
     static double[] conv2d(double[] x, int n, int c, int h, int w, double[] weight, int out, int k, double[] b,
             int stride, int pad) {
-        int oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
-        double[] y = new double[n * out * oh * ow];
+        return conv2d(x, n, c, h, w, weight, b, new ConvSpec(out, k, k, stride, stride, pad, pad, pad, pad, 1, 1, 1));
+    }
+
+    /**
+     * PyTorch's Conv2d options for {@link #conv2d(double[], int, int, int, int, double[], double[], ConvSpec)}:
+     * output channels, kernel (kh, kw), stride (sh, sw), zeros above/below/left/right (pt, pb, pl, pr), dilation
+     * (dh, dw) and groups.
+     */
+    record ConvSpec(int out, int kh, int kw, int sh, int sw, int pt, int pb, int pl, int pr, int dh, int dw,
+                    int groups) {
+        int outH(int h) {
+            return (h + pt + pb - dh * (kh - 1) - 1) / sh + 1;
+        }
+
+        int outW(int w) {
+            return (w + pl + pr - dw * (kw - 1) - 1) / sw + 1;
+        }
+    }
+
+    /**
+     * Direct grouped, dilated, zero-padded cross-correlation, the definition written out: y[s, o, i, j] = b[o] +
+     * Σ over the c/groups input channels of o's group and the taps of x[s, ch, i·sh − pt + ki·dh, j·sw − pl + kj·dw]
+     * · weight[o, ch − group start, ki, kj]. x [n, c, h, w], weight [out, c/groups, kh, kw], b [out] or null.
+     */
+    static double[] conv2d(double[] x, int n, int c, int h, int w, double[] weight, double[] b, ConvSpec p) {
+        int oh = p.outH(h), ow = p.outW(w), cg = c / p.groups, og = p.out / p.groups;
+        double[] y = new double[n * p.out * oh * ow];
         for (int s = 0; s < n; s++) {
-            for (int o = 0; o < out; o++) {
+            for (int o = 0; o < p.out; o++) {
+                int first = (o / og) * cg; // the group's first input channel
                 for (int i = 0; i < oh; i++) {
                     for (int j = 0; j < ow; j++) {
                         double acc = b == null ? 0 : b[o];
-                        for (int ch = 0; ch < c; ch++) {
-                            for (int ki = 0; ki < k; ki++) {
-                                for (int kj = 0; kj < k; kj++) {
-                                    int r = i * stride - pad + ki, q = j * stride - pad + kj;
+                        for (int ch = 0; ch < cg; ch++) {
+                            for (int ki = 0; ki < p.kh; ki++) {
+                                for (int kj = 0; kj < p.kw; kj++) {
+                                    int r = i * p.sh - p.pt + ki * p.dh, q = j * p.sw - p.pl + kj * p.dw;
                                     if (r >= 0 && r < h && q >= 0 && q < w) {
-                                        acc += x[((s * c + ch) * h + r) * w + q]
-                                                * weight[((o * c + ch) * k + ki) * k + kj];
+                                        acc += x[((s * c + first + ch) * h + r) * w + q]
+                                                * weight[((o * cg + ch) * p.kh + ki) * p.kw + kj];
                                     }
                                 }
                             }
                         }
-                        y[((s * out + o) * oh + i) * ow + j] = acc;
+                        y[((s * p.out + o) * oh + i) * ow + j] = acc;
                     }
                 }
             }

@@ -184,14 +184,16 @@ class BlocksTest {
     @Test
     void conv2dRejectsBadInputsAndOptions() {
         Conv2d conv = new Conv2d(3, 16, 3);
-        assertMessage(() -> conv.forward(Tensor.zeros(8, 4, 32, 32)),
-                "Conv2d: expected 3-D (C, H, W) or 4-D (N, C, H, W) input with C=3, got shape [8, 4, 32, 32]");
+        // F.conv2d's messages (ATen's conv2d and check_shape_forward), after the layer's name
+        assertMessage(() -> conv.forward(Tensor.zeros(8, 4, 32, 32)), "Conv2d: Given groups=1, weight of size "
+                + "[16, 3, 3, 3], expected input[8, 4, 32, 32] to have 3 channels, but got 4 channels instead");
         assertMessage(() -> conv.forward(Tensor.zeros(3, 32)),
-                "Conv2d: expected 3-D (C, H, W) or 4-D (N, C, H, W) input with C=3, got shape [3, 32]");
+                "Conv2d: Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: [3, 32]");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> conv.forward(Tensor.zeros(1, 3, 2, 5)));
-        assertTrue(e.getMessage().startsWith("Conv2d: kernel size 3x3") && e.getMessage().contains("[1, 3, 2, 5]"),
-                e.getMessage());
+        assertTrue(e.getMessage().startsWith("Conv2d: Calculated padded input size per channel: (2 x 5). Kernel "
+                + "size: (3 x 3). Kernel size can't be greater than actual input size")
+                && e.getMessage().contains("[1, 3, 2, 5]"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> new Conv2d(3, 16, 3, 0, 0));
         assertThrows(IllegalArgumentException.class, () -> new Conv2d(3, 16, 3, 1, -1));
         // padding makes a small input valid, as in PyTorch

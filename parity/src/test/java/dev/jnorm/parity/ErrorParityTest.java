@@ -4,6 +4,7 @@ import dev.jnorm.Tensor;
 import dev.jnorm.nn.BatchNorm1d;
 import dev.jnorm.nn.BatchNorm2d;
 import dev.jnorm.nn.BatchNorm3d;
+import dev.jnorm.nn.Conv2d;
 import dev.jnorm.nn.GroupNorm;
 import dev.jnorm.nn.InstanceNorm1d;
 import dev.jnorm.nn.InstanceNorm2d;
@@ -12,7 +13,10 @@ import dev.jnorm.nn.LayerNorm;
 import dev.jnorm.nn.LazyBatchNorm2d;
 import dev.jnorm.nn.RMSNorm;
 import dev.jnorm.nn.functional.F;
+import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Conv2dImpl;
+import org.bytedeco.pytorch.Conv2dOptions;
 import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.BeforeAll;
@@ -73,6 +77,17 @@ class ErrorParityTest {
 
     private static Tensor x(int... shape) {
         return Tensor.randn(new Random(Arrays.hashCode(shape)), shape);
+    }
+
+    private static Conv2d conv(int in, int out, int k, int groups) {
+        return Conv2d.builder(in, out, k).groups(groups).build();
+    }
+
+    /** torch::nn::Conv2dOptions(in, out, k).groups(groups). */
+    private static Conv2dOptions convOptions(int in, int out, int k, int groups) {
+        Conv2dOptions o = new Conv2dOptions(in, out, new LongPointer(k, k));
+        o.groups().put(groups);
+        return o;
     }
 
     private static org.bytedeco.pytorch.Tensor lt(int... shape) {
@@ -178,6 +193,47 @@ class ErrorParityTest {
                 () -> new InstanceNorm1d(4).forward(x(2, 6, 5)),
                 () -> LtModule.instanceNorm(1, 4, 1e-5, 0.1, false, false, Lt.Prec.F32).forward()
                         .apply(lt(2, 6, 5))));
+
+        // ---- Conv2d: F.conv2d's shape checks (ATen), the module's argument checks (Python's _ConvNd, libtorch's
+        // ConvNdImpl::reset)
+        out.add(err("Conv2d(6,8,3,groups=2) on C=4 (2,4,5,5)", () -> conv(6, 8, 3, 2).forward(x(2, 4, 5, 5)),
+                () -> torch.conv2d(lt(2, 4, 5, 5), lt(8, 3, 3, 3), Lt.opt(null), new long[] {1, 1},
+                        new long[] {0, 0}, new long[] {1, 1}, 2), "Given groups=2", "weight of size [8, 3, 3, 3]",
+                "expected input[2, 4, 5, 5] to have 6 channels, but got 4 channels instead"));
+        out.add(err("Conv2d(6,8,3,groups=2) on unbatched C=4 (4,5,5)", () -> conv(6, 8, 3, 2).forward(x(4, 5, 5)),
+                () -> torch.conv2d(lt(4, 5, 5), lt(8, 3, 3, 3), Lt.opt(null), new long[] {1, 1},
+                        new long[] {0, 0}, new long[] {1, 1}, 2),
+                "expected input[1, 4, 5, 5] to have 6 channels, but got 4 channels instead"));
+        out.add(err("Conv2d(4,4,3) on 5-D (1,1,4,5,5)", () -> conv(4, 4, 3, 1).forward(x(1, 1, 4, 5, 5)),
+                () -> torch.conv2d(lt(1, 1, 4, 5, 5), lt(4, 4, 3, 3), Lt.opt(null), new long[] {1, 1},
+                        new long[] {0, 0}, new long[] {1, 1}, 1),
+                "Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: [1, 1, 4, 5, 5]"));
+        out.add(err("Conv2d(4,8,3,dilation=(2,3),padding=(0,1),groups=2) on (2,4,4,3)",
+                () -> Conv2d.builder(4, 8, 3).dilation(2, 3).padding(0, 1).groups(2).build().forward(x(2, 4, 4, 3)),
+                () -> torch.conv2d(lt(2, 4, 4, 3), lt(8, 2, 3, 3), Lt.opt(null), new long[] {1, 1},
+                        new long[] {0, 1}, new long[] {2, 3}, 2),
+                "Calculated padded input size per channel: (4 x 5). Kernel size: (5 x 7). Kernel size can't be "
+                        + "greater than actual input size"));
+        out.add(legal("Conv2d(4,8,3,dilation=2,padding=1,groups=4) on (1,4,3,3)",
+                () -> Conv2d.builder(4, 8, 3).dilation(2).padding(1).groups(4).build().forward(x(1, 4, 3, 3)),
+                () -> torch.conv2d(lt(1, 4, 3, 3), lt(8, 1, 3, 3), Lt.opt(null), new long[] {1, 1},
+                        new long[] {1, 1}, new long[] {2, 2}, 4)));
+        out.add(err("Conv2d stride (0,1)", () -> Conv2d.builder(4, 4, 3).stride(0, 1).build(),
+                () -> torch.conv2d(lt(1, 4, 5, 5), lt(4, 4, 3, 3), Lt.opt(null), new long[] {0, 1},
+                        new long[] {0, 0}, new long[] {1, 1}, 1), "non-positive stride is not supported"));
+        out.add(err("Conv2d padding (-1,0)", () -> Conv2d.builder(4, 4, 3).padding(-1, 0).build(),
+                () -> torch.conv2d(lt(1, 4, 5, 5), lt(4, 4, 3, 3), Lt.opt(null), new long[] {1, 1},
+                        new long[] {-1, 0}, new long[] {1, 1}, 1), "negative padding is not supported"));
+        out.add(err("Conv2d dilation (0,1)", () -> Conv2d.builder(4, 4, 3).dilation(0, 1).build(),
+                () -> torch.conv2d(lt(1, 4, 5, 5), lt(4, 4, 3, 3), Lt.opt(null), new long[] {1, 1},
+                        new long[] {0, 0}, new long[] {0, 1}, 1), "dilation should be greater than zero"));
+        out.add(err("Conv2d padding='same', stride 2", () -> Conv2d.builder(4, 4, 3).padding("same").stride(2)
+                .build(), () -> torch.conv2d(lt(1, 4, 5, 5), lt(4, 4, 3, 3), Lt.opt(null), new long[] {2, 2},
+                "same", new long[] {1, 1}, 1), "padding='same' is not supported for strided convolutions"));
+        out.add(err("Conv2d(6,4,3,groups=4) construction", () -> conv(6, 4, 3, 4),
+                () -> new Conv2dImpl(convOptions(6, 4, 3, 4)), "in_channels must be divisible by groups"));
+        out.add(err("Conv2d(6,4,3,groups=3) construction", () -> conv(6, 4, 3, 3),
+                () -> new Conv2dImpl(convOptions(6, 4, 3, 3)), "out_channels must be divisible by groups"));
 
         // ---- GroupNorm
         out.add(py("GroupNorm(4, 6) construction", () -> new GroupNorm(4, 6),

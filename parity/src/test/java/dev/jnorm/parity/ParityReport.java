@@ -39,7 +39,7 @@ final class ParityReport {
     private static final Map<String, String> SECTIONS = new LinkedHashMap<>();
     /** Report order of the sections (others follow in the order they were declared). */
     private static final List<String> ORDER = List.of("BatchNorm", "BatchNorm frozen statistics", "InstanceNorm",
-            "LayerNorm", "GroupNorm", "RMSNorm", "LocalResponseNorm", "Weight norm", "Spectral norm", "Errors", "Hostile numerics",
+            "LayerNorm", "GroupNorm", "RMSNorm", "LocalResponseNorm", "Weight norm", "Spectral norm", "Convolution", "Errors", "Hostile numerics",
             "BatchNorm chain, eps = 0 (pytorch#100048)");
 
     private static List<String> sections() {
