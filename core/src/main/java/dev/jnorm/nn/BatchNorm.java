@@ -6,6 +6,7 @@ import dev.jnorm.nn.functional.NormOps;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 
 /**
  * PyTorch's {@code _BatchNorm}: normalization over the batch and spatial dims per channel (dim 1). In training,
@@ -33,18 +34,32 @@ public abstract class BatchNorm extends NormBase {
     }
 
     /**
-     * The batched ranks this layer accepts (PyTorch's {@code _check_input_dim}).
+     * The builder of a BatchNorm rank class: PyTorch's {@code _BatchNorm} defaults (affine, tracking).
      *
-     * @return the accepted ranks, e.g. {4} for BatchNorm2d
+     * @param name the layer's class name, for messages
+     * @param rank the inputs it accepts
+     * @param numFeatures C (checked by {@code build()})
+     * @param layer the constructor {@code build()} calls
+     * @param <T> the layer built
+     * @return a new builder
      */
-    protected abstract int[] ranks();
+    static <T extends BatchNorm> Builder<T> options(String name, InputRank rank, int numFeatures,
+                                                    Function<Builder<T>, T> layer) {
+        return new Builder<>(name, rank, numFeatures, false, true, true, layer);
+    }
 
     /**
-     * The layout words of this layer's error messages.
+     * The builder of a Lazy BatchNorm rank class: as {@link #options}, num_features inferred later.
      *
-     * @return e.g. "(N, C, H, W)"
+     * @param name the layer's class name, for messages
+     * @param rank the inputs it accepts
+     * @param layer the constructor {@code build()} calls
+     * @param <T> the layer built
+     * @return a new builder
      */
-    protected abstract String layout();
+    static <T extends BatchNorm> Builder<T> lazyOptions(String name, InputRank rank, Function<Builder<T>, T> layer) {
+        return new Builder<>(name, rank, 0, true, true, true, layer);
+    }
 
     @Override
     protected Tensor forwardChecked(Tensor x) {

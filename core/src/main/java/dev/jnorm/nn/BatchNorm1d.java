@@ -30,16 +30,6 @@ public class BatchNorm1d extends BatchNorm {
      * @return a new builder
      */
     public static Builder<BatchNorm1d> builder(int numFeatures) {
-        return new Builder<>("BatchNorm1d", numFeatures, false, true, true, BatchNorm1d::new);
-    }
-
-    @Override
-    protected int[] ranks() {
-        return new int[] {2, 3};
-    }
-
-    @Override
-    protected String layout() {
-        return "(N, C) or (N, C, L)";
+        return BatchNorm.options("BatchNorm1d", InputRank.BATCH_1D, numFeatures, BatchNorm1d::new);
     }
 }

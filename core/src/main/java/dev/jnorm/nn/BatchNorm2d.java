@@ -30,16 +30,6 @@ public class BatchNorm2d extends BatchNorm {
      * @return a new builder
      */
     public static Builder<BatchNorm2d> builder(int numFeatures) {
-        return new Builder<>("BatchNorm2d", numFeatures, false, true, true, BatchNorm2d::new);
-    }
-
-    @Override
-    protected int[] ranks() {
-        return new int[] {4};
-    }
-
-    @Override
-    protected String layout() {
-        return "(N, C, H, W)";
+        return BatchNorm.options("BatchNorm2d", InputRank.BATCH_2D, numFeatures, BatchNorm2d::new);
     }
 }

@@ -30,16 +30,6 @@ public class BatchNorm3d extends BatchNorm {
      * @return a new builder
      */
     public static Builder<BatchNorm3d> builder(int numFeatures) {
-        return new Builder<>("BatchNorm3d", numFeatures, false, true, true, BatchNorm3d::new);
-    }
-
-    @Override
-    protected int[] ranks() {
-        return new int[] {5};
-    }
-
-    @Override
-    protected String layout() {
-        return "(N, C, D, H, W)";
+        return BatchNorm.options("BatchNorm3d", InputRank.BATCH_3D, numFeatures, BatchNorm3d::new);
     }
 }

@@ -10,7 +10,7 @@ import java.util.function.Function;
 
 /**
  * Batch Renormalization (Ioffe 2017, <a href="https://arxiv.org/abs/1702.03275">arXiv:1702.03275</a>): the base of
- * {@link BatchRenorm1d}, {@link BatchRenorm2d} and {@link BatchRenorm3d}, which add only their rank checks. It holds
+ * {@link BatchRenorm1d}, {@link BatchRenorm2d} and {@link BatchRenorm3d}, which add only their constructors and builder (with their input rank). It holds
  * their builder, their clipping schedule and their training op. A training step normalizes with the batch statistics and then corrects towards the running
  * ones:
  * <pre>
@@ -118,8 +118,8 @@ public abstract class BatchRenorm extends BatchNorm {
         long rMaxAt;
         long dMaxAt;
 
-        Builder(String displayName, int numFeatures, Function<Builder<T>, T> factory) {
-            super(displayName, numFeatures, factory);
+        Builder(String displayName, InputRank inputRank, int numFeatures, Function<Builder<T>, T> factory) {
+            super(displayName, inputRank, numFeatures, factory);
         }
 
         /**

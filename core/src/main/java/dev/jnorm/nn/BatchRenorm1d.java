@@ -33,16 +33,6 @@ public class BatchRenorm1d extends BatchRenorm {
      * @return a new builder
      */
     public static BatchRenorm.Builder<BatchRenorm1d> builder(int numFeatures) {
-        return new BatchRenorm.Builder<>("BatchRenorm1d", numFeatures, BatchRenorm1d::new);
-    }
-
-    @Override
-    protected int[] ranks() {
-        return new int[] {2, 3};
-    }
-
-    @Override
-    protected String layout() {
-        return "(N, C) or (N, C, L)";
+        return new BatchRenorm.Builder<>("BatchRenorm1d", InputRank.BATCH_1D, numFeatures, BatchRenorm1d::new);
     }
 }

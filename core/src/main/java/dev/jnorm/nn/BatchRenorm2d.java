@@ -33,16 +33,6 @@ public class BatchRenorm2d extends BatchRenorm {
      * @return a new builder
      */
     public static BatchRenorm.Builder<BatchRenorm2d> builder(int numFeatures) {
-        return new BatchRenorm.Builder<>("BatchRenorm2d", numFeatures, BatchRenorm2d::new);
-    }
-
-    @Override
-    protected int[] ranks() {
-        return new int[] {4};
-    }
-
-    @Override
-    protected String layout() {
-        return "(N, C, H, W)";
+        return new BatchRenorm.Builder<>("BatchRenorm2d", InputRank.BATCH_2D, numFeatures, BatchRenorm2d::new);
     }
 }

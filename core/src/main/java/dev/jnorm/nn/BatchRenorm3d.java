@@ -33,16 +33,6 @@ public class BatchRenorm3d extends BatchRenorm {
      * @return a new builder
      */
     public static BatchRenorm.Builder<BatchRenorm3d> builder(int numFeatures) {
-        return new BatchRenorm.Builder<>("BatchRenorm3d", numFeatures, BatchRenorm3d::new);
-    }
-
-    @Override
-    protected int[] ranks() {
-        return new int[] {5};
-    }
-
-    @Override
-    protected String layout() {
-        return "(N, C, D, H, W)";
+        return new BatchRenorm.Builder<>("BatchRenorm3d", InputRank.BATCH_3D, numFeatures, BatchRenorm3d::new);
     }
 }

@@ -263,7 +263,7 @@ public final class Fusion {
             Map.entry(GhostBatchNorm3d.class, n -> GhostBatchNorm3d.builder(n.numFeatures())
                     .virtualBatchSize(((GhostBatchNorm) n).virtualBatchSize())),
             Map.entry(SyncBatchNorm.class, n -> SyncBatchNorm.builder(n.numFeatures())
-                    .group(((SyncBatchNorm) n).group()).norm));
+                    .group(((SyncBatchNorm) n).group())));
 
     /** A BatchRenorm builder with the clipping bounds and warmup schedule of {@code n}. */
     private static BatchRenorm.Builder<?> clipping(BatchRenorm.Builder<?> b, NormBase n) {

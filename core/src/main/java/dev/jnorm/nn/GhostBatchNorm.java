@@ -13,7 +13,7 @@ import java.util.function.Function;
 /**
  * Ghost Batch Normalization (Hoffer, Hubara and Soudry 2017, <a href="https://arxiv.org/abs/1705.08741">
  * arXiv:1705.08741</a>): the base of {@link GhostBatchNorm1d}, {@link GhostBatchNorm2d} and {@link GhostBatchNorm3d},
- * which add only their rank checks. It holds their builder and their batch-statistics op. The batch is split along N into consecutive virtual batches of
+ * which add only their constructors and builder (with their input rank). It holds their builder and their batch-statistics op. The batch is split along N into consecutive virtual batches of
  * {@code virtualBatchSize} samples (the last one smaller when N is not a multiple, as DJL's {@code GhostBatchNorm});
  * each is normalized with its own statistics, so y equals BatchNorm applied to each chunk. The running statistics
  * take one update per step from the virtual batches' statistics averaged (weighted by their sizes; tf.keras'
@@ -63,8 +63,8 @@ public abstract class GhostBatchNorm extends BatchNorm {
     public static final class Builder<T extends GhostBatchNorm> extends NormBase.ExtendedBuilder<T, Builder<T>> {
         int virtualBatchSize = 128;
 
-        Builder(String displayName, int numFeatures, Function<Builder<T>, T> factory) {
-            super(displayName, numFeatures, factory);
+        Builder(String displayName, InputRank inputRank, int numFeatures, Function<Builder<T>, T> factory) {
+            super(displayName, inputRank, numFeatures, factory);
         }
 
         /**

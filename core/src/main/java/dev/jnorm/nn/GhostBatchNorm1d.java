@@ -33,16 +33,6 @@ public class GhostBatchNorm1d extends GhostBatchNorm {
      * @return a new builder
      */
     public static GhostBatchNorm.Builder<GhostBatchNorm1d> builder(int numFeatures) {
-        return new GhostBatchNorm.Builder<>("GhostBatchNorm1d", numFeatures, GhostBatchNorm1d::new);
-    }
-
-    @Override
-    protected int[] ranks() {
-        return new int[] {2, 3};
-    }
-
-    @Override
-    protected String layout() {
-        return "(N, C) or (N, C, L)";
+        return new GhostBatchNorm.Builder<>("GhostBatchNorm1d", InputRank.BATCH_1D, numFeatures, GhostBatchNorm1d::new);
     }
 }

@@ -33,16 +33,6 @@ public class GhostBatchNorm2d extends GhostBatchNorm {
      * @return a new builder
      */
     public static GhostBatchNorm.Builder<GhostBatchNorm2d> builder(int numFeatures) {
-        return new GhostBatchNorm.Builder<>("GhostBatchNorm2d", numFeatures, GhostBatchNorm2d::new);
-    }
-
-    @Override
-    protected int[] ranks() {
-        return new int[] {4};
-    }
-
-    @Override
-    protected String layout() {
-        return "(N, C, H, W)";
+        return new GhostBatchNorm.Builder<>("GhostBatchNorm2d", InputRank.BATCH_2D, numFeatures, GhostBatchNorm2d::new);
     }
 }

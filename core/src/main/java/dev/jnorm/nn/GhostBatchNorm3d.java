@@ -33,16 +33,6 @@ public class GhostBatchNorm3d extends GhostBatchNorm {
      * @return a new builder
      */
     public static GhostBatchNorm.Builder<GhostBatchNorm3d> builder(int numFeatures) {
-        return new GhostBatchNorm.Builder<>("GhostBatchNorm3d", numFeatures, GhostBatchNorm3d::new);
-    }
-
-    @Override
-    protected int[] ranks() {
-        return new int[] {5};
-    }
-
-    @Override
-    protected String layout() {
-        return "(N, C, D, H, W)";
+        return new GhostBatchNorm.Builder<>("GhostBatchNorm3d", InputRank.BATCH_3D, numFeatures, GhostBatchNorm3d::new);
     }
 }

@@ -4,6 +4,7 @@ import dev.jnorm.Tensor;
 import dev.jnorm.nn.functional.NormOps;
 
 import java.util.Arrays;
+import java.util.function.Function;
 
 /**
  * PyTorch's {@code _InstanceNorm}: each (sample, channel) slice is normalized over its spatial dims. Defaults
@@ -29,16 +30,41 @@ public abstract class InstanceNorm extends NormBase {
     /**
      * Rank of a batched input (3 for InstanceNorm1d); unbatched input has one dim less.
      *
-     * @return the batched rank
+     * @return the batched rank, the highest of {@link #ranks()}
      */
-    protected abstract int batchedRank();
+    protected int batchedRank() {
+        int[] ranks = ranks();
+        return ranks[ranks.length - 1];
+    }
 
     /**
-     * The layout words of this layer's error messages.
+     * The builder of an InstanceNorm rank class: PyTorch's {@code _InstanceNorm} defaults (no affine, no tracking).
      *
-     * @return e.g. "(C, H, W) or (N, C, H, W)"
+     * @param name the layer's class name, for messages
+     * @param rank the inputs it accepts
+     * @param numFeatures C (checked by {@code build()})
+     * @param layer the constructor {@code build()} calls
+     * @param <T> the layer built
+     * @return a new builder
      */
-    protected abstract String layout();
+    static <T extends InstanceNorm> Builder<T> options(String name, InputRank rank, int numFeatures,
+                                                       Function<Builder<T>, T> layer) {
+        return new Builder<>(name, rank, numFeatures, false, false, false, layer);
+    }
+
+    /**
+     * The builder of a Lazy InstanceNorm rank class: as {@link #options}, num_features inferred later.
+     *
+     * @param name the layer's class name, for messages
+     * @param rank the inputs it accepts
+     * @param layer the constructor {@code build()} calls
+     * @param <T> the layer built
+     * @return a new builder
+     */
+    static <T extends InstanceNorm> Builder<T> lazyOptions(String name, InputRank rank,
+                                                           Function<Builder<T>, T> layer) {
+        return new Builder<>(name, rank, 0, true, false, false, layer);
+    }
 
     /**
      * PyTorch's InstanceNorm never counts batches: a cumulative average (momentum null) never moves.

@@ -30,16 +30,6 @@ public class InstanceNorm1d extends InstanceNorm {
      * @return a new builder
      */
     public static Builder<InstanceNorm1d> builder(int numFeatures) {
-        return new Builder<>("InstanceNorm1d", numFeatures, false, false, false, InstanceNorm1d::new);
-    }
-
-    @Override
-    protected int batchedRank() {
-        return 3;
-    }
-
-    @Override
-    protected String layout() {
-        return "(C, L) or (N, C, L)";
+        return InstanceNorm.options("InstanceNorm1d", InputRank.INSTANCE_1D, numFeatures, InstanceNorm1d::new);
     }
 }

@@ -30,16 +30,6 @@ public class InstanceNorm2d extends InstanceNorm {
      * @return a new builder
      */
     public static Builder<InstanceNorm2d> builder(int numFeatures) {
-        return new Builder<>("InstanceNorm2d", numFeatures, false, false, false, InstanceNorm2d::new);
-    }
-
-    @Override
-    protected int batchedRank() {
-        return 4;
-    }
-
-    @Override
-    protected String layout() {
-        return "(C, H, W) or (N, C, H, W)";
+        return InstanceNorm.options("InstanceNorm2d", InputRank.INSTANCE_2D, numFeatures, InstanceNorm2d::new);
     }
 }

@@ -30,16 +30,6 @@ public class InstanceNorm3d extends InstanceNorm {
      * @return a new builder
      */
     public static Builder<InstanceNorm3d> builder(int numFeatures) {
-        return new Builder<>("InstanceNorm3d", numFeatures, false, false, false, InstanceNorm3d::new);
-    }
-
-    @Override
-    protected int batchedRank() {
-        return 5;
-    }
-
-    @Override
-    protected String layout() {
-        return "(C, D, H, W) or (N, C, D, H, W)";
+        return InstanceNorm.options("InstanceNorm3d", InputRank.INSTANCE_3D, numFeatures, InstanceNorm3d::new);
     }
 }

@@ -31,6 +31,6 @@ public class LazyBatchNorm2d extends BatchNorm2d {
      * @return a new builder
      */
     public static Builder<LazyBatchNorm2d> builder() {
-        return new Builder<>("LazyBatchNorm2d", 0, true, true, true, LazyBatchNorm2d::new);
+        return BatchNorm.lazyOptions("LazyBatchNorm2d", InputRank.BATCH_2D, LazyBatchNorm2d::new);
     }
 }

@@ -30,6 +30,6 @@ public class LazyInstanceNorm2d extends InstanceNorm2d {
      * @return a new builder
      */
     public static Builder<LazyInstanceNorm2d> builder() {
-        return new Builder<>("LazyInstanceNorm2d", 0, true, false, false, LazyInstanceNorm2d::new);
+        return InstanceNorm.lazyOptions("LazyInstanceNorm2d", InputRank.INSTANCE_2D, LazyInstanceNorm2d::new);
     }
 }

@@ -30,6 +30,6 @@ public class LazyInstanceNorm3d extends InstanceNorm3d {
      * @return a new builder
      */
     public static Builder<LazyInstanceNorm3d> builder() {
-        return new Builder<>("LazyInstanceNorm3d", 0, true, false, false, LazyInstanceNorm3d::new);
+        return InstanceNorm.lazyOptions("LazyInstanceNorm3d", InputRank.INSTANCE_3D, LazyInstanceNorm3d::new);
     }
 }

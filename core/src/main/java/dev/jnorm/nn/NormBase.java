@@ -13,7 +13,9 @@ import java.util.function.Function;
  * PyTorch's {@code _NormBase}: the state shared by BatchNorm and InstanceNorm — {@code numFeatures}, eps,
  * momentum (null = cumulative moving average), affine {@code weight}/{@code bias} and the running buffers
  * {@code running_mean}, {@code running_var}, {@code num_batches_tracked} (registered in that order, absent when
- * disabled, as in PyTorch's state dict). Subclasses add only rank checks and their forward.
+ * disabled, as in PyTorch's state dict) — and the option builder they share. A family (BatchNorm, InstanceNorm)
+ * adds its forward; a rank class ({@code BatchNorm2d}, {@code LazyInstanceNorm1d}, ...) adds only its constructors
+ * and its builder, whose {@link InputRank} gives the ranks it accepts and the layout its messages name.
  *
  * <p>A Lazy subclass is constructed with {@code numFeatures = 0} and materializes its tensors from the first
  * input's channel count (or from a loaded state dict).
@@ -37,6 +39,7 @@ public abstract class NormBase extends Module {
     protected final boolean affine;
     /** PyTorch's {@code track_running_stats}: whether the running buffers exist. */
     protected final boolean trackRunningStats;
+    private final InputRank inputRank;
     private final NonFinitePolicy nonFiniteStats;
     private long skippedStatsUpdates;
     private final AtomicBoolean inExclusiveForward = new AtomicBoolean();
@@ -71,6 +74,7 @@ public abstract class NormBase extends Module {
             throw new IllegalArgumentException(who + ": nonFiniteStats policy must not be null");
         }
         this.nonFiniteStats = b.nonFiniteStats;
+        this.inputRank = b.inputRank;
         if (b.lazy) {
             uninitialized = true;
             registerState(0, true);
@@ -486,6 +490,25 @@ public abstract class NormBase extends Module {
     // ---------------------------------------------------------------- checks and printing
 
     /**
+     * The ranks this layer accepts (PyTorch's {@code _check_input_dim}), from its {@link InputRank}: the batched rank
+     * for BatchNorm (two for BatchNorm1d), the batched and the unbatched one for InstanceNorm.
+     *
+     * @return the accepted ranks, e.g. {4} for BatchNorm2d; a fresh array
+     */
+    protected int[] ranks() {
+        return inputRank.ranks.clone();
+    }
+
+    /**
+     * The layout words of this layer's error messages, from its {@link InputRank}.
+     *
+     * @return e.g. "(N, C, H, W)"
+     */
+    protected String layout() {
+        return inputRank.layout;
+    }
+
+    /**
      * The shared input check: rank in {@code ranks} and C = numFeatures at {@code channelDim}.
      * Message form: "BatchNorm2d: expected 4D input (N, C, H, W) with C=64, got shape [8, 32, 16, 16]".
      *
@@ -523,7 +546,38 @@ public abstract class NormBase extends Module {
                 + Repr.pyBool(affine) + ", track_running_stats=" + Repr.pyBool(trackRunningStats);
     }
 
-    // ---------------------------------------------------------------- builder
+    // ---------------------------------------------------------------- rank and builder
+
+    /**
+     * The input ranks a channel-norm layer accepts and the layout its messages name: PyTorch's
+     * {@code _check_input_dim} as data. A rank class ({@code BatchNorm2d}, {@code LazyInstanceNorm1d},
+     * {@code GhostBatchNorm3d}, ...) is only its name, its builder and one of these, which its builder carries to
+     * {@link #ranks()} and {@link #layout()}.
+     */
+    enum InputRank {
+        /** BatchNorm1d and the layers built on it. */
+        BATCH_1D("(N, C) or (N, C, L)", 2, 3),
+        /** BatchNorm2d and the layers built on it. */
+        BATCH_2D("(N, C, H, W)", 4),
+        /** BatchNorm3d and the layers built on it. */
+        BATCH_3D("(N, C, D, H, W)", 5),
+        /** InstanceNorm1d: batched, or unbatched one rank lower. */
+        INSTANCE_1D("(C, L) or (N, C, L)", 2, 3),
+        /** InstanceNorm2d: batched, or unbatched one rank lower. */
+        INSTANCE_2D("(C, H, W) or (N, C, H, W)", 3, 4),
+        /** InstanceNorm3d: batched, or unbatched one rank lower. */
+        INSTANCE_3D("(C, D, H, W) or (N, C, D, H, W)", 4, 5),
+        /** SyncBatchNorm: (N, C, *) of any rank from 2 to 8. */
+        ANY_BATCHED("(N, C, *)", 2, 3, 4, 5, 6, 7, 8);
+
+        private final String layout;
+        private final int[] ranks;
+
+        InputRank(String layout, int... ranks) {
+            this.layout = layout;
+            this.ranks = ranks;
+        }
+    }
 
     /**
      * Options with PyTorch's defaults — each default lives here only: eps 1e-5, momentum 0.1; affine and
@@ -535,6 +589,7 @@ public abstract class NormBase extends Module {
     public static class Builder<T extends NormBase> {
         final int numFeatures;
         final String displayName;
+        final InputRank inputRank;
         final boolean lazy;
         double eps = 1e-5;
         Double momentum = 0.1;
@@ -543,9 +598,10 @@ public abstract class NormBase extends Module {
         NonFinitePolicy nonFiniteStats = NonFinitePolicy.SKIP;
         private final Function<Builder<T>, T> factory;
 
-        Builder(String displayName, int numFeatures, boolean lazy, boolean affine, boolean trackRunningStats,
-                Function<Builder<T>, T> factory) {
+        Builder(String displayName, InputRank inputRank, int numFeatures, boolean lazy, boolean affine,
+                boolean trackRunningStats, Function<Builder<T>, T> factory) {
             this.displayName = displayName;
+            this.inputRank = inputRank;
             this.numFeatures = numFeatures;
             this.lazy = lazy;
             this.affine = affine;
@@ -636,7 +692,9 @@ public abstract class NormBase extends Module {
 
     /**
      * The base of a builder that adds options of its own (Batch Renormalization's bounds, Ghost BatchNorm's virtual
-     * batch size): the shared options return the subclass, so they chain in any order.
+     * batch size, SyncBatchNorm's group), with BatchNorm's defaults: the shared options of {@link Builder} return the
+     * subclass, so they chain in any order. These overrides only narrow the return type (Java has no self type, and
+     * {@code Builder<T>} keeps its one type parameter); the options themselves live in {@link Builder}.
      *
      * @param <T> the layer built
      * @param <B> the subclass
@@ -644,8 +702,8 @@ public abstract class NormBase extends Module {
     public abstract static class ExtendedBuilder<T extends NormBase, B extends ExtendedBuilder<T, B>>
             extends Builder<T> {
         @SuppressWarnings("unchecked")
-        ExtendedBuilder(String displayName, int numFeatures, Function<B, T> factory) {
-            super(displayName, numFeatures, false, true, true, b -> factory.apply((B) b));
+        ExtendedBuilder(String displayName, InputRank inputRank, int numFeatures, Function<B, T> factory) {
+            super(displayName, inputRank, numFeatures, false, true, true, b -> factory.apply((B) b));
         }
 
         @SuppressWarnings("unchecked")

@@ -15,8 +15,6 @@ import java.util.Map;
  * {@code need_sync = bn_training and training and world_size > 1}). Weight and bias gradients stay local.
  */
 public class SyncBatchNorm extends BatchNorm {
-    private static final int[] ANY_BATCHED_RANK = {2, 3, 4, 5, 6, 7, 8};
-
     private final ProcessGroup group;
 
     /**
@@ -32,7 +30,7 @@ public class SyncBatchNorm extends BatchNorm {
     }
 
     private SyncBatchNorm(Builder b) {
-        super(b.norm);
+        super(b);
         if (b.group == null) {
             throw new IllegalArgumentException("SyncBatchNorm: the process group must not be null "
                     + "(ProcessGroup.fromEnvironment() gives one; a group of one behaves as BatchNorm)");
@@ -57,16 +55,6 @@ public class SyncBatchNorm extends BatchNorm {
      */
     public ProcessGroup group() {
         return group;
-    }
-
-    @Override
-    protected int[] ranks() {
-        return ANY_BATCHED_RANK;
-    }
-
-    @Override
-    protected String layout() {
-        return "(N, C, *)";
     }
 
     @Override
@@ -143,14 +131,15 @@ public class SyncBatchNorm extends BatchNorm {
         registerBuffer("num_batches_tracked", bn.tensor("num_batches_tracked"));
     }
 
-    /** Options as BatchNorm's builder, plus the group. */
-    public static final class Builder {
-        final NormBase.Builder<SyncBatchNorm> norm; // package-private: Fusion sets the options every norm shares
+    /**
+     * BatchNorm's options and defaults ({@link NormBase.Builder}), plus the group; {@link #build()} also refuses a
+     * null group.
+     */
+    public static final class Builder extends NormBase.ExtendedBuilder<SyncBatchNorm, Builder> {
         private ProcessGroup group;
 
         private Builder(int numFeatures) {
-            this.norm = new NormBase.Builder<>("SyncBatchNorm", numFeatures, false, true, true,
-                    nb -> new SyncBatchNorm(this));
+            super("SyncBatchNorm", InputRank.ANY_BATCHED, numFeatures, SyncBatchNorm::new);
         }
 
         /**
@@ -162,81 +151,6 @@ public class SyncBatchNorm extends BatchNorm {
         public Builder group(ProcessGroup group) {
             this.group = group;
             return this;
-        }
-
-        /**
-         * As {@link NormBase.Builder#eps(double)}; default 1e-5.
-         *
-         * @param eps added to the variance
-         * @return this builder
-         */
-        public Builder eps(double eps) {
-            norm.eps(eps);
-            return this;
-        }
-
-        /**
-         * As {@link NormBase.Builder#momentum(double)}; default 0.1.
-         *
-         * @param momentum weight of the new batch in the running averages, in [0, 1]
-         * @return this builder
-         */
-        public Builder momentum(double momentum) {
-            norm.momentum(momentum);
-            return this;
-        }
-
-        /**
-         * PyTorch's {@code momentum=None}, as {@link NormBase.Builder#cumulativeAverage()}.
-         *
-         * @return this builder
-         */
-        public Builder cumulativeAverage() {
-            norm.cumulativeAverage();
-            return this;
-        }
-
-        /**
-         * As {@link NormBase.Builder#affine(boolean)}; default true.
-         *
-         * @param affine whether to create {@code weight} and {@code bias}
-         * @return this builder
-         */
-        public Builder affine(boolean affine) {
-            norm.affine(affine);
-            return this;
-        }
-
-        /**
-         * As {@link NormBase.Builder#trackRunningStats(boolean)}; default true.
-         *
-         * @param track whether to create the running buffers
-         * @return this builder
-         */
-        public Builder trackRunningStats(boolean track) {
-            norm.trackRunningStats(track);
-            return this;
-        }
-
-        /**
-         * As {@link NormBase.Builder#nonFiniteStats(NonFinitePolicy)}; default {@link NonFinitePolicy#SKIP}.
-         *
-         * @param policy the policy; not null
-         * @return this builder
-         */
-        public Builder nonFiniteStats(NonFinitePolicy policy) {
-            norm.nonFiniteStats(policy);
-            return this;
-        }
-
-        /**
-         * Builds the layer.
-         *
-         * @return a new SyncBatchNorm in training mode
-         * @throws IllegalArgumentException if an option is invalid or the group is null
-         */
-        public SyncBatchNorm build() {
-            return norm.build();
         }
     }
 }
