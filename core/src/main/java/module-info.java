@@ -18,7 +18,7 @@
  *       the implementation.</li>
  * </ul>
  * The Vector API kernels live in {@code dev.jnorm.kernels.simd}, which is not exported: {@code Kernels} loads them
- * by name.
+ * by name. {@code dev.jnorm.internal} (the JSON reader) is not exported either.
  *
  * <h2>Running</h2>
  * The kernels use the incubating Vector API. On the module path this module requires {@code jdk.incubator.vector},

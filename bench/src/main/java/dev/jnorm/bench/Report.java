@@ -19,6 +19,7 @@ import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 
 import dev.jnorm.cli.NormKind;
+import dev.jnorm.internal.Json;
 import dev.jnorm.kernels.Kernels;
 
 /**
@@ -76,7 +77,7 @@ public final class Report {
         Map<String, Integer> multiRound = new LinkedHashMap<>(); // the files with more than one round, and theirs
         for (String f : inputs.reversed()) {
             Map<String, List<Map<?, ?>>> file = new LinkedHashMap<>();
-            for (Object o : (List<?>) Json.parse(Files.readString(Path.of(f), StandardCharsets.UTF_8))) {
+            for (Object o : readResults(Path.of(f))) {
                 Map<?, ?> m = (Map<?, ?>) o;
                 file.computeIfAbsent(m.get("benchmark") + "|"
                         + (m.get("params") instanceof Map<?, ?> p ? sorted(p) : ""), k -> new ArrayList<>()).add(m);
@@ -772,10 +773,10 @@ public final class Report {
         double toMs = toMillis((String) pm.get("scoreUnit"));
         double alloc = Double.NaN;
         if (o.get("secondaryMetrics") instanceof Map<?, ?> sm && sm.get("gc.alloc.rate.norm") instanceof Map<?, ?> a) {
-            alloc = Json.num(a.get("score"));
+            alloc = num(a.get("score"));
         }
-        return new Result(bench, method, params, Json.num(pm.get("score")) * toMs,
-                Json.num(pm.get("scoreError")) * toMs, alloc);
+        return new Result(bench, method, params, num(pm.get("score")) * toMs,
+                num(pm.get("scoreError")) * toMs, alloc);
     }
 
     /** Factor from a JMH average-time unit ("ms/op") to milliseconds. */
@@ -876,7 +877,7 @@ public final class Report {
                 .append(fmtNum(first.get("warmupIterations"))).append(" × ").append(str(first.get("warmupTime")))
                 .append(" warm-up, ").append(fmtNum(first.get("measurementIterations"))).append(" × ")
                 .append(str(first.get("measurementTime"))).append(" measurement iterations");
-        if (Json.num(first.get("warmupIterations")) == 0) {
+        if (num(first.get("warmupIterations")) == 0) {
             // JMH runs @Setup(Level.Trial) inside the first iteration, so without warm-up the gc profiler counts
             // the set-up's allocations (the input arrays) in the measured one
             md.append(" (no warm-up: alloc/call includes the set-up's input arrays, and times include JIT warm-up)");
@@ -1015,11 +1016,46 @@ public final class Report {
     }
 
     private static String str(Object o) {
-        return o == null ? "?" : String.valueOf(o);
+        return o == null || o == Json.NULL ? "?" : String.valueOf(o);
+    }
+
+    /** A JMH result file: a JSON array of runs, read with core's JSON reader. */
+    static List<?> readResults(Path file) throws IOException {
+        byte[] bytes = Files.readAllBytes(file);
+        int end = bytes.length;
+        while (end > 0 && (bytes[end - 1] == '\n' || bytes[end - 1] == '\r' || bytes[end - 1] == ' '
+                || bytes[end - 1] == '\t')) {
+            end--; // the reader allows only spaces after the value; JMH ends the file with a line break
+        }
+        Object root;
+        try {
+            root = Json.parse(bytes, end, null).value();
+        } catch (Json.JsonException e) {
+            throw new IllegalArgumentException("Report: " + file + " is not valid JSON: " + e.getMessage(), e);
+        }
+        if (!(root instanceof List<?> runs)) {
+            throw new IllegalArgumentException("Report: " + file + " is not a JMH result file (a JSON array of runs)");
+        }
+        return runs;
+    }
+
+    /** A number of a JMH result: JMH writes non-finite ones as strings ("NaN", "+INF"), which count as NaN here. */
+    static double num(Object o) {
+        if (o instanceof Json.Num n) {
+            return Double.parseDouble(n.text());
+        }
+        if (o instanceof String str) {
+            try {
+                return Double.parseDouble(str);
+            } catch (NumberFormatException e) {
+                return Double.NaN;
+            }
+        }
+        return Double.NaN;
     }
 
     private static String fmtNum(Object o) {
-        double d = Json.num(o);
+        double d = num(o);
         return Double.isNaN(d) ? str(o) : (d == Math.rint(d) ? Long.toString((long) d) : Double.toString(d));
     }
 }

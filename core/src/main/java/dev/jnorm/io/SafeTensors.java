@@ -2,6 +2,7 @@ package dev.jnorm.io;
 
 import dev.jnorm.Sizes;
 import dev.jnorm.Tensor;
+import dev.jnorm.internal.Json;
 import dev.jnorm.nn.Module;
 
 import java.io.IOException;
@@ -542,7 +543,7 @@ public final class SafeTensors {
         try {
             parsed = Json.parse(header, header.length, HEADER_CRC_KEY);
         } catch (Json.JsonException e) {
-            throw new SafeTensorsException(file, "header is not valid JSON: " + e.getMessage(), e);
+            throw new SafeTensorsException(file, "header is not valid JSON: " + e.getMessage() + " of the header", e);
         }
         if (!(parsed.value() instanceof Map<?, ?> root)) {
             throw new SafeTensorsException(file, "header is not a JSON object");

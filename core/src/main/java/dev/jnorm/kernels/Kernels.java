@@ -1,5 +1,9 @@
 package dev.jnorm.kernels;
 
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
+
 /**
  * The kernel provider: the one place that chooses an implementation per family, once per JVM, on the first call to
  * any accessor (the holder idiom), for all families together. PyTorch's counterpart is its CPU capability dispatch
@@ -18,6 +22,9 @@ package dev.jnorm.kernels;
  * </ul>
  * The two choices give the same results up to the last bits (summation order); each interface says what is
  * bit-identical. {@link #selected()} reports the choice.
+ *
+ * <p>This class is also the registry of the kernel families: each is one entry here (its interface, reference
+ * implementation and Vector API class) with one accessor below.
  */
 public final class Kernels {
     private Kernels() {
@@ -25,42 +32,65 @@ public final class Kernels {
 
     private static final System.Logger LOG = System.getLogger(Kernels.class.getName());
 
+    /**
+     * One kernel family: its interface, its scalar reference implementation, and the name of its Vector API twin in
+     * {@code dev.jnorm.kernels.simd} (loaded by name, so that this class never links the incubator module).
+     * Creating one registers it; {@link #kernel()} is the implementation this JVM selected.
+     */
+    private record Family<K>(int index, Class<K> type, Supplier<? extends K> reference,
+                             String vectorClass) {
+        K kernel() {
+            return type.cast(Holder.KERNELS[index]);
+        }
+    }
+
+    private static final List<Family<?>> FAMILIES = new ArrayList<>();
+
+    private static <K> Family<K> family(Class<K> type, Supplier<? extends K> reference,
+                                        String vectorClass) {
+        Family<K> f = new Family<>(FAMILIES.size(), type, reference, "dev.jnorm.kernels.simd." + vectorClass);
+        FAMILIES.add(f);
+        return f;
+    }
+
+    // The registry: one row per kernel family, and a public accessor below; nothing else in the library lists the
+    // families. A new family's Vector API test carries @SimdWidths (test sources) to run at every vector width.
+    private static final Family<BatchNormKernel> BATCH_NORM =
+            family(BatchNormKernel.class, ReferenceBatchNormKernel::new, "VectorBatchNormKernel");
+    private static final Family<GroupNormKernel> GROUP_NORM =
+            family(GroupNormKernel.class, ReferenceGroupNormKernel::new, "VectorGroupNormKernel");
+    private static final Family<GemmKernel> GEMM =
+            family(GemmKernel.class, ReferenceGemmKernel::new, "VectorGemmKernel");
+    private static final Family<PointwiseKernel> POINTWISE =
+            family(PointwiseKernel.class, ReferencePointwiseKernel::new, "VectorPointwiseKernel");
+    private static final Family<PoolKernel> POOL =
+            family(PoolKernel.class, ReferencePoolKernel::new, "VectorPoolKernel");
+    private static final Family<LocalResponseNormKernel> LOCAL_RESPONSE_NORM =
+            family(LocalResponseNormKernel.class, ReferenceLocalResponseNormKernel::new,
+                    "VectorLocalResponseNormKernel");
+    private static final Family<BroadcastKernel> BROADCAST =
+            family(BroadcastKernel.class, ReferenceBroadcastKernel::new, "VectorBroadcastKernel");
+
+    /** The selection, made on the first accessor call: every family's Vector API kernel, or every reference one. */
     private static final class Holder {
-        static final BatchNormKernel BATCH_NORM;
-        static final GroupNormKernel GROUP_NORM;
-        static final GemmKernel GEMM;
-        static final PointwiseKernel POINTWISE;
-        static final PoolKernel POOL;
-        static final LocalResponseNormKernel LRN;
-        static final BroadcastKernel BROADCAST;
+        /** By {@link Family#index()}. */
+        static final Object[] KERNELS;
         static final String NAME;
 
         static {
-            BatchNormKernel bn = new ReferenceBatchNormKernel();
-            GroupNormKernel gn = new ReferenceGroupNormKernel();
-            GemmKernel gemm = new ReferenceGemmKernel();
-            PointwiseKernel pointwise = new ReferencePointwiseKernel();
-            PoolKernel pool = new ReferencePoolKernel();
-            LocalResponseNormKernel lrn = new ReferenceLocalResponseNormKernel();
-            BroadcastKernel broadcast = new ReferenceBroadcastKernel();
+            Object[] kernels = new Object[FAMILIES.size()];
+            for (Family<?> f : FAMILIES) {
+                kernels[f.index()] = f.reference().get();
+            }
             String name = "reference";
             if (!"reference".equals(System.getProperty("jnorm.kernels", "vector"))) {
                 try {
-                    bn = (BatchNormKernel) Class.forName("dev.jnorm.kernels.simd.VectorBatchNormKernel")
-                            .getDeclaredConstructor().newInstance();
-                    gn = (GroupNormKernel) Class.forName("dev.jnorm.kernels.simd.VectorGroupNormKernel")
-                            .getDeclaredConstructor().newInstance();
-                    gemm = (GemmKernel) Class.forName("dev.jnorm.kernels.simd.VectorGemmKernel")
-                            .getDeclaredConstructor().newInstance();
-                    pointwise = (PointwiseKernel) Class.forName("dev.jnorm.kernels.simd.VectorPointwiseKernel")
-                            .getDeclaredConstructor().newInstance();
-                    pool = (PoolKernel) Class.forName("dev.jnorm.kernels.simd.VectorPoolKernel")
-                            .getDeclaredConstructor().newInstance();
-                    lrn = (LocalResponseNormKernel) Class.forName(
-                            "dev.jnorm.kernels.simd.VectorLocalResponseNormKernel").getDeclaredConstructor()
-                            .newInstance();
-                    broadcast = (BroadcastKernel) Class.forName("dev.jnorm.kernels.simd.VectorBroadcastKernel")
-                            .getDeclaredConstructor().newInstance();
+                    Object[] vector = new Object[FAMILIES.size()];
+                    for (Family<?> f : FAMILIES) {
+                        vector[f.index()] = f.type().cast(Class.forName(f.vectorClass()).getDeclaredConstructor()
+                                .newInstance());
+                    }
+                    kernels = vector; // all families or none
                     name = "vector";
                 } catch (ReflectiveOperationException | LinkageError e) {
                     // Typically NoClassDefFoundError for jdk/incubator/vector/*: on the class path the incubator
@@ -79,13 +109,7 @@ public final class Kernels {
                             + "Vector API kernels (-Djnorm.requireSimd=true makes this an error). Cause: " + cause);
                 }
             }
-            BATCH_NORM = bn;
-            GROUP_NORM = gn;
-            GEMM = gemm;
-            POINTWISE = pointwise;
-            POOL = pool;
-            LRN = lrn;
-            BROADCAST = broadcast;
+            KERNELS = kernels;
             NAME = name;
         }
     }
@@ -96,7 +120,7 @@ public final class Kernels {
      * @return the Vector API or the reference implementation, the same instance on every call
      */
     public static BatchNormKernel batchNorm() {
-        return Holder.BATCH_NORM;
+        return BATCH_NORM.kernel();
     }
 
     /**
@@ -105,7 +129,7 @@ public final class Kernels {
      * @return the Vector API or the reference implementation, the same instance on every call
      */
     public static GroupNormKernel groupNorm() {
-        return Holder.GROUP_NORM;
+        return GROUP_NORM.kernel();
     }
 
     /**
@@ -114,7 +138,7 @@ public final class Kernels {
      * @return the Vector API or the reference implementation, the same instance on every call
      */
     public static GemmKernel gemm() {
-        return Holder.GEMM;
+        return GEMM.kernel();
     }
 
     /**
@@ -123,7 +147,7 @@ public final class Kernels {
      * @return the Vector API or the reference implementation, the same instance on every call
      */
     public static PointwiseKernel pointwise() {
-        return Holder.POINTWISE;
+        return POINTWISE.kernel();
     }
 
     /**
@@ -132,7 +156,7 @@ public final class Kernels {
      * @return the Vector API or the reference implementation, the same instance on every call
      */
     public static PoolKernel pool() {
-        return Holder.POOL;
+        return POOL.kernel();
     }
 
     /**
@@ -141,7 +165,7 @@ public final class Kernels {
      * @return the Vector API or the reference implementation, the same instance on every call
      */
     public static LocalResponseNormKernel localResponseNorm() {
-        return Holder.LRN;
+        return LOCAL_RESPONSE_NORM.kernel();
     }
 
     /**
@@ -151,7 +175,7 @@ public final class Kernels {
      * @return the Vector API or the reference implementation, the same instance on every call
      */
     public static BroadcastKernel broadcast() {
-        return Holder.BROADCAST;
+        return BROADCAST.kernel();
     }
 
     /**

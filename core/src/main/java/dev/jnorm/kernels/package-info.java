@@ -6,31 +6,8 @@
  *
  * <p>Each family is an interface with a scalar reference implementation (plain loops, double accumulation, the
  * oracle of the tests) and a Vector API implementation in {@code dev.jnorm.kernels.simd}, which is not exported;
- * {@link dev.jnorm.kernels.Kernels} chooses one per JVM:
- * <table class="striped">
- * <caption>Kernel families</caption>
- * <thead><tr><th scope="col">interface</th><th scope="col">reference</th><th scope="col">serves</th></tr></thead>
- * <tbody>
- * <tr><th scope="row">{@link dev.jnorm.kernels.BatchNormKernel}</th>
- * <td>{@link dev.jnorm.kernels.ReferenceBatchNormKernel}</td>
- * <td>BatchNorm1d/2d/3d, SyncBatchNorm, InstanceNorm in eval with running statistics</td></tr>
- * <tr><th scope="row">{@link dev.jnorm.kernels.GroupNormKernel}</th>
- * <td>{@link dev.jnorm.kernels.ReferenceGroupNormKernel}</td>
- * <td>GroupNorm, LayerNorm, InstanceNorm, RMSNorm</td></tr>
- * <tr><th scope="row">{@link dev.jnorm.kernels.GemmKernel}</th>
- * <td>{@link dev.jnorm.kernels.ReferenceGemmKernel}</td>
- * <td>Linear, Conv2d, MultiheadAttention, {@code Tensor.matmul} (through {@link dev.jnorm.kernels.Gemm})</td></tr>
- * <tr><th scope="row">{@link dev.jnorm.kernels.PointwiseKernel}</th>
- * <td>{@link dev.jnorm.kernels.ReferencePointwiseKernel}</td>
- * <td>ReLU, TLU</td></tr>
- * <tr><th scope="row">{@link dev.jnorm.kernels.PoolKernel}</th>
- * <td>{@link dev.jnorm.kernels.ReferencePoolKernel}</td>
- * <td>MaxPool2d</td></tr>
- * <tr><th scope="row">{@link dev.jnorm.kernels.LocalResponseNormKernel}</th>
- * <td>{@link dev.jnorm.kernels.ReferenceLocalResponseNormKernel}</td>
- * <td>LocalResponseNorm</td></tr>
- * </tbody>
- * </table>
+ * {@link dev.jnorm.kernels.Kernels} registers the families and chooses one implementation per JVM, and its accessor
+ * of each family says which layers and ops the family serves.
  *
  * <p>Shared machinery: {@link dev.jnorm.kernels.Moments} (the statistics core, Welford and Chan in double),
  * {@link dev.jnorm.kernels.Parallel} (the thread pool, {@code -Djnorm.threads}), {@link dev.jnorm.kernels.BufferPool}

@@ -23,6 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * layouts that take the fallback; special values (NaN, ±0, ±inf, zero divisors) included. Surefire runs this class at
  * 128, 256 and 512 bits.
  */
+@SimdWidths
 class BroadcastKernelTest {
     private final BroadcastKernel fast = new VectorBroadcastKernel();
     private final BroadcastKernel ref = new ReferenceBroadcastKernel();

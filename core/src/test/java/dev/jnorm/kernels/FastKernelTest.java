@@ -24,6 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * and the thread counts 1, 2, 3 (bit-identical). Surefire runs this class once per vector width
  * (-Djnorm.vector.bits=128/256/512), so every width's loops run.
  */
+@SimdWidths
 class FastKernelTest {
     static final int[] LENGTHS = {1, 2, 15, 16, 17, 31, 33, 1021, 4098};
 

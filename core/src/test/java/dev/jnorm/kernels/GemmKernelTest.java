@@ -27,6 +27,7 @@ import static org.junit.jupiter.api.Assertions.fail;
  * rounds once more to float). The test allows (k + 2)·2⁻²⁴·Σ|a·b| per element, computed from the data: an indexing
  * error moves an element by O(|a·b|) and fails, rounding cannot.
  */
+@SimdWidths
 class GemmKernelTest {
     private final GemmKernel fast = new VectorGemmKernel();
     private final GemmKernel ref = new ReferenceGemmKernel();

@@ -23,6 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * (relative 1e-5; dx absolute 1e-5·max|dx| for the cancellation of its two terms). Surefire runs this class at
  * 128, 256 and 512 bits.
  */
+@SimdWidths
 class LocalResponseNormKernelTest {
     private final LocalResponseNormKernel fast = new VectorLocalResponseNormKernel();
     private final LocalResponseNormKernel ref = new ReferenceLocalResponseNormKernel();

@@ -3,7 +3,7 @@ package dev.jnorm.kernels;
 import dev.jnorm.kernels.simd.VectorPointwiseKernel;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import java.util.Random;
 
@@ -15,6 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * parallel split), with the special values PyTorch defines: NaN propagates through relu and passes its gradient,
  * −0 and +0 give +0 and a zero gradient. Surefire runs this class at 128, 256 and 512 bits.
  */
+@SimdWidths
 class PointwiseKernelTest {
     private final PointwiseKernel fast = new VectorPointwiseKernel();
     private final PointwiseKernel ref = new ReferencePointwiseKernel();
@@ -24,8 +25,15 @@ class PointwiseKernelTest {
         assertEquals(VectorPointwiseKernel.class, Kernels.pointwise().getClass());
     }
 
+    /** ReLU's lengths: empty, below one vector, ±1 around lane counts, primes, several chunks. */
+    static final int[] RELU_LENGTHS = {0, 1, 2, 15, 16, 17, 31, 33, 1021, 4098, 131072, 200001};
+
+    static java.util.stream.IntStream reluLengths() {
+        return java.util.Arrays.stream(RELU_LENGTHS);
+    }
+
     @ParameterizedTest(name = "n = {0}")
-    @ValueSource(ints = {0, 1, 2, 15, 16, 17, 31, 33, 1021, 4098, 131072, 200001})
+    @MethodSource("reluLengths")
     void reluMatchesTheScalarTwinBitForBit(int n) {
         Random rng = new Random(n);
         float[] x = new float[n], dy = new float[n];

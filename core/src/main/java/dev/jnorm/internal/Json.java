@@ -1,4 +1,4 @@
-package dev.jnorm.io;
+package dev.jnorm.internal;
 
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
@@ -24,8 +24,11 @@ import java.util.Map;
  *
  * <p>The writer emits the same compact form as serde_json (the writer behind Python's safetensors): no whitespace,
  * non-ASCII as raw UTF-8, {@code "} and {@code \} and control characters escaped.
+ *
+ * <p>The project's one JSON reader: {@code dev.jnorm.io.SafeTensors} reads headers with it and the bench module
+ * reads JMH's result files with it. Public for those callers only; its package is not exported.
  */
-final class Json {
+public final class Json {
     /** Maximum nesting of arrays and objects: a safetensors header needs 3. */
     static final int MAX_DEPTH = 64;
 
@@ -39,7 +42,7 @@ final class Json {
     static final long MAX_VALUES = Math.max(100_000, Runtime.getRuntime().maxMemory() / 512);
 
     /** JSON {@code null} (a null Java value would be ambiguous with "absent" in maps). */
-    static final Object NULL = new Object() {
+    public static final Object NULL = new Object() {
         @Override
         public String toString() {
             return "null";
@@ -47,7 +50,7 @@ final class Json {
     };
 
     /** A number, kept as its text so that integers of any size can be read exactly (or rejected). */
-    record Num(String text) {
+    public record Num(String text) {
         /** The number as written in the file (so messages quote the file, not this record). */
         @Override
         public String toString() {
@@ -56,9 +59,9 @@ final class Json {
     }
 
     /** A parse error at a byte offset of the input. */
-    static final class JsonException extends Exception {
+    public static final class JsonException extends Exception {
         JsonException(String message, int offset) {
-            super(message + " at byte " + offset + " of the header");
+            super(message + " at byte " + offset);
         }
     }
 
@@ -68,16 +71,16 @@ final class Json {
     // ================================================================ reader
 
     /** The parsed root value and the byte offsets of the string values recorded for {@code recordKey}. */
-    record Parsed(Object value, List<int[]> recorded) {
+    public record Parsed(Object value, List<int[]> recorded) {
     }
 
     /** Parses {@code bytes[0, length)} as one JSON value followed only by spaces. */
-    static Parsed parse(byte[] bytes, int length, String recordKey) throws JsonException {
+    public static Parsed parse(byte[] bytes, int length, String recordKey) throws JsonException {
         return parse(bytes, length, recordKey, MAX_VALUES);
     }
 
     /** {@link #parse(byte[], int, String)} with at most {@code maxValues} values. */
-    static Parsed parse(byte[] bytes, int length, String recordKey, long maxValues) throws JsonException {
+    public static Parsed parse(byte[] bytes, int length, String recordKey, long maxValues) throws JsonException {
         checkUtf8(bytes, length);
         Reader r = new Reader(bytes, length, recordKey, maxValues);
         r.skipWhitespace();
@@ -385,7 +388,7 @@ final class Json {
     // ================================================================ writer
 
     /** Appends {@code s} as a JSON string literal, escaped as serde_json does. */
-    static void writeString(StringBuilder out, String s) {
+    public static void writeString(StringBuilder out, String s) {
         out.append('"');
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);

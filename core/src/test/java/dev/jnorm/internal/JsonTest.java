@@ -1,4 +1,4 @@
-package dev.jnorm.io;
+package dev.jnorm.internal;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
