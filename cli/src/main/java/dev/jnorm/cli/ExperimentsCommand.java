@@ -44,12 +44,12 @@ import java.util.concurrent.Callable;
  * then held-out accuracy once more after replacing the running statistics by exact population statistics of the
  * training set ({@code BatchNorm.calibrateAll}), which separates "the running averages are off" from "the weights
  * are worse".</li>
- * <li>small-batch (issue 16): the remedies for BatchNorm's small-batch weakness (Batch Renormalization, Ghost
- * BatchNorm, GroupNorm, GroupNorm with weight standardization, FRN + TLU) against BatchNorm itself (with its
- * running statistics and with population statistics) and no normalization, at batch sizes 32, 8, 4, 2 with the
- * learning rate scaled as in the batch-size part; Ghost BatchNorm (virtual batches of 8) only where the batch holds
- * more than one virtual batch. Not part of "all": docs/experiments keeps it in its own directory, run with fewer
- * training samples.</li>
+ * <li>small-batch (issue 16): the remedies for BatchNorm's small-batch weakness (the rows of
+ * {@link NormKind#SMALL_BATCH}, e.g. Batch Renormalization, Ghost BatchNorm, GroupNorm with weight standardization)
+ * against BatchNorm itself (with its running statistics and with population statistics) and no normalization, at
+ * batch sizes 32, 8, 4, 2 with the learning rate scaled as in the batch-size part; Ghost BatchNorm (virtual
+ * batches of 8) only where the batch holds more than one virtual batch. Not part of "all": docs/experiments keeps
+ * it in its own directory, run with fewer training samples.</li>
  * </ul>
  */
 @Command(name = "experiments", mixinStandardHelpOptions = true,
@@ -111,9 +111,6 @@ final class ExperimentsCommand implements Callable<Integer> {
     static final List<NormKind> ALL = List.of(NormKind.BATCH, NormKind.GROUP, NormKind.LAYER, NormKind.INSTANCE,
             NormKind.NONE);
     static final List<NormKind> LR_NORMS = List.of(NormKind.NONE, NormKind.BATCH, NormKind.GROUP);
-    /** The small-batch part's rows, in the table's order (BatchNorm's population-statistics row follows BatchNorm). */
-    static final List<NormKind> SMALL_BATCH = List.of(NormKind.BATCH, NormKind.BATCH_RENORM, NormKind.GHOST_BATCH,
-            NormKind.GROUP, NormKind.GROUP_WS, NormKind.FRN, NormKind.NONE);
 
     /** One planned run. */
     record Planned(String part, NormKind norm, int batchSize, double lr, long seed, int evalsPerEpoch) {
@@ -141,7 +138,7 @@ final class ExperimentsCommand implements Callable<Integer> {
             }
             if (part.equals("small-batch")) {
                 for (int b : smallBatchSizes) {
-                    for (NormKind n : SMALL_BATCH) {
+                    for (NormKind n : NormKind.SMALL_BATCH) {
                         if (n != NormKind.GHOST_BATCH || b > NormKind.GHOST_VIRTUAL_BATCH) {
                             p.add(new Planned("small-batch", n, b, baseLr * b / 32.0, seed, 2));
                         }
@@ -435,12 +432,12 @@ final class ExperimentsCommand implements Callable<Integer> {
     }
 
     /**
-     * The small-batch part's held-out errors (%) by row title and batch size, rows in {@link #SMALL_BATCH}'s order
-     * with BatchNorm's population-statistics row after BatchNorm.
+     * The small-batch part's held-out errors (%) by row title and batch size, rows in {@link NormKind#SMALL_BATCH}'s
+     * order with BatchNorm's population-statistics row after BatchNorm.
      */
     static Map<String, Map<Integer, List<Double>>> smallBatchErrors(List<JsonNode> runs) {
         Map<String, Map<Integer, List<Double>>> rows = new LinkedHashMap<>();
-        for (NormKind k : SMALL_BATCH) {
+        for (NormKind k : NormKind.SMALL_BATCH) {
             for (JsonNode n : runs) {
                 if (!n.get("part").asText().equals("small-batch") || NormKind.parse(n.get("norm").asText()) != k) {
                     continue;

@@ -22,7 +22,8 @@ import java.util.function.UnaryOperator;
  * The normalizations the demo and the experiments compare, each placed after a convolution with C channels and an
  * H×W output. One constant per variant, carrying everything about it: its command-line label, its title in charts
  * and tables, the layer it builds, and, where it differs from the default, its activation (ReLU otherwise) and how
- * it changes the convolution (unchanged otherwise). Adding a variant is adding a constant.
+ * it changes the convolution (unchanged otherwise). Adding a variant is adding a constant (and, for the small-batch
+ * comparison, naming it in {@link #SMALL_BATCH}).
  */
 public enum NormKind {
     /** No layer. */
@@ -56,6 +57,13 @@ public enum NormKind {
 
     /** The five the demo and the first experiments compare. */
     public static final List<NormKind> CLASSIC = List.of(NONE, BATCH, GROUP, LAYER, INSTANCE);
+
+    /**
+     * The rows of the experiments' small-batch part, in its table's order (BatchNorm's population-statistics row
+     * follows BatchNorm): a variant joins that comparison here, next to its constant.
+     */
+    public static final List<NormKind> SMALL_BATCH = List.of(BATCH, BATCH_RENORM, GHOST_BATCH, GROUP, GROUP_WS, FRN,
+            NONE);
 
     /** Ghost BatchNorm's virtual batch size in these comparisons. */
     public static final int GHOST_VIRTUAL_BATCH = 8;
