@@ -3,9 +3,12 @@ package dev.jnorm.cli;
 import dev.jnorm.nn.BatchNorm2d;
 import dev.jnorm.nn.BatchRenorm2d;
 import dev.jnorm.nn.Conv2d;
+import dev.jnorm.nn.EvoNorm2dB0;
+import dev.jnorm.nn.EvoNorm2dS0;
 import dev.jnorm.nn.FilterResponseNorm2d;
 import dev.jnorm.nn.GhostBatchNorm2d;
 import dev.jnorm.nn.GroupNorm;
+import dev.jnorm.nn.Identity;
 import dev.jnorm.nn.InstanceNorm2d;
 import dev.jnorm.nn.LayerNorm;
 import dev.jnorm.nn.Module;
@@ -53,7 +56,15 @@ public enum NormKind {
      */
     GROUP_WS("group-ws", "GroupNorm + WS", NormKind::groupNorm, NormKind::relu, WeightStandardization::apply),
     /** FilterResponseNorm2d(C) followed by TLU(C) in place of the ReLU, as the FRN paper replaces BN + ReLU. */
-    FRN("frn", "FRN + TLU", (c, h, w) -> new FilterResponseNorm2d(c), TLU::new, UnaryOperator.identity());
+    FRN("frn", "FRN + TLU", (c, h, w) -> new FilterResponseNorm2d(c), TLU::new, UnaryOperator.identity()),
+    /** EvoNorm2dB0(C), timm's defaults, in place of the norm and its ReLU: the layer is its own activation. */
+    EVONORM_B0("evob0", "EvoNorm-B0", (c, h, w) -> new EvoNorm2dB0(c), c -> new Identity(), UnaryOperator.identity()),
+    /**
+     * EvoNorm2dS0 in place of the norm and its ReLU, with {@link #GROUP}'s min(4, C) groups (timm's default of 32
+     * needs C divisible by 32).
+     */
+    EVONORM_S0("evos0", "EvoNorm-S0", (c, h, w) -> EvoNorm2dS0.builder(c).groups(groups(c)).build(),
+            c -> new Identity(), UnaryOperator.identity());
 
     /** The five the demo and the first experiments compare. */
     public static final List<NormKind> CLASSIC = List.of(NONE, BATCH, GROUP, LAYER, INSTANCE);
@@ -63,7 +74,7 @@ public enum NormKind {
      * follows BatchNorm): a variant joins that comparison here, next to its constant.
      */
     public static final List<NormKind> SMALL_BATCH = List.of(BATCH, BATCH_RENORM, GHOST_BATCH, GROUP, GROUP_WS, FRN,
-            NONE);
+            EVONORM_B0, EVONORM_S0, NONE);
 
     /** Ghost BatchNorm's virtual batch size in these comparisons. */
     public static final int GHOST_VIRTUAL_BATCH = 8;
@@ -96,8 +107,13 @@ public enum NormKind {
         return new ReLU();
     }
 
+    /** The groups of a C-channel map in these comparisons: 4 (or C below 4). */
+    private static int groups(int c) {
+        return Math.min(4, c);
+    }
+
     private static Module groupNorm(int c, int h, int w) {
-        return new GroupNorm(Math.min(4, c), c);
+        return new GroupNorm(groups(c), c);
     }
 
     /** The layer for a C×H×W feature map, or null for {@link #NONE}. */
@@ -105,7 +121,7 @@ public enum NormKind {
         return layer.create(c, h, w);
     }
 
-    /** The activation after the norm of a C-channel map: TLU(C) for frn, ReLU otherwise. */
+    /** The activation after the norm of a C-channel map: TLU(C) for frn, Identity for the EvoNorms, ReLU otherwise. */
     public Module activation(int c) {
         return activation.apply(c);
     }
@@ -115,7 +131,7 @@ public enum NormKind {
         return this.conv.apply(conv);
     }
 
-    /** The command-line spelling (none, batch, ..., brn, ghost, group-ws, frn): the constant's first column. */
+    /** The command-line spelling (none, batch, ..., group-ws, frn, evob0, evos0): the constant's first column. */
     public String label() {
         return label;
     }
