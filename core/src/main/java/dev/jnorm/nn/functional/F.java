@@ -138,6 +138,71 @@ public final class F {
     }
 
     /**
+     * Batch Renormalization (Ioffe 2017), the op of {@code dev.jnorm.nn.BatchRenorm}; not in PyTorch. In training,
+     * y = weight·(xhat·r + d) + bias with xhat the batch-normalized x, r = clip(σ_B/σ, 1/rMax, rMax) and
+     * d = clip((μ_B − μ)/σ, −dMax, dMax) from the running statistics μ, σ = sqrt(running_var + eps) before this
+     * step (r and d are constants for the gradient; see {@link BatchRenormOps}); the running buffers then move as
+     * batch_norm's. In eval, batch_norm's eval. rMax = 1 with dMax = 0 is batch_norm.
+     *
+     * @param x           the input (N, C, *), float32, contiguous or channels-last
+     * @param runningMean running mean [C], read and updated in place in training; required
+     * @param runningVar  running (unbiased) variance [C], read and updated in place in training; required
+     * @param weight      per-channel scale [C], or null for 1
+     * @param bias        per-channel shift [C], or null for 0
+     * @param training    renormalize the batch statistics (and update the running ones) instead of normalizing with
+     *                    the running statistics
+     * @param rMax        the bound of r, ≥ 1 (the paper's final value: 3)
+     * @param dMax        the bound of d, ≥ 0 (the paper's final value: 5)
+     * @param momentum    the running-statistics factor in [0, 1]
+     * @param eps         added to the variance, finite and ≥ 0
+     * @return y, x's shape and memory format; recorded for autograd ({@code BatchRenormBackward} in training)
+     * @throws IllegalArgumentException as {@link #batchNorm(Tensor, Tensor, Tensor, Tensor, Tensor, boolean, double,
+     *         double)}; when a running buffer is null; or when rMax is not a finite number ≥ 1 or dMax not a finite
+     *         number ≥ 0
+     * @throws IllegalStateException when a tensor argument was released (its {@link dev.jnorm.Scope} closed)
+     */
+    public static Tensor batchRenorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
+                                     boolean training, double rMax, double dMax, double momentum, double eps) {
+        NormOps.ChannelNormArgs a = NormOps.ChannelNormArgs.of("batch_renorm", x, training, eps)
+                .running(runningMean, runningVar).affine(weight, bias).momentum(momentum);
+        if (!training) {
+            BatchRenormOps.checkBounds(a.who(), rMax, dMax);
+            return NormOps.batchNorm(a);
+        }
+        return BatchRenormOps.batchRenorm(a, rMax, dMax);
+    }
+
+    /**
+     * Ghost Batch Normalization (Hoffer et al. 2017), the op of {@code dev.jnorm.nn.GhostBatchNorm}; not in
+     * PyTorch. In training, x is split along N into virtual batches of {@code virtualBatchSize} samples (the last one
+     * smaller), each normalized as batch_norm with its own statistics; the running buffers, when given, take one
+     * update from the virtual batches' mean and unbiased variance averaged by size (see {@link GhostBatchNormOps}).
+     * In eval, batch_norm's eval.
+     *
+     * @param x                the input (N, C, *), float32, contiguous or channels-last
+     * @param runningMean      running mean [C], updated in place in training; null for none (then also runningVar)
+     * @param runningVar       running (unbiased) variance [C], updated in place in training; null for none
+     * @param weight           per-channel scale [C], or null for 1
+     * @param bias             per-channel shift [C], or null for 0
+     * @param training         normalize each virtual batch with its statistics instead of the running statistics
+     * @param virtualBatchSize samples per virtual batch, &gt; 0
+     * @param momentum         the running-statistics factor in [0, 1]
+     * @param eps              added to the variance, finite and ≥ 0
+     * @return y, x's shape and memory format; recorded for autograd ({@code GhostBatchNormBackward} in training with
+     *         more than one virtual batch)
+     * @throws IllegalArgumentException as {@link #batchNorm(Tensor, Tensor, Tensor, Tensor, Tensor, boolean, double,
+     *         double)}; when virtualBatchSize is not positive; or when a virtual batch holds a single value per
+     *         channel
+     * @throws IllegalStateException when a tensor argument was released (its {@link dev.jnorm.Scope} closed)
+     */
+    public static Tensor ghostBatchNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
+                                        boolean training, int virtualBatchSize, double momentum, double eps) {
+        NormOps.ChannelNormArgs a = NormOps.ChannelNormArgs.of("ghost_batch_norm", x, training, eps)
+                .running(runningMean, runningVar).affine(weight, bias).momentum(momentum);
+        return training ? GhostBatchNormOps.ghostBatchNorm(a, virtualBatchSize) : NormOps.batchNorm(a);
+    }
+
+    /**
      * PyTorch's {@code torch.nn.functional.layer_norm(x, normalized_shape, weight, bias, eps)}: every row of the
      * trailing {@code normalizedShape} values normalized by its own mean and biased variance, then the element-wise
      * affine. A channels-last x is converted to contiguous first.

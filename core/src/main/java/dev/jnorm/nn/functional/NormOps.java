@@ -16,8 +16,9 @@ import java.util.Arrays;
  * <ul>
  * <li>the channel family (batch_norm, instance_norm): one entry point each taking a {@link ChannelNormArgs};
  * {@link #checkBatchNorm} holds every check, {@link #updateRunning} is the one place running statistics are
- * written, {@link #batchNormNode} the autograd node. A layer built on batch statistics (Batch Renormalization,
- * Ghost BatchNorm) composes these and the {@link BatchNormKernel} instead of adding an entry point here;</li>
+ * written, {@link #batchNormNode} the autograd node. The ops built on batch statistics ({@link BatchRenormOps},
+ * {@link GhostBatchNormOps}, {@link SyncBatchNormOps}) compose these package-private helpers and the
+ * {@link BatchNormKernel};</li>
  * <li>the row family (layer_norm, group_norm, rms_norm, and instance_norm's statistics): a {@link RowView} of x
  * and one node, {@link #rowNorm}, that also dispatches channels-last.</li>
  * </ul>
@@ -150,7 +151,7 @@ public final class NormOps {
      * @param c     the channels C
      * @param inner the values per (n, c) block: the product of the spatial sizes, or 1 for channels-last
      */
-    public record ChannelView(int n, int c, int inner) {
+    record ChannelView(int n, int c, int inner) {
         /**
          * The kernels' view of x's storage.
          *
@@ -224,7 +225,7 @@ public final class NormOps {
      *         value per channel or running buffers but no update; eval has no running statistics; or out breaks
      *         {@link #checkOut}'s rules
      */
-    public static ChannelView checkBatchNorm(ChannelNormArgs a) {
+    static ChannelView checkBatchNorm(ChannelNormArgs a) {
         String who = a.who();
         Tensor x = a.x();
         checkRank(who, x, 2, "(N, C, *)");
@@ -250,7 +251,7 @@ public final class NormOps {
      * @param mean receives the running mean, [C]
      * @param rstd receives 1/sqrt(running_var + eps) in double, [C]
      */
-    public static void runningStatistics(ChannelNormArgs a, double[] mean /* [C] out */, double[] rstd /* [C] out */) {
+    static void runningStatistics(ChannelNormArgs a, double[] mean /* [C] out */, double[] rstd /* [C] out */) {
         float[] rm = a.runningMean().storage(), rv = a.runningVar().storage();
         for (int ch = 0; ch < rm.length; ch++) {
             mean[ch] = rm[ch];
@@ -266,7 +267,7 @@ public final class NormOps {
      * @param count     the values per channel
      * @return a new array of the unbiased variances
      */
-    public static double[] unbiased(double[] biasedVar, double count) {
+    static double[] unbiased(double[] biasedVar, double count) {
         double[] out = new double[biasedVar.length];
         for (int ch = 0; ch < out.length; ch++) {
             out[ch] = biasedVar[ch] * count / (count - 1);
@@ -289,7 +290,7 @@ public final class NormOps {
      * @param batchStats whether mean and rstd were computed from x
      * @return the output tensor over y, recorded as {@code NativeBatchNormBackward}
      */
-    public static Tensor batchNormNode(Tensor x, float[] y, ChannelView v, double[] mean, double[] rstd,
+    static Tensor batchNormNode(Tensor x, float[] y, ChannelView v, double[] mean, double[] rstd,
                                        Tensor weight, Tensor bias, boolean batchStats) {
         BatchNormKernel kernel = Kernels.batchNorm();
         float[] xs = x.storage();
@@ -297,11 +298,9 @@ public final class NormOps {
         int c = v.c();
         return Tensor.fromOp(y, x.shape(), x.memoryFormat(), "NativeBatchNormBackward",
                 new Tensor[] {x, weight, bias}, dy -> {
-            float[] dx = x.requiresGrad() ? BufferPool.uninitialized(xs.length) : null; // every element written
-            float[] dw = weight != null && weight.requiresGrad() ? new float[c] : null;
-            float[] db = bias != null && bias.requiresGrad() ? new float[c] : null;
-            kernel.backward(xs, dy.storage(), v.n(), c, v.inner(), mean, rstd, w, batchStats, dx, dw, db);
-            return new Tensor[] {wrapOrNull(dx, x), wrapOrNull(dw, weight), wrapOrNull(db, bias)};
+            GradOutputs g = GradOutputs.allocate(x, weight, bias, c);
+            kernel.backward(xs, dy.storage(), v.n(), c, v.inner(), mean, rstd, w, batchStats, g.dx(), g.dw(), g.db());
+            return g.wrap(x, weight, bias);
         });
     }
 
@@ -430,7 +429,7 @@ public final class NormOps {
      * @param batchVar  the unbiased batch variance per channel, [C]
      * @throws IllegalArgumentException when the update's factor is not in [0, 1]
      */
-    public static void updateRunning(ChannelNormArgs a, double[] batchMean /* [C] */,
+    static void updateRunning(ChannelNormArgs a, double[] batchMean /* [C] */,
                                      double[] batchVar /* [C] unbiased */) {
         RunningStatsUpdate update = a.update();
         double momentum = update.factor();
@@ -626,17 +625,15 @@ public final class NormOps {
             return out;
         }
         return Tensor.fromOp(y, x.shape(), x.memoryFormat(), v.node(), new Tensor[] {x, weight, bias}, dy -> {
-            float[] dx = x.requiresGrad() ? BufferPool.uninitialized(xs.length) : null; // every element written
-            float[] dw = weight != null && weight.requiresGrad() ? new float[c] : null;
-            float[] db = bias != null && bias.requiresGrad() ? new float[c] : null;
+            GradOutputs g = GradOutputs.allocate(x, weight, bias, c);
             if (channelsLast) {
                 kernel.backwardChannelsLast(xs, dy.storage(), n, v.inner(), c, v.groups(), w, v.subtractMean(), mean,
-                        rstd, dx, dw, db);
+                        rstd, g.dx(), g.dw(), g.db());
             } else {
                 kernel.backward(xs, dy.storage(), v.rows(), v.groups(), v.channelsPerGroup(), v.inner(), w,
-                        v.subtractMean(), mean, rstd, dx, dw, db);
+                        v.subtractMean(), mean, rstd, g.dx(), g.dw(), g.db());
             }
-            return new Tensor[] {wrapOrNull(dx, x), wrapOrNull(dw, weight), wrapOrNull(db, bias)};
+            return g.wrap(x, weight, bias);
         });
     }
 
@@ -893,7 +890,7 @@ public final class NormOps {
      * @param name the autograd node's name
      * @return {@code a.out()}, or the empty result
      */
-    public static Tensor emptyResult(ChannelNormArgs a, String name) {
+    static Tensor emptyResult(ChannelNormArgs a, String name) {
         return a.out() != null ? a.out() : emptyNode(a.x(), a.weight(), a.bias(), name);
     }
 
@@ -903,7 +900,7 @@ public final class NormOps {
      * @param a the call
      * @return an array of x's length; a pooled one is not zeroed
      */
-    public static float[] newOutput(ChannelNormArgs a) {
+    static float[] newOutput(ChannelNormArgs a) {
         return a.out() != null ? a.out().storage() : BufferPool.uninitialized(a.x().storage().length);
     }
 
@@ -913,7 +910,7 @@ public final class NormOps {
      * @param t a float32 tensor, or null
      * @return {@code t.storage()}, or null when t is null
      */
-    public static float[] storageOrNull(Tensor t) {
+    static float[] storageOrNull(Tensor t) {
         return t == null ? null : t.storage();
     }
 
@@ -924,7 +921,7 @@ public final class NormOps {
      * @param like the input the gradient belongs to
      * @return a tensor over g with like's shape and memory format, or null
      */
-    public static Tensor wrapOrNull(float[] g, Tensor like) {
+    static Tensor wrapOrNull(float[] g, Tensor like) {
         return g == null ? null : Tensor.wrap(g, like.memoryFormat(), like.shape());
     }
 }
