@@ -62,20 +62,20 @@ public abstract class BatchNorm extends NormBase {
         }
         // num_batches_tracked counts stored updates (PyTorch increments it before every tracking training step;
         // the same, except for a step the non-finite policy skips).
-        return forwardOp(channelArgs(x, batchStats, !training || trackRunningStats));
+        return afterRunningStats(forwardOp(channelArgs(x, batchStats, !training || trackRunningStats)));
     }
 
     /**
-     * The op of one forward, after the layer's checks: {@code a.training()} says whether batch statistics normalize
-     * (training, or no running statistics) or the running ones do (eval, frozen statistics). BatchNorm's is
-     * {@link NormOps#batchNorm}; a layer that computes batch statistics differently (Batch Renormalization, Ghost
+     * The op of one forward, after the layer's checks: {@code a.useInputStats()} says whether batch statistics
+     * normalize (training, or no running statistics) or the running ones do (eval, frozen statistics). BatchNorm's
+     * is {@link NormOps#batchNorm}; a layer that computes batch statistics differently (Batch Renormalization, Ghost
      * BatchNorm) overrides this and keeps everything else of BatchNorm: checks, eval, frozen statistics,
      * calibration, state.
      *
      * @param a the call's input, statistics mode, affine parameters, running buffers and update
-     * @return the output, same shape and memory format as the input
+     * @return the output, same shape and memory format as the input, and what happened to the running statistics
      */
-    protected Tensor forwardOp(NormOps.ChannelNormArgs a) {
+    protected NormOps.ChannelNormResult forwardOp(NormOps.ChannelNormArgs a) {
         return NormOps.batchNorm(a);
     }
 

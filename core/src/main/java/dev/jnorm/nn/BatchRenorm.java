@@ -61,8 +61,8 @@ public abstract class BatchRenorm extends BatchNorm {
     }
 
     @Override
-    protected Tensor forwardOp(NormOps.ChannelNormArgs a) {
-        if (!a.training()) {
+    protected NormOps.ChannelNormResult forwardOp(NormOps.ChannelNormArgs a) {
+        if (!a.useInputStats()) {
             return super.forwardOp(a);
         }
         long step = numBatchesTracked(); // the schedule's step: updates stored so far

@@ -42,8 +42,8 @@ public abstract class GhostBatchNorm extends BatchNorm {
     }
 
     @Override
-    protected Tensor forwardOp(NormOps.ChannelNormArgs a) {
-        return a.training() ? GhostBatchNormOps.ghostBatchNorm(a, virtualBatchSize) : super.forwardOp(a);
+    protected NormOps.ChannelNormResult forwardOp(NormOps.ChannelNormArgs a) {
+        return a.useInputStats() ? GhostBatchNormOps.ghostBatchNorm(a, virtualBatchSize) : super.forwardOp(a);
     }
 
     @Override

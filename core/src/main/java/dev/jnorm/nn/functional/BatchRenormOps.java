@@ -29,12 +29,12 @@ public final class BatchRenormOps {
      * @param rMax the bound of r, ≥ 1
      * @param dMax the bound of d, ≥ 0
      * @return y with x's shape and memory format ({@code a.out()} when given), recorded as
-     *         {@code BatchRenormBackward} when there is no out
+     *         {@code BatchRenormBackward} when there is no out; and what happened to the running statistics
      * @throws IllegalArgumentException as {@link NormOps#batchNorm}; when the running buffers are missing; or as
      *         {@link #checkBounds}
      * @throws IllegalStateException when a tensor argument was released
      */
-    public static Tensor batchRenorm(NormOps.ChannelNormArgs a, double rMax, double dMax) {
+    public static NormOps.ChannelNormResult batchRenorm(NormOps.ChannelNormArgs a, double rMax, double dMax) {
         checkBounds(a.who(), rMax, dMax);
         NormOps.ChannelView v = NormOps.checkBatchNorm(a);
         if (a.runningMean() == null) {
@@ -68,12 +68,12 @@ public final class BatchRenormOps {
         }
         float[] y = NormOps.newOutput(a);
         kernel.normalize(xs, v.n(), c, v.inner(), shiftedMean, scaledRstd, w, NormOps.storageOrNull(bias), y);
-        NormOps.updateRunning(a, mean, NormOps.unbiased(var, v.count()));
+        NormOps.RunningStatsResult running = NormOps.updateRunning(a, mean, NormOps.unbiased(var, v.count()));
         if (a.out() != null) {
-            return a.out();
+            return new NormOps.ChannelNormResult(a.out(), running);
         }
-        return Tensor.fromOp(y, x.shape(), x.memoryFormat(), "BatchRenormBackward", new Tensor[] {x, weight, bias},
-                dy -> {
+        Tensor node = Tensor.fromOp(y, x.shape(), x.memoryFormat(), "BatchRenormBackward",
+                new Tensor[] {x, weight, bias}, dy -> {
             // The kernel's dweight/dbias slots receive Σdy·xhat and Σdy (dbias is Σdy itself).
             GradOutputs g = GradOutputs.allocate(x, weight, bias, c);
             float[] sumDyXhat = g.dw() != null ? new float[c] : null;
@@ -90,6 +90,7 @@ public final class BatchRenormOps {
             }
             return g.wrap(x, weight, bias);
         });
+        return new NormOps.ChannelNormResult(node, running);
     }
 
     /**

@@ -48,7 +48,7 @@ public final class F {
     public static Tensor batchNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
                                    boolean training, double momentum, double eps) {
         return NormOps.batchNorm(NormOps.ChannelNormArgs.of("batch_norm", x, training, eps)
-                .running(runningMean, runningVar).affine(weight, bias).momentum(momentum));
+                .running(runningMean, runningVar).affine(weight, bias).momentum(momentum)).y();
     }
 
     /**
@@ -79,7 +79,7 @@ public final class F {
                                    boolean training, double momentum, double eps, Tensor out) {
         return NormOps.batchNorm(NormOps.ChannelNormArgs.of("batch_norm", x, training, eps)
                 .running(runningMean, runningVar).affine(weight, bias).out(requireOut("batch_norm", out))
-                .momentum(momentum));
+                .momentum(momentum)).y();
     }
 
     /**
@@ -106,7 +106,7 @@ public final class F {
     public static Tensor instanceNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
                                       boolean useInputStats, double momentum, double eps) {
         return NormOps.instanceNorm(NormOps.ChannelNormArgs.of("instance_norm", x, useInputStats, eps)
-                .running(runningMean, runningVar).affine(weight, bias).momentum(momentum));
+                .running(runningMean, runningVar).affine(weight, bias).momentum(momentum)).y();
     }
 
     /**
@@ -134,7 +134,7 @@ public final class F {
                                       boolean useInputStats, double momentum, double eps, Tensor out) {
         return NormOps.instanceNorm(NormOps.ChannelNormArgs.of("instance_norm", x, useInputStats, eps)
                 .running(runningMean, runningVar).affine(weight, bias).out(requireOut("instance_norm", out))
-                .momentum(momentum));
+                .momentum(momentum)).y();
     }
 
     /**
@@ -167,9 +167,9 @@ public final class F {
                 .running(runningMean, runningVar).affine(weight, bias).momentum(momentum);
         if (!training) {
             BatchRenormOps.checkBounds(a.who(), rMax, dMax);
-            return NormOps.batchNorm(a);
+            return NormOps.batchNorm(a).y();
         }
-        return BatchRenormOps.batchRenorm(a, rMax, dMax);
+        return BatchRenormOps.batchRenorm(a, rMax, dMax).y();
     }
 
     /**
@@ -199,7 +199,7 @@ public final class F {
                                         boolean training, int virtualBatchSize, double momentum, double eps) {
         NormOps.ChannelNormArgs a = NormOps.ChannelNormArgs.of("ghost_batch_norm", x, training, eps)
                 .running(runningMean, runningVar).affine(weight, bias).momentum(momentum);
-        return training ? GhostBatchNormOps.ghostBatchNorm(a, virtualBatchSize) : NormOps.batchNorm(a);
+        return (training ? GhostBatchNormOps.ghostBatchNorm(a, virtualBatchSize) : NormOps.batchNorm(a)).y();
     }
 
     /**

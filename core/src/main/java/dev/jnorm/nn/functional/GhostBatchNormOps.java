@@ -56,12 +56,12 @@ public final class GhostBatchNormOps {
      * @param a                the call; {@code useInputStats} must be true
      * @param virtualBatchSize samples per virtual batch, &gt; 0
      * @return y with x's shape and memory format ({@code a.out()} when given), recorded as
-     *         {@code GhostBatchNormBackward} when there is no out
+     *         {@code GhostBatchNormBackward} when there is no out; and what happened to the running statistics
      * @throws IllegalArgumentException as {@link NormOps#batchNorm}; when virtualBatchSize is not positive; or when
      *         the last virtual batch holds a single value per channel
      * @throws IllegalStateException when a tensor argument was released
      */
-    public static Tensor ghostBatchNorm(NormOps.ChannelNormArgs a, int virtualBatchSize) {
+    public static NormOps.ChannelNormResult ghostBatchNorm(NormOps.ChannelNormArgs a, int virtualBatchSize) {
         NormOps.checkBatchNorm(a);
         if (virtualBatchSize <= 0) {
             throw new IllegalArgumentException(a.who() + ": virtual_batch_size must be positive, got "
@@ -100,14 +100,13 @@ public final class GhostBatchNormOps {
                 avgVar[ch] += share * unbiased[ch];
             }
         }
-        if (a.runningMean() != null) {
-            NormOps.updateRunning(a, avgMean, avgVar);
-        }
+        NormOps.RunningStatsResult running = a.runningMean() != null ? NormOps.updateRunning(a, avgMean, avgVar)
+                : NormOps.RunningStatsResult.NONE;
         if (a.out() != null) {
-            return a.out();
+            return new NormOps.ChannelNormResult(a.out(), running);
         }
-        return Tensor.fromOp(y, x.shape(), x.memoryFormat(), "GhostBatchNormBackward", new Tensor[] {x, weight, bias},
-                dy -> {
+        Tensor node = Tensor.fromOp(y, x.shape(), x.memoryFormat(), "GhostBatchNormBackward",
+                new Tensor[] {x, weight, bias}, dy -> {
             float[] dys = dy.storage();
             GradOutputs g = GradOutputs.allocate(x, weight, bias, c);
             float[] dx = g.dx();
@@ -139,5 +138,6 @@ public final class GhostBatchNormOps {
             }
             return g.wrap(x, weight, bias);
         });
+        return new NormOps.ChannelNormResult(node, running);
     }
 }

@@ -37,9 +37,11 @@ public final class NormOps {
     /**
      * The arguments of one call of the channel family (PyTorch's {@code batch_norm} and {@code instance_norm}, and the
      * layers built on them), by name instead of by position. Start from {@link #of} and add what the call has; each
-     * method returns a copy. {@code training} is batch_norm's {@code training} and
-     * instance_norm's {@code use_input_stats}. {@code update} decides a training step's running-statistics update
-     * (see {@link RunningStatsUpdate}); {@code out}, when not null, receives y (see {@link #checkOut}).
+     * method returns a copy. {@code useInputStats} is instance_norm's {@code use_input_stats} and batch_norm's
+     * {@code training}: normalize with this input's statistics (and update the running buffers, when given) rather
+     * than with the running ones. {@code update} holds the numbers of a training step's running-statistics update
+     * (see {@link RunningStatsUpdate}); the op reports what it did in its {@link ChannelNormResult}.
+     * {@code out}, when not null, receives y (see {@link #checkOut}).
      *
      * @param who         the layer or function name error messages start with ("BatchNorm2d", "batch_norm")
      * @param x           the input (N, C, *)
@@ -47,25 +49,28 @@ public final class NormOps {
      * @param runningVar  running (unbiased) variance [C], or null
      * @param weight      per-channel scale [C], or null for 1
      * @param bias        per-channel shift [C], or null for 0
-     * @param training    batch_norm's {@code training}, instance_norm's {@code use_input_stats}
+     * @param useInputStats normalize with the input's statistics (instance_norm's {@code use_input_stats},
+     *                    batch_norm's {@code training}) rather than the running ones
      * @param update      the running-statistics update of a training step, or null when there is none
      * @param eps         added to the variance
      * @param out         the tensor that receives y, or null to allocate it
      */
     public record ChannelNormArgs(String who, Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight,
-                                  Tensor bias, boolean training, RunningStatsUpdate update, double eps, Tensor out) {
+                                  Tensor bias, boolean useInputStats, RunningStatsUpdate update, double eps,
+                                  Tensor out) {
 
         /**
          * A call on x with no running buffers, no affine, no out; errors start with {@code who}.
          *
          * @param who      the name error messages start with
          * @param x        the input (N, C, *)
-         * @param training batch statistics (batch_norm's training, instance_norm's use_input_stats) or running ones
+         * @param useInputStats the input's statistics (batch_norm's training, instance_norm's use_input_stats) or
+         *                 the running ones
          * @param eps      added to the variance
          * @return the arguments
          */
-        public static ChannelNormArgs of(String who, Tensor x, boolean training, double eps) {
-            return new ChannelNormArgs(who, x, null, null, null, null, training, null, eps, null);
+        public static ChannelNormArgs of(String who, Tensor x, boolean useInputStats, double eps) {
+            return new ChannelNormArgs(who, x, null, null, null, null, useInputStats, null, eps, null);
         }
 
         /**
@@ -76,7 +81,7 @@ public final class NormOps {
          * @return a copy with these buffers
          */
         public ChannelNormArgs running(Tensor mean, Tensor var) {
-            return new ChannelNormArgs(who, x, mean, var, weight, bias, training, update, eps, out);
+            return new ChannelNormArgs(who, x, mean, var, weight, bias, useInputStats, update, eps, out);
         }
 
         /**
@@ -87,11 +92,12 @@ public final class NormOps {
          * @return a copy with this affine
          */
         public ChannelNormArgs affine(Tensor weight, Tensor bias) {
-            return new ChannelNormArgs(who, x, runningMean, runningVar, weight, bias, training, update, eps, out);
+            return new ChannelNormArgs(who, x, runningMean, runningVar, weight, bias, useInputStats, update, eps, out);
         }
 
         /**
-         * PyTorch's fixed momentum: every training step stores its update ({@link RunningStatsUpdate#store}).
+         * PyTorch's fixed momentum: every training step stores its update, non-finite values included
+         * ({@link RunningStatsUpdate#store}).
          *
          * @param momentum the factor in [0, 1] (PyTorch's default: 0.1)
          * @return a copy with that update
@@ -103,13 +109,13 @@ public final class NormOps {
         }
 
         /**
-         * The running-statistics update of a training step (the layers' non-finite guard and counter).
+         * The running-statistics update of a training step: its factor and non-finite policy, as numbers.
          *
          * @param update the update, or null for none
          * @return a copy with that update
          */
         public ChannelNormArgs update(RunningStatsUpdate update) {
-            return new ChannelNormArgs(who, x, runningMean, runningVar, weight, bias, training, update, eps, out);
+            return new ChannelNormArgs(who, x, runningMean, runningVar, weight, bias, useInputStats, update, eps, out);
         }
 
         /**
@@ -119,7 +125,7 @@ public final class NormOps {
          * @return a copy with that out
          */
         public ChannelNormArgs out(Tensor out) {
-            return new ChannelNormArgs(who, x, runningMean, runningVar, weight, bias, training, update, eps, out);
+            return new ChannelNormArgs(who, x, runningMean, runningVar, weight, bias, useInputStats, update, eps, out);
         }
 
         /**
@@ -129,17 +135,17 @@ public final class NormOps {
          * @return a copy with that input
          */
         public ChannelNormArgs input(Tensor x) {
-            return new ChannelNormArgs(who, x, runningMean, runningVar, weight, bias, training, update, eps, out);
+            return new ChannelNormArgs(who, x, runningMean, runningVar, weight, bias, useInputStats, update, eps, out);
         }
 
         /**
-         * The same call in the other mode ({@code training} / {@code use_input_stats}).
+         * The same call in the other mode ({@code use_input_stats} / batch_norm's {@code training}).
          *
-         * @param training batch statistics or running ones
+         * @param useInputStats the input's statistics or the running ones
          * @return a copy in that mode
          */
-        public ChannelNormArgs training(boolean training) {
-            return new ChannelNormArgs(who, x, runningMean, runningVar, weight, bias, training, update, eps, out);
+        public ChannelNormArgs useInputStats(boolean useInputStats) {
+            return new ChannelNormArgs(who, x, runningMean, runningVar, weight, bias, useInputStats, update, eps, out);
         }
     }
 
@@ -175,7 +181,8 @@ public final class NormOps {
     }
 
     /**
-     * PyTorch's {@code F.batch_norm}: x is (N, C, *). With {@code training}, normalize with the batch statistics
+     * PyTorch's {@code F.batch_norm}: x is (N, C, *). With {@code useInputStats} (batch_norm's {@code training}),
+     * normalize with the batch statistics
      * (biased variance) and, when running buffers are given, update them in place:
      * running = (1 − momentum)·running + momentum·batch, with the unbiased variance. Without, normalize with
      * the running statistics, which must then be given. ATen's {@code native_batch_norm}; the kernels are
@@ -183,15 +190,16 @@ public final class NormOps {
      *
      * @param a the call; {@code a.update()} must be set when training with running buffers
      * @return y with x's shape and memory format ({@code a.out()} when given), recorded for autograd as
-     *         {@code NativeBatchNormBackward} when there is no out
+     *         {@code NativeBatchNormBackward} when there is no out; and what happened to the running statistics
      * @throws IllegalArgumentException as {@link #checkBatchNorm}
      * @throws IllegalStateException when a tensor argument was released
      */
-    public static Tensor batchNorm(ChannelNormArgs a) {
+    public static ChannelNormResult batchNorm(ChannelNormArgs a) {
         ChannelView v = checkBatchNorm(a);
         Tensor x = a.x();
         if (x.numel() == 0) {
-            return emptyResult(a, "NativeBatchNormBackward"); // as ATen: no update
+            // as ATen: no update
+            return new ChannelNormResult(emptyResult(a, "NativeBatchNormBackward"), RunningStatsResult.NONE);
         }
         BatchNormKernel kernel = Kernels.batchNorm();
         float[] xs = x.storage();
@@ -199,17 +207,19 @@ public final class NormOps {
         double[] mean = new double[v.c()]; // [C] saved for backward
         double[] rstd = new double[v.c()]; // [C] saved for backward
         float[] y = newOutput(a);
-        if (a.training()) {
+        RunningStatsResult running = RunningStatsResult.NONE;
+        if (a.useInputStats()) {
             double[] var = new double[v.c()];
             kernel.forwardTraining(xs, v.n(), v.c(), v.inner(), w, b, a.eps(), y, mean, rstd, var);
             if (a.runningMean() != null) {
-                updateRunning(a, mean, unbiased(var, v.count()));
+                running = updateRunning(a, mean, unbiased(var, v.count()));
             }
         } else {
             runningStatistics(a, mean, rstd);
             kernel.normalize(xs, v.n(), v.c(), v.inner(), mean, rstd, w, b, y);
         }
-        return a.out() != null ? a.out() : batchNormNode(x, y, v, mean, rstd, a.weight(), a.bias(), a.training());
+        return new ChannelNormResult(a.out() != null ? a.out()
+                : batchNormNode(x, y, v, mean, rstd, a.weight(), a.bias(), a.useInputStats()), running);
     }
 
     /**
@@ -233,7 +243,7 @@ public final class NormOps {
         inner(who, x, 2);
         checkChannelArguments(a, c);
         checkRunningPair(a);
-        if (a.training()) {
+        if (a.useInputStats()) {
             checkMoreThanOneValuePerChannel(who, x);
             requireUpdate(a);
         } else if (a.runningMean() == null) {
@@ -305,24 +315,24 @@ public final class NormOps {
     }
 
     /**
-     * PyTorch's {@code F.instance_norm}: x is (N, C, *). With {@code training} (use_input_stats), each (n, c) slice
+     * PyTorch's {@code F.instance_norm}: x is (N, C, *). With {@code useInputStats}, each (n, c) slice
      * is normalized with its own statistics and given running buffers move towards the batch average of the
      * per-instance mean and unbiased variance (as ATen's repeat-then-average); otherwise the running statistics are
      * used.
      *
-     * @param a the call ({@code training} is use_input_stats); {@code a.update()} must be set when running buffers
-     *          are given with use_input_stats
-     * @return y with x's shape and memory format ({@code a.out()} when given)
+     * @param a the call; {@code a.update()} must be set when running buffers are given with use_input_stats
+     * @return y with x's shape and memory format ({@code a.out()} when given), and what happened to the running
+     *         statistics
      * @throws IllegalArgumentException when the running statistics are missing without use_input_stats; with it,
      *         when x has fewer than 3 dims or is not float32, a per-channel tensor is not float32 [C], eps is out of
      *         range, there is a single spatial element, running buffers come without an update, or out breaks
      *         {@link #checkOut}'s rules; without it, as {@link #checkBatchNorm}
      * @throws IllegalStateException when a tensor argument was released
      */
-    public static Tensor instanceNorm(ChannelNormArgs a) {
+    public static ChannelNormResult instanceNorm(ChannelNormArgs a) {
         String who = a.who();
         Tensor x = a.x();
-        if (!a.training()) {
+        if (!a.useInputStats()) {
             if (a.runningMean() == null || a.runningVar() == null) {
                 throw new IllegalArgumentException(who + ": Expected running_mean and running_var to be defined "
                         + "when use_input_stats is false");
@@ -339,7 +349,8 @@ public final class NormOps {
         }
         checkOut(a);
         if (x.numel() == 0) {
-            return emptyResult(a, "NativeGroupNormBackward"); // as ATen: no update
+            // as ATen: no update
+            return new ChannelNormResult(emptyResult(a, "NativeGroupNormBackward"), RunningStatsResult.NONE);
         }
         double[] meanOut = new double[n * c]; // [N·C] per-instance means
         double[] var = a.runningMean() != null ? new double[n * c] : null; // [N·C] per-instance biased variances
@@ -357,80 +368,88 @@ public final class NormOps {
                 batchMean[ch] = m / n;
                 batchVar[ch] = v / n;
             }
-            updateRunning(a, batchMean, batchVar);
+            return new ChannelNormResult(y, updateRunning(a, batchMean, batchVar));
         }
-        return y;
+        return new ChannelNormResult(y, RunningStatsResult.NONE);
     }
 
     // ---------------------------------------------------------------- running statistics
 
     /**
-     * The running-statistics update of one training step: running = (1 − factor)·running + factor·batch, per
-     * channel, with the batch mean and unbiased variance. The new values of every channel are computed first; if
-     * one of them is not finite, {@link #storeNonFinite} decides for the whole step before anything is written, so
-     * a skipped or rejected step leaves both buffers exactly as they were.
+     * The numbers of one training step's running-statistics update: running = (1 − factor)·running + factor·batch,
+     * per channel, with the batch mean and unbiased variance. {@code factor} is PyTorch's
+     * {@code exponential_average_factor}, which the caller computes (a layer's momentum, or 1/(num_batches_tracked + 1)
+     * for a cumulative average). The new values of every channel are computed first; when one of them is not finite,
+     * {@code storeNonFinite} decides for the whole step before anything is written: store anyway (PyTorch), or leave
+     * both buffers exactly as they were. The op reports which in its {@link RunningStatsResult}.
+     *
+     * @param factor         the factor in [0, 1]
+     * @param storeNonFinite whether a step whose update is not finite stores it anyway
      */
-    public interface RunningStatsUpdate {
-        /**
-         * The momentum factor of this step, PyTorch's {@code exponential_average_factor}.
-         *
-         * @return a factor in [0, 1] (e.g. 1/(num_batches_tracked + 1) for a cumulative average)
-         */
-        double factor();
-
-        /**
-         * The update would store a non-finite value; {@code channel} is the first such channel, with its batch mean
-         * and unbiased variance and its current running values. Return true to store anyway (PyTorch), false to
-         * leave the running buffers unchanged for this step; or throw (nothing has been written).
-         *
-         * @param channel     the first channel whose new running value is not finite
-         * @param batchMean   that channel's batch mean
-         * @param batchVar    that channel's unbiased batch variance
-         * @param runningMean that channel's current running mean
-         * @param runningVar  that channel's current running variance
-         * @return true to store the step's values anyway, false to skip the step
-         */
-        boolean storeNonFinite(int channel, double batchMean, double batchVar, float runningMean, float runningVar);
-
-        /** Called once after the update has been written. */
-        default void stored() {
-        }
-
+    public record RunningStatsUpdate(double factor, boolean storeNonFinite) {
         /**
          * PyTorch's update: always store, with a fixed momentum, non-finite values included.
          *
          * @param momentum the factor of every step
          * @return the update
          */
-        static RunningStatsUpdate store(double momentum) {
-            return new RunningStatsUpdate() {
-                @Override
-                public double factor() {
-                    return momentum;
-                }
-
-                @Override
-                public boolean storeNonFinite(int channel, double batchMean, double batchVar, float runningMean,
-                                              float runningVar) {
-                    return true;
-                }
-            };
+        public static RunningStatsUpdate store(double momentum) {
+            return new RunningStatsUpdate(momentum, true);
         }
+    }
+
+    /**
+     * What one call did to the running statistics.
+     *
+     * @param stored           whether the update was written
+     * @param nonFiniteChannel the first channel whose new running value is not finite, or −1 when every value was
+     *                         finite or there was no update
+     * @param batchMean        that channel's batch mean (NaN without such a channel)
+     * @param batchVar         that channel's unbiased batch variance (NaN without such a channel)
+     * @param runningMean      that channel's running mean before the step (NaN without such a channel)
+     * @param runningVar       that channel's running variance before the step (NaN without such a channel)
+     */
+    public record RunningStatsResult(boolean stored, int nonFiniteChannel, double batchMean, double batchVar,
+                                     float runningMean, float runningVar) {
+        /** No update: eval, no running buffers, or an input with no elements. */
+        public static final RunningStatsResult NONE = new RunningStatsResult(false, -1, Double.NaN, Double.NaN,
+                Float.NaN, Float.NaN);
+
+        /**
+         * Whether the step's update was not finite and, by its {@link RunningStatsUpdate#storeNonFinite()}, not
+         * written: the running buffers are exactly as before the call.
+         *
+         * @return true for a skipped update
+         */
+        public boolean skipped() {
+            return nonFiniteChannel >= 0 && !stored;
+        }
+    }
+
+    /**
+     * The result of a channel-family call: the output, and what happened to the running statistics.
+     *
+     * @param y       the output
+     * @param running the running-statistics outcome ({@link RunningStatsResult#NONE} when there was no update)
+     */
+    public record ChannelNormResult(Tensor y, RunningStatsResult running) {
     }
 
     /**
      * Applies the call's {@code update} to its running buffers from per-channel batch mean and unbiased variance:
      * the one place a running-statistics update is written. PyTorch's
      * {@code running = (1 − exponential_average_factor)·running + exponential_average_factor·batch}, computed in
-     * double and stored as float.
+     * double and stored as float; a step whose new values are not all finite is written only when the update's
+     * {@code storeNonFinite} says so.
      *
      * @param a         the call, with running buffers and an update
      * @param batchMean the batch mean per channel, [C]
      * @param batchVar  the unbiased batch variance per channel, [C]
+     * @return what was done
      * @throws IllegalArgumentException when the update's factor is not in [0, 1]
      */
-    static void updateRunning(ChannelNormArgs a, double[] batchMean /* [C] */,
-                                     double[] batchVar /* [C] unbiased */) {
+    static RunningStatsResult updateRunning(ChannelNormArgs a, double[] batchMean /* [C] */,
+                                            double[] batchVar /* [C] unbiased */) {
         RunningStatsUpdate update = a.update();
         double momentum = update.factor();
         checkMomentum(a.who(), momentum);
@@ -445,14 +464,15 @@ public final class NormOps {
                 firstBad = ch;
             }
         }
-        if (firstBad >= 0
-                && !update.storeNonFinite(firstBad, batchMean[firstBad], batchVar[firstBad], rm[firstBad],
-                        rv[firstBad])) {
-            return;
+        RunningStatsResult result = firstBad < 0
+                ? new RunningStatsResult(true, -1, Double.NaN, Double.NaN, Float.NaN, Float.NaN)
+                : new RunningStatsResult(update.storeNonFinite(), firstBad, batchMean[firstBad], batchVar[firstBad],
+                        rm[firstBad], rv[firstBad]);
+        if (result.stored()) {
+            System.arraycopy(newMean, 0, rm, 0, c);
+            System.arraycopy(newVar, 0, rv, 0, c);
         }
-        System.arraycopy(newMean, 0, rm, 0, c);
-        System.arraycopy(newVar, 0, rv, 0, c);
-        update.stored();
+        return result;
     }
 
     /**
