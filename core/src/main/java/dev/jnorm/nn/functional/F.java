@@ -349,6 +349,68 @@ public final class F {
         return ResponseNormOps.localResponseNorm("local_response_norm", x, size, alpha, beta, k);
     }
 
+    /**
+     * PyTorch's {@code torch.nn.functional.conv2d(x, weight, bias, stride, padding, dilation, groups)}: the 2-D
+     * cross-correlation of {@link ConvOps}, with the same zero padding on both sides of each dim.
+     *
+     * @param x        the input (N, C, H, W) or unbatched (C, H, W), float32, contiguous or channels-last
+     * @param weight   [out, C/groups, kh, kw], float32
+     * @param bias     [out], or null
+     * @param stride   (sh, sw), each &gt; 0
+     * @param padding  (ph, pw), each &ge; 0
+     * @param dilation (dh, dw), each &gt; 0
+     * @param groups   &gt; 0, dividing C and out
+     * @return y (N, out, H', W') or (out, H', W'), contiguous; recorded for autograd ({@code Conv2dBackward})
+     * @throws IllegalArgumentException when weight is not float32 4-D, bias is not float32 [out], a pair does not
+     *         have two values in range, groups does not divide out, or as {@link ConvOps#conv2d}
+     * @throws IllegalStateException when a tensor argument was released (its {@link dev.jnorm.Scope} closed)
+     */
+    public static Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int[] stride, int[] padding, int[] dilation,
+                                int groups) {
+        String who = "conv2d";
+        if (weight == null || weight.dim() != 4 || weight.dtype() != Tensor.DType.FLOAT32) {
+            throw new IllegalArgumentException(who + ": weight must be a float32 tensor [out, in/groups, kh, kw], got "
+                    + (weight == null ? "null" : weight.dtype() + " " + java.util.Arrays.toString(weight.shape())));
+        }
+        int out = weight.size(0);
+        if (groups <= 0 || out % groups != 0) {
+            throw new IllegalArgumentException(who + ": groups must be positive and divide out_channels=" + out
+                    + ", got groups=" + groups);
+        }
+        if (bias != null && (bias.dim() != 1 || bias.numel() != out || bias.dtype() != Tensor.DType.FLOAT32)) {
+            throw new IllegalArgumentException(who + ": bias must be a float32 tensor [" + out + "], got "
+                    + bias.dtype() + " " + java.util.Arrays.toString(bias.shape()));
+        }
+        int[] s = pair(who, "stride", stride, 1), p = pair(who, "padding", padding, 0);
+        int[] d = pair(who, "dilation", dilation, 1);
+        return ConvOps.conv2d(who, x, weight, bias,
+                new ConvOps.Conv2dArgs(s[0], s[1], p[0], p[1], p[0], p[1], d[0], d[1], groups, null));
+    }
+
+    /** An option pair of conv2d, each value at least {@code min}. */
+    private static int[] pair(String who, String what, int[] v, int min) {
+        if (v == null || v.length != 2 || v[0] < min || v[1] < min) {
+            throw new IllegalArgumentException(who + ": " + what + " must be two values >= " + min + ", got "
+                    + java.util.Arrays.toString(v));
+        }
+        return v;
+    }
+
+    /**
+     * PyTorch's {@code torch.nn.functional.gelu(x, approximate)}: y = x·Φ(x), Φ the standard normal CDF
+     * ({@code approximate="none"}), or its tanh approximation ({@code approximate="tanh"}); see
+     * {@link ActivationOps}.
+     *
+     * @param x           the input, float32, any shape and memory format
+     * @param approximate "none" (PyTorch's default) or "tanh"
+     * @return y, x's shape and memory format; recorded for autograd ({@code GeluBackward})
+     * @throws IllegalArgumentException when approximate is neither "none" nor "tanh"
+     * @throws IllegalStateException when x was released (its {@link dev.jnorm.Scope} closed)
+     */
+    public static Tensor gelu(Tensor x, String approximate) {
+        return ActivationOps.gelu(x, ActivationOps.isTanhApproximation("gelu", approximate));
+    }
+
     private static Tensor requireOut(String who, Tensor out) {
         if (out == null) {
             throw new IllegalArgumentException(who + ": out must be a tensor, got null (call the form without out "
