@@ -668,7 +668,7 @@ public final class NormOps {
      * @throws IllegalArgumentException when x has fewer than 2 dims
      * @throws IllegalStateException when x is int64 or was released
      */
-    public static Moments[] channelMoments(Tensor x) {
+    private static Moments[] channelMoments(Tensor x) {
         ChannelView v = ChannelView.of(x);
         int c = v.c();
         double[] mean = new double[c], var = new double[c];
@@ -679,6 +679,79 @@ public final class NormOps {
             out[ch] = new Moments(count, mean[ch], var[ch] * count);
         }
         return out;
+    }
+
+    /**
+     * Exact per-channel population statistics over many (N, C, *) batches: each batch's moments merged with Chan's
+     * formula in double (what {@code torch.optim.swa_utils.update_bn} approximates with a cumulative running
+     * average). BatchNorm's calibration accumulates its inputs here.
+     */
+    public static final class PopulationStatistics {
+        private final Moments[] channels;
+
+        /**
+         * An empty accumulator.
+         *
+         * @param c the channel count (0 for one that is not sized yet)
+         */
+        public PopulationStatistics(int c) {
+            channels = new Moments[c];
+            for (int i = 0; i < c; i++) {
+                channels[i] = new Moments();
+            }
+        }
+
+        /**
+         * The channel count.
+         *
+         * @return C
+         */
+        public int channels() {
+            return channels.length;
+        }
+
+        /**
+         * Merges the per-channel moments of one batch.
+         *
+         * @param x a float32 (N, C, *) tensor with C = {@link #channels()}, contiguous or channels-last
+         * @throws IllegalArgumentException when x has fewer than 2 dims
+         * @throws IllegalStateException when x is int64 or was released
+         */
+        public void add(Tensor x) {
+            Moments[] batch = channelMoments(x);
+            for (int c = 0; c < channels.length; c++) {
+                channels[c].merge(batch[c]);
+            }
+        }
+
+        /**
+         * Values per channel merged so far.
+         *
+         * @return the count (the same for every channel)
+         */
+        public long count() {
+            return channels[0].count();
+        }
+
+        /**
+         * The mean of one channel.
+         *
+         * @param c the channel
+         * @return its mean over every value merged
+         */
+        public double mean(int c) {
+            return channels[c].mean();
+        }
+
+        /**
+         * The unbiased variance of one channel.
+         *
+         * @param c the channel
+         * @return its sum of squared deviations over count − 1
+         */
+        public double unbiasedVar(int c) {
+            return channels[c].unbiasedVar();
+        }
     }
 
     // ---------------------------------------------------------------- checks
