@@ -14,8 +14,8 @@ import dev.jnorm.nn.functional.F;
 
 /**
  * The functional entries of the ops whose layers used to hold their math (F.batchRenorm, F.ghostBatchNorm,
- * F.conv2d, F.gelu): values against double references written from the definitions, the layers' results bit for
- * bit, and the argument checks.
+ * F.conv2d, F.gelu, F.linear, F.dropout, the poolings, F.multiHeadAttention): values against double references
+ * written from the definitions, the layers' results bit for bit, and the argument checks.
  */
 class FunctionalEntriesTest {
     private final Random rng = new Random(24);
@@ -210,5 +210,127 @@ class FunctionalEntriesTest {
         assertArrayEquals(new GELU("tanh").forward(z).toArray(), yz.toArray());
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> F.gelu(z, "fast"));
         assertEquals("gelu: approximate must be 'none' or 'tanh', got 'fast'", e.getMessage());
+    }
+
+    @Test
+    void linearMatchesTheDefinitionAndTheLayer() {
+        Linear layer = new Linear(5, 3, true, new Random(9));
+        Tensor x = Tensor.randn(rng, 2, 4, 5);
+        Tensor y = F.linear(x, layer.weight(), layer.bias());
+        assertArrayEquals(new int[] {2, 4, 3}, y.shape());
+        float[] w = layer.weight().storage(), b = layer.bias().storage(), xs = x.storage();
+        for (int r = 0; r < 8; r++) {
+            for (int j = 0; j < 3; j++) {
+                double want = b[j];
+                for (int i = 0; i < 5; i++) {
+                    want += (double) xs[r * 5 + i] * w[j * 5 + i];
+                }
+                assertEquals(want, y.storage()[r * 3 + j], 1e-5 * (1 + Math.abs(want)));
+            }
+        }
+        assertArrayEquals(layer.forward(x).toArray(), y.toArray());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> F.linear(x, layer.weight(), Tensor.zeros(4)));
+        assertEquals("linear: bias must be a float32 tensor [3], got FLOAT32 [4]", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> F.linear(Tensor.randn(rng, 2, 4), layer.weight(), null));
+        assertEquals("linear: expected input with last dimension 5 (in_features), got shape [2, 4]", e.getMessage());
+    }
+
+    @Test
+    void dropoutKeepsEachElementWithItsDrawAndScales() {
+        Tensor x = Tensor.randn(rng, 3, 40);
+        double p = 0.25;
+        Tensor y = F.dropout(x, p, true, new Random(5));
+        Random draws = new Random(5);
+        float scale = 1f / (float) (1 - p);
+        int kept = 0;
+        for (int i = 0; i < x.numel(); i++) {
+            boolean keep = draws.nextDouble() < 1 - p;
+            kept += keep ? 1 : 0;
+            assertEquals(x.storage()[i] * (keep ? scale : 0f), y.storage()[i], "element " + i); // x·0 keeps the sign
+        }
+        assertTrue(kept > 0 && kept < x.numel());
+        assertArrayEquals(new Dropout(p, new Random(5)).forward(x).toArray(), y.toArray());
+        assertTrue(F.dropout(x, p, false, new Random(5)) == x);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> F.dropout(x, 1.5, true, new Random(5)));
+        assertEquals("dropout: dropout probability has to be between 0 and 1, but got 1.5", e.getMessage());
+    }
+
+    @Test
+    void poolingsMatchTheirWindows() {
+        int c = 2, h = 5, w = 6, k = 3, st = 2, pad = 1;
+        Tensor x = Tensor.randn(rng, 1, c, h, w);
+        Tensor mx = F.maxPool2d(x, k, st, pad), av = F.avgPool2d(x, k, st, pad);
+        int oh = (h + 2 * pad - k) / st + 1, ow = (w + 2 * pad - k) / st + 1;
+        assertArrayEquals(new int[] {1, c, oh, ow}, mx.shape());
+        float[] xs = x.storage();
+        for (int ch = 0; ch < c; ch++) {
+            for (int i = 0; i < oh; i++) {
+                for (int j = 0; j < ow; j++) {
+                    double max = Double.NEGATIVE_INFINITY, sum = 0;
+                    for (int a = i * st - pad; a < i * st - pad + k; a++) {
+                        for (int bb = j * st - pad; bb < j * st - pad + k; bb++) {
+                            if (a >= 0 && a < h && bb >= 0 && bb < w) {
+                                max = Math.max(max, xs[(ch * h + a) * w + bb]);
+                                sum += xs[(ch * h + a) * w + bb];
+                            }
+                        }
+                    }
+                    int o = (ch * oh + i) * ow + j;
+                    assertEquals((float) max, mx.storage()[o]);
+                    assertEquals(sum / (k * k), av.storage()[o], 1e-6);
+                }
+            }
+        }
+        Tensor ad = F.adaptiveAvgPool2d(x, 2, 4);
+        for (int ch = 0; ch < c; ch++) {
+            for (int i = 0; i < 2; i++) {
+                int h0 = i * h / 2, h1 = ((i + 1) * h + 1) / 2;
+                for (int j = 0; j < 4; j++) {
+                    int w0 = j * w / 4, w1 = ((j + 1) * w + 3) / 4;
+                    double sum = 0;
+                    for (int a = h0; a < h1; a++) {
+                        for (int bb = w0; bb < w1; bb++) {
+                            sum += xs[(ch * h + a) * w + bb];
+                        }
+                    }
+                    assertEquals(sum / ((h1 - h0) * (w1 - w0)), ad.storage()[(ch * 2 + i) * 4 + j], 1e-6);
+                }
+            }
+        }
+        assertArrayEquals(new MaxPool2d(k, st, pad).forward(x).toArray(), mx.toArray());
+        assertArrayEquals(new AvgPool2d(k, st, pad).forward(x).toArray(), av.toArray());
+        assertArrayEquals(new AdaptiveAvgPool2d(2, 4).forward(x).toArray(), ad.toArray());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> F.maxPool2d(x, 2, 1, 2));
+        assertEquals("max_pool2d: pad should be at most half of effective kernel size, but got pad=2, kernel_size=2 "
+                + "and dilation=1", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> F.adaptiveAvgPool2d(x, 0, 2));
+        assertEquals("adaptive_avg_pool2d: output_size must be positive, got (0, 2)", e.getMessage());
+    }
+
+    @Test
+    void multiHeadAttentionIsTheLayersForwardAndBackward() {
+        MultiheadAttention layer = new MultiheadAttention(8, 2, true, true, new Random(12));
+        Tensor inW = Tensor.of(layer.inProjWeight().toArray(), 24, 8).requiresGrad(true);
+        Tensor inB = Tensor.randn(rng, 24).requiresGrad(true);
+        System.arraycopy(inB.storage(), 0, layer.inProjBias().storage(), 0, 24);
+        Tensor outW = Tensor.of(layer.outProj().weight().toArray(), 8, 8).requiresGrad(true);
+        Tensor outB = Tensor.of(layer.outProj().bias().toArray(), 8).requiresGrad(true);
+        Tensor x = Tensor.randn(rng, 3, 4, 8);
+        Tensor xl = Tensor.of(x.toArray(), 3, 4, 8).requiresGrad(true), xf = x.requiresGrad(true);
+        Tensor dy = Tensor.randn(rng, 3, 4, 8);
+        Tensor yl = layer.forward(xl);
+        Tensor yf = F.multiHeadAttention(xf, inW, inB, outW, outB, 2, true, true);
+        yl.backward(dy);
+        yf.backward(dy);
+        assertArrayEquals(yl.toArray(), yf.toArray());
+        assertArrayEquals(xl.grad().toArray(), xf.grad().toArray());
+        assertArrayEquals(layer.inProjWeight().grad().toArray(), inW.grad().toArray());
+        assertArrayEquals(layer.outProj().bias().grad().toArray(), outB.grad().toArray());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> F.multiHeadAttention(x, inW, inB, outW, outB, 3, true, false));
+        assertEquals("multi_head_attention: embed_dim must be divisible by num_heads, got embed_dim=8, num_heads=3",
+                e.getMessage());
     }
 }

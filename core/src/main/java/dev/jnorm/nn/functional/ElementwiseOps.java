@@ -3,20 +3,70 @@ package dev.jnorm.nn.functional;
 import dev.jnorm.Tensor;
 import dev.jnorm.kernels.BufferPool;
 
+import java.util.Random;
+
 /**
- * The element-wise activations behind {@link F} and their layers: PyTorch's GELU, y = x·Φ(x) with Φ the standard
+ * The element-wise ops behind {@link F} and their layers: dropout, and PyTorch's GELU, y = x·Φ(x) with Φ the standard
  * normal CDF, Φ(x) = (1 + erf(x/√2))/2 ({@code approximate='none'}), or y = x/2·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
  * ({@code approximate='tanh'}). Computed in double and rounded once to float. Backward: dx = dy·(Φ(x) + x·φ(x)) with
  * φ the normal density (tanh form: its exact derivative). Works in the input's storage order, so it keeps the memory
  * format.
  */
-public final class ActivationOps {
+public final class ElementwiseOps {
     private static final double SQRT1_2 = Math.sqrt(0.5);
     private static final double INV_SQRT_2PI = 1.0 / Math.sqrt(2 * Math.PI);
     private static final double SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
     private static final double KAPPA = 0.044715;
 
-    private ActivationOps() {
+    private ElementwiseOps() {
+    }
+
+    /**
+     * PyTorch's check of a dropout probability.
+     *
+     * @param who the name the message starts with
+     * @param p   the probability of zeroing
+     * @throws IllegalArgumentException when p is outside [0, 1] or NaN
+     */
+    public static void checkDropoutProbability(String who, double p) {
+        if (!(p >= 0 && p <= 1)) {
+            throw new IllegalArgumentException(who + ": dropout probability has to be between 0 and 1, but got "
+                    + p);
+        }
+    }
+
+    /**
+     * PyTorch's {@code dropout(x, p, training)}: in training each element is kept with probability 1 − p and scaled
+     * by 1/(1 − p), or zeroed (the mask drawn from {@code rng}, one {@code nextDouble()} per element in storage
+     * order); otherwise x itself. Keeps x's memory format.
+     *
+     * @param x        the input
+     * @param p        the probability of zeroing, in [0, 1] (checked by the caller)
+     * @param training whether to drop
+     * @param rng      source of the mask
+     * @return y, or x when not training, p = 0 or x is empty; recorded as {@code DropoutBackward}
+     */
+    public static Tensor dropout(Tensor x, double p, boolean training, Random rng) {
+        if (!training || p == 0 || x.numel() == 0) {
+            return x;
+        }
+        float scale = p == 1 ? 0f : 1f / (float) (1 - p);
+        float[] xs = x.storage();
+        float[] noise = new float[xs.length]; // 0 or 1/(1 − p), saved for backward
+        float[] y = BufferPool.uninitialized(xs.length); // every element written
+        for (int i = 0; i < xs.length; i++) {
+            noise[i] = p < 1 && rng.nextDouble() < 1 - p ? scale : 0f;
+            y[i] = xs[i] * noise[i];
+        }
+        // Elementwise, so it works in the input's storage order and keeps its memory format.
+        return Tensor.fromOp(y, x.shape(), x.memoryFormat(), "DropoutBackward", new Tensor[] {x}, g -> {
+            float[] dy = g.storage();
+            float[] dx = BufferPool.uninitialized(dy.length); // every element written
+            for (int i = 0; i < dx.length; i++) {
+                dx[i] = dy[i] * noise[i];
+            }
+            return new Tensor[] {Tensor.wrap(dx, g.shape())};
+        });
     }
 
     /**
