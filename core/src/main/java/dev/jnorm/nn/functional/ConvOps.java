@@ -209,13 +209,12 @@ public final class ConvOps {
                 });
                 BufferPool.recycle(yg); // a temporary of this call
             }
-            int[] shape = x.shape();
             return Tensor.fromOp(y, yShape, "Conv2dBackward", new Tensor[] {x, weight, bias}, grad -> {
                 float[] dy = grad.storage(); // [N, out, L]
                 // col2im adds into dx: each sample's group slice is zeroed by the task that adds into it (below), in
                 // parallel and just before use, instead of the whole array on this thread
-                float[] dx = x.requiresGrad() ? BufferPool.uninitialized(xs.length) : null;
-                float[] dw = weight.requiresGrad() ? new float[out * ckk] : null;
+                GradOutputs grads = GradOutputs.allocate(x, weight, null, out * ckk);
+                float[] dx = grads.dx(), dw = grads.dw();
                 for (int s0 = 0; s0 < n; s0 += group) {
                     int g = Math.min(group, n - s0), gl = g * l;
                     int first = s0;
@@ -246,8 +245,9 @@ public final class ConvOps {
                     }
                     BufferPool.recycle(dyg);
                 }
-                return new Tensor[] {dx == null ? null : Tensor.wrap(dx, shape),
-                        dw == null ? null : Tensor.wrap(dw, weight.shape()), biasGrad(bias, dy, n, l)};
+                Tensor[] result = grads.wrap(x, weight, null);
+                result[2] = biasGrad(bias, dy, n, l);
+                return result;
             });
         }
 
