@@ -177,12 +177,7 @@ public abstract class BatchRenorm extends BatchNorm {
 
         Clipping clipping() {
             String who = displayName;
-            if (!(rMax >= 1) || Double.isInfinite(rMax)) {
-                throw new IllegalArgumentException(who + ": r_max must be a finite number >= 1, got " + rMax);
-            }
-            if (!(dMax >= 0) || Double.isInfinite(dMax)) {
-                throw new IllegalArgumentException(who + ": d_max must be a finite number >= 0, got " + dMax);
-            }
+            BatchRenormOps.checkBounds(who, rMax, dMax);
             if (warmup && (holdSteps < 0 || rMaxAt < holdSteps || dMaxAt < holdSteps)) {
                 throw new IllegalArgumentException(who + ": warmup needs 0 <= holdSteps <= rMaxAt and holdSteps <= "
                         + "dMaxAt, got holdSteps=" + holdSteps + ", rMaxAt=" + rMaxAt + ", dMaxAt=" + dMaxAt);
