@@ -1,7 +1,7 @@
 package dev.jnorm.nn;
 
 import dev.jnorm.Tensor;
-import dev.jnorm.kernels.BufferPool;
+import dev.jnorm.nn.functional.PoolOps;
 
 
 /**
@@ -36,49 +36,7 @@ public class AvgPool2d extends Pool2d {
 
     @Override
     protected Tensor forwardImpl(Tensor input) {
-        Tensor x = input.contiguous(); // windows index NCHW planes; the output is NCHW too
-        Windows win = windows(x);
-        int[] shape = win.shape();
-        int h = win.h(), w = win.w(), outH = win.outH(), outW = win.outW(), planes = win.planes(), k = kernelSize;
-        float[] xs = x.storage();                    // [planes, H, W]
-        float[] y = BufferPool.uninitialized(planes * outH * outW); // [planes, H', W'], every element written
-        float inv = 1f / (float) ((long) k * k); // long: k·k may exceed an int
-        for (int pl = 0; pl < planes; pl++) {
-            int xOff = pl * h * w;
-            for (int oh = 0; oh < outH; oh++) {
-                int h0 = Math.max(oh * stride - padding, 0), h1 = Math.min(oh * stride - padding + k, h);
-                for (int ow = 0; ow < outW; ow++) {
-                    int w0 = Math.max(ow * stride - padding, 0), w1 = Math.min(ow * stride - padding + k, w);
-                    float s = 0f;
-                    for (int ih = h0; ih < h1; ih++) {
-                        for (int iw = w0; iw < w1; iw++) {
-                            s += xs[xOff + ih * w + iw];
-                        }
-                    }
-                    y[(pl * outH + oh) * outW + ow] = s * inv;
-                }
-            }
-        }
-        return Tensor.fromOp(y, win.outShape(), "AvgPool2DBackward", new Tensor[] {x}, g -> {
-            float[] dy = g.storage();
-            float[] dx = BufferPool.zeroed(xs.length); // windows add into it
-            for (int pl = 0; pl < planes; pl++) {
-                int xOff = pl * h * w;
-                for (int oh = 0; oh < outH; oh++) {
-                    int h0 = Math.max(oh * stride - padding, 0), h1 = Math.min(oh * stride - padding + k, h);
-                    for (int ow = 0; ow < outW; ow++) {
-                        int w0 = Math.max(ow * stride - padding, 0), w1 = Math.min(ow * stride - padding + k, w);
-                        float d = dy[(pl * outH + oh) * outW + ow] * inv;
-                        for (int ih = h0; ih < h1; ih++) {
-                            for (int iw = w0; iw < w1; iw++) {
-                                dx[xOff + ih * w + iw] += d;
-                            }
-                        }
-                    }
-                }
-            }
-            return new Tensor[] {Tensor.wrap(dx, shape)};
-        });
+        return PoolOps.avgPool2d(name, input, kernelSize, stride, padding);
     }
 
     @Override

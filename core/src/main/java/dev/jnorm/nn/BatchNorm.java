@@ -1,7 +1,6 @@
 package dev.jnorm.nn;
 
 import dev.jnorm.Tensor;
-import dev.jnorm.kernels.Moments;
 import dev.jnorm.nn.functional.NormOps;
 
 import java.util.ArrayList;
@@ -21,7 +20,7 @@ import java.util.function.Function;
  */
 public abstract class BatchNorm extends NormBase {
     private boolean statisticsFrozen;
-    private Moments[] calibrationMoments; // non-null while calibrateAll accumulates this layer's input
+    private NormOps.PopulationStatistics calibrationMoments; // non-null while calibrateAll accumulates this layer's input
 
     /**
      * Validates the options and registers the state; see {@link NormBase#NormBase(Builder)}.
@@ -70,27 +69,27 @@ public abstract class BatchNorm extends NormBase {
         }
         materialize(x.size(1)); // Lazy: every check passed, so the state is created only for a valid call
         if (calibrationMoments != null) {
-            if (calibrationMoments.length == 0) { // first batch of calibrateAll sizes the accumulator
-                calibrationMoments = newAccumulator(x.size(1));
+            if (calibrationMoments.channels() == 0) { // first batch of calibrateAll sizes the accumulator
+                calibrationMoments = new NormOps.PopulationStatistics(x.size(1));
             }
-            accumulate(calibrationMoments, x);
+            calibrationMoments.add(x);
         }
         // num_batches_tracked counts stored updates (PyTorch increments it before every tracking training step;
         // the same, except for a step the non-finite policy skips).
-        return forwardOp(channelArgs(x, batchStats, !training || trackRunningStats));
+        return afterRunningStats(forwardOp(channelArgs(x, batchStats, !training || trackRunningStats)));
     }
 
     /**
-     * The op of one forward, after the layer's checks: {@code a.training()} says whether batch statistics normalize
-     * (training, or no running statistics) or the running ones do (eval, frozen statistics). BatchNorm's is
-     * {@link NormOps#batchNorm}; a layer that computes batch statistics differently (Batch Renormalization, Ghost
+     * The op of one forward, after the layer's checks: {@code a.useInputStats()} says whether batch statistics
+     * normalize (training, or no running statistics) or the running ones do (eval, frozen statistics). BatchNorm's
+     * is {@link NormOps#batchNorm}; a layer that computes batch statistics differently (Batch Renormalization, Ghost
      * BatchNorm) overrides this and keeps everything else of BatchNorm: checks, eval, frozen statistics,
      * calibration, state.
      *
      * @param a the call's input, statistics mode, affine parameters, running buffers and update
-     * @return the output, same shape and memory format as the input
+     * @return the output, same shape and memory format as the input, and what happened to the running statistics
      */
-    protected Tensor forwardOp(NormOps.ChannelNormArgs a) {
+    protected NormOps.ChannelNormResult forwardOp(NormOps.ChannelNormArgs a) {
         return NormOps.batchNorm(a);
     }
 
@@ -148,22 +147,22 @@ public abstract class BatchNorm extends NormBase {
      */
     public void calibrate(Iterable<Tensor> batches) {
         requireTracking("calibrate");
-        Moments[] acc = null;
+        NormOps.PopulationStatistics acc = null;
         for (Tensor x : batches) {
             checkInput(x, ranks(), layout(), 1, true);
             if (acc == null) {
-                acc = newAccumulator(x.size(1));
-            } else if (x.size(1) != acc.length) {
+                acc = new NormOps.PopulationStatistics(x.size(1));
+            } else if (x.size(1) != acc.channels()) {
                 throw new IllegalArgumentException(name() + ": calibration batches disagree on the channel count: "
-                        + acc.length + " vs " + x.size(1));
+                        + acc.channels() + " vs " + x.size(1));
             }
-            accumulate(acc, x);
+            acc.add(x);
         }
         if (acc == null) {
             throw new IllegalArgumentException(name() + ": calibrate needs at least one batch, got none");
         }
         checkCalibrationCount(acc);
-        materialize(acc.length);
+        materialize(acc.channels());
         commit(acc);
     }
 
@@ -201,7 +200,7 @@ public abstract class BatchNorm extends NormBase {
             model.eval();
             for (int i = 0; i < layers.size(); i++) {
                 BatchNorm bn = layers.get(i);
-                bn.calibrationMoments = new Moments[0];
+                bn.calibrationMoments = new NormOps.PopulationStatistics(0); // sized by the first batch
                 try {
                     int batches = 0;
                     for (Tensor x : inputs) {
@@ -211,7 +210,7 @@ public abstract class BatchNorm extends NormBase {
                     if (batches == 0) {
                         throw new IllegalArgumentException("BatchNorm.calibrateAll: got no input batches");
                     }
-                    if (bn.calibrationMoments.length == 0) {
+                    if (bn.calibrationMoments.channels() == 0) {
                         throw new IllegalArgumentException("BatchNorm.calibrateAll: " + bn.name() + " (tracking "
                                 + "BatchNorm number " + (i + 1) + " of the model) received no input: the model's "
                                 + "forward does not call it");
@@ -244,39 +243,24 @@ public abstract class BatchNorm extends NormBase {
         }
     }
 
-    private static Moments[] newAccumulator(int c) {
-        Moments[] acc = new Moments[c];
-        for (int i = 0; i < c; i++) {
-            acc[i] = new Moments();
-        }
-        return acc;
-    }
-
-    private static void accumulate(Moments[] acc, Tensor x) {
-        Moments[] batch = NormOps.channelMoments(x);
-        for (int c = 0; c < acc.length; c++) {
-            acc[c].merge(batch[c]);
-        }
-    }
-
-    private void checkCalibrationCount(Moments[] acc) {
-        if (acc[0].count() < 2) {
+    private void checkCalibrationCount(NormOps.PopulationStatistics acc) {
+        if (acc.count() < 2) {
             throw new IllegalArgumentException(name() + ": calibration needs more than 1 value per channel, got "
-                    + acc[0].count());
+                    + acc.count());
         }
     }
 
-    private void commit(Moments[] acc) {
+    private void commit(NormOps.PopulationStatistics acc) {
         checkCalibrationCount(acc);
-        float[] mean = new float[acc.length], var = new float[acc.length];
-        for (int c = 0; c < acc.length; c++) {
-            mean[c] = (float) acc[c].mean();
-            var[c] = (float) acc[c].unbiasedVar();
+        float[] mean = new float[acc.channels()], var = new float[acc.channels()];
+        for (int c = 0; c < mean.length; c++) {
+            mean[c] = (float) acc.mean(c);
+            var[c] = (float) acc.unbiasedVar(c);
             if (!Float.isFinite(mean[c]) || !Float.isFinite(var[c])) {
                 // whatever the non-finite policy: calibration is an explicit all-or-nothing operation
                 throw new IllegalArgumentException(name() + ": calibration statistics of channel " + c
-                        + " are not finite in float32 (mean=" + acc[c].mean() + ", unbiased var="
-                        + acc[c].unbiasedVar() + "); running statistics left unchanged");
+                        + " are not finite in float32 (mean=" + acc.mean(c) + ", unbiased var="
+                        + acc.unbiasedVar(c) + "); running statistics left unchanged");
             }
         }
         System.arraycopy(mean, 0, runningMean().storage(), 0, mean.length);

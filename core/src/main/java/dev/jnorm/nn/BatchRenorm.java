@@ -1,17 +1,16 @@
 package dev.jnorm.nn;
 
 import dev.jnorm.Tensor;
-import dev.jnorm.kernels.BatchNormKernel;
-import dev.jnorm.kernels.BufferPool;
-import dev.jnorm.kernels.Kernels;
+import dev.jnorm.nn.functional.BatchRenormOps;
 import dev.jnorm.nn.functional.NormOps;
 
 import java.util.function.Function;
 
 /**
  * Batch Renormalization (Ioffe 2017, <a href="https://arxiv.org/abs/1702.03275">arXiv:1702.03275</a>): the base of
- * {@link BatchRenorm1d}, {@link BatchRenorm2d} and {@link BatchRenorm3d}, which add only their constructors and builder (with their input rank). It holds
- * their builder, their clipping schedule and their training op. A training step normalizes with the batch statistics and then corrects towards the running
+ * {@link BatchRenorm1d}, {@link BatchRenorm2d} and {@link BatchRenorm3d}, which add only their constructors and
+ * builder (with their input rank). It holds their builder and their clipping schedule; the training step is
+ * {@link BatchRenormOps#batchRenorm}, which normalizes with the batch statistics and then corrects towards the running
  * ones:
  * <pre>
  *   xhat = (x − μ_B)/σ_B,  σ_B = sqrt(var_B + eps)        (biased batch variance, as BatchNorm)
@@ -63,8 +62,12 @@ public abstract class BatchRenorm extends BatchNorm {
     }
 
     @Override
-    protected Tensor forwardOp(NormOps.ChannelNormArgs a) {
-        return a.training() ? forwardTraining(a, clipping, numBatchesTracked()) : super.forwardOp(a);
+    protected NormOps.ChannelNormResult forwardOp(NormOps.ChannelNormArgs a) {
+        if (!a.useInputStats()) {
+            return super.forwardOp(a);
+        }
+        long step = numBatchesTracked(); // the schedule's step: updates stored so far
+        return BatchRenormOps.batchRenorm(a, clipping.rMaxAt(step), clipping.dMaxAt(step));
     }
 
     @Override
@@ -174,12 +177,7 @@ public abstract class BatchRenorm extends BatchNorm {
 
         Clipping clipping() {
             String who = displayName;
-            if (!(rMax >= 1) || Double.isInfinite(rMax)) {
-                throw new IllegalArgumentException(who + ": r_max must be a finite number >= 1, got " + rMax);
-            }
-            if (!(dMax >= 0) || Double.isInfinite(dMax)) {
-                throw new IllegalArgumentException(who + ": d_max must be a finite number >= 0, got " + dMax);
-            }
+            BatchRenormOps.checkBounds(who, rMax, dMax);
             if (warmup && (holdSteps < 0 || rMaxAt < holdSteps || dMaxAt < holdSteps)) {
                 throw new IllegalArgumentException(who + ": warmup needs 0 <= holdSteps <= rMaxAt and holdSteps <= "
                         + "dMaxAt, got holdSteps=" + holdSteps + ", rMaxAt=" + rMaxAt + ", dMaxAt=" + dMaxAt);
@@ -190,70 +188,5 @@ public abstract class BatchRenorm extends BatchNorm {
             }
             return new Clipping(rMax, dMax, warmup, holdSteps, rMaxAt, dMaxAt);
         }
-    }
-
-    /**
-     * A training step (batch statistics) of a layer whose running statistics have been updated {@code step} times:
-     * see the class comment. Checks as BatchNorm; with identity bounds this step is {@link NormOps#batchNorm}.
-     */
-    static Tensor forwardTraining(NormOps.ChannelNormArgs a, Clipping clipping, long step) {
-        NormOps.ChannelView v = NormOps.checkBatchNorm(a);
-        double rMax = clipping.rMaxAt(step), dMax = clipping.dMaxAt(step);
-        if (rMax == 1.0 && dMax == 0.0) {
-            return NormOps.batchNorm(a); // r ≡ 1, d ≡ 0: BatchNorm's fused pass, bit for bit
-        }
-        Tensor x = a.x(), weight = a.weight(), bias = a.bias();
-        BatchNormKernel kernel = Kernels.batchNorm();
-        float[] xs = x.storage();
-        int c = v.c();
-        double[] mean = new double[c], var = new double[c]; // [C] batch mean, biased variance
-        kernel.moments(xs, v.n(), c, v.inner(), mean, var);
-        float[] runningMean = a.runningMean().storage(), runningVar = a.runningVar().storage();
-        float[] w = NormOps.storageOrNull(weight);
-        double[] rstd = new double[c]; // [C] 1/σ_B, saved for backward
-        double[] r = new double[c], d = new double[c]; // [C] the corrections, constants for the gradient
-        double[] shiftedMean = new double[c], scaledRstd = new double[c]; // [C] the folded normalize
-        float[] weightR = new float[c]; // [C] weight·r, the scale of dxhat
-        for (int ch = 0; ch < c; ch++) {
-            rstd[ch] = 1.0 / Math.sqrt(var[ch] + a.eps());
-            double sigma = Math.sqrt((double) runningVar[ch] + a.eps());
-            r[ch] = clip(Math.sqrt(var[ch] + a.eps()) / sigma, 1.0 / rMax, rMax);
-            d[ch] = clip((mean[ch] - runningMean[ch]) / sigma, -dMax, dMax);
-            // xhat·r + d = (x − μ_B)·rstd·r + d = (x − m')·rstd' with rstd' = rstd·r, m' = μ_B − d/rstd'
-            scaledRstd[ch] = rstd[ch] * r[ch];
-            shiftedMean[ch] = mean[ch] - d[ch] / scaledRstd[ch];
-            weightR[ch] = (float) ((w == null ? 1.0 : w[ch]) * r[ch]);
-        }
-        float[] y = NormOps.newOutput(a);
-        kernel.normalize(xs, v.n(), c, v.inner(), shiftedMean, scaledRstd, w, NormOps.storageOrNull(bias), y);
-        NormOps.updateRunning(a, mean, NormOps.unbiased(var, v.count()));
-        if (a.out() != null) {
-            return a.out();
-        }
-        return Tensor.fromOp(y, x.shape(), x.memoryFormat(), "BatchRenormBackward", new Tensor[] {x, weight, bias},
-                dy -> {
-            boolean needDw = weight != null && weight.requiresGrad();
-            boolean needDb = bias != null && bias.requiresGrad();
-            float[] dx = x.requiresGrad() ? BufferPool.uninitialized(xs.length) : null; // every element written
-            float[] sumDyXhat = needDw ? new float[c] : null;
-            float[] sumDy = needDw || needDb ? new float[c] : null;
-            // With g = dy·weight·r the gradient through xhat is BatchNorm's with batch statistics:
-            // dx = weight·r·rstd·(dy − mean(dy) − xhat·mean(dy·xhat)); the kernel's dweight/dbias are Σdy·xhat, Σdy.
-            kernel.backward(xs, dy.storage(), v.n(), c, v.inner(), mean, rstd, weightR, true, dx, sumDyXhat, sumDy);
-            float[] dw = null;
-            if (needDw) {
-                // y = weight·(xhat·r + d) + bias: dweight = r·Σdy·xhat + d·Σdy
-                dw = new float[c];
-                for (int ch = 0; ch < c; ch++) {
-                    dw[ch] = (float) (r[ch] * sumDyXhat[ch] + d[ch] * sumDy[ch]);
-                }
-            }
-            return new Tensor[] {NormOps.wrapOrNull(dx, x), NormOps.wrapOrNull(dw, weight),
-                    needDb ? NormOps.wrapOrNull(sumDy, bias) : null};
-        });
-    }
-
-    private static double clip(double v, double lo, double hi) {
-        return Math.max(lo, Math.min(hi, v));
     }
 }

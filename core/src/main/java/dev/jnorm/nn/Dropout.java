@@ -1,7 +1,7 @@
 package dev.jnorm.nn;
 
 import dev.jnorm.Tensor;
-import dev.jnorm.kernels.BufferPool;
+import dev.jnorm.nn.functional.ElementwiseOps;
 
 import java.util.Random;
 
@@ -32,10 +32,7 @@ public class Dropout extends Module {
      * @throws IllegalArgumentException if {@code p} is outside [0, 1] or NaN
      */
     public Dropout(double p, Random rng) {
-        if (!(p >= 0 && p <= 1)) {
-            throw new IllegalArgumentException("Dropout: dropout probability has to be between 0 and 1, but got "
-                    + p);
-        }
+        ElementwiseOps.checkDropoutProbability("Dropout", p);
         this.p = p;
         this.rng = rng;
     }
@@ -47,26 +44,7 @@ public class Dropout extends Module {
 
     @Override
     protected Tensor forwardImpl(Tensor x) {
-        if (!training || p == 0 || x.numel() == 0) {
-            return x;
-        }
-        float scale = p == 1 ? 0f : 1f / (float) (1 - p);
-        float[] xs = x.storage();
-        float[] noise = new float[xs.length]; // 0 or 1/(1 − p), saved for backward
-        float[] y = BufferPool.uninitialized(xs.length); // every element written
-        for (int i = 0; i < xs.length; i++) {
-            noise[i] = p < 1 && rng.nextDouble() < 1 - p ? scale : 0f;
-            y[i] = xs[i] * noise[i];
-        }
-        // Elementwise, so it works in the input's storage order and keeps its memory format.
-        return Tensor.fromOp(y, x.shape(), x.memoryFormat(), "DropoutBackward", new Tensor[] {x}, g -> {
-            float[] dy = g.storage();
-            float[] dx = BufferPool.uninitialized(dy.length); // every element written
-            for (int i = 0; i < dx.length; i++) {
-                dx[i] = dy[i] * noise[i];
-            }
-            return new Tensor[] {Tensor.wrap(dx, g.shape())};
-        });
+        return ElementwiseOps.dropout(x, p, training, rng);
     }
 
     @Override

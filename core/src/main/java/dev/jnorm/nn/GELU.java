@@ -1,21 +1,16 @@
 package dev.jnorm.nn;
 
 import dev.jnorm.Tensor;
-import dev.jnorm.kernels.BufferPool;
-import dev.jnorm.nn.functional.SpecialFunctions;
+import dev.jnorm.nn.functional.ElementwiseOps;
 
 /**
  * PyTorch's {@code nn.GELU}: y = x·Φ(x) with Φ the standard normal CDF, Φ(x) = (1 + erf(x/√2))/2 (the default,
  * {@code approximate='none'}), or with {@code approximate='tanh'}: y = x/2·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
  * Computed in double and rounded once to float. Backward: dx = dy·(Φ(x) + x·φ(x)) with φ the normal density
- * (tanh form: its exact derivative). Works in the input's storage order, so it keeps the memory format.
+ * (tanh form: its exact derivative). Works in the input's storage order, so it keeps the memory format. The math is
+ * {@link ElementwiseOps#gelu(Tensor, boolean)}.
  */
 public class GELU extends Module {
-    private static final double SQRT1_2 = Math.sqrt(0.5);
-    private static final double INV_SQRT_2PI = 1.0 / Math.sqrt(2 * Math.PI);
-    private static final double SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-    private static final double KAPPA = 0.044715;
-
     final boolean tanh; // package-private: Fusion copies the module
 
     /** GELU(approximate='none'). */
@@ -30,59 +25,32 @@ public class GELU extends Module {
      * @throws IllegalArgumentException if {@code approximate} is neither
      */
     public GELU(String approximate) {
-        if (!"none".equals(approximate) && !"tanh".equals(approximate)) {
-            throw new IllegalArgumentException("GELU: approximate must be 'none' or 'tanh', got '" + approximate
-                    + "'");
-        }
-        this.tanh = "tanh".equals(approximate);
+        this.tanh = ElementwiseOps.isTanhApproximation("GELU", approximate);
     }
 
     /**
-     * The exact GELU of one value, in double.
+     * The exact GELU of one value, in double ({@link ElementwiseOps#gelu(double)}).
      *
      * @param x the input
      * @return x·Φ(x)
      */
     public static double gelu(double x) {
-        return x * 0.5 * (1 + SpecialFunctions.erf(x * SQRT1_2));
+        return ElementwiseOps.gelu(x);
     }
 
     /**
-     * The derivative of the exact GELU, in double.
+     * The derivative of the exact GELU, in double ({@link ElementwiseOps#geluDerivative(double)}).
      *
      * @param x the input
      * @return d gelu / dx = Φ(x) + x·φ(x)
      */
     public static double geluDerivative(double x) {
-        double cdf = 0.5 * (1 + SpecialFunctions.erf(x * SQRT1_2));
-        return cdf + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x);
-    }
-
-    static double geluTanh(double x) {
-        return 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + KAPPA * x * x * x)));
-    }
-
-    static double geluTanhDerivative(double x) {
-        double u = SQRT_2_OVER_PI * (x + KAPPA * x * x * x);
-        double t = Math.tanh(u);
-        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * KAPPA * x * x);
+        return ElementwiseOps.geluDerivative(x);
     }
 
     @Override
     protected Tensor forwardImpl(Tensor x) {
-        float[] xs = x.storage();
-        float[] y = BufferPool.uninitialized(xs.length); // every element written
-        for (int i = 0; i < y.length; i++) {
-            y[i] = (float) (tanh ? geluTanh(xs[i]) : gelu(xs[i]));
-        }
-        return Tensor.fromOp(y, x.shape(), x.memoryFormat(), "GeluBackward", new Tensor[] {x}, g -> {
-            float[] dy = g.storage();
-            float[] dx = BufferPool.uninitialized(dy.length); // every element written
-            for (int i = 0; i < dx.length; i++) {
-                dx[i] = (float) (dy[i] * (tanh ? geluTanhDerivative(xs[i]) : geluDerivative(xs[i])));
-            }
-            return new Tensor[] {Tensor.wrap(dx, g.shape())};
-        });
+        return ElementwiseOps.gelu(x, tanh);
     }
 
     @Override

@@ -102,7 +102,7 @@ public abstract class InstanceNorm extends NormBase {
             NormOps.checkMoreThanOneSpatialElement(name(), x, unbatched ? 1 : 2);
         }
         materialize(c);
-        Tensor y = NormOps.instanceNorm(channelArgs(xb, useInputStats, true));
+        Tensor y = afterRunningStats(NormOps.instanceNorm(channelArgs(xb, useInputStats, true)));
         return unbatched ? y.reshape(x.shape()) : y;
     }
 

@@ -2,9 +2,8 @@ package dev.jnorm.nn;
 
 import dev.jnorm.Sizes;
 import dev.jnorm.Tensor;
-import dev.jnorm.kernels.Gemm;
+import dev.jnorm.nn.functional.LinearOps;
 
-import java.util.Arrays;
 import java.util.Random;
 
 /**
@@ -102,54 +101,7 @@ public class Linear extends Module {
 
     @Override
     protected Tensor forwardImpl(Tensor input) {
-        Tensor x = input.contiguous(); // the GEMM reads rows of the logical layout
-        int[] shape = x.shape();
-        if (shape.length == 0 || shape[shape.length - 1] != inFeatures) {
-            throw new IllegalArgumentException("Linear: expected input with last dimension " + inFeatures
-                    + " (in_features), got shape " + Arrays.toString(shape));
-        }
-        Tensor weight = tensor("weight");
-        Tensor bias = tensor("bias");
-        int in = inFeatures, out = outFeatures;
-        int rows = x.numel() / in;
-        Sizes.allocatable("Linear", "output [rows, out_features] for input " + Arrays.toString(shape), 4, rows, out);
-        float[] xs = x.storage();      // [rows, in]
-        float[] w = weight.storage();  // [out, in]
-        float[] y = Gemm.matmulNT(xs, w, rows, in, out); // [rows, out]
-        if (bias != null) {
-            float[] b = bias.storage(); // [out]
-            for (int r = 0; r < rows; r++) {
-                for (int j = 0; j < out; j++) {
-                    y[r * out + j] += b[j];
-                }
-            }
-        }
-        int[] yShape = shape.clone();
-        yShape[yShape.length - 1] = out;
-        return Tensor.fromOp(y, yShape, "LinearBackward", new Tensor[] {x, weight, bias}, g -> {
-            float[] dy = g.storage(); // [rows, out]
-            Tensor dx = x.requiresGrad()
-                    ? Tensor.wrap(Gemm.matmul(dy, w, rows, out, in), shape) // dy·W: [rows, in]
-                    : null;
-            Tensor dw = weight.requiresGrad()
-                    ? Tensor.wrap(Gemm.matmulTN(dy, xs, out, rows, in), out, in) // dyᵀ·x: [out, in]
-                    : null;
-            Tensor db = null;
-            if (bias != null && bias.requiresGrad()) {
-                double[] sum = new double[out]; // Σ over rows of dy, in double (rows terms)
-                for (int r = 0; r < rows; r++) {
-                    for (int j = 0; j < out; j++) {
-                        sum[j] += dy[r * out + j];
-                    }
-                }
-                float[] dbias = new float[out];
-                for (int j = 0; j < out; j++) {
-                    dbias[j] = (float) sum[j];
-                }
-                db = Tensor.wrap(dbias, out);
-            }
-            return new Tensor[] {dx, dw, db};
-        });
+        return LinearOps.linear("Linear", input, tensor("weight"), tensor("bias"));
     }
 
     @Override

@@ -1,8 +1,7 @@
 package dev.jnorm.nn;
 
 import dev.jnorm.Tensor;
-import dev.jnorm.kernels.BufferPool;
-import dev.jnorm.kernels.Kernels;
+import dev.jnorm.nn.functional.PoolOps;
 
 
 /**
@@ -37,25 +36,7 @@ public class MaxPool2d extends Pool2d {
 
     @Override
     protected Tensor forwardImpl(Tensor input) {
-        Tensor x = input.contiguous(); // windows index NCHW planes; the output is NCHW too
-        Windows win = windows(x);
-        int[] shape = win.shape();
-        int h = win.h(), w = win.w(), outH = win.outH(), outW = win.outW(), planes = win.planes();
-        float[] xs = x.storage();                       // [planes, H, W]
-        float[] y = BufferPool.uninitialized(planes * outH * outW); // [planes, H', W'], every element written
-        int[] argmax = new int[y.length];               // offset of the chosen element within its H·W plane
-        if (planes > 0) { // an empty batch: H·W may exceed an int, and the kernel's per-plane arithmetic assumes not
-            Kernels.pool().maxPool(xs, planes, h, w, kernelSize, stride, padding, outH, outW, y, argmax);
-        }
-        int plane = outH * outW;
-        return Tensor.fromOp(y, win.outShape(), "MaxPool2DBackward", new Tensor[] {x}, g -> {
-            float[] dy = g.storage();
-            float[] dx = BufferPool.zeroed(xs.length); // scattered into
-            for (int o = 0; o < dy.length; o++) {
-                dx[(o / plane) * h * w + argmax[o]] += dy[o];
-            }
-            return new Tensor[] {Tensor.wrap(dx, shape)};
-        });
+        return PoolOps.maxPool2d(name, input, kernelSize, stride, padding);
     }
 
     @Override

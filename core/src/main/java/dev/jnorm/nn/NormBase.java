@@ -321,53 +321,52 @@ public abstract class NormBase extends Module {
     }
 
     /**
-     * The update of this step's running statistics under the layer's policy: the factor from
-     * {@link #exponentialAverageFactor()}, the non-finite guard, and num_batches_tracked incremented once the update
-     * is stored (when the family {@linkplain #countsBatches() counts}).
+     * The numbers of this step's running-statistics update, computed as PyTorch's {@code _BatchNorm.forward}
+     * computes them before calling the op: the factor from {@link #exponentialAverageFactor()} (read before this
+     * step is counted), and whether a non-finite update is stored ({@link NonFinitePolicy#PROPAGATE}).
      *
-     * @return a callback the kernels call once per training step
+     * @return the update the op applies
      */
     protected final NormOps.RunningStatsUpdate runningStatsUpdate() {
-        return new NormOps.RunningStatsUpdate() {
-            @Override
-            public double factor() {
-                return exponentialAverageFactor();
-            }
-
-            @Override
-            public boolean storeNonFinite(int channel, double batchMean, double batchVar, float runningMean,
-                                          float runningVar) {
-                String what = "channel " + channel + ": the running-statistics update would store a non-finite value "
-                        + "(batch mean=" + batchMean + ", batch unbiased var=" + batchVar + ", running_mean="
-                        + runningMean + ", running_var=" + runningVar + ")";
-                switch (nonFiniteStats) {
-                    case PROPAGATE:
-                        return true;
-                    case THROW:
-                        throw new IllegalStateException(name() + ": " + what + "; running statistics left unchanged "
-                                + "(nonFiniteStats=THROW)");
-                    default:
-                        if (skippedStatsUpdates++ == 0) {
-                            LOG.log(System.Logger.Level.WARNING, name() + ": " + what + "; skipping this step's "
-                                    + "running-statistics update (nonFiniteStats=SKIP; further skips are counted in "
-                                    + "skippedStatsUpdates() without logging)");
-                        }
-                        return false;
-                }
-            }
-
-            @Override
-            public void stored() {
-                if (countsBatches()) {
-                    incrementBatchesTracked();
-                }
-            }
-        };
+        return new NormOps.RunningStatsUpdate(exponentialAverageFactor(), nonFiniteStats == NonFinitePolicy.PROPAGATE);
     }
 
     /**
-     * This layer's call of the channel family on x: its name, eps, affine parameters and running-statistics update;
-     * the running buffers when {@code passBuffers}; batch statistics when {@code batchStats}.
+     * Acts on what the op did to the running statistics, under the layer's policy: a stored update counts the step
+     * in num_batches_tracked (when the family {@linkplain #countsBatches() counts}); a skipped one (the update was
+     * not finite and the policy is not PROPAGATE, so the op wrote nothing) throws under
+     * {@link NonFinitePolicy#THROW}, or under {@link NonFinitePolicy#SKIP} is counted in
+     * {@link #skippedStatsUpdates()} (the first one logged).
+     *
+     * @param result the op's result
+     * @return the op's output
+     * @throws IllegalStateException under THROW when the update was skipped (the running statistics are unchanged)
+     */
+    protected final Tensor afterRunningStats(NormOps.ChannelNormResult result) {
+        NormOps.RunningStatsResult r = result.running();
+        if (r.skipped()) {
+            String what = "channel " + r.nonFiniteChannel() + ": the running-statistics update would store a "
+                    + "non-finite value (batch mean=" + r.batchMean() + ", batch unbiased var=" + r.batchVar()
+                    + ", running_mean=" + r.runningMean() + ", running_var=" + r.runningVar() + ")";
+            if (nonFiniteStats == NonFinitePolicy.THROW) {
+                throw new IllegalStateException(name() + ": " + what + "; running statistics left unchanged "
+                        + "(nonFiniteStats=THROW)");
+            }
+            if (skippedStatsUpdates++ == 0) {
+                LOG.log(System.Logger.Level.WARNING, name() + ": " + what + "; skipping this step's "
+                        + "running-statistics update (nonFiniteStats=SKIP; further skips are counted in "
+                        + "skippedStatsUpdates() without logging)");
+            }
+        } else if (r.stored() && countsBatches()) {
+            incrementBatchesTracked();
+        }
+        return result.y();
+    }
+
+    /**
+     * This layer's call of the channel family on x: its name, eps, affine parameters and running-statistics update
+     * (as numbers); the running buffers when {@code passBuffers}; batch statistics when {@code batchStats}. Pass the
+     * op's result to {@link #afterRunningStats}.
      *
      * @param x input, channels at dim 1
      * @param batchStats normalize with this batch's statistics (PyTorch's {@code training} argument of

@@ -71,8 +71,8 @@ public class SyncBatchNorm extends BatchNorm {
             throw new IllegalArgumentException(name() + ": expected input (N, C, *) with C=" + numFeatures
                     + " of float32, got " + x.dtype() + " shape " + java.util.Arrays.toString(x.shape()));
         }
-        return SyncBatchNormOps.syncBatchNorm(name(), x, trackRunningStats ? runningMean() : null,
-                trackRunningStats ? runningVar() : null, weight(), bias(), runningStatsUpdate(), eps, group);
+        return afterRunningStats(SyncBatchNormOps.syncBatchNorm(name(), x, trackRunningStats ? runningMean() : null,
+                trackRunningStats ? runningVar() : null, weight(), bias(), runningStatsUpdate(), eps, group));
     }
 
     /**

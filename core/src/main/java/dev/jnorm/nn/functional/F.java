@@ -2,6 +2,9 @@ package dev.jnorm.nn.functional;
 
 import dev.jnorm.Tensor;
 
+import java.util.Arrays;
+import java.util.Random;
+
 /**
  * Stateless normalization functions with PyTorch's {@code torch.nn.functional} signatures and semantics.
  * Running buffers, when given, are updated in place in training. Unlike the layers, the functional forms accept
@@ -48,7 +51,7 @@ public final class F {
     public static Tensor batchNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
                                    boolean training, double momentum, double eps) {
         return NormOps.batchNorm(NormOps.ChannelNormArgs.of("batch_norm", x, training, eps)
-                .running(runningMean, runningVar).affine(weight, bias).momentum(momentum));
+                .running(runningMean, runningVar).affine(weight, bias).momentum(momentum)).y();
     }
 
     /**
@@ -79,7 +82,7 @@ public final class F {
                                    boolean training, double momentum, double eps, Tensor out) {
         return NormOps.batchNorm(NormOps.ChannelNormArgs.of("batch_norm", x, training, eps)
                 .running(runningMean, runningVar).affine(weight, bias).out(requireOut("batch_norm", out))
-                .momentum(momentum));
+                .momentum(momentum)).y();
     }
 
     /**
@@ -106,7 +109,7 @@ public final class F {
     public static Tensor instanceNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
                                       boolean useInputStats, double momentum, double eps) {
         return NormOps.instanceNorm(NormOps.ChannelNormArgs.of("instance_norm", x, useInputStats, eps)
-                .running(runningMean, runningVar).affine(weight, bias).momentum(momentum));
+                .running(runningMean, runningVar).affine(weight, bias).momentum(momentum)).y();
     }
 
     /**
@@ -134,7 +137,72 @@ public final class F {
                                       boolean useInputStats, double momentum, double eps, Tensor out) {
         return NormOps.instanceNorm(NormOps.ChannelNormArgs.of("instance_norm", x, useInputStats, eps)
                 .running(runningMean, runningVar).affine(weight, bias).out(requireOut("instance_norm", out))
-                .momentum(momentum));
+                .momentum(momentum)).y();
+    }
+
+    /**
+     * Batch Renormalization (Ioffe 2017), the op of {@code dev.jnorm.nn.BatchRenorm}; not in PyTorch. In training,
+     * y = weight·(xhat·r + d) + bias with xhat the batch-normalized x, r = clip(σ_B/σ, 1/rMax, rMax) and
+     * d = clip((μ_B − μ)/σ, −dMax, dMax) from the running statistics μ, σ = sqrt(running_var + eps) before this
+     * step (r and d are constants for the gradient; see {@link BatchRenormOps}); the running buffers then move as
+     * batch_norm's. In eval, batch_norm's eval. rMax = 1 with dMax = 0 is batch_norm.
+     *
+     * @param x           the input (N, C, *), float32, contiguous or channels-last
+     * @param runningMean running mean [C], read and updated in place in training; required
+     * @param runningVar  running (unbiased) variance [C], read and updated in place in training; required
+     * @param weight      per-channel scale [C], or null for 1
+     * @param bias        per-channel shift [C], or null for 0
+     * @param training    renormalize the batch statistics (and update the running ones) instead of normalizing with
+     *                    the running statistics
+     * @param rMax        the bound of r, ≥ 1 (the paper's final value: 3)
+     * @param dMax        the bound of d, ≥ 0 (the paper's final value: 5)
+     * @param momentum    the running-statistics factor in [0, 1]
+     * @param eps         added to the variance, finite and ≥ 0
+     * @return y, x's shape and memory format; recorded for autograd ({@code BatchRenormBackward} in training)
+     * @throws IllegalArgumentException as {@link #batchNorm(Tensor, Tensor, Tensor, Tensor, Tensor, boolean, double,
+     *         double)}; when a running buffer is null; or when rMax is not a finite number ≥ 1 or dMax not a finite
+     *         number ≥ 0
+     * @throws IllegalStateException when a tensor argument was released (its {@link dev.jnorm.Scope} closed)
+     */
+    public static Tensor batchRenorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
+                                     boolean training, double rMax, double dMax, double momentum, double eps) {
+        NormOps.ChannelNormArgs a = NormOps.ChannelNormArgs.of("batch_renorm", x, training, eps)
+                .running(runningMean, runningVar).affine(weight, bias).momentum(momentum);
+        if (!training) {
+            BatchRenormOps.checkBounds(a.who(), rMax, dMax);
+            return NormOps.batchNorm(a).y();
+        }
+        return BatchRenormOps.batchRenorm(a, rMax, dMax).y();
+    }
+
+    /**
+     * Ghost Batch Normalization (Hoffer et al. 2017), the op of {@code dev.jnorm.nn.GhostBatchNorm}; not in
+     * PyTorch. In training, x is split along N into virtual batches of {@code virtualBatchSize} samples (the last one
+     * smaller), each normalized as batch_norm with its own statistics; the running buffers, when given, take one
+     * update from the virtual batches' mean and unbiased variance averaged by size (see {@link GhostBatchNormOps}).
+     * In eval, batch_norm's eval.
+     *
+     * @param x                the input (N, C, *), float32, contiguous or channels-last
+     * @param runningMean      running mean [C], updated in place in training; null for none (then also runningVar)
+     * @param runningVar       running (unbiased) variance [C], updated in place in training; null for none
+     * @param weight           per-channel scale [C], or null for 1
+     * @param bias             per-channel shift [C], or null for 0
+     * @param training         normalize each virtual batch with its statistics instead of the running statistics
+     * @param virtualBatchSize samples per virtual batch, &gt; 0
+     * @param momentum         the running-statistics factor in [0, 1]
+     * @param eps              added to the variance, finite and ≥ 0
+     * @return y, x's shape and memory format; recorded for autograd ({@code GhostBatchNormBackward} in training with
+     *         more than one virtual batch)
+     * @throws IllegalArgumentException as {@link #batchNorm(Tensor, Tensor, Tensor, Tensor, Tensor, boolean, double,
+     *         double)}; when virtualBatchSize is not positive; or when a virtual batch holds a single value per
+     *         channel
+     * @throws IllegalStateException when a tensor argument was released (its {@link dev.jnorm.Scope} closed)
+     */
+    public static Tensor ghostBatchNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
+                                        boolean training, int virtualBatchSize, double momentum, double eps) {
+        NormOps.ChannelNormArgs a = NormOps.ChannelNormArgs.of("ghost_batch_norm", x, training, eps)
+                .running(runningMean, runningVar).affine(weight, bias).momentum(momentum);
+        return (training ? GhostBatchNormOps.ghostBatchNorm(a, virtualBatchSize) : NormOps.batchNorm(a)).y();
     }
 
     /**
@@ -282,6 +350,201 @@ public final class F {
      */
     public static Tensor localResponseNorm(Tensor x, int size, double alpha, double beta, double k) {
         return ResponseNormOps.localResponseNorm("local_response_norm", x, size, alpha, beta, k);
+    }
+
+    /**
+     * PyTorch's {@code torch.nn.functional.conv2d(x, weight, bias, stride, padding, dilation, groups)}: the 2-D
+     * cross-correlation of {@link ConvOps}, with the same zero padding on both sides of each dim.
+     *
+     * @param x        the input (N, C, H, W) or unbatched (C, H, W), float32, contiguous or channels-last
+     * @param weight   [out, C/groups, kh, kw], float32
+     * @param bias     [out], or null
+     * @param stride   (sh, sw), each &gt; 0
+     * @param padding  (ph, pw), each &ge; 0
+     * @param dilation (dh, dw), each &gt; 0
+     * @param groups   &gt; 0, dividing C and out
+     * @return y (N, out, H', W') or (out, H', W'), contiguous; recorded for autograd ({@code Conv2dBackward})
+     * @throws IllegalArgumentException when weight is not float32 4-D, bias is not float32 [out], a pair does not
+     *         have two values in range, groups does not divide out, or as {@link ConvOps#conv2d}
+     * @throws IllegalStateException when a tensor argument was released (its {@link dev.jnorm.Scope} closed)
+     */
+    public static Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int[] stride, int[] padding, int[] dilation,
+                                int groups) {
+        String who = "conv2d";
+        if (weight == null || weight.dim() != 4 || weight.dtype() != Tensor.DType.FLOAT32) {
+            throw new IllegalArgumentException(who + ": weight must be a float32 tensor [out, in/groups, kh, kw], got "
+                    + (weight == null ? "null" : weight.dtype() + " " + Arrays.toString(weight.shape())));
+        }
+        int out = weight.size(0);
+        if (groups <= 0 || out % groups != 0) {
+            throw new IllegalArgumentException(who + ": groups must be positive and divide out_channels=" + out
+                    + ", got groups=" + groups);
+        }
+        checkVector(who, "bias", bias, out);
+        int[] s = pair(who, "stride", stride, 1), p = pair(who, "padding", padding, 0);
+        int[] d = pair(who, "dilation", dilation, 1);
+        return ConvOps.conv2d(who, x, weight, bias,
+                new ConvOps.Conv2dArgs(s[0], s[1], p[0], p[1], p[0], p[1], d[0], d[1], groups, null));
+    }
+
+    /** A float32 vector of n values, or null. */
+    private static void checkVector(String who, String what, Tensor t, int n) {
+        if (t != null && (t.dim() != 1 || t.numel() != n || t.dtype() != Tensor.DType.FLOAT32)) {
+            throw new IllegalArgumentException(who + ": " + what + " must be a float32 tensor [" + n + "], got "
+                    + t.dtype() + " " + Arrays.toString(t.shape()));
+        }
+    }
+
+    /** An option pair of conv2d, each value at least {@code min}. */
+    private static int[] pair(String who, String what, int[] v, int min) {
+        if (v == null || v.length != 2 || v[0] < min || v[1] < min) {
+            throw new IllegalArgumentException(who + ": " + what + " must be two values >= " + min + ", got "
+                    + Arrays.toString(v));
+        }
+        return v;
+    }
+
+    /**
+     * PyTorch's {@code torch.nn.functional.linear(x, weight, bias)}: y = x·Wᵀ + b over the last dim (see
+     * {@link LinearOps}).
+     *
+     * @param x      (*, in_features), float32
+     * @param weight [out_features, in_features], float32
+     * @param bias   [out_features], or null
+     * @return y (*, out_features), contiguous; recorded for autograd ({@code LinearBackward})
+     * @throws IllegalArgumentException when weight is not float32 2-D, bias is not float32 [out_features], or x's
+     *         last dim is not in_features
+     * @throws IllegalStateException when a tensor argument was released (its {@link dev.jnorm.Scope} closed)
+     */
+    public static Tensor linear(Tensor x, Tensor weight, Tensor bias) {
+        if (weight == null || weight.dim() != 2 || weight.dtype() != Tensor.DType.FLOAT32) {
+            throw new IllegalArgumentException("linear: weight must be a float32 tensor [out_features, in_features], "
+                    + "got " + (weight == null ? "null" : weight.dtype() + " " + Arrays.toString(weight.shape())));
+        }
+        checkVector("linear", "bias", bias, weight.size(0));
+        return LinearOps.linear("linear", x, weight, bias);
+    }
+
+    /**
+     * PyTorch's {@code torch.nn.functional.dropout(x, p, training)}, with the mask drawn from {@code rng} (see
+     * {@link ElementwiseOps#dropout}).
+     *
+     * @param x        the input, float32, any shape and memory format
+     * @param p        the probability of zeroing, in [0, 1]
+     * @param training whether to drop (otherwise x is returned)
+     * @param rng      source of the mask
+     * @return y, x's shape and memory format, or x itself; recorded for autograd ({@code DropoutBackward})
+     * @throws IllegalArgumentException when p is outside [0, 1] or NaN
+     */
+    public static Tensor dropout(Tensor x, double p, boolean training, Random rng) {
+        ElementwiseOps.checkDropoutProbability("dropout", p);
+        return ElementwiseOps.dropout(x, p, training, rng);
+    }
+
+    /**
+     * PyTorch's {@code torch.nn.functional.max_pool2d(x, kernel_size, stride, padding)} (dilation 1, floor mode;
+     * see {@link PoolOps}).
+     *
+     * @param x          (N, C, H, W) or (C, H, W), float32
+     * @param kernelSize the window side, &gt; 0
+     * @param stride     the window step, &gt; 0
+     * @param padding    padding on each side, from 0 to kernelSize/2
+     * @return y, contiguous; recorded for autograd ({@code MaxPool2DBackward})
+     * @throws IllegalArgumentException when an option or the input's shape is out of range
+     */
+    public static Tensor maxPool2d(Tensor x, int kernelSize, int stride, int padding) {
+        PoolOps.checkOptions("max_pool2d", kernelSize, stride, padding, " and dilation=1");
+        return PoolOps.maxPool2d("max_pool2d", x, kernelSize, stride, padding);
+    }
+
+    /**
+     * PyTorch's {@code torch.nn.functional.avg_pool2d(x, kernel_size, stride, padding)} (count_include_pad, floor
+     * mode; see {@link PoolOps}).
+     *
+     * @param x          (N, C, H, W) or (C, H, W), float32
+     * @param kernelSize the window side, &gt; 0
+     * @param stride     the window step, &gt; 0
+     * @param padding    padding on each side, from 0 to kernelSize/2
+     * @return y, contiguous; recorded for autograd ({@code AvgPool2DBackward})
+     * @throws IllegalArgumentException when an option or the input's shape is out of range
+     */
+    public static Tensor avgPool2d(Tensor x, int kernelSize, int stride, int padding) {
+        PoolOps.checkOptions("avg_pool2d", kernelSize, stride, padding, "");
+        return PoolOps.avgPool2d("avg_pool2d", x, kernelSize, stride, padding);
+    }
+
+    /**
+     * PyTorch's {@code torch.nn.functional.adaptive_avg_pool2d(x, (outH, outW))} (see {@link PoolOps}).
+     *
+     * @param x    (N, C, H, W) or (C, H, W) with non-zero H and W, float32
+     * @param outH output height, &gt; 0
+     * @param outW output width, &gt; 0
+     * @return y, contiguous; recorded for autograd ({@code AdaptiveAvgPool2DBackward})
+     * @throws IllegalArgumentException when the output size or the input's shape is out of range
+     */
+    public static Tensor adaptiveAvgPool2d(Tensor x, int outH, int outW) {
+        PoolOps.checkOutputSize("adaptive_avg_pool2d", outH, outW);
+        return PoolOps.adaptiveAvgPool2d("adaptive_avg_pool2d", x, outH, outW);
+    }
+
+    /**
+     * Self-attention with PyTorch's {@code nn.MultiheadAttention} weights, as its forward computes
+     * {@code mha(x, x, x)} (no masks except an optional causal one, no dropout; see {@link AttentionOps}).
+     *
+     * @param x             (T, N, E), or (N, T, E) with batchFirst, float32
+     * @param inProjWeight  [3E, E]
+     * @param inProjBias    [3E]
+     * @param outProjWeight [E, E]
+     * @param outProjBias   [E]
+     * @param numHeads      H, &gt; 0 and dividing E
+     * @param batchFirst    whether the batch is dim 0
+     * @param causal        whether position i attends only to positions ≤ i
+     * @return y with x's shape; recorded for autograd ({@code MultiheadAttentionBackward})
+     * @throws IllegalArgumentException when a weight has another shape or dtype, numHeads does not divide E, or x is
+     *         not 3-D with E at dim 2
+     */
+    public static Tensor multiHeadAttention(Tensor x, Tensor inProjWeight, Tensor inProjBias, Tensor outProjWeight,
+                                            Tensor outProjBias, int numHeads, boolean batchFirst, boolean causal) {
+        String who = "multi_head_attention";
+        if (outProjWeight == null || outProjWeight.dim() != 2 || outProjWeight.size(0) != outProjWeight.size(1)
+                || outProjWeight.dtype() != Tensor.DType.FLOAT32) {
+            throw new IllegalArgumentException(who + ": out_proj_weight must be a float32 tensor [E, E], got "
+                    + (outProjWeight == null ? "null" : outProjWeight.dtype() + " "
+                    + Arrays.toString(outProjWeight.shape())));
+        }
+        int e = outProjWeight.size(0);
+        if (inProjWeight == null || !Arrays.equals(inProjWeight.shape(), new int[] {3 * e, e})
+                || inProjWeight.dtype() != Tensor.DType.FLOAT32) {
+            throw new IllegalArgumentException(who + ": in_proj_weight must be a float32 tensor [" + 3 * e + ", " + e
+                    + "], got " + (inProjWeight == null ? "null" : inProjWeight.dtype() + " "
+                    + Arrays.toString(inProjWeight.shape())));
+        }
+        if (inProjBias == null || outProjBias == null) {
+            throw new IllegalArgumentException(who + ": in_proj_bias and out_proj_bias must be given (bias=True)");
+        }
+        checkVector(who, "in_proj_bias", inProjBias, 3 * e);
+        checkVector(who, "out_proj_bias", outProjBias, e);
+        if (numHeads <= 0 || e % numHeads != 0) {
+            throw new IllegalArgumentException(who + ": embed_dim must be divisible by num_heads, got embed_dim=" + e
+                    + ", num_heads=" + numHeads);
+        }
+        return AttentionOps.multiHeadAttention(who, x, inProjWeight, inProjBias, outProjWeight, outProjBias,
+                numHeads, batchFirst, causal);
+    }
+
+    /**
+     * PyTorch's {@code torch.nn.functional.gelu(x, approximate)}: y = x·Φ(x), Φ the standard normal CDF
+     * ({@code approximate="none"}), or its tanh approximation ({@code approximate="tanh"}); see
+     * {@link ElementwiseOps}.
+     *
+     * @param x           the input, float32, any shape and memory format
+     * @param approximate "none" (PyTorch's default) or "tanh"
+     * @return y, x's shape and memory format; recorded for autograd ({@code GeluBackward})
+     * @throws IllegalArgumentException when approximate is neither "none" nor "tanh"
+     * @throws IllegalStateException when x was released (its {@link dev.jnorm.Scope} closed)
+     */
+    public static Tensor gelu(Tensor x, String approximate) {
+        return ElementwiseOps.gelu(x, ElementwiseOps.isTanhApproximation("gelu", approximate));
     }
 
     private static Tensor requireOut(String who, Tensor out) {

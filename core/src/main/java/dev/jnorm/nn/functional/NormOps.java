@@ -16,8 +16,9 @@ import java.util.Arrays;
  * <ul>
  * <li>the channel family (batch_norm, instance_norm): one entry point each taking a {@link ChannelNormArgs};
  * {@link #checkBatchNorm} holds every check, {@link #updateRunning} is the one place running statistics are
- * written, {@link #batchNormNode} the autograd node. A layer built on batch statistics (Batch Renormalization,
- * Ghost BatchNorm) composes these and the {@link BatchNormKernel} instead of adding an entry point here;</li>
+ * written, {@link #batchNormNode} the autograd node. The ops built on batch statistics ({@link BatchRenormOps},
+ * {@link GhostBatchNormOps}, {@link SyncBatchNormOps}) compose these package-private helpers and the
+ * {@link BatchNormKernel};</li>
  * <li>the row family (layer_norm, group_norm, rms_norm, and instance_norm's statistics): a {@link RowView} of x
  * and one node, {@link #rowNorm}, that also dispatches channels-last.</li>
  * </ul>
@@ -36,9 +37,11 @@ public final class NormOps {
     /**
      * The arguments of one call of the channel family (PyTorch's {@code batch_norm} and {@code instance_norm}, and the
      * layers built on them), by name instead of by position. Start from {@link #of} and add what the call has; each
-     * method returns a copy. {@code training} is batch_norm's {@code training} and
-     * instance_norm's {@code use_input_stats}. {@code update} decides a training step's running-statistics update
-     * (see {@link RunningStatsUpdate}); {@code out}, when not null, receives y (see {@link #checkOut}).
+     * method returns a copy. {@code useInputStats} is instance_norm's {@code use_input_stats} and batch_norm's
+     * {@code training}: normalize with this input's statistics (and update the running buffers, when given) rather
+     * than with the running ones. {@code update} holds the numbers of a training step's running-statistics update
+     * (see {@link RunningStatsUpdate}); the op reports what it did in its {@link ChannelNormResult}.
+     * {@code out}, when not null, receives y (see {@link #checkOut}).
      *
      * @param who         the layer or function name error messages start with ("BatchNorm2d", "batch_norm")
      * @param x           the input (N, C, *)
@@ -46,25 +49,28 @@ public final class NormOps {
      * @param runningVar  running (unbiased) variance [C], or null
      * @param weight      per-channel scale [C], or null for 1
      * @param bias        per-channel shift [C], or null for 0
-     * @param training    batch_norm's {@code training}, instance_norm's {@code use_input_stats}
+     * @param useInputStats normalize with the input's statistics (instance_norm's {@code use_input_stats},
+     *                    batch_norm's {@code training}) rather than the running ones
      * @param update      the running-statistics update of a training step, or null when there is none
      * @param eps         added to the variance
      * @param out         the tensor that receives y, or null to allocate it
      */
     public record ChannelNormArgs(String who, Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight,
-                                  Tensor bias, boolean training, RunningStatsUpdate update, double eps, Tensor out) {
+                                  Tensor bias, boolean useInputStats, RunningStatsUpdate update, double eps,
+                                  Tensor out) {
 
         /**
          * A call on x with no running buffers, no affine, no out; errors start with {@code who}.
          *
          * @param who      the name error messages start with
          * @param x        the input (N, C, *)
-         * @param training batch statistics (batch_norm's training, instance_norm's use_input_stats) or running ones
+         * @param useInputStats the input's statistics (batch_norm's training, instance_norm's use_input_stats) or
+         *                 the running ones
          * @param eps      added to the variance
          * @return the arguments
          */
-        public static ChannelNormArgs of(String who, Tensor x, boolean training, double eps) {
-            return new ChannelNormArgs(who, x, null, null, null, null, training, null, eps, null);
+        public static ChannelNormArgs of(String who, Tensor x, boolean useInputStats, double eps) {
+            return new ChannelNormArgs(who, x, null, null, null, null, useInputStats, null, eps, null);
         }
 
         /**
@@ -75,7 +81,7 @@ public final class NormOps {
          * @return a copy with these buffers
          */
         public ChannelNormArgs running(Tensor mean, Tensor var) {
-            return new ChannelNormArgs(who, x, mean, var, weight, bias, training, update, eps, out);
+            return new ChannelNormArgs(who, x, mean, var, weight, bias, useInputStats, update, eps, out);
         }
 
         /**
@@ -86,11 +92,12 @@ public final class NormOps {
          * @return a copy with this affine
          */
         public ChannelNormArgs affine(Tensor weight, Tensor bias) {
-            return new ChannelNormArgs(who, x, runningMean, runningVar, weight, bias, training, update, eps, out);
+            return new ChannelNormArgs(who, x, runningMean, runningVar, weight, bias, useInputStats, update, eps, out);
         }
 
         /**
-         * PyTorch's fixed momentum: every training step stores its update ({@link RunningStatsUpdate#store}).
+         * PyTorch's fixed momentum: every training step stores its update, non-finite values included
+         * ({@link RunningStatsUpdate#store}).
          *
          * @param momentum the factor in [0, 1] (PyTorch's default: 0.1)
          * @return a copy with that update
@@ -102,13 +109,13 @@ public final class NormOps {
         }
 
         /**
-         * The running-statistics update of a training step (the layers' non-finite guard and counter).
+         * The running-statistics update of a training step: its factor and non-finite policy, as numbers.
          *
          * @param update the update, or null for none
          * @return a copy with that update
          */
         public ChannelNormArgs update(RunningStatsUpdate update) {
-            return new ChannelNormArgs(who, x, runningMean, runningVar, weight, bias, training, update, eps, out);
+            return new ChannelNormArgs(who, x, runningMean, runningVar, weight, bias, useInputStats, update, eps, out);
         }
 
         /**
@@ -118,7 +125,7 @@ public final class NormOps {
          * @return a copy with that out
          */
         public ChannelNormArgs out(Tensor out) {
-            return new ChannelNormArgs(who, x, runningMean, runningVar, weight, bias, training, update, eps, out);
+            return new ChannelNormArgs(who, x, runningMean, runningVar, weight, bias, useInputStats, update, eps, out);
         }
 
         /**
@@ -128,17 +135,17 @@ public final class NormOps {
          * @return a copy with that input
          */
         public ChannelNormArgs input(Tensor x) {
-            return new ChannelNormArgs(who, x, runningMean, runningVar, weight, bias, training, update, eps, out);
+            return new ChannelNormArgs(who, x, runningMean, runningVar, weight, bias, useInputStats, update, eps, out);
         }
 
         /**
-         * The same call in the other mode ({@code training} / {@code use_input_stats}).
+         * The same call in the other mode ({@code use_input_stats} / batch_norm's {@code training}).
          *
-         * @param training batch statistics or running ones
+         * @param useInputStats the input's statistics or the running ones
          * @return a copy in that mode
          */
-        public ChannelNormArgs training(boolean training) {
-            return new ChannelNormArgs(who, x, runningMean, runningVar, weight, bias, training, update, eps, out);
+        public ChannelNormArgs useInputStats(boolean useInputStats) {
+            return new ChannelNormArgs(who, x, runningMean, runningVar, weight, bias, useInputStats, update, eps, out);
         }
     }
 
@@ -150,7 +157,7 @@ public final class NormOps {
      * @param c     the channels C
      * @param inner the values per (n, c) block: the product of the spatial sizes, or 1 for channels-last
      */
-    public record ChannelView(int n, int c, int inner) {
+    record ChannelView(int n, int c, int inner) {
         /**
          * The kernels' view of x's storage.
          *
@@ -174,7 +181,8 @@ public final class NormOps {
     }
 
     /**
-     * PyTorch's {@code F.batch_norm}: x is (N, C, *). With {@code training}, normalize with the batch statistics
+     * PyTorch's {@code F.batch_norm}: x is (N, C, *). With {@code useInputStats} (batch_norm's {@code training}),
+     * normalize with the batch statistics
      * (biased variance) and, when running buffers are given, update them in place:
      * running = (1 − momentum)·running + momentum·batch, with the unbiased variance. Without, normalize with
      * the running statistics, which must then be given. ATen's {@code native_batch_norm}; the kernels are
@@ -182,15 +190,16 @@ public final class NormOps {
      *
      * @param a the call; {@code a.update()} must be set when training with running buffers
      * @return y with x's shape and memory format ({@code a.out()} when given), recorded for autograd as
-     *         {@code NativeBatchNormBackward} when there is no out
+     *         {@code NativeBatchNormBackward} when there is no out; and what happened to the running statistics
      * @throws IllegalArgumentException as {@link #checkBatchNorm}
      * @throws IllegalStateException when a tensor argument was released
      */
-    public static Tensor batchNorm(ChannelNormArgs a) {
+    public static ChannelNormResult batchNorm(ChannelNormArgs a) {
         ChannelView v = checkBatchNorm(a);
         Tensor x = a.x();
         if (x.numel() == 0) {
-            return emptyResult(a, "NativeBatchNormBackward"); // as ATen: no update
+            // as ATen: no update
+            return new ChannelNormResult(emptyResult(a, "NativeBatchNormBackward"), RunningStatsResult.NONE);
         }
         BatchNormKernel kernel = Kernels.batchNorm();
         float[] xs = x.storage();
@@ -198,17 +207,19 @@ public final class NormOps {
         double[] mean = new double[v.c()]; // [C] saved for backward
         double[] rstd = new double[v.c()]; // [C] saved for backward
         float[] y = newOutput(a);
-        if (a.training()) {
+        RunningStatsResult running = RunningStatsResult.NONE;
+        if (a.useInputStats()) {
             double[] var = new double[v.c()];
             kernel.forwardTraining(xs, v.n(), v.c(), v.inner(), w, b, a.eps(), y, mean, rstd, var);
             if (a.runningMean() != null) {
-                updateRunning(a, mean, unbiased(var, v.count()));
+                running = updateRunning(a, mean, unbiased(var, v.count()));
             }
         } else {
             runningStatistics(a, mean, rstd);
             kernel.normalize(xs, v.n(), v.c(), v.inner(), mean, rstd, w, b, y);
         }
-        return a.out() != null ? a.out() : batchNormNode(x, y, v, mean, rstd, a.weight(), a.bias(), a.training());
+        return new ChannelNormResult(a.out() != null ? a.out()
+                : batchNormNode(x, y, v, mean, rstd, a.weight(), a.bias(), a.useInputStats()), running);
     }
 
     /**
@@ -224,7 +235,7 @@ public final class NormOps {
      *         value per channel or running buffers but no update; eval has no running statistics; or out breaks
      *         {@link #checkOut}'s rules
      */
-    public static ChannelView checkBatchNorm(ChannelNormArgs a) {
+    static ChannelView checkBatchNorm(ChannelNormArgs a) {
         String who = a.who();
         Tensor x = a.x();
         checkRank(who, x, 2, "(N, C, *)");
@@ -232,7 +243,7 @@ public final class NormOps {
         inner(who, x, 2);
         checkChannelArguments(a, c);
         checkRunningPair(a);
-        if (a.training()) {
+        if (a.useInputStats()) {
             checkMoreThanOneValuePerChannel(who, x);
             requireUpdate(a);
         } else if (a.runningMean() == null) {
@@ -250,7 +261,7 @@ public final class NormOps {
      * @param mean receives the running mean, [C]
      * @param rstd receives 1/sqrt(running_var + eps) in double, [C]
      */
-    public static void runningStatistics(ChannelNormArgs a, double[] mean /* [C] out */, double[] rstd /* [C] out */) {
+    static void runningStatistics(ChannelNormArgs a, double[] mean /* [C] out */, double[] rstd /* [C] out */) {
         float[] rm = a.runningMean().storage(), rv = a.runningVar().storage();
         for (int ch = 0; ch < rm.length; ch++) {
             mean[ch] = rm[ch];
@@ -266,7 +277,7 @@ public final class NormOps {
      * @param count     the values per channel
      * @return a new array of the unbiased variances
      */
-    public static double[] unbiased(double[] biasedVar, double count) {
+    static double[] unbiased(double[] biasedVar, double count) {
         double[] out = new double[biasedVar.length];
         for (int ch = 0; ch < out.length; ch++) {
             out[ch] = biasedVar[ch] * count / (count - 1);
@@ -289,7 +300,7 @@ public final class NormOps {
      * @param batchStats whether mean and rstd were computed from x
      * @return the output tensor over y, recorded as {@code NativeBatchNormBackward}
      */
-    public static Tensor batchNormNode(Tensor x, float[] y, ChannelView v, double[] mean, double[] rstd,
+    static Tensor batchNormNode(Tensor x, float[] y, ChannelView v, double[] mean, double[] rstd,
                                        Tensor weight, Tensor bias, boolean batchStats) {
         BatchNormKernel kernel = Kernels.batchNorm();
         float[] xs = x.storage();
@@ -297,33 +308,31 @@ public final class NormOps {
         int c = v.c();
         return Tensor.fromOp(y, x.shape(), x.memoryFormat(), "NativeBatchNormBackward",
                 new Tensor[] {x, weight, bias}, dy -> {
-            float[] dx = x.requiresGrad() ? BufferPool.uninitialized(xs.length) : null; // every element written
-            float[] dw = weight != null && weight.requiresGrad() ? new float[c] : null;
-            float[] db = bias != null && bias.requiresGrad() ? new float[c] : null;
-            kernel.backward(xs, dy.storage(), v.n(), c, v.inner(), mean, rstd, w, batchStats, dx, dw, db);
-            return new Tensor[] {wrapOrNull(dx, x), wrapOrNull(dw, weight), wrapOrNull(db, bias)};
+            GradOutputs g = GradOutputs.allocate(x, weight, bias, c);
+            kernel.backward(xs, dy.storage(), v.n(), c, v.inner(), mean, rstd, w, batchStats, g.dx(), g.dw(), g.db());
+            return g.wrap(x, weight, bias);
         });
     }
 
     /**
-     * PyTorch's {@code F.instance_norm}: x is (N, C, *). With {@code training} (use_input_stats), each (n, c) slice
+     * PyTorch's {@code F.instance_norm}: x is (N, C, *). With {@code useInputStats}, each (n, c) slice
      * is normalized with its own statistics and given running buffers move towards the batch average of the
      * per-instance mean and unbiased variance (as ATen's repeat-then-average); otherwise the running statistics are
      * used.
      *
-     * @param a the call ({@code training} is use_input_stats); {@code a.update()} must be set when running buffers
-     *          are given with use_input_stats
-     * @return y with x's shape and memory format ({@code a.out()} when given)
+     * @param a the call; {@code a.update()} must be set when running buffers are given with use_input_stats
+     * @return y with x's shape and memory format ({@code a.out()} when given), and what happened to the running
+     *         statistics
      * @throws IllegalArgumentException when the running statistics are missing without use_input_stats; with it,
      *         when x has fewer than 3 dims or is not float32, a per-channel tensor is not float32 [C], eps is out of
      *         range, there is a single spatial element, running buffers come without an update, or out breaks
      *         {@link #checkOut}'s rules; without it, as {@link #checkBatchNorm}
      * @throws IllegalStateException when a tensor argument was released
      */
-    public static Tensor instanceNorm(ChannelNormArgs a) {
+    public static ChannelNormResult instanceNorm(ChannelNormArgs a) {
         String who = a.who();
         Tensor x = a.x();
-        if (!a.training()) {
+        if (!a.useInputStats()) {
             if (a.runningMean() == null || a.runningVar() == null) {
                 throw new IllegalArgumentException(who + ": Expected running_mean and running_var to be defined "
                         + "when use_input_stats is false");
@@ -340,7 +349,8 @@ public final class NormOps {
         }
         checkOut(a);
         if (x.numel() == 0) {
-            return emptyResult(a, "NativeGroupNormBackward"); // as ATen: no update
+            // as ATen: no update
+            return new ChannelNormResult(emptyResult(a, "NativeGroupNormBackward"), RunningStatsResult.NONE);
         }
         double[] meanOut = new double[n * c]; // [N·C] per-instance means
         double[] var = a.runningMean() != null ? new double[n * c] : null; // [N·C] per-instance biased variances
@@ -358,80 +368,88 @@ public final class NormOps {
                 batchMean[ch] = m / n;
                 batchVar[ch] = v / n;
             }
-            updateRunning(a, batchMean, batchVar);
+            return new ChannelNormResult(y, updateRunning(a, batchMean, batchVar));
         }
-        return y;
+        return new ChannelNormResult(y, RunningStatsResult.NONE);
     }
 
     // ---------------------------------------------------------------- running statistics
 
     /**
-     * The running-statistics update of one training step: running = (1 − factor)·running + factor·batch, per
-     * channel, with the batch mean and unbiased variance. The new values of every channel are computed first; if
-     * one of them is not finite, {@link #storeNonFinite} decides for the whole step before anything is written, so
-     * a skipped or rejected step leaves both buffers exactly as they were.
+     * The numbers of one training step's running-statistics update: running = (1 − factor)·running + factor·batch,
+     * per channel, with the batch mean and unbiased variance. {@code factor} is PyTorch's
+     * {@code exponential_average_factor}, which the caller computes (a layer's momentum, or 1/(num_batches_tracked + 1)
+     * for a cumulative average). The new values of every channel are computed first; when one of them is not finite,
+     * {@code storeNonFinite} decides for the whole step before anything is written: store anyway (PyTorch), or leave
+     * both buffers exactly as they were. The op reports which in its {@link RunningStatsResult}.
+     *
+     * @param factor         the factor in [0, 1]
+     * @param storeNonFinite whether a step whose update is not finite stores it anyway
      */
-    public interface RunningStatsUpdate {
-        /**
-         * The momentum factor of this step, PyTorch's {@code exponential_average_factor}.
-         *
-         * @return a factor in [0, 1] (e.g. 1/(num_batches_tracked + 1) for a cumulative average)
-         */
-        double factor();
-
-        /**
-         * The update would store a non-finite value; {@code channel} is the first such channel, with its batch mean
-         * and unbiased variance and its current running values. Return true to store anyway (PyTorch), false to
-         * leave the running buffers unchanged for this step; or throw (nothing has been written).
-         *
-         * @param channel     the first channel whose new running value is not finite
-         * @param batchMean   that channel's batch mean
-         * @param batchVar    that channel's unbiased batch variance
-         * @param runningMean that channel's current running mean
-         * @param runningVar  that channel's current running variance
-         * @return true to store the step's values anyway, false to skip the step
-         */
-        boolean storeNonFinite(int channel, double batchMean, double batchVar, float runningMean, float runningVar);
-
-        /** Called once after the update has been written. */
-        default void stored() {
-        }
-
+    public record RunningStatsUpdate(double factor, boolean storeNonFinite) {
         /**
          * PyTorch's update: always store, with a fixed momentum, non-finite values included.
          *
          * @param momentum the factor of every step
          * @return the update
          */
-        static RunningStatsUpdate store(double momentum) {
-            return new RunningStatsUpdate() {
-                @Override
-                public double factor() {
-                    return momentum;
-                }
-
-                @Override
-                public boolean storeNonFinite(int channel, double batchMean, double batchVar, float runningMean,
-                                              float runningVar) {
-                    return true;
-                }
-            };
+        public static RunningStatsUpdate store(double momentum) {
+            return new RunningStatsUpdate(momentum, true);
         }
+    }
+
+    /**
+     * What one call did to the running statistics.
+     *
+     * @param stored           whether the update was written
+     * @param nonFiniteChannel the first channel whose new running value is not finite, or −1 when every value was
+     *                         finite or there was no update
+     * @param batchMean        that channel's batch mean (NaN without such a channel)
+     * @param batchVar         that channel's unbiased batch variance (NaN without such a channel)
+     * @param runningMean      that channel's running mean before the step (NaN without such a channel)
+     * @param runningVar       that channel's running variance before the step (NaN without such a channel)
+     */
+    public record RunningStatsResult(boolean stored, int nonFiniteChannel, double batchMean, double batchVar,
+                                     float runningMean, float runningVar) {
+        /** No update: eval, no running buffers, or an input with no elements. */
+        public static final RunningStatsResult NONE = new RunningStatsResult(false, -1, Double.NaN, Double.NaN,
+                Float.NaN, Float.NaN);
+
+        /**
+         * Whether the step's update was not finite and, by its {@link RunningStatsUpdate#storeNonFinite()}, not
+         * written: the running buffers are exactly as before the call.
+         *
+         * @return true for a skipped update
+         */
+        public boolean skipped() {
+            return nonFiniteChannel >= 0 && !stored;
+        }
+    }
+
+    /**
+     * The result of a channel-family call: the output, and what happened to the running statistics.
+     *
+     * @param y       the output
+     * @param running the running-statistics outcome ({@link RunningStatsResult#NONE} when there was no update)
+     */
+    public record ChannelNormResult(Tensor y, RunningStatsResult running) {
     }
 
     /**
      * Applies the call's {@code update} to its running buffers from per-channel batch mean and unbiased variance:
      * the one place a running-statistics update is written. PyTorch's
      * {@code running = (1 − exponential_average_factor)·running + exponential_average_factor·batch}, computed in
-     * double and stored as float.
+     * double and stored as float; a step whose new values are not all finite is written only when the update's
+     * {@code storeNonFinite} says so.
      *
      * @param a         the call, with running buffers and an update
      * @param batchMean the batch mean per channel, [C]
      * @param batchVar  the unbiased batch variance per channel, [C]
+     * @return what was done
      * @throws IllegalArgumentException when the update's factor is not in [0, 1]
      */
-    public static void updateRunning(ChannelNormArgs a, double[] batchMean /* [C] */,
-                                     double[] batchVar /* [C] unbiased */) {
+    static RunningStatsResult updateRunning(ChannelNormArgs a, double[] batchMean /* [C] */,
+                                            double[] batchVar /* [C] unbiased */) {
         RunningStatsUpdate update = a.update();
         double momentum = update.factor();
         checkMomentum(a.who(), momentum);
@@ -446,14 +464,15 @@ public final class NormOps {
                 firstBad = ch;
             }
         }
-        if (firstBad >= 0
-                && !update.storeNonFinite(firstBad, batchMean[firstBad], batchVar[firstBad], rm[firstBad],
-                        rv[firstBad])) {
-            return;
+        RunningStatsResult result = firstBad < 0
+                ? new RunningStatsResult(true, -1, Double.NaN, Double.NaN, Float.NaN, Float.NaN)
+                : new RunningStatsResult(update.storeNonFinite(), firstBad, batchMean[firstBad], batchVar[firstBad],
+                        rm[firstBad], rv[firstBad]);
+        if (result.stored()) {
+            System.arraycopy(newMean, 0, rm, 0, c);
+            System.arraycopy(newVar, 0, rv, 0, c);
         }
-        System.arraycopy(newMean, 0, rm, 0, c);
-        System.arraycopy(newVar, 0, rv, 0, c);
-        update.stored();
+        return result;
     }
 
     /**
@@ -626,17 +645,15 @@ public final class NormOps {
             return out;
         }
         return Tensor.fromOp(y, x.shape(), x.memoryFormat(), v.node(), new Tensor[] {x, weight, bias}, dy -> {
-            float[] dx = x.requiresGrad() ? BufferPool.uninitialized(xs.length) : null; // every element written
-            float[] dw = weight != null && weight.requiresGrad() ? new float[c] : null;
-            float[] db = bias != null && bias.requiresGrad() ? new float[c] : null;
+            GradOutputs g = GradOutputs.allocate(x, weight, bias, c);
             if (channelsLast) {
                 kernel.backwardChannelsLast(xs, dy.storage(), n, v.inner(), c, v.groups(), w, v.subtractMean(), mean,
-                        rstd, dx, dw, db);
+                        rstd, g.dx(), g.dw(), g.db());
             } else {
                 kernel.backward(xs, dy.storage(), v.rows(), v.groups(), v.channelsPerGroup(), v.inner(), w,
-                        v.subtractMean(), mean, rstd, dx, dw, db);
+                        v.subtractMean(), mean, rstd, g.dx(), g.dw(), g.db());
             }
-            return new Tensor[] {wrapOrNull(dx, x), wrapOrNull(dw, weight), wrapOrNull(db, bias)};
+            return g.wrap(x, weight, bias);
         });
     }
 
@@ -651,7 +668,7 @@ public final class NormOps {
      * @throws IllegalArgumentException when x has fewer than 2 dims
      * @throws IllegalStateException when x is int64 or was released
      */
-    public static Moments[] channelMoments(Tensor x) {
+    private static Moments[] channelMoments(Tensor x) {
         ChannelView v = ChannelView.of(x);
         int c = v.c();
         double[] mean = new double[c], var = new double[c];
@@ -662,6 +679,79 @@ public final class NormOps {
             out[ch] = new Moments(count, mean[ch], var[ch] * count);
         }
         return out;
+    }
+
+    /**
+     * Exact per-channel population statistics over many (N, C, *) batches: each batch's moments merged with Chan's
+     * formula in double (what {@code torch.optim.swa_utils.update_bn} approximates with a cumulative running
+     * average). BatchNorm's calibration accumulates its inputs here.
+     */
+    public static final class PopulationStatistics {
+        private final Moments[] channels;
+
+        /**
+         * An empty accumulator.
+         *
+         * @param c the channel count (0 for one that is not sized yet)
+         */
+        public PopulationStatistics(int c) {
+            channels = new Moments[c];
+            for (int i = 0; i < c; i++) {
+                channels[i] = new Moments();
+            }
+        }
+
+        /**
+         * The channel count.
+         *
+         * @return C
+         */
+        public int channels() {
+            return channels.length;
+        }
+
+        /**
+         * Merges the per-channel moments of one batch.
+         *
+         * @param x a float32 (N, C, *) tensor with C = {@link #channels()}, contiguous or channels-last
+         * @throws IllegalArgumentException when x has fewer than 2 dims
+         * @throws IllegalStateException when x is int64 or was released
+         */
+        public void add(Tensor x) {
+            Moments[] batch = channelMoments(x);
+            for (int c = 0; c < channels.length; c++) {
+                channels[c].merge(batch[c]);
+            }
+        }
+
+        /**
+         * Values per channel merged so far.
+         *
+         * @return the count (the same for every channel)
+         */
+        public long count() {
+            return channels[0].count();
+        }
+
+        /**
+         * The mean of one channel.
+         *
+         * @param c the channel
+         * @return its mean over every value merged
+         */
+        public double mean(int c) {
+            return channels[c].mean();
+        }
+
+        /**
+         * The unbiased variance of one channel.
+         *
+         * @param c the channel
+         * @return its sum of squared deviations over count − 1
+         */
+        public double unbiasedVar(int c) {
+            return channels[c].unbiasedVar();
+        }
     }
 
     // ---------------------------------------------------------------- checks
@@ -893,7 +983,7 @@ public final class NormOps {
      * @param name the autograd node's name
      * @return {@code a.out()}, or the empty result
      */
-    public static Tensor emptyResult(ChannelNormArgs a, String name) {
+    static Tensor emptyResult(ChannelNormArgs a, String name) {
         return a.out() != null ? a.out() : emptyNode(a.x(), a.weight(), a.bias(), name);
     }
 
@@ -903,7 +993,7 @@ public final class NormOps {
      * @param a the call
      * @return an array of x's length; a pooled one is not zeroed
      */
-    public static float[] newOutput(ChannelNormArgs a) {
+    static float[] newOutput(ChannelNormArgs a) {
         return a.out() != null ? a.out().storage() : BufferPool.uninitialized(a.x().storage().length);
     }
 
@@ -913,7 +1003,7 @@ public final class NormOps {
      * @param t a float32 tensor, or null
      * @return {@code t.storage()}, or null when t is null
      */
-    public static float[] storageOrNull(Tensor t) {
+    static float[] storageOrNull(Tensor t) {
         return t == null ? null : t.storage();
     }
 
@@ -924,7 +1014,7 @@ public final class NormOps {
      * @param like the input the gradient belongs to
      * @return a tensor over g with like's shape and memory format, or null
      */
-    public static Tensor wrapOrNull(float[] g, Tensor like) {
+    static Tensor wrapOrNull(float[] g, Tensor like) {
         return g == null ? null : Tensor.wrap(g, like.memoryFormat(), like.shape());
     }
 }

@@ -88,9 +88,8 @@ public final class ResponseNormOps {
         return Tensor.fromOp(y, x.shape(), "FilterResponseNormBackward", new Tensor[] {x, weight, bias, learnableEps},
                 dy -> {
                     boolean wantEps = learnableEps.requiresGrad();
-                    float[] dx = x.requiresGrad() ? BufferPool.uninitialized(xs.length) : null;
-                    float[] dw = weight != null && weight.requiresGrad() ? new float[c] : null;
-                    float[] db = bias != null && bias.requiresGrad() ? new float[c] : null;
+                    GradOutputs g = GradOutputs.allocate(x, weight, bias, c);
+                    float[] dx = g.dx(), dw = g.dw(), db = g.db();
                     Tensor dEps = null;
                     if (!wantEps) {
                         kernel.backward(xs, dy.storage(), rows, c, 1, inner, w, false, mean, rstd, dx, dw, db);
@@ -122,7 +121,7 @@ public final class ResponseNormOps {
                         float de = (float) (-0.5 * Math.signum(epsValue) * dEpsSum);
                         dEps = Tensor.wrap(new float[] {de}, learnableEps.shape());
                     }
-                    return new Tensor[] {NormOps.wrapOrNull(dx, x), NormOps.wrapOrNull(dw, weight), NormOps.wrapOrNull(db, bias), dEps};
+                    return g.wrap(x, weight, bias, dEps);
                 });
     }
 

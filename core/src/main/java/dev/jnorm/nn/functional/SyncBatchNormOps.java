@@ -46,20 +46,22 @@ public final class SyncBatchNormOps {
      * @param runningVar  running (unbiased) variance [C]; null when runningMean is null
      * @param weight      per-channel scale [C], or null for 1
      * @param bias        per-channel shift [C], or null for 0
-     * @param update      the running-statistics update (momentum and non-finite guard); required with running
+     * @param update      the running-statistics update (factor and non-finite policy); required with running
      *                    buffers
      * @param eps         added to the variance
      * @param group       the ranks whose batches are normalized together
-     * @return y with x's shape and memory format, recorded as {@code SyncBatchNormBackward}
+     * @return y with x's shape and memory format, recorded as {@code SyncBatchNormBackward}; and what happened to
+     *         the running statistics
      * @throws IllegalArgumentException when x has fewer than 2 dims or is not float32, (naming every rank's
      *         channel count) when the ranks disagree on C, or (on every rank, nothing updated) when all ranks together
      *         hold a single value per channel: "Expected more than 1 value per channel when training"
      * @throws IllegalStateException when a tensor argument was released, or another rank failed (a
      *         {@link ProcessGroup.RankFailedException})
      */
-    public static Tensor syncBatchNorm(String who, Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight,
-                                       Tensor bias, NormOps.RunningStatsUpdate update, double eps,
-                                       ProcessGroup group) {
+    public static NormOps.ChannelNormResult syncBatchNorm(String who, Tensor x, Tensor runningMean,
+                                                          Tensor runningVar, Tensor weight, Tensor bias,
+                                                          NormOps.RunningStatsUpdate update, double eps,
+                                                          ProcessGroup group) {
         NormOps.checkRank(who, x, 2, "(N, C, *)");
         int n = x.size(0), c = x.size(1), inner = NormOps.inner(who, x, 2);
         // The kernel's view: NCHW is [N, C, inner]; channels-last is [N·inner, C, 1].
@@ -112,9 +114,10 @@ public final class SyncBatchNormOps {
             rstd[ch] = 1.0 / Math.sqrt(merged[ch].biasedVar() + eps);
             unbiased[ch] = merged[ch].m2() / (total - 1);
         }
+        NormOps.RunningStatsResult running = NormOps.RunningStatsResult.NONE;
         if (runningMean != null && total > 0) {
-            NormOps.updateRunning(NormOps.ChannelNormArgs.of(who, x, true, eps).running(runningMean, runningVar)
-                    .update(update), mean, unbiased);
+            running = NormOps.updateRunning(NormOps.ChannelNormArgs.of(who, x, true, eps)
+                    .running(runningMean, runningVar).update(update), mean, unbiased);
         }
 
         float[] w = weight == null ? null : weight.storage();
@@ -123,8 +126,9 @@ public final class SyncBatchNormOps {
         if (count > 0) {
             kernel.normalize(xs, kn, c, kInner, mean, rstd, w, b, y);
         }
-        return Tensor.fromOp(y, x.shape(), x.memoryFormat(), "SyncBatchNormBackward", new Tensor[] {x, weight, bias},
-                dy -> backward(who, x, dy, kn, c, kInner, total, mean, rstd, weight, bias, group));
+        return new NormOps.ChannelNormResult(Tensor.fromOp(y, x.shape(), x.memoryFormat(), "SyncBatchNormBackward",
+                new Tensor[] {x, weight, bias},
+                dy -> backward(who, x, dy, kn, c, kInner, total, mean, rstd, weight, bias, group)), running);
     }
 
     private static Tensor[] backward(String who, Tensor x, Tensor dyT, int kn, int c, int kInner, long total,
