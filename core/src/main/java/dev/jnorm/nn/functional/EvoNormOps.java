@@ -147,9 +147,8 @@ public final class EvoNormOps {
         }
         return Tensor.fromOp(y, x.shape(), "EvoNormB0Backward", new Tensor[] {x, weight, bias, v}, dy -> {
             float[] g = dy.storage();
-            float[] dx = x.requiresGrad() ? BufferPool.uninitialized(xs.length) : null;
-            float[] dw = wantsGrad(weight) ? new float[c] : null;
-            float[] db = wantsGrad(bias) ? new float[c] : null;
+            GradOutputs grads = GradOutputs.allocate(x, weight, bias, c);
+            float[] dx = grads.dx(), dw = grads.dw(), db = grads.db();
             float[] dv = v.requiresGrad() ? new float[c] : null;
             long count = (long) n * hw;
             Parallel.forEach(c, ch -> {
@@ -200,8 +199,7 @@ public final class EvoNormOps {
                     }
                 }
             });
-            return new Tensor[] {NormOps.wrapOrNull(dx, x), NormOps.wrapOrNull(dw, weight),
-                    NormOps.wrapOrNull(db, bias), NormOps.wrapOrNull(dv, v)};
+            return grads.wrap(x, weight, bias, NormOps.wrapOrNull(dv, v));
         });
     }
 
@@ -299,7 +297,8 @@ public final class EvoNormOps {
         });
         return Tensor.fromOp(y, x.shape(), "EvoNormS0Backward", new Tensor[] {x, weight, bias, v}, dy -> {
             float[] g = dy.storage();
-            float[] dx = x.requiresGrad() ? BufferPool.uninitialized(xs.length) : null;
+            GradOutputs grads = GradOutputs.allocate(x, weight, bias, c);
+            float[] dx = grads.dx();
             // [N·C] per-plane parts of the parameter gradients, summed over n in order below
             double[] sumDy = new double[n * c], sumDyZ = new double[n * c], sumDv = new double[n * c];
             Parallel.forEach(n * groups, t -> {
@@ -334,11 +333,11 @@ public final class EvoNormOps {
                     }
                 }
             });
-            float[] dw = wantsGrad(weight) ? sumOverSamples(sumDyZ, n, c) : null;
-            float[] db = wantsGrad(bias) ? sumOverSamples(sumDy, n, c) : null;
-            float[] dv = v.requiresGrad() ? sumOverSamples(sumDv, n, c) : null;
-            return new Tensor[] {NormOps.wrapOrNull(dx, x), NormOps.wrapOrNull(dw, weight),
-                    NormOps.wrapOrNull(db, bias), NormOps.wrapOrNull(dv, v)};
+            sumOverSamples(sumDyZ, n, c, grads.dw());
+            sumOverSamples(sumDy, n, c, grads.db());
+            float[] dv = v.requiresGrad() ? new float[c] : null;
+            sumOverSamples(sumDv, n, c, dv);
+            return grads.wrap(x, weight, bias, NormOps.wrapOrNull(dv, v));
         });
     }
 
@@ -358,9 +357,11 @@ public final class EvoNormOps {
         return 1 / (1 + Math.exp(-a));
     }
 
-    /** Σ over n of part[n·C + c], in sample order, for each c: [C]. */
-    private static float[] sumOverSamples(double[] part, int n, int c) {
-        float[] out = new float[c];
+    /** out[c] = Σ over n of part[n·C + c], in sample order; nothing when out is null (no gradient wanted). */
+    private static void sumOverSamples(double[] part, int n, int c, float[] out) {
+        if (out == null) {
+            return;
+        }
         for (int ch = 0; ch < c; ch++) {
             double s = 0;
             for (int i = 0; i < n; i++) {
@@ -368,7 +369,6 @@ public final class EvoNormOps {
             }
             out[ch] = (float) s;
         }
-        return out;
     }
 
     // ---------------------------------------------------------------- shared
@@ -385,10 +385,6 @@ public final class EvoNormOps {
                     + Arrays.toString(x.shape()));
         }
         return x.size(1);
-    }
-
-    private static boolean wantsGrad(Tensor t) {
-        return t != null && t.requiresGrad();
     }
 
     /**
@@ -409,9 +405,8 @@ public final class EvoNormOps {
         });
         return Tensor.fromOp(y, x.shape(), name, new Tensor[] {x, weight, bias}, dy -> {
             float[] g = dy.storage();
-            float[] dx = x.requiresGrad() ? BufferPool.uninitialized(xs.length) : null;
-            float[] dw = wantsGrad(weight) ? new float[c] : null;
-            float[] db = wantsGrad(bias) ? new float[c] : null;
+            GradOutputs grads = GradOutputs.allocate(x, weight, bias, c);
+            float[] dx = grads.dx(), dw = grads.dw(), db = grads.db();
             Parallel.forEach(c, ch -> {
                 double wc = w == null ? 1 : w[ch], sumDy = 0, sumDyX = 0;
                 for (int s = 0; s < n; s++) {
@@ -430,8 +425,7 @@ public final class EvoNormOps {
                     db[ch] = (float) sumDy;
                 }
             });
-            return new Tensor[] {NormOps.wrapOrNull(dx, x), NormOps.wrapOrNull(dw, weight),
-                    NormOps.wrapOrNull(db, bias)};
+            return grads.wrap(x, weight, bias);
         });
     }
 }
