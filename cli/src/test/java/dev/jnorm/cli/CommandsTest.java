@@ -182,8 +182,9 @@ class CommandsTest {
                 "--held-out", "16", "--width", "2", "--no-progress");
         assertEquals(0, run.code(), run.out());
         List<String> lines = Files.readAllLines(outDir.resolve("results.jsonl"));
-        // 2 sizes × 6 norms, plus Ghost BatchNorm at 16 (two virtual batches of 8; none at 4)
-        assertEquals(2 * 6 + 1, lines.size());
+        // 2 sizes × every row of NormKind.SMALL_BATCH but Ghost BatchNorm, plus Ghost BatchNorm at 16 (two virtual
+        // batches of 8; none at 4)
+        assertEquals(2 * (NormKind.SMALL_BATCH.size() - 1) + 1, lines.size());
         assertEquals("small-batch/batch/b16/lr0.025/s0", Reports.JSON.readTree(lines.get(0)).get("id").asText());
         assertTrue(Reports.JSON.readTree(lines.get(0)).get("calibratedHeldOutAccuracy").asDouble() >= 0,
                 "BatchNorm's small-batch runs are also evaluated with population statistics");
@@ -191,6 +192,10 @@ class CommandsTest {
         assertTrue(summary.contains("### Small batches") && summary.contains("| BatchNorm (population statistics) |")
                 && summary.contains("| BatchRenorm |") && summary.contains("| Ghost BatchNorm (virtual 8) | ")
                 && summary.contains("| GroupNorm + WS |") && summary.contains("| FRN + TLU |"), summary);
+        for (NormKind k : NormKind.SMALL_BATCH) { // every row, under its title
+            String title = k == NormKind.BATCH ? "BatchNorm (running statistics)" : k.title();
+            assertTrue(summary.contains("| " + title + " |"), title + " in\n" + summary);
+        }
         long ghostRuns = lines.stream().filter(l -> l.contains("\"id\":\"small-batch/ghost/")).count();
         assertEquals(1, ghostRuns, "Ghost BatchNorm only where the batch holds more than one virtual batch");
         assertPng(outDir.resolve("small-batch.png"));
