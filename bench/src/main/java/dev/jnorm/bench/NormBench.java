@@ -9,7 +9,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.infra.BenchmarkParams;
 
-import dev.jnorm.kernels.Parallel;
+import dev.jnorm.internal.Parallel;
 
 /**
  * Every normalization case ({@link Op}) at 1 and 2 threads, three implementations, forward and forward+backward:

@@ -5,7 +5,7 @@ import dev.jnorm.data.Split;
 import dev.jnorm.data.SyntheticShapes;
 import dev.jnorm.distributed.ProcessGroup;
 import dev.jnorm.kernels.Kernels;
-import dev.jnorm.kernels.Parallel;
+import dev.jnorm.internal.Parallel;
 import dev.jnorm.nn.Summary;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;

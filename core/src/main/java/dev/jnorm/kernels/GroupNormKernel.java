@@ -25,7 +25,7 @@ package dev.jnorm.kernels;
  *
  * <p>Precision: row statistics and the weight/bias gradient sums are accumulated in double ({@link Moments}, never
  * E[x²]−E[x]²). Determinism: rows are independent and the gradient sums are merged over chunks of rows fixed by the
- * shape in a fixed order, so an implementation gives bit-identical results for any {@link Parallel#threads()}
+ * shape in a fixed order, so an implementation gives bit-identical results for any {@code Parallel.threads()}
  * count. {@link ReferenceGroupNormKernel} and the Vector API kernel may differ in the last bits; see
  * {@code docs/kernels.md}.
  */

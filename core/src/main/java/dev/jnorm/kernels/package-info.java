@@ -9,9 +9,8 @@
  * {@link dev.jnorm.kernels.Kernels} registers the families and chooses one implementation per JVM, and its accessor
  * of each family says which layers and ops the family serves.
  *
- * <p>Shared machinery: {@link dev.jnorm.kernels.Moments} (the statistics core, Welford and Chan in double),
- * {@link dev.jnorm.kernels.Parallel} (the thread pool, {@code -Djnorm.threads}), {@link dev.jnorm.kernels.BufferPool}
- * (recycled output arrays, {@code -Djnorm.bufferPool}) and {@link dev.jnorm.kernels.Scratch} (per-thread temporaries).
+ * <p>{@link dev.jnorm.kernels.Moments} is the statistics core (Welford and Chan in double). The runtime machinery the
+ * kernels run on (the thread pool, recycled output arrays, per-thread temporaries) is in {@code dev.jnorm.internal}.
  *
  * <p>Determinism: every kernel splits its work into chunks fixed by the shape and merges partial results in a fixed
  * order, so its results are bit-identical for any thread count. The reference and Vector API implementations may

@@ -1,6 +1,7 @@
 package dev.jnorm.kernels;
 
 import dev.jnorm.GradCheck;
+import dev.jnorm.internal.Parallel;
 import dev.jnorm.kernels.simd.VectorBatchNormKernel;
 import dev.jnorm.kernels.simd.VectorGroupNormKernel;
 import org.junit.jupiter.api.AfterEach;

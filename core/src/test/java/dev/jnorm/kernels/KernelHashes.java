@@ -1,5 +1,6 @@
 package dev.jnorm.kernels;
 
+import dev.jnorm.internal.Parallel;
 import dev.jnorm.kernels.simd.VectorBatchNormKernel;
 import dev.jnorm.kernels.simd.VectorBroadcastKernel;
 import dev.jnorm.kernels.simd.VectorGemmKernel;

@@ -2,7 +2,7 @@ package dev.jnorm.kernels.simd;
 
 import dev.jnorm.kernels.GroupNormKernel;
 import dev.jnorm.kernels.Moments;
-import dev.jnorm.kernels.Parallel;
+import dev.jnorm.internal.Parallel;
 import dev.jnorm.kernels.ReferenceGroupNormKernel;
 
 import java.util.Arrays;
