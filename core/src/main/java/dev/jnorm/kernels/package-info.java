@@ -1,8 +1,8 @@
 /**
  * The compute kernels under jnorm's layers: plain {@code float[]} in, {@code float[]} out, no tensors, no autograd.
- * Most users never call them; the layers of {@code dev.jnorm.nn} and the functions of
- * {@code dev.jnorm.nn.functional.F} do, after checking shapes. They are public for benchmarks, for tests that compare
- * implementations, and for code that wants the raw kernels on preallocated arrays.
+ * Users never call them: {@code module-info} does not export this package. The functions of
+ * {@code dev.jnorm.nn.functional.F} (and the layers through them) do, after checking shapes; the classes are public
+ * for the other packages of the module, and for the benchmarks, which run on the class path.
  *
  * <p>Each family is an interface with a scalar reference implementation (plain loops, double accumulation, the
  * oracle of the tests) and a Vector API implementation in {@code dev.jnorm.kernels.simd}, which is not exported;
