@@ -25,7 +25,7 @@ import dev.jnorm.internal.Parallel;
  * training = false on the running statistics);</li>
  * <li>{@code jnormOutFwd}: the public API's {@code out} form ({@code F.layerNorm(x, …, out)}), forward only, into
  * one preallocated output tensor: what a serving loop that reuses its buffers pays;</li>
- * <li>{@code kernel*}: the raw kernels ({@code Kernels.batchNorm()/groupNorm()}) into preallocated arrays, so the
+ * <li>{@code kernel*}: the raw kernels ({@code Kernels.batchNorm()/rowNorm()}) into preallocated arrays, so the
  * autograd and allocation overhead of the first row is visible;</li>
  * <li>{@code torch*}: libtorch 2.5.1's functional ops in the same JVM (bytedeco), backward through its autograd.</li>
  * </ul>
