@@ -5,7 +5,8 @@
  * <h2>Packages</h2>
  * <ul>
  *   <li>{@code dev.jnorm}: {@code Tensor} (float32, strided, with autograd), {@code Autograd}, memory
- *       {@code Scope}s;</li>
+ *       {@code Scope}s, and {@code Jnorm}, the run-time settings (which kernels run, the thread pool, the recycling
+ *       of outputs);</li>
  *   <li>{@code dev.jnorm.nn}: the layers ({@code BatchNorm2d}, {@code LayerNorm}, {@code GroupNorm}, ...) and the
  *       {@code Module} base with {@code train()}/{@code eval()} and {@code stateDict()};</li>
  *   <li>{@code dev.jnorm.nn.functional}: the stateless forms ({@code torch.nn.functional});</li>
@@ -13,12 +14,13 @@
  *   <li>{@code dev.jnorm.data}: datasets and loaders;</li>
  *   <li>{@code dev.jnorm.io}: safetensors and PyTorch checkpoints;</li>
  *   <li>{@code dev.jnorm.distributed}: process groups, data-parallel training, {@code SyncBatchNorm}'s
- *       communication;</li>
- *   <li>{@code dev.jnorm.kernels}: the kernel interfaces and the scalar reference kernels; {@code Kernels} picks
- *       the implementation.</li>
+ *       communication.</li>
  * </ul>
- * The Vector API kernels live in {@code dev.jnorm.kernels.simd}, which is not exported: {@code Kernels} loads them
- * by name. {@code dev.jnorm.internal} (the JSON reader) is not exported either.
+ * Not exported: {@code dev.jnorm.kernels} (the kernel interfaces, their scalar reference implementations and
+ * {@code Kernels}, which picks one implementation per family), {@code dev.jnorm.kernels.simd} (the Vector API
+ * kernels, which {@code Kernels} loads by name) and {@code dev.jnorm.internal} (the thread pool, the buffer pool,
+ * scratch arrays, the JSON reader). Users reach the kernels through the layers and {@code F}, and the settings
+ * through {@code Jnorm}.
  *
  * <h2>Running</h2>
  * The kernels use the incubating Vector API. On the module path this module requires {@code jdk.incubator.vector},
@@ -38,5 +40,4 @@ module dev.jnorm {
     exports dev.jnorm.data;
     exports dev.jnorm.io;
     exports dev.jnorm.distributed;
-    exports dev.jnorm.kernels;
 }

@@ -8,7 +8,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 
-import dev.jnorm.kernels.BufferPool;
+import dev.jnorm.internal.BufferPool;
 
 /**
  * The reverse-mode engine behind {@link Tensor#backward}: the graph walk, gradient accumulation, the thread's grad

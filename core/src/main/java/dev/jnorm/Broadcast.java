@@ -5,7 +5,7 @@ import java.util.Locale;
 
 import dev.jnorm.Tensor.MemoryFormat;
 import dev.jnorm.kernels.BroadcastKernel.Op;
-import dev.jnorm.kernels.BufferPool;
+import dev.jnorm.internal.BufferPool;
 import dev.jnorm.kernels.Kernels;
 
 /**

@@ -3,7 +3,7 @@ package dev.jnorm;
 import java.util.ArrayList;
 import java.util.List;
 
-import dev.jnorm.kernels.BufferPool;
+import dev.jnorm.internal.BufferPool;
 
 /**
  * A region of one thread's code whose op outputs are recycled when it closes: the one line that makes a training

@@ -5,7 +5,7 @@ import java.util.Random;
 
 import dev.jnorm.kernels.Gemm;
 import dev.jnorm.kernels.BroadcastKernel;
-import dev.jnorm.kernels.BufferPool;
+import dev.jnorm.internal.BufferPool;
 import dev.jnorm.kernels.Kernels;
 
 /**

@@ -1,8 +1,8 @@
 package dev.jnorm;
 
 import dev.jnorm.Tensor.MemoryFormat;
-import dev.jnorm.kernels.BufferPool;
-import dev.jnorm.kernels.Parallel;
+import dev.jnorm.internal.BufferPool;
+import dev.jnorm.internal.Parallel;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;

@@ -1,6 +1,6 @@
 package dev.jnorm;
 
-import dev.jnorm.kernels.BufferPool;
+import dev.jnorm.internal.BufferPool;
 import dev.jnorm.nn.Conv2d;
 import dev.jnorm.nn.CrossEntropyLoss;
 import dev.jnorm.nn.LayerNorm;

@@ -16,7 +16,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
-import dev.jnorm.kernels.Parallel;
+import dev.jnorm.internal.Parallel;
 
 /**
  * The copy ceilings, measured in the same run as the kernels: a STREAM-like copy of one float array into another, at

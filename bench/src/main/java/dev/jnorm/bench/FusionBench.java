@@ -17,7 +17,7 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
 import dev.jnorm.Tensor;
-import dev.jnorm.kernels.Parallel;
+import dev.jnorm.internal.Parallel;
 import dev.jnorm.nn.BatchNorm2d;
 import dev.jnorm.nn.Conv2d;
 import dev.jnorm.nn.Fusion;

@@ -13,7 +13,7 @@ import org.openjdk.jmh.infra.BenchmarkParams;
 
 import dev.jnorm.kernels.GemmKernel;
 import dev.jnorm.kernels.Kernels;
-import dev.jnorm.kernels.Parallel;
+import dev.jnorm.internal.Parallel;
 
 /**
  * jnorm's sgemm against libtorch's on the products of {@link GemmCase}, at 1 and 2 threads. Both sides compute the

@@ -1,14 +1,14 @@
 package dev.jnorm.bench;
 
 import dev.jnorm.kernels.BatchNormKernel;
-import dev.jnorm.kernels.GroupNormKernel;
+import dev.jnorm.kernels.RowNormKernel;
 import dev.jnorm.kernels.Kernels;
 import dev.jnorm.nn.functional.NormOps;
 
 /**
  * The raw kernels the public API calls, into arrays allocated once: the floor under the {@link JnormCase} row
  * (no argument checks, no autograd, no allocation). BatchNorm: {@code Kernels.batchNorm()} on [N, C, inner]
- * (channels-last: the columns layout [N·H·W, C, 1]); the rest: {@code Kernels.groupNorm()} on its
+ * (channels-last: the columns layout [N·H·W, C, 1]); the rest: {@code Kernels.rowNorm()} on its
  * [rows, channelsPerGroup·inner] view. In every case exactly the arguments {@code NormOps} passes.
  */
 final class KernelCase implements NormBench.Case {
@@ -32,7 +32,7 @@ final class KernelCase implements NormBench.Case {
     private final int groups;
     private final int channelsPerGroup;
     private final BatchNormKernel bn = Kernels.batchNorm();
-    private final GroupNormKernel gn = Kernels.groupNorm();
+    private final RowNormKernel gn = Kernels.rowNorm();
 
     KernelCase(Op op, NormBench.Data d) {
         this.op = op;

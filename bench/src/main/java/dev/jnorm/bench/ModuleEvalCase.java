@@ -35,7 +35,7 @@ final class ModuleEvalCase implements NormBench.Case {
             case GN32 -> GroupNorm.builder(32, s[1]).eps(Op.EPS).build();
             case IN2D -> new InstanceNorm2d(s[1]);
         };
-        // the data's parameters and statistics through the state dict (LayerNorm and RMSNorm are not NormBase)
+        // the data's parameters and statistics through the state dict (LayerNorm and RMSNorm are not ChannelNormBase)
         Map<String, Tensor> state = module.stateDict();
         put(state, "weight", d.weight);
         put(state, "bias", d.bias);

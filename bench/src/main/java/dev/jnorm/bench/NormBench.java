@@ -9,7 +9,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.infra.BenchmarkParams;
 
-import dev.jnorm.kernels.Parallel;
+import dev.jnorm.internal.Parallel;
 
 /**
  * Every normalization case ({@link Op}) at 1 and 2 threads, three implementations, forward and forward+backward:
@@ -25,7 +25,7 @@ import dev.jnorm.kernels.Parallel;
  * training = false on the running statistics);</li>
  * <li>{@code jnormOutFwd}: the public API's {@code out} form ({@code F.layerNorm(x, …, out)}), forward only, into
  * one preallocated output tensor: what a serving loop that reuses its buffers pays;</li>
- * <li>{@code kernel*}: the raw kernels ({@code Kernels.batchNorm()/groupNorm()}) into preallocated arrays, so the
+ * <li>{@code kernel*}: the raw kernels ({@code Kernels.batchNorm()/rowNorm()}) into preallocated arrays, so the
  * autograd and allocation overhead of the first row is visible;</li>
  * <li>{@code torch*}: libtorch 2.5.1's functional ops in the same JVM (bytedeco), backward through its autograd.</li>
  * </ul>

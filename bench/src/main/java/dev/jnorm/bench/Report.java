@@ -233,7 +233,7 @@ public final class Report {
                 forward+backward with `requiresGrad` inputs and `y.backward(dy)`, gradients reset to none before \
                 each call), what a user pays; **jnorm `F` out form** is the same function's `out` form \
                 (`F.layerNorm(x, …, out)`, forward only, no graph) into one output tensor made once, what a serving \
-                loop that reuses its buffers pays; **jnorm raw kernel** is `Kernels.batchNorm()`/`groupNorm()` \
+                loop that reuses its buffers pays; **jnorm raw kernel** is `Kernels.batchNorm()`/`rowNorm()` \
                 writing into preallocated arrays, so the difference is the API's allocation and autograd overhead; \
                 **libtorch 2.5.1** is `at::batch_norm`/`layer_norm`/`rms_norm`/`group_norm`/`instance_norm` \
                 through bytedeco in the same JVM, backward through its autograd. Threads: \

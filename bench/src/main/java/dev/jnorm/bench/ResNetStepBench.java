@@ -8,7 +8,7 @@ import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.infra.BenchmarkParams;
 
-import dev.jnorm.kernels.Parallel;
+import dev.jnorm.internal.Parallel;
 import dev.jnorm.nn.AdaptiveAvgPool2d;
 import dev.jnorm.nn.BatchNorm2d;
 import dev.jnorm.nn.Conv2d;

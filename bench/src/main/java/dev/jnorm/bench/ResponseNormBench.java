@@ -1,7 +1,7 @@
 package dev.jnorm.bench;
 
 import dev.jnorm.Tensor;
-import dev.jnorm.kernels.Parallel;
+import dev.jnorm.internal.Parallel;
 import dev.jnorm.nn.FilterResponseNorm2d;
 import dev.jnorm.nn.LocalResponseNorm;
 import dev.jnorm.nn.Module;

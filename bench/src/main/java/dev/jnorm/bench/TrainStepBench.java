@@ -9,8 +9,8 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.infra.BenchmarkParams;
 
 import dev.jnorm.cli.NormKind;
-import dev.jnorm.kernels.BufferPool;
-import dev.jnorm.kernels.Parallel;
+import dev.jnorm.internal.BufferPool;
+import dev.jnorm.internal.Parallel;
 
 /**
  * One full training step of the demo CNN ({@link DemoCnn}: SmallCnn, batch 32 of [1, 28, 28], 10 classes, SGD with

@@ -15,7 +15,7 @@ import org.openjdk.jmh.infra.BenchmarkParams;
 
 import dev.jnorm.Tensor;
 import dev.jnorm.cli.NormKind;
-import dev.jnorm.kernels.Parallel;
+import dev.jnorm.internal.Parallel;
 import dev.jnorm.nn.BatchNorm2d;
 import dev.jnorm.nn.GroupNorm;
 import dev.jnorm.nn.Module;

@@ -1,11 +1,10 @@
 package dev.jnorm.cli;
 
+import dev.jnorm.Jnorm;
 import dev.jnorm.data.Dataset;
 import dev.jnorm.data.Split;
 import dev.jnorm.data.SyntheticShapes;
 import dev.jnorm.distributed.ProcessGroup;
-import dev.jnorm.kernels.Kernels;
-import dev.jnorm.kernels.Parallel;
 import dev.jnorm.nn.Summary;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -73,7 +72,7 @@ public final class Main implements Callable<Integer> {
                 if (threads < 1) {
                     throw new CommandLine.ParameterException(cl, "--threads must be at least 1, got " + threads);
                 }
-                Parallel.setThreads(threads);
+                Jnorm.setNumThreads(threads);
             }
             if (width < 1) {
                 throw new CommandLine.ParameterException(cl, "--width must be at least 1, got " + width);
@@ -89,8 +88,8 @@ public final class Main implements Callable<Integer> {
     static void header(PrintStream out, Split data, String source) {
         out.printf(Locale.ROOT, "data: %s, %d train / %d held-out samples of %s, %d classes; kernels: %s, %d "
                         + "thread(s)%n", source, data.train().size(), data.heldOut().size(),
-                java.util.Arrays.toString(data.train().sampleShape()), data.train().numClasses(), Kernels.selected(),
-                Parallel.threads());
+                java.util.Arrays.toString(data.train().sampleShape()), data.train().numClasses(), Jnorm.kernels(),
+                Jnorm.numThreads());
     }
 
     /** How a configuration is trained: in this thread, or on several ranks (whose rank 0 reports progress). */
@@ -127,8 +126,8 @@ public final class Main implements Callable<Integer> {
         json.put("command", command);
         json.put("data", Map.of("source", source, "train", data.train().size(), "heldOut", data.heldOut().size(),
                 "sampleShape", data.train().sampleShape(), "classes", data.train().numClasses()));
-        json.put("kernels", Kernels.selected());
-        json.put("threads", Parallel.threads());
+        json.put("kernels", Jnorm.kernels());
+        json.put("threads", Jnorm.numThreads());
         json.put("runs", results);
         return json;
     }

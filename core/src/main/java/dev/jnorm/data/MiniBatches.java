@@ -1,6 +1,6 @@
 package dev.jnorm.data;
 
-import dev.jnorm.kernels.Parallel;
+import dev.jnorm.internal.Parallel;
 
 import java.util.ArrayList;
 import java.util.Arrays;

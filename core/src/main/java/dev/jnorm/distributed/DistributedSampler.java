@@ -1,6 +1,6 @@
 package dev.jnorm.distributed;
 
-import dev.jnorm.kernels.Parallel;
+import dev.jnorm.internal.Parallel;
 
 import java.util.Arrays;
 import java.util.Random;

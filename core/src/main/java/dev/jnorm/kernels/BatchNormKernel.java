@@ -17,7 +17,7 @@ package dev.jnorm.kernels;
  * <p>Precision: mean and variance are accumulated in double ({@link Moments}: Welford/Chan, or one pass of shifted
  * sums, never E[x²]−E[x]²), and so are the backward's two sums Σdy and Σdy·xhat. Determinism: the work is split
  * into chunks fixed by the shape and merged in a fixed order, so an implementation gives bit-identical results for
- * any {@link Parallel#threads()} count. {@link ReferenceBatchNormKernel} and the Vector API kernel may differ in the
+ * any {@code Parallel.threads()} count. {@link ReferenceBatchNormKernel} and the Vector API kernel may differ in the
  * last bits (different summation order); see {@code docs/kernels.md}.
  */
 public interface BatchNormKernel {

@@ -4,7 +4,7 @@ package dev.jnorm.kernels;
  * Matrix products for the layers and {@code Tensor.matmul}: static shortcuts to the {@link GemmKernel} that
  * {@link Kernels#gemm()} selects (the blocked Vector API GEMM by default, {@link ReferenceGemmKernel} with
  * {@code -Djnorm.kernels=reference}). The {@code matmul} forms return a row-major C of their own, which the caller
- * owns ({@link BufferPool#uninitialized}: a recycled array or a new one, every element then written by
+ * owns ({@code BufferPool.uninitialized}: a recycled array or a new one, every element then written by
  * {@link GemmKernel#gemmOverwrite}). Precision, determinism and the unchecked shapes are those of
  * {@link GemmKernel}.
  */

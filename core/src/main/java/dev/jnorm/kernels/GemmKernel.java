@@ -1,5 +1,7 @@
 package dev.jnorm.kernels;
 
+import dev.jnorm.internal.BufferPool;
+
 /**
  * Row-major single-precision matrix products: C[m,n] += op(A)·op(B), where op(A) is A[m,k] or, transposed, the
  * [m,k] view of an A stored as [k,m] (likewise op(B) is B[k,n] or a [n,k]-stored B). This is BLAS's
@@ -9,7 +11,7 @@ package dev.jnorm.kernels;
  *
  * <p>Contract: {@link #gemmAccumulate} adds into C and never reads or writes outside the given ranges;
  * {@link #gemmOverwrite} replaces C without reading it (beta = 0), so C may start uninitialized; the convenience forms
- * return a C of their own ({@link BufferPool#uninitialized}, every element written), which the caller owns. Shapes
+ * return a C of their own ({@code BufferPool.uninitialized}, every element written), which the caller owns. Shapes
  * are not checked: an array shorter than its offset plus the shape implies throws
  * {@link ArrayIndexOutOfBoundsException}.
  *

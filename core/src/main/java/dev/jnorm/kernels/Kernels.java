@@ -57,8 +57,8 @@ public final class Kernels {
     // families. A new family's Vector API test carries @SimdWidths (test sources) to run at every vector width.
     private static final Family<BatchNormKernel> BATCH_NORM =
             family(BatchNormKernel.class, ReferenceBatchNormKernel::new, "VectorBatchNormKernel");
-    private static final Family<GroupNormKernel> GROUP_NORM =
-            family(GroupNormKernel.class, ReferenceGroupNormKernel::new, "VectorGroupNormKernel");
+    private static final Family<RowNormKernel> ROW_NORM =
+            family(RowNormKernel.class, ReferenceRowNormKernel::new, "VectorRowNormKernel");
     private static final Family<GemmKernel> GEMM =
             family(GemmKernel.class, ReferenceGemmKernel::new, "VectorGemmKernel");
     private static final Family<PointwiseKernel> POINTWISE =
@@ -124,12 +124,13 @@ public final class Kernels {
     }
 
     /**
-     * The kernel of the row-wise family (GroupNorm, LayerNorm, InstanceNorm, RMSNorm) selected for this JVM.
+     * The kernel of the row-norm family (GroupNorm, LayerNorm, InstanceNorm, RMSNorm, FilterResponseNorm) selected
+     * for this JVM.
      *
      * @return the Vector API or the reference implementation, the same instance on every call
      */
-    public static GroupNormKernel groupNorm() {
-        return GROUP_NORM.kernel();
+    public static RowNormKernel rowNorm() {
+        return ROW_NORM.kernel();
     }
 
     /**

@@ -3,7 +3,7 @@ package dev.jnorm.kernels;
 /**
  * Scalar reference BatchNorm: plain loops, double accumulation, written for clarity. The oracle the fast kernel
  * ({@code dev.jnorm.kernels.simd.VectorBatchNormKernel}) is tested against, and the fallback when the Vector API is
- * absent ({@link Kernels}). Single-threaded, so its results trivially do not depend on {@link Parallel#threads()}.
+ * absent ({@link Kernels}). Single-threaded, so its results trivially do not depend on {@code Parallel.threads()}.
  * It follows the ATen CPU kernels' math (mean and biased variance per channel, then the affine per element) but not
  * their summation: statistics come from {@link Moments#of} (Welford, then Chan across the N planes of a channel),
  * where ATen takes Σx and then Σ(x − mean)² in two passes; every intermediate is a double rounded once to float.

@@ -1,17 +1,16 @@
 /**
  * The compute kernels under jnorm's layers: plain {@code float[]} in, {@code float[]} out, no tensors, no autograd.
- * Most users never call them; the layers of {@code dev.jnorm.nn} and the functions of
- * {@code dev.jnorm.nn.functional.F} do, after checking shapes. They are public for benchmarks, for tests that compare
- * implementations, and for code that wants the raw kernels on preallocated arrays.
+ * Users never call them: {@code module-info} does not export this package. The functions of
+ * {@code dev.jnorm.nn.functional.F} (and the layers through them) do, after checking shapes; the classes are public
+ * for the other packages of the module, and for the benchmarks, which run on the class path.
  *
  * <p>Each family is an interface with a scalar reference implementation (plain loops, double accumulation, the
  * oracle of the tests) and a Vector API implementation in {@code dev.jnorm.kernels.simd}, which is not exported;
  * {@link dev.jnorm.kernels.Kernels} registers the families and chooses one implementation per JVM, and its accessor
  * of each family says which layers and ops the family serves.
  *
- * <p>Shared machinery: {@link dev.jnorm.kernels.Moments} (the statistics core, Welford and Chan in double),
- * {@link dev.jnorm.kernels.Parallel} (the thread pool, {@code -Djnorm.threads}), {@link dev.jnorm.kernels.BufferPool}
- * (recycled output arrays, {@code -Djnorm.bufferPool}) and {@link dev.jnorm.kernels.Scratch} (per-thread temporaries).
+ * <p>{@link dev.jnorm.kernels.Moments} is the statistics core (Welford and Chan in double). The runtime machinery the
+ * kernels run on (the thread pool, recycled output arrays, per-thread temporaries) is in {@code dev.jnorm.internal}.
  *
  * <p>Determinism: every kernel splits its work into chunks fixed by the shape and merges partial results in a fixed
  * order, so its results are bit-identical for any thread count. The reference and Vector API implementations may

@@ -18,12 +18,12 @@ import java.util.function.Function;
  * function; {@link #calibrate(Iterable)} sets the running statistics to the exact population statistics of
  * given batches. This is not what Lazy means: Lazy only infers num_features.
  */
-public abstract class BatchNorm extends NormBase {
+public abstract class BatchNorm extends ChannelNormBase {
     private boolean statisticsFrozen;
     private NormOps.PopulationStatistics calibrationMoments; // non-null while calibrateAll accumulates this layer's input
 
     /**
-     * Validates the options and registers the state; see {@link NormBase#NormBase(Builder)}.
+     * Validates the options and registers the state; see {@link ChannelNormBase#ChannelNormBase(Builder)}.
      *
      * @param b options
      * @throws IllegalArgumentException if an option is invalid

@@ -113,7 +113,7 @@ public abstract class BatchRenorm extends BatchNorm {
      *
      * @param <T> the layer built
      */
-    public static final class Builder<T extends BatchRenorm> extends NormBase.ExtendedBuilder<T, Builder<T>> {
+    public static final class Builder<T extends BatchRenorm> extends ChannelNormBase.ExtendedBuilder<T, Builder<T>> {
         double rMax = 3.0;
         double dMax = 5.0;
         boolean warmup;

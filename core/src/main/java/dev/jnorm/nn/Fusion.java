@@ -155,7 +155,7 @@ public final class Fusion {
     }
 
     private static Module rebuild(Module m) {
-        if (!m.forwardPreHooks().isEmpty() || (m instanceof NormBase n && n.isUninitialized())) {
+        if (!m.forwardPreHooks().isEmpty() || (m instanceof ChannelNormBase n && n.isUninitialized())) {
             return m; // a reparametrization's hook, or a Lazy layer without state yet: shared, not copied
         }
         Class<?> k = m.getClass(); // exact classes throughout: a user's subclass may compute something else
@@ -198,7 +198,7 @@ public final class Fusion {
     /** A new module of exactly class {@code k} with m's options and state, or null for a class fold cannot copy. */
     private static Module copy(Module m, Class<?> k) {
         if (NORM_BUILDERS.containsKey(k)) {
-            return copyNorm((NormBase) m, NORM_BUILDERS.get(k).apply((NormBase) m));
+            return copyNorm((ChannelNormBase) m, NORM_BUILDERS.get(k).apply((ChannelNormBase) m));
         }
         Module fresh = switch (m) {
             case Conv2d c when k == Conv2d.class -> c.options().build(); // kernel, stride, padding, dilation, groups
@@ -240,40 +240,41 @@ public final class Fusion {
      * The builders fold copies the norm layers of the BatchNorm families and InstanceNorm with (a Lazy layer's is
      * its materialized class's), each set to the options of its class; {@link #copyNorm} adds the shared ones.
      */
-    private static final Map<Class<?>, Function<NormBase, NormBase.Builder<?>>> NORM_BUILDERS = Map.ofEntries(
-            Map.entry(BatchNorm1d.class, n -> BatchNorm1d.builder(n.numFeatures())),
-            Map.entry(BatchNorm2d.class, n -> BatchNorm2d.builder(n.numFeatures())),
-            Map.entry(BatchNorm3d.class, n -> BatchNorm3d.builder(n.numFeatures())),
-            Map.entry(LazyBatchNorm1d.class, n -> BatchNorm1d.builder(n.numFeatures())),
-            Map.entry(LazyBatchNorm2d.class, n -> BatchNorm2d.builder(n.numFeatures())),
-            Map.entry(LazyBatchNorm3d.class, n -> BatchNorm3d.builder(n.numFeatures())),
-            Map.entry(InstanceNorm1d.class, n -> InstanceNorm1d.builder(n.numFeatures())),
-            Map.entry(InstanceNorm2d.class, n -> InstanceNorm2d.builder(n.numFeatures())),
-            Map.entry(InstanceNorm3d.class, n -> InstanceNorm3d.builder(n.numFeatures())),
-            Map.entry(LazyInstanceNorm1d.class, n -> InstanceNorm1d.builder(n.numFeatures())),
-            Map.entry(LazyInstanceNorm2d.class, n -> InstanceNorm2d.builder(n.numFeatures())),
-            Map.entry(LazyInstanceNorm3d.class, n -> InstanceNorm3d.builder(n.numFeatures())),
-            Map.entry(BatchRenorm1d.class, n -> clipping(BatchRenorm1d.builder(n.numFeatures()), n)),
-            Map.entry(BatchRenorm2d.class, n -> clipping(BatchRenorm2d.builder(n.numFeatures()), n)),
-            Map.entry(BatchRenorm3d.class, n -> clipping(BatchRenorm3d.builder(n.numFeatures()), n)),
-            Map.entry(GhostBatchNorm1d.class, n -> GhostBatchNorm1d.builder(n.numFeatures())
-                    .virtualBatchSize(((GhostBatchNorm) n).virtualBatchSize())),
-            Map.entry(GhostBatchNorm2d.class, n -> GhostBatchNorm2d.builder(n.numFeatures())
-                    .virtualBatchSize(((GhostBatchNorm) n).virtualBatchSize())),
-            Map.entry(GhostBatchNorm3d.class, n -> GhostBatchNorm3d.builder(n.numFeatures())
-                    .virtualBatchSize(((GhostBatchNorm) n).virtualBatchSize())),
-            Map.entry(SyncBatchNorm.class, n -> SyncBatchNorm.builder(n.numFeatures())
-                    .group(((SyncBatchNorm) n).group())));
+    private static final Map<Class<?>, Function<ChannelNormBase, ChannelNormBase.Builder<?>>> NORM_BUILDERS =
+            Map.ofEntries(
+                Map.entry(BatchNorm1d.class, n -> BatchNorm1d.builder(n.numFeatures())),
+                Map.entry(BatchNorm2d.class, n -> BatchNorm2d.builder(n.numFeatures())),
+                Map.entry(BatchNorm3d.class, n -> BatchNorm3d.builder(n.numFeatures())),
+                Map.entry(LazyBatchNorm1d.class, n -> BatchNorm1d.builder(n.numFeatures())),
+                Map.entry(LazyBatchNorm2d.class, n -> BatchNorm2d.builder(n.numFeatures())),
+                Map.entry(LazyBatchNorm3d.class, n -> BatchNorm3d.builder(n.numFeatures())),
+                Map.entry(InstanceNorm1d.class, n -> InstanceNorm1d.builder(n.numFeatures())),
+                Map.entry(InstanceNorm2d.class, n -> InstanceNorm2d.builder(n.numFeatures())),
+                Map.entry(InstanceNorm3d.class, n -> InstanceNorm3d.builder(n.numFeatures())),
+                Map.entry(LazyInstanceNorm1d.class, n -> InstanceNorm1d.builder(n.numFeatures())),
+                Map.entry(LazyInstanceNorm2d.class, n -> InstanceNorm2d.builder(n.numFeatures())),
+                Map.entry(LazyInstanceNorm3d.class, n -> InstanceNorm3d.builder(n.numFeatures())),
+                Map.entry(BatchRenorm1d.class, n -> clipping(BatchRenorm1d.builder(n.numFeatures()), n)),
+                Map.entry(BatchRenorm2d.class, n -> clipping(BatchRenorm2d.builder(n.numFeatures()), n)),
+                Map.entry(BatchRenorm3d.class, n -> clipping(BatchRenorm3d.builder(n.numFeatures()), n)),
+                Map.entry(GhostBatchNorm1d.class, n -> GhostBatchNorm1d.builder(n.numFeatures())
+                        .virtualBatchSize(((GhostBatchNorm) n).virtualBatchSize())),
+                Map.entry(GhostBatchNorm2d.class, n -> GhostBatchNorm2d.builder(n.numFeatures())
+                        .virtualBatchSize(((GhostBatchNorm) n).virtualBatchSize())),
+                Map.entry(GhostBatchNorm3d.class, n -> GhostBatchNorm3d.builder(n.numFeatures())
+                        .virtualBatchSize(((GhostBatchNorm) n).virtualBatchSize())),
+                Map.entry(SyncBatchNorm.class, n -> SyncBatchNorm.builder(n.numFeatures())
+                        .group(((SyncBatchNorm) n).group())));
 
     /** A BatchRenorm builder with the clipping bounds and warmup schedule of {@code n}. */
-    private static BatchRenorm.Builder<?> clipping(BatchRenorm.Builder<?> b, NormBase n) {
+    private static BatchRenorm.Builder<?> clipping(BatchRenorm.Builder<?> b, ChannelNormBase n) {
         BatchRenorm.Clipping c = ((BatchRenorm) n).clipping();
         b.rMax(c.rMax()).dMax(c.dMax());
         return c.warmup() ? b.warmup(c.holdSteps(), c.rMaxAt(), c.dMaxAt()) : b;
     }
 
     /** A materialized copy with the same options, state and frozen flag (a Lazy layer becomes its plain class). */
-    private static NormBase copyNorm(NormBase norm, NormBase.Builder<?> b) {
+    private static ChannelNormBase copyNorm(ChannelNormBase norm, ChannelNormBase.Builder<?> b) {
         b.eps(norm.eps()).affine(norm.affine()).trackRunningStats(norm.trackRunningStats())
                 .nonFiniteStats(norm.nonFiniteStats());
         if (norm.momentum() == null) {
@@ -281,7 +282,7 @@ public final class Fusion {
         } else {
             b.momentum(norm.momentum());
         }
-        NormBase copy = b.build();
+        ChannelNormBase copy = b.build();
         copy.loadStateDict(norm.stateDict());
         if (norm instanceof BatchNorm bn && bn.isStatisticsFrozen()) {
             ((BatchNorm) copy).freezeStatistics();

@@ -58,7 +58,7 @@ public abstract class GhostBatchNorm extends BatchNorm {
      *
      * @param <T> the layer built
      */
-    public static final class Builder<T extends GhostBatchNorm> extends NormBase.ExtendedBuilder<T, Builder<T>> {
+    public static final class Builder<T extends GhostBatchNorm> extends ChannelNormBase.ExtendedBuilder<T, Builder<T>> {
         int virtualBatchSize = 128;
 
         Builder(String displayName, InputRank inputRank, int numFeatures, Function<Builder<T>, T> factory) {

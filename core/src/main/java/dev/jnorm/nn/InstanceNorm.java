@@ -13,12 +13,12 @@ import java.util.function.Function;
  * variance. momentum null passes 0 (the running stats then never move) and num_batches_tracked never increments,
  * both as in PyTorch. Unbatched input (one rank lower) is accepted.
  */
-public abstract class InstanceNorm extends NormBase {
+public abstract class InstanceNorm extends ChannelNormBase {
     private static final System.Logger LOG = System.getLogger(InstanceNorm.class.getName());
     private boolean warnedChannelMismatch;
 
     /**
-     * Validates the options and registers the state; see {@link NormBase#NormBase(Builder)}.
+     * Validates the options and registers the state; see {@link ChannelNormBase#ChannelNormBase(Builder)}.
      *
      * @param b options
      * @throws IllegalArgumentException if an option is invalid

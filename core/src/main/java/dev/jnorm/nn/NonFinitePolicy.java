@@ -15,7 +15,7 @@ package dev.jnorm.nn;
 public enum NonFinitePolicy {
     /**
      * Leave running_mean, running_var and num_batches_tracked unchanged for this step (all channels), count the step
-     * in {@link NormBase#skippedStatsUpdates()} and log one warning per layer; the output is returned as usual.
+     * in {@link ChannelNormBase#skippedStatsUpdates()} and log one warning per layer; the output is returned as usual.
      * The default.
      */
     SKIP,

@@ -132,10 +132,10 @@ public class SyncBatchNorm extends BatchNorm {
     }
 
     /**
-     * BatchNorm's options and defaults ({@link NormBase.Builder}), plus the group; {@link #build()} also refuses a
-     * null group.
+     * BatchNorm's options and defaults ({@link ChannelNormBase.Builder}), plus the group; {@link #build()} also refuses
+     * a null group.
      */
-    public static final class Builder extends NormBase.ExtendedBuilder<SyncBatchNorm, Builder> {
+    public static final class Builder extends ChannelNormBase.ExtendedBuilder<SyncBatchNorm, Builder> {
         private ProcessGroup group;
 
         private Builder(int numFeatures) {

@@ -1,5 +1,6 @@
 package dev.jnorm.kernels;
 
+import dev.jnorm.internal.Parallel;
 import dev.jnorm.kernels.BroadcastKernel.Op;
 import dev.jnorm.kernels.simd.VectorBroadcastKernel;
 import org.junit.jupiter.api.Test;

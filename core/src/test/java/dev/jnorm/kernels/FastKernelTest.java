@@ -1,8 +1,9 @@
 package dev.jnorm.kernels;
 
 import dev.jnorm.GradCheck;
+import dev.jnorm.internal.Parallel;
 import dev.jnorm.kernels.simd.VectorBatchNormKernel;
-import dev.jnorm.kernels.simd.VectorGroupNormKernel;
+import dev.jnorm.kernels.simd.VectorRowNormKernel;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -30,8 +31,8 @@ class FastKernelTest {
 
     private final BatchNormKernel fastBn = new VectorBatchNormKernel();
     private final BatchNormKernel refBn = new ReferenceBatchNormKernel();
-    private final GroupNormKernel fastGn = new VectorGroupNormKernel();
-    private final GroupNormKernel refGn = new ReferenceGroupNormKernel();
+    private final RowNormKernel fastRn = new VectorRowNormKernel();
+    private final RowNormKernel refRn = new ReferenceRowNormKernel();
 
     @AfterEach
     void restoreThreads() {
@@ -43,7 +44,7 @@ class FastKernelTest {
         // With -Djnorm.requireSimd=true (set in the build) a missing Vector API fails the provider instead.
         assertEquals("vector", Kernels.selected());
         assertEquals(VectorBatchNormKernel.class, Kernels.batchNorm().getClass());
-        assertEquals(VectorGroupNormKernel.class, Kernels.groupNorm().getClass());
+        assertEquals(VectorRowNormKernel.class, Kernels.rowNorm().getClass());
     }
 
     static float[] data(Random rng, int len, double offset, double scale) {
@@ -197,9 +198,9 @@ class FastKernelTest {
         return new float[][] {dx, dw, db};
     }
 
-    // ---------------------------------------------------------------- GroupNorm family
+    // -------------------- row-norm family (GroupNorm, LayerNorm, InstanceNorm, RMSNorm, FRN)
 
-    static Stream<Arguments> gnCases() {
+    static Stream<Arguments> rowNormCases() {
         List<Arguments> out = new ArrayList<>();
         long seed = 500;
         for (int len : LENGTHS) {
@@ -214,8 +215,8 @@ class FastKernelTest {
     }
 
     @ParameterizedTest(name = "seed {0}: N={1} G={2} C/G={3} inner={4}")
-    @MethodSource("gnCases")
-    void groupNormFamilyMatchesReference(long seed, int n, int groups, int cpg, int inner) {
+    @MethodSource("rowNormCases")
+    void rowNormFamilyMatchesReference(long seed, int n, int groups, int cpg, int inner) {
         Random rng = new Random(seed);
         int rows = n * groups, d = cpg * inner, affine = groups * cpg;
         if (d == 1) {
@@ -230,8 +231,8 @@ class FastKernelTest {
                 float[] yRef = new float[x.length], yFast = new float[x.length];
                 double[] mRef = new double[rows], rRef = new double[rows], vRef = new double[rows];
                 double[] mFast = new double[rows], rFast = new double[rows], vFast = new double[rows];
-                refGn.forward(x, rows, groups, cpg, inner, wt, bt, 1e-5, subtractMean, yRef, mRef, rRef, vRef);
-                fastGn.forward(x, rows, groups, cpg, inner, wt, bt, 1e-5, subtractMean, yFast, mFast, rFast, vFast);
+                refRn.forward(x, rows, groups, cpg, inner, wt, bt, 1e-5, subtractMean, yRef, mRef, rRef, vRef);
+                fastRn.forward(x, rows, groups, cpg, inner, wt, bt, 1e-5, subtractMean, yFast, mFast, rFast, vFast);
                 String tag = " subtractMean=" + subtractMean + " affine=" + hasAffine;
                 assertNear("mean" + tag, mRef, mFast, 1e-12, maxAbs(x));
                 assertNear("rstd" + tag, rRef, rFast, 1e-10);
@@ -239,8 +240,8 @@ class FastKernelTest {
                 assertNear("y" + tag, yRef, yFast);
                 float[] dxRef = new float[x.length], dwRef = new float[affine], dbRef = new float[affine];
                 float[] dxFast = new float[x.length], dwFast = new float[affine], dbFast = new float[affine];
-                refGn.backward(x, dy, rows, groups, cpg, inner, wt, subtractMean, mRef, rRef, dxRef, dwRef, dbRef);
-                fastGn.backward(x, dy, rows, groups, cpg, inner, wt, subtractMean, mRef, rRef, dxFast, dwFast, dbFast);
+                refRn.backward(x, dy, rows, groups, cpg, inner, wt, subtractMean, mRef, rRef, dxRef, dwRef, dbRef);
+                fastRn.backward(x, dy, rows, groups, cpg, inner, wt, subtractMean, mRef, rRef, dxFast, dwFast, dbFast);
                 double terms = (hasAffine ? maxAbs(w) : 1.0) * maxAbs(rRef) * maxAbs(dy);
                 assertNearTerms("dx" + tag, dxRef, dxFast, terms);
                 assertNear("dweight" + tag, dwRef, dwFast);
@@ -276,15 +277,15 @@ class FastKernelTest {
         double[] mRef = new double[rows], rRef = new double[rows], vRef = new double[rows];
         double[] mFast = new double[rows], rFast = new double[rows], vFast = new double[rows];
         float[] yRef = new float[x.length], yFast = new float[x.length];
-        refGn.forwardChannelsLast(x, n, spatial, c, groups, w, b, 1e-5, subtractMean, yRef, mRef, rRef, vRef);
-        fastGn.forwardChannelsLast(x, n, spatial, c, groups, w, b, 1e-5, subtractMean, yFast, mFast, rFast, vFast);
+        refRn.forwardChannelsLast(x, n, spatial, c, groups, w, b, 1e-5, subtractMean, yRef, mRef, rRef, vRef);
+        fastRn.forwardChannelsLast(x, n, spatial, c, groups, w, b, 1e-5, subtractMean, yFast, mFast, rFast, vFast);
         assertNear("mean", mRef, mFast, 1e-12, maxAbs(x));
         assertNear("var", vRef, vFast, 1e-10);
         assertNear("y", yRef, yFast);
         float[] dxRef = new float[x.length], dwRef = new float[c], dbRef = new float[c];
         float[] dxFast = new float[x.length], dwFast = new float[c], dbFast = new float[c];
-        refGn.backwardChannelsLast(x, dy, n, spatial, c, groups, w, subtractMean, mRef, rRef, dxRef, dwRef, dbRef);
-        fastGn.backwardChannelsLast(x, dy, n, spatial, c, groups, w, subtractMean, mRef, rRef, dxFast, dwFast, dbFast);
+        refRn.backwardChannelsLast(x, dy, n, spatial, c, groups, w, subtractMean, mRef, rRef, dxRef, dwRef, dbRef);
+        fastRn.backwardChannelsLast(x, dy, n, spatial, c, groups, w, subtractMean, mRef, rRef, dxFast, dwFast, dbFast);
         assertNearTerms("dx", dxRef, dxFast, maxAbs(w) * maxAbs(rRef) * maxAbs(dy));
         assertNear("dweight", dwRef, dwFast);
         assertNear("dbias", dbRef, dbFast);
@@ -312,7 +313,7 @@ class FastKernelTest {
             }
         }
         double[] mean = new double[rows], rstd = new double[rows], var = new double[rows];
-        fastGn.forward(x, rows, 1, d, 1, null, null, 1e-5, true, new float[x.length], mean, rstd, var);
+        fastRn.forward(x, rows, 1, d, 1, null, null, 1e-5, true, new float[x.length], mean, rstd, var);
         for (int r = 0; r < rows; r++) {
             assertExactVariance("row " + r, x, r * d, 1, d, var[r]);
         }
@@ -330,7 +331,7 @@ class FastKernelTest {
         double[] cm = new double[c], cr = new double[c], cv = new double[c];
         fastBn.forwardTraining(xc, n, c, 1, null, null, 1e-5, new float[xc.length], cm, cr, cv);
         double[] gm = new double[c], gr = new double[c], gv = new double[c];
-        fastGn.forwardChannelsLast(xc, 1, n, c, c, null, null, 1e-5, true, new float[xc.length], gm, gr, gv);
+        fastRn.forwardChannelsLast(xc, 1, n, c, c, null, null, 1e-5, true, new float[xc.length], gm, gr, gv);
         for (int j = 0; j < c; j++) {
             assertExactVariance("BatchNorm column " + j, xc, j, c, n, cv[j]);
             assertExactVariance("channels-last InstanceNorm channel " + j, xc, j, c, n, gv[j]);
@@ -385,10 +386,10 @@ class FastKernelTest {
             float[] xs = java.util.Arrays.copyOf(x, rows * d), dys = java.util.Arrays.copyOf(dy, xs.length);
             float[] wa = data(rng, affine, 1, 0.3);
             double[] m = new double[rows], r = new double[rows];
-            refGn.forward(xs, rows, g[1], g[2], g[3], wa, null, 1e-5, true, new float[xs.length], m, r, null);
+            refRn.forward(xs, rows, g[1], g[2], g[3], wa, null, 1e-5, true, new float[xs.length], m, r, null);
             float[] dxRef = new float[xs.length], dxFast = new float[xs.length];
-            refGn.backward(xs, dys, rows, g[1], g[2], g[3], wa, true, m, r, dxRef, null, null);
-            fastGn.backward(xs, dys, rows, g[1], g[2], g[3], wa, true, m, r, dxFast, null, null);
+            refRn.backward(xs, dys, rows, g[1], g[2], g[3], wa, true, m, r, dxRef, null, null);
+            fastRn.backward(xs, dys, rows, g[1], g[2], g[3], wa, true, m, r, dxFast, null, null);
             GradCheck.assertClose("row dx " + java.util.Arrays.toString(g) + tag, dxRef, dxFast, 1e-5,
                     1e-5 * maxAbs(dxRef));
         }
@@ -396,10 +397,10 @@ class FastKernelTest {
         float[] xs = java.util.Arrays.copyOf(x, n * spatial * cols), dys = java.util.Arrays.copyOf(dy, xs.length);
         float[] wc = java.util.Arrays.copyOf(w, cols);
         double[] m = new double[n * groups], r = new double[n * groups];
-        refGn.forwardChannelsLast(xs, n, spatial, cols, groups, wc, null, 1e-5, true, new float[xs.length], m, r, null);
+        refRn.forwardChannelsLast(xs, n, spatial, cols, groups, wc, null, 1e-5, true, new float[xs.length], m, r, null);
         float[] dxRef = new float[xs.length], dxFast = new float[xs.length];
-        refGn.backwardChannelsLast(xs, dys, n, spatial, cols, groups, wc, true, m, r, dxRef, null, null);
-        fastGn.backwardChannelsLast(xs, dys, n, spatial, cols, groups, wc, true, m, r, dxFast, null, null);
+        refRn.backwardChannelsLast(xs, dys, n, spatial, cols, groups, wc, true, m, r, dxRef, null, null);
+        fastRn.backwardChannelsLast(xs, dys, n, spatial, cols, groups, wc, true, m, r, dxFast, null, null);
         GradCheck.assertClose("channels-last dx" + tag, dxRef, dxFast, 1e-5, 1e-5 * maxAbs(dxRef));
     }
 
@@ -434,8 +435,8 @@ class FastKernelTest {
             // LayerNorm rows with weight/bias gradient partials
             double[] mr = new double[rows], rr = new double[rows];
             float[] yr = new float[xr.length], dxr = new float[xr.length], dwr = new float[d], dbr = new float[d];
-            fastGn.forward(xr, rows, 1, d, 1, wr, br, 1e-5, true, yr, mr, rr, null);
-            fastGn.backward(xr, dyr, rows, 1, d, 1, wr, true, mr, rr, dxr, dwr, dbr);
+            fastRn.forward(xr, rows, 1, d, 1, wr, br, 1e-5, true, yr, mr, rr, null);
+            fastRn.backward(xr, dyr, rows, 1, d, 1, wr, true, mr, rr, dxr, dwr, dbr);
             out.addAll(Arrays.asList(yr, dxr, dwr, dbr));
             if (first == null) {
                 first = out;

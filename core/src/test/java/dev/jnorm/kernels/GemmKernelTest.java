@@ -1,5 +1,6 @@
 package dev.jnorm.kernels;
 
+import dev.jnorm.internal.Parallel;
 import dev.jnorm.kernels.simd.VectorGemmKernel;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;

@@ -1,9 +1,10 @@
 package dev.jnorm.kernels;
 
+import dev.jnorm.internal.Parallel;
 import dev.jnorm.kernels.simd.VectorBatchNormKernel;
 import dev.jnorm.kernels.simd.VectorBroadcastKernel;
 import dev.jnorm.kernels.simd.VectorGemmKernel;
-import dev.jnorm.kernels.simd.VectorGroupNormKernel;
+import dev.jnorm.kernels.simd.VectorRowNormKernel;
 import dev.jnorm.kernels.simd.VectorLocalResponseNormKernel;
 import dev.jnorm.kernels.simd.VectorPointwiseKernel;
 import dev.jnorm.kernels.simd.VectorPoolKernel;
@@ -180,8 +181,8 @@ final class KernelHashes {
     }
 
     private static void rowNorm(List<String> out, String bits) {
-        GroupNormKernel k = new VectorGroupNormKernel();
-        FastKernelTest.gnCases().forEach(a -> {
+        RowNormKernel k = new VectorRowNormKernel();
+        FastKernelTest.rowNormCases().forEach(a -> {
             Object[] v = a.get();
             long seed = (Long) v[0];
             int n = (Integer) v[1], groups = (Integer) v[2], cpg = (Integer) v[3], inner = (Integer) v[4];
@@ -209,7 +210,7 @@ final class KernelHashes {
     }
 
     private static void rowNormChannelsLast(List<String> out, String bits) {
-        GroupNormKernel k = new VectorGroupNormKernel();
+        RowNormKernel k = new VectorRowNormKernel();
         FastKernelTest.channelsLastCases().forEach(a -> {
             Object[] v = a.get();
             long seed = (Long) v[0];

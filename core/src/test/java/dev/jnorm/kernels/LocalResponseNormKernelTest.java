@@ -1,6 +1,7 @@
 package dev.jnorm.kernels;
 
 import dev.jnorm.GradCheck;
+import dev.jnorm.internal.Parallel;
 import dev.jnorm.kernels.simd.VectorLocalResponseNormKernel;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;

@@ -2,7 +2,7 @@ package dev.jnorm.nn;
 
 import dev.jnorm.Tensor;
 import dev.jnorm.io.TorchCheckpoints;
-import dev.jnorm.kernels.Parallel;
+import dev.jnorm.internal.Parallel;
 import dev.jnorm.nn.BlocksReference.ConvSpec;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;

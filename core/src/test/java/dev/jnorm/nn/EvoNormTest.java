@@ -2,7 +2,7 @@ package dev.jnorm.nn;
 
 import dev.jnorm.GradCheck;
 import dev.jnorm.Tensor;
-import dev.jnorm.kernels.Parallel;
+import dev.jnorm.internal.Parallel;
 import dev.jnorm.nn.functional.EvoNormOps;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;

@@ -155,7 +155,7 @@ class InputLimitsTest {
         String name = m.name();
         IllegalArgumentException e = rejects(() -> m.forward(Tensor.zeros(shape)), "non-empty");
         assertTrue(e.getMessage().startsWith(name + ":"), e.getMessage());
-        if (m instanceof NormBase nb) {
+        if (m instanceof ChannelNormBase nb) {
             assertEquals(0, nb.numBatchesTracked());
             if (name.startsWith("Lazy") && (nb.affine() || nb.trackRunningStats())) {
                 assertThrows(IllegalStateException.class, m::stateDict, "an empty batch must not materialize");

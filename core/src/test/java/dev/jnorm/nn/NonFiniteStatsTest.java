@@ -30,7 +30,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class NonFiniteStatsTest {
 
     /** A trained layer: a few finite steps, so its running statistics are not the initial ones. */
-    record Layer(String label, Supplier<NormBase> factory, int[] shape, boolean channelsLast) {
+    record Layer(String label, Supplier<ChannelNormBase> factory, int[] shape, boolean channelsLast) {
         @Override
         public String toString() {
             return label;
@@ -65,8 +65,8 @@ class NonFiniteStatsTest {
         return out.stream();
     }
 
-    private static NormBase build(Layer l, NonFinitePolicy policy) {
-        NormBase m = l.factory.get();
+    private static ChannelNormBase build(Layer l, NonFinitePolicy policy) {
+        ChannelNormBase m = l.factory.get();
         // rebuild through the builder when a policy other than the default is wanted
         if (policy != NonFinitePolicy.SKIP) {
             m = withPolicy(l, policy);
@@ -80,7 +80,7 @@ class NonFiniteStatsTest {
     }
 
     /** The same layer as {@code l.factory} with {@code policy}, through each family's builder. */
-    private static NormBase withPolicy(Layer l, NonFinitePolicy policy) {
+    private static ChannelNormBase withPolicy(Layer l, NonFinitePolicy policy) {
         return switch (l.label) {
             case "BatchNorm1d (N, C)", "BatchNorm1d (N, C, L)" -> BatchNorm1d.builder(3).nonFiniteStats(policy).build();
             case "BatchNorm2d", "BatchNorm2d channels-last" -> BatchNorm2d.builder(3).nonFiniteStats(policy).build();
@@ -122,7 +122,7 @@ class NonFiniteStatsTest {
         return l.channelsLast ? t.toChannelsLast() : t;
     }
 
-    private static Map<String, Tensor> state(NormBase m) {
+    private static Map<String, Tensor> state(ChannelNormBase m) {
         return m.stateDict();
     }
 
@@ -154,7 +154,7 @@ class NonFiniteStatsTest {
     @MethodSource("layersAndPolicies")
     void nonFiniteBatchFollowsThePolicy(Layer l, NonFinitePolicy policy) {
         for (int poison = 1; poison <= 3; poison++) {
-            NormBase m = build(l, policy);
+            ChannelNormBase m = build(l, policy);
             assertEquals(policy, m.nonFiniteStats());
             Map<String, Tensor> before = state(m);
             long tracked = m.numBatchesTracked();
@@ -204,7 +204,7 @@ class NonFiniteStatsTest {
     void finiteStepsAreIdenticalUnderEveryPolicy(Layer l) {
         List<Map<String, Tensor>> states = new ArrayList<>();
         for (NonFinitePolicy p : NonFinitePolicy.values()) {
-            NormBase m = build(l, p);
+            ChannelNormBase m = build(l, p);
             m.forward(input(l, new Random(10), 0));
             states.add(state(m));
             assertEquals(0, m.skippedStatsUpdates());

@@ -321,7 +321,7 @@ class NormErrorsTest {
     }
 
     static double epsOf(Module m) {
-        if (m instanceof NormBase nb) {
+        if (m instanceof ChannelNormBase nb) {
             return nb.eps();
         } else if (m instanceof LayerNorm ln) {
             return ln.eps();
@@ -411,7 +411,7 @@ class NormErrorsTest {
             assertMessageContains(e, layer, "momentum", String.valueOf(v));
         }
         for (double v : new double[] {0.0, 1.0}) {
-            NormBase m = (NormBase) build.apply(v);
+            ChannelNormBase m = (ChannelNormBase) build.apply(v);
             assertEquals(v, m.momentum().doubleValue(), layer + " momentum");
             if (layer.startsWith("BatchNorm") || layer.startsWith("LazyBatchNorm")) {
                 // running = (1 − momentum)·running + momentum·batch: momentum 0 keeps (0, 1), momentum 1 takes the

@@ -188,7 +188,7 @@ class NormPropertyTest {
         return m;
     }
 
-    private static <T extends NormBase> Module bn(NormBase.Builder<T> b, Spec s) {
+    private static <T extends ChannelNormBase> Module bn(ChannelNormBase.Builder<T> b, Spec s) {
         b.eps(s.eps).affine(s.affine).trackRunningStats(s.track);
         if (s.momentum == null) {
             b.cumulativeAverage();
@@ -292,7 +292,7 @@ class NormPropertyTest {
         Tensor x = input(s);
         String nameBefore = m.name();
         List<float[]> stateBefore = stateValues(m);
-        NormBase nb = m instanceof NormBase b ? b : null;
+        ChannelNormBase nb = m instanceof ChannelNormBase b ? b : null;
         long trackedBefore = nb == null ? 0 : nb.numBatchesTracked();
         String expected = expectedError(s);
         Tensor y;
@@ -408,7 +408,7 @@ class NormPropertyTest {
         } else {
             return;
         }
-        if (m instanceof NormBase nb && nb.weight() != null) {
+        if (m instanceof ChannelNormBase nb && nb.weight() != null) {
             w = nb.weight().toArray();
             b = nb.bias().toArray();
         } else if (m instanceof GroupNorm gn && gn.weight() != null) {
@@ -620,7 +620,7 @@ class NormPropertyTest {
         boolean affine = r.nextBoolean();
         double eps = new double[] {1e-5, 1e-3, 0.25}[r.nextInt(3)];
         GroupNorm gn = GroupNorm.builder(c, c).eps(eps).affine(affine).build();
-        NormBase.Builder<? extends InstanceNorm> b = switch (shape.length) {
+        ChannelNormBase.Builder<? extends InstanceNorm> b = switch (shape.length) {
             case 3 -> InstanceNorm1d.builder(c);
             case 4 -> InstanceNorm2d.builder(c);
             default -> InstanceNorm3d.builder(c);

@@ -232,7 +232,7 @@ class NormStateTest {
         if (key.equals("num_batches_tracked")) {
             return new int[0];
         }
-        if (m instanceof NormBase nb) {
+        if (m instanceof ChannelNormBase nb) {
             return new int[] {nb.numFeatures()};
         }
         if (m instanceof GroupNorm gn) {
@@ -248,7 +248,7 @@ class NormStateTest {
 
     @Test
     void batchNormDefaultsArePyTorchs() {
-        for (NormBase bn : List.<NormBase>of(new BatchNorm1d(3), new BatchNorm2d(3), new BatchNorm3d(3),
+        for (ChannelNormBase bn : List.<ChannelNormBase>of(new BatchNorm1d(3), new BatchNorm2d(3), new BatchNorm3d(3),
                 BatchNorm1d.builder(3).build(), BatchNorm2d.builder(3).build(), BatchNorm3d.builder(3).build())) {
             String who = bn.name();
             assertEquals(DEFAULT_EPS, bn.eps(), who + " eps");
@@ -264,7 +264,8 @@ class NormStateTest {
             assertTrue(bn.weight().requiresGrad() && bn.bias().requiresGrad(), who + " parameters require grad");
             assertTrue(bn.isTraining(), who + " starts in training mode");
         }
-        for (NormBase bn : List.<NormBase>of(new LazyBatchNorm1d(), new LazyBatchNorm2d(), new LazyBatchNorm3d())) {
+        for (ChannelNormBase bn : List.<ChannelNormBase>of(new LazyBatchNorm1d(), new LazyBatchNorm2d(),
+                new LazyBatchNorm3d())) {
             assertEquals(DEFAULT_EPS, bn.eps());
             assertEquals(DEFAULT_MOMENTUM, bn.momentum());
             assertTrue(bn.affine());
@@ -274,9 +275,9 @@ class NormStateTest {
 
     @Test
     void instanceNormDefaultsArePyTorchs() {
-        for (NormBase in : List.<NormBase>of(new InstanceNorm1d(4), new InstanceNorm2d(4), new InstanceNorm3d(4),
-                InstanceNorm2d.builder(4).build(), new LazyInstanceNorm1d(), new LazyInstanceNorm2d(),
-                new LazyInstanceNorm3d())) {
+        for (ChannelNormBase in : List.<ChannelNormBase>of(new InstanceNorm1d(4), new InstanceNorm2d(4),
+                new InstanceNorm3d(4), InstanceNorm2d.builder(4).build(), new LazyInstanceNorm1d(),
+                new LazyInstanceNorm2d(), new LazyInstanceNorm3d())) {
             String who = in.name();
             assertEquals(DEFAULT_EPS, in.eps(), who + " eps");
             assertEquals(DEFAULT_MOMENTUM, in.momentum(), who + " momentum");
@@ -649,7 +650,7 @@ class NormStateTest {
     void numBatchesTrackedCountsTrainingForwardsAndRunningStatsFollowPyTorch(long seed, Double momentum) {
         Random r = new Random(seed);
         int n = 3, c = 2, h = 2, w = 3, inner = h * w;
-        NormBase.Builder<BatchNorm2d> b = BatchNorm2d.builder(c);
+        ChannelNormBase.Builder<BatchNorm2d> b = BatchNorm2d.builder(c);
         if (momentum == null) {
             b.cumulativeAverage();
         } else {
@@ -799,7 +800,7 @@ class NormStateTest {
 
     // ================================================================ Lazy layers
 
-    record LazyCase(String label, Supplier<NormBase> make, int[] shape, int channels, String materializedRepr,
+    record LazyCase(String label, Supplier<ChannelNormBase> make, int[] shape, int channels, String materializedRepr,
                     boolean hasParameters) {
         @Override
         public String toString() {
@@ -839,7 +840,7 @@ class NormStateTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("lazyCases")
     void lazyLayerMaterializesOnFirstForward(LazyCase c) {
-        NormBase lazy = c.make().get();
+        ChannelNormBase lazy = c.make().get();
         String lazyName = lazy.getClass().getSimpleName();
         assertEquals(0, lazy.numFeatures());
         assertTrue(lazy.toString().startsWith(lazyName + "(0, eps=1e-05, momentum=0.1, "),
@@ -881,7 +882,7 @@ class NormStateTest {
         }
     }
 
-    private static int channelDim(NormBase layer, int[] shape) {
+    private static int channelDim(ChannelNormBase layer, int[] shape) {
         if (layer instanceof InstanceNorm) {
             int batchedRank = layer instanceof InstanceNorm1d ? 3 : layer instanceof InstanceNorm2d ? 4 : 5;
             return shape.length == batchedRank ? 1 : 0;
@@ -889,7 +890,7 @@ class NormStateTest {
         return 1;
     }
 
-    private static Module eagerTwin(NormBase lazy, int c) {
+    private static Module eagerTwin(ChannelNormBase lazy, int c) {
         if (lazy instanceof LazyBatchNorm1d) {
             return new BatchNorm1d(c);
         } else if (lazy instanceof LazyBatchNorm2d) {
@@ -974,7 +975,7 @@ class NormStateTest {
         assertUninitialized(lazy, "LazyBatchNorm1d");
     }
 
-    private static void assertUninitialized(NormBase lazy, String lazyName) {
+    private static void assertUninitialized(ChannelNormBase lazy, String lazyName) {
         assertEquals(0, lazy.numFeatures(), lazyName + " must stay uninitialized");
         assertTrue(lazy.toString().startsWith(lazyName + "(0,"), "still prints as " + lazyName + ": " + lazy);
         if (lazy.affine() || lazy.trackRunningStats()) {

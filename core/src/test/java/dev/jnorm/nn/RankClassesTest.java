@@ -80,14 +80,14 @@ class RankClassesTest {
                         "SyncBatchNorm: expected at least 2D input (got 1D input)"));
     }
 
-    private static Arguments rank(String name, Supplier<NormBase> make, int[] ranks, boolean perInstance,
+    private static Arguments rank(String name, Supplier<ChannelNormBase> make, int[] ranks, boolean perInstance,
                                   int[] wrong, String message) {
         return Arguments.of(name, make, ranks, perInstance, wrong, message);
     }
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("rankClasses")
-    void acceptsItsRanksAndNamesThemWhenGivenAnother(String name, Supplier<NormBase> make, int[] ranks,
+    void acceptsItsRanksAndNamesThemWhenGivenAnother(String name, Supplier<ChannelNormBase> make, int[] ranks,
                                                      boolean perInstance, int[] wrong, String message) {
         Random rng = new Random(name.hashCode());
         for (int r : ranks) {
@@ -100,14 +100,14 @@ class RankClassesTest {
             for (int i = 0; i < x.length; i++) {
                 x[i] = (float) (rng.nextGaussian() * 2 + 1);
             }
-            NormBase m = make.get();
+            ChannelNormBase m = make.get();
             m.eval(); // BatchNorm families: running statistics (0, 1); InstanceNorm: per-instance statistics
             Tensor y = m.forward(Tensor.of(x, shape.clone()));
             assertArrayEquals(shape, y.shape(), name + " rank " + r);
             assertClose(reference(x, unbatched ? 1 : shape[0], 3, perInstance), y.storage(), name + " rank " + r);
             assertEquals(name.replace("Lazy", ""), m.name(), "a materialized Lazy layer is named as its class");
         }
-        NormBase m = make.get();
+        ChannelNormBase m = make.get();
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> m.forward(Tensor.zeros(wrong)));
         assertEquals(message, e.getMessage());
@@ -171,12 +171,12 @@ class RankClassesTest {
         LazyInstanceNorm2d lazyIn = LazyInstanceNorm2d.builder().affine(true).build();
         assertOptions(lazyIn, 0, 1e-5, 0.1, true, false, NonFinitePolicy.SKIP);
         assertNull(lazyIn.weight(), "no weight before the first input");
-        NormBase.Builder<BatchNorm2d> plain = BatchNorm2d.builder(3);
+        ChannelNormBase.Builder<BatchNorm2d> plain = BatchNorm2d.builder(3);
         assertOptions(plain.momentum(0.01).build(), 3, 1e-5, 0.01, true, true, NonFinitePolicy.SKIP);
     }
 
-    private static void assertOptions(NormBase m, int c, double eps, Double momentum, boolean affine, boolean track,
-                                      NonFinitePolicy policy) {
+    private static void assertOptions(ChannelNormBase m, int c, double eps, Double momentum, boolean affine,
+                                      boolean track, NonFinitePolicy policy) {
         assertEquals(c, m.numFeatures(), m.name());
         assertEquals(eps, m.eps(), m.name());
         assertEquals(momentum, m.momentum(), m.name());

@@ -1,7 +1,7 @@
 package dev.jnorm.nn;
 
 import dev.jnorm.Tensor;
-import dev.jnorm.kernels.BufferPool;
+import dev.jnorm.internal.BufferPool;
 import dev.jnorm.optim.SGD;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;

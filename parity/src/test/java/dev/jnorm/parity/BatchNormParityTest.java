@@ -6,7 +6,7 @@ import dev.jnorm.nn.BatchNorm3d;
 import dev.jnorm.nn.LazyBatchNorm1d;
 import dev.jnorm.nn.LazyBatchNorm2d;
 import dev.jnorm.nn.LazyBatchNorm3d;
-import dev.jnorm.nn.NormBase;
+import dev.jnorm.nn.ChannelNormBase;
 import org.bytedeco.javacpp.PointerScope;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -138,7 +138,7 @@ class BatchNormParityTest {
         int[] shape = Shapes.batch(rng, c.rank, true);
         int ch = shape[1];
         try (PointerScope ignored = new PointerScope()) {
-            NormBase jn = jnorm(c);
+            ChannelNormBase jn = jnorm(c);
             LtModule t64 = LtModule.batchNorm(c.dims, ch, c.eps, c.momentum, c.affine, c.track, Lt.Prec.F64);
             LtModule t32 = LtModule.batchNorm(c.dims, ch, c.eps, c.momentum, c.affine, c.track, Lt.Prec.F32);
             List<NormSteps.Step> steps = new ArrayList<>();
@@ -170,9 +170,9 @@ class BatchNormParityTest {
         return new NormSteps.Step(mode, shape, Data.channels(rng, shape, 1), Data.randn(rng, Data.numel(shape)));
     }
 
-    private static NormBase jnorm(Config c) {
+    private static ChannelNormBase jnorm(Config c) {
         if (c.lazy) {
-            NormBase.Builder<? extends NormBase> b = switch (c.dims) {
+            ChannelNormBase.Builder<? extends ChannelNormBase> b = switch (c.dims) {
                 case 1 -> LazyBatchNorm1d.builder();
                 case 2 -> LazyBatchNorm2d.builder();
                 default -> LazyBatchNorm3d.builder();
@@ -180,7 +180,7 @@ class BatchNormParityTest {
             return NormSteps.configure(b, c.affine, c.track, c.momentum, c.eps);
         }
         int ch = channels(c);
-        NormBase.Builder<? extends NormBase> b = switch (c.dims) {
+        ChannelNormBase.Builder<? extends ChannelNormBase> b = switch (c.dims) {
             case 1 -> BatchNorm1d.builder(ch);
             case 2 -> BatchNorm2d.builder(ch);
             default -> BatchNorm3d.builder(ch);

@@ -6,7 +6,7 @@ import dev.jnorm.nn.GroupNorm;
 import dev.jnorm.nn.InstanceNorm2d;
 import dev.jnorm.nn.LayerNorm;
 import dev.jnorm.nn.Module;
-import dev.jnorm.nn.NormBase;
+import dev.jnorm.nn.ChannelNormBase;
 import dev.jnorm.nn.RMSNorm;
 import dev.jnorm.nn.functional.F;
 import dev.jnorm.nn.functional.NormOps;
@@ -133,7 +133,7 @@ class HostileNumericsParityTest {
                             : (huge ? new int[] {2, 3, 24, 24} : new int[] {3, 4, 7, 11});
                     int ch = shape[1], inner = shape[2] * shape[3];
                     IntUnaryOperator group = bn ? i -> (i / inner) % ch : i -> i / inner;
-                    NormBase jn = bn ? BatchNorm2d.builder(ch).build()
+                    ChannelNormBase jn = bn ? BatchNorm2d.builder(ch).build()
                             : InstanceNorm2d.builder(ch).affine(true).trackRunningStats(true).build();
                     LtModule t64 = bn ? LtModule.batchNorm(2, ch, 1e-5, 0.1, true, true, Lt.Prec.F64)
                             : LtModule.instanceNorm(2, ch, 1e-5, 0.1, true, true, Lt.Prec.F64);

@@ -6,7 +6,7 @@ import dev.jnorm.nn.InstanceNorm3d;
 import dev.jnorm.nn.LazyInstanceNorm1d;
 import dev.jnorm.nn.LazyInstanceNorm2d;
 import dev.jnorm.nn.LazyInstanceNorm3d;
-import dev.jnorm.nn.NormBase;
+import dev.jnorm.nn.ChannelNormBase;
 import org.bytedeco.javacpp.PointerScope;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -88,7 +88,7 @@ class InstanceNormParityTest {
         int ch = batched[1];
         int declared = c.channelMismatch ? ch + 2 : ch;
         try (PointerScope ignored = new PointerScope()) {
-            NormBase jn = jnorm(c, declared);
+            ChannelNormBase jn = jnorm(c, declared);
             LtModule t64 = LtModule.instanceNorm(c.dims, declared, 1e-5, c.momentum, c.affine, c.track,
                     Lt.Prec.F64);
             LtModule t32 = LtModule.instanceNorm(c.dims, declared, 1e-5, c.momentum, c.affine, c.track,
@@ -116,8 +116,8 @@ class InstanceNormParityTest {
                 Data.randn(rng, Data.numel(shape)));
     }
 
-    private static NormBase jnorm(Config c, int ch) {
-        NormBase.Builder<? extends NormBase> b = switch (c.dims) {
+    private static ChannelNormBase jnorm(Config c, int ch) {
+        ChannelNormBase.Builder<? extends ChannelNormBase> b = switch (c.dims) {
             case 1 -> c.lazy ? LazyInstanceNorm1d.builder() : InstanceNorm1d.builder(ch);
             case 2 -> c.lazy ? LazyInstanceNorm2d.builder() : InstanceNorm2d.builder(ch);
             default -> c.lazy ? LazyInstanceNorm3d.builder() : InstanceNorm3d.builder(ch);

@@ -2,7 +2,7 @@ package dev.jnorm.parity;
 
 import dev.jnorm.Tensor;
 import dev.jnorm.nn.BatchNorm;
-import dev.jnorm.nn.NormBase;
+import dev.jnorm.nn.ChannelNormBase;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -30,13 +30,13 @@ final class NormSteps {
      * @param weight     affine weight to give both sides (null: keep the layer's initial ones)
      * @param assignLate assign weight/bias after the first step (Lazy layers have no parameters before it)
      */
-    static void run(ParityCase pc, NormBase jn, LtModule t64, LtModule t32, float[] weight, float[] bias,
+    static void run(ParityCase pc, ChannelNormBase jn, LtModule t64, LtModule t32, float[] weight, float[] bias,
                     boolean assignLate, List<Step> steps) {
         run(pc, jn, t64, t32, weight, bias, assignLate, steps, false);
     }
 
     /** As above; with {@code byMode}, y/dx/dweight/dbias are reported separately for train and eval steps. */
-    static void run(ParityCase pc, NormBase jn, LtModule t64, LtModule t32, float[] weight, float[] bias,
+    static void run(ParityCase pc, ChannelNormBase jn, LtModule t64, LtModule t32, float[] weight, float[] bias,
                     boolean assignLate, List<Step> steps, boolean byMode) {
         if (weight != null && !assignLate) {
             assign(jn, t64, t32, weight, bias);
@@ -98,8 +98,8 @@ final class NormSteps {
     }
 
     /** Sets a BatchNorm/InstanceNorm builder's options; momentum null = PyTorch's None. */
-    static <T extends NormBase> T configure(NormBase.Builder<T> b, boolean affine, boolean track, Double momentum,
-                                            double eps) {
+    static <T extends ChannelNormBase> T configure(ChannelNormBase.Builder<T> b, boolean affine, boolean track,
+                                                   Double momentum, double eps) {
         b.eps(eps).affine(affine).trackRunningStats(track);
         if (momentum == null) {
             b.cumulativeAverage();
@@ -128,7 +128,7 @@ final class NormSteps {
         return new ArrayList<>(state.keySet());
     }
 
-    private static void assign(NormBase jn, LtModule t64, LtModule t32, float[] weight, float[] bias) {
+    private static void assign(ChannelNormBase jn, LtModule t64, LtModule t32, float[] weight, float[] bias) {
         if (jn.weight() == null) {
             return;
         }

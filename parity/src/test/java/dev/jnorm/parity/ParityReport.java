@@ -1,6 +1,7 @@
 package dev.jnorm.parity;
 
-import dev.jnorm.kernels.Kernels;
+
+import dev.jnorm.Jnorm;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -109,7 +110,7 @@ final class ParityReport {
         sb.append("(every `mvn verify` writes the same table to `parity/target/parity.md`; the property also writes "
                 + "this file.)\n\n");
         sb.append("- Reference: ").append(Lt.version()).append(", from Maven Central, test scope only. No Python.\n");
-        sb.append("- jnorm: ").append(Kernels.selected()).append(" kernels, JDK ")
+        sb.append("- jnorm: ").append(Jnorm.kernels()).append(" kernels, JDK ")
                 .append(System.getProperty("java.specification.version")).append(", ")
                 .append(System.getProperty("os.arch")).append(".\n");
         sb.append("- Truth: libtorch **float64** on the same float32 inputs, parameters and upstream gradients. "

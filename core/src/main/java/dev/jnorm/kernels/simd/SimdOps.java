@@ -226,7 +226,7 @@ final class SimdOps {
     //   dx = (g − mean(g))·dxScale + xhat·xhatCoef,   g = dy·gScale,   xhat = ((x − meanHi) − meanLo)·rstd
     // BatchNorm has gScale = 1, dxScale = w·rstd, xhatCoef = −w·rstd·mean(dy·xhat); the row family has
     // gScale = w, dxScale = rstd, xhatCoef = −rstd·mean(g·xhat) (and mean(g) = 0 for RMSNorm); the derivations are in
-    // VectorBatchNormKernel.backward and VectorGroupNormKernel.backward, the coefficients built by
+    // VectorBatchNormKernel.backward and VectorRowNormKernel.backward, the coefficients built by
     // {@link Coefficients.Dx}. mean(g) is split into meanGHi + meanGLo like the mean of x, and g − meanGHi is formed
     // inside one FMA, so a large common offset in dy cancels exactly instead of leaving the rounding of a float
     // coefficient; xhatCoef multiplies xhat (order 1), never rstd³, so huge inputs cannot push a coefficient below

@@ -2,7 +2,7 @@ package dev.jnorm.kernels.simd;
 
 import dev.jnorm.kernels.BatchNormKernel;
 import dev.jnorm.kernels.Moments;
-import dev.jnorm.kernels.Parallel;
+import dev.jnorm.internal.Parallel;
 import dev.jnorm.kernels.ReferenceBatchNormKernel;
 
 import java.util.Arrays;

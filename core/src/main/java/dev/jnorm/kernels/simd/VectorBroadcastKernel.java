@@ -1,7 +1,7 @@
 package dev.jnorm.kernels.simd;
 
 import dev.jnorm.kernels.BroadcastKernel;
-import dev.jnorm.kernels.Parallel;
+import dev.jnorm.internal.Parallel;
 import dev.jnorm.kernels.ReferenceBroadcastKernel;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;

@@ -1,9 +1,9 @@
 package dev.jnorm.kernels.simd;
 
 import dev.jnorm.kernels.GemmKernel;
-import dev.jnorm.kernels.Parallel;
+import dev.jnorm.internal.Parallel;
 import dev.jnorm.kernels.ReferenceGemmKernel;
-import dev.jnorm.kernels.Scratch;
+import dev.jnorm.internal.Scratch;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 

@@ -1,7 +1,7 @@
 package dev.jnorm.kernels.simd;
 
 import dev.jnorm.kernels.LocalResponseNormKernel;
-import dev.jnorm.kernels.Parallel;
+import dev.jnorm.internal.Parallel;
 import dev.jnorm.kernels.ReferenceLocalResponseNormKernel;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;

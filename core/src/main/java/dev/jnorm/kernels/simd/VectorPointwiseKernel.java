@@ -1,6 +1,6 @@
 package dev.jnorm.kernels.simd;
 
-import dev.jnorm.kernels.Parallel;
+import dev.jnorm.internal.Parallel;
 import dev.jnorm.kernels.PointwiseKernel;
 import dev.jnorm.kernels.ReferencePointwiseKernel;
 import jdk.incubator.vector.FloatVector;

@@ -1,6 +1,6 @@
 package dev.jnorm.kernels.simd;
 
-import dev.jnorm.kernels.Parallel;
+import dev.jnorm.internal.Parallel;
 import dev.jnorm.kernels.PoolKernel;
 import dev.jnorm.kernels.ReferencePoolKernel;
 import jdk.incubator.vector.FloatVector;

@@ -2,10 +2,10 @@ package dev.jnorm.nn.functional;
 
 import dev.jnorm.Sizes;
 import dev.jnorm.Tensor;
-import dev.jnorm.kernels.BufferPool;
+import dev.jnorm.internal.BufferPool;
 import dev.jnorm.kernels.Gemm;
-import dev.jnorm.kernels.Parallel;
-import dev.jnorm.kernels.Scratch;
+import dev.jnorm.internal.Parallel;
+import dev.jnorm.internal.Scratch;
 
 import java.util.Arrays;
 

@@ -1,7 +1,7 @@
 package dev.jnorm.nn.functional;
 
 import dev.jnorm.Tensor;
-import dev.jnorm.kernels.BufferPool;
+import dev.jnorm.internal.BufferPool;
 
 import java.util.Random;
 

@@ -1,9 +1,9 @@
 package dev.jnorm.nn.functional;
 
 import dev.jnorm.Tensor;
-import dev.jnorm.kernels.BufferPool;
+import dev.jnorm.internal.BufferPool;
+import dev.jnorm.internal.Parallel;
 import dev.jnorm.kernels.Moments;
-import dev.jnorm.kernels.Parallel;
 
 import java.util.Arrays;
 

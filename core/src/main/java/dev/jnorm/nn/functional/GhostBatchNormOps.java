@@ -3,7 +3,7 @@ package dev.jnorm.nn.functional;
 import dev.jnorm.Tensor;
 import dev.jnorm.kernels.BatchNormKernel;
 import dev.jnorm.kernels.Kernels;
-import dev.jnorm.kernels.Parallel;
+import dev.jnorm.internal.Parallel;
 
 import java.util.Arrays;
 

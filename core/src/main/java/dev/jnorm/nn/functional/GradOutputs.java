@@ -1,7 +1,7 @@
 package dev.jnorm.nn.functional;
 
 import dev.jnorm.Tensor;
-import dev.jnorm.kernels.BufferPool;
+import dev.jnorm.internal.BufferPool;
 
 /**
  * The gradient outputs of an autograd node over (x, weight, bias): each array exists only when its input requires

@@ -3,8 +3,8 @@ package dev.jnorm.nn.functional;
 import dev.jnorm.Sizes;
 import dev.jnorm.Tensor;
 import dev.jnorm.kernels.BatchNormKernel;
-import dev.jnorm.kernels.BufferPool;
-import dev.jnorm.kernels.GroupNormKernel;
+import dev.jnorm.internal.BufferPool;
+import dev.jnorm.kernels.RowNormKernel;
 import dev.jnorm.kernels.Kernels;
 import dev.jnorm.kernels.Moments;
 
@@ -593,7 +593,7 @@ public final class NormOps {
 
     /**
      * How the row kernels see one call: {@code rows} rows of channelsPerGroup·inner values (GroupNorm-shaped, see
-     * {@link GroupNormKernel}); mean subtracted or not (RMSNorm); the autograd node's name.
+     * {@link RowNormKernel}); mean subtracted or not (RMSNorm); the autograd node's name.
      */
     record RowView(int rows, int groups, int channelsPerGroup, int inner, boolean subtractMean, String node) {
         /** LayerNorm/RMSNorm: each row is the d values of the trailing dims, the affine element-wise. */
@@ -625,7 +625,7 @@ public final class NormOps {
         if (x.numel() == 0) {
             return out != null ? out : emptyNode(x, weight, bias, v.node());
         }
-        GroupNormKernel kernel = Kernels.groupNorm();
+        RowNormKernel kernel = Kernels.rowNorm();
         float[] xs = x.storage();
         float[] w = storageOrNull(weight), b = storageOrNull(bias);
         float[] y = out != null ? out.storage() : BufferPool.uninitialized(xs.length); // every element written

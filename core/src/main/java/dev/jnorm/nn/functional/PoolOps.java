@@ -2,7 +2,7 @@ package dev.jnorm.nn.functional;
 
 import dev.jnorm.Sizes;
 import dev.jnorm.Tensor;
-import dev.jnorm.kernels.BufferPool;
+import dev.jnorm.internal.BufferPool;
 import dev.jnorm.kernels.Kernels;
 
 import java.util.Arrays;

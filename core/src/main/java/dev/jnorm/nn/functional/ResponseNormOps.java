@@ -1,8 +1,8 @@
 package dev.jnorm.nn.functional;
 
 import dev.jnorm.Tensor;
-import dev.jnorm.kernels.BufferPool;
-import dev.jnorm.kernels.GroupNormKernel;
+import dev.jnorm.internal.BufferPool;
+import dev.jnorm.kernels.RowNormKernel;
 import dev.jnorm.kernels.Kernels;
 import dev.jnorm.kernels.LocalResponseNormKernel;
 import dev.jnorm.kernels.PointwiseKernel;
@@ -11,7 +11,7 @@ import java.util.Arrays;
 
 /**
  * The small-batch normalizations that take no batch statistics, each one autograd node over a kernel pair:
- * Filter Response Normalization (the row kernel of {@link GroupNormKernel} with the mean fixed at 0), the
+ * Filter Response Normalization (the row kernel of {@link RowNormKernel} with the mean fixed at 0), the
  * thresholded linear unit TLU ({@link PointwiseKernel#tlu}) and PyTorch's local response normalization
  * ({@link LocalResponseNormKernel}). Every method takes {@code who}, the name its error messages start with.
  */
@@ -28,7 +28,7 @@ public final class ResponseNormOps {
      * bias are [C] or null (1 and 0). y keeps x's memory format; a channels-last x is normalized without
      * a transpose with a fixed ε, through a contiguous copy with a learnable one.
      *
-     * <p>This is RMSNorm over each (n, c) plane with a per-channel affine: the {@link GroupNormKernel} row view
+     * <p>This is RMSNorm over each (n, c) plane with a per-channel affine: the {@link RowNormKernel} row view
      * [N·C, H·W] with G = C, one channel per group, subtractMean = false. The backward's ε term needs each plane's
      * Σ dy·xhat: dε = −½·sign(ε)·Σ_(n,c) weight_c·rstd²·Σ dy·xhat, read from the kernel's per-affine-index sums
      * by giving every row its own affine index (G = N·C); with a fixed ε the call is the row family's node
@@ -77,7 +77,7 @@ public final class ResponseNormOps {
         if (x.isChannelsLast()) { // the per-row dε sums below need the [N·C, H·W] rows
             return filterResponseNorm(who, x.contiguous(), weight, bias, learnableEps, eps).toChannelsLast();
         }
-        GroupNormKernel kernel = Kernels.groupNorm();
+        RowNormKernel kernel = Kernels.rowNorm();
         float[] xs = x.storage();
         float[] w = NormOps.storageOrNull(weight);
         double[] mean = new double[rows]; // [N·C] zeros (no mean subtracted)

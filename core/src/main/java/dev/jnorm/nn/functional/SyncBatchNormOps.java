@@ -3,7 +3,7 @@ package dev.jnorm.nn.functional;
 import dev.jnorm.Tensor;
 import dev.jnorm.distributed.ProcessGroup;
 import dev.jnorm.kernels.BatchNormKernel;
-import dev.jnorm.kernels.BufferPool;
+import dev.jnorm.internal.BufferPool;
 import dev.jnorm.kernels.Kernels;
 import dev.jnorm.kernels.Moments;
 

@@ -1,7 +1,7 @@
 package dev.jnorm.nn.functional;
 
 import dev.jnorm.Tensor;
-import dev.jnorm.kernels.Parallel;
+import dev.jnorm.internal.Parallel;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.Test;

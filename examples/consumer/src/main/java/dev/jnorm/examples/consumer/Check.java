@@ -1,7 +1,7 @@
 package dev.jnorm.examples.consumer;
 
+import dev.jnorm.Jnorm;
 import dev.jnorm.Tensor;
-import dev.jnorm.kernels.Kernels;
 import dev.jnorm.nn.BatchNorm2d;
 import dev.jnorm.nn.LayerNorm;
 
@@ -111,8 +111,8 @@ final class Check {
 
     /** The Vector API kernels, and the module system as the build asked: -Dquickstart.path=module|class. */
     static void runtime(boolean named) {
-        if (!"vector".equals(Kernels.selected())) {
-            throw new IllegalStateException("expected the Vector API kernels, got " + Kernels.selected());
+        if (!"vector".equals(Jnorm.kernels())) {
+            throw new IllegalStateException("expected the Vector API kernels, got " + Jnorm.kernels());
         }
         String expected = System.getProperty("quickstart.path");
         if (expected != null && !expected.equals(named ? "module" : "class")) {

@@ -1,7 +1,7 @@
 package dev.jnorm.examples.consumer;
 
+import dev.jnorm.Jnorm;
 import dev.jnorm.Tensor;
-import dev.jnorm.kernels.Kernels;
 import dev.jnorm.nn.BatchNorm2d;
 import dev.jnorm.nn.LayerNorm;
 
@@ -50,7 +50,7 @@ public final class Quickstart {
 
         String where = Quickstart.class.getModule().isNamed() ? "module path (" + Tensor.class.getModule().getName()
                 + ")" : "class path";
-        System.out.println("kernels " + Kernels.selected() + ", jnorm on the " + where);
+        System.out.println("kernels " + Jnorm.kernels() + ", jnorm on the " + where);
 
         Check.batchNorm(x, dy, y, x.grad(), bn, yEval, state);
         Check.layerNorm(z, dz, out, ln);

@@ -25,11 +25,11 @@ package dev.jnorm.kernels;
  *
  * <p>Precision: row statistics and the weight/bias gradient sums are accumulated in double ({@link Moments}, never
  * E[x²]−E[x]²). Determinism: rows are independent and the gradient sums are merged over chunks of rows fixed by the
- * shape in a fixed order, so an implementation gives bit-identical results for any {@link Parallel#threads()}
- * count. {@link ReferenceGroupNormKernel} and the Vector API kernel may differ in the last bits; see
+ * shape in a fixed order, so an implementation gives bit-identical results for any {@code Parallel.threads()}
+ * count. {@link ReferenceRowNormKernel} and the Vector API kernel may differ in the last bits; see
  * {@code docs/kernels.md}.
  */
-public interface GroupNormKernel {
+public interface RowNormKernel {
 
     /**
      * y = (x − mean)·rstd·weight + bias per row, rstd = 1/sqrt(var + eps) with the row's biased variance (divided

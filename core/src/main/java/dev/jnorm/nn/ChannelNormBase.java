@@ -10,10 +10,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 
 /**
- * PyTorch's {@code _NormBase}: the state shared by BatchNorm and InstanceNorm — {@code numFeatures}, eps,
- * momentum (null = cumulative moving average), affine {@code weight}/{@code bias} and the running buffers
- * {@code running_mean}, {@code running_var}, {@code num_batches_tracked} (registered in that order, absent when
- * disabled, as in PyTorch's state dict) — and the option builder they share. A family (BatchNorm, InstanceNorm)
+ * The channel-norm base, PyTorch's {@code _NormBase}: the state shared by the norms with per-channel statistics and
+ * running buffers, BatchNorm (SyncBatchNorm, BatchRenorm and GhostBatchNorm among them) and InstanceNorm —
+ * {@code numFeatures}, eps, momentum (null = cumulative moving average), affine {@code weight}/{@code bias} and the
+ * running buffers {@code running_mean}, {@code running_var}, {@code num_batches_tracked} (registered in that order,
+ * absent when disabled, as in PyTorch's state dict) — and the option builder they share. A family (BatchNorm, InstanceNorm)
  * adds its forward; a rank class ({@code BatchNorm2d}, {@code LazyInstanceNorm1d}, ...) adds only its constructors
  * and its builder, whose {@link InputRank} gives the ranks it accepts and the layout its messages name.
  *
@@ -26,8 +27,8 @@ import java.util.function.Function;
  * module fails with an {@link IllegalStateException} instead of racing on the running statistics. Eval-mode
  * forwards of a materialized layer only read its state and may run from many threads at once.
  */
-public abstract class NormBase extends Module {
-    private static final System.Logger LOG = System.getLogger(NormBase.class.getName());
+public abstract class ChannelNormBase extends Module {
+    private static final System.Logger LOG = System.getLogger(ChannelNormBase.class.getName());
 
     /** PyTorch's {@code num_features}: C, the channel count; 0 until a Lazy layer is materialized. */
     protected int numFeatures;
@@ -53,7 +54,7 @@ public abstract class NormBase extends Module {
      *     float32's smallest normal number, momentum is outside [0, 1], the policy is null, or the state would not
      *     fit in memory
      */
-    protected NormBase(Builder<?> b) {
+    protected ChannelNormBase(Builder<?> b) {
         String who = b.displayName;
         if (!b.lazy && b.numFeatures <= 0) {
             throw new IllegalArgumentException(who + ": num_features must be positive, got " + b.numFeatures);
@@ -585,7 +586,7 @@ public abstract class NormBase extends Module {
      *
      * @param <T> the layer built
      */
-    public static class Builder<T extends NormBase> {
+    public static class Builder<T extends ChannelNormBase> {
         final int numFeatures;
         final String displayName;
         final InputRank inputRank;
@@ -682,7 +683,8 @@ public abstract class NormBase extends Module {
          * Builds the layer.
          *
          * @return a new layer in training mode
-         * @throws IllegalArgumentException if an option is invalid (see {@link NormBase#NormBase(Builder)})
+         * @throws IllegalArgumentException if an option is invalid (see
+         *                                  {@link ChannelNormBase#ChannelNormBase(Builder)})
          */
         public T build() {
             return factory.apply(this);
@@ -698,7 +700,7 @@ public abstract class NormBase extends Module {
      * @param <T> the layer built
      * @param <B> the subclass
      */
-    public abstract static class ExtendedBuilder<T extends NormBase, B extends ExtendedBuilder<T, B>>
+    public abstract static class ExtendedBuilder<T extends ChannelNormBase, B extends ExtendedBuilder<T, B>>
             extends Builder<T> {
         @SuppressWarnings("unchecked")
         ExtendedBuilder(String displayName, InputRank inputRank, int numFeatures, Function<B, T> factory) {

@@ -2,15 +2,15 @@ package dev.jnorm.kernels;
 
 /**
  * Scalar reference row-wise normalization (GroupNorm, LayerNorm, InstanceNorm, RMSNorm): plain loops, double
- * accumulation, written for clarity. The oracle the fast kernel ({@code dev.jnorm.kernels.simd.VectorGroupNormKernel})
+ * accumulation, written for clarity. The oracle the fast kernel ({@code dev.jnorm.kernels.simd.VectorRowNormKernel})
  * is tested against, and the fallback when the Vector API is absent ({@link Kernels}). Single-threaded. Row
  * statistics come from {@link Moments#of} (Welford) or {@link Moments#meanOfSquares}; every intermediate is a double
  * rounded once to float.
  */
-public final class ReferenceGroupNormKernel implements GroupNormKernel {
+public final class ReferenceRowNormKernel implements RowNormKernel {
 
     /** A stateless kernel: one instance serves any number of threads ({@link Kernels} holds the library's). */
-    public ReferenceGroupNormKernel() {
+    public ReferenceRowNormKernel() {
     }
 
     /**

@@ -1,4 +1,4 @@
-package dev.jnorm.kernels;
+package dev.jnorm.internal;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;

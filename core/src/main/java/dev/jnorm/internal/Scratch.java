@@ -1,4 +1,4 @@
-package dev.jnorm.kernels;
+package dev.jnorm.internal;
 
 import java.lang.ref.SoftReference;
 

@@ -1,4 +1,4 @@
-package dev.jnorm.kernels;
+package dev.jnorm.internal;
 
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;

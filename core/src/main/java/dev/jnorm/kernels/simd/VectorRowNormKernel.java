@@ -1,15 +1,15 @@
 package dev.jnorm.kernels.simd;
 
-import dev.jnorm.kernels.GroupNormKernel;
+import dev.jnorm.kernels.RowNormKernel;
 import dev.jnorm.kernels.Moments;
-import dev.jnorm.kernels.Parallel;
-import dev.jnorm.kernels.ReferenceGroupNormKernel;
+import dev.jnorm.internal.Parallel;
+import dev.jnorm.kernels.ReferenceRowNormKernel;
 
 import java.util.Arrays;
 
 /**
  * Fast row-wise normalization (GroupNorm, LayerNorm, InstanceNorm, RMSNorm): Vector API loops ({@link SimdOps}),
- * double statistics, all cores; the twin of {@link ReferenceGroupNormKernel}. A row is read from memory once:
+ * double statistics, all cores; the twin of {@link ReferenceRowNormKernel}. A row is read from memory once:
  * its statistics pass (shifted sums, {@link Moments#mergeShifted}) and the normalize pass run while it sits in
  * cache. Rows with inner = 1 (LayerNorm, RMSNorm, GroupNorm on (N, C)) use element-wise affine loops; otherwise
  * each channel block of {@code inner} floats gets a scalar scale and shift.
@@ -24,7 +24,7 @@ import java.util.Arrays;
  * {@code row} its index, {@code group} its group; {@code chInGroup} a channel within the group, {@code a} an index
  * into weight/bias ([G·channelsPerGroup]), {@code chunk} a gradient chunk.
  */
-public final class VectorGroupNormKernel implements GroupNormKernel {
+public final class VectorRowNormKernel implements RowNormKernel {
 
     /**
      * Row chunks for the weight/bias gradient partials. NB: 16 chunks give work to up to 16 threads and bound the
@@ -43,7 +43,7 @@ public final class VectorGroupNormKernel implements GroupNormKernel {
     static final int SHORT_ROW = 32;
 
     /** Initializes {@link SimdOps} here, so a bad -Djnorm.vector.bits fails inside the kernel provider. */
-    public VectorGroupNormKernel() {
+    public VectorRowNormKernel() {
         SimdOps.FLOAT.length();
     }
 
