@@ -128,12 +128,13 @@ public final class Fusion {
      * Linear that refuses input that is not 2-D (see {@link #fuseLinearBn}): for 3-D input BatchNorm1d normalizes
      * another dimension than the one the fused weights scale.
      *
-     * <p>The original model is not changed, and neither training nor running the new model changes it: the new model
+     * <p>The original model is not changed, and neither training nor running the new model changes its state (a
+     * Dropout copy draws from the original's random stream, so its masks go on from there): the new model
      * holds new containers, the fused layers, and a copy (same options and state) of every module of jnorm's own
      * classes: the layers, the BatchNorm, BatchRenorm, GhostBatchNorm, SyncBatchNorm (same process group) and
      * InstanceNorm families (a Lazy layer becomes its materialized class), LayerNorm, GroupNorm, RMSNorm,
-     * FilterResponseNorm2d, TLU, LocalResponseNorm, MultiheadAttention, TransformerBlock, the activations, pooling,
-     * Flatten, Identity and Dropout (drawing from the same random stream). Four kinds are the original
+     * FilterResponseNorm2d, TLU, EvoNorm2dB0, EvoNorm2dS0, LocalResponseNorm, MultiheadAttention, TransformerBlock, the activations, pooling,
+     * Flatten, Identity and Dropout. Four kinds are the original
      * instances, shared by both models (and nothing inside them is folded): modules of the user's own classes
      * (subclasses of jnorm's included), whose forward and state jnorm cannot copy; a module with a reparametrized
      * weight (WeightNorm, SpectralNorm, WeightStandardization); a Lazy layer not yet initialized; a
@@ -215,6 +216,10 @@ public final class Fusion {
             }
             case FilterResponseNorm2d f when k == FilterResponseNorm2d.class ->
                     FilterResponseNorm2d.builder(f.numFeatures()).eps(f.eps()).learnableEps(f.learnableEps()).build();
+            case EvoNorm2dB0 e when k == EvoNorm2dB0.class -> EvoNorm2dB0.builder(e.numFeatures())
+                    .momentum(e.momentum()).eps(e.eps()).applyAct(e.applyAct()).build();
+            case EvoNorm2dS0 e when k == EvoNorm2dS0.class -> EvoNorm2dS0.builder(e.numFeatures())
+                    .groups(e.groups()).eps(e.eps()).applyAct(e.applyAct()).build();
             case TLU t when k == TLU.class -> new TLU(t.numFeatures());
             case LocalResponseNorm l when k == LocalResponseNorm.class -> LocalResponseNorm.builder(l.size())
                     .alpha(l.alpha()).beta(l.beta()).k(l.k()).build();

@@ -286,6 +286,7 @@ class FusionTest {
         return new Sequential(new Conv2d(2, 4, 3, 1, 1, true, rng), BatchRenorm2d.builder(4).rMax(2).dMax(1).build(),
                 GhostBatchNorm2d.builder(4).virtualBatchSize(2).build(),
                 LazyInstanceNorm2d.builder().affine(true).trackRunningStats(true).build(), new GroupNorm(2, 4),
+                EvoNorm2dB0.builder(4).momentum(0.2).build(), EvoNorm2dS0.builder(4).groups(2).build(),
                 FilterResponseNorm2d.builder(4).learnableEps(true).build(), new TLU(4), new LocalResponseNorm(2),
                 new SyncBatchNorm(4, ProcessGroup.inProcess(1).get(0)), new Dropout(0.2, rng), new Flatten(),
                 new Linear(64, 8, true, rng), RMSNorm.builder(8).eps(1e-5).build(), new LayerNorm(8), new GELU());
@@ -323,6 +324,48 @@ class FusionTest {
             assertTrue(maxRelError(folded.stateDict().values().iterator().next().toArray(),
                     before.values().iterator().next().toArray()) > 0, "the folded model did train");
         }
+    }
+
+    /**
+     * Every concrete public module class of dev.jnorm.nn is either in one of the two models above (so the test above
+     * proves fold copies it), or one of the kinds fold's contract shares or rebuilds: a new layer must join one list.
+     */
+    @Test
+    void everyModuleClassIsCoveredByTheCopyTest() throws Exception {
+        Random rng = new Random(0);
+        java.util.Set<Class<?>> inModels = new java.util.HashSet<>();
+        for (Module root : new Module[] {everyBuiltInImageModule(rng), everyBuiltInSequenceModule(rng)}) {
+            root.modules().forEach(m -> inModels.add(m.getClass()));
+        }
+        java.util.Set<Class<?>> elsewhere = java.util.Set.of(
+                // folded pairs and their tests above, containers fold rebuilds, and Lazy/plain BatchNorm forms that
+                // share NORM_BUILDERS rows with classes in the models
+                BatchNorm1d.class, BatchNorm2d.class, BatchNorm3d.class, LazyBatchNorm1d.class, LazyBatchNorm2d.class,
+                LazyBatchNorm3d.class, InstanceNorm1d.class, InstanceNorm2d.class, InstanceNorm3d.class,
+                LazyInstanceNorm1d.class, LazyInstanceNorm3d.class, BatchRenorm1d.class, BatchRenorm3d.class,
+                GhostBatchNorm1d.class, GhostBatchNorm3d.class, Residual.class, Identity.class, ReLU.class,
+                MaxPool2d.class, AvgPool2d.class, AdaptiveAvgPool2d.class,
+                // shared by contract: DDP's constructor is a collective
+                DistributedDataParallel.class);
+        java.nio.file.Path dir = java.nio.file.Path.of(Module.class.getProtectionDomain().getCodeSource().getLocation()
+                .toURI()).resolve("dev/jnorm/nn");
+        java.util.List<String> missing = new java.util.ArrayList<>();
+        try (var files = java.nio.file.Files.list(dir)) {
+            for (java.nio.file.Path f : (Iterable<java.nio.file.Path>) files::iterator) {
+                String name = f.getFileName().toString();
+                if (!name.endsWith(".class") || name.contains("$")) {
+                    continue;
+                }
+                Class<?> k = Class.forName("dev.jnorm.nn." + name.substring(0, name.length() - 6));
+                boolean concreteModule = Module.class.isAssignableFrom(k)
+                        && !java.lang.reflect.Modifier.isAbstract(k.getModifiers())
+                        && java.lang.reflect.Modifier.isPublic(k.getModifiers());
+                if (concreteModule && !inModels.contains(k) && !elsewhere.contains(k)) {
+                    missing.add(k.getSimpleName());
+                }
+            }
+        }
+        assertEquals(java.util.List.of(), missing, "module classes neither in the copy test's models nor listed");
     }
 
     private static void assertStateBitIdentical(Map<String, Tensor> before, Map<String, Tensor> after) {
