@@ -185,7 +185,7 @@ final class InProcessGroup extends ProcessGroup {
                     throw new IllegalStateException("ProcessGroup: rank " + rank + " called " + call + " from thread "
                             + Thread.currentThread().getName() + " while thread " + inCall[rank].thread().getName()
                             + " is inside " + inCall[rank].call() + " on the same rank; a rank's collectives must be made "
-                            + "one at a time (from one thread, or serialized)");
+                            + "one at a time, from the rank's own thread");
                 }
                 if (threads[rank] == null) {
                     threads[rank] = Thread.currentThread();

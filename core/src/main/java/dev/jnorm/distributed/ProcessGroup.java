@@ -58,7 +58,10 @@ public abstract class ProcessGroup implements AutoCloseable {
 
     /**
      * {@code n} ranks in this JVM, with the {@link #DEFAULT_TIMEOUT default timeout}; use each from its own thread
-     * (or let {@link #runInProcess(List, Function)} start them). A rank makes one collective at a time: a call on a
+     * (or let {@link #runInProcess(List, Function)} start them). A rank belongs to the first thread that makes a
+     * collective on it, and counts as failed once that thread has ended (the ranks waiting for it then throw
+     * {@link RankFailedException} instead of waiting for the timeout), so hand a rank to no other thread. A rank
+     * makes one collective at a time: a call on a
      * rank while another thread is inside one of its collectives throws {@link IllegalStateException} at once, and
      * the collective in progress goes on. PyTorch has no in-process backend; this plays the
      * part of {@code init_process_group} run once per spawned worker.

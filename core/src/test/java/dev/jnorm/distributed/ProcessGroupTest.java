@@ -178,7 +178,7 @@ class ProcessGroupTest {
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> ranks.get(0).allReduceSum(second));
         assertEquals("ProcessGroup: rank 0 called allReduceSum(float[2]) from thread " + Thread.currentThread().getName()
                 + " while thread rank0-a is inside allReduceSum(float[2]) on the same rank; a rank's collectives "
-                + "must be made one at a time (from one thread, or serialized)", e.getMessage());
+                + "must be made one at a time, from the rank's own thread", e.getMessage());
         assertArrayEquals(new float[] {7f, 7f}, second); // untouched
 
         float[] other = {0.25f, 4f};
