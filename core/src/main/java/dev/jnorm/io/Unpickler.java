@@ -47,9 +47,11 @@ final class Unpickler {
 
     /**
      * Estimated heap per pickle byte the values may take, beyond {@link #COST_FLOOR}: a state dict written by
-     * torch.save takes about 20 (a tensor is a few tuples, strings and memo entries); one-byte opcodes that each
-     * build a tuple or a dict take up to about 110, so a pickle's values never take more than this many times its
-     * size (and, through {@link #costLimit}, never more than a quarter of the heap).
+     * torch.save takes about 20 (a tensor is a few tuples, strings and memo entries). One-byte opcodes can be charged
+     * more: a TUPLE1 that builds a new hashable tuple is charged about 164 (the tuple, its array and its canonical
+     * id), so a pickle made of such opcodes is refused by this bound rather than taking more. Either way a pickle's
+     * values never take more than this many times its size (and, through {@link #costLimit}, never more than a
+     * quarter of the heap).
      */
     static final long COST_PER_BYTE = 128;
 
@@ -657,7 +659,7 @@ final class Unpickler {
             return intId(l);
         }
         if (k instanceof Double d) {
-            if (d == Math.rint(d) && Math.abs(d) < 0x1p63) {
+            if (d == Math.rint(d) && d >= -0x1p63 && d < 0x1p63) { // every integral double a long holds, -2^63 too
                 return intId((long) (double) d); // also -0.0 == 0.0
             }
             if (Double.isNaN(d)) { // NaN equals no other NaN: a key only for its own object

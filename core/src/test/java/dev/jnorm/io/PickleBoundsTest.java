@@ -229,6 +229,14 @@ class PickleBoundsTest {
         assertEquals("c", d.value(0));
         assertEquals(List.of(1L), ((Unpickler.Tuple) d.key(1)).items());
         assertEquals("e", d.value(1));
+
+        // {-2**63: 'a', -2.0**63: 'b'} is {-2**63: 'b'}: the float -2^63 is an integral value a long holds
+        pickle = new Ops().op('}', '(').long8(Long.MIN_VALUE).str("a").op('G', 0xc3, 0xe0, 0, 0, 0, 0, 0, 0).str("b")
+                .op('u').stop();
+        d = (Unpickler.Dict) Unpickler.load(pickle);
+        assertEquals(1, d.size());
+        assertEquals(Long.MIN_VALUE, d.key(0));
+        assertEquals("b", d.value(0));
     }
 
     // ---------------------------------------------------------------- fuzzing the zip structure
