@@ -177,7 +177,11 @@ class FunctionalEntriesTest {
         assertArrayEquals(layer.forward(x).toArray(), y.toArray());
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> F.conv2d(x, layer.weight(), null, new int[] {1, 1}, new int[] {0, 0}, new int[] {1, 1}, 4));
-        assertEquals("conv2d: groups must be positive and divide out_channels=6, got groups=4", e.getMessage());
+        assertEquals("conv2d: Given groups=4, expected weight to be divisible by 4 at dimension 0, but got weight of "
+                + "size " + java.util.Arrays.toString(layer.weight().shape()) + " instead", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> F.conv2d(x, layer.weight(), null, new int[] {1, 1}, new int[] {0, 0}, new int[] {1, 1}, 0));
+        assertEquals("conv2d: non-positive groups is not supported, got groups=0", e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
                 () -> F.conv2d(x, layer.weight(), null, new int[] {0, 1}, new int[] {0, 0}, new int[] {1, 1}, 2));
         assertEquals("conv2d: stride must be two values >= 1, got [0, 1]", e.getMessage());

@@ -376,9 +376,13 @@ public final class F {
                     + (weight == null ? "null" : weight.dtype() + " " + Arrays.toString(weight.shape())));
         }
         int out = weight.size(0);
-        if (groups <= 0 || out % groups != 0) {
-            throw new IllegalArgumentException(who + ": groups must be positive and divide out_channels=" + out
-                    + ", got groups=" + groups);
+        if (groups <= 0) { // ATen's check_shape_forward messages
+            throw new IllegalArgumentException(who + ": non-positive groups is not supported, got groups=" + groups);
+        }
+        if (out % groups != 0) {
+            throw new IllegalArgumentException(who + ": Given groups=" + groups + ", expected weight to be divisible by "
+                    + groups + " at dimension 0, but got weight of size " + Arrays.toString(weight.shape())
+                    + " instead");
         }
         checkVector(who, "bias", bias, out);
         int[] s = pair(who, "stride", stride, 1), p = pair(who, "padding", padding, 0);
