@@ -100,8 +100,8 @@ final class Broadcast {
     static float[] apply(Op op, Tensor x, Tensor y, int[] shape, MemoryFormat format, float[] out) {
         int[][] strides = {aligned(x, shape), aligned(y, shape)};
         int[] sizes = plan(shape, format, strides);
-        float[] dst = out != null ? out : BufferPool.uninitialized(numel(shape));
         String who = "Tensor." + op.name().toLowerCase(Locale.ROOT);
+        float[] dst = out != null ? out : BufferPool.uninitialized(Tensor.numelInt(who, shape));
         Kernels.broadcast().binary(op, sizes, x.data(who), strides[0], y.data(who), strides[1], dst);
         return dst;
     }
@@ -308,7 +308,7 @@ final class Broadcast {
 
     /** c10's {@code compute_contiguous}: row-major strides, ignoring size-1 dimensions; true when empty. */
     private static boolean isContiguous(int[] shape, int[] strides) {
-        if (numel(shape) == 0) {
+        if (Arrays.stream(shape).anyMatch(d -> d == 0)) {
             return true;
         }
         long z = 1;
@@ -339,14 +339,5 @@ final class Broadcast {
             }
         }
         return true;
-    }
-
-    /** The element count of a shape already checked by {@link Sizes#allocatable}. */
-    private static int numel(int[] shape) {
-        int n = 1;
-        for (int d : shape) {
-            n *= d;
-        }
-        return n;
     }
 }

@@ -598,8 +598,8 @@ public final class Tensor {
             }
             return f;
         }
-        float[] copy = format == MemoryFormat.CONTIGUOUS ? data("Tensor.toArray").clone()
-                : inFormat(MemoryFormat.CONTIGUOUS);
+        float[] data = data("Tensor.toArray");
+        float[] copy = format == MemoryFormat.CONTIGUOUS ? data.clone() : Layout.permute(data, shape, false);
         checkReadWhole("Tensor.toArray");
         return copy;
     }
@@ -1232,7 +1232,7 @@ public final class Tensor {
     }
 
     /** The element count of a float32 shape, refused as {@link Sizes#allocatable} refuses it. */
-    private static int numelInt(String who, int[] shape) {
+    static int numelInt(String who, int[] shape) {
         return Sizes.allocatable(who, "float32 shape " + Arrays.toString(shape), Float.BYTES, Sizes.of(shape));
     }
 

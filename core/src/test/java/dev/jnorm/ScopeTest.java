@@ -113,6 +113,14 @@ class ScopeTest {
         assertEquals(8192, y.numel(), "metadata stays readable");
         assertArrayEquals(SHAPE, y.shape());
         assertTrue(y.toString().contains("released"), y.toString());
+
+        // the message names the accessor the user called, in either memory format
+        Tensor channelsLast;
+        try (Scope s = Tensor.scope()) {
+            channelsLast = x(1).toChannelsLast().relu(); // [4, 8, 16, 16]: large enough to come from the pool
+        }
+        IllegalStateException e = assertThrows(IllegalStateException.class, channelsLast::toArray);
+        assertTrue(e.getMessage().startsWith("Tensor.toArray: "), e.getMessage());
     }
 
     @Test
