@@ -22,8 +22,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 /**
  * The Vector API kernels against their scalar reference twins over awkward lengths (below one vector, exact
  * multiples, ±1 around lane counts, primes), C = 1, inner = 1, both BatchNorm layouts and both of its schedules,
- * BatchNorm on a slice at an offset, and the thread counts 1, 2, 3 (bit-identical). Surefire runs this class once per vector width
- * (-Djnorm.vector.bits=128/256/512), so every width's loops run.
+ * BatchNorm on a slice at an offset, and the thread counts 1, 2, 3 (bit-identical). Surefire runs this class once per
+ * vector width (-Djnorm.vector.bits=128/256/512), so every width's loops run.
  */
 @SimdWidths
 class FastKernelTest {
