@@ -20,13 +20,13 @@ public final class ReferenceBatchNormKernel implements BatchNormKernel {
      * <p>Here: {@link #moments}, then rstd in double, then {@link #normalize}: two passes over x.
      */
     @Override
-    public void forwardTraining(float[] x, int n, int c, int inner, float[] weight, float[] bias, double eps,
-                                float[] y, double[] mean, double[] rstd, double[] biasedVar) {
-        moments(x, n, c, inner, mean, biasedVar);
+    public void forwardTraining(float[] x, int off, int n, int c, int inner, float[] weight, float[] bias,
+                                double eps, float[] y, double[] mean, double[] rstd, double[] biasedVar) {
+        moments(x, off, n, c, inner, mean, biasedVar);
         for (int ch = 0; ch < c; ch++) {
             rstd[ch] = 1.0 / Math.sqrt(biasedVar[ch] + eps);
         }
-        normalize(x, n, c, inner, mean, rstd, weight, bias, y);
+        normalize(x, off, n, c, inner, mean, rstd, weight, bias, y);
     }
 
     /**
@@ -35,9 +35,9 @@ public final class ReferenceBatchNormKernel implements BatchNormKernel {
      * <p>Here: {@link Moments#of} per channel over its N planes of inner floats.
      */
     @Override
-    public void moments(float[] x, int n, int c, int inner, double[] mean, double[] biasedVar) {
+    public void moments(float[] x, int off, int n, int c, int inner, double[] mean, double[] biasedVar) {
         for (int ch = 0; ch < c; ch++) {
-            Moments m = Moments.of(x, ch * inner, n, c * inner, inner);
+            Moments m = Moments.of(x, off + ch * inner, n, c * inner, inner);
             mean[ch] = m.mean();
             biasedVar[ch] = m.biasedVar();
         }
@@ -49,13 +49,13 @@ public final class ReferenceBatchNormKernel implements BatchNormKernel {
      * <p>Here: per element in double, (x − mean)·rstd first, so a constant channel gives exactly bias.
      */
     @Override
-    public void normalize(float[] x, int n, int c, int inner, double[] mean, double[] rstd,
+    public void normalize(float[] x, int off, int n, int c, int inner, double[] mean, double[] rstd,
                           float[] weight, float[] bias, float[] y) {
         for (int s = 0; s < n; s++) {
             for (int ch = 0; ch < c; ch++) {
                 double w = weight == null ? 1.0 : weight[ch];
                 double b = bias == null ? 0.0 : bias[ch];
-                int base = (s * c + ch) * inner;
+                int base = off + (s * c + ch) * inner;
                 for (int i = 0; i < inner; i++) {
                     // (x − mean)·rstd first, so a constant channel gives exactly bias (pt#5410).
                     double xhat = (x[base + i] - mean[ch]) * rstd[ch];
@@ -72,14 +72,14 @@ public final class ReferenceBatchNormKernel implements BatchNormKernel {
      * written out.
      */
     @Override
-    public void backward(float[] x, float[] dy, int n, int c, int inner, double[] mean, double[] rstd,
+    public void backward(float[] x, float[] dy, int off, int n, int c, int inner, double[] mean, double[] rstd,
                          float[] weight, boolean batchStats, float[] dx, float[] dweight, float[] dbias) {
         double count = (double) n * inner;
         for (int ch = 0; ch < c; ch++) {
             // The two reductions of the derivation: sumDy = Σ dy, sumDyXhat = Σ dy·xhat.
             double sumDy = 0, sumDyXhat = 0;
             for (int s = 0; s < n; s++) {
-                int base = (s * c + ch) * inner;
+                int base = off + (s * c + ch) * inner;
                 for (int i = 0; i < inner; i++) {
                     double xhat = (x[base + i] - mean[ch]) * rstd[ch];
                     sumDy += dy[base + i];
@@ -102,7 +102,7 @@ public final class ReferenceBatchNormKernel implements BatchNormKernel {
             double meanDy = batchStats ? sumDy / count : 0.0;
             double meanDyXhat = batchStats ? sumDyXhat / count : 0.0;
             for (int s = 0; s < n; s++) {
-                int base = (s * c + ch) * inner;
+                int base = off + (s * c + ch) * inner;
                 for (int i = 0; i < inner; i++) {
                     double xhat = (x[base + i] - mean[ch]) * rstd[ch];
                     dx[base + i] = (float) (dxScale * (dy[base + i] - meanDy - xhat * meanDyXhat));

@@ -22,8 +22,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 /**
  * The Vector API kernels against their scalar reference twins over awkward lengths (below one vector, exact
  * multiples, ±1 around lane counts, primes), C = 1, inner = 1, both BatchNorm layouts and both of its schedules,
- * and the thread counts 1, 2, 3 (bit-identical). Surefire runs this class once per vector width
- * (-Djnorm.vector.bits=128/256/512), so every width's loops run.
+ * BatchNorm on a slice at an offset, and the thread counts 1, 2, 3 (bit-identical). Surefire runs this class once per
+ * vector width (-Djnorm.vector.bits=128/256/512), so every width's loops run.
  */
 @SimdWidths
 class FastKernelTest {
@@ -142,6 +142,103 @@ class FastKernelTest {
                 assertNearTerms("dx batchStats=" + batchStats, gRef[0], gFast[0], terms);
                 assertNear("dweight", gRef[1], gFast[1]);
                 assertNear("dbias", gRef[2], gFast[2]);
+            }
+        }
+    }
+
+    /**
+     * The offset forms on a slice: the view's values placed at off inside larger arrays whose other elements are NaN
+     * (x, dy) or a sentinel (y, dx). Each kernel must give the same bits at off as on the same values at 0 (chunks,
+     * runs and tasks fixed by the view, not by off: what GhostBatchNorm's virtual batches rely on), never write
+     * outside [off, off + N·C·inner) (the sentinels keep their bits), never read outside it (a NaN read would reach
+     * the statistics), and the fast kernel must match the reference on the slice. Offsets: one sample in (as
+     * GhostBatchNorm passes) and an odd one, aligned to no vector width.
+     */
+    @ParameterizedTest(name = "seed {0}: N={1} C={2} inner={3}")
+    @MethodSource("bnCases")
+    void batchNormOnASliceIsTheSameAsOnItsCopy(long seed, int n, int c, int inner) {
+        Random rng = new Random(seed);
+        int len = n * c * inner;
+        float[] x = data(rng, len, 3.0, 2.0), dy = data(rng, len, 0.0, 1.0);
+        float[] w = data(rng, c, 1.0, 0.5), b = data(rng, c, 0.0, 0.5);
+        for (int off : new int[] {c * inner, 5}) {
+            int after = 7;
+            float[] xBig = around(x, off, after, Float.NaN), dyBig = around(dy, off, after, Float.NaN);
+            float[][] sliceResults = new float[2][];
+            for (BatchNormKernel k : new BatchNormKernel[] {refBn, fastBn}) {
+                String who = (k == fastBn ? "fast" : "reference") + " at off " + off + ": ";
+                double[][] at0 = bnForward(k, x, n, c, inner, w, b);
+                float[] y0 = new float[len];
+                k.forwardTraining(x, n, c, inner, w, b, 1e-5, y0, new double[c], new double[c], new double[c]);
+                double[] mean = new double[c], rstd = new double[c], var = new double[c];
+                float[] yBig = sentinels(off + len + after);
+                k.forwardTraining(xBig, off, n, c, inner, w, b, 1e-5, yBig, mean, rstd, var);
+                assertSlice(who + "forwardTraining y", y0, yBig, off);
+                assertArrayEquals(toFloatBits(at0[0]), toFloatBits(mean), who + "mean");
+                assertArrayEquals(toFloatBits(at0[1]), toFloatBits(rstd), who + "rstd");
+                assertArrayEquals(toFloatBits(at0[2]), toFloatBits(var), who + "biasedVar");
+                double[] mMean = new double[c], mVar = new double[c];
+                k.moments(xBig, off, n, c, inner, mMean, mVar);
+                assertArrayEquals(toFloatBits(at0[0]), toFloatBits(mMean), who + "moments mean");
+                assertArrayEquals(toFloatBits(at0[2]), toFloatBits(mVar), who + "moments biasedVar");
+                float[] yEval0 = new float[len], yEvalBig = sentinels(yBig.length);
+                k.normalize(x, n, c, inner, at0[0], at0[1], w, b, yEval0);
+                k.normalize(xBig, off, n, c, inner, at0[0], at0[1], w, b, yEvalBig);
+                assertSlice(who + "normalize y", yEval0, yEvalBig, off);
+                for (boolean batchStats : new boolean[] {true, false}) {
+                    float[][] g0 = bnBackward(k, x, dy, n, c, inner, at0, w, batchStats);
+                    float[] dxBig = sentinels(yBig.length), dw = new float[c], db = new float[c];
+                    k.backward(xBig, dyBig, off, n, c, inner, at0[0], at0[1], w, batchStats, dxBig, dw, db);
+                    assertSlice(who + "dx batchStats=" + batchStats, g0[0], dxBig, off);
+                    assertArrayEquals(g0[1], dw, who + "dweight batchStats=" + batchStats);
+                    assertArrayEquals(g0[2], db, who + "dbias batchStats=" + batchStats);
+                }
+                float[] dw = new float[c], db = new float[c]; // the sums alone (dx null), as SyncBatchNorm asks
+                k.backward(xBig, dyBig, off, n, c, inner, at0[0], at0[1], w, true, null, dw, db);
+                float[][] g0 = bnBackward(k, x, dy, n, c, inner, at0, w, true);
+                assertArrayEquals(g0[1], dw, who + "dweight without dx");
+                assertArrayEquals(g0[2], db, who + "dbias without dx");
+                sliceResults[k == fastBn ? 1 : 0] = Arrays.copyOfRange(yBig, off, off + len);
+                for (int threads : new int[] {1, 3}) { // the slice's tasks are fixed by its shape, not by threads
+                    Parallel.setThreads(threads);
+                    float[] yT = sentinels(yBig.length), dxT = sentinels(yBig.length);
+                    k.forwardTraining(xBig, off, n, c, inner, w, b, 1e-5, yT, new double[c], new double[c],
+                            new double[c]);
+                    k.backward(xBig, dyBig, off, n, c, inner, at0[0], at0[1], w, true, dxT, null, null);
+                    assertSlice(who + "y with " + threads + " threads", y0, yT, off);
+                    assertSlice(who + "dx with " + threads + " threads", g0[0], dxT, off);
+                }
+                Parallel.setThreads(Runtime.getRuntime().availableProcessors());
+            }
+            assertNear("fast vs reference y on the slice at off " + off, sliceResults[0], sliceResults[1]);
+        }
+    }
+
+    /** a at [off, off + a.length) of a new array of off + a.length + after floats, every other element fill. */
+    private static float[] around(float[] a, int off, int after, float fill) {
+        float[] big = new float[off + a.length + after];
+        Arrays.fill(big, fill);
+        System.arraycopy(a, 0, big, off, a.length);
+        return big;
+    }
+
+    /** An output array of len floats, each the sentinel -1234.5 (a value no kernel here writes). */
+    private static float[] sentinels(int len) {
+        float[] a = new float[len];
+        Arrays.fill(a, SENTINEL);
+        return a;
+    }
+
+    private static final float SENTINEL = -1234.5f;
+
+    /** big[off, off + expected.length) has expected's bits and every other element of big is still the sentinel. */
+    private static void assertSlice(String what, float[] expected, float[] big, int off) {
+        assertArrayEquals(expected, Arrays.copyOfRange(big, off, off + expected.length), what + ": the slice");
+        for (int i = 0; i < big.length; i++) {
+            if ((i < off || i >= off + expected.length) && Float.floatToRawIntBits(big[i]) != Float.floatToRawIntBits(
+                    SENTINEL)) {
+                throw new AssertionError(what + ": element " + i + " outside the slice [" + off + ", "
+                        + (off + expected.length) + ") was written: " + big[i]);
             }
         }
     }

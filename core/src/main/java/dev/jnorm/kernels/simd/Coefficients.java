@@ -84,9 +84,10 @@ final class Coefficients {
                     meanGLo[ch], dxScale[ch], xhatCoef[ch], dx);
         }
 
-        /** dx over rows [row0, row1) of [rows, C], gScale per column. */
-        void normBackwardColumns(float[] x, float[] dy, int row0, int row1, int c, float[] gScale, float[] dx) {
-            SimdOps.normBackwardColumns(x, dy, row0, row1, c, meanHi, meanLo, rstd, gScale, meanGHi, meanGLo,
+        /** dx over rows [row0, row1) of [rows, C] at off, gScale per column. */
+        void normBackwardColumns(float[] x, float[] dy, int off, int row0, int row1, int c, float[] gScale,
+                                 float[] dx) {
+            SimdOps.normBackwardColumns(x, dy, off, row0, row1, c, meanHi, meanLo, rstd, gScale, meanGHi, meanGLo,
                     dxScale, xhatCoef, dx);
         }
     }

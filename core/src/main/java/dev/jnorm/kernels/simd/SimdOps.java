@@ -24,7 +24,8 @@ import jdk.incubator.vector.VectorSpecies;
  * gradient with respect to xhat; {@code sumDy} = Σdy, {@code sumDyDev} = Σdy·(x − mean) (= sumDyXhat/rstd: the
  * loops sum deviations and multiply by rstd once, outside); {@code pivot} the value a run of shifted sums subtracts
  * (the k of {@link Moments#mergeShifted}); {@code off}/{@code len} a contiguous run, {@code row0}/{@code row1} a
- * range of rows of a [rows, C] matrix, {@code j} a column (channel) index.
+ * range of rows of a [rows, C] matrix whose row 0 starts at {@code off} (row r, column j at off + r·C + j), {@code j}
+ * a column (channel) index.
  */
 final class SimdOps {
     private SimdOps() {
@@ -428,20 +429,20 @@ final class SimdOps {
     }
 
     /**
-     * Per-column moments of rows [row0, row1) of x[*, C] ({@link Moments#mergeShifted}, column by column): one pass
-     * per run of at most {@link Moments#SHIFTED_RUN} rows, Σ(x − pivot[j]) and Σ(x − pivot[j])² in double with pivot
-     * the run's first row, the runs Chan-merged in order into mean[C] and m2[C] (overwritten). pivot, sum, sumSq:
-     * [C] scratch.
+     * Per-column moments of rows [row0, row1) of x[*, C] at off ({@link Moments#mergeShifted}, column by column):
+     * one pass per run of at most {@link Moments#SHIFTED_RUN} rows, Σ(x − pivot[j]) and Σ(x − pivot[j])² in double
+     * with pivot the run's first row, the runs Chan-merged in order into mean[C] and m2[C] (overwritten). pivot, sum,
+     * sumSq: [C] scratch.
      */
-    static void columnMoments(float[] x, int row0, int row1, int c, double[] mean, double[] m2, double[] pivot,
-                              double[] sum, double[] sumSq) {
+    static void columnMoments(float[] x, int off, int row0, int row1, int c, double[] mean, double[] m2,
+                              double[] pivot, double[] sum, double[] sumSq) {
         long count = 0;
         for (int runStart = row0; runStart < row1; runStart += Moments.SHIFTED_RUN) {
             int runEnd = Math.min(row1, runStart + Moments.SHIFTED_RUN);
             for (int j = 0; j < c; j++) {
-                pivot[j] = x[runStart * c + j];
+                pivot[j] = x[off + runStart * c + j];
             }
-            columnShiftedSums(x, runStart, runEnd, c, pivot, sum, sumSq);
+            columnShiftedSums(x, off, runStart, runEnd, c, pivot, sum, sumSq);
             long runLen = runEnd - runStart;
             for (int j = 0; j < c; j++) { // the run's (mean, M2) per column, into sum and sumSq
                 sumSq[j] = Moments.shiftedM2(runLen, sum[j], sumSq[j]);
@@ -454,21 +455,21 @@ final class SimdOps {
 
     /**
      * sum[j] = Σ_rows (x[row, j] − pivot[j]), sumSq[j] = Σ_rows (x[row, j] − pivot[j])² for rows [row0, row1), in
-     * double.
+     * double; x[*, C] at off.
      */
-    private static void columnShiftedSums(float[] x, int row0, int row1, int c, double[] pivot, double[] sum,
-                                          double[] sumSq) {
+    private static void columnShiftedSums(float[] x, int off, int row0, int row1, int c, double[] pivot,
+                                          double[] sum, double[] sumSq) {
         java.util.Arrays.fill(sum, 0, c, 0.0);
         java.util.Arrays.fill(sumSq, 0, c, 0.0);
         int tile = rowsPerTile(c);
         for (int tile0 = row0; tile0 < row1; tile0 += tile) {
-            columnShiftedSumsTile(x, tile0, Math.min(row1, tile0 + tile), c, pivot, sum, sumSq);
+            columnShiftedSumsTile(x, off, tile0, Math.min(row1, tile0 + tile), c, pivot, sum, sumSq);
         }
     }
 
     /** {@link #columnShiftedSums}'s accumulation over the rows [row0, row1) of one tile, into sum and sumSq. */
-    private static void columnShiftedSumsTile(float[] x, int row0, int row1, int c, double[] pivot, double[] sum,
-                                              double[] sumSq) {
+    private static void columnShiftedSumsTile(float[] x, int off, int row0, int row1, int c, double[] pivot,
+                                              double[] sum, double[] sumSq) {
         int step = DOUBLE.length();
         int j = 0;
         for (; j <= c - 4 * step; j += 4 * step) { // main: a block of accumulators and pivots in registers
@@ -485,7 +486,7 @@ final class SimdOps {
             DoubleVector sumSq2 = DoubleVector.fromArray(DOUBLE, sumSq, j + 2 * step);
             DoubleVector sumSq3 = DoubleVector.fromArray(DOUBLE, sumSq, j + 3 * step);
             for (int row = row0; row < row1; row++) {
-                int base = row * c + j;
+                int base = off + row * c + j;
                 DoubleVector d0 = widen(x, base).sub(pivot0), d1 = widen(x, base + step).sub(pivot1);
                 DoubleVector d2 = widen(x, base + 2 * step).sub(pivot2), d3 = widen(x, base + 3 * step).sub(pivot3);
                 sum0 = sum0.add(d0);
@@ -511,7 +512,7 @@ final class SimdOps {
             DoubleVector sum0 = DoubleVector.fromArray(DOUBLE, sum, j);
             DoubleVector sumSq0 = DoubleVector.fromArray(DOUBLE, sumSq, j);
             for (int row = row0; row < row1; row++) {
-                DoubleVector d0 = widen(x, row * c + j).sub(pivot0);
+                DoubleVector d0 = widen(x, off + row * c + j).sub(pivot0);
                 sum0 = sum0.add(d0);
                 sumSq0 = d0.fma(d0, sumSq0);
             }
@@ -521,7 +522,7 @@ final class SimdOps {
         for (; j < c; j++) { // scalar tail
             double sumJ = sum[j], sumSqJ = sumSq[j];
             for (int row = row0; row < row1; row++) {
-                double d = x[row * c + j] - pivot[j];
+                double d = x[off + row * c + j] - pivot[j];
                 sumJ += d;
                 sumSqJ = Math.fma(d, d, sumSqJ); // same rounding as a lane
             }
@@ -531,10 +532,11 @@ final class SimdOps {
     }
 
     /**
-     * sumDy[j] += Σ dy[row, j], sumDyDev[j] += Σ dy[row, j]·(x[row, j] − mean[j]) for rows [row0, row1), in double.
+     * sumDy[j] += Σ dy[row, j], sumDyDev[j] += Σ dy[row, j]·(x[row, j] − mean[j]) for rows [row0, row1), in double;
+     * x and dy [*, C] at off.
      */
-    static void columnDyAndDyDev(float[] x, float[] dy, int row0, int row1, int c, double[] mean, double[] sumDy,
-                                 double[] sumDyDev) {
+    static void columnDyAndDyDev(float[] x, float[] dy, int off, int row0, int row1, int c, double[] mean,
+                                 double[] sumDy, double[] sumDyDev) {
         // NB: row by row, the accumulators in L1 (loaded and stored per row), so x and dy are each read as one
         // sequential stream. The alternative, L1-sized tiles walked a block of four column vectors at a time with
         // the accumulators in registers, is faster while the rows are in cache but interleaves eight strided streams
@@ -543,7 +545,7 @@ final class SimdOps {
         // the sums are the same bits.
         int step = DOUBLE.length();
         for (int row = row0; row < row1; row++) {
-            int base = row * c;
+            int base = off + row * c;
             int j = 0;
             for (; j <= c - step; j += step) {
                 DoubleVector dyV = widen(dy, base + j);
@@ -560,20 +562,21 @@ final class SimdOps {
     }
 
     /**
-     * y[row, j] = ((x − meanHi[j]) − meanLo[j])·scale[j] + shift[j] for rows [row0, row1). NB: blocks of four float
+     * y[row, j] = ((x − meanHi[j]) − meanLo[j])·scale[j] + shift[j] for rows [row0, row1), x and y [*, C] at off.
+     * NB: blocks of four float
      * vectors of columns keep their sixteen coefficient vectors in registers while the rows of a tile
      * ({@link #rowsPerTile}) pass.
      */
-    static void normalizeColumns(float[] x, int row0, int row1, int c, float[] meanHi, float[] meanLo, float[] scale,
-                                 float[] shift, float[] y) {
+    static void normalizeColumns(float[] x, int off, int row0, int row1, int c, float[] meanHi, float[] meanLo,
+                                 float[] scale, float[] shift, float[] y) {
         int tile = rowsPerTile(c);
         for (int tile0 = row0; tile0 < row1; tile0 += tile) {
-            normalizeColumnsTile(x, tile0, Math.min(row1, tile0 + tile), c, meanHi, meanLo, scale, shift, y);
+            normalizeColumnsTile(x, off, tile0, Math.min(row1, tile0 + tile), c, meanHi, meanLo, scale, shift, y);
         }
     }
 
-    private static void normalizeColumnsTile(float[] x, int row0, int row1, int c, float[] meanHi, float[] meanLo,
-                                             float[] scale, float[] shift, float[] y) {
+    private static void normalizeColumnsTile(float[] x, int off, int row0, int row1, int c, float[] meanHi,
+                                             float[] meanLo, float[] scale, float[] shift, float[] y) {
         int step = FLOAT.length();
         int j = 0;
         for (; j <= c - 4 * step; j += 4 * step) { // main
@@ -594,7 +597,7 @@ final class SimdOps {
             FloatVector shift2 = FloatVector.fromArray(FLOAT, shift, j + 2 * step);
             FloatVector shift3 = FloatVector.fromArray(FLOAT, shift, j + 3 * step);
             for (int row = row0; row < row1; row++) {
-                int base = row * c + j;
+                int base = off + row * c + j;
                 FloatVector.fromArray(FLOAT, x, base).sub(meanHi0).sub(meanLo0).fma(scale0, shift0)
                         .intoArray(y, base);
                 FloatVector.fromArray(FLOAT, x, base + step).sub(meanHi1).sub(meanLo1).fma(scale1, shift1)
@@ -611,30 +614,30 @@ final class SimdOps {
             FloatVector scale0 = FloatVector.fromArray(FLOAT, scale, j);
             FloatVector shift0 = FloatVector.fromArray(FLOAT, shift, j);
             for (int row = row0; row < row1; row++) {
-                int base = row * c + j;
+                int base = off + row * c + j;
                 FloatVector.fromArray(FLOAT, x, base).sub(meanHi0).sub(meanLo0).fma(scale0, shift0)
                         .intoArray(y, base);
             }
         }
         for (; j < c; j++) { // scalar tail
             for (int row = row0; row < row1; row++) {
-                int i = row * c + j;
+                int i = off + row * c + j;
                 y[i] = Math.fma((x[i] - meanHi[j]) - meanLo[j], scale[j], shift[j]);
             }
         }
     }
 
     /**
-     * {@link #normalizeInDouble} per column of [rows, C] for rows [row0, row1), the coefficient arrays over C.
+     * {@link #normalizeInDouble} per column of [rows, C] at off for rows [row0, row1), the coefficient arrays over C.
      * NB: row by row, each row read and written once in storage order, the three coefficient arrays (3·C doubles)
      * staying in L1; blocks of columns carried down all rows read x in strides of C floats instead.
      */
-    static void normalizeColumnsInDouble(float[] x, int row0, int row1, int c, double[] mean, double[] scale,
-                                         double[] shift, float[] y) {
+    static void normalizeColumnsInDouble(float[] x, int off, int row0, int row1, int c, double[] mean,
+                                         double[] scale, double[] shift, float[] y) {
         int step = HALF.length();
         int vecEnd = c - c % step;
         for (int row = row0; row < row1; row++) {
-            int base = row * c;
+            int base = off + row * c;
             for (int j = 0; j < vecEnd; j += step) { // main
                 DoubleVector meanV = DoubleVector.fromArray(DOUBLE, mean, j);
                 DoubleVector scaleV = DoubleVector.fromArray(DOUBLE, scale, j);
@@ -648,11 +651,11 @@ final class SimdOps {
     }
 
     /**
-     * {@link #normBackward} per column of [rows, C] for rows [row0, row1), every coefficient an array over C
+     * {@link #normBackward} per column of [rows, C] at off for rows [row0, row1), every coefficient an array over C
      * (channels-last BatchNorm has gScale = 1; channels-last GroupNorm has gScale = weight and its group's statistics
      * per column); the arrays of a {@link Coefficients.Dx}.
      */
-    static void normBackwardColumns(float[] x, float[] dy, int row0, int row1, int c, float[] meanHi,
+    static void normBackwardColumns(float[] x, float[] dy, int off, int row0, int row1, int c, float[] meanHi,
                                     float[] meanLo, float[] rstd, float[] gScale, float[] meanGHi, float[] meanGLo,
                                     float[] dxScale, float[] xhatCoef, float[] dx) {
         // NB: row by row, the eight coefficient vectors loaded from L1 per column vector. Tiles with two column
@@ -660,7 +663,7 @@ final class SimdOps {
         // than AVX2's sixteen vector registers. NormBench's bn2d_cl kernelFwdBwd rows (BENCHMARKS.md) time this pass.
         int step = FLOAT.length();
         for (int row = row0; row < row1; row++) {
-            int base = row * c;
+            int base = off + row * c;
             int j = 0;
             for (; j <= c - step; j += step) { // main
                 FloatVector xhat = FloatVector.fromArray(FLOAT, x, base + j)

@@ -17,7 +17,8 @@ import java.util.Arrays;
  * Determinism: statistics come from fixed chunks (a run of planes, or of rows, of about {@link #CHUNK} floats),
  * each reduced in one pass of shifted sums in double ({@link Moments#mergeShifted}) and merged in chunk order with
  * Chan's formula ({@link ChunkOrder}). Chunk boundaries depend only on the shape, so 1, 2 or N threads give
- * identical bits; threads only change who computes which chunk.
+ * identical bits; threads only change who computes which chunk. A slice at off ({@link BatchNormKernel}) shifts every
+ * index by off and nothing else: chunks, runs, tiles and tasks are counted from the view's first element.
  *
  * <p>Names as in {@link SimdOps}; {@code n, c, inner} the [N, C, inner] view, {@code ch} a channel, {@code s} a
  * sample, {@code chunk} a statistics chunk, {@code task} a parallel task. The coefficients come from
@@ -39,12 +40,12 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
     // ---------------------------------------------------------------- forward
 
     @Override
-    public void forwardTraining(float[] x, int n, int c, int inner, float[] weight, float[] bias, double eps,
-                                float[] y, double[] mean, double[] rstd, double[] biasedVar) {
+    public void forwardTraining(float[] x, int off, int n, int c, int inner, float[] weight, float[] bias,
+                                double eps, float[] y, double[] mean, double[] rstd, double[] biasedVar) {
         if (inner == 1) {
-            columnMoments(x, n, c, mean, biasedVar);
+            columnMoments(x, off, n, c, mean, biasedVar);
             finishStats(c, eps, biasedVar, rstd);
-            normalizeColumnsAll(x, n, c, mean, rstd, weight, bias, y);
+            normalizeColumnsAll(x, off, n, c, mean, rstd, weight, bias, y);
             return;
         }
         int planesPerChunk = Math.max(1, CHUNK / inner);
@@ -55,16 +56,16 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
             // so the last are the likeliest still in cache, and y's writes then evict the planes already done rather
             // than the next ones (NormBench's bn2d kernelFwd rows in BENCHMARKS.md time this schedule).
             Parallel.forEach(c, ch -> {
-                Moments m = channelMoments(x, n, c, inner, ch, planesPerChunk, chunks);
+                Moments m = channelMoments(x, off, n, c, inner, ch, planesPerChunk, chunks);
                 mean[ch] = m.mean();
                 biasedVar[ch] = m.biasedVar();
                 rstd[ch] = 1.0 / Math.sqrt(biasedVar[ch] + eps);
-                normalizePlanesLastFirst(x, c, inner, ch, n, mean[ch], rstd[ch], weight, bias, y);
+                normalizePlanesLastFirst(x, off, c, inner, ch, n, mean[ch], rstd[ch], weight, bias, y);
             });
         } else {
             // Few channels: split each channel into its chunks for the statistics (same arithmetic as above).
             Moments[] parts = new Moments[c * chunks]; // [C][chunks]
-            Parallel.forEach(c * chunks, task -> parts[task] = chunkMoments(x, n, c, inner, task / chunks,
+            Parallel.forEach(c * chunks, task -> parts[task] = chunkMoments(x, off, n, c, inner, task / chunks,
                     task % chunks, planesPerChunk));
             for (int ch = 0; ch < c; ch++) {
                 Moments m = ChunkOrder.merge(parts, ch * chunks, chunks);
@@ -72,7 +73,7 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
                 biasedVar[ch] = m.biasedVar();
             }
             finishStats(c, eps, biasedVar, rstd);
-            forEachPlane(n, c, inner, (p, ch) -> normalizePlanes(x, c, inner, ch, p / c, p / c + 1, mean[ch],
+            forEachPlane(n, c, inner, (p, ch) -> normalizePlanes(x, off, c, inner, ch, p / c, p / c + 1, mean[ch],
                     rstd[ch], weight, bias, y));
         }
     }
@@ -84,26 +85,26 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
     }
 
     @Override
-    public void moments(float[] x, int n, int c, int inner, double[] mean, double[] biasedVar) {
+    public void moments(float[] x, int off, int n, int c, int inner, double[] mean, double[] biasedVar) {
         if (inner == 1) {
-            columnMoments(x, n, c, mean, biasedVar);
+            columnMoments(x, off, n, c, mean, biasedVar);
             return;
         }
         int planesPerChunk = Math.max(1, CHUNK / inner);
         int chunks = Parallel.ceilDiv(n, planesPerChunk);
         Parallel.forEach(c, ch -> {
-            Moments m = channelMoments(x, n, c, inner, ch, planesPerChunk, chunks);
+            Moments m = channelMoments(x, off, n, c, inner, ch, planesPerChunk, chunks);
             mean[ch] = m.mean();
             biasedVar[ch] = m.biasedVar();
         });
     }
 
     /** Channel ch's moments: its chunks in order, merged with Chan's formula. */
-    private static Moments channelMoments(float[] x, int n, int c, int inner, int ch, int planesPerChunk,
+    private static Moments channelMoments(float[] x, int off, int n, int c, int inner, int ch, int planesPerChunk,
                                           int chunks) {
         Moments m = new Moments();
         for (int chunk = 0; chunk < chunks; chunk++) {
-            m.merge(chunkMoments(x, n, c, inner, ch, chunk, planesPerChunk));
+            m.merge(chunkMoments(x, off, n, c, inner, ch, chunk, planesPerChunk));
         }
         return m;
     }
@@ -112,11 +113,12 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
      * Moments of one chunk of channel ch, planes [chunk·planesPerChunk, …) of that channel: each plane in one pass of
      * shifted sums per run ({@link SimdOps#mergeRunMoments}), the planes merged in order.
      */
-    private static Moments chunkMoments(float[] x, int n, int c, int inner, int ch, int chunk, int planesPerChunk) {
+    private static Moments chunkMoments(float[] x, int off, int n, int c, int inner, int ch, int chunk,
+                                        int planesPerChunk) {
         int s0 = chunk * planesPerChunk, s1 = Parallel.end(chunk, planesPerChunk, n);
         Moments m = new Moments();
         for (int s = s0; s < s1; s++) {
-            SimdOps.mergeRunMoments(x, (s * c + ch) * inner, inner, m);
+            SimdOps.mergeRunMoments(x, off + (s * c + ch) * inner, inner, m);
         }
         return m;
     }
@@ -127,8 +129,8 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
      * its own batch mean and that form is as accurate at half the work.
      */
     @Override
-    public void normalize(float[] x, int n, int c, int inner, double[] mean, double[] rstd, float[] weight,
-                          float[] bias, float[] y) {
+    public void normalize(float[] x, int off, int n, int c, int inner, double[] mean, double[] rstd,
+                          float[] weight, float[] bias, float[] y) {
         double[] scale = new double[c], shift = new double[c]; // [C]: Coefficients' fold, kept in double
         for (int ch = 0; ch < c; ch++) {
             scale[ch] = Coefficients.scale(rstd[ch], weight, ch);
@@ -136,12 +138,12 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
         }
         if (inner == 1) {
             int rowsPerChunk = rowsPerChunk(c);
-            Parallel.forEach(Parallel.ceilDiv(n, rowsPerChunk), chunk -> SimdOps.normalizeColumnsInDouble(x,
+            Parallel.forEach(Parallel.ceilDiv(n, rowsPerChunk), chunk -> SimdOps.normalizeColumnsInDouble(x, off,
                     chunk * rowsPerChunk, Parallel.end(chunk, rowsPerChunk, n), c, mean, scale, shift, y));
             return;
         }
-        forEachPlane(n, c, inner, (p, ch) -> SimdOps.normalizeInDouble(x, p * inner, inner, mean[ch], scale[ch],
-                shift[ch], y));
+        forEachPlane(n, c, inner, (p, ch) -> SimdOps.normalizeInDouble(x, off + p * inner, inner, mean[ch],
+                scale[ch], shift[ch], y));
     }
 
     /** The plane p = s·C + ch of channel ch, for element-wise passes. */
@@ -165,10 +167,10 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
     }
 
     /** {@link #normalizePlanes} on all n planes of channel ch, from the last to the first (element-wise: same bits). */
-    private static void normalizePlanesLastFirst(float[] x, int c, int inner, int ch, int n, double mean,
+    private static void normalizePlanesLastFirst(float[] x, int off, int c, int inner, int ch, int n, double mean,
                                                  double rstd, float[] weight, float[] bias, float[] y) {
         for (int s = n - 1; s >= 0; s--) {
-            normalizePlanes(x, c, inner, ch, s, s + 1, mean, rstd, weight, bias, y);
+            normalizePlanes(x, off, c, inner, ch, s, s + 1, mean, rstd, weight, bias, y);
         }
     }
 
@@ -176,13 +178,13 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
      * y = (x − mean)·rstd·weight + bias on planes [s0, s1) of channel ch, folded to (x − mean)·scale + shift
      * ({@link Coefficients}).
      */
-    private static void normalizePlanes(float[] x, int c, int inner, int ch, int s0, int s1, double mean,
+    private static void normalizePlanes(float[] x, int off, int c, int inner, int ch, int s0, int s1, double mean,
                                         double rstd, float[] weight, float[] bias, float[] y) {
         float scale = (float) Coefficients.scale(rstd, weight, ch);
         float shift = Coefficients.shift(bias, ch);
         float meanHi = SimdOps.hi(mean), meanLo = SimdOps.lo(mean);
         for (int s = s0; s < s1; s++) {
-            SimdOps.normalize(x, (s * c + ch) * inner, inner, meanHi, meanLo, scale, shift, y);
+            SimdOps.normalize(x, off + (s * c + ch) * inner, inner, meanHi, meanLo, scale, shift, y);
         }
     }
 
@@ -209,10 +211,10 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
     }
 
     /**
-     * Per-column moments of x[rows, C]: one pass of shifted sums per row chunk ({@link SimdOps#columnMoments}),
+     * Per-column moments of x[rows, C] at off: one pass of shifted sums per row chunk ({@link SimdOps#columnMoments}),
      * Chan-merged in chunk order within a task, then the tasks' partials in task order.
      */
-    static void columnMoments(float[] x, int rows, int c, double[] mean, double[] biasedVar) {
+    static void columnMoments(float[] x, int off, int rows, int c, double[] mean, double[] biasedVar) {
         int rowsPerChunk = rowsPerChunk(c);
         int chunks = Parallel.ceilDiv(rows, rowsPerChunk), perTask = chunksPerTask(chunks);
         int tasks = Parallel.ceilDiv(chunks, perTask);
@@ -224,7 +226,7 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
             long count = 0;
             for (int chunk = task * perTask; chunk < Parallel.end(task, perTask, chunks); chunk++) {
                 int row0 = chunk * rowsPerChunk, row1 = Parallel.end(chunk, rowsPerChunk, rows);
-                SimdOps.columnMoments(x, row0, row1, c, chunkMean, chunkM2, pivot, sum, sumSq);
+                SimdOps.columnMoments(x, off, row0, row1, c, chunkMean, chunkM2, pivot, sum, sumSq);
                 Moments.mergeColumns(count, taskMean[task], taskM2[task], row1 - row0, chunkMean, chunkM2);
                 count += row1 - row0;
             }
@@ -242,14 +244,14 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
         }
     }
 
-    private static void normalizeColumnsAll(float[] x, int rows, int c, double[] mean, double[] rstd,
+    private static void normalizeColumnsAll(float[] x, int off, int rows, int c, double[] mean, double[] rstd,
                                             float[] weight, float[] bias, float[] y) {
         float[] meanHi = new float[c], meanLo = new float[c], scale = new float[c], shift = new float[c]; // [C]
         for (int ch = 0; ch < c; ch++) {
             Coefficients.fold(ch, mean[ch], rstd[ch], weight, bias, meanHi, meanLo, scale, shift);
         }
         int rowsPerChunk = rowsPerChunk(c);
-        Parallel.forEach(Parallel.ceilDiv(rows, rowsPerChunk), chunk -> SimdOps.normalizeColumns(x,
+        Parallel.forEach(Parallel.ceilDiv(rows, rowsPerChunk), chunk -> SimdOps.normalizeColumns(x, off,
                 chunk * rowsPerChunk, Parallel.end(chunk, rowsPerChunk, rows), c, meanHi, meanLo, scale, shift, y));
     }
 
@@ -267,7 +269,7 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
     //   g = dy (gScale = 1),  mean(g) = mean(dy),  dxScale = w·rstd,  xhatCoef = −w·rstd·mean(dy·xhat).
 
     @Override
-    public void backward(float[] x, float[] dy, int n, int c, int inner, double[] mean, double[] rstd,
+    public void backward(float[] x, float[] dy, int off, int n, int c, int inner, double[] mean, double[] rstd,
                          float[] weight, boolean batchStats, float[] dx, float[] dweight, float[] dbias) {
         boolean needSums = batchStats || dweight != null || dbias != null;
         double[] sumDy = new double[c], sumDyDev = new double[c]; // [C]: Σdy, Σdy·(x − mean)
@@ -281,13 +283,13 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
             Parallel.forEach(c, ch -> {
                 double[] chunkSums = new double[2];
                 for (int chunk = 0; chunk < chunks; chunk++) {
-                    chunkGradSums(x, dy, n, c, inner, mean, ch, chunk, planesPerChunk, chunkSums);
+                    chunkGradSums(x, dy, off, n, c, inner, mean, ch, chunk, planesPerChunk, chunkSums);
                     sumDy[ch] += chunkSums[0];
                     sumDyDev[ch] += chunkSums[1];
                 }
                 setDx(co, ch, count, mean, rstd, weight, batchStats, sumDy[ch], sumDyDev[ch]);
                 for (int s = 0; s < n; s++) {
-                    co.normBackward(x, dy, (s * c + ch) * inner, inner, ch, 1f, dx);
+                    co.normBackward(x, dy, off + (s * c + ch) * inner, inner, ch, 1f, dx);
                 }
             });
             affineGrads(c, rstd, sumDy, sumDyDev, dweight, dbias);
@@ -295,9 +297,9 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
         }
         if (needSums) {
             if (inner == 1) {
-                columnGradSums(x, dy, n, c, mean, sumDy, sumDyDev);
+                columnGradSums(x, dy, off, n, c, mean, sumDy, sumDyDev);
             } else {
-                planeGradSums(x, dy, n, c, inner, mean, sumDy, sumDyDev);
+                planeGradSums(x, dy, off, n, c, inner, mean, sumDy, sumDyDev);
             }
         }
         affineGrads(c, rstd, sumDy, sumDyDev, dweight, dbias);
@@ -311,11 +313,11 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
             float[] gScale = new float[c]; // [C] of 1: g = dy
             Arrays.fill(gScale, 1f);
             int rowsPerChunk = rowsPerChunk(c);
-            Parallel.forEach(Parallel.ceilDiv(n, rowsPerChunk), chunk -> co.normBackwardColumns(x, dy,
+            Parallel.forEach(Parallel.ceilDiv(n, rowsPerChunk), chunk -> co.normBackwardColumns(x, dy, off,
                     chunk * rowsPerChunk, Parallel.end(chunk, rowsPerChunk, n), c, gScale, dx));
             return;
         }
-        forEachPlane(n, c, inner, (p, ch) -> co.normBackward(x, dy, p * inner, inner, ch, 1f, dx));
+        forEachPlane(n, c, inner, (p, ch) -> co.normBackward(x, dy, off + p * inner, inner, ch, 1f, dx));
     }
 
     /**
@@ -344,13 +346,13 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
     }
 
     /** out = {Σdy, Σdy·(x − mean)} over one chunk of channel ch (its planes in order), in double. */
-    private static void chunkGradSums(float[] x, float[] dy, int n, int c, int inner, double[] mean, int ch,
+    private static void chunkGradSums(float[] x, float[] dy, int off, int n, int c, int inner, double[] mean, int ch,
                                       int chunk, int planesPerChunk, double[] out) {
         int s0 = chunk * planesPerChunk, s1 = Parallel.end(chunk, planesPerChunk, n);
         double[] planeSums = new double[2];
         double sumDy = 0, sumDyDev = 0;
         for (int s = s0; s < s1; s++) {
-            SimdOps.sumDyAndDyDev(x, dy, (s * c + ch) * inner, inner, mean[ch], planeSums);
+            SimdOps.sumDyAndDyDev(x, dy, off + (s * c + ch) * inner, inner, mean[ch], planeSums);
             sumDy += planeSums[0];
             sumDyDev += planeSums[1];
         }
@@ -359,14 +361,14 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
     }
 
     /** Per-channel Σdy and Σdy·(x − mean) over planes: per chunk in double, summed in chunk order. */
-    private static void planeGradSums(float[] x, float[] dy, int n, int c, int inner, double[] mean,
+    private static void planeGradSums(float[] x, float[] dy, int off, int n, int c, int inner, double[] mean,
                                       double[] sumDy, double[] sumDyDev) {
         int planesPerChunk = Math.max(1, CHUNK / inner);
         int chunks = Parallel.ceilDiv(n, planesPerChunk);
         double[] partDy = new double[c * chunks], partDyDev = new double[c * chunks]; // [C][chunks]
         Parallel.forEach(c * chunks, task -> {
             double[] chunkSums = new double[2];
-            chunkGradSums(x, dy, n, c, inner, mean, task / chunks, task % chunks, planesPerChunk, chunkSums);
+            chunkGradSums(x, dy, off, n, c, inner, mean, task / chunks, task % chunks, planesPerChunk, chunkSums);
             partDy[task] = chunkSums[0];
             partDyDev[task] = chunkSums[1];
         });
@@ -377,11 +379,11 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
     }
 
     /**
-     * Per-column Σdy and Σdy·(x − mean) of [rows, C]: each task sums its run of row chunks in double, the tasks'
+     * Per-column Σdy and Σdy·(x − mean) of [rows, C] at off: each task sums its run of row chunks in double, the tasks'
      * partials are summed in task order (see {@link #COLUMN_TASKS}).
      */
-    private static void columnGradSums(float[] x, float[] dy, int rows, int c, double[] mean, double[] sumDy,
-                                       double[] sumDyDev) {
+    private static void columnGradSums(float[] x, float[] dy, int off, int rows, int c, double[] mean,
+                                       double[] sumDy, double[] sumDyDev) {
         int rowsPerChunk = rowsPerChunk(c);
         int chunks = Parallel.ceilDiv(rows, rowsPerChunk), perTask = chunksPerTask(chunks);
         int tasks = Parallel.ceilDiv(chunks, perTask);
@@ -390,7 +392,7 @@ public final class VectorBatchNormKernel implements BatchNormKernel {
         // order (SimdOps.columnDyAndDyDev), so the partial is fixed by the shape
         Parallel.forEach(tasks, task -> {
             for (int chunk = task * perTask; chunk < Parallel.end(task, perTask, chunks); chunk++) {
-                SimdOps.columnDyAndDyDev(x, dy, chunk * rowsPerChunk, Parallel.end(chunk, rowsPerChunk, rows), c,
+                SimdOps.columnDyAndDyDev(x, dy, off, chunk * rowsPerChunk, Parallel.end(chunk, rowsPerChunk, rows), c,
                         mean, partDy[task], partDyDev[task]);
             }
         });

@@ -216,7 +216,7 @@ public final class VectorRowNormKernel implements RowNormKernel {
             int row0 = s * spatial, row1 = row0 + spatial; // the sample's [S, C] slab
             double[] colMean = new double[c], colM2 = new double[c]; // [C] each: the sample's per-channel moments
             double[] pivot = new double[c], sum = new double[c], sumSq = new double[c]; // [C] scratch
-            SimdOps.columnMoments(x, row0, row1, c, colMean, colM2, pivot, sum, sumSq);
+            SimdOps.columnMoments(x, 0, row0, row1, c, colMean, colM2, pivot, sum, sumSq);
             float[] meanHi = new float[c], meanLo = new float[c], scale = new float[c], shift = new float[c]; // [C]
             Moments groupMoments = new Moments();
             for (int group = 0; group < groups; group++) {
@@ -239,7 +239,7 @@ public final class VectorRowNormKernel implements RowNormKernel {
                     Coefficients.fold(ch, groupMean, groupRstd, weight, bias, meanHi, meanLo, scale, shift);
                 }
             }
-            SimdOps.normalizeColumns(x, row0, row1, c, meanHi, meanLo, scale, shift, y);
+            SimdOps.normalizeColumns(x, 0, row0, row1, c, meanHi, meanLo, scale, shift, y);
         });
     }
 
@@ -258,7 +258,7 @@ public final class VectorRowNormKernel implements RowNormKernel {
                 colMean[ch] = mean[s * groups + ch / cpg];
             }
             double[] sumDy = sumDyPart[s], sumDyDev = new double[c];
-            SimdOps.columnDyAndDyDev(x, dy, row0, row1, c, colMean, sumDy, sumDyDev);
+            SimdOps.columnDyAndDyDev(x, dy, 0, row0, row1, c, colMean, sumDy, sumDyDev);
             // per column: the derivation of backward, gScale = w, dxScale = rstd, and the group's mean(g), xhatCoef
             Coefficients.Dx co = new Coefficients.Dx(c);
             for (int group = 0; group < groups; group++) {
@@ -276,7 +276,7 @@ public final class VectorRowNormKernel implements RowNormKernel {
                 }
             }
             if (dx != null) {
-                co.normBackwardColumns(x, dy, row0, row1, c, w, dx);
+                co.normBackwardColumns(x, dy, 0, row0, row1, c, w, dx);
             }
         });
         ChunkOrder.sumRounded(sumDyXhatPart, dweight);

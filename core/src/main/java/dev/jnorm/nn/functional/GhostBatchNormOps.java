@@ -22,7 +22,8 @@ public final class GhostBatchNormOps {
 
     /**
      * The virtual batches of an input: sample ranges [k·size, min((k+1)·size, N)). x is sample-major in both layouts
-     * (NCHW [N, C, S]; channels-last [N, S, C]), so each is one contiguous run of storage.
+     * (NCHW [N, C, S]; channels-last [N, S, C]), so each is one contiguous run of storage, which the kernels take in
+     * place as a slice at {@link #from}: x, y, dy and dx are never copied per virtual batch.
      */
     private record Split(int n, int c, int spatial, int size, boolean channelsLast) {
         int count() {
@@ -33,12 +34,9 @@ public final class GhostBatchNormOps {
             return Math.min(size, n - k * size);
         }
 
+        /** Index of virtual batch k's first element in x, y, dy and dx. */
         int from(int k) {
             return k * size * c * spatial;
-        }
-
-        int length(int k) {
-            return samples(k) * c * spatial;
         }
 
         /** The batch kernels' view of virtual batch k. */
@@ -88,11 +86,8 @@ public final class GhostBatchNormOps {
         float[] y = NormOps.newOutput(a);
         for (int k = 0; k < ghosts; k++) {
             NormOps.ChannelView v = split.view(k);
-            float[] xk = Arrays.copyOfRange(xs, split.from(k), split.from(k) + split.length(k));
-            float[] yk = new float[xk.length];
             double[] var = new double[c];
-            kernel.forwardTraining(xk, v.n(), c, v.inner(), w, b, a.eps(), yk, mean[k], rstd[k], var);
-            System.arraycopy(yk, 0, y, split.from(k), yk.length);
+            kernel.forwardTraining(xs, split.from(k), v.n(), c, v.inner(), w, b, a.eps(), y, mean[k], rstd[k], var);
             double share = v.count() / total;
             double[] unbiased = NormOps.unbiased(var, v.count());
             for (int ch = 0; ch < c; ch++) {
@@ -115,14 +110,9 @@ public final class GhostBatchNormOps {
             // statistics; dweight and dbias add up over the virtual batches.
             for (int k = 0; k < ghosts; k++) {
                 NormOps.ChannelView v = split.view(k);
-                int from = split.from(k), to = from + split.length(k);
-                float[] dxk = dx == null ? null : new float[to - from];
                 float[] dwk = g.dw() != null ? new float[c] : null, dbk = g.db() != null ? new float[c] : null;
-                kernel.backward(Arrays.copyOfRange(xs, from, to), Arrays.copyOfRange(dys, from, to), v.n(), c,
-                        v.inner(), mean[k], rstd[k], w, true, dxk, dwk, dbk);
-                if (dxk != null) {
-                    System.arraycopy(dxk, 0, dx, from, dxk.length);
-                }
+                kernel.backward(xs, dys, split.from(k), v.n(), c, v.inner(), mean[k], rstd[k], w, true, dx, dwk,
+                        dbk);
                 for (int ch = 0; ch < c; ch++) {
                     dwSum[ch] += dwk != null ? dwk[ch] : 0;
                     dbSum[ch] += dbk != null ? dbk[ch] : 0;
