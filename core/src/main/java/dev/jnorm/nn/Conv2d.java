@@ -25,20 +25,14 @@ import java.util.Random;
 public class Conv2d extends Module {
     private final int inChannels;
     private final int outChannels;
-    private final int groups;
     private final int kernelH;
     private final int kernelW;
-    private final int strideH;
-    private final int strideW;
-    private final int dilationH;
-    private final int dilationW;
-    /** Zeros before (top, left) and after (bottom, right) each spatial dim; equal unless padding="same". */
-    private final int padTop;
-    private final int padLeft;
-    private final int padBottom;
-    private final int padRight;
-    /** "same" or "valid" when the padding was given as a string, as PyTorch keeps it; null for numbers. */
-    private final String paddingString;
+    /**
+     * Stride, padding (zeros before and after each spatial dim; equal unless padding="same"), dilation, groups and
+     * the padding string ("same" or "valid" when given so, as PyTorch keeps it; null for numbers), as the op takes
+     * them.
+     */
+    private final ConvOps.Conv2dArgs args;
 
     /**
      * {@code nn.Conv2d(in_channels, out_channels, kernel_size)}: stride 1, padding 0, with bias, initialized from
@@ -112,31 +106,28 @@ public class Conv2d extends Module {
         b.check();
         this.inChannels = b.inChannels;
         this.outChannels = b.outChannels;
-        this.groups = b.groups;
         this.kernelH = b.kernelH;
         this.kernelW = b.kernelW;
-        this.strideH = b.strideH;
-        this.strideW = b.strideW;
-        this.dilationH = b.dilationH;
-        this.dilationW = b.dilationW;
-        this.paddingString = b.paddingString;
+        int padTop, padLeft, padBottom, padRight;
         if ("same".equals(b.paddingString)) {
             // PyTorch's _ConvNd: total = dilation·(kernel − 1) zeros, ⌊total/2⌋ before and the rest after
-            int totalH = samePadding(dilationH, kernelH), totalW = samePadding(dilationW, kernelW);
-            this.padTop = totalH / 2;
-            this.padBottom = totalH - padTop;
-            this.padLeft = totalW / 2;
-            this.padRight = totalW - padLeft;
+            int totalH = samePadding(b.dilationH, kernelH), totalW = samePadding(b.dilationW, kernelW);
+            padTop = totalH / 2;
+            padBottom = totalH - padTop;
+            padLeft = totalW / 2;
+            padRight = totalW - padLeft;
         } else {
-            this.padTop = this.padBottom = b.paddingString == null ? b.padH : 0;
-            this.padLeft = this.padRight = b.paddingString == null ? b.padW : 0;
+            padTop = padBottom = b.paddingString == null ? b.padH : 0;
+            padLeft = padRight = b.paddingString == null ? b.padW : 0;
         }
+        this.args = new ConvOps.Conv2dArgs(b.strideH, b.strideW, padTop, padLeft, padBottom, padRight, b.dilationH,
+                b.dilationW, b.groups, b.paddingString);
         int fanIn = Sizes.allocatable("Conv2d", "weight [out_channels, in_channels/groups, kernel_size[0], "
-                + "kernel_size[1]]", 4, outChannels, inChannels / groups, kernelH, kernelW) / outChannels;
+                + "kernel_size[1]]", 4, outChannels, inChannels / args.groups(), kernelH, kernelW) / outChannels;
         float bound = Init.defaultBound(fanIn);
         Random rng = b.rng == null ? Init.defaultRandom() : b.rng;
         registerParameter("weight",
-                Tensor.uniform(rng, -bound, bound, outChannels, inChannels / groups, kernelH, kernelW));
+                Tensor.uniform(rng, -bound, bound, outChannels, inChannels / args.groups(), kernelH, kernelW));
         registerParameter("bias", b.bias ? Tensor.uniform(rng, -bound, bound, outChannels) : null);
     }
 
@@ -168,9 +159,11 @@ public class Conv2d extends Module {
      * convolution of the same shape and options (its values drawn anew).
      */
     Builder options() {
-        Builder b = builder(inChannels, outChannels, kernelH).kernelSize(kernelH, kernelW).stride(strideH, strideW)
-                .dilation(dilationH, dilationW).groups(groups).bias(tensor("bias") != null).rng(new Random(0));
-        return paddingString != null ? b.padding(paddingString) : b.padding(padTop, padLeft);
+        Builder b = builder(inChannels, outChannels, kernelH).kernelSize(kernelH, kernelW)
+                .stride(args.strideH(), args.strideW()).dilation(args.dilationH(), args.dilationW())
+                .groups(args.groups()).bias(tensor("bias") != null).rng(new Random(0));
+        return args.paddingString() != null ? b.padding(args.paddingString())
+                : b.padding(args.padTop(), args.padLeft());
     }
 
     /**
@@ -423,7 +416,7 @@ public class Conv2d extends Module {
      * @return the number of channel groups, 1 unless set
      */
     public int groups() {
-        return groups;
+        return args.groups();
     }
 
     /**
@@ -454,7 +447,7 @@ public class Conv2d extends Module {
      * @throws IllegalStateException if the two dims differ (read {@link #stride(int)} then)
      */
     public int stride() {
-        return square("stride", strideH, strideW);
+        return square("stride", args.strideH(), args.strideW());
     }
 
     /**
@@ -465,7 +458,7 @@ public class Conv2d extends Module {
      * @throws IllegalArgumentException if dim is neither 0 nor 1
      */
     public int stride(int dim) {
-        return pick(dim, strideH, strideW);
+        return pick(dim, args.strideH(), args.strideW());
     }
 
     /**
@@ -475,12 +468,13 @@ public class Conv2d extends Module {
      * @throws IllegalStateException if the sides differ (read {@link #padding(int)} then)
      */
     public int padding() {
-        if (padTop != padBottom || padLeft != padRight) {
-            throw new IllegalStateException("Conv2d: padding='" + paddingString + "' adds (top, bottom, left, right) = "
-                    + Repr.pyTuple(new int[] {padTop, padBottom, padLeft, padRight}) + " zeros; read padding(0), "
+        if (args.padTop() != args.padBottom() || args.padLeft() != args.padRight()) {
+            throw new IllegalStateException("Conv2d: padding='" + args.paddingString() + "' adds (top, bottom, left, "
+                    + "right) = " + Repr.pyTuple(new int[] {args.padTop(), args.padBottom(), args.padLeft(),
+                    args.padRight()}) + " zeros; read padding(0), "
                     + "padding(1) for those before each dim");
         }
-        return square("padding", padTop, padLeft);
+        return square("padding", args.padTop(), args.padLeft());
     }
 
     /**
@@ -492,7 +486,7 @@ public class Conv2d extends Module {
      * @throws IllegalArgumentException if dim is neither 0 nor 1
      */
     public int padding(int dim) {
-        return pick(dim, padTop, padLeft);
+        return pick(dim, args.padTop(), args.padLeft());
     }
 
     /**
@@ -501,7 +495,7 @@ public class Conv2d extends Module {
      * @return the string the padding was given as, or null when given as numbers
      */
     public String paddingString() {
-        return paddingString;
+        return args.paddingString();
     }
 
     /**
@@ -512,7 +506,7 @@ public class Conv2d extends Module {
      * @throws IllegalArgumentException if dim is neither 0 nor 1
      */
     public int dilation(int dim) {
-        return pick(dim, dilationH, dilationW);
+        return pick(dim, args.dilationH(), args.dilationW());
     }
 
     private static int pick(int dim, int h, int w) {
@@ -549,15 +543,9 @@ public class Conv2d extends Module {
         return tensor("bias");
     }
 
-    /** This layer's options as the op takes them. */
-    private ConvOps.Conv2dArgs args() {
-        return new ConvOps.Conv2dArgs(strideH, strideW, padTop, padLeft, padBottom, padRight, dilationH, dilationW,
-                groups, paddingString);
-    }
-
     @Override
     protected Tensor forwardImpl(Tensor input) {
-        return ConvOps.conv2d("Conv2d", input, tensor("weight"), tensor("bias"), args());
+        return ConvOps.conv2d("Conv2d", input, tensor("weight"), tensor("bias"), args);
     }
 
     @Override
@@ -566,15 +554,15 @@ public class Conv2d extends Module {
         StringBuilder sb = new StringBuilder();
         sb.append(inChannels).append(", ").append(outChannels)
                 .append(", kernel_size=").append(Repr.pyTuple(new int[] {kernelH, kernelW}))
-                .append(", stride=").append(Repr.pyTuple(new int[] {strideH, strideW}));
-        if (paddingString != null || padTop != 0 || padLeft != 0) {
-            sb.append(", padding=").append(args().paddingRepr());
+                .append(", stride=").append(Repr.pyTuple(new int[] {args.strideH(), args.strideW()}));
+        if (args.paddingString() != null || args.padTop() != 0 || args.padLeft() != 0) {
+            sb.append(", padding=").append(args.paddingRepr());
         }
-        if (dilationH != 1 || dilationW != 1) {
-            sb.append(", dilation=").append(Repr.pyTuple(new int[] {dilationH, dilationW}));
+        if (args.dilationH() != 1 || args.dilationW() != 1) {
+            sb.append(", dilation=").append(Repr.pyTuple(new int[] {args.dilationH(), args.dilationW()}));
         }
-        if (groups != 1) {
-            sb.append(", groups=").append(groups);
+        if (args.groups() != 1) {
+            sb.append(", groups=").append(args.groups());
         }
         if (tensor("bias") == null) {
             sb.append(", bias=False");

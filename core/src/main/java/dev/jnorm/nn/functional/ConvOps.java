@@ -90,14 +90,6 @@ public final class ConvOps {
         private final int groups;
         private final int kernelH;
         private final int kernelW;
-        private final int strideH;
-        private final int strideW;
-        private final int dilationH;
-        private final int dilationW;
-        private final int padTop;
-        private final int padLeft;
-        private final int padBottom;
-        private final int padRight;
         private final Conv2dArgs args;
 
         Call(String who, Tensor weight, Conv2dArgs a) {
@@ -108,14 +100,6 @@ public final class ConvOps {
             this.inChannels = weight.size(1) * groups;
             this.kernelH = weight.size(2);
             this.kernelW = weight.size(3);
-            this.strideH = a.strideH();
-            this.strideW = a.strideW();
-            this.dilationH = a.dilationH();
-            this.dilationW = a.dilationW();
-            this.padTop = a.padTop();
-            this.padLeft = a.padLeft();
-            this.padBottom = a.padBottom();
-            this.padRight = a.padRight();
         }
 
         /** Depthwise: each input channel is its own group (and there is more than one), the direct loop's case. */
@@ -140,8 +124,9 @@ public final class ConvOps {
             }
             int n = shape4[0], h = shape4[2], w = shape4[3];
             // padding may be ~2^31
-            long paddedH = (long) h + padTop + padBottom, paddedW = (long) w + padLeft + padRight;
-            long extentH = (long) dilationH * (kernelH - 1) + 1, extentW = (long) dilationW * (kernelW - 1) + 1;
+            Conv2dArgs a = args;
+            long paddedH = (long) h + a.padTop() + a.padBottom(), paddedW = (long) w + a.padLeft() + a.padRight();
+            long extentH = (long) a.dilationH() * (kernelH - 1) + 1, extentW = (long) a.dilationW() * (kernelW - 1) + 1;
             if (paddedH < extentH || paddedW < extentW) {
                 throw new IllegalArgumentException(who + ": Calculated padded input size per channel: (" + paddedH
                         + " x " + paddedW + "). Kernel size: (" + extentH + " x " + extentW + "). Kernel size can't be "
@@ -153,7 +138,7 @@ public final class ConvOps {
                         + "larger than " + Integer.MAX_VALUE + " (" + describeOptions() + "), got shape "
                         + Arrays.toString(shape));
             }
-            long outH = (paddedH - extentH) / strideH + 1, outW = (paddedW - extentW) / strideW + 1;
+            long outH = (paddedH - extentH) / a.strideH() + 1, outW = (paddedW - extentW) / a.strideW() + 1;
             // every array below is indexed with int arithmetic: each is sized here, exactly, before anything is
             // allocated
             String sizes = " for input " + Arrays.toString(shape) + " with " + describeOptions();
@@ -162,8 +147,8 @@ public final class ConvOps {
                 Sizes.allocatable(who, "im2col matrix [in_channels/groups, kh, kw, H', W'] of one sample" + sizes, 4,
                         inChannels / groups, kernelH, kernelW, outH, outW);
             }
-            Geometry geo = new Geometry(inChannels / groups, h, w, kernelH, kernelW, strideH, strideW, padTop, padLeft,
-                    dilationH, dilationW, (int) outH, (int) outW);
+            Geometry geo = new Geometry(inChannels / groups, h, w, kernelH, kernelW, a.strideH(), a.strideW(),
+                    a.padTop(), a.padLeft(), a.dilationH(), a.dilationW(), (int) outH, (int) outW);
             int[] yShape = batched ? new int[] {n, outChannels, geo.outH, geo.outW}
                     : new int[] {outChannels, geo.outH, geo.outW};
             return depthwise() ? depthwiseForward(x, weight, bias, geo, n, yShape)
@@ -173,8 +158,8 @@ public final class ConvOps {
         /** The options as PyTorch's repr lists them, for messages: "kernel_size=(3, 3), stride=(1, 1), …". */
         private String describeOptions() {
             return "kernel_size=" + pyTuple(kernelH, kernelW) + ", stride="
-                    + pyTuple(strideH, strideW) + ", padding=" + paddingRepr() + ", dilation="
-                    + pyTuple(dilationH, dilationW) + ", groups=" + groups;
+                    + pyTuple(args.strideH(), args.strideW()) + ", padding=" + paddingRepr() + ", dilation="
+                    + pyTuple(args.dilationH(), args.dilationW()) + ", groups=" + groups;
         }
 
         private String paddingRepr() {
