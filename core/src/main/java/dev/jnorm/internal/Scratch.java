@@ -25,7 +25,17 @@ public final class Scratch {
         /** The Vector API GEMM's packed op(A) block (one per running task, so one per thread). */
         GEMM_PACKED_A,
         /** Conv2d's im2col matrix. */
-        CONV_COLUMNS
+        CONV_COLUMNS,
+        /** The direct convolution's zero-padded input planes (or data gradient planes) of one sample. */
+        CONV_PLANES,
+        /** The direct convolution's output grid of one sample (or the padded output gradient). */
+        CONV_GRID,
+        /** The convolution kernel's packed A panels. */
+        CONV_PACKED_A,
+        /** The direct convolution's weight gradient: its operand transposed to position-major. */
+        CONV_TRANSPOSED,
+        /** The direct convolution's weight gradient: one tap's product for one sample. */
+        CONV_PRODUCT
     }
 
     private static final int SLOTS = Slot.values().length;

@@ -61,6 +61,8 @@ public final class Kernels {
             family(RowNormKernel.class, ReferenceRowNormKernel::new, "VectorRowNormKernel");
     private static final Family<GemmKernel> GEMM =
             family(GemmKernel.class, ReferenceGemmKernel::new, "VectorGemmKernel");
+    private static final Family<ConvKernel> CONV =
+            family(ConvKernel.class, ReferenceConvKernel::new, "VectorConvKernel");
     private static final Family<PointwiseKernel> POINTWISE =
             family(PointwiseKernel.class, ReferencePointwiseKernel::new, "VectorPointwiseKernel");
     private static final Family<PoolKernel> POOL =
@@ -140,6 +142,15 @@ public final class Kernels {
      */
     public static GemmKernel gemm() {
         return GEMM.kernel();
+    }
+
+    /**
+     * The kernel of the direct convolution (Conv2d without im2col) selected for this JVM.
+     *
+     * @return the Vector API or the reference implementation, the same instance on every call
+     */
+    public static ConvKernel conv() {
+        return CONV.kernel();
     }
 
     /**

@@ -143,16 +143,19 @@ public final class ConvOps {
             // allocated
             String sizes = " for input " + Arrays.toString(shape) + " with " + describeOptions();
             Sizes.allocatable(who, "output [N, out_channels, H', W']" + sizes, 4, n, outChannels, outH, outW);
-            if (n > 0 && !depthwise()) { // an empty batch has no columns to build
-                Sizes.allocatable(who, "im2col matrix [in_channels/groups, kh, kw, H', W'] of one sample" + sizes, 4,
-                        inChannels / groups, kernelH, kernelW, outH, outW);
+            if (n > 0 && !depthwise()) { // an empty batch has no planes to build
+                DirectConv2d.checkSizes(who, sizes, inChannels, outChannels, groups, kernelH, kernelW, a.strideH(),
+                        a.strideW(), a.dilationH(), a.dilationW(), outH, outW);
             }
             Geometry geo = new Geometry(inChannels / groups, h, w, kernelH, kernelW, a.strideH(), a.strideW(),
                     a.padTop(), a.padLeft(), a.dilationH(), a.dilationW(), (int) outH, (int) outW);
             int[] yShape = batched ? new int[] {n, outChannels, geo.outH, geo.outW}
                     : new int[] {outChannels, geo.outH, geo.outW};
-            return depthwise() ? depthwiseForward(x, weight, bias, geo, n, yShape)
-                    : im2colForward(x, weight, bias, geo, n, yShape);
+            if (depthwise()) {
+                return depthwiseForward(x, weight, bias, geo, n, yShape);
+            }
+            return IM2COL ? im2colForward(x, weight, bias, geo, n, yShape) : directForward(x, weight, bias, geo, n,
+                    yShape);
         }
 
         /** The options as PyTorch's repr lists them, for messages: "kernel_size=(3, 3), stride=(1, 1), …". */
@@ -164,6 +167,30 @@ public final class ConvOps {
 
         private String paddingRepr() {
             return args.paddingRepr();
+        }
+
+        /** The direct route ({@link DirectConv2d}): no im2col matrix, the kernel reads zero-padded phase planes. */
+        private Tensor directForward(Tensor x, Tensor weight, Tensor bias, Geometry geo, int n, int[] yShape) {
+            int out = outChannels, ckk = geo.ckk(), l = geo.outH * geo.outW;
+            DirectConv2d conv = new DirectConv2d(n, inChannels, geo.h, geo.w, out, groups, kernelH, kernelW, geo.sh,
+                    geo.sw, geo.ph, geo.pw, geo.dh, geo.dw, geo.outH, geo.outW);
+            float[] xs = x.storage();      // [N, C, H, W]
+            float[] wt = weight.storage(); // [out, C/groups, kh, kw]
+            float[] y = BufferPool.uninitialized(n * out * l); // [N, out, L], every element written
+            conv.forward(xs, wt, bias == null ? null : bias.storage(), y);
+            return Tensor.fromOp(y, yShape, "Conv2dBackward", new Tensor[] {x, weight, bias}, grad -> {
+                float[] dy = grad.storage(); // [N, out, L]
+                GradOutputs grads = GradOutputs.allocate(x, weight, null, out * ckk);
+                if (grads.dx() != null) {
+                    conv.dataGradient(dy, wt, grads.dx());
+                }
+                if (grads.dw() != null) {
+                    conv.weightGradient(xs, dy, grads.dw());
+                }
+                Tensor[] result = grads.wrap(x, weight, null);
+                result[2] = biasGrad(bias, dy, n, l);
+                return result;
+            });
         }
 
         /** The im2col + GEMM route, one GEMM per group and group of samples (see the class Javadoc). */
@@ -324,6 +351,9 @@ public final class ConvOps {
             long perSample = (long) Math.max(ckk, out) * l;
             return (int) Math.max(1, Math.min(n, COL_LIMIT / Math.max(1, perSample)));
         }
+
+        /** Whether non-depthwise convolutions take the im2col route (-Djnorm.conv=im2col), for comparisons. */
+        private static final boolean IM2COL = "im2col".equals(System.getProperty("jnorm.conv"));
 
         /** NB: 4M floats (16 MiB) per im2col matrix: big enough that a batch of small images is one GEMM. */
         private static final long COL_LIMIT = 1L << 22;

@@ -1,0 +1,31 @@
+package dev.jnorm.kernels;
+
+/**
+ * Scalar twin of the Vector API convolution kernel and its specification: the canonical order of {@link ConvKernel}
+ * as plain loops, {@link Math#fma} for every product, so the two give the same bits.
+ */
+public final class ReferenceConvKernel implements ConvKernel {
+
+    /** A stateless kernel: one instance serves any number of threads ({@link Kernels} holds the library's). */
+    public ReferenceConvKernel() {
+    }
+
+    @Override
+    public void rowGather(int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int[] rows,
+                          float[] c, int cOff, int ldc) {
+        for (int i = 0; i < m; i++) {
+            int ai = aOff + i * lda;
+            for (int j = 0; j < n; j++) {
+                float total = 0f;
+                for (int k0 = 0; k0 < k; k0 += CHAIN) {
+                    float run = 0f;
+                    for (int kappa = k0; kappa < Math.min(k, k0 + CHAIN); kappa++) {
+                        run = Math.fma(a[ai + kappa], b[bOff + rows[kappa] + j], run);
+                    }
+                    total = k0 == 0 ? run : total + run;
+                }
+                c[cOff + i * ldc + j] = total;
+            }
+        }
+    }
+}

@@ -1,0 +1,463 @@
+package dev.jnorm.nn.functional;
+
+import dev.jnorm.internal.Parallel;
+import dev.jnorm.internal.Scratch;
+import dev.jnorm.kernels.ConvKernel;
+import dev.jnorm.kernels.Kernels;
+
+import java.util.Arrays;
+
+/**
+ * Conv2d without im2col: the forward, data-gradient and weight-gradient passes of one grouped convolution in NCHW,
+ * each a {@link ConvKernel} product over zero-padded <em>phase planes</em> of one sample.
+ *
+ * <p><b>Phase planes.</b> Tap (ki, kj) of output (oh, ow) reads the zero-padded input at row oh·sh + ki·dh and column
+ * ow·sw + kj·dw. Split the padded input by the rows' and columns' remainders mod the stride into phase planes
+ * (pr, pc) of {@code Hph × Wph}: padded row a·sh + pr is row a of phase pr. The tap then reads phase
+ * ((ki·dh) mod sh, (kj·dw) mod sw) at row oh + ⌊ki·dh/sh⌋, column ow + ⌊kj·dw/sw⌋: on the output grid
+ * q = oh·Wph + ow it is the phase plane shifted by {@code off(ki, kj) = ⌊ki·dh/sh⌋·Wph + ⌊kj·dw/sw⌋}, one contiguous
+ * run. So the im2col matrix's row (c, ki, kj) is the n = H'·Wph floats from (c, phase, off) on, and the forward is
+ * {@code Y[o, q] = Σ_(c,ki,kj) W[o, c, ki, kj] · planes[row(c, ki, kj) + q]}: {@link ConvKernel#rowGather}. Columns
+ * ow ∈ [W', Wph) of the grid are computed and dropped (Wph − W' = ⌊(kw − 1)·dw/sw⌋ of them per row); only the phases
+ * some tap reads are built (a 1×1 stride-2 convolution builds one, a quarter of the input). Building the planes is one
+ * copy of the input, where im2col wrote kh·kw copies.
+ *
+ * <p><b>Data gradient</b>, the adjoint: padded-input position u of phase φ receives dY[o, u − off(t)] from every tap t
+ * of phase φ, so {@code dX_φ[c, u] = Σ_(o, t ∈ φ) W[o, c, t] · dYgrid[o, u − off(t)]}: a row gather over the output
+ * gradient laid on the grid (zeros in the dropped columns and around it), with the taps' weights transposed. Then each
+ * input position takes its value from its phase plane (0 where no tap reads it).
+ *
+ * <p><b>Weight gradient</b>: {@code dW[o, c, t] = Σ_(s, q) dYgrid[s, o, q] · planes_s[row(c, t) + q]}, a dot product of
+ * the output gradient's row with the tap's window per sample ({@link ConvKernel#windowDots}), the dropped columns'
+ * zeros cancelling their terms. Each sample's dot product is added to a double sum: samples in order within a fixed
+ * chunk, the chunks in order. Chunks and every other split are fixed by the shape, and each output element is summed
+ * in one task, so the bits do not depend on the thread count; the kernel's canonical orders make them independent of
+ * the vector width too.
+ */
+final class DirectConv2d {
+    private final int n;
+    private final int c;
+    private final int h;
+    private final int w;
+    private final int out;
+    private final int groups;
+    private final int kh;
+    private final int kw;
+    private final int sh;
+    private final int sw;
+    private final int ph;
+    private final int pw;
+    private final int dh;
+    private final int dw;
+    private final int outH;
+    private final int outW;
+    /** Channels of a group: input cg, output og. */
+    private final int cg;
+    private final int og;
+    /** Phase plane size and the grid. */
+    private final int hph;
+    private final int wph;
+    private final int plane;
+    /** Output grid columns: H'·Wph. */
+    private final int grid;
+    /** The remainders mod the stride some tap reads: phase (i, j) is rows ≡ rowRems[i], columns ≡ colRems[j]. */
+    private final int[] rowRems;
+    private final int[] colRems;
+    private final int phases;
+    /** Per tap t = ki·kw + kj: its phase and its offset in the phase plane. */
+    private final int[] tapPhase;
+    private final int[] tapOff;
+    /** Largest tap offset. */
+    private final int maxOff;
+
+    DirectConv2d(int n, int c, int h, int w, int out, int groups, int kh, int kw, int sh, int sw, int ph, int pw,
+                 int dh, int dw, int outH, int outW) {
+        this.n = n;
+        this.c = c;
+        this.h = h;
+        this.w = w;
+        this.out = out;
+        this.groups = groups;
+        this.kh = kh;
+        this.kw = kw;
+        this.sh = sh;
+        this.sw = sw;
+        this.ph = ph;
+        this.pw = pw;
+        this.dh = dh;
+        this.dw = dw;
+        this.outH = outH;
+        this.outW = outW;
+        this.cg = c / groups;
+        this.og = out / groups;
+        this.hph = outH + (kh - 1) * dh / sh;
+        this.wph = outW + (kw - 1) * dw / sw;
+        this.plane = hph * wph;
+        this.grid = outH * wph;
+        // the phases: the distinct row remainders (ki·dh) mod sh × the distinct column remainders (kj·dw) mod sw
+        // (every pair occurs, since every ki meets every kj)
+        this.rowRems = distinct(kh, dh, sh);
+        this.colRems = distinct(kw, dw, sw);
+        int taps = kh * kw, most = 0;
+        this.tapPhase = new int[taps];
+        this.tapOff = new int[taps];
+        for (int ki = 0; ki < kh; ki++) {
+            for (int kj = 0; kj < kw; kj++) {
+                int t = ki * kw + kj;
+                tapPhase[t] = indexOf(rowRems, ki * dh % sh) * colRems.length + indexOf(colRems, kj * dw % sw);
+                tapOff[t] = ki * dh / sh * wph + kj * dw / sw;
+                most = Math.max(most, tapOff[t]);
+            }
+        }
+        this.phases = rowRems.length * colRems.length;
+        this.maxOff = most;
+    }
+
+    /** The distinct values of (i·d) mod stride for i &lt; k, in order of first appearance. */
+    private static int[] distinct(int k, int d, int stride) {
+        int[] rems = new int[k];
+        int count = 0;
+        for (int i = 0; i < k; i++) {
+            int r = i * d % stride;
+            if (indexOf(Arrays.copyOf(rems, count), r) < 0) {
+                rems[count++] = r;
+            }
+        }
+        return Arrays.copyOf(rems, count);
+    }
+
+    /** The index of v in a, or −1. */
+    private static int indexOf(int[] a, int v) {
+        for (int i = 0; i < a.length; i++) {
+            if (a[i] == v) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * Checks, before anything is allocated, that the route's per-sample buffers fit a Java array: the phase planes of
+     * one group (at most min(sh·sw, kh·kw) phases) and the output gradient of one group on its padded grid.
+     */
+    static void checkSizes(String who, String sizes, long c, long out, long groups, long kh, long kw, long sh, long sw,
+                           long dh, long dw, long outH, long outW) {
+        long hph = outH + (kh - 1) * dh / sh, wph = outW + (kw - 1) * dw / sw;
+        long phases = Math.min(sh * sw, kh * kw), slack = ConvKernel.SLACK;
+        dev.jnorm.Sizes.allocatable(who, "direct convolution's phase planes [in_channels/groups, phases, Hph, Wph] "
+                + "of one sample, with a margin" + sizes, 4, c / groups * phases * hph * wph + wph + slack);
+        dev.jnorm.Sizes.allocatable(who, "direct convolution's padded output gradient [out_channels/groups, Hph, "
+                + "Wph] of one sample, with margins" + sizes, 4, out / groups, 2 * hph * wph + slack);
+    }
+
+    /** Floats of one group's phase planes of one sample, with the kernel's read margin after them. */
+    private int planesLength() {
+        return cg * phases * plane + wph + ConvKernel.SLACK;
+    }
+
+    /** Elements before q = 0 in a row of the padded output gradient: the largest tap offset. */
+    private int front() {
+        return maxOff;
+    }
+
+    /** Row length of the padded output gradient: zeros, the grid, zeros to the end of a phase plane and the margin. */
+    private int gradRow() {
+        return maxOff + plane + ConvKernel.SLACK;
+    }
+
+    /**
+     * Builds group g of sample s's phase planes into {@code p}: p[(ci·phases + φ)·plane + a·Wph + b] = x at padded
+     * (a·sh + pr, b·sw + pc) of channel g·cg + ci, 0 in the padding; the margin is zeroed.
+     */
+    private void buildPlanes(float[] x, int s, int g, float[] p) {
+        for (int ci = 0; ci < cg; ci++) {
+            int src = ((s * c) + g * cg + ci) * h * w;
+            for (int phi = 0; phi < phases; phi++) {
+                int pr = rowRems[phi / colRems.length], pc = colRems[phi % colRems.length];
+                int dst = (ci * phases + phi) * plane;
+                // columns b whose image column iw = b·sw + pc − pw lies in [0, W)
+                int b0 = Math.min(wph, Math.max(0, Parallel.ceilDiv(Math.max(0, pw - pc), sw)));
+                int b1 = Math.max(b0, Math.min(wph, Parallel.ceilDiv(Math.max(0, w + pw - pc), sw)));
+                for (int a = 0; a < hph; a++) {
+                    int ih = a * sh + pr - ph, row = dst + a * wph;
+                    if (ih < 0 || ih >= h) {
+                        Arrays.fill(p, row, row + wph, 0f);
+                        continue;
+                    }
+                    Arrays.fill(p, row, row + b0, 0f);
+                    int xi = src + ih * w + pc - pw; // + b·sw: column b's image value
+                    if (sw == 1) {
+                        System.arraycopy(x, xi + b0, p, row + b0, b1 - b0);
+                    } else {
+                        for (int b = b0; b < b1; b++) {
+                            p[row + b] = x[xi + b * sw];
+                        }
+                    }
+                    Arrays.fill(p, row + b1, row + wph, 0f);
+                }
+            }
+        }
+        int end = cg * phases * plane;
+        Arrays.fill(p, end, planesLength(), 0f);
+    }
+
+    /** rows[(ci·kh + ki)·kw + kj] = the start of tap (ki, kj) of channel ci in the phase planes: im2col's row. */
+    private int[] tapRows() {
+        int taps = kh * kw;
+        int[] rows = new int[cg * taps];
+        for (int ci = 0; ci < cg; ci++) {
+            for (int t = 0; t < taps; t++) {
+                rows[ci * taps + t] = (ci * phases + tapPhase[t]) * plane + tapOff[t];
+            }
+        }
+        return rows;
+    }
+
+    /**
+     * y[N, out, H', W'] = conv(x, weight) + bias: one task per (sample, group, block of output channels), each
+     * building its planes and writing its channels' grid, then dropping the grid's extra columns while adding the bias.
+     */
+    void forward(float[] x, float[] weight, float[] bias, float[] y) {
+        ConvKernel kernel = Kernels.conv();
+        int ckk = cg * kh * kw, l = outH * outW;
+        int[] rows = tapRows();
+        int blocks = outputBlocks(n * groups, og);
+        int blockSize = Parallel.ceilDiv(og, blocks);
+        Parallel.forEach(n * groups * blocks, task -> {
+            int s = task / (groups * blocks), g = task / blocks % groups, blk = task % blocks;
+            int o0 = blk * blockSize, o1 = Math.min(og, o0 + blockSize);
+            if (o0 >= o1) {
+                return;
+            }
+            float[] p = Scratch.floats(Scratch.Slot.CONV_PLANES, planesLength());
+            buildPlanes(x, s, g, p);
+            float[] yg = Scratch.floats(Scratch.Slot.CONV_GRID, (o1 - o0) * grid);
+            kernel.rowGather(o1 - o0, grid, ckk, weight, (g * og + o0) * ckk, ckk, p, 0, rows, yg, 0, grid);
+            for (int o = o0; o < o1; o++) {
+                int oc = g * og + o, dst = (s * out + oc) * l, src = (o - o0) * grid;
+                float b = bias == null ? 0f : bias[oc];
+                for (int oh = 0; oh < outH; oh++) {
+                    int yi = dst + oh * outW, gi = src + oh * wph;
+                    for (int ow = 0; ow < outW; ow++) {
+                        y[yi + ow] = yg[gi + ow] + b;
+                    }
+                }
+            }
+        });
+    }
+
+    /**
+     * Blocks of output channels per (sample, group): 1 when there are enough of those to share among the threads,
+     * else enough blocks for two tasks per thread (each block at least 8 channels). Only the split of the work
+     * depends on the thread count; each output element is one kernel sum either way.
+     */
+    private static int outputBlocks(int units, int channels) {
+        int threads = Parallel.threads();
+        if (units >= 2 * threads) {
+            return 1;
+        }
+        return Math.max(1, Math.min(Parallel.ceilDiv(2 * threads, Math.max(1, units)), channels / 8));
+    }
+
+    /**
+     * Lays dy of sample s, group g's output channels [o0, o1) on the padded grid: r[(o − o0)·gradRow + front + oh·Wph
+     * + ow] = dy[s, g·og + o, oh, ow], zeros everywhere else in each row.
+     */
+    private void buildGradGrid(float[] dy, int s, int g, int o0, int o1, float[] r) {
+        int l = outH * outW, row = gradRow();
+        for (int o = o0; o < o1; o++) {
+            int base = (o - o0) * row, src = (s * out + g * og + o) * l;
+            Arrays.fill(r, base, base + front(), 0f);
+            for (int oh = 0; oh < outH; oh++) {
+                int dst = base + front() + oh * wph;
+                System.arraycopy(dy, src + oh * outW, r, dst, outW);
+                Arrays.fill(r, dst + outW, dst + wph, 0f);
+            }
+            Arrays.fill(r, base + front() + grid, base + row, 0f);
+        }
+    }
+
+    /**
+     * dx[N, C, H, W] of dy[N, out, H', W']: per (sample, group), the gradient planes of each phase by a row gather
+     * over the padded output gradient with the phase's taps (weights transposed to [c][o, t ∈ φ]), then each input
+     * position read from its phase plane.
+     */
+    void dataGradient(float[] dy, float[] weight, float[] dx) {
+        ConvKernel kernel = Kernels.conv();
+        int taps = kh * kw, ckk = cg * taps, row = gradRow();
+        // per phase: its taps, the transposed weights A_φ[g][ci][o·tφ + j] and the rows rows_φ[o·tφ + j]
+        int[][] phaseTaps = new int[phases][];
+        for (int phi = 0; phi < phases; phi++) {
+            int count = 0;
+            for (int t = 0; t < taps; t++) {
+                count += tapPhase[t] == phi ? 1 : 0;
+            }
+            phaseTaps[phi] = new int[count];
+            for (int t = 0, j = 0; t < taps; t++) {
+                if (tapPhase[t] == phi) {
+                    phaseTaps[phi][j++] = t;
+                }
+            }
+        }
+        float[][] at = new float[phases][];
+        int[][] rows = new int[phases][];
+        for (int phi = 0; phi < phases; phi++) {
+            int[] pt = phaseTaps[phi];
+            int kp = og * pt.length;
+            float[] a = new float[groups * cg * kp];
+            for (int g = 0; g < groups; g++) {
+                for (int ci = 0; ci < cg; ci++) {
+                    for (int o = 0; o < og; o++) {
+                        for (int j = 0; j < pt.length; j++) {
+                            a[(g * cg + ci) * kp + o * pt.length + j] = weight[(g * og + o) * ckk + ci * taps + pt[j]];
+                        }
+                    }
+                }
+            }
+            at[phi] = a;
+            int[] r = new int[kp];
+            for (int o = 0; o < og; o++) {
+                for (int j = 0; j < pt.length; j++) {
+                    r[o * pt.length + j] = o * row + front() - tapOff[pt[j]];
+                }
+            }
+            rows[phi] = r;
+        }
+        int[] colIndex = new int[w]; // the column phase of each input column, −1 where no tap reads it
+        for (int iw = 0; iw < w; iw++) {
+            colIndex[iw] = indexOf(colRems, (iw + pw) % sw);
+        }
+        Parallel.forEach(n * groups, task -> {
+            int s = task / groups, g = task % groups;
+            float[] r = Scratch.floats(Scratch.Slot.CONV_GRID, og * row);
+            buildGradGrid(dy, s, g, 0, og, r);
+            float[] p = Scratch.floats(Scratch.Slot.CONV_PLANES, phases * cg * plane);
+            for (int phi = 0; phi < phases; phi++) {
+                int kp = og * phaseTaps[phi].length;
+                kernel.rowGather(cg, plane, kp, at[phi], g * cg * kp, kp, r, 0, rows[phi], p, phi * cg * plane, plane);
+            }
+            for (int ci = 0; ci < cg; ci++) {
+                int dst = (s * c + g * cg + ci) * h * w;
+                for (int ih = 0; ih < h; ih++) {
+                    int ri = indexOf(rowRems, (ih + ph) % sh), a = (ih + ph) / sh, xi = dst + ih * w;
+                    if (ri < 0 || a >= hph) { // a row no tap reads
+                        Arrays.fill(dx, xi, xi + w, 0f);
+                        continue;
+                    }
+                    for (int iw = 0; iw < w; iw++) {
+                        int cj = colIndex[iw], b = (iw + pw) / sw;
+                        dx[xi + iw] = cj < 0 || b >= wph ? 0f
+                                : p[((ri * colRems.length + cj) * cg + ci) * plane + a * wph + b];
+                    }
+                }
+            }
+        });
+    }
+
+    /**
+     * dW[out, cg, kh, kw] (overwritten) of x and dy. Per sample and tap t, a row gather over the grid positions q
+     * (k = H'·Wph, the dropped columns' zero gradient cancelling their terms), with the wider of the two channel counts
+     * as the vector side: {@code dW_t[o, c] = Σ_q dYgrid[o, q] · planesᵀ[q + off(t), c]} when cg ≥ og (the phase
+     * planes transposed to position-major), else {@code dW_tᵀ[c, o] = Σ_q planes[c, q + off(t)] · dYgridᵀ[q, o]}.
+     * Tasks over (chunk of samples, group, block of the rows side) add their samples' products into the chunk's
+     * double sums in sample order; then the chunks are added in order.
+     */
+    void weightGradient(float[] x, float[] dy, float[] dWeight) {
+        ConvKernel kernel = Kernels.conv();
+        int taps = kh * kw, ckk = cg * taps, row = gradRow();
+        boolean channelsWide = cg >= og; // the vector side
+        int wide = channelsWide ? cg : og, narrow = channelsWide ? og : cg;
+        int[] positions = new int[grid]; // B row q starts at q·wide
+        for (int q = 0; q < grid; q++) {
+            positions[q] = q * wide;
+        }
+        long size = (long) out * ckk;
+        int chunks = (int) Math.max(1, Math.min(Math.min(n, MAX_CHUNKS), CHUNK_BUDGET / Math.max(1, size)));
+        int blocks = Parallel.ceilDiv(narrow, BLOCK);
+        double[][] sums = new double[chunks][(int) size];
+        Parallel.forEach(chunks * groups * blocks, task -> {
+            int chunk = task / (groups * blocks), g = task / blocks % groups, blk = task % blocks;
+            int r0 = blk * BLOCK, r1 = Math.min(narrow, r0 + BLOCK), rows = r1 - r0;
+            float[] p = Scratch.floats(Scratch.Slot.CONV_PLANES, planesLength());
+            int transposed = (channelsWide ? phases * plane + wph : row) * wide + ConvKernel.SLACK;
+            float[] t = Scratch.floats(Scratch.Slot.CONV_TRANSPOSED, transposed);
+            float[] prod = Scratch.floats(Scratch.Slot.CONV_PRODUCT, rows * wide);
+            double[] sum = sums[chunk];
+            for (int s = chunkStart(chunk, chunks); s < chunkStart(chunk + 1, chunks); s++) {
+                buildPlanes(x, s, g, p);
+                if (channelsWide) { // A = the gradient rows [r0, r1), B = the planes position-major
+                    float[] r = Scratch.floats(Scratch.Slot.CONV_GRID, rows * row);
+                    buildGradGrid(dy, s, g, r0, r1, r);
+                    transpose(p, cg, phases * plane, phases * plane + wph, t); // the last rows run into the margin
+                    for (int tap = 0; tap < taps; tap++) {
+                        int bOff = (tapPhase[tap] * plane + tapOff[tap]) * cg;
+                        kernel.rowGather(rows, cg, grid, r, front(), row, t, bOff, positions, prod, 0, cg);
+                        for (int o = r0; o < r1; o++) {
+                            int dst = (g * og + o) * ckk + tap, src = (o - r0) * cg;
+                            for (int ci = 0; ci < cg; ci++) {
+                                sum[dst + ci * taps] += prod[src + ci];
+                            }
+                        }
+                    }
+                } else { // A = the planes of channels [r0, r1), B = the gradient grid position-major
+                    float[] r = Scratch.floats(Scratch.Slot.CONV_GRID, og * row);
+                    buildGradGrid(dy, s, g, 0, og, r);
+                    transpose(r, og, row, row, t); // t[(front + q)·og + o]
+                    for (int tap = 0; tap < taps; tap++) {
+                        int aOff = (r0 * phases + tapPhase[tap]) * plane + tapOff[tap];
+                        kernel.rowGather(rows, og, grid, p, aOff, phases * plane, t, front() * og, positions,
+                                prod, 0, og);
+                        for (int ci = r0; ci < r1; ci++) {
+                            int src = (ci - r0) * og;
+                            for (int o = 0; o < og; o++) {
+                                sum[(g * og + o) * ckk + ci * taps + tap] += prod[src + o];
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        Parallel.forEach(Parallel.ceilDiv((int) size, MERGE), task -> {
+            for (int i = task * MERGE; i < Math.min((int) size, (task + 1) * MERGE); i++) {
+                double total = sums[0][i];
+                for (int chunk = 1; chunk < chunks; chunk++) {
+                    total += sums[chunk][i];
+                }
+                dWeight[i] = (float) total;
+            }
+        });
+    }
+
+    /**
+     * t[i·rows + r] = src[r·stride + i] for r &lt; rows, i &lt; length, then {@link ConvKernel#SLACK} zeros: [rows,
+     * length] to [length, rows], in blocks that stay in L1.
+     */
+    private static void transpose(float[] src, int rows, int stride, int length, float[] t) {
+        for (int i0 = 0; i0 < length; i0 += TRANSPOSE_BLOCK) {
+            int i1 = Math.min(length, i0 + TRANSPOSE_BLOCK);
+            for (int r = 0; r < rows; r++) {
+                int base = r * stride;
+                for (int i = i0; i < i1; i++) {
+                    t[i * rows + r] = src[base + i];
+                }
+            }
+        }
+        Arrays.fill(t, length * rows, length * rows + ConvKernel.SLACK, 0f);
+    }
+
+    /** Positions per block of {@link #transpose}. */
+    private static final int TRANSPOSE_BLOCK = 64;
+
+    /** The first sample of a chunk: the samples are dealt as evenly as the shape allows. */
+    private int chunkStart(int chunk, int chunks) {
+        return (int) ((long) chunk * n / chunks);
+    }
+
+    /** Most sample chunks of the weight gradient, and the double sums they may hold together. */
+    private static final int MAX_CHUNKS = 8;
+    private static final long CHUNK_BUDGET = 1L << 22;
+    /** Output channels per weight-gradient task. */
+    private static final int BLOCK = 16;
+    /** Elements per task of the chunk merge. */
+    private static final int MERGE = 1 << 14;
+}

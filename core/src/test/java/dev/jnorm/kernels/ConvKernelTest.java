@@ -1,0 +1,110 @@
+package dev.jnorm.kernels;
+
+import dev.jnorm.kernels.simd.VectorConvKernel;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The Vector API row-gather product against its scalar twin, bit for bit: the canonical order of {@link ConvKernel}
+ * makes a lane one C element, so every width (Surefire runs this class at 128, 256 and 512 bits) and the reference
+ * give the same floats. Shapes cover tile edges in m and n, k across chain runs and k blocks, overlapping and strided
+ * B rows, and A with a row stride; values include signed zeros, infinities and NaN.
+ */
+@SimdWidths
+class ConvKernelTest {
+    private final ConvKernel fast = new VectorConvKernel();
+    private final ConvKernel ref = new ReferenceConvKernel();
+
+    @Test
+    void theVectorKernelIsTheOneInUse() {
+        assertEquals(VectorConvKernel.class, Kernels.conv().getClass());
+    }
+
+    @ParameterizedTest(name = "m {0}, n {1}, k {2}")
+    @CsvSource({"1, 1, 1", "4, 32, 9", "5, 33, 31", "7, 70, 33", "16, 64, 576", "3, 64, 147", "64, 3, 600",
+        "13, 200, 300", "9, 17, 257", "2, 100, 0"})
+    void matchesTheScalarTwinBitForBit(int m, int n, int k) {
+        for (int kind = 0; kind < 2; kind++) {
+            Random rng = new Random(1000L * m + 31L * n + k + kind);
+            int lda = k + rng.nextInt(5);
+            float[] a = values(rng, m * lda + 3, kind);
+            int planes = 3 + rng.nextInt(40);
+            int[] rows = new int[k];
+            for (int kappa = 0; kappa < k; kappa++) { // overlapping, unordered row starts, as taps of one plane
+                rows[kappa] = rng.nextInt(planes) * (n + 5) + rng.nextInt(7);
+            }
+            int bOff = rng.nextInt(4);
+            float[] b = values(rng, bOff + planes * (n + 5) + 7 + n + ConvKernel.SLACK, kind);
+            int ldc = n + rng.nextInt(3);
+            float[] cRef = new float[3 + m * ldc], cFast = cRef.clone();
+            java.util.Arrays.fill(cRef, 42f);
+            java.util.Arrays.fill(cFast, 42f);
+            ref.rowGather(m, n, k, a, 2, lda, b, bOff, rows, cRef, 3, ldc);
+            fast.rowGather(m, n, k, a, 2, lda, b, bOff, rows, cFast, 3, ldc);
+            assertArrayEquals(cRef, cFast, "kind " + kind); // bit for bit: assertArrayEquals(float[]) compares bits
+            for (int i = 0; i < m; i++) { // C outside [0, n) of each row is untouched
+                for (int j = n; j < ldc; j++) {
+                    assertEquals(42f, cFast[3 + i * ldc + j]);
+                }
+            }
+            if (kind == 0) { // and the canonical order is an accurate one: against the exact sum in double
+                for (int i = 0; i < m; i++) {
+                    for (int j = 0; j < n; j++) {
+                        double exact = 0, magnitude = 0;
+                        for (int kappa = 0; kappa < k; kappa++) {
+                            double term = (double) a[2 + i * lda + kappa] * b[bOff + rows[kappa] + j];
+                            exact += term;
+                            magnitude += Math.abs(term);
+                        }
+                        double bound = (ConvKernel.CHAIN + k / (double) ConvKernel.CHAIN + 2) * 0x1p-24 * magnitude;
+                        float got = cRef[3 + i * ldc + j];
+                        assertTrue(Math.abs(got - exact) <= bound, "C[" + i + ", " + j + "] = " + got + ", exact "
+                                + exact + ", bound " + bound);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void theRunsAreAddedInTheCanonicalOrder() {
+        // k = 64: two runs. Run 0 is 2^24 and zeros, run 1 thirty-two 1s: 32 exactly, so the total is 2^24 + 32. One
+        // flat FMA chain over the 64 terms would lose every 1 (2^24 + 1 rounds to even, back to 2^24).
+        int k = 64;
+        float[] a = new float[k];
+        float[] b = new float[k + ConvKernel.SLACK];
+        int[] rows = new int[k];
+        for (int kappa = 0; kappa < k; kappa++) {
+            a[kappa] = 1f;
+            rows[kappa] = kappa;
+            b[kappa] = kappa == 0 ? 0x1p24f : kappa < 32 ? 0f : 1f;
+        }
+        float[] c = new float[1];
+        for (ConvKernel kernel : new ConvKernel[] {ref, fast}) {
+            kernel.rowGather(1, 1, k, a, 0, k, b, 0, rows, c, 0, 1);
+            assertEquals(0x1p24f + 32f, c[0], kernel.getClass().getSimpleName());
+        }
+    }
+
+    private static float[] values(Random rng, int length, int kind) {
+        float[] v = new float[length];
+        for (int i = 0; i < length; i++) {
+            v[i] = kind == 0 ? (float) rng.nextGaussian() : switch (rng.nextInt(40)) {
+                case 0 -> Float.NaN;
+                case 1 -> Float.POSITIVE_INFINITY;
+                case 2 -> -0f;
+                case 3 -> 0f;
+                case 4 -> 1e30f;
+                default -> (float) rng.nextGaussian();
+            };
+        }
+        return v;
+    }
+}
