@@ -1,6 +1,5 @@
 package dev.jnorm.io;
 
-import java.io.IOException;
 import java.nio.file.Path;
 
 /**
@@ -8,10 +7,7 @@ import java.nio.file.Path;
  * failed), or holding something jnorm cannot represent (an unsupported dtype, a tensor too large). The message
  * starts with the file and says what is wrong; nothing was loaded.
  */
-public class SafeTensorsException extends IOException {
-    /** The file that failed to read. */
-    private final Path file;
-
+public class SafeTensorsException extends CheckpointFileException {
     /**
      * An exception whose message is {@code "<file>: <problem>"}.
      *
@@ -19,8 +15,7 @@ public class SafeTensorsException extends IOException {
      * @param problem what is wrong with it, in a phrase
      */
     public SafeTensorsException(Path file, String problem) {
-        super(file + ": " + problem);
-        this.file = file;
+        super(file, problem, null);
     }
 
     /**
@@ -31,16 +26,6 @@ public class SafeTensorsException extends IOException {
      * @param cause   the lower-level failure that revealed the problem
      */
     public SafeTensorsException(Path file, String problem, Throwable cause) {
-        super(file + ": " + problem, cause);
-        this.file = file;
-    }
-
-    /**
-     * The file that failed to read.
-     *
-     * @return the path given to the constructor
-     */
-    public Path file() {
-        return file;
+        super(file, problem, cause);
     }
 }

@@ -1,6 +1,5 @@
 package dev.jnorm.io;
 
-import java.io.IOException;
 import java.nio.file.Path;
 
 /**
@@ -9,10 +8,7 @@ import java.nio.file.Path;
  * callable outside the allow-list, or a tensor jnorm cannot represent. The message starts with the file and says
  * what is wrong; nothing was executed and nothing was loaded.
  */
-public class TorchCheckpointException extends IOException {
-    /** The file that failed to read. */
-    private final Path file;
-
+public class TorchCheckpointException extends CheckpointFileException {
     /**
      * An exception whose message is {@code "<file>: <problem>"}.
      *
@@ -20,8 +16,7 @@ public class TorchCheckpointException extends IOException {
      * @param problem what is wrong with it, in a phrase
      */
     public TorchCheckpointException(Path file, String problem) {
-        super(file + ": " + problem);
-        this.file = file;
+        super(file, problem, null);
     }
 
     /**
@@ -32,16 +27,6 @@ public class TorchCheckpointException extends IOException {
      * @param cause   the lower-level failure that revealed the problem
      */
     public TorchCheckpointException(Path file, String problem, Throwable cause) {
-        super(file + ": " + problem, cause);
-        this.file = file;
-    }
-
-    /**
-     * The file that failed to read.
-     *
-     * @return the path given to the constructor
-     */
-    public Path file() {
-        return file;
+        super(file, problem, cause);
     }
 }

@@ -41,6 +41,11 @@ public class AdaptiveAvgPool2d extends Module {
     }
 
     @Override
+    AdaptiveAvgPool2d newWithSameOptions() {
+        return new AdaptiveAvgPool2d(outH, outW);
+    }
+
+    @Override
     protected String extraRepr() {
         return "output_size=" + (outH == outW ? Integer.toString(outH) : "(" + outH + ", " + outW + ")");
     }

@@ -40,6 +40,11 @@ public class AvgPool2d extends Pool2d {
     }
 
     @Override
+    AvgPool2d newWithSameOptions() {
+        return new AvgPool2d(kernelSize, stride, padding);
+    }
+
+    @Override
     protected String extraRepr() {
         return "kernel_size=" + kernelSize + ", stride=" + stride + ", padding=" + padding;
     }

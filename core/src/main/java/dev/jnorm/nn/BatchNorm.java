@@ -44,20 +44,7 @@ public abstract class BatchNorm extends ChannelNormBase {
      */
     static <T extends BatchNorm> Builder<T> options(String name, InputRank rank, int numFeatures,
                                                     Function<Builder<T>, T> layer) {
-        return new Builder<>(name, rank, numFeatures, false, true, true, layer);
-    }
-
-    /**
-     * The builder of a Lazy BatchNorm rank class: as {@link #options}, num_features inferred later.
-     *
-     * @param name the layer's class name, for messages
-     * @param rank the inputs it accepts
-     * @param layer the constructor {@code build()} calls
-     * @param <T> the layer built
-     * @return a new builder
-     */
-    static <T extends BatchNorm> Builder<T> lazyOptions(String name, InputRank rank, Function<Builder<T>, T> layer) {
-        return new Builder<>(name, rank, 0, true, true, true, layer);
+        return new Builder<>(name, rank, numFeatures, null, true, true, layer);
     }
 
     @Override
@@ -111,6 +98,16 @@ public abstract class BatchNorm extends ChannelNormBase {
         }
         statisticsFrozen = true;
         return this;
+    }
+
+    /** Also frozen where this layer is: the frozen flag is an option of the layer, not part of its state dict. */
+    @Override
+    BatchNorm newWithSameOptions() {
+        BatchNorm copy = (BatchNorm) super.newWithSameOptions();
+        if (copy != null && statisticsFrozen) {
+            copy.freezeStatistics();
+        }
+        return copy;
     }
 
     /**

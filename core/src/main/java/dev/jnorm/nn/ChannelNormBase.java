@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
+import java.util.function.IntFunction;
 
 /**
  * The channel-norm base, PyTorch's {@code _NormBase}: the state shared by the norms with per-channel statistics and
@@ -27,7 +28,7 @@ import java.util.function.Function;
  * module fails with an {@link IllegalStateException} instead of racing on the running statistics. Eval-mode
  * forwards of a materialized layer only read its state and may run from many threads at once.
  */
-public abstract class ChannelNormBase extends Module {
+public abstract class ChannelNormBase extends AffineNorm {
     private static final System.Logger LOG = System.getLogger(ChannelNormBase.class.getName());
 
     /** PyTorch's {@code num_features}: C, the channel count; 0 until a Lazy layer is materialized. */
@@ -45,6 +46,11 @@ public abstract class ChannelNormBase extends Module {
     private long skippedStatsUpdates;
     private final AtomicBoolean inExclusiveForward = new AtomicBoolean();
     private boolean uninitialized;
+    /**
+     * A copy of the builder this layer was built from, read only: {@link #newWithSameOptions()} builds again from it,
+     * and SyncBatchNorm.convert takes its options.
+     */
+    final Builder<?> options;
 
     /**
      * Validates the builder's options and registers the state (placeholders for a Lazy layer).
@@ -56,8 +62,8 @@ public abstract class ChannelNormBase extends Module {
      */
     protected ChannelNormBase(Builder<?> b) {
         String who = b.displayName;
-        if (!b.lazy && b.numFeatures <= 0) {
-            throw new IllegalArgumentException(who + ": num_features must be positive, got " + b.numFeatures);
+        if (!b.lazy) {
+            Checks.numFeatures(who, b.numFeatures);
         }
         Checks.positiveEps(who, b.eps);
         if (!b.lazy && (b.affine || b.trackRunningStats)) {
@@ -76,6 +82,7 @@ public abstract class ChannelNormBase extends Module {
         }
         this.nonFiniteStats = b.nonFiniteStats;
         this.inputRank = b.inputRank;
+        this.options = b.copy();
         if (b.lazy) {
             uninitialized = true;
             registerState(0, true);
@@ -199,24 +206,6 @@ public abstract class ChannelNormBase extends Module {
     }
 
     /**
-     * PyTorch's {@code weight} (gamma).
-     *
-     * @return the live [C] parameter, or null when {@code affine=false} or not yet materialized
-     */
-    public Tensor weight() {
-        return tensor("weight");
-    }
-
-    /**
-     * PyTorch's {@code bias} (beta).
-     *
-     * @return the live [C] parameter, or null when {@code affine=false} or not yet materialized
-     */
-    public Tensor bias() {
-        return tensor("bias");
-    }
-
-    /**
      * PyTorch's {@code running_mean} buffer, updated by training-mode forwards and used by eval-mode forwards.
      *
      * @return the live [C] buffer, or null when {@code track_running_stats=false} or not yet materialized
@@ -260,10 +249,7 @@ public abstract class ChannelNormBase extends Module {
     /** PyTorch's {@code reset_parameters()}: resets running statistics and sets weight = 1, bias = 0. */
     public void resetParameters() {
         resetRunningStats();
-        if (weight() != null) {
-            Arrays.fill(weight().storage(), 1f);
-            Arrays.fill(bias().storage(), 0f);
-        }
+        resetAffine();
     }
 
     /**
@@ -465,6 +451,24 @@ public abstract class ChannelNormBase extends Module {
         };
     }
 
+    /**
+     * A layer of this one's class built again from this one's options (a Lazy layer's: of the class it
+     * materializes to, with its num_features), or null for a Lazy layer not yet materialized.
+     */
+    @Override
+    ChannelNormBase newWithSameOptions() {
+        if (uninitialized) {
+            return null;
+        }
+        return (options.lazy ? options.materialized.apply(numFeatures).sameOptionsAs(options) : options.copy()).build();
+    }
+
+    /** A Lazy layer's copy is of the class it materializes to, the Lazy class's superclass. */
+    @Override
+    Class<?> copyClass() {
+        return options.lazy ? getClass().getSuperclass() : getClass();
+    }
+
     /** Runs {@link #forwardChecked} inside the training-forward overlap guard where one is needed. */
     @Override
     protected final Tensor forwardImpl(Tensor x) {
@@ -586,11 +590,13 @@ public abstract class ChannelNormBase extends Module {
      *
      * @param <T> the layer built
      */
-    public static class Builder<T extends ChannelNormBase> {
+    public static class Builder<T extends ChannelNormBase> implements Cloneable {
         final int numFeatures;
         final String displayName;
         final InputRank inputRank;
         final boolean lazy;
+        /** A Lazy layer's: the builder of the class it materializes to, for a num_features; null otherwise. */
+        final IntFunction<? extends Builder<?>> materialized;
         double eps = 1e-5;
         Double momentum = 0.1;
         boolean affine;
@@ -598,12 +604,14 @@ public abstract class ChannelNormBase extends Module {
         NonFinitePolicy nonFiniteStats = NonFinitePolicy.SKIP;
         private final Function<Builder<T>, T> factory;
 
-        Builder(String displayName, InputRank inputRank, int numFeatures, boolean lazy, boolean affine,
-                boolean trackRunningStats, Function<Builder<T>, T> factory) {
+        Builder(String displayName, InputRank inputRank, int numFeatures,
+                IntFunction<? extends Builder<?>> materialized, boolean affine, boolean trackRunningStats,
+                Function<Builder<T>, T> factory) {
             this.displayName = displayName;
             this.inputRank = inputRank;
             this.numFeatures = numFeatures;
-            this.lazy = lazy;
+            this.materialized = materialized;
+            this.lazy = materialized != null;
             this.affine = affine;
             this.trackRunningStats = trackRunningStats;
             this.factory = factory;
@@ -689,6 +697,42 @@ public abstract class ChannelNormBase extends Module {
         public T build() {
             return factory.apply(this);
         }
+
+        /** A copy of this builder with every option (a family's own included), which builds the same layer. */
+        @SuppressWarnings("unchecked")
+        Builder<T> copy() {
+            try {
+                return (Builder<T>) clone();
+            } catch (CloneNotSupportedException e) {
+                throw new AssertionError(e); // Builder is Cloneable
+            }
+        }
+
+        /** Sets the options every channel norm has (eps, momentum, affine, tracking, policy) to {@code o}'s. */
+        Builder<T> sameOptionsAs(Builder<?> o) {
+            eps = o.eps;
+            momentum = o.momentum;
+            affine = o.affine;
+            trackRunningStats = o.trackRunningStats;
+            nonFiniteStats = o.nonFiniteStats;
+            return this;
+        }
+    }
+
+    /**
+     * The builder of a Lazy rank class: the options and defaults of the class it materializes to, whose builder
+     * {@code materialized} is, with num_features inferred later; its name is that class's with "Lazy" before it.
+     *
+     * @param materialized the builder of the class the Lazy layer materializes to, e.g. {@code BatchNorm1d::builder}
+     * @param layer the constructor {@code build()} calls
+     * @param <T> the layer built
+     * @return a new builder
+     */
+    static <T extends ChannelNormBase> Builder<T> lazyOptions(IntFunction<? extends Builder<?>> materialized,
+                                                              Function<Builder<T>, T> layer) {
+        Builder<?> m = materialized.apply(0);
+        return new Builder<>("Lazy" + m.displayName, m.inputRank, 0, materialized, m.affine, m.trackRunningStats,
+                layer);
     }
 
     /**
@@ -704,7 +748,7 @@ public abstract class ChannelNormBase extends Module {
             extends Builder<T> {
         @SuppressWarnings("unchecked")
         ExtendedBuilder(String displayName, InputRank inputRank, int numFeatures, Function<B, T> factory) {
-            super(displayName, inputRank, numFeatures, false, true, true, b -> factory.apply((B) b));
+            super(displayName, inputRank, numFeatures, null, true, true, b -> factory.apply((B) b));
         }
 
         @SuppressWarnings("unchecked")

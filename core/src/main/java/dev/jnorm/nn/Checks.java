@@ -23,6 +23,21 @@ final class Checks {
         return shape.clone();
     }
 
+    /** num_features (C) must be positive. */
+    static void numFeatures(String who, int numFeatures) {
+        if (numFeatures <= 0) {
+            throw new IllegalArgumentException(who + ": num_features must be positive, got " + numFeatures);
+        }
+    }
+
+    /** An (N, C, H, W) input with C = {@code numFeatures}: the check of the layers that take 4D input only. */
+    static void nchw(String who, Tensor x, int numFeatures) {
+        if (x.dim() != 4 || x.size(1) != numFeatures) {
+            throw new IllegalArgumentException(who + ": expected 4D input (N, C, H, W) with C=" + numFeatures
+                    + ", got " + x.dim() + "D input of shape " + Arrays.toString(x.shape()));
+        }
+    }
+
     /** A parameter of {@code shape} fits an array and the heap (else an IAE naming the layer and the sizes). */
     static void parameterFits(String who, String what, int... shape) {
         Sizes.allocatable(who, what, 4, Sizes.of(shape));

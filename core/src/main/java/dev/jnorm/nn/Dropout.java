@@ -48,6 +48,11 @@ public class Dropout extends Module {
     }
 
     @Override
+    Dropout newWithSameOptions() {
+        return new Dropout(p, rng); // the same mask stream: the copy's masks go on from the original's
+    }
+
+    @Override
     protected String extraRepr() {
         return "p=" + Repr.pyFloat(p) + ", inplace=False";
     }

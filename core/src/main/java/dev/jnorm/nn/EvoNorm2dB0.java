@@ -4,8 +4,6 @@ import dev.jnorm.Tensor;
 import dev.jnorm.nn.functional.EvoNormOps;
 import dev.jnorm.nn.functional.NormOps;
 
-import java.util.Arrays;
-
 /**
  * EvoNorm-B0 (<a href="https://arxiv.org/abs/2004.02967">Liu et al. 2020</a>), a batch-dependent
  * normalization-activation layer for (N, C, H, W) input, as timm's {@code EvoNorm2dB0}:
@@ -18,11 +16,8 @@ import java.util.Arrays;
  * var_c·momentum·n/(n − 1), n = N·H·W. Without apply_act the layer is y = x·weight + bias. Its repr is timm's,
  * {@code EvoNorm2dB0()}. A channels-last input gives a channels-last output.
  */
-public class EvoNorm2dB0 extends Module {
-    private final int numFeatures;
-    private final boolean applyAct;
+public class EvoNorm2dB0 extends EvoNorm {
     private final double momentum;
-    private final double eps;
 
     /**
      * EvoNorm2dB0(numFeatures) with timm's defaults: apply_act true, momentum 0.1, eps 1e-3.
@@ -42,20 +37,10 @@ public class EvoNorm2dB0 extends Module {
      *     not finite or below float32's smallest normal number
      */
     protected EvoNorm2dB0(Builder b) {
-        if (b.numFeatures <= 0) {
-            throw new IllegalArgumentException("EvoNorm2dB0: num_features must be positive, got " + b.numFeatures);
-        }
+        Checks.numFeatures("EvoNorm2dB0", b.numFeatures);
         NormOps.checkMomentum("EvoNorm2dB0", b.momentum);
-        Checks.positiveEps("EvoNorm2dB0", b.eps);
-        this.numFeatures = b.numFeatures;
-        this.applyAct = b.applyAct;
+        super("EvoNorm2dB0", b.numFeatures, b.applyAct, b.eps);
         this.momentum = b.momentum;
-        this.eps = b.eps;
-        registerParameter("weight", Tensor.ones(numFeatures));
-        registerParameter("bias", Tensor.zeros(numFeatures));
-        if (applyAct) {
-            registerParameter("v", Tensor.ones(numFeatures));
-        }
         registerBuffer("running_var", Tensor.ones(numFeatures));
     }
 
@@ -71,30 +56,13 @@ public class EvoNorm2dB0 extends Module {
 
     @Override
     protected Tensor forwardImpl(Tensor x) {
-        if (x.dim() != 4 || x.size(1) != numFeatures) {
-            throw new IllegalArgumentException(name() + ": expected 4D input (N, C, H, W) with C=" + numFeatures
-                    + ", got " + x.dim() + "D input of shape " + Arrays.toString(x.shape()));
-        }
-        Checks.nonEmpty(name(), x);
+        checkInput(x);
         return EvoNormOps.evoNormB0(name(), x, runningVar(), weight(), bias(), v(), training, momentum, eps);
     }
 
-    /**
-     * timm's {@code num_features}.
-     *
-     * @return C
-     */
-    public int numFeatures() {
-        return numFeatures;
-    }
-
-    /**
-     * timm's {@code apply_act}: whether the layer normalizes and activates (else y = x·weight + bias).
-     *
-     * @return the apply_act option
-     */
-    public boolean applyAct() {
-        return applyAct;
+    @Override
+    EvoNorm2dB0 newWithSameOptions() {
+        return builder(numFeatures).momentum(momentum).eps(eps).applyAct(applyAct).build();
     }
 
     /**
@@ -104,42 +72,6 @@ public class EvoNorm2dB0 extends Module {
      */
     public double momentum() {
         return momentum;
-    }
-
-    /**
-     * The eps option, added to both variances.
-     *
-     * @return eps
-     */
-    public double eps() {
-        return eps;
-    }
-
-    /**
-     * The "weight" parameter.
-     *
-     * @return the live [C] weight
-     */
-    public Tensor weight() {
-        return tensor("weight");
-    }
-
-    /**
-     * The "bias" parameter.
-     *
-     * @return the live [C] bias
-     */
-    public Tensor bias() {
-        return tensor("bias");
-    }
-
-    /**
-     * The "v" parameter, the slope of the right branch x·v + sqrt(var_nc + eps).
-     *
-     * @return the live [C] v, or null without apply_act (timm's {@code None})
-     */
-    public Tensor v() {
-        return applyAct ? tensor("v") : null;
     }
 
     /**

@@ -3,8 +3,6 @@ package dev.jnorm.nn;
 import dev.jnorm.Tensor;
 import dev.jnorm.nn.functional.EvoNormOps;
 
-import java.util.Arrays;
-
 /**
  * EvoNorm-S0 (<a href="https://arxiv.org/abs/2004.02967">Liu et al. 2020</a>), a batch-independent
  * normalization-activation layer for (N, C, H, W) input, as timm's {@code EvoNorm2dS0}:
@@ -19,11 +17,8 @@ import java.util.Arrays;
  * Without apply_act the layer is y = x·weight + bias. Its repr is timm's, {@code EvoNorm2dS0()}. A channels-last
  * input gives a channels-last output.
  */
-public class EvoNorm2dS0 extends Module {
-    private final int numFeatures;
+public class EvoNorm2dS0 extends EvoNorm {
     private final int groups;
-    private final boolean applyAct;
-    private final double eps;
 
     /**
      * EvoNorm2dS0(numFeatures) with timm's defaults: groups 32, apply_act true, eps 1e-5.
@@ -44,9 +39,7 @@ public class EvoNorm2dS0 extends Module {
      *     float32's smallest normal number
      */
     protected EvoNorm2dS0(Builder b) {
-        if (b.numFeatures <= 0) {
-            throw new IllegalArgumentException("EvoNorm2dS0: num_features must be positive, got " + b.numFeatures);
-        }
+        Checks.numFeatures("EvoNorm2dS0", b.numFeatures);
         if (b.groupSize != null) {
             if (b.groupSize <= 0 || b.numFeatures % b.groupSize != 0) {
                 throw new IllegalArgumentException("EvoNorm2dS0: group_size must be a positive divisor of "
@@ -60,16 +53,8 @@ public class EvoNorm2dS0 extends Module {
         if (b.applyAct && b.numFeatures % g != 0) {
             throw new IllegalArgumentException("EvoNorm2dS0: " + EvoNormOps.groupsRule(b.numFeatures, g));
         }
-        Checks.positiveEps("EvoNorm2dS0", b.eps);
-        this.numFeatures = b.numFeatures;
+        super("EvoNorm2dS0", b.numFeatures, b.applyAct, b.eps);
         this.groups = g;
-        this.applyAct = b.applyAct;
-        this.eps = b.eps;
-        registerParameter("weight", Tensor.ones(numFeatures));
-        registerParameter("bias", Tensor.zeros(numFeatures));
-        if (applyAct) {
-            registerParameter("v", Tensor.ones(numFeatures));
-        }
     }
 
     /**
@@ -84,21 +69,13 @@ public class EvoNorm2dS0 extends Module {
 
     @Override
     protected Tensor forwardImpl(Tensor x) {
-        if (x.dim() != 4 || x.size(1) != numFeatures) {
-            throw new IllegalArgumentException(name() + ": expected 4D input (N, C, H, W) with C=" + numFeatures
-                    + ", got " + x.dim() + "D input of shape " + Arrays.toString(x.shape()));
-        }
-        Checks.nonEmpty(name(), x);
+        checkInput(x);
         return EvoNormOps.evoNormS0(name(), x, groups, weight(), bias(), v(), eps);
     }
 
-    /**
-     * timm's {@code num_features}.
-     *
-     * @return C
-     */
-    public int numFeatures() {
-        return numFeatures;
+    @Override
+    EvoNorm2dS0 newWithSameOptions() {
+        return builder(numFeatures).groups(groups).eps(eps).applyAct(applyAct).build();
     }
 
     /**
@@ -109,51 +86,6 @@ public class EvoNorm2dS0 extends Module {
      */
     public int groups() {
         return groups;
-    }
-
-    /**
-     * timm's {@code apply_act}: whether the layer normalizes and activates (else y = x·weight + bias).
-     *
-     * @return the apply_act option
-     */
-    public boolean applyAct() {
-        return applyAct;
-    }
-
-    /**
-     * The eps option, added to each group's variance.
-     *
-     * @return eps
-     */
-    public double eps() {
-        return eps;
-    }
-
-    /**
-     * The "weight" parameter.
-     *
-     * @return the live [C] weight
-     */
-    public Tensor weight() {
-        return tensor("weight");
-    }
-
-    /**
-     * The "bias" parameter.
-     *
-     * @return the live [C] bias
-     */
-    public Tensor bias() {
-        return tensor("bias");
-    }
-
-    /**
-     * The "v" parameter, the slope inside the sigmoid.
-     *
-     * @return the live [C] v, or null without apply_act (timm's {@code None})
-     */
-    public Tensor v() {
-        return applyAct ? tensor("v") : null;
     }
 
     /** EvoNorm2dS0 options; defaults (timm's): groups 32, no group size, apply_act true, eps 1e-5. */

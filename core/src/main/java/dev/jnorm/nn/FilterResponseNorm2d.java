@@ -3,8 +3,6 @@ package dev.jnorm.nn;
 import dev.jnorm.Tensor;
 import dev.jnorm.nn.functional.ResponseNormOps;
 
-import java.util.Arrays;
-
 /**
  * Filter Response Normalization (<a href="https://arxiv.org/abs/1911.09737">Singh &amp; Krishnan, 2020</a>) for
  * (N, C, H, W) input: ν² = mean over H, W of x² per (n, c), y = weight·x / sqrt(ν² + |eps|) + bias. No batch
@@ -16,7 +14,7 @@ import java.util.Arrays;
  * (the paper's learned ε; its absolute value is used, as the paper's code). Channels-last input gives
  * channels-last output.
  */
-public class FilterResponseNorm2d extends Module {
+public class FilterResponseNorm2d extends AffineNorm {
     private final int numFeatures;
     private final double eps;
     private final boolean learnableEps;
@@ -39,16 +37,12 @@ public class FilterResponseNorm2d extends Module {
      *     float32's smallest normal number
      */
     protected FilterResponseNorm2d(Builder b) {
-        if (b.numFeatures <= 0) {
-            throw new IllegalArgumentException("FilterResponseNorm2d: num_features must be positive, got "
-                    + b.numFeatures);
-        }
+        Checks.numFeatures("FilterResponseNorm2d", b.numFeatures);
         Checks.positiveEps("FilterResponseNorm2d", b.eps);
         this.numFeatures = b.numFeatures;
         this.eps = b.eps;
         this.learnableEps = b.learnableEps;
-        registerParameter("weight", Tensor.ones(numFeatures));
-        registerParameter("bias", Tensor.zeros(numFeatures));
+        registerAffine(true, true, numFeatures);
         if (learnableEps) {
             registerParameter("eps", Tensor.full((float) eps, 1));
         }
@@ -66,10 +60,7 @@ public class FilterResponseNorm2d extends Module {
 
     @Override
     protected Tensor forwardImpl(Tensor x) {
-        if (x.dim() != 4 || x.size(1) != numFeatures) {
-            throw new IllegalArgumentException(name() + ": expected 4D input (N, C, H, W) with C=" + numFeatures
-                    + ", got " + x.dim() + "D input of shape " + Arrays.toString(x.shape()));
-        }
+        Checks.nchw(name(), x, numFeatures);
         return ResponseNormOps.filterResponseNorm(name(), x, weight(), bias(), learnableEps ? tensor("eps") : null,
                 eps);
     }
@@ -101,22 +92,9 @@ public class FilterResponseNorm2d extends Module {
         return learnableEps;
     }
 
-    /**
-     * γ, the "weight" parameter.
-     *
-     * @return the live [C] weight
-     */
-    public Tensor weight() {
-        return tensor("weight");
-    }
-
-    /**
-     * β, the "bias" parameter.
-     *
-     * @return the live [C] bias
-     */
-    public Tensor bias() {
-        return tensor("bias");
+    @Override
+    FilterResponseNorm2d newWithSameOptions() {
+        return builder(numFeatures).eps(eps).learnableEps(learnableEps).build();
     }
 
     @Override

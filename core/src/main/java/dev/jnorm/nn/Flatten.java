@@ -61,6 +61,11 @@ public class Flatten extends Module {
     }
 
     @Override
+    Flatten newWithSameOptions() {
+        return new Flatten(startDim, endDim);
+    }
+
+    @Override
     protected String extraRepr() {
         return "start_dim=" + startDim + ", end_dim=" + endDim;
     }

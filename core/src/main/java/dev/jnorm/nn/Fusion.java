@@ -7,7 +7,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.function.Function;
 
 /**
  * Folding BatchNorm into the convolution or linear layer before it, for inference: PyTorch's
@@ -104,6 +103,11 @@ public final class Fusion {
         }
 
         @Override
+        FoldedLinear newWithSameOptions() {
+            return new FoldedLinear(inFeatures(), outFeatures());
+        }
+
+        @Override
         protected Tensor forwardImpl(Tensor x) {
             if (x.dim() != 2) {
                 throw new IllegalArgumentException("Linear (folded with BatchNorm1d(" + outFeatures() + ") by "
@@ -130,15 +134,13 @@ public final class Fusion {
      *
      * <p>The original model is not changed, and neither training nor running the new model changes its state (a
      * Dropout copy draws from the original's random stream, so its masks go on from there): the new model
-     * holds new containers, the fused layers, and a copy (same options and state) of every module of jnorm's own
-     * classes: the layers, the BatchNorm, BatchRenorm, GhostBatchNorm, SyncBatchNorm (same process group) and
-     * InstanceNorm families (a Lazy layer becomes its materialized class), LayerNorm, GroupNorm, RMSNorm,
-     * FilterResponseNorm2d, TLU, EvoNorm2dB0, EvoNorm2dS0, LocalResponseNorm, MultiheadAttention, TransformerBlock, the activations, pooling,
-     * Flatten, Identity and Dropout. Four kinds are the original
-     * instances, shared by both models (and nothing inside them is folded): modules of the user's own classes
-     * (subclasses of jnorm's included), whose forward and state jnorm cannot copy; a module with a reparametrized
-     * weight (WeightNorm, SpectralNorm, WeightStandardization); a Lazy layer not yet initialized; a
-     * DistributedDataParallel (its constructor is a collective of every rank: fold its {@code module()} instead).
+     * holds new containers, the fused layers, and a copy (same options and state) of every other module of jnorm's
+     * own classes, each made by its class: a Lazy layer becomes its materialized class, a SyncBatchNorm keeps its
+     * process group, a frozen BatchNorm stays frozen. Four kinds are the original instances, shared by both models
+     * (and nothing inside them is folded): modules of the user's own classes (subclasses of jnorm's included), whose
+     * forward and state jnorm cannot copy; a module with a reparametrized weight (WeightNorm, SpectralNorm,
+     * WeightStandardization); a Lazy layer not yet initialized; a DistributedDataParallel (its constructor is a
+     * collective of every rank: fold its {@code module()} instead).
      *
      * @param model the model, every module in eval mode
      * @return the folded model, in eval mode
@@ -156,8 +158,8 @@ public final class Fusion {
     }
 
     private static Module rebuild(Module m) {
-        if (!m.forwardPreHooks().isEmpty() || (m instanceof ChannelNormBase n && n.isUninitialized())) {
-            return m; // a reparametrization's hook, or a Lazy layer without state yet: shared, not copied
+        if (!m.forwardPreHooks().isEmpty()) {
+            return m; // a reparametrization's hook: shared, not copied
         }
         Class<?> k = m.getClass(); // exact classes throughout: a user's subclass may compute something else
         if (k == Sequential.class) {
@@ -192,106 +194,17 @@ public final class Fusion {
         if (k == TransformerBlock.class) {
             return new TransformerBlock((TransformerBlock) m, Fusion::rebuild).train(false);
         }
-        Module copy = copy(m, k);
+        if (k == Conv2d.class) { // its options' builder builds it again
+            return conv2dCopy((Conv2d) m).train(false);
+        }
+        Module copy = m.copy(); // each layer's own copy (Module#newWithSameOptions); null: shared
         return copy == null ? m : copy.train(false);
     }
 
-    /** A new module of exactly class {@code k} with m's options and state, or null for a class fold cannot copy. */
-    private static Module copy(Module m, Class<?> k) {
-        if (NORM_BUILDERS.containsKey(k)) {
-            return copyNorm((ChannelNormBase) m, NORM_BUILDERS.get(k).apply((ChannelNormBase) m));
-        }
-        Module fresh = switch (m) {
-            case Conv2d c when k == Conv2d.class -> c.options().build(); // kernel, stride, padding, dilation, groups
-            case Linear l when k == Linear.class -> new Linear(l.inFeatures(), l.outFeatures(), l.bias() != null,
-                    new Random(0));
-            case FoldedLinear l -> new FoldedLinear(l.inFeatures(), l.outFeatures());
-            case LayerNorm n when k == LayerNorm.class -> LayerNorm.builder(n.normalizedShape()).eps(n.eps())
-                    .elementwiseAffine(n.weight() != null).bias(n.bias() != null).build();
-            case GroupNorm g when k == GroupNorm.class -> GroupNorm.builder(g.numGroups(), g.numChannels())
-                    .eps(g.eps()).affine(g.weight() != null).build();
-            case RMSNorm r when k == RMSNorm.class -> {
-                RMSNorm.Builder b = RMSNorm.builder(r.normalizedShape()).elementwiseAffine(r.weight() != null);
-                yield (r.eps() == null ? b : b.eps(r.eps())).build(); // no eps: float32's machine epsilon
-            }
-            case FilterResponseNorm2d f when k == FilterResponseNorm2d.class ->
-                    FilterResponseNorm2d.builder(f.numFeatures()).eps(f.eps()).learnableEps(f.learnableEps()).build();
-            case EvoNorm2dB0 e when k == EvoNorm2dB0.class -> EvoNorm2dB0.builder(e.numFeatures())
-                    .momentum(e.momentum()).eps(e.eps()).applyAct(e.applyAct()).build();
-            case EvoNorm2dS0 e when k == EvoNorm2dS0.class -> EvoNorm2dS0.builder(e.numFeatures())
-                    .groups(e.groups()).eps(e.eps()).applyAct(e.applyAct()).build();
-            case TLU t when k == TLU.class -> new TLU(t.numFeatures());
-            case LocalResponseNorm l when k == LocalResponseNorm.class -> LocalResponseNorm.builder(l.size())
-                    .alpha(l.alpha()).beta(l.beta()).k(l.k()).build();
-            case MultiheadAttention a when k == MultiheadAttention.class -> new MultiheadAttention(a.embedDim,
-                    a.numHeads, a.batchFirst, a.causal, new Random(0));
-            case Identity x when k == Identity.class -> new Identity();
-            case ReLU x when k == ReLU.class -> new ReLU();
-            case GELU g when k == GELU.class -> new GELU(g.tanh ? "tanh" : "none");
-            case Flatten f when k == Flatten.class -> new Flatten(f.startDim, f.endDim);
-            case MaxPool2d p when k == MaxPool2d.class -> new MaxPool2d(p.kernelSize, p.stride, p.padding);
-            case AvgPool2d p when k == AvgPool2d.class -> new AvgPool2d(p.kernelSize, p.stride, p.padding);
-            case AdaptiveAvgPool2d p when k == AdaptiveAvgPool2d.class -> new AdaptiveAvgPool2d(p.outH, p.outW);
-            case Dropout d when k == Dropout.class -> new Dropout(d.p, d.rng); // the same mask stream
-            default -> null;
-        };
-        if (fresh != null) {
-            fresh.loadStateDict(m.stateDict()); // the random initial values drawn above are overwritten
-        }
-        return fresh;
-    }
-
-    /**
-     * The builders fold copies the norm layers of the BatchNorm families and InstanceNorm with (a Lazy layer's is
-     * its materialized class's), each set to the options of its class; {@link #copyNorm} adds the shared ones.
-     */
-    private static final Map<Class<?>, Function<ChannelNormBase, ChannelNormBase.Builder<?>>> NORM_BUILDERS =
-            Map.ofEntries(
-                Map.entry(BatchNorm1d.class, n -> BatchNorm1d.builder(n.numFeatures())),
-                Map.entry(BatchNorm2d.class, n -> BatchNorm2d.builder(n.numFeatures())),
-                Map.entry(BatchNorm3d.class, n -> BatchNorm3d.builder(n.numFeatures())),
-                Map.entry(LazyBatchNorm1d.class, n -> BatchNorm1d.builder(n.numFeatures())),
-                Map.entry(LazyBatchNorm2d.class, n -> BatchNorm2d.builder(n.numFeatures())),
-                Map.entry(LazyBatchNorm3d.class, n -> BatchNorm3d.builder(n.numFeatures())),
-                Map.entry(InstanceNorm1d.class, n -> InstanceNorm1d.builder(n.numFeatures())),
-                Map.entry(InstanceNorm2d.class, n -> InstanceNorm2d.builder(n.numFeatures())),
-                Map.entry(InstanceNorm3d.class, n -> InstanceNorm3d.builder(n.numFeatures())),
-                Map.entry(LazyInstanceNorm1d.class, n -> InstanceNorm1d.builder(n.numFeatures())),
-                Map.entry(LazyInstanceNorm2d.class, n -> InstanceNorm2d.builder(n.numFeatures())),
-                Map.entry(LazyInstanceNorm3d.class, n -> InstanceNorm3d.builder(n.numFeatures())),
-                Map.entry(BatchRenorm1d.class, n -> clipping(BatchRenorm1d.builder(n.numFeatures()), n)),
-                Map.entry(BatchRenorm2d.class, n -> clipping(BatchRenorm2d.builder(n.numFeatures()), n)),
-                Map.entry(BatchRenorm3d.class, n -> clipping(BatchRenorm3d.builder(n.numFeatures()), n)),
-                Map.entry(GhostBatchNorm1d.class, n -> GhostBatchNorm1d.builder(n.numFeatures())
-                        .virtualBatchSize(((GhostBatchNorm) n).virtualBatchSize())),
-                Map.entry(GhostBatchNorm2d.class, n -> GhostBatchNorm2d.builder(n.numFeatures())
-                        .virtualBatchSize(((GhostBatchNorm) n).virtualBatchSize())),
-                Map.entry(GhostBatchNorm3d.class, n -> GhostBatchNorm3d.builder(n.numFeatures())
-                        .virtualBatchSize(((GhostBatchNorm) n).virtualBatchSize())),
-                Map.entry(SyncBatchNorm.class, n -> SyncBatchNorm.builder(n.numFeatures())
-                        .group(((SyncBatchNorm) n).group())));
-
-    /** A BatchRenorm builder with the clipping bounds and warmup schedule of {@code n}. */
-    private static BatchRenorm.Builder<?> clipping(BatchRenorm.Builder<?> b, ChannelNormBase n) {
-        BatchRenorm.Clipping c = ((BatchRenorm) n).clipping();
-        b.rMax(c.rMax()).dMax(c.dMax());
-        return c.warmup() ? b.warmup(c.holdSteps(), c.rMaxAt(), c.dMaxAt()) : b;
-    }
-
-    /** A materialized copy with the same options, state and frozen flag (a Lazy layer becomes its plain class). */
-    private static ChannelNormBase copyNorm(ChannelNormBase norm, ChannelNormBase.Builder<?> b) {
-        b.eps(norm.eps()).affine(norm.affine()).trackRunningStats(norm.trackRunningStats())
-                .nonFiniteStats(norm.nonFiniteStats());
-        if (norm.momentum() == null) {
-            b.cumulativeAverage();
-        } else {
-            b.momentum(norm.momentum());
-        }
-        ChannelNormBase copy = b.build();
-        copy.loadStateDict(norm.stateDict());
-        if (norm instanceof BatchNorm bn && bn.isStatisticsFrozen()) {
-            ((BatchNorm) copy).freezeStatistics();
-        }
+    /** A Conv2d with conv's options and state. */
+    private static Conv2d conv2dCopy(Conv2d conv) {
+        Conv2d copy = conv.options().build(); // kernel, stride, padding, dilation, groups
+        copy.loadStateDict(conv.stateDict());
         return copy;
     }
 

@@ -54,6 +54,11 @@ public class GELU extends Module {
     }
 
     @Override
+    GELU newWithSameOptions() {
+        return new GELU(tanh ? "tanh" : "none");
+    }
+
+    @Override
     protected String extraRepr() {
         return tanh ? "approximate='tanh'" : "approximate='none'";
     }

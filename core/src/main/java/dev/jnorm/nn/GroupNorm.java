@@ -10,7 +10,7 @@ import java.util.Arrays;
  * its channels and spatial dims (biased variance, input statistics in train and eval alike); weight and bias are
  * per channel. GroupNorm(1, C) is LayerNorm over (C, *) with a per-channel affine; GroupNorm(C, C) is InstanceNorm.
  */
-public class GroupNorm extends Module {
+public class GroupNorm extends AffineNorm {
     private final int numGroups;
     private final int numChannels;
     private final double eps;
@@ -49,8 +49,7 @@ public class GroupNorm extends Module {
         this.numChannels = b.numChannels;
         this.eps = b.eps;
         this.affine = b.affine;
-        registerParameter("weight", affine ? Tensor.ones(numChannels) : null);
-        registerParameter("bias", affine ? Tensor.zeros(numChannels) : null);
+        registerAffine(affine, affine, numChannels);
     }
 
     /**
@@ -103,22 +102,9 @@ public class GroupNorm extends Module {
         return eps;
     }
 
-    /**
-     * PyTorch's {@code weight}.
-     *
-     * @return the live [C] weight, or null without affine
-     */
-    public Tensor weight() {
-        return tensor("weight");
-    }
-
-    /**
-     * PyTorch's {@code bias}.
-     *
-     * @return the live [C] bias, or null without affine
-     */
-    public Tensor bias() {
-        return tensor("bias");
+    @Override
+    GroupNorm newWithSameOptions() {
+        return builder(numGroups, numChannels).eps(eps).affine(affine).build();
     }
 
     @Override

@@ -15,4 +15,9 @@ public class Identity extends Module {
     protected Tensor forwardImpl(Tensor x) {
         return x;
     }
+
+    @Override
+    Identity newWithSameOptions() {
+        return new Identity();
+    }
 }

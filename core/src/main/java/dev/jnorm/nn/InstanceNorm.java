@@ -49,21 +49,7 @@ public abstract class InstanceNorm extends ChannelNormBase {
      */
     static <T extends InstanceNorm> Builder<T> options(String name, InputRank rank, int numFeatures,
                                                        Function<Builder<T>, T> layer) {
-        return new Builder<>(name, rank, numFeatures, false, false, false, layer);
-    }
-
-    /**
-     * The builder of a Lazy InstanceNorm rank class: as {@link #options}, num_features inferred later.
-     *
-     * @param name the layer's class name, for messages
-     * @param rank the inputs it accepts
-     * @param layer the constructor {@code build()} calls
-     * @param <T> the layer built
-     * @return a new builder
-     */
-    static <T extends InstanceNorm> Builder<T> lazyOptions(String name, InputRank rank,
-                                                           Function<Builder<T>, T> layer) {
-        return new Builder<>(name, rank, 0, true, false, false, layer);
+        return new Builder<>(name, rank, numFeatures, null, false, false, layer);
     }
 
     /**

@@ -8,7 +8,7 @@ import dev.jnorm.nn.functional.NormOps;
  * normalized_shape (biased variance, input statistics in train and eval alike). weight (ones) and bias (zeros)
  * have shape normalized_shape; {@code bias(false)} keeps only the weight.
  */
-public class LayerNorm extends Module {
+public class LayerNorm extends AffineNorm {
     private final int[] normalizedShape;
     private final double eps;
     private final boolean elementwiseAffine;
@@ -39,8 +39,7 @@ public class LayerNorm extends Module {
         if (elementwiseAffine) {
             Checks.parameterFits("LayerNorm", "weight [*normalized_shape]", normalizedShape);
         }
-        registerParameter("weight", elementwiseAffine ? Tensor.ones(normalizedShape) : null);
-        registerParameter("bias", elementwiseAffine && b.bias ? Tensor.zeros(normalizedShape) : null);
+        registerAffine(elementwiseAffine, elementwiseAffine && b.bias, normalizedShape);
     }
 
     /**
@@ -77,29 +76,14 @@ public class LayerNorm extends Module {
         return eps;
     }
 
-    /**
-     * PyTorch's {@code weight}.
-     *
-     * @return the live weight of shape normalized_shape, or null without elementwise affine
-     */
-    public Tensor weight() {
-        return tensor("weight");
-    }
-
-    /**
-     * PyTorch's {@code bias}.
-     *
-     * @return the live bias of shape normalized_shape, or null without elementwise affine or with
-     *     {@code bias(false)}
-     */
-    public Tensor bias() {
-        return tensor("bias");
+    @Override
+    LayerNorm newWithSameOptions() {
+        return builder(normalizedShape).eps(eps).elementwiseAffine(elementwiseAffine).bias(bias() != null).build();
     }
 
     @Override
     protected String extraRepr() {
-        return Repr.pyTuple(normalizedShape) + ", eps=" + Repr.pyFloat(eps) + ", elementwise_affine="
-                + Repr.pyBool(elementwiseAffine);
+        return Repr.normalizedShapeOptions(normalizedShape, eps, elementwiseAffine);
     }
 
     /** LayerNorm options; defaults as PyTorch: eps 1e-5, elementwise_affine true, bias true. */

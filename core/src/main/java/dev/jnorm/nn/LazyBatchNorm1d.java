@@ -31,6 +31,6 @@ public class LazyBatchNorm1d extends BatchNorm1d {
      * @return a new builder
      */
     public static Builder<LazyBatchNorm1d> builder() {
-        return BatchNorm.lazyOptions("LazyBatchNorm1d", InputRank.BATCH_1D, LazyBatchNorm1d::new);
+        return lazyOptions(BatchNorm1d::builder, LazyBatchNorm1d::new);
     }
 }

@@ -31,6 +31,6 @@ public class LazyBatchNorm2d extends BatchNorm2d {
      * @return a new builder
      */
     public static Builder<LazyBatchNorm2d> builder() {
-        return BatchNorm.lazyOptions("LazyBatchNorm2d", InputRank.BATCH_2D, LazyBatchNorm2d::new);
+        return lazyOptions(BatchNorm2d::builder, LazyBatchNorm2d::new);
     }
 }

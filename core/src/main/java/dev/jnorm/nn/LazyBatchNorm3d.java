@@ -31,6 +31,6 @@ public class LazyBatchNorm3d extends BatchNorm3d {
      * @return a new builder
      */
     public static Builder<LazyBatchNorm3d> builder() {
-        return BatchNorm.lazyOptions("LazyBatchNorm3d", InputRank.BATCH_3D, LazyBatchNorm3d::new);
+        return lazyOptions(BatchNorm3d::builder, LazyBatchNorm3d::new);
     }
 }

@@ -30,6 +30,6 @@ public class LazyInstanceNorm1d extends InstanceNorm1d {
      * @return a new builder
      */
     public static Builder<LazyInstanceNorm1d> builder() {
-        return InstanceNorm.lazyOptions("LazyInstanceNorm1d", InputRank.INSTANCE_1D, LazyInstanceNorm1d::new);
+        return lazyOptions(InstanceNorm1d::builder, LazyInstanceNorm1d::new);
     }
 }

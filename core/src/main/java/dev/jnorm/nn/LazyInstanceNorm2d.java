@@ -30,6 +30,6 @@ public class LazyInstanceNorm2d extends InstanceNorm2d {
      * @return a new builder
      */
     public static Builder<LazyInstanceNorm2d> builder() {
-        return InstanceNorm.lazyOptions("LazyInstanceNorm2d", InputRank.INSTANCE_2D, LazyInstanceNorm2d::new);
+        return lazyOptions(InstanceNorm2d::builder, LazyInstanceNorm2d::new);
     }
 }

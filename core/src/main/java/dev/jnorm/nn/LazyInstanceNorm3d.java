@@ -30,6 +30,6 @@ public class LazyInstanceNorm3d extends InstanceNorm3d {
      * @return a new builder
      */
     public static Builder<LazyInstanceNorm3d> builder() {
-        return InstanceNorm.lazyOptions("LazyInstanceNorm3d", InputRank.INSTANCE_3D, LazyInstanceNorm3d::new);
+        return lazyOptions(InstanceNorm3d::builder, LazyInstanceNorm3d::new);
     }
 }

@@ -105,6 +105,11 @@ public class Linear extends Module {
     }
 
     @Override
+    Linear newWithSameOptions() {
+        return new Linear(inFeatures(), outFeatures(), bias() != null, new Random(0)); // values overwritten by copy()
+    }
+
+    @Override
     protected String extraRepr() {
         return "in_features=" + inFeatures + ", out_features=" + outFeatures + ", bias="
                 + Repr.pyBool(tensor("bias") != null);

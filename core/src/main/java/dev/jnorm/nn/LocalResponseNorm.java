@@ -92,6 +92,11 @@ public class LocalResponseNorm extends Module {
     }
 
     @Override
+    LocalResponseNorm newWithSameOptions() {
+        return builder(size()).alpha(alpha()).beta(beta()).k(k()).build();
+    }
+
+    @Override
     protected String extraRepr() {
         return size + ", alpha=" + Repr.pyFloat(alpha) + ", beta=" + Repr.pyFloat(beta) + ", k=" + Repr.pyFloat(k);
     }

@@ -40,6 +40,11 @@ public class MaxPool2d extends Pool2d {
     }
 
     @Override
+    MaxPool2d newWithSameOptions() {
+        return new MaxPool2d(kernelSize, stride, padding);
+    }
+
+    @Override
     protected String extraRepr() {
         return "kernel_size=" + kernelSize + ", stride=" + stride + ", padding=" + padding
                 + ", dilation=1, ceil_mode=False";

@@ -527,6 +527,50 @@ public abstract class Module {
         }
     }
 
+    // ---------------------------------------------------------------- copying (Fusion.fold)
+
+    /**
+     * The copy contract of {@link Fusion#fold}, one override per layer class: a new module of this module's class
+     * (of {@link #copyClass()}) built with this module's options, in the state its constructor gives it; or null,
+     * and fold shares this module instead of copying it. {@link #copy()} then loads this module's state dict into
+     * it, so a layer whose options and state dict are all it holds needs nothing more; one with more (BatchNorm's
+     * frozen flag, Dropout's random stream) carries it here. A new layer class overrides this; nothing in Fusion
+     * names it. Package-private, so a user's subclass cannot override it: it inherits its jnorm superclass's,
+     * whose module is of the superclass, and {@link #copy()} refuses that (the subclass may compute something
+     * else).
+     *
+     * @return the new module, or null (here: the module is not copied)
+     */
+    Module newWithSameOptions() {
+        return null;
+    }
+
+    /**
+     * The class {@link #newWithSameOptions()} must return for {@link #copy()} to take it: this module's own class
+     * (a Lazy layer's is the class it materializes to).
+     *
+     * @return the class of this module's copy
+     */
+    Class<?> copyClass() {
+        return getClass();
+    }
+
+    /**
+     * A copy with this module's options and state that shares no tensor with it ({@link Fusion#fold}'s copy): the
+     * module {@link #newWithSameOptions()} builds, with this module's state dict loaded; null where that is null or
+     * not exactly of {@link #copyClass()}.
+     *
+     * @return the copy, or null
+     */
+    final Module copy() {
+        Module fresh = newWithSameOptions();
+        if (fresh == null || fresh.getClass() != copyClass()) {
+            return null;
+        }
+        fresh.loadStateDict(stateDict()); // the initial values its constructor drew are overwritten
+        return fresh;
+    }
+
     // ---------------------------------------------------------------- printing
 
     /**

@@ -119,6 +119,11 @@ public class MultiheadAttention extends Module {
     }
 
     @Override
+    MultiheadAttention newWithSameOptions() {
+        return new MultiheadAttention(embedDim, numHeads, batchFirst, causal, new Random(0)); // copy() loads the state
+    }
+
+    @Override
     protected String extraRepr() {
         return "";
     }

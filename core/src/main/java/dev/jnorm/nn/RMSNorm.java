@@ -8,7 +8,7 @@ import dev.jnorm.nn.functional.NormOps;
  * normalized_shape. No mean subtraction and no bias. eps unset (null) means float32 machine epsilon
  * (1.1920929e-07), as PyTorch for float32 input; statistics are taken in double.
  */
-public class RMSNorm extends Module {
+public class RMSNorm extends ScaledNorm {
     private final int[] normalizedShape;
     private final Double eps;
     private final boolean elementwiseAffine;
@@ -41,7 +41,7 @@ public class RMSNorm extends Module {
         if (elementwiseAffine) {
             Checks.parameterFits("RMSNorm", "weight [*normalized_shape]", normalizedShape);
         }
-        registerParameter("weight", elementwiseAffine ? Tensor.ones(normalizedShape) : null);
+        registerWeight(elementwiseAffine, normalizedShape);
     }
 
     /**
@@ -78,19 +78,15 @@ public class RMSNorm extends Module {
         return eps;
     }
 
-    /**
-     * PyTorch's {@code weight}.
-     *
-     * @return the live weight of shape normalized_shape, or null without elementwise affine
-     */
-    public Tensor weight() {
-        return tensor("weight");
+    @Override
+    RMSNorm newWithSameOptions() {
+        Builder b = builder(normalizedShape).elementwiseAffine(elementwiseAffine);
+        return (eps == null ? b : b.eps(eps)).build(); // no eps: float32's machine epsilon
     }
 
     @Override
     protected String extraRepr() {
-        return Repr.pyTuple(normalizedShape) + ", eps=" + Repr.pyFloat(eps) + ", elementwise_affine="
-                + Repr.pyBool(elementwiseAffine);
+        return Repr.normalizedShapeOptions(normalizedShape, eps, elementwiseAffine);
     }
 
     /** RMSNorm options; defaults as PyTorch: eps unset (float32 epsilon), elementwise_affine true. */

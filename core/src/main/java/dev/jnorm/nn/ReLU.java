@@ -12,4 +12,9 @@ public class ReLU extends Module {
     protected Tensor forwardImpl(Tensor x) {
         return x.relu();
     }
+
+    @Override
+    ReLU newWithSameOptions() {
+        return new ReLU();
+    }
 }

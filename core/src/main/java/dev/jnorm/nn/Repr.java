@@ -40,6 +40,14 @@ final class Repr {
         return b ? "True" : "False";
     }
 
+    /**
+     * PyTorch's {@code extra_repr} of the layers over normalized_shape (LayerNorm, RMSNorm), e.g.
+     * "(768,), eps=1e-05, elementwise_affine=True".
+     */
+    static String normalizedShapeOptions(int[] normalizedShape, Double eps, boolean elementwiseAffine) {
+        return pyTuple(normalizedShape) + ", eps=" + pyFloat(eps) + ", elementwise_affine=" + pyBool(elementwiseAffine);
+    }
+
     /** Python's repr of a tuple of ints: "(768,)" or "(3, 4)". */
     static String pyTuple(int[] values) {
         if (values.length == 1) {

@@ -106,13 +106,8 @@ public class SyncBatchNorm extends BatchNorm {
             throw new IllegalStateException("SyncBatchNorm.convert: " + bn.name() + " is an uninitialized Lazy "
                     + "layer; run a forward pass first so that num_features is known");
         }
-        Builder b = builder(bn.numFeatures()).group(group).eps(bn.eps()).affine(bn.affine())
-                .trackRunningStats(bn.trackRunningStats()).nonFiniteStats(bn.nonFiniteStats());
-        if (bn.momentum() == null) {
-            b.cumulativeAverage();
-        } else {
-            b.momentum(bn.momentum());
-        }
+        Builder b = builder(bn.numFeatures()).group(group);
+        b.sameOptionsAs(bn.options);
         SyncBatchNorm sync = b.build();
         sync.adoptState(bn);
         sync.train(bn.isTraining());

@@ -22,9 +22,7 @@ public class TLU extends Module {
      * @throws IllegalArgumentException if {@code numFeatures} is not positive
      */
     public TLU(int numFeatures) {
-        if (numFeatures <= 0) {
-            throw new IllegalArgumentException("TLU: num_features must be positive, got " + numFeatures);
-        }
+        Checks.numFeatures("TLU", numFeatures);
         this.numFeatures = numFeatures;
         registerParameter("tau", Tensor.zeros(numFeatures));
     }
@@ -54,6 +52,11 @@ public class TLU extends Module {
      */
     public Tensor tau() {
         return tensor("tau");
+    }
+
+    @Override
+    TLU newWithSameOptions() {
+        return new TLU(numFeatures);
     }
 
     @Override

@@ -282,6 +282,87 @@ class FusionTest {
         assertThrows(IllegalArgumentException.class, () -> twice.forward(x3));
     }
 
+    /** A user's LayerNorm that adds 1 to its output. */
+    private static final class ShiftedLayerNorm extends LayerNorm {
+        ShiftedLayerNorm(int features) {
+            super(LayerNorm.builder(features));
+        }
+
+        @Override
+        protected Tensor forwardImpl(Tensor x) {
+            return super.forwardImpl(x).add(1f);
+        }
+    }
+
+    /** A user's BatchNorm2d, built from BatchNorm2d's own builder, that doubles its output. */
+    private static final class DoubledBatchNorm extends BatchNorm2d {
+        DoubledBatchNorm(int features) {
+            super(BatchNorm2d.builder(features).momentum(0.3));
+        }
+
+        @Override
+        protected Tensor forwardChecked(Tensor x) {
+            return super.forwardChecked(x).mul(2f);
+        }
+    }
+
+    /** A user's LazyInstanceNorm2d that negates its output. */
+    private static final class NegatedLazyInstanceNorm extends LazyInstanceNorm2d {
+        NegatedLazyInstanceNorm() {
+            super(LazyInstanceNorm2d.builder().affine(true).trackRunningStats(true));
+        }
+
+        @Override
+        protected Tensor forwardChecked(Tensor x) {
+            return super.forwardChecked(x).mul(-1f);
+        }
+    }
+
+    /** A user's EvoNorm2dS0 that halves its output. */
+    private static final class HalvedEvoNorm extends EvoNorm2dS0 {
+        HalvedEvoNorm(int features) {
+            super(EvoNorm2dS0.builder(features).groups(2));
+        }
+
+        @Override
+        protected Tensor forwardImpl(Tensor x) {
+            return super.forwardImpl(x).mul(0.5f);
+        }
+    }
+
+    @Test
+    void foldCopiesEachBuiltInNormByItsOwnClassAndKeepsUserSubclassesOfThem() {
+        Random rng = new Random(37);
+        ShiftedLayerNorm shiftedLn = new ShiftedLayerNorm(4);
+        DoubledBatchNorm doubledBn = new DoubledBatchNorm(4);
+        NegatedLazyInstanceNorm negatedLazy = new NegatedLazyInstanceNorm();
+        HalvedEvoNorm halvedEvo = new HalvedEvoNorm(4);
+        LazyBatchNorm2d lazyBn = new LazyBatchNorm2d();
+        BatchNorm2d frozen = new BatchNorm2d(4);
+        Module model = new Sequential(new Conv2d(2, 4, 3, 1, 1, true, rng), doubledBn, negatedLazy, halvedEvo,
+                new ReLU(), lazyBn, new ReLU(), frozen, shiftedLn);
+        train(model, rng, new int[] {4, 2, 4, 4}, 2);
+        frozen.freezeStatistics();
+        Tensor x = Tensor.randn(rng, 3, 2, 4, 4);
+        float[] y = model.forward(x).toArray();
+        Sequential folded = (Sequential) Fusion.fold(model);
+        // a user's subclass of a built-in norm is the original instance, with its own forward: neither folded into
+        // the convolution before it nor copied as its jnorm superclass
+        assertSame(doubledBn, folded.get(1));
+        assertSame(negatedLazy, folded.get(2));
+        assertSame(halvedEvo, folded.get(3));
+        assertSame(shiftedLn, folded.get(8));
+        assertArrayEquals(y, folded.forward(x).toArray(), "the kept forwards compute the same");
+        // a materialized Lazy layer's copy is of its plain class, a frozen BatchNorm's copy is frozen
+        assertEquals(BatchNorm2d.class, folded.get(5).getClass());
+        assertEquals(BatchNorm2d.class, folded.get(7).getClass());
+        assertNotSame(frozen, folded.get(7));
+        assertTrue(((BatchNorm2d) folded.get(7)).isStatisticsFrozen());
+        // a Lazy layer that has not seen an input has no state to copy: the original instance
+        LazyBatchNorm1d unseen = (LazyBatchNorm1d) new LazyBatchNorm1d().eval();
+        assertSame(unseen, ((Sequential) Fusion.fold(new Sequential(new ReLU(), unseen).train(false))).get(1));
+    }
+
     private static Module everyBuiltInImageModule(Random rng) {
         return new Sequential(new Conv2d(2, 4, 3, 1, 1, true, rng), BatchRenorm2d.builder(4).rMax(2).dMax(1).build(),
                 GhostBatchNorm2d.builder(4).virtualBatchSize(2).build(),
@@ -338,8 +419,8 @@ class FusionTest {
             root.modules().forEach(m -> inModels.add(m.getClass()));
         }
         java.util.Set<Class<?>> elsewhere = java.util.Set.of(
-                // folded pairs and their tests above, containers fold rebuilds, and Lazy/plain BatchNorm forms that
-                // share NORM_BUILDERS rows with classes in the models
+                // folded pairs and their tests above, containers fold rebuilds, and the other ranks and Lazy forms of
+                // the channel-norm classes in the models (one copy method, ChannelNormBase's, serves every rank)
                 BatchNorm1d.class, BatchNorm2d.class, BatchNorm3d.class, LazyBatchNorm1d.class, LazyBatchNorm2d.class,
                 LazyBatchNorm3d.class, InstanceNorm1d.class, InstanceNorm2d.class, InstanceNorm3d.class,
                 LazyInstanceNorm1d.class, LazyInstanceNorm3d.class, BatchRenorm1d.class, BatchRenorm3d.class,
