@@ -166,6 +166,11 @@ public class Conv2d extends Module {
                 : b.padding(args.padTop(), args.padLeft());
     }
 
+    @Override
+    Conv2d newWithSameOptions() {
+        return options().build(); // kernel, stride, padding, dilation, groups; values overwritten by copy()
+    }
+
     /**
      * The options of a {@link Conv2d}, PyTorch's {@code nn.Conv2d} arguments; each method's Javadoc gives its
      * default. The checks run in {@link #build()}.

@@ -194,18 +194,8 @@ public final class Fusion {
         if (k == TransformerBlock.class) {
             return new TransformerBlock((TransformerBlock) m, Fusion::rebuild).train(false);
         }
-        if (k == Conv2d.class) { // its options' builder builds it again
-            return conv2dCopy((Conv2d) m).train(false);
-        }
         Module copy = m.copy(); // each layer's own copy (Module#newWithSameOptions); null: shared
         return copy == null ? m : copy.train(false);
-    }
-
-    /** A Conv2d with conv's options and state. */
-    private static Conv2d conv2dCopy(Conv2d conv) {
-        Conv2d copy = conv.options().build(); // kernel, stride, padding, dilation, groups
-        copy.loadStateDict(conv.stateDict());
-        return copy;
     }
 
     /** Whether fold may fuse this pair (fuseConvBn/fuseLinearBn would throw for the rest). */
