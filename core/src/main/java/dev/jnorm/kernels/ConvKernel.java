@@ -17,7 +17,7 @@ package dev.jnorm.kernels;
  */
 public interface ConvKernel {
     /** Terms per FMA chain; the runs' sums are added in order. */
-    int CHAIN = 32;
+    int CHAIN = 64;
     /** Floats a kernel may read past the end of a B row (its widest register tile). */
     int SLACK = 64;
 
