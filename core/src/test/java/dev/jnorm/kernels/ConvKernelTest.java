@@ -75,21 +75,21 @@ class ConvKernelTest {
 
     @Test
     void theRunsAreAddedInTheCanonicalOrder() {
-        // k = 64: two runs. Run 0 is 2^24 and zeros, run 1 thirty-two 1s: 32 exactly, so the total is 2^24 + 32. One
-        // flat FMA chain over the 64 terms would lose every 1 (2^24 + 1 rounds to even, back to 2^24).
-        int k = 64;
+        // k = 2·CHAIN: two runs. Run 0 is 2^24 and zeros, run 1 CHAIN 1s: CHAIN exactly, so the total is 2^24 + CHAIN.
+        // One flat FMA chain over the terms would lose every 1 (2^24 + 1 rounds to even, back to 2^24).
+        int chain = ConvKernel.CHAIN, k = 2 * chain;
         float[] a = new float[k];
         float[] b = new float[k + ConvKernel.SLACK];
         int[] rows = new int[k];
         for (int kappa = 0; kappa < k; kappa++) {
             a[kappa] = 1f;
             rows[kappa] = kappa;
-            b[kappa] = kappa == 0 ? 0x1p24f : kappa < 32 ? 0f : 1f;
+            b[kappa] = kappa == 0 ? 0x1p24f : kappa < chain ? 0f : 1f;
         }
         float[] c = new float[1];
         for (ConvKernel kernel : new ConvKernel[] {ref, fast}) {
             kernel.rowGather(1, 1, k, a, 0, k, b, 0, rows, c, 0, 1);
-            assertEquals(0x1p24f + 32f, c[0], kernel.getClass().getSimpleName());
+            assertEquals(0x1p24f + chain, c[0], kernel.getClass().getSimpleName());
         }
     }
 
