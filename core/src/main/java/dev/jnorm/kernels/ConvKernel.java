@@ -6,11 +6,13 @@ package dev.jnorm.kernels;
  * its B operand where it lies, in planes: the im2col matrix's row κ is never built, only its start {@code rows[κ]},
  * one offset into a zero-padded plane buffer.
  *
- * <p><b>Row-gather product</b>: {@code C[i, j] = Σ_κ A[i, κ] · B[rows[κ] + j]} for i &lt; m, j &lt; n, κ &lt; k.
- * A is [m, k] with rows lda apart; B row κ is the n floats from {@code b[bOff + rows[κ]]} on. Each C element is
- * summed in one canonical order: κ = 0, 1, … in runs of {@link #CHAIN} terms, each run an FMA chain from 0
- * ({@code run = fma(A[i, κ], B[κ, j], run)}), the runs added left to right, the total stored to C. A vector lane is
- * one C element, so the order, and the bits, are the same for every vector width and in the scalar twin.
+ * <p><b>Row-gather product</b>: {@code C_b[i, j] = Σ_κ A[i, κ] · B[bOffs[b] + rows[κ] + j]} for i &lt; m,
+ * j &lt; n, κ &lt; k and each b &lt; bOffs.length: one A (row i the k floats from {@code aRows[i]}), one table of B
+ * rows, several products that differ only in where B starts (the taps of a weight gradient share the output
+ * gradient as A). Each C element is summed in one canonical order: κ = 0, 1, … in runs of {@link #CHAIN} terms, each
+ * run an FMA chain from 0 ({@code run = fma(A[i, κ], B[κ, j], run)}), the runs added left to right, the total
+ * stored to C. A vector lane is one C element, so the order, and the bits, are the same for every vector width and
+ * in the scalar twin.
  *
  * <p>Single-threaded (the caller runs it in its tasks); it may read B up to {@link #SLACK} floats past
  * {@code rows[κ] + n}, so the caller's buffers end with that much room, and it writes C only inside the given range.
@@ -22,22 +24,37 @@ public interface ConvKernel {
     int SLACK = 64;
 
     /**
-     * C[cOff + i·ldc + j] = Σ_κ A[aOff + i·lda + κ] · B[bOff + rows[κ] + j], in the canonical order of the class
+     * C[cOffs[b] + i·ldc + j] = Σ_κ A[aRows[i] + κ] · B[bOffs[b] + rows[κ] + j], in the canonical order of the class
      * comment.
      *
-     * @param m    rows of A and C
-     * @param n    columns of C (and floats of each B row used)
-     * @param k    columns of A, entries of {@code rows} used
-     * @param a    A's storage
-     * @param aOff index of A[0, 0]
-     * @param lda  distance between rows of A
-     * @param b    the plane buffer B's rows start in
-     * @param bOff added to every row start
-     * @param rows start of B row κ (relative to bOff), for κ &lt; k
-     * @param c    C's storage, overwritten
-     * @param cOff index of C[0, 0]
-     * @param ldc  distance between rows of C
+     * @param m     rows of A and of each C
+     * @param n     columns of each C (and floats of each B row used)
+     * @param k     entries of {@code rows} used, floats of each A row
+     * @param a     A's storage
+     * @param aRows start of A row i in {@code a}, for i &lt; m
+     * @param b     the plane buffer B's rows lie in
+     * @param bOffs per product, added to every row start
+     * @param rows  start of B row κ (relative to the product's bOff), for κ &lt; k
+     * @param c     the products' storage, overwritten
+     * @param cOffs per product, the index of its C[0, 0]
+     * @param ldc   distance between rows of C
      */
-    void rowGather(int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int[] rows,
-                   float[] c, int cOff, int ldc);
+    void rowGather(int m, int n, int k, float[] a, int[] aRows, float[] b, int[] bOffs, int[] rows,
+                   float[] c, int[] cOffs, int ldc);
+
+    /**
+     * A's rows evenly spaced: the start of row i is {@code off + i·stride}, for i &lt; m.
+     *
+     * @param m      rows
+     * @param off    start of row 0
+     * @param stride distance between rows
+     * @return the starts
+     */
+    static int[] evenRows(int m, int off, int stride) {
+        int[] starts = new int[m];
+        for (int i = 0; i < m; i++) {
+            starts[i] = off + i * stride;
+        }
+        return starts;
+    }
 }

@@ -11,20 +11,23 @@ public final class ReferenceConvKernel implements ConvKernel {
     }
 
     @Override
-    public void rowGather(int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int[] rows,
-                          float[] c, int cOff, int ldc) {
-        for (int i = 0; i < m; i++) {
-            int ai = aOff + i * lda;
-            for (int j = 0; j < n; j++) {
-                float total = 0f;
-                for (int k0 = 0; k0 < k; k0 += CHAIN) {
-                    float run = 0f;
-                    for (int kappa = k0; kappa < Math.min(k, k0 + CHAIN); kappa++) {
-                        run = Math.fma(a[ai + kappa], b[bOff + rows[kappa] + j], run);
+    public void rowGather(int m, int n, int k, float[] a, int[] aRows, float[] b, int[] bOffs, int[] rows,
+                          float[] c, int[] cOffs, int ldc) {
+        for (int batch = 0; batch < bOffs.length; batch++) {
+            for (int i = 0; i < m; i++) {
+                int ai = aRows[i];
+                for (int j = 0; j < n; j++) {
+                    int bj = bOffs[batch] + j;
+                    float total = 0f;
+                    for (int k0 = 0; k0 < k; k0 += CHAIN) {
+                        float run = 0f;
+                        for (int kappa = k0; kappa < Math.min(k, k0 + CHAIN); kappa++) {
+                            run = Math.fma(a[ai + kappa], b[bj + rows[kappa]], run);
+                        }
+                        total = k0 == 0 ? run : total + run;
                     }
-                    total = k0 == 0 ? run : total + run;
+                    c[cOffs[batch] + i * ldc + j] = total;
                 }
-                c[cOff + i * ldc + j] = total;
             }
         }
     }

@@ -14,8 +14,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The Vector API row-gather product against its scalar twin, bit for bit: the canonical order of {@link ConvKernel}
  * makes a lane one C element, so every width (Surefire runs this class at 128, 256 and 512 bits) and the reference
- * give the same floats. Shapes cover tile edges in m and n, k across chain runs and k blocks, overlapping and strided
- * B rows, and A with a row stride; values include signed zeros, infinities and NaN.
+ * give the same floats. Shapes cover tile edges in m and n, k across chain runs and k blocks, overlapping rows of A
+ * and B anywhere in their buffers, several products sharing A, and k = 0; values include signed zeros, infinities
+ * and NaN.
  */
 @SimdWidths
 class ConvKernelTest {
@@ -27,46 +28,61 @@ class ConvKernelTest {
         assertEquals(VectorConvKernel.class, Kernels.conv().getClass());
     }
 
-    @ParameterizedTest(name = "m {0}, n {1}, k {2}")
-    @CsvSource({"1, 1, 1", "4, 32, 9", "5, 33, 31", "7, 70, 33", "16, 64, 576", "3, 64, 147", "64, 3, 600",
-        "13, 200, 300", "9, 17, 257", "2, 100, 0"})
-    void matchesTheScalarTwinBitForBit(int m, int n, int k) {
+    @ParameterizedTest(name = "m {0}, n {1}, k {2}, products {3}")
+    @CsvSource({"1, 1, 1, 1", "4, 32, 9, 1", "5, 33, 31, 2", "7, 70, 33, 1", "16, 64, 576, 9", "3, 64, 147, 1",
+        "64, 3, 600, 2", "13, 200, 300, 1", "9, 17, 257, 3", "8, 32, 64, 1", "147, 40, 70, 1", "2, 100, 0, 2"})
+    void matchesTheScalarTwinBitForBit(int m, int n, int k, int products) {
         for (int kind = 0; kind < 2; kind++) {
             Random rng = new Random(1000L * m + 31L * n + k + kind);
-            int lda = k + rng.nextInt(5);
-            float[] a = values(rng, m * lda + 3, kind);
+            float[] a = values(rng, m * (k + 4) + 3, kind);
+            int[] aRows = new int[m]; // rows anywhere in a, overlapping: windows of one plane, as in a weight gradient
+            for (int i = 0; i < m; i++) {
+                aRows[i] = rng.nextInt(m * 4 + 1) + rng.nextInt(3);
+            }
             int planes = 3 + rng.nextInt(40);
             int[] rows = new int[k];
             for (int kappa = 0; kappa < k; kappa++) { // overlapping, unordered row starts, as taps of one plane
                 rows[kappa] = rng.nextInt(planes) * (n + 5) + rng.nextInt(7);
             }
-            int bOff = rng.nextInt(4);
-            float[] b = values(rng, bOff + planes * (n + 5) + 7 + n + ConvKernel.SLACK, kind);
+            int[] bOffs = new int[products];
+            for (int p = 0; p < products; p++) {
+                bOffs[p] = rng.nextInt(9);
+            }
+            float[] b = values(rng, 9 + planes * (n + 5) + 7 + n + ConvKernel.SLACK, kind);
             int ldc = n + rng.nextInt(3);
-            float[] cRef = new float[3 + m * ldc], cFast = cRef.clone();
+            int[] cOffs = new int[products];
+            for (int p = 0; p < products; p++) {
+                cOffs[p] = 3 + p * m * ldc;
+            }
+            float[] cRef = new float[3 + products * m * ldc], cFast = cRef.clone();
             java.util.Arrays.fill(cRef, 42f);
             java.util.Arrays.fill(cFast, 42f);
-            ref.rowGather(m, n, k, a, 2, lda, b, bOff, rows, cRef, 3, ldc);
-            fast.rowGather(m, n, k, a, 2, lda, b, bOff, rows, cFast, 3, ldc);
+            ref.rowGather(m, n, k, a, aRows, b, bOffs, rows, cRef, cOffs, ldc);
+            fast.rowGather(m, n, k, a, aRows, b, bOffs, rows, cFast, cOffs, ldc);
             assertArrayEquals(cRef, cFast, "kind " + kind); // bit for bit: assertArrayEquals(float[]) compares bits
-            for (int i = 0; i < m; i++) { // C outside [0, n) of each row is untouched
-                for (int j = n; j < ldc; j++) {
-                    assertEquals(42f, cFast[3 + i * ldc + j]);
+            for (int p = 0; p < products; p++) {
+                for (int i = 0; i < m; i++) { // C outside [0, n) of each row is untouched
+                    for (int j = n; j < ldc; j++) {
+                        assertEquals(42f, cFast[cOffs[p] + i * ldc + j]);
+                    }
                 }
             }
             if (kind == 0) { // and the canonical order is an accurate one: against the exact sum in double
-                for (int i = 0; i < m; i++) {
-                    for (int j = 0; j < n; j++) {
-                        double exact = 0, magnitude = 0;
-                        for (int kappa = 0; kappa < k; kappa++) {
-                            double term = (double) a[2 + i * lda + kappa] * b[bOff + rows[kappa] + j];
-                            exact += term;
-                            magnitude += Math.abs(term);
+                for (int p = 0; p < products; p++) {
+                    for (int i = 0; i < m; i++) {
+                        for (int j = 0; j < n; j++) {
+                            double exact = 0, magnitude = 0;
+                            for (int kappa = 0; kappa < k; kappa++) {
+                                double term = (double) a[aRows[i] + kappa] * b[bOffs[p] + rows[kappa] + j];
+                                exact += term;
+                                magnitude += Math.abs(term);
+                            }
+                            double bound = (ConvKernel.CHAIN + k / (double) ConvKernel.CHAIN + 2) * 0x1p-24
+                                    * magnitude;
+                            float got = cRef[cOffs[p] + i * ldc + j];
+                            assertTrue(Math.abs(got - exact) <= bound, "C" + p + "[" + i + ", " + j + "] = " + got
+                                    + ", exact " + exact + ", bound " + bound);
                         }
-                        double bound = (ConvKernel.CHAIN + k / (double) ConvKernel.CHAIN + 2) * 0x1p-24 * magnitude;
-                        float got = cRef[3 + i * ldc + j];
-                        assertTrue(Math.abs(got - exact) <= bound, "C[" + i + ", " + j + "] = " + got + ", exact "
-                                + exact + ", bound " + bound);
                     }
                 }
             }
@@ -88,7 +104,7 @@ class ConvKernelTest {
         }
         float[] c = new float[1];
         for (ConvKernel kernel : new ConvKernel[] {ref, fast}) {
-            kernel.rowGather(1, 1, k, a, 0, k, b, 0, rows, c, 0, 1);
+            kernel.rowGather(1, 1, k, a, new int[] {0}, b, new int[] {0}, rows, c, new int[] {0}, 1);
             assertEquals(0x1p24f + chain, c[0], kernel.getClass().getSimpleName());
         }
     }

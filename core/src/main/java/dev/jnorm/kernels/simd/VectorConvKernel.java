@@ -10,143 +10,102 @@ import jdk.incubator.vector.VectorSpecies;
  * The Vector API twin of {@link ReferenceConvKernel}: the same canonical order (see {@link ConvKernel}), so the same
  * bits, with register tiles.
  * <ul>
- * <li>{@link #rowGather}: A is packed into row panels of MR rows (κ-major, the MR values of one κ adjacent); a
- * register tile is MR rows × {@link #NR} columns (two vectors), per κ MR broadcasts of A and two loads of B row κ at
- * {@code rows[κ] + j}: the implicit im2col, read from the plane buffer in place. MR is 8 with 32 vector registers,
- * else 4. For each column tile the k range runs in {@link #KC} blocks, every row panel's tile passing over a block
- * while its B rows are in L1; the panels' sums wait in a small array between blocks.</li>
+ * <li>{@link #rowGather}, Goto/BLIS blocking: the k range runs in {@link #KC} blocks; per block, A's rows are packed
+ * into panels of MR (κ-major, the MR values of one κ adjacent; m × KC floats, in L2), then for each product and
+ * column tile of {@link #NR} (two vectors) every panel's register tile passes over the block while its B rows (KC ×
+ * NR floats, read in place from the plane buffer: the implicit im2col) stay in L1. A register tile is MR rows × two
+ * vectors: per κ, MR broadcasts of A and two loads of B. MR is 8 with 32 vector registers (AVX-512), else 4. Each
+ * run's sums are added to C itself between runs (stored by the first).</li>
  * </ul>
  */
 public final class VectorConvKernel implements ConvKernel {
     private static final VectorSpecies<Float> F = SimdOps.FLOAT;
     private static final int VL = F.length();
     /**
-     * The tile: 8 rows × 2 vectors with 32 vector registers (512 bits: AVX-512), else 4 × 2. NB: 8 × 2 is 16
-     * accumulators + 2 B vectors + broadcasts, within AVX-512's 32 registers; 4 × 2 (8 + 2 + up to 4) keeps within
-     * AVX2's 16, as the GEMM's micro-kernel does.
+     * 8 rows × 2 vectors with 32 vector registers (AVX-512), else 4 × 2. NB: 8 × 2 is 16 accumulators + 2 B vectors
+     * + broadcasts, within AVX-512's 32 registers; 4 × 2 (8 + 2 + up to 4) keeps within AVX2's 16, as the GEMM's
+     * micro-kernel does.
      */
     private static final boolean WIDE = VL >= 16;
-    /** Columns of a row-gather tile: two vectors. */
+    /** Rows of a register tile. */
+    static final int MR = WIDE ? 8 : 4;
+    /** Columns of a register tile: two vectors. */
     static final int NR = 2 * VL;
+    /** Depth of a k block, a multiple of {@link #CHAIN} (so runs start at the same κ as without blocks). */
+    static final int KC = 4 * CHAIN;
+
     /** A stateless kernel; {@code Kernels} holds the library's. */
     public VectorConvKernel() {
     }
 
     @Override
-    public void rowGather(int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int[] rows,
-                          float[] c, int cOff, int ldc) {
+    public void rowGather(int m, int n, int k, float[] a, int[] aRows, float[] b, int[] bOffs, int[] rows,
+                          float[] c, int[] cOffs, int ldc) {
         if (m == 0 || n == 0) {
             return;
         }
-        int mr = WIDE ? 8 : 4, nr = 2 * VL;
-        int panels = (m + mr - 1) / mr;
-        float[] pa = Scratch.floats(Scratch.Slot.CONV_PACKED_A, panels * k * mr);
-        packA(m, k, a, aOff, lda, pa, mr);
-        // per column tile: the k range in KC blocks, each block's B rows (KC × nr floats) staying in L1 while every
-        // row panel passes; the panels' register tiles add each run to their sums in t between blocks
-        float[] t = new float[panels * mr * nr];
-        float[] u = WIDE ? new float[mr * nr] : null; // one run's register tile (tile8x2)
-        for (int j0 = 0; j0 < n; j0 += nr) {
-            int cols = Math.min(nr, n - j0), bBase = bOff + j0;
-            for (int k0 = 0; k0 < k; k0 += KC) {
-                int k1 = Math.min(k, k0 + KC);
-                for (int ip = 0; ip < panels; ip++) {
-                    int aIdx = ip * k * mr, tOff = ip * mr * nr;
-                    if (WIDE) {
-                        tile8x2(pa, aIdx, b, bBase, rows, k0, k1, t, tOff, u);
-                    } else {
-                        tile4x2(pa, aIdx, b, bBase, rows, k0, k1, t, tOff);
-                    }
+        if (k == 0) { // an empty sum: 0
+            for (int cOff : cOffs) {
+                for (int i = 0; i < m; i++) {
+                    java.util.Arrays.fill(c, cOff + i * ldc, cOff + i * ldc + n, 0f);
                 }
             }
-            for (int ip = 0; ip < panels; ip++) {
-                int i0 = ip * mr;
-                store(t, ip * mr * nr, Math.min(mr, m - i0), cols, nr, c, cOff + i0 * ldc + j0, ldc);
+            return;
+        }
+        int panels = (m + MR - 1) / MR;
+        float[] pa = Scratch.floats(Scratch.Slot.CONV_PACKED_A, panels * KC * MR); // one k block: [panels, KC, MR]
+        float[] u = new float[MR * NR]; // one run's register tile
+        for (int k0 = 0; k0 < k; k0 += KC) {
+            int kc = Math.min(KC, k - k0);
+            packA(m, a, aRows, k0, kc, pa);
+            for (int batch = 0; batch < bOffs.length; batch++) {
+                int bOff = bOffs[batch], cOff = cOffs[batch];
+                for (int j0 = 0; j0 < n; j0 += NR) {
+                    int cols = Math.min(NR, n - j0);
+                    for (int ip = 0; ip < panels; ip++) {
+                        int i0 = ip * MR, cIdx = cOff + i0 * ldc + j0, tileRows = Math.min(MR, m - i0);
+                        if (WIDE) {
+                            tile8x2(pa, ip * kc * MR, b, bOff + j0, rows, k0, kc, u, c, cIdx, ldc, tileRows, cols);
+                        } else {
+                            tile4x2(pa, ip * kc * MR, b, bOff + j0, rows, k0, kc, u, c, cIdx, ldc, tileRows, cols);
+                        }
+                    }
+                }
             }
         }
     }
 
-    /** Depth of a k block, a multiple of {@link #CHAIN} (so runs start at the same κ as without blocks). */
-    static final int KC = 4 * CHAIN;
-
-    /** pa[(ip·k + κ)·mr + r] = A[ip·mr + r, κ], 0 past row m. */
-    private static void packA(int m, int k, float[] a, int aOff, int lda, float[] pa, int mr) {
-        int panels = (m + mr - 1) / mr;
+    /** pa[(ip·kc + p)·MR + r] = A[ip·MR + r, k0 + p] for p &lt; kc, 0 past row m. */
+    private static void packA(int m, float[] a, int[] aRows, int k0, int kc, float[] pa) {
+        int panels = (m + MR - 1) / MR;
         for (int ip = 0; ip < panels; ip++) {
-            int base = ip * k * mr;
-            for (int r = 0; r < mr; r++) {
-                int i = ip * mr + r;
+            int base = ip * kc * MR;
+            for (int r = 0; r < MR; r++) {
+                int i = ip * MR + r;
                 if (i < m) {
-                    int src = aOff + i * lda;
-                    for (int kappa = 0; kappa < k; kappa++) {
-                        pa[base + kappa * mr + r] = a[src + kappa];
+                    int src = aRows[i] + k0;
+                    for (int p = 0; p < kc; p++) {
+                        pa[base + p * MR + r] = a[src + p];
                     }
                 } else {
-                    for (int kappa = 0; kappa < k; kappa++) {
-                        pa[base + kappa * mr + r] = 0f;
+                    for (int p = 0; p < kc; p++) {
+                        pa[base + p * MR + r] = 0f;
                     }
                 }
             }
         }
     }
-
     /**
-     * One 4 × 2-vector register tile over κ in [kFrom, kTo): t[tOff + r·NR + j] = Σ_κ pa[aIdx + κ·4 + r] ·
-     * b[bBase + rows[κ] + j], as CHAIN-deep runs from 0, each added to t (the first, at κ = 0, stored). NB: 8
-     * accumulators + up to 4 broadcasts + 2 loads of B fit AVX2's 16 registers; like the GEMM's micro-kernel, the
-     * tile goes to {@code t} and is stored to C by the caller.
+     * One 8 × 2-vector register tile over the k block [k0, k0 + kc): for each CHAIN-deep run (runs start at multiples
+     * of CHAIN from κ = 0), run[r][j] = Σ_κ pa[aIdx + (κ − k0)·8 + r] · b[bBase + rows[κ] + j] as one FMA chain from 0,
+     * then added to C (stored by the run at κ = 0). κ is unrolled by two. NB: the run goes to {@code u} and
+     * {@link #addRun} adds it to C: adding each accumulator to C here (a load, add and store per vector) pushed C2 past
+     * its node-count cutoff for inlining in this large method, and each call left out boxed its vector argument.
      */
-    private static void tile4x2(float[] pa, int aIdx, float[] b, int bBase, int[] rows, int kFrom, int kTo,
-                                float[] t, int tOff) {
-        for (int k0 = kFrom; k0 < kTo; k0 += CHAIN) {
-            int k1 = Math.min(kTo, k0 + CHAIN);
-            FloatVector c00 = FloatVector.zero(F), c01 = FloatVector.zero(F);
-            FloatVector c10 = FloatVector.zero(F), c11 = FloatVector.zero(F);
-            FloatVector c20 = FloatVector.zero(F), c21 = FloatVector.zero(F);
-            FloatVector c30 = FloatVector.zero(F), c31 = FloatVector.zero(F);
-            for (int kappa = k0; kappa < k1; kappa++) {
-                int bp = bBase + rows[kappa], ap = aIdx + kappa * 4;
-                FloatVector b0 = FloatVector.fromArray(F, b, bp);
-                FloatVector b1 = FloatVector.fromArray(F, b, bp + VL);
-                FloatVector a0 = FloatVector.broadcast(F, pa[ap]);
-                c00 = a0.fma(b0, c00);
-                c01 = a0.fma(b1, c01);
-                FloatVector a1 = FloatVector.broadcast(F, pa[ap + 1]);
-                c10 = a1.fma(b0, c10);
-                c11 = a1.fma(b1, c11);
-                FloatVector a2 = FloatVector.broadcast(F, pa[ap + 2]);
-                c20 = a2.fma(b0, c20);
-                c21 = a2.fma(b1, c21);
-                FloatVector a3 = FloatVector.broadcast(F, pa[ap + 3]);
-                c30 = a3.fma(b0, c30);
-                c31 = a3.fma(b1, c31);
-            }
-            boolean first = k0 == 0;
-            accumulate(t, tOff, c00, first);
-            accumulate(t, tOff + VL, c01, first);
-            accumulate(t, tOff + 2 * VL, c10, first);
-            accumulate(t, tOff + 3 * VL, c11, first);
-            accumulate(t, tOff + 4 * VL, c20, first);
-            accumulate(t, tOff + 5 * VL, c21, first);
-            accumulate(t, tOff + 6 * VL, c30, first);
-            accumulate(t, tOff + 7 * VL, c31, first);
-        }
-    }
-
-    /** t[i : i + VL] = v for a first run, t[i : i + VL] += v for the others. */
-    private static void accumulate(float[] t, int i, FloatVector v, boolean first) {
-        (first ? v : FloatVector.fromArray(F, t, i).add(v)).intoArray(t, i);
-    }
-
-    /**
-     * One 8 × 2-vector register tile: the sums of {@link #tile4x2} for 8 rows, κ unrolled by two. NB: the run's
-     * accumulators go to {@code u} and {@link #addRun} adds them to t: adding each to t here (a load, add and store
-     * per vector) pushed C2 past its node-count cutoff for inlining, and each call left out boxed its vector.
-     */
-    private static void tile8x2(float[] pa, int aIdx, float[] b, int bBase, int[] rows, int kFrom, int kTo,
-                                float[] t, int tOff, float[] u) {
-        for (int k0 = kFrom; k0 < kTo; k0 += CHAIN) {
-            int k1 = Math.min(kTo, k0 + CHAIN);
+    private static void tile8x2(float[] pa, int aIdx, float[] b, int bBase, int[] rows, int k0, int kc,
+                                float[] u, float[] c, int cIdx, int ldc, int tileRows, int cols) {
+        for (int r0 = k0; r0 < k0 + kc; r0 += CHAIN) {
+            int r1 = Math.min(k0 + kc, r0 + CHAIN);
             FloatVector c00 = FloatVector.zero(F); FloatVector c01 = FloatVector.zero(F);
             FloatVector c10 = FloatVector.zero(F); FloatVector c11 = FloatVector.zero(F);
             FloatVector c20 = FloatVector.zero(F); FloatVector c21 = FloatVector.zero(F);
@@ -155,10 +114,10 @@ public final class VectorConvKernel implements ConvKernel {
             FloatVector c50 = FloatVector.zero(F); FloatVector c51 = FloatVector.zero(F);
             FloatVector c60 = FloatVector.zero(F); FloatVector c61 = FloatVector.zero(F);
             FloatVector c70 = FloatVector.zero(F); FloatVector c71 = FloatVector.zero(F);
-            int kappa = k0;
-            for (; kappa + 1 < k1; kappa += 2) { // two κ per iteration, each accumulator's FMAs in κ order
+            int kappa = r0;
+            for (; kappa + 1 < r1; kappa += 2) { // two κ per iteration, each chain in κ order
                 {
-                    int bp = bBase + rows[kappa], ap = aIdx + (kappa) * 8;
+                    int bp = bBase + rows[kappa], ap = aIdx + (kappa - k0) * 8;
                     FloatVector b0 = FloatVector.fromArray(F, b, bp);
                     FloatVector b1 = FloatVector.fromArray(F, b, bp + 1 * VL);
                     FloatVector a0 = FloatVector.broadcast(F, pa[ap]);
@@ -187,7 +146,7 @@ public final class VectorConvKernel implements ConvKernel {
                     c71 = a7.fma(b1, c71);
                 }
                 {
-                    int bp = bBase + rows[kappa + 1], ap = aIdx + (kappa + 1) * 8;
+                    int bp = bBase + rows[kappa + 1], ap = aIdx + (kappa + 1 - k0) * 8;
                     FloatVector b0 = FloatVector.fromArray(F, b, bp);
                     FloatVector b1 = FloatVector.fromArray(F, b, bp + 1 * VL);
                     FloatVector a0 = FloatVector.broadcast(F, pa[ap]);
@@ -216,8 +175,8 @@ public final class VectorConvKernel implements ConvKernel {
                     c71 = a7.fma(b1, c71);
                 }
             }
-            for (; kappa < k1; kappa++) {
-                int bp = bBase + rows[kappa], ap = aIdx + (kappa) * 8;
+            for (; kappa < r1; kappa++) {
+                int bp = bBase + rows[kappa], ap = aIdx + (kappa - k0) * 8;
                 FloatVector b0 = FloatVector.fromArray(F, b, bp);
                 FloatVector b1 = FloatVector.fromArray(F, b, bp + 1 * VL);
                 FloatVector a0 = FloatVector.broadcast(F, pa[ap]);
@@ -261,31 +220,68 @@ public final class VectorConvKernel implements ConvKernel {
             c61.intoArray(u, 13 * VL);
             c70.intoArray(u, 14 * VL);
             c71.intoArray(u, 15 * VL);
-            addRun(t, tOff, u, k0 == 0);
+            addRun(u, c, cIdx, ldc, tileRows, cols, r0 == 0);
         }
     }
 
-    /** t[tOff + i] = u[i] for the first run of a tile (κ = 0), t[tOff + i] += u[i] for the others. */
-    private static void addRun(float[] t, int tOff, float[] u, boolean first) {
-        if (first) {
-            System.arraycopy(u, 0, t, tOff, u.length);
-            return;
-        }
-        for (int i = 0; i < u.length; i += VL) {
-            FloatVector.fromArray(F, t, tOff + i).add(FloatVector.fromArray(F, u, i)).intoArray(t, tOff + i);
+    /** The 4 × 2-vector tile: the sums of {@link #tile8x2} for 4 rows. */
+    private static void tile4x2(float[] pa, int aIdx, float[] b, int bBase, int[] rows, int k0, int kc,
+                                float[] u, float[] c, int cIdx, int ldc, int tileRows, int cols) {
+        for (int r0 = k0; r0 < k0 + kc; r0 += CHAIN) {
+            int r1 = Math.min(k0 + kc, r0 + CHAIN);
+            FloatVector c00 = FloatVector.zero(F); FloatVector c01 = FloatVector.zero(F);
+            FloatVector c10 = FloatVector.zero(F); FloatVector c11 = FloatVector.zero(F);
+            FloatVector c20 = FloatVector.zero(F); FloatVector c21 = FloatVector.zero(F);
+            FloatVector c30 = FloatVector.zero(F); FloatVector c31 = FloatVector.zero(F);
+            int kappa = r0;
+            for (; kappa < r1; kappa++) {
+                int bp = bBase + rows[kappa], ap = aIdx + (kappa - k0) * 4;
+                FloatVector b0 = FloatVector.fromArray(F, b, bp);
+                FloatVector b1 = FloatVector.fromArray(F, b, bp + 1 * VL);
+                FloatVector a0 = FloatVector.broadcast(F, pa[ap]);
+                c00 = a0.fma(b0, c00);
+                c01 = a0.fma(b1, c01);
+                FloatVector a1 = FloatVector.broadcast(F, pa[ap + 1]);
+                c10 = a1.fma(b0, c10);
+                c11 = a1.fma(b1, c11);
+                FloatVector a2 = FloatVector.broadcast(F, pa[ap + 2]);
+                c20 = a2.fma(b0, c20);
+                c21 = a2.fma(b1, c21);
+                FloatVector a3 = FloatVector.broadcast(F, pa[ap + 3]);
+                c30 = a3.fma(b0, c30);
+                c31 = a3.fma(b1, c31);
+            }
+            c00.intoArray(u, 0 * VL);
+            c01.intoArray(u, 1 * VL);
+            c10.intoArray(u, 2 * VL);
+            c11.intoArray(u, 3 * VL);
+            c20.intoArray(u, 4 * VL);
+            c21.intoArray(u, 5 * VL);
+            c30.intoArray(u, 6 * VL);
+            c31.intoArray(u, 7 * VL);
+            addRun(u, c, cIdx, ldc, tileRows, cols, r0 == 0);
         }
     }
 
-    /** C[r, 0:cols] = t[tOff + r·nr, 0:cols] for r &lt; rows (C rows ldc apart). */
-    private static void store(float[] t, int tOff, int rows, int cols, int nr, float[] c, int cIdx, int ldc) {
+    /**
+     * C[r, 0:cols] = u[r, 0:cols] for the first run of a sum (κ = 0), C[r, 0:cols] += u[r, 0:cols] for the others,
+     * r &lt; rows (u rows NR apart, C rows ldc apart).
+     */
+    private static void addRun(float[] u, float[] c, int cIdx, int ldc, int rows, int cols, boolean first) {
         for (int r = 0; r < rows; r++) {
-            int ci = cIdx + r * ldc;
-            if (cols == nr) {
-                for (int j = 0; j < nr; j += VL) {
-                    FloatVector.fromArray(F, t, tOff + r * nr + j).intoArray(c, ci + j);
+            int ci = cIdx + r * ldc, ui = r * NR;
+            if (cols == NR) {
+                FloatVector u0 = FloatVector.fromArray(F, u, ui), u1 = FloatVector.fromArray(F, u, ui + VL);
+                if (!first) {
+                    u0 = FloatVector.fromArray(F, c, ci).add(u0);
+                    u1 = FloatVector.fromArray(F, c, ci + VL).add(u1);
                 }
+                u0.intoArray(c, ci);
+                u1.intoArray(c, ci + VL);
             } else {
-                System.arraycopy(t, tOff + r * nr, c, ci, cols);
+                for (int j = 0; j < cols; j++) {
+                    c[ci + j] = first ? u[ui + j] : c[ci + j] + u[ui + j];
+                }
             }
         }
     }

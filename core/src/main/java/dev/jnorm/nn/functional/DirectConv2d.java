@@ -232,7 +232,8 @@ final class DirectConv2d {
             float[] p = Scratch.floats(Scratch.Slot.CONV_PLANES, planesLength());
             buildPlanes(x, s, g, p);
             float[] yg = Scratch.floats(Scratch.Slot.CONV_GRID, (o1 - o0) * grid);
-            kernel.rowGather(o1 - o0, grid, ckk, weight, (g * og + o0) * ckk, ckk, p, 0, rows, yg, 0, grid);
+            kernel.rowGather(o1 - o0, grid, ckk, weight, ConvKernel.evenRows(o1 - o0, (g * og + o0) * ckk, ckk), p,
+                    ZERO, rows, yg, ZERO, grid);
             for (int o = o0; o < o1; o++) {
                 int oc = g * og + o, dst = (s * out + oc) * l, src = (o - o0) * grid;
                 float b = bias == null ? 0f : bias[oc];
@@ -334,7 +335,8 @@ final class DirectConv2d {
             float[] p = Scratch.floats(Scratch.Slot.CONV_PLANES, phases * cg * plane);
             for (int phi = 0; phi < phases; phi++) {
                 int kp = og * phaseTaps[phi].length;
-                kernel.rowGather(cg, plane, kp, at[phi], g * cg * kp, kp, r, 0, rows[phi], p, phi * cg * plane, plane);
+                kernel.rowGather(cg, plane, kp, at[phi], ConvKernel.evenRows(cg, g * cg * kp, kp), r, ZERO, rows[phi], p,
+                        new int[] {phi * cg * plane}, plane);
             }
             for (int ci = 0; ci < cg; ci++) {
                 int dst = (s * c + g * cg + ci) * h * w;
@@ -355,17 +357,22 @@ final class DirectConv2d {
     }
 
     /**
-     * dW[out, cg, kh, kw] (overwritten) of x and dy. Per sample and tap t, a row gather over the grid positions q
-     * (k = H'·Wph, the dropped columns' zero gradient cancelling their terms), with the wider of the two channel counts
-     * as the vector side: {@code dW_t[o, c] = Σ_q dYgrid[o, q] · planesᵀ[q + off(t), c]} when cg ≥ og (the phase
-     * planes transposed to position-major), else {@code dW_tᵀ[c, o] = Σ_q planes[c, q + off(t)] · dYgridᵀ[q, o]}.
-     * Tasks over (chunk of samples, group, block of the rows side) add their samples' products into the chunk's
-     * double sums in sample order; then the chunks are added in order.
+     * dW[out, cg, kh, kw] (overwritten) of x and dy: per sample, row gathers over the grid positions q (k = H'·Wph;
+     * the dropped columns' zero gradient cancels their terms), with the input channels as the vector side when there
+     * are enough of them, else the output channels:
+     * <ul>
+     * <li>{@code dW_t[o, c] = Σ_q dYgrid[o, q] · planesᵀ[q + off(t), c]}: A the output gradient's rows, B the phase
+     * planes transposed to position-major, one product per tap t sharing A;</li>
+     * <li>{@code dW[o, c, t]ᵀ = Σ_q planes[c, q + off(t)] · dYgridᵀ[q, o]}: A the (channel, tap) windows of the
+     * planes, B the output gradient position-major (a stem's 3 input channels × 49 taps make 147 rows of A).</li>
+     * </ul>
+     * Tasks over (chunk of samples, group, block of A's rows) add their samples' products into the chunk's double
+     * sums in sample order; then the chunks are added in order.
      */
     void weightGradient(float[] x, float[] dy, float[] dWeight) {
         ConvKernel kernel = Kernels.conv();
         int taps = kh * kw, ckk = cg * taps, row = gradRow();
-        boolean channelsWide = cg >= og; // the vector side
+        boolean channelsWide = cg >= og || cg >= WIDE_CHANNELS; // the vector side: input channels
         int wide = channelsWide ? cg : og, narrow = channelsWide ? og : cg;
         int[] positions = new int[grid]; // B row q starts at q·wide
         for (int q = 0; q < grid; q++) {
@@ -377,38 +384,54 @@ final class DirectConv2d {
         double[][] sums = new double[chunks][(int) size];
         Parallel.forEach(chunks * groups * blocks, task -> {
             int chunk = task / (groups * blocks), g = task / blocks % groups, blk = task % blocks;
-            int r0 = blk * BLOCK, r1 = Math.min(narrow, r0 + BLOCK), rows = r1 - r0;
+            int r0 = blk * BLOCK, r1 = Math.min(narrow, r0 + BLOCK), count = r1 - r0;
             float[] p = Scratch.floats(Scratch.Slot.CONV_PLANES, planesLength());
             int transposed = (channelsWide ? phases * plane + wph : row) * wide + ConvKernel.SLACK;
             float[] t = Scratch.floats(Scratch.Slot.CONV_TRANSPOSED, transposed);
-            float[] prod = Scratch.floats(Scratch.Slot.CONV_PRODUCT, rows * wide);
+            float[] prod = Scratch.floats(Scratch.Slot.CONV_PRODUCT, count * taps * wide);
             double[] sum = sums[chunk];
+            int[] bOffs, cOffs, aRows;
+            if (channelsWide) { // one product per tap: [count, cg] at tap·count·cg
+                aRows = ConvKernel.evenRows(count, front(), row);
+                bOffs = new int[taps];
+                cOffs = new int[taps];
+                for (int tap = 0; tap < taps; tap++) {
+                    bOffs[tap] = (tapPhase[tap] * plane + tapOff[tap]) * cg;
+                    cOffs[tap] = tap * count * cg;
+                }
+            } else { // one product, rows (c, tap) of channels [r0, r1): [count·taps, og]
+                aRows = new int[count * taps];
+                for (int ci = r0; ci < r1; ci++) {
+                    for (int tap = 0; tap < taps; tap++) {
+                        aRows[(ci - r0) * taps + tap] = (ci * phases + tapPhase[tap]) * plane + tapOff[tap];
+                    }
+                }
+                bOffs = new int[] {front() * og};
+                cOffs = ZERO;
+            }
             for (int s = chunkStart(chunk, chunks); s < chunkStart(chunk + 1, chunks); s++) {
                 buildPlanes(x, s, g, p);
-                if (channelsWide) { // A = the gradient rows [r0, r1), B = the planes position-major
-                    float[] r = Scratch.floats(Scratch.Slot.CONV_GRID, rows * row);
+                if (channelsWide) {
+                    float[] r = Scratch.floats(Scratch.Slot.CONV_GRID, count * row);
                     buildGradGrid(dy, s, g, r0, r1, r);
                     transpose(p, cg, phases * plane, phases * plane + wph, t); // the last rows run into the margin
+                    kernel.rowGather(count, cg, grid, r, aRows, t, bOffs, positions, prod, cOffs, cg);
                     for (int tap = 0; tap < taps; tap++) {
-                        int bOff = (tapPhase[tap] * plane + tapOff[tap]) * cg;
-                        kernel.rowGather(rows, cg, grid, r, front(), row, t, bOff, positions, prod, 0, cg);
                         for (int o = r0; o < r1; o++) {
-                            int dst = (g * og + o) * ckk + tap, src = (o - r0) * cg;
+                            int dst = (g * og + o) * ckk + tap, src = (tap * count + o - r0) * cg;
                             for (int ci = 0; ci < cg; ci++) {
                                 sum[dst + ci * taps] += prod[src + ci];
                             }
                         }
                     }
-                } else { // A = the planes of channels [r0, r1), B = the gradient grid position-major
+                } else {
                     float[] r = Scratch.floats(Scratch.Slot.CONV_GRID, og * row);
                     buildGradGrid(dy, s, g, 0, og, r);
                     transpose(r, og, row, row, t); // t[(front + q)·og + o]
-                    for (int tap = 0; tap < taps; tap++) {
-                        int aOff = (r0 * phases + tapPhase[tap]) * plane + tapOff[tap];
-                        kernel.rowGather(rows, og, grid, p, aOff, phases * plane, t, front() * og, positions,
-                                prod, 0, og);
-                        for (int ci = r0; ci < r1; ci++) {
-                            int src = (ci - r0) * og;
+                    kernel.rowGather(count * taps, og, grid, p, aRows, t, bOffs, positions, prod, cOffs, og);
+                    for (int ci = r0; ci < r1; ci++) {
+                        for (int tap = 0; tap < taps; tap++) {
+                            int src = ((ci - r0) * taps + tap) * og;
                             for (int o = 0; o < og; o++) {
                                 sum[(g * og + o) * ckk + ci * taps + tap] += prod[src + o];
                             }
@@ -456,8 +479,12 @@ final class DirectConv2d {
     /** Most sample chunks of the weight gradient, and the double sums they may hold together. */
     private static final int MAX_CHUNKS = 8;
     private static final long CHUNK_BUDGET = 1L << 22;
-    /** Output channels per weight-gradient task. */
+    /** Rows of A per weight-gradient task: output channels, or input channels (× taps). */
     private static final int BLOCK = 16;
+    /** Input channels enough to fill the kernel's vector side (two 512-bit vectors). */
+    private static final int WIDE_CHANNELS = 32;
+    /** The offset 0 of a single product. */
+    private static final int[] ZERO = {0};
     /** Elements per task of the chunk merge. */
     private static final int MERGE = 1 << 14;
 }
