@@ -346,6 +346,12 @@ final class DirectConv2d {
                         Arrays.fill(dx, xi, xi + w, 0f);
                         continue;
                     }
+                    if (sw == 1) { // one column phase: the row is a shifted copy, zeros where no tap reads
+                        int src = (ri * cg + ci) * plane + a * wph + pw, end = Math.min(w, wph - pw);
+                        System.arraycopy(p, src, dx, xi, Math.max(0, end));
+                        Arrays.fill(dx, xi + Math.max(0, end), xi + w, 0f);
+                        continue;
+                    }
                     for (int iw = 0; iw < w; iw++) {
                         int cj = colIndex[iw], b = (iw + pw) / sw;
                         dx[xi + iw] = cj < 0 || b >= wph ? 0f
