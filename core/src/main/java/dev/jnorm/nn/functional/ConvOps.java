@@ -33,6 +33,13 @@ public final class ConvOps {
     private ConvOps() {
     }
 
+    /** Whether every pass takes the im2col route (-Djnorm.conv=im2col), for comparisons. */
+    private static final boolean IM2COL = "im2col".equals(System.getProperty("jnorm.conv"));
+    /** Output positions from which the forward takes the direct route. */
+    static final long DIRECT_FORWARD = 10 * 10;
+    /** Output positions from which the backward takes the direct route. */
+    static final long DIRECT_BACKWARD = 20 * 20;
+
     /**
      * The options of one conv2d call, as numbers.
      *
@@ -143,19 +150,23 @@ public final class ConvOps {
             // allocated
             String sizes = " for input " + Arrays.toString(shape) + " with " + describeOptions();
             Sizes.allocatable(who, "output [N, out_channels, H', W']" + sizes, 4, n, outChannels, outH, outW);
-            if (n > 0 && !depthwise()) { // an empty batch has no planes to build
-                DirectConv2d.checkSizes(who, sizes, inChannels, outChannels, groups, kernelH, kernelW, a.strideH(),
-                        a.strideW(), a.dilationH(), a.dilationW(), outH, outW);
+            if (n > 0 && !depthwise()) { // an empty batch has no planes or columns to build
+                long positions = outH * outW;
+                if (IM2COL || positions < Math.max(DIRECT_FORWARD, DIRECT_BACKWARD)) { // some pass takes im2col
+                    Sizes.allocatable(who, "im2col matrix [in_channels/groups, kh, kw, H', W'] of one sample" + sizes,
+                            4, inChannels / groups, kernelH, kernelW, outH, outW);
+                }
+                if (!IM2COL && positions >= Math.min(DIRECT_FORWARD, DIRECT_BACKWARD)) { // some pass is direct
+                    DirectConv2d.checkSizes(who, sizes, inChannels, outChannels, groups, kernelH, kernelW,
+                            a.strideH(), a.strideW(), a.dilationH(), a.dilationW(), outH, outW);
+                }
             }
             Geometry geo = new Geometry(inChannels / groups, h, w, kernelH, kernelW, a.strideH(), a.strideW(),
                     a.padTop(), a.padLeft(), a.dilationH(), a.dilationW(), (int) outH, (int) outW);
             int[] yShape = batched ? new int[] {n, outChannels, geo.outH, geo.outW}
                     : new int[] {outChannels, geo.outH, geo.outW};
-            if (depthwise()) {
-                return depthwiseForward(x, weight, bias, geo, n, yShape);
-            }
-            return IM2COL ? im2colForward(x, weight, bias, geo, n, yShape) : directForward(x, weight, bias, geo, n,
-                    yShape);
+            return depthwise() ? depthwiseForward(x, weight, bias, geo, n, yShape)
+                    : grouped(x, weight, bias, geo, n, yShape);
         }
 
         /** The options as PyTorch's repr lists them, for messages: "kernel_size=(3, 3), stride=(1, 1), …". */
@@ -169,23 +180,36 @@ public final class ConvOps {
             return args.paddingRepr();
         }
 
-        /** The direct route ({@link DirectConv2d}): no im2col matrix, the kernel reads zero-padded phase planes. */
-        private Tensor directForward(Tensor x, Tensor weight, Tensor bias, Geometry geo, int n, int[] yShape) {
+        /**
+         * The grouped (and plain) convolution: each pass takes the direct route ({@link DirectConv2d}: the kernel
+         * reads zero-padded phase planes) or im2col + GEMM, by the size of the planes (see {@link #directForward} and
+         * {@link #directBackward}).
+         */
+        private Tensor grouped(Tensor x, Tensor weight, Tensor bias, Geometry geo, int n, int[] yShape) {
             int out = outChannels, ckk = geo.ckk(), l = geo.outH * geo.outW;
             DirectConv2d conv = new DirectConv2d(n, inChannels, geo.h, geo.w, out, groups, kernelH, kernelW, geo.sh,
                     geo.sw, geo.ph, geo.pw, geo.dh, geo.dw, geo.outH, geo.outW);
             float[] xs = x.storage();      // [N, C, H, W]
             float[] wt = weight.storage(); // [out, C/groups, kh, kw]
+            float[] bs = bias == null ? null : bias.storage();
             float[] y = BufferPool.uninitialized(n * out * l); // [N, out, L], every element written
-            conv.forward(xs, wt, bias == null ? null : bias.storage(), y);
+            if (directForward(geo)) {
+                conv.forward(xs, wt, bs, y);
+            } else {
+                im2colForward(xs, wt, bs, geo, n, y);
+            }
             return Tensor.fromOp(y, yShape, "Conv2dBackward", new Tensor[] {x, weight, bias}, grad -> {
                 float[] dy = grad.storage(); // [N, out, L]
                 GradOutputs grads = GradOutputs.allocate(x, weight, null, out * ckk);
-                if (grads.dx() != null) {
-                    conv.dataGradient(dy, wt, grads.dx());
-                }
-                if (grads.dw() != null) {
-                    conv.weightGradient(xs, dy, grads.dw());
+                if (!directBackward(geo)) {
+                    im2colBackward(xs, wt, dy, geo, n, grads.dx(), grads.dw());
+                } else {
+                    if (grads.dx() != null) {
+                        conv.dataGradient(dy, wt, grads.dx());
+                    }
+                    if (grads.dw() != null) {
+                        conv.weightGradient(xs, dy, grads.dw());
+                    }
                 }
                 Tensor[] result = grads.wrap(x, weight, null);
                 result[2] = biasGrad(bias, dy, n, l);
@@ -193,15 +217,29 @@ public final class ConvOps {
             });
         }
 
-        /** The im2col + GEMM route, one GEMM per group and group of samples (see the class Javadoc). */
-        private Tensor im2colForward(Tensor x, Tensor weight, Tensor bias, Geometry geo, int n, int[] yShape) {
+        /**
+         * Whether the forward takes the direct route: for output planes of at least {@link #DIRECT_FORWARD}
+         * positions. NB: the direct route computes the grid's (kw − 1)·dw/sw extra columns per row; on small planes
+         * they are a large share, and im2col's one GEMM over many samples wins (docs/kernels.md, Convolution).
+         */
+        private boolean directForward(Geometry geo) {
+            return !IM2COL && (long) geo.outH * geo.outW >= DIRECT_FORWARD;
+        }
+
+        /**
+         * Whether the backward takes the direct route: for output planes of at least {@link #DIRECT_BACKWARD}
+         * positions. NB: the data gradient computes over the whole padded plane, and the weight gradient's products
+         * are short on small planes.
+         */
+        private boolean directBackward(Geometry geo) {
+            return !IM2COL && (long) geo.outH * geo.outW >= DIRECT_BACKWARD;
+        }
+
+        /** The im2col + GEMM forward, one GEMM per group and group of samples (see the class Javadoc), into y. */
+        private void im2colForward(float[] xs, float[] wt, float[] bs, Geometry geo, int n, float[] y) {
             int out = outChannels, og = out / groups, ckk = geo.ckk(), l = geo.outH * geo.outW;
             int sampleSize = inChannels * geo.h * geo.w, groupSize = geo.groupPlane();
-            float[] xs = x.storage();      // [N, C, H, W]
-            float[] wt = weight.storage(); // [out, C/groups·kh·kw]: group g's rows [g·og, (g+1)·og)
-            float[] bs = bias == null ? null : bias.storage(); // [out]
             int group = samplesPerGemm(n, ckk, l, out);
-            float[] y = BufferPool.uninitialized(n * out * l); // [N, out, L], every element written below
             for (int s0 = 0; s0 < n; s0 += group) {
                 int g = Math.min(group, n - s0), gl = g * l;
                 float[] yg = BufferPool.uninitialized(out * gl); // [out, g·L], every row written by its group's GEMM
@@ -221,46 +259,48 @@ public final class ConvOps {
                 });
                 BufferPool.recycle(yg); // a temporary of this call
             }
-            return Tensor.fromOp(y, yShape, "Conv2dBackward", new Tensor[] {x, weight, bias}, grad -> {
-                float[] dy = grad.storage(); // [N, out, L]
-                // col2im adds into dx: each sample's group slice is zeroed by the task that adds into it (below), in
-                // parallel and just before use, instead of the whole array on this thread
-                GradOutputs grads = GradOutputs.allocate(x, weight, null, out * ckk);
-                float[] dx = grads.dx(), dw = grads.dw();
-                for (int s0 = 0; s0 < n; s0 += group) {
-                    int g = Math.min(group, n - s0), gl = g * l;
-                    int first = s0;
-                    float[] dyg = BufferPool.uninitialized(out * gl); // dy of the samples as [out, g·L], all copied in
-                    Parallel.forEach(g, t -> {
-                        for (int o = 0; o < out; o++) {
-                            System.arraycopy(dy, ((first + t) * out + o) * l, dyg, o * gl + t * l, l);
-                        }
-                    });
-                    if (dw != null) {
-                        for (int gi = 0; gi < groups; gi++) { // dw_g += dy_g·col_gᵀ, col_g recomputed, not kept
-                            float[] col = geo.im2colSamples(xs, sampleSize, gi * groupSize, s0, g);
-                            Gemm.gemmAccumulate(false, true, og, gl, ckk, dyg, gi * og * gl, col, 0, dw, gi * og * ckk);
-                        }
+        }
+
+        /**
+         * The im2col + GEMM backward: dw += dY_g·col_gᵀ (col_g recomputed, not kept) and dx by col2im of W_gᵀ·dY_g,
+         * each only when its array is given (dw zeroed by the caller; dx written whole).
+         */
+        private void im2colBackward(float[] xs, float[] wt, float[] dy, Geometry geo, int n, float[] dx, float[] dw) {
+            int out = outChannels, og = out / groups, ckk = geo.ckk(), l = geo.outH * geo.outW;
+            int sampleSize = inChannels * geo.h * geo.w, groupSize = geo.groupPlane();
+            int group = samplesPerGemm(n, ckk, l, out);
+            for (int s0 = 0; s0 < n; s0 += group) {
+                int g = Math.min(group, n - s0), gl = g * l;
+                int first = s0;
+                float[] dyg = BufferPool.uninitialized(out * gl); // dy of the samples as [out, g·L], all copied in
+                Parallel.forEach(g, t -> {
+                    for (int o = 0; o < out; o++) {
+                        System.arraycopy(dy, ((first + t) * out + o) * l, dyg, o * gl + t * l, l);
                     }
-                    if (dx != null) {
-                        float[] dcol = BufferPool.uninitialized(ckk * gl); // one group's W_gᵀ·dy_g: [C/groups·kh·kw, g·L]
-                        for (int gi = 0; gi < groups; gi++) {
-                            Gemm.gemmOverwrite(true, false, ckk, og, gl, wt, gi * og * ckk, dyg, gi * og * gl, dcol, 0);
-                            int groupOff = gi * groupSize;
-                            Parallel.forEach(g, t -> {
-                                int xOff = (first + t) * sampleSize + groupOff;
-                                Arrays.fill(dx, xOff, xOff + groupSize, 0f);
-                                geo.col2imAdd(dcol, gl, t * l, dx, xOff);
-                            });
-                        }
-                        BufferPool.recycle(dcol);
+                });
+                if (dw != null) {
+                    for (int gi = 0; gi < groups; gi++) { // dw_g += dy_g·col_gᵀ, col_g recomputed, not kept
+                        float[] col = geo.im2colSamples(xs, sampleSize, gi * groupSize, s0, g);
+                        Gemm.gemmAccumulate(false, true, og, gl, ckk, dyg, gi * og * gl, col, 0, dw, gi * og * ckk);
                     }
-                    BufferPool.recycle(dyg);
                 }
-                Tensor[] result = grads.wrap(x, weight, null);
-                result[2] = biasGrad(bias, dy, n, l);
-                return result;
-            });
+                if (dx != null) {
+                    // col2im adds into dx: each sample's group slice is zeroed by the task that adds into it, in
+                    // parallel and just before use
+                    float[] dcol = BufferPool.uninitialized(ckk * gl); // one group's W_gᵀ·dy_g: [C/groups·kh·kw, g·L]
+                    for (int gi = 0; gi < groups; gi++) {
+                        Gemm.gemmOverwrite(true, false, ckk, og, gl, wt, gi * og * ckk, dyg, gi * og * gl, dcol, 0);
+                        int groupOff = gi * groupSize;
+                        Parallel.forEach(g, t -> {
+                            int xOff = (first + t) * sampleSize + groupOff;
+                            Arrays.fill(dx, xOff, xOff + groupSize, 0f);
+                            geo.col2imAdd(dcol, gl, t * l, dx, xOff);
+                        });
+                    }
+                    BufferPool.recycle(dcol);
+                }
+                BufferPool.recycle(dyg);
+            }
         }
 
         /**
@@ -352,8 +392,6 @@ public final class ConvOps {
             return (int) Math.max(1, Math.min(n, COL_LIMIT / Math.max(1, perSample)));
         }
 
-        /** Whether non-depthwise convolutions take the im2col route (-Djnorm.conv=im2col), for comparisons. */
-        private static final boolean IM2COL = "im2col".equals(System.getProperty("jnorm.conv"));
 
         /** NB: 4M floats (16 MiB) per im2col matrix: big enough that a batch of small images is one GEMM. */
         private static final long COL_LIMIT = 1L << 22;

@@ -166,15 +166,16 @@ final class DirectConv2d {
     }
 
     /**
-     * Builds group g of sample s's phase planes into {@code p}: p[(ci·phases + φ)·plane + a·Wph + b] = x at padded
+     * Builds group g of sample s's phase planes into {@code p} from pOff: p[pOff + (ci·phases + φ)·plane + a·Wph + b] =
+     * x at padded
      * (a·sh + pr, b·sw + pc) of channel g·cg + ci, 0 in the padding; the margin is zeroed.
      */
-    private void buildPlanes(float[] x, int s, int g, float[] p) {
+    private void buildPlanes(float[] x, int s, int g, float[] p, int pOff) {
         for (int ci = 0; ci < cg; ci++) {
             int src = ((s * c) + g * cg + ci) * h * w;
             for (int phi = 0; phi < phases; phi++) {
                 int pr = rowRems[phi / colRems.length], pc = colRems[phi % colRems.length];
-                int dst = (ci * phases + phi) * plane;
+                int dst = pOff + (ci * phases + phi) * plane;
                 // columns b whose image column iw = b·sw + pc − pw lies in [0, W)
                 int b0 = Math.min(wph, Math.max(0, Parallel.ceilDiv(Math.max(0, pw - pc), sw)));
                 int b1 = Math.max(b0, Math.min(wph, Parallel.ceilDiv(Math.max(0, w + pw - pc), sw)));
@@ -197,8 +198,8 @@ final class DirectConv2d {
                 }
             }
         }
-        int end = cg * phases * plane;
-        Arrays.fill(p, end, planesLength(), 0f);
+        int end = pOff + cg * phases * plane;
+        Arrays.fill(p, end, pOff + planesLength(), 0f);
     }
 
     /** rows[(ci·kh + ki)·kw + kj] = the start of tap (ki, kj) of channel ci in the phase planes: im2col's row. */
@@ -214,33 +215,43 @@ final class DirectConv2d {
     }
 
     /**
-     * y[N, out, H', W'] = conv(x, weight) + bias: one task per (sample, group, block of output channels), each
-     * building its planes and writing its channels' grid, then dropping the grid's extra columns while adding the bias.
+     * y[N, out, H', W'] = conv(x, weight) + bias: tasks over (group, run of samples, block of output channels), each
+     * building its samples' planes side by side and running one row gather with a product per sample (the weights
+     * packed once per k block for all of them), then dropping the grid's extra columns while adding the bias.
      */
     void forward(float[] x, float[] weight, float[] bias, float[] y) {
         ConvKernel kernel = Kernels.conv();
-        int ckk = cg * kh * kw, l = outH * outW;
+        int ckk = cg * kh * kw, l = outH * outW, planes = planesLength();
         int[] rows = tapRows();
-        int blocks = outputBlocks(n * groups, og);
+        int batch = samplesPerProduct(grid, planes), runs = Parallel.ceilDiv(n, batch);
+        int blocks = outputBlocks(runs * groups, og);
         int blockSize = Parallel.ceilDiv(og, blocks);
-        Parallel.forEach(n * groups * blocks, task -> {
-            int s = task / (groups * blocks), g = task / blocks % groups, blk = task % blocks;
-            int o0 = blk * blockSize, o1 = Math.min(og, o0 + blockSize);
-            if (o0 >= o1) {
+        Parallel.forEach(groups * runs * blocks, task -> {
+            int g = task / (runs * blocks), run = task / blocks % runs, blk = task % blocks;
+            int o0 = blk * blockSize, o1 = Math.min(og, o0 + blockSize), s0 = run * batch;
+            int count = Math.min(batch, n - s0), oc = o1 - o0;
+            if (oc <= 0) {
                 return;
             }
-            float[] p = Scratch.floats(Scratch.Slot.CONV_PLANES, planesLength());
-            buildPlanes(x, s, g, p);
-            float[] yg = Scratch.floats(Scratch.Slot.CONV_GRID, (o1 - o0) * grid);
-            kernel.rowGather(o1 - o0, grid, ckk, weight, ConvKernel.evenRows(o1 - o0, (g * og + o0) * ckk, ckk), p,
-                    ZERO, rows, yg, ZERO, grid);
-            for (int o = o0; o < o1; o++) {
-                int oc = g * og + o, dst = (s * out + oc) * l, src = (o - o0) * grid;
-                float b = bias == null ? 0f : bias[oc];
-                for (int oh = 0; oh < outH; oh++) {
-                    int yi = dst + oh * outW, gi = src + oh * wph;
-                    for (int ow = 0; ow < outW; ow++) {
-                        y[yi + ow] = yg[gi + ow] + b;
+            float[] p = Scratch.floats(Scratch.Slot.CONV_PLANES, count * planes);
+            float[] yg = Scratch.floats(Scratch.Slot.CONV_GRID, count * oc * grid);
+            int[] bOffs = new int[count], cOffs = new int[count];
+            for (int i = 0; i < count; i++) {
+                buildPlanes(x, s0 + i, g, p, i * planes);
+                bOffs[i] = i * planes;
+                cOffs[i] = i * oc * grid;
+            }
+            kernel.rowGather(oc, grid, ckk, weight, ConvKernel.evenRows(oc, (g * og + o0) * ckk, ckk), p, bOffs, rows,
+                    yg, cOffs, grid);
+            for (int i = 0; i < count; i++) {
+                for (int o = o0; o < o1; o++) {
+                    int ch = g * og + o, dst = ((s0 + i) * out + ch) * l, src = cOffs[i] + (o - o0) * grid;
+                    float b = bias == null ? 0f : bias[ch];
+                    for (int oh = 0; oh < outH; oh++) {
+                        int yi = dst + oh * outW, gi = src + oh * wph;
+                        for (int ow = 0; ow < outW; ow++) {
+                            y[yi + ow] = yg[gi + ow] + b;
+                        }
                     }
                 }
             }
@@ -248,7 +259,18 @@ final class DirectConv2d {
     }
 
     /**
-     * Blocks of output channels per (sample, group): 1 when there are enough of those to share among the threads,
+     * Samples per row gather: enough that their grids give the kernel about {@link #PRODUCT_COLUMNS} columns, so a
+     * small image does not pay the packing of the weights alone, within {@link #BATCH_FLOATS} of planes. Fixed by the
+     * shape.
+     */
+    private int samplesPerProduct(int columns, long floatsPerSample) {
+        long byColumns = Math.max(1, PRODUCT_COLUMNS / Math.max(1, columns));
+        long byMemory = Math.max(1, BATCH_FLOATS / Math.max(1, floatsPerSample));
+        return (int) Math.max(1, Math.min(n, Math.min(byColumns, byMemory)));
+    }
+
+    /**
+     * Blocks of output channels per (group, run of samples): 1 when there are enough of those to share among the threads,
      * else enough blocks for two tasks per thread (each block at least 8 channels). Only the split of the work
      * depends on the thread count; each output element is one kernel sum either way.
      */
@@ -261,13 +283,13 @@ final class DirectConv2d {
     }
 
     /**
-     * Lays dy of sample s, group g's output channels [o0, o1) on the padded grid: r[(o − o0)·gradRow + front + oh·Wph
-     * + ow] = dy[s, g·og + o, oh, ow], zeros everywhere else in each row.
+     * Lays dy of sample s, group g's output channels [o0, o1) on the padded grid: r[rOff + (o − o0)·gradRow + front +
+     * oh·Wph + ow] = dy[s, g·og + o, oh, ow], zeros everywhere else in each row.
      */
-    private void buildGradGrid(float[] dy, int s, int g, int o0, int o1, float[] r) {
+    private void buildGradGrid(float[] dy, int s, int g, int o0, int o1, float[] r, int rOff) {
         int l = outH * outW, row = gradRow();
         for (int o = o0; o < o1; o++) {
-            int base = (o - o0) * row, src = (s * out + g * og + o) * l;
+            int base = rOff + (o - o0) * row, src = (s * out + g * og + o) * l;
             Arrays.fill(r, base, base + front(), 0f);
             for (int oh = 0; oh < outH; oh++) {
                 int dst = base + front() + oh * wph;
@@ -275,6 +297,22 @@ final class DirectConv2d {
                 Arrays.fill(r, dst + outW, dst + wph, 0f);
             }
             Arrays.fill(r, base + front() + grid, base + row, 0f);
+        }
+    }
+
+    /**
+     * dy of sample s, group g's output channels [o0, o1) on the grid without margins: a[(o − o0)·lda + aOff + oh·Wph
+     * + ow] = dy[s, g·og + o, oh, ow], 0 in the grid's dropped columns.
+     */
+    private void gradRows(float[] dy, int s, int g, int o0, int o1, float[] a, int aOff, int lda) {
+        int l = outH * outW;
+        for (int o = o0; o < o1; o++) {
+            int src = (s * out + g * og + o) * l, base = (o - o0) * lda + aOff;
+            for (int oh = 0; oh < outH; oh++) {
+                int dst = base + oh * wph;
+                System.arraycopy(dy, src + oh * outW, a, dst, outW);
+                Arrays.fill(a, dst + outW, dst + wph, 0f);
+            }
         }
     }
 
@@ -328,38 +366,57 @@ final class DirectConv2d {
         for (int iw = 0; iw < w; iw++) {
             colIndex[iw] = indexOf(colRems, (iw + pw) % sw);
         }
-        Parallel.forEach(n * groups, task -> {
-            int s = task / groups, g = task % groups;
-            float[] r = Scratch.floats(Scratch.Slot.CONV_GRID, og * row);
-            buildGradGrid(dy, s, g, 0, og, r);
-            float[] p = Scratch.floats(Scratch.Slot.CONV_PLANES, phases * cg * plane);
+        int gradFloats = og * row, planeFloats = phases * cg * plane;
+        int batch = samplesPerProduct(plane, gradFloats + planeFloats), runs = Parallel.ceilDiv(n, batch);
+        Parallel.forEach(groups * runs, task -> {
+            int g = task / runs, s0 = task % runs * batch, count = Math.min(batch, n - s0);
+            float[] r = Scratch.floats(Scratch.Slot.CONV_GRID, count * gradFloats);
+            float[] p = Scratch.floats(Scratch.Slot.CONV_PLANES, count * planeFloats);
+            int[] bOffs = new int[count], cOffs = new int[count];
+            for (int i = 0; i < count; i++) {
+                buildGradGrid(dy, s0 + i, g, 0, og, r, i * gradFloats);
+                bOffs[i] = i * gradFloats;
+            }
             for (int phi = 0; phi < phases; phi++) {
                 int kp = og * phaseTaps[phi].length;
-                kernel.rowGather(cg, plane, kp, at[phi], ConvKernel.evenRows(cg, g * cg * kp, kp), r, ZERO, rows[phi], p,
-                        new int[] {phi * cg * plane}, plane);
-            }
-            for (int ci = 0; ci < cg; ci++) {
-                int dst = (s * c + g * cg + ci) * h * w;
-                for (int ih = 0; ih < h; ih++) {
-                    int ri = indexOf(rowRems, (ih + ph) % sh), a = (ih + ph) / sh, xi = dst + ih * w;
-                    if (ri < 0 || a >= hph) { // a row no tap reads
-                        Arrays.fill(dx, xi, xi + w, 0f);
-                        continue;
-                    }
-                    if (sw == 1) { // one column phase: the row is a shifted copy, zeros where no tap reads
-                        int src = (ri * cg + ci) * plane + a * wph + pw, end = Math.min(w, wph - pw);
-                        System.arraycopy(p, src, dx, xi, Math.max(0, end));
-                        Arrays.fill(dx, xi + Math.max(0, end), xi + w, 0f);
-                        continue;
-                    }
-                    for (int iw = 0; iw < w; iw++) {
-                        int cj = colIndex[iw], b = (iw + pw) / sw;
-                        dx[xi + iw] = cj < 0 || b >= wph ? 0f
-                                : p[((ri * colRems.length + cj) * cg + ci) * plane + a * wph + b];
-                    }
+                for (int i = 0; i < count; i++) {
+                    cOffs[i] = i * planeFloats + phi * cg * plane;
                 }
+                kernel.rowGather(cg, plane, kp, at[phi], ConvKernel.evenRows(cg, g * cg * kp, kp), r, bOffs, rows[phi],
+                        p, cOffs, plane);
+            }
+            for (int i = 0; i < count; i++) {
+                unphase(p, i * planeFloats, s0 + i, g, colIndex, dx);
             }
         });
+    }
+
+    /**
+     * dx of sample s, group g from its gradient planes at pOff ([phase][cg][plane]): each input position reads its
+     * phase plane, 0 where no tap reads it.
+     */
+    private void unphase(float[] p, int pOff, int s, int g, int[] colIndex, float[] dx) {
+        for (int ci = 0; ci < cg; ci++) {
+            int dst = (s * c + g * cg + ci) * h * w;
+            for (int ih = 0; ih < h; ih++) {
+                int ri = indexOf(rowRems, (ih + ph) % sh), a = (ih + ph) / sh, xi = dst + ih * w;
+                if (ri < 0 || a >= hph) { // a row no tap reads
+                    Arrays.fill(dx, xi, xi + w, 0f);
+                    continue;
+                }
+                if (sw == 1) { // one column phase: the row is a shifted copy, zeros where no tap reads
+                    int src = pOff + (ri * cg + ci) * plane + a * wph + pw, end = Math.max(0, Math.min(w, wph - pw));
+                    System.arraycopy(p, src, dx, xi, end);
+                    Arrays.fill(dx, xi + end, xi + w, 0f);
+                    continue;
+                }
+                for (int iw = 0; iw < w; iw++) {
+                    int cj = colIndex[iw], b = (iw + pw) / sw;
+                    dx[xi + iw] = cj < 0 || b >= wph ? 0f
+                            : p[pOff + ((ri * colRems.length + cj) * cg + ci) * plane + a * wph + b];
+                }
+            }
+        }
     }
 
     /**
@@ -380,48 +437,47 @@ final class DirectConv2d {
         int taps = kh * kw, ckk = cg * taps, row = gradRow();
         boolean channelsWide = cg >= og || cg >= WIDE_CHANNELS; // the vector side: input channels
         int wide = channelsWide ? cg : og, narrow = channelsWide ? og : cg;
-        int[] positions = new int[grid]; // B row q starts at q·wide
-        for (int q = 0; q < grid; q++) {
-            positions[q] = q * wide;
+        // input channels wide: a product covers `batch` samples, κ = (sample, q), B row κ in the sample's
+        // position-major planes (ts floats each)
+        int ts = (phases * plane + wph) * cg;
+        int batch = channelsWide ? samplesPerProduct(grid, ts + (long) BLOCK * grid) : 1;
+        int[] positions = new int[batch * grid]; // B row κ
+        for (int i = 0; i < batch; i++) {
+            for (int q = 0; q < grid; q++) {
+                positions[i * grid + q] = channelsWide ? i * ts + q * cg : q * og;
+            }
         }
         long size = (long) out * ckk;
-        int chunks = (int) Math.max(1, Math.min(Math.min(n, MAX_CHUNKS), CHUNK_BUDGET / Math.max(1, size)));
+        int products = Parallel.ceilDiv(n, batch);
+        int chunks = (int) Math.max(1, Math.min(Math.min(products, MAX_CHUNKS), CHUNK_BUDGET / Math.max(1, size)));
         int blocks = Parallel.ceilDiv(narrow, BLOCK);
         double[][] sums = new double[chunks][(int) size];
         Parallel.forEach(chunks * groups * blocks, task -> {
             int chunk = task / (groups * blocks), g = task / blocks % groups, blk = task % blocks;
             int r0 = blk * BLOCK, r1 = Math.min(narrow, r0 + BLOCK), count = r1 - r0;
             float[] p = Scratch.floats(Scratch.Slot.CONV_PLANES, planesLength());
-            int transposed = (channelsWide ? phases * plane + wph : row) * wide + ConvKernel.SLACK;
-            float[] t = Scratch.floats(Scratch.Slot.CONV_TRANSPOSED, transposed);
             float[] prod = Scratch.floats(Scratch.Slot.CONV_PRODUCT, count * taps * wide);
             double[] sum = sums[chunk];
-            int[] bOffs, cOffs, aRows;
-            if (channelsWide) { // one product per tap: [count, cg] at tap·count·cg
-                aRows = ConvKernel.evenRows(count, front(), row);
-                bOffs = new int[taps];
-                cOffs = new int[taps];
+            // the chunk's samples: whole products, dealt as evenly as the shape allows
+            int first = (int) ((long) chunk * products / chunks) * batch;
+            int last = Math.min(n, (int) ((long) (chunk + 1) * products / chunks) * batch);
+            if (channelsWide) { // A = the gradient rows [r0, r1) of `batch` samples side by side, one product per tap
+                float[] t = Scratch.floats(Scratch.Slot.CONV_TRANSPOSED, batch * ts + ConvKernel.SLACK);
+                float[] r = Scratch.floats(Scratch.Slot.CONV_GRID, count * batch * grid);
+                int[] bOffs = new int[taps], cOffs = new int[taps];
                 for (int tap = 0; tap < taps; tap++) {
                     bOffs[tap] = (tapPhase[tap] * plane + tapOff[tap]) * cg;
                     cOffs[tap] = tap * count * cg;
                 }
-            } else { // one product, rows (c, tap) of channels [r0, r1): [count·taps, og]
-                aRows = new int[count * taps];
-                for (int ci = r0; ci < r1; ci++) {
-                    for (int tap = 0; tap < taps; tap++) {
-                        aRows[(ci - r0) * taps + tap] = (ci * phases + tapPhase[tap]) * plane + tapOff[tap];
+                for (int s0 = first; s0 < last; s0 += batch) {
+                    int samples = Math.min(batch, last - s0), k = samples * grid;
+                    for (int i = 0; i < samples; i++) {
+                        buildPlanes(x, s0 + i, g, p, 0);
+                        transpose(p, cg, phases * plane, phases * plane + wph, t, i * ts); // last rows: the margin
+                        gradRows(dy, s0 + i, g, r0, r1, r, i * grid, k);
                     }
-                }
-                bOffs = new int[] {front() * og};
-                cOffs = ZERO;
-            }
-            for (int s = chunkStart(chunk, chunks); s < chunkStart(chunk + 1, chunks); s++) {
-                buildPlanes(x, s, g, p);
-                if (channelsWide) {
-                    float[] r = Scratch.floats(Scratch.Slot.CONV_GRID, count * row);
-                    buildGradGrid(dy, s, g, r0, r1, r);
-                    transpose(p, cg, phases * plane, phases * plane + wph, t); // the last rows run into the margin
-                    kernel.rowGather(count, cg, grid, r, aRows, t, bOffs, positions, prod, cOffs, cg);
+                    kernel.rowGather(count, cg, k, r, ConvKernel.evenRows(count, 0, k), t, bOffs, positions, prod,
+                            cOffs, cg);
                     for (int tap = 0; tap < taps; tap++) {
                         for (int o = r0; o < r1; o++) {
                             int dst = (g * og + o) * ckk + tap, src = (tap * count + o - r0) * cg;
@@ -430,11 +486,22 @@ final class DirectConv2d {
                             }
                         }
                     }
-                } else {
-                    float[] r = Scratch.floats(Scratch.Slot.CONV_GRID, og * row);
-                    buildGradGrid(dy, s, g, 0, og, r);
-                    transpose(r, og, row, row, t); // t[(front + q)·og + o]
-                    kernel.rowGather(count * taps, og, grid, p, aRows, t, bOffs, positions, prod, cOffs, og);
+                }
+            } else { // A = the (channel, tap) windows of channels [r0, r1), B = the gradient grid position-major
+                float[] t = Scratch.floats(Scratch.Slot.CONV_TRANSPOSED, row * og + ConvKernel.SLACK);
+                float[] r = Scratch.floats(Scratch.Slot.CONV_GRID, og * row);
+                int[] aRows = new int[count * taps];
+                for (int ci = r0; ci < r1; ci++) {
+                    for (int tap = 0; tap < taps; tap++) {
+                        aRows[(ci - r0) * taps + tap] = (ci * phases + tapPhase[tap]) * plane + tapOff[tap];
+                    }
+                }
+                int[] bOffs = {front() * og};
+                for (int s = first; s < last; s++) {
+                    buildPlanes(x, s, g, p, 0);
+                    buildGradGrid(dy, s, g, 0, og, r, 0);
+                    transpose(r, og, row, row, t, 0); // t[(front + q)·og + o]
+                    kernel.rowGather(count * taps, og, grid, p, aRows, t, bOffs, positions, prod, ZERO, og);
                     for (int ci = r0; ci < r1; ci++) {
                         for (int tap = 0; tap < taps; tap++) {
                             int src = ((ci - r0) * taps + tap) * og;
@@ -458,20 +525,20 @@ final class DirectConv2d {
     }
 
     /**
-     * t[i·rows + r] = src[r·stride + i] for r &lt; rows, i &lt; length, then {@link ConvKernel#SLACK} zeros: [rows,
-     * length] to [length, rows], in blocks that stay in L1.
+     * t[tOff + i·rows + r] = src[r·stride + i] for r &lt; rows, i &lt; length, then {@link ConvKernel#SLACK} zeros:
+     * [rows, length] to [length, rows], in blocks that stay in L1.
      */
-    private static void transpose(float[] src, int rows, int stride, int length, float[] t) {
+    private static void transpose(float[] src, int rows, int stride, int length, float[] t, int tOff) {
         for (int i0 = 0; i0 < length; i0 += TRANSPOSE_BLOCK) {
             int i1 = Math.min(length, i0 + TRANSPOSE_BLOCK);
             for (int r = 0; r < rows; r++) {
                 int base = r * stride;
                 for (int i = i0; i < i1; i++) {
-                    t[i * rows + r] = src[base + i];
+                    t[tOff + i * rows + r] = src[base + i];
                 }
             }
         }
-        Arrays.fill(t, length * rows, length * rows + ConvKernel.SLACK, 0f);
+        Arrays.fill(t, tOff + length * rows, tOff + length * rows + ConvKernel.SLACK, 0f);
     }
 
     /** Positions per block of {@link #transpose}. */
@@ -491,6 +558,10 @@ final class DirectConv2d {
     private static final int WIDE_CHANNELS = 32;
     /** The offset 0 of a single product. */
     private static final int[] ZERO = {0};
+    /** Columns a row gather should have at least (see {@link #samplesPerProduct}). */
+    private static final long PRODUCT_COLUMNS = 2048;
+    /** Floats of one task's sample buffers at most, when samples are batched. */
+    private static final long BATCH_FLOATS = 1L << 21;
     /** Elements per task of the chunk merge. */
     private static final int MERGE = 1 << 14;
 }

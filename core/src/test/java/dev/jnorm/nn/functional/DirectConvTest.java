@@ -2,6 +2,7 @@ package dev.jnorm.nn.functional;
 
 import dev.jnorm.Tensor;
 import dev.jnorm.internal.Parallel;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -12,10 +13,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Conv2d's direct route (phase planes, no im2col) against a convolution written out in double from its definition:
- * y, dx, dweight and dbias with a random upstream gradient, for strides, asymmetric padding, dilations, groups,
- * rectangular kernels, padding larger than the kernel's reach and inputs that the strides leave unread; and the same
- * bits for 1, 2 and 3 threads.
+ * Conv2d's direct route ({@link DirectConv2d}: phase planes, no im2col) against a convolution written out in double
+ * from its definition: y, dx and dweight with a random upstream gradient, for strides, asymmetric padding, dilations,
+ * groups, rectangular kernels, padding larger than the kernel's reach, inputs that the strides leave unread, batches
+ * of samples per product and both sides of the weight gradient (input channels as the vector side, or output
+ * channels: few input channels); every output element written; and the same bits for 1, 2 and 3 threads.
  */
 class DirectConvTest {
 
@@ -36,26 +38,30 @@ class DirectConvTest {
         "1, 1, 20, 3, 1, 5, 1, 4, 1, 0, 0, 0, 0, 3, 1, 1",
         "2, 40, 6, 6, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1",
         "1, 8, 5, 5, 70, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1",
-        "1, 70, 5, 5, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1"})
+        "1, 70, 5, 5, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1",
+        "20, 33, 12, 12, 36, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1",
+        "11, 2, 13, 13, 20, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 1"})
     void matchesTheDefinitionInDouble(int n, int c, int h, int w, int out, int kh, int kw, int sh, int sw, int top,
                                       int left, int bottom, int right, int dh, int dw, int groups) {
-        ConvOps.Conv2dArgs args = new ConvOps.Conv2dArgs(sh, sw, top, left, bottom, right, dh, dw, groups, null);
         int cg = c / groups, og = out / groups;
         int outH = (h + top + bottom - dh * (kh - 1) - 1) / sh + 1, outW = (w + left + right - dw * (kw - 1) - 1) / sw + 1;
         Random rng = new Random(n * 1000L + c * 100L + kh * 10L + sh + groups);
-        Tensor x = Tensor.randn(rng, n, c, h, w).requiresGrad(true);
-        Tensor weight = Tensor.randn(rng, out, cg, kh, kw).requiresGrad(true);
-        Tensor bias = Tensor.randn(rng, out).requiresGrad(true);
+        Tensor x = Tensor.randn(rng, n, c, h, w);
+        Tensor weight = Tensor.randn(rng, out, cg, kh, kw);
+        Tensor bias = Tensor.randn(rng, out);
         Tensor dy = Tensor.randn(rng, n, out, outH, outW);
-        Tensor y = ConvOps.conv2d("Conv2d", x, weight, bias, args);
-        assertArrayEquals(new int[] {n, out, outH, outW}, y.shape());
-        y.backward(dy);
+        DirectConv2d conv = new DirectConv2d(n, c, h, w, out, groups, kh, kw, sh, sw, top, left, dh, dw, outH, outW);
+        float[] ys = new float[n * out * outH * outW], dxs = new float[n * c * h * w], dws = new float[out * cg * kh * kw];
+        java.util.Arrays.fill(dxs, Float.NaN); // every element must be written
+        java.util.Arrays.fill(dws, Float.NaN);
+        conv.forward(x.toArray(), weight.toArray(), bias.toArray(), ys);
+        conv.dataGradient(dy.toArray(), weight.toArray(), dxs);
+        conv.weightGradient(x.toArray(), dy.toArray(), dws);
 
         float[] xs = x.toArray(), ws = weight.toArray(), bs = bias.toArray(), g = dy.toArray();
         double[] yRef = new double[n * out * outH * outW], yAbs = new double[yRef.length];
         double[] dxRef = new double[xs.length], dxAbs = new double[xs.length];
         double[] dwRef = new double[ws.length], dwAbs = new double[ws.length];
-        double[] dbRef = new double[out], dbAbs = new double[out];
         for (int s = 0; s < n; s++) {
             for (int o = 0; o < out; o++) {
                 int grp = o / og;
@@ -63,8 +69,6 @@ class DirectConvTest {
                     for (int ow = 0; ow < outW; ow++) {
                         int yi = ((s * out + o) * outH + oh) * outW + ow;
                         double acc = bs[o], mag = Math.abs(bs[o]), gy = g[yi];
-                        dbRef[o] += gy;
-                        dbAbs[o] += Math.abs(gy);
                         for (int ci = 0; ci < cg; ci++) {
                             for (int ki = 0; ki < kh; ki++) {
                                 int ih = oh * sh - top + ki * dh;
@@ -90,35 +94,49 @@ class DirectConvTest {
                 }
             }
         }
-        close("y", y.toArray(), yRef, yAbs);
-        close("dx", x.grad().toArray(), dxRef, dxAbs);
-        close("dweight", weight.grad().toArray(), dwRef, dwAbs);
-        close("dbias", bias.grad().toArray(), dbRef, dbAbs);
+        close("y", ys, yRef, yAbs);
+        close("dx", dxs, dxRef, dxAbs);
+        close("dweight", dws, dwRef, dwAbs);
 
         // the same bits for any thread count
         int before = Parallel.threads();
         try {
             for (int threads : new int[] {1, 2, 3}) {
                 Parallel.setThreads(threads);
-                Tensor x2 = Tensor.wrap(xs.clone(), n, c, h, w).requiresGrad(true);
-                Tensor w2 = Tensor.wrap(ws.clone(), out, cg, kh, kw).requiresGrad(true);
-                Tensor y2 = ConvOps.conv2d("Conv2d", x2, w2, null, args);
-                y2.backward(dy);
-                float[] y2s = y2.toArray();
-                assertArrayEquals(x.grad().toArray(), x2.grad().toArray(), "dx, " + threads + " threads");
-                assertArrayEquals(weight.grad().toArray(), w2.grad().toArray(), "dweight, " + threads + " threads");
-                if (threads == 1) {
-                    continue;
-                }
-                Parallel.setThreads(1);
-                Tensor y1 = ConvOps.conv2d("Conv2d", Tensor.wrap(xs.clone(), n, c, h, w), Tensor.wrap(ws.clone(),
-                        out, cg, kh, kw), null, args);
-                assertArrayEquals(y1.toArray(), y2s, "y, " + threads + " threads");
-                Parallel.setThreads(threads);
+                float[] y2 = new float[ys.length], dx2 = new float[dxs.length], dw2 = new float[dws.length];
+                conv.forward(xs, ws, bs, y2);
+                conv.dataGradient(g, ws, dx2);
+                conv.weightGradient(xs, g, dw2);
+                assertArrayEquals(ys, y2, "y, " + threads + " threads");
+                assertArrayEquals(dxs, dx2, "dx, " + threads + " threads");
+                assertArrayEquals(dws, dw2, "dweight, " + threads + " threads");
             }
         } finally {
             Parallel.setThreads(before);
         }
+    }
+
+    @Test
+    void conv2dTakesTheDirectRouteOnLargePlanes() {
+        // 24 × 24 outputs: at least ConvOps.DIRECT_FORWARD and DIRECT_BACKWARD positions, so every pass is direct
+        assertTrue(24 * 24 >= ConvOps.DIRECT_FORWARD && 24 * 24 >= ConvOps.DIRECT_BACKWARD);
+        Random rng = new Random(5);
+        int n = 2, c = 6, out = 10, hw = 24;
+        Tensor x = Tensor.randn(rng, n, c, hw, hw).requiresGrad(true);
+        Tensor weight = Tensor.randn(rng, out, c, 3, 3).requiresGrad(true);
+        Tensor bias = Tensor.randn(rng, out);
+        Tensor dy = Tensor.randn(rng, n, out, hw, hw);
+        Tensor y = ConvOps.conv2d("Conv2d", x, weight, bias,
+                new ConvOps.Conv2dArgs(1, 1, 1, 1, 1, 1, 1, 1, 1, null));
+        y.backward(dy);
+        DirectConv2d conv = new DirectConv2d(n, c, hw, hw, out, 1, 3, 3, 1, 1, 1, 1, 1, 1, hw, hw);
+        float[] ys = new float[y.numel()], dxs = new float[x.numel()], dws = new float[weight.numel()];
+        conv.forward(x.toArray(), weight.toArray(), bias.toArray(), ys);
+        conv.dataGradient(dy.toArray(), weight.toArray(), dxs);
+        conv.weightGradient(x.toArray(), dy.toArray(), dws);
+        assertArrayEquals(ys, y.toArray());
+        assertArrayEquals(dxs, x.grad().toArray());
+        assertArrayEquals(dws, weight.grad().toArray());
     }
 
     /** Each element within a few float roundings of the sum of its terms' magnitudes. */
