@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
-# Runs the JMH benchmarks (jnorm vs libtorch: normalization layers, GEMM, a training step of the demo CNN; plus the
-# copy ceiling) and writes BENCHMARKS.md at the repository root.
+# Runs the JMH benchmarks (jnorm vs libtorch: normalization layers, GEMM, a training step of the demo CNN, convolution
+# blocks and a ResNet-18 forward; plus the copy ceiling) and writes BENCHMARKS.md at the repository root.
 #
-#   bench/run.sh                 the full suite, twice (about 2 x 40 minutes: copy 0.5, normalization 30,
+#   bench/run.sh                 the full suite, twice (about 2 x 53 minutes: copy 0.5, normalization 30,
 #                                GemmBench 2, TrainStepBench + TrainStepNormsBench 6, ResNetStepBench 2,
-#                                FusionBench under 1): -f 1 -wi 3 -w 500ms -i 5
+#                                FusionBench under 1, ConvBench 11, ResNet18Bench 2): -f 1 -wi 3 -w 500ms -i 5
 #                                -r 1s, one JMH invocation per normalization case (all its implementations and
 #                                thread counts back to back), each into bench/target/parts/rNNN-*.json; the rows
 #                                a ratio compares are reported from one round, the one where they were fastest
 #                                together. JNORM_BENCH_ROUNDS=n: n rounds instead of 2 (ignored with JMH-ARGS);
-#                                JNORM_BENCH_ITERATIONS='-wi 2 -w 300ms -i 3 -r 500ms': other iteration settings
+#                                JNORM_BENCH_ITERATIONS='-wi 2 -w 300ms -i 3 -r 500ms': other iteration settings.
+#                                ConvBench and ResNet18Bench run one invocation per convolution case, with fewer,
+#                                longer iterations (a call takes up to seconds): -wi 1 -w 1s -i 3 -r 1s, or
+#                                JNORM_BENCH_CONV_ITERATIONS='...'; each fork spends seconds more in its set-up
+#                                (building the model; the libtorch forks check it against jnorm's first)
 #   bench/run.sh JMH-ARGS...     your JMH arguments instead of those defaults, e.g. a quick look at one case:
 #                                bench/run.sh -wi 1 -w 200ms -i 1 -r 500ms -p op=ln_4096x1024 -p threads=1 '\.NormBench\.'
-#                                or one family: ... 'GemmBench', ... 'TrainStep' (both step benchmarks)
+#                                or one family: ... 'GemmBench', ... 'TrainStep' (both step benchmarks); one
+#                                convolution row: ... -p conv=block64 -p threads=1 'ConvBench.jnormTrain'
+#                                (conv: block64 block128 stem proj dwblock; methods jnormTrain torchTrain
+#                                jnormEval torchEval), or ... 'ResNet18Bench'
 #
 # Always added: -foe true (a failing benchmark stops the run), -prof gc (allocation per call) and -rf json; the
 # results end up in bench/target/jmh-result.json (the full suite's rounds joined there in run order), the JMH log
@@ -113,9 +120,16 @@ else
   parts="$here/target/parts"
   rm -rf "$parts"
   mkdir -p "$parts"
-  ops=$("$java" "${jvm[@]}" -jar "$jar" -lp '\.NormBench\.jnormFwd$' 2>>"$log" \
-        | sed -n 's/^ *param "op" = {\(.*\)}$/\1/p' | tr -d ' ' | tr ',' ' ' || true)
+  read -r -a conv_iterations <<< "${JNORM_BENCH_CONV_ITERATIONS:--wi 1 -w 1s -i 3 -r 1s}"
+  # the values of parameter $2 of the benchmark method matching regex $1, space-separated (java -jar ... -lp)
+  param_values() {
+    "$java" "${jvm[@]}" -jar "$jar" -lp "$1" 2>>"$log" \
+        | sed -n "s/^ *param \"$2\" = {\(.*\)}\$/\1/p" | tr -d ' ' | tr ',' ' ' || true
+  }
+  ops=$(param_values '\.NormBench\.jnormFwd$' op)
   [ -n "$ops" ] || { echo "bench/run.sh: could not list NormBench's cases (java -jar $jar -lp)" >&2; exit 1; }
+  convs=$(param_values '\.ConvBench\.jnormTrain$' conv)
+  [ -n "$convs" ] || { echo "bench/run.sh: could not list ConvBench's cases (java -jar $jar -lp)" >&2; exit 1; }
   for round in $(seq 1 "$rounds"); do
     r=$(printf 'r%03d' "$round")
     jmh "$parts/$r-00-copy.json" "${defaults[@]}" 'CopyBench'
@@ -128,6 +142,10 @@ else
     jmh "$parts/$r-91-step.json" "${defaults[@]}" 'TrainStep'
     jmh "$parts/$r-92-resnet.json" "${defaults[@]}" 'ResNetStepBench'
     jmh "$parts/$r-93-fusion.json" "${defaults[@]}" 'FusionBench'
+    for conv in $convs; do
+      jmh "$parts/$r-94-conv-$conv.json" -f 1 "${conv_iterations[@]}" -p "conv=$conv" '\.ConvBench\.'
+    done
+    jmh "$parts/$r-95-resnet18.json" -f 1 "${conv_iterations[@]}" '\.ResNet18Bench\.'
   done
   # the parts' JSON arrays as one, in run order: JMH writes the outer "[" and "]" on lines of their own at column 0,
   # then blank lines; every line inside is indented (Report's parser rejects anything else)
@@ -152,6 +170,9 @@ if [ $# -eq 0 ] && [ "${JNORM_BENCH_ROUNDS:-2}" != 2 ]; then
 fi
 if [ $# -eq 0 ] && [ -n "${JNORM_BENCH_ITERATIONS:-}" ]; then
   cmd="JNORM_BENCH_ITERATIONS='$JNORM_BENCH_ITERATIONS' $cmd"
+fi
+if [ $# -eq 0 ] && [ -n "${JNORM_BENCH_CONV_ITERATIONS:-}" ]; then
+  cmd="JNORM_BENCH_CONV_ITERATIONS='$JNORM_BENCH_CONV_ITERATIONS' $cmd"
 fi
 for a in "$@"; do
   if [[ "$a" =~ ^[A-Za-z0-9_./=:,+@%-]+$ ]]; then

@@ -68,13 +68,14 @@ public class FusionBench {
         return new Sequential(layers);
     }
 
-    @Setup(Level.Trial)
-    public void setup() {
-        Parallel.setThreads(threads);
-        Random rng = new Random(0);
-        unfused = resnetStack(channels, blocks, rng);
-        for (Module m : unfused.modules()) {
-            if (m instanceof BatchNorm2d bn) { // running statistics and affine parameters away from 0 and 1
+    /**
+     * Sets every BatchNorm2d's running statistics and affine parameters of {@code model} away from 0 and 1 (mean
+     * 0.1·N(0,1), variance 0.5 + U(0,1), weight 0.5 + U(0,1), bias 0.1·N(0,1)), so an eval forward and a fold do
+     * non-trivial work.
+     */
+    static void randomizeBatchNorms(Module model, Random rng) {
+        for (Module m : model.modules()) {
+            if (m instanceof BatchNorm2d bn) {
                 float[][] state = {bn.runningMean().storage(), bn.runningVar().storage(), bn.weight().storage(),
                         bn.bias().storage()};
                 for (int i = 0; i < bn.numFeatures(); i++) {
@@ -85,6 +86,14 @@ public class FusionBench {
                 }
             }
         }
+    }
+
+    @Setup(Level.Trial)
+    public void setup() {
+        Parallel.setThreads(threads);
+        Random rng = new Random(0);
+        unfused = resnetStack(channels, blocks, rng);
+        randomizeBatchNorms(unfused, rng);
         unfused.eval();
         folded = Fusion.fold(unfused);
         x = Tensor.randn(rng, 8, 3, 32, 32);

@@ -12,23 +12,34 @@ import dev.jnorm.nn.Module;
 import dev.jnorm.nn.RMSNorm;
 
 /**
- * Serving: the case's layer as a module in eval mode, {@code forward(x)} under {@code Tensor.noGrad()} on an input
- * made once, as a request loop calls it. BatchNorm2d normalizes with the data's running statistics; LayerNorm,
- * RMSNorm and GroupNorm have the data's affine parameters; InstanceNorm2d has the defaults (no running statistics:
- * batch statistics in eval too, as PyTorch). With {@code scoped}, each call runs in a {@code Tensor.scope()}, the
- * documented serving idiom; without, the output is a new tensor every call, as in plain code.
+ * Serving: a module in eval mode, {@code forward(x)} under {@code Tensor.noGrad()} on an input made once, as a
+ * request loop calls it. For NormBench ({@link #of}), the case's layer: BatchNorm2d normalizes with the data's
+ * running statistics; LayerNorm, RMSNorm and GroupNorm have the data's affine parameters; InstanceNorm2d has the
+ * defaults (no running statistics: batch statistics in eval too, as PyTorch). With {@code scoped}, each call runs in
+ * a {@code Tensor.scope()}, the documented serving idiom; without, the output is a new tensor every call, as in plain
+ * code.
  */
 final class ModuleEvalCase implements NormBench.Case {
     private final Module module;
     private final Tensor x;
     private final boolean scoped;
 
-    ModuleEvalCase(Op op, NormBench.Data d, boolean scoped) {
+    /** {@code module} (in eval mode) on {@code x}, in a scope per call when {@code scoped}. */
+    ModuleEvalCase(Module module, Tensor x, boolean scoped) {
+        if (module.isTraining()) {
+            throw new IllegalArgumentException("ModuleEvalCase: the module must be in eval mode");
+        }
+        this.module = module;
+        this.x = x;
         this.scoped = scoped;
+    }
+
+    /** The case's layer with the data's parameters and statistics, in eval mode, on the data's x. */
+    static ModuleEvalCase of(Op op, NormBench.Data d, boolean scoped) {
         int[] s = op.shape;
-        x = op == Op.BN2D_CL ? Tensor.wrap(d.x, Tensor.MemoryFormat.CHANNELS_LAST, s) : Tensor.wrap(d.x, s);
+        Tensor x = op == Op.BN2D_CL ? Tensor.wrap(d.x, Tensor.MemoryFormat.CHANNELS_LAST, s) : Tensor.wrap(d.x, s);
         int last = s[s.length - 1];
-        module = switch (op) {
+        Module module = switch (op) {
             case BN2D, BN2D_CL -> new BatchNorm2d(s[1]);
             case LN_4096x1024, LN_8192x4096 -> LayerNorm.builder(last).eps(Op.EPS).build();
             case RMS_8192x4096 -> new RMSNorm(last);
@@ -43,6 +54,7 @@ final class ModuleEvalCase implements NormBench.Case {
         put(state, "running_var", d.runningVar);
         module.loadStateDict(state);
         module.eval();
+        return new ModuleEvalCase(module, x, scoped);
     }
 
     private static void put(Map<String, Tensor> state, String key, float[] values) {

@@ -65,7 +65,7 @@ public class NormBench extends BenchSettings {
         if (method.startsWith("jnorm")) {
             impl = new JnormCase(o, d, grad, method.startsWith("jnormOut"), method.startsWith("jnormScoped"));
         } else if (method.startsWith("moduleEval")) {
-            impl = new ModuleEvalCase(o, d, method.startsWith("moduleEvalScoped"));
+            impl = ModuleEvalCase.of(o, d, method.startsWith("moduleEvalScoped"));
         } else if (method.startsWith("torchEval")) {
             impl = new TorchCase(o, d, threads, false, true);
         } else if (method.startsWith("kernel")) {

@@ -24,7 +24,8 @@ import dev.jnorm.kernels.Kernels;
 
 /**
  * Turns JMH's JSON results ({@code -rf json}) of {@link NormBench}, {@link CopyBench}, {@link GemmBench},
- * {@link TrainStepBench}, {@link TrainStepNormsBench} and {@link FusionBench} into BENCHMARKS.md.
+ * {@link TrainStepBench}, {@link TrainStepNormsBench}, {@link ResNetStepBench}, {@link ConvBench},
+ * {@link ResNet18Bench} and {@link FusionBench} into BENCHMARKS.md.
  *
  * <pre>java --add-modules jdk.incubator.vector -cp bench/target/benchmarks.jar dev.jnorm.bench.Report \
  *     RESULT.json[,MORE.json...] OUT.md COMMAND...</pre>
@@ -148,9 +149,13 @@ public final class Report {
         return chosen;
     }
 
-    /** The rows compared with each other: the same benchmark class and parameters (and NormBench's pass). */
+    /**
+     * The rows compared with each other: the same benchmark class and parameters (and NormBench's or ConvBench's
+     * pass).
+     */
     private static String group(Result r) {
-        String pass = r.bench.equals("NormBench") ? (r.method.endsWith("FwdBwd") ? "|fwdbwd" : "|fwd") : "";
+        String pass = r.bench.equals("NormBench") ? (r.method.endsWith("FwdBwd") ? "|fwdbwd" : "|fwd")
+                : r.bench.equals("ConvBench") ? (r.method.endsWith("Train") ? "|train" : "|eval") : "";
         String bench = r.bench.startsWith("TrainStep") ? "TrainStep" : r.bench;
         return bench + "|" + sorted(r.params) + pass;
     }
@@ -213,7 +218,9 @@ public final class Report {
                     + "minutes, other tenants only ever slow a row down, and a ratio should compare rows timed "
                     + "minutes apart, not a round apart; jnorm's and libtorch's rows are treated alike.\n\n");
         }
-        machine(md, first);
+        Map<String, String> cpu = lscpu();
+        FmaPeak peak = FmaPeak.of(cpu, convSettings(json, first));
+        machine(md, first, cpu, peak);
         md.append("""
                 How to read the tables (float32, batch statistics as in a training step):
 
@@ -361,6 +368,7 @@ public final class Report {
         gemm(md, byKey);
         trainStep(md, byKey);
         resNetStep(md, byKey);
+        convolution(md, byKey, peak, convSettings(json, null));
         fusion(md, byKey);
         return md.toString();
     }
@@ -842,10 +850,217 @@ public final class Report {
         return b.toString();
     }
 
+    // ---------------------------------------------------------------- convolution
+
+    /** The first ConvBench or ResNet18Bench result (its JMH settings and JVM options), or {@code orElse}. */
+    private static Map<?, ?> convSettings(List<?> json, Map<?, ?> orElse) {
+        for (Object o : json) {
+            String b = String.valueOf(((Map<?, ?>) o).get("benchmark"));
+            if (b.contains(".ConvBench.") || b.contains(".ResNet18Bench.")) {
+                return (Map<?, ?>) o;
+            }
+        }
+        return orElse;
+    }
+
+    /**
+     * The CPU's peak float32 FMA rate per core, GFLOP/s: clock × 2 FMA units × 2 flops (a multiply and an add) ×
+     * lanes, the lanes of the widest vector the CPU's flags name (avx512f: 16, avx2 with fma: 8, else 4), narrowed to
+     * {@code -Djnorm.vector.bits} where the benchmark JVMs set it. The clock is lscpu's "CPU max MHz" where the OS
+     * reports one, else /proc/cpuinfo's "cpu MHz" (under a hypervisor, the nominal clock it passes on; a core that
+     * boosts above it can exceed this "peak"). NaN when the clock is unknown.
+     */
+    record FmaPeak(double perCoreGflops, double ghz, int lanes, String clockSource, String widthSource) {
+        static final int FMA_UNITS = 2;
+
+        static FmaPeak of(Map<String, String> cpu, Map<?, ?> settings) {
+            String flags = " " + cpu.getOrDefault("Flags", cpuinfo("flags")) + " ";
+            int lanes;
+            String width;
+            if (flags.contains(" avx512f ")) {
+                lanes = 16;
+                width = "AVX-512 (flag avx512f)";
+            } else if (flags.contains(" avx2 ") && flags.contains(" fma ")) {
+                lanes = 8;
+                width = "AVX2 (flags avx2, fma)";
+            } else {
+                lanes = 4;
+                width = "128-bit (no avx2/avx512f flag)";
+            }
+            if (settings != null && settings.get("jvmArgs") instanceof List<?> args) {
+                for (Object a : args) {
+                    String arg = String.valueOf(a);
+                    if (arg.startsWith("-Djnorm.vector.bits=")) {
+                        int bits = Integer.parseInt(arg.substring(arg.indexOf('=') + 1).trim());
+                        if (bits / 32 < lanes) {
+                            lanes = bits / 32;
+                            width += ", narrowed by " + arg;
+                        }
+                    }
+                }
+            }
+            double mhz = Double.NaN;
+            String clock = "unknown";
+            String max = cpu.get("CPU max MHz");
+            if (max != null) {
+                mhz = parseMhz(max);
+                clock = "lscpu's CPU max MHz";
+            }
+            if (Double.isNaN(mhz)) {
+                mhz = parseMhz(cpuinfo("cpu MHz"));
+                clock = "/proc/cpuinfo's cpu MHz (nominal; a core boosting above it can pass 100 %)";
+            }
+            double ghz = mhz / 1000;
+            return new FmaPeak(ghz * FMA_UNITS * 2 * lanes, ghz, lanes, clock, width);
+        }
+
+        /** Peak of {@code threads} cores. */
+        double gflops(int threads) {
+            return threads * perCoreGflops;
+        }
+
+        String describe() {
+            if (Double.isNaN(perCoreGflops)) {
+                return "unknown (no clock reported)";
+            }
+            return String.format(Locale.ROOT, "cores used × %.3f GHz × %d FMA units × 2 flops × %d float32 lanes = "
+                    + "%.1f GFLOP/s per core; width: %s; clock: %s", ghz, FMA_UNITS, lanes, perCoreGflops,
+                    widthSource, clockSource);
+        }
+
+        private static double parseMhz(String v) {
+            try {
+                return v == null ? Double.NaN : Double.parseDouble(v.trim().replace(',', '.'));
+            } catch (NumberFormatException e) {
+                return Double.NaN;
+            }
+        }
+
+        /** The first /proc/cpuinfo line's value for {@code key}, or null. */
+        private static String cpuinfo(String key) {
+            try {
+                for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+                    int c = line.indexOf(':');
+                    if (c > 0 && line.substring(0, c).trim().equals(key)) {
+                        return line.substring(c + 1).trim();
+                    }
+                }
+            } catch (IOException e) {
+                // unknown
+            }
+            return null;
+        }
+    }
+
+    private static Result convResult(Map<String, Result> byKey, ConvCase c, String impl, int threads) {
+        String t = Integer.toString(threads);
+        return c == ConvCase.RESNET18 ? byKey.get(rowKey("ResNet18Bench", impl, "threads", t))
+                : byKey.get(rowKey("ConvBench", impl, "conv", c.id, "threads", t));
+    }
+
+    /** ConvBench and ResNet18Bench: the ratio table, then every row with GFLOP/s and the share of the FMA peak. */
+    private static void convolution(StringBuilder md, Map<String, Result> byKey, FmaPeak peak, Map<?, ?> settings) {
+        boolean any = false;
+        for (Result r : byKey.values()) {
+            any |= r.bench.equals("ConvBench") || r.bench.equals("ResNet18Bench");
+        }
+        if (!any) {
+            return;
+        }
+        md.append("## Convolution\n\n");
+        md.append("""
+                `ConvBench` and `ResNet18Bench`: jnorm's `Conv2d` (built with `Conv2d.builder`, bias=False as \
+                torchvision's) with `BatchNorm2d`, `ReLU`, `Residual` and `Sequential`, against the same layers in \
+                libtorch 2.5.1 (functional ops through bytedeco, which hands the convolutions to oneDNN) from the \
+                same initial weights and inputs. **training**: forward+backward, the model in training mode \
+                (BatchNorm on batch statistics), gradients reset to none before each call, `y.backward(dy)` with a \
+                fixed random dy; jnorm in a `Tensor.scope()` per call (the documented idiom); the input requires \
+                grad (a mid-network layer) except the stem's, whose images do not, as in PyTorch. **eval**: \
+                serving, jnorm's model `Fusion.fold`ed (BatchNorm into the convolution before it), `forward` under \
+                `Tensor.noGrad()` in a scope per call; libtorch's unfolded model in eval mode, nothing requiring \
+                grad. Before measuring, each libtorch fork checks that both sides agree (y, and in training dx and \
+                every parameter gradient) within a relative L2 distance of\s""").append(ConvBench.TOLERANCE).append("""
+                .
+
+                - **GFLOP/s**: the convolutions' 2·N·C_out·H'·W'·(C_in/groups)·k_h·k_w per pass (10⁹ per GFLOP) \
+                ÷ time; training counts three passes per convolution (forward, backward-data, backward-weights), two \
+                for the stem (no input gradient); ResNet-18 adds its Linear. BatchNorm, ReLU, the adds and pooling \
+                are not counted, but their time is in the row.
+                - **of peak**: GFLOP/s ÷ the FMA peak of the cores used (threads × the per-core peak in the machine \
+                section).
+                - **vs libtorch**: libtorch's time ÷ this row's, same case, pass and thread count (> 1: jnorm is \
+                faster).
+                """);
+        if (settings != null) {
+            md.append("- JMH for these rows: ").append(fmtNum(settings.get("warmupIterations"))).append(" × ")
+                    .append(str(settings.get("warmupTime"))).append(" warm-up, ")
+                    .append(fmtNum(settings.get("measurementIterations"))).append(" × ")
+                    .append(str(settings.get("measurementTime")))
+                    .append(" measurement iterations (a call of the larger cases takes up to seconds).\n");
+        }
+        md.append('\n');
+        md.append("| case | input | training, 1 thread | training, 2 threads | eval, 1 thread | eval, 2 threads |\n");
+        md.append("|---|---|---:|---:|---:|---:|\n");
+        for (ConvCase c : ConvCase.values()) {
+            md.append("| ").append(c.title).append(" | ").append(shape(c.input));
+            for (String pass : new String[] {"Train", "Eval"}) {
+                for (int t : THREADS) {
+                    if (pass.equals("Train") && c == ConvCase.RESNET18) {
+                        md.append(" | n/a");
+                        continue;
+                    }
+                    Result j = convResult(byKey, c, "jnorm" + pass, t);
+                    Result tr = convResult(byKey, c, "torch" + pass, t);
+                    md.append(" | ").append(j != null && tr != null ? ratio(tr.ms / j.ms) : "—");
+                }
+            }
+            md.append(" |\n");
+        }
+        md.append('\n');
+        for (ConvCase c : ConvCase.values()) {
+            md.append("- ").append(c.title).append(" ").append(shape(c.input)).append(": ").append(c.notes)
+                    .append(".\n");
+        }
+        md.append('\n');
+        md.append("| case | pass | threads | implementation | ms | ± | GFLOP/s | of peak | vs libtorch "
+                + "| alloc/call |\n");
+        md.append("|---|---|---:|---|---:|---:|---:|---:|---:|---:|\n");
+        for (ConvCase c : ConvCase.values()) {
+            for (String pass : new String[] {"Train", "Eval"}) {
+                if (pass.equals("Train") && c == ConvCase.RESNET18) {
+                    continue;
+                }
+                long flops = pass.equals("Train") ? c.trainFlops() : c.forwardFlops();
+                for (int t : THREADS) {
+                    Result torchR = convResult(byKey, c, "torch" + pass, t);
+                    for (String impl : new String[] {"jnorm", "torch"}) {
+                        Result r = convResult(byKey, c, impl + pass, t);
+                        md.append("| ").append(c.title).append(' ').append(shape(c.input)).append(" | ")
+                                .append(pass.equals("Train") ? "training" : "eval").append(" | ").append(t)
+                                .append(" | ").append(impl.equals("jnorm")
+                                        ? (pass.equals("Train") ? "jnorm in a scope" : "jnorm folded, in a scope")
+                                        : "libtorch 2.5.1");
+                        if (r == null) {
+                            md.append(" | — | — | — | — | — | — |\n");
+                            continue;
+                        }
+                        double gflops = flops / (r.ms * 1e-3) / 1e9;
+                        md.append(" | ").append(ms(r.ms))
+                                .append(" | ").append(Double.isNaN(r.errorMs) ? "—" : ms(r.errorMs))
+                                .append(" | ").append(fixed(gflops, 1))
+                                .append(" | ").append(percent(gflops / peak.gflops(t)))
+                                .append(" | ").append(torchR == null ? "—" : ratio(torchR.ms / r.ms))
+                                .append(" | ").append(bytesHuman(r.allocBytes)).append(" |\n");
+                    }
+                }
+            }
+        }
+        md.append('\n');
+    }
+
     // ---------------------------------------------------------------- machine
 
-    private static void machine(StringBuilder md, Map<?, ?> first) {
-        Map<String, String> cpu = lscpu();
+    private static void machine(StringBuilder md, Map<?, ?> first, Map<String, String> cpu, FmaPeak peak) {
         md.append("## Machine\n\n");
         md.append("- CPU: ").append(cpu.getOrDefault("Model name", "unknown"));
         String cpus = cpu.get("CPU(s)");
@@ -883,6 +1098,7 @@ public final class Report {
             md.append(" (no warm-up: alloc/call includes the set-up's input arrays, and times include JIT warm-up)");
         }
         md.append('\n');
+        md.append("- FMA peak (the convolution rows' **of peak**): ").append(peak.describe()).append('\n');
         md.append("- jnorm kernels: ").append(Kernels.selected()).append(" (Vector API preferred width ")
                 .append(jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize()).append(" bits)\n");
         md.append("- libtorch: org.bytedeco:pytorch:").append(v.getProperty("pytorch.version", "?"))

@@ -10,12 +10,9 @@ import org.openjdk.jmh.infra.BenchmarkParams;
 
 import dev.jnorm.internal.Parallel;
 import dev.jnorm.nn.AdaptiveAvgPool2d;
-import dev.jnorm.nn.BatchNorm2d;
 import dev.jnorm.nn.Conv2d;
 import dev.jnorm.nn.Flatten;
 import dev.jnorm.nn.Linear;
-import dev.jnorm.nn.ReLU;
-import dev.jnorm.nn.Residual;
 import dev.jnorm.nn.Sequential;
 
 /**
@@ -44,9 +41,8 @@ public class ResNetStepBench extends BenchSettings {
         int c = INPUT[1];
         Sequential[] blocks = new Sequential[BLOCKS];
         for (int b = 0; b < BLOCKS; b++) {
-            blocks[b] = new Sequential(new Residual(new Sequential(
-                    new Conv2d(c, c, 3, 1, 1, false, rng), new BatchNorm2d(c), new ReLU(),
-                    new Conv2d(c, c, 3, 1, 1, false, rng), new BatchNorm2d(c))), new ReLU());
+            blocks[b] = ResNet.basicBlock(new Conv2d(c, c, 3, 1, 1, false, rng), new Conv2d(c, c, 3, 1, 1, false, rng),
+                    null);
         }
         return new Sequential(new Sequential(blocks), new AdaptiveAvgPool2d(1), new Flatten(),
                 new Linear(c, CLASSES, true, rng));
