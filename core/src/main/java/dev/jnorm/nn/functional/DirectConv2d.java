@@ -553,7 +553,7 @@ final class DirectConv2d {
     private static final int MAX_CHUNKS = 8;
     private static final long CHUNK_BUDGET = 1L << 22;
     /** Rows of A per weight-gradient task: output channels, or input channels (× taps). */
-    private static final int BLOCK = 16;
+    private static final int BLOCK = 64;
     /** Input channels enough to fill the kernel's vector side (two 512-bit vectors). */
     private static final int WIDE_CHANNELS = 32;
     /** The offset 0 of a single product. */
