@@ -31,7 +31,7 @@ class KernelsRegistryTest {
             families.add(family.getSimpleName());
         }
         families.sort(null);
-        assertEquals(List.of("BatchNormKernel", "BroadcastKernel", "GemmKernel", "LocalResponseNormKernel",
-                "PointwiseKernel", "PoolKernel", "RowNormKernel"), families);
+        assertEquals(List.of("BatchNormKernel", "BroadcastKernel", "ConvKernel", "GemmKernel",
+                "LocalResponseNormKernel", "PointwiseKernel", "PoolKernel", "RowNormKernel"), families);
     }
 }

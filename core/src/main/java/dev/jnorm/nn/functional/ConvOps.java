@@ -15,16 +15,19 @@ import java.util.Arrays;
  * padding (before and after each dim), dilations and groups. Output H' = ⌊(H + padding_top + padding_bottom −
  * dilation·(kernel − 1) − 1) / stride⌋ + 1 (the same for W).
  *
- * <p>Output channel o of group g = o / (out/groups) sees input channels [g·in/groups, (g+1)·in/groups). Two routes
+ * <p>Output channel o of group g = o / (out/groups) sees input channels [g·in/groups, (g+1)·in/groups). Three routes
  * compute it:
  * <ul>
- * <li>im2col + GEMM, per group: Y_g[out/groups, s·L] = W_g[out/groups, in/groups·kh·kw] · col_g[in/groups·kh·kw,
- * s·L] with L = H'·W' and s samples side by side (as many as fit a fixed size), then laid out as [s, out, L]. The
- * backward uses dW_g += dY_g·col_gᵀ and dcol_g = W_gᵀ·dY_g (scattered back by col2im), recomputing col_g instead of
- * keeping it alive. The column buffer holds one group's rows.</li>
+ * <li>direct ({@link DirectConv2d}), per group: no im2col matrix; the {@code ConvKernel} reads the input's zero-padded
+ * phase planes at each tap's offset, for the forward, the data gradient and the weight gradient. The forward takes it
+ * for output planes of at least {@link #DIRECT_FORWARD} positions, the backward from {@link #DIRECT_BACKWARD}.</li>
+ * <li>im2col + GEMM, per group, on smaller planes: Y_g[out/groups, s·L] = W_g[out/groups, in/groups·kh·kw] ·
+ * col_g[in/groups·kh·kw, s·L] with L = H'·W' and s samples side by side (as many as fit a fixed size), then laid out
+ * as [s, out, L]. The backward uses dW_g += dY_g·col_gᵀ and dcol_g = W_gᵀ·dY_g (scattered back by col2im),
+ * recomputing col_g instead of keeping it alive. The column buffer holds one group's rows.</li>
  * <li>depthwise (groups = in_channels &gt; 1, any channel multiplier out/in): a direct loop over the taps of each
- * output plane, no im2col. Its weight gradient sums each tap over the batch and the plane in double, one task per
- * output channel.</li>
+ * output plane. Its weight gradient sums each tap over the batch and the plane in double, one task per output
+ * channel.</li>
  * </ul>
  * Every reduction has a fixed order, so the results do not depend on the thread count. Channels-last input is
  * converted to NCHW; the output is NCHW.
