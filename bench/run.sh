@@ -133,6 +133,7 @@ else
   for round in $(seq 1 "$rounds"); do
     r=$(printf 'r%03d' "$round")
     jmh "$parts/$r-00-copy.json" "${defaults[@]}" 'CopyBench'
+    jmh "$parts/$r-01-peak.json" "${defaults[@]}" 'FmaPeakBench'
     i=10
     for op in $ops; do
       jmh "$parts/$r-$i-$op.json" "${defaults[@]}" -p "op=$op" '\.NormBench\.'

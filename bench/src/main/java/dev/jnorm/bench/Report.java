@@ -219,7 +219,7 @@ public final class Report {
                     + "minutes apart, not a round apart; jnorm's and libtorch's rows are treated alike.\n\n");
         }
         Map<String, String> cpu = lscpu();
-        FmaPeak peak = FmaPeak.of(cpu, convSettings(json, first));
+        FmaPeak peak = FmaPeak.of(cpu, convSettings(json, first), measuredPeak(results));
         machine(md, first, cpu, peak);
         md.append("""
                 How to read the tables (float32, batch statistics as in a training step):
@@ -870,10 +870,11 @@ public final class Report {
      * reports one, else /proc/cpuinfo's "cpu MHz" (under a hypervisor, the nominal clock it passes on; a core that
      * boosts above it can exceed this "peak"). NaN when the clock is unknown.
      */
-    record FmaPeak(double perCoreGflops, double ghz, int lanes, String clockSource, String widthSource) {
+    record FmaPeak(double perCoreGflops, double ghz, int lanes, String clockSource, String widthSource,
+                   double measuredGflops) {
         static final int FMA_UNITS = 2;
 
-        static FmaPeak of(Map<String, String> cpu, Map<?, ?> settings) {
+        static FmaPeak of(Map<String, String> cpu, Map<?, ?> settings, double measuredGflops) {
             String flags = " " + cpu.getOrDefault("Flags", cpuinfo("flags")) + " ";
             int lanes;
             String width;
@@ -911,21 +912,25 @@ public final class Report {
                 clock = "/proc/cpuinfo's cpu MHz (nominal; a core boosting above it can pass 100 %)";
             }
             double ghz = mhz / 1000;
-            return new FmaPeak(ghz * FMA_UNITS * 2 * lanes, ghz, lanes, clock, width);
+            return new FmaPeak(ghz * FMA_UNITS * 2 * lanes, ghz, lanes, clock, width, measuredGflops);
         }
 
-        /** Peak of {@code threads} cores. */
+        /** Peak of {@code threads} cores: the measured FMA loop's rate when the run has it, else the clock's. */
         double gflops(int threads) {
-            return threads * perCoreGflops;
+            return threads * (Double.isNaN(measuredGflops) ? perCoreGflops : measuredGflops);
         }
 
         String describe() {
-            if (Double.isNaN(perCoreGflops)) {
-                return "unknown (no clock reported)";
+            String nominal = Double.isNaN(perCoreGflops) ? "unknown (no clock reported)"
+                    : String.format(Locale.ROOT, "%.3f GHz × %d FMA units × 2 flops × %d float32 lanes = %.1f GFLOP/s "
+                    + "per core (width: %s; clock: %s)", ghz, FMA_UNITS, lanes, perCoreGflops, widthSource,
+                    clockSource);
+            if (Double.isNaN(measuredGflops)) {
+                return "cores used × " + nominal;
             }
-            return String.format(Locale.ROOT, "cores used × %.3f GHz × %d FMA units × 2 flops × %d float32 lanes = "
-                    + "%.1f GFLOP/s per core; width: %s; clock: %s", ghz, FMA_UNITS, lanes, perCoreGflops,
-                    widthSource, clockSource);
+            return String.format(Locale.ROOT, "cores used × %.1f GFLOP/s per core, measured in this run by "
+                    + "FmaPeakBench (%d independent FMA chains of jnorm's vector width on one core, no loads); from "
+                    + "the OS's clock: %s", measuredGflops, FmaPeakBench.CHAINS, nominal);
         }
 
         private static double parseMhz(String v) {
@@ -950,6 +955,18 @@ public final class Report {
             }
             return null;
         }
+    }
+
+    /** FmaPeakBench's rate in GFLOP/s per core, the fastest of its rows; NaN when the run has none. */
+    private static double measuredPeak(List<Result> results) {
+        double best = Double.NaN;
+        for (Result r : results) {
+            if (r.bench().equals("FmaPeakBench") && r.method().equals("fma") && r.ms() > 0) {
+                double gflops = FmaPeakBench.FLOPS / (r.ms() * 1e6);
+                best = Double.isNaN(best) ? gflops : Math.max(best, gflops);
+            }
+        }
+        return best;
     }
 
     private static Result convResult(Map<String, Result> byKey, ConvCase c, String impl, int threads) {

@@ -3,7 +3,8 @@ package dev.jnorm.kernels;
 import dev.jnorm.kernels.simd.VectorConvKernel;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import java.util.Random;
 
@@ -28,11 +29,19 @@ class ConvKernelTest {
         assertEquals(VectorConvKernel.class, Kernels.conv().getClass());
     }
 
-    @ParameterizedTest(name = "m {0}, n {1}, k {2}, products {3}")
-    @CsvSource({"1, 1, 1, 1", "4, 32, 9, 1", "5, 33, 31, 2", "7, 70, 33, 1", "16, 64, 576, 9", "3, 64, 147, 1",
-        "64, 3, 600, 2", "13, 200, 300, 1", "9, 17, 257, 3", "8, 32, 64, 1", "147, 40, 70, 1", "2, 100, 0, 2"})
-    void matchesTheScalarTwinBitForBit(int m, int n, int k, int products) {
-        for (int kind = 0; kind < 2; kind++) {
+    /** m, n, k, products: tile edges, k across runs and k blocks, several products, k = 0. */
+    static final int[][] SHAPES = {{1, 1, 1, 1}, {4, 32, 9, 1}, {5, 33, 31, 2}, {7, 70, 33, 1}, {16, 64, 576, 9},
+        {3, 64, 147, 1}, {64, 3, 600, 2}, {13, 200, 300, 1}, {9, 17, 257, 3}, {8, 32, 64, 1}, {147, 40, 70, 1},
+        {2, 100, 0, 2}};
+
+    static java.util.stream.Stream<Arguments> shapes() {
+        return java.util.Arrays.stream(SHAPES).map(s -> Arguments.of(s[0], s[1], s[2], s[3]));
+    }
+
+    /** One case's operands, drawn from its seed: kind 0 Gaussian, kind 1 with NaN, infinities, signed zeros. */
+    record Case(int m, int n, int k, float[] a, int[] aRows, float[] b, int[] bOffs, int[] rows, int[] cOffs,
+                int ldc, int cLength) {
+        static Case draw(int m, int n, int k, int products, int kind) {
             Random rng = new Random(1000L * m + 31L * n + k + kind);
             float[] a = values(rng, m * (k + 4) + 3, kind);
             int[] aRows = new int[m]; // rows anywhere in a, overlapping: windows of one plane, as in a weight gradient
@@ -54,11 +63,27 @@ class ConvKernelTest {
             for (int p = 0; p < products; p++) {
                 cOffs[p] = 3 + p * m * ldc;
             }
-            float[] cRef = new float[3 + products * m * ldc], cFast = cRef.clone();
-            java.util.Arrays.fill(cRef, 42f);
-            java.util.Arrays.fill(cFast, 42f);
-            ref.rowGather(m, n, k, a, aRows, b, bOffs, rows, cRef, cOffs, ldc);
-            fast.rowGather(m, n, k, a, aRows, b, bOffs, rows, cFast, cOffs, ldc);
+            return new Case(m, n, k, a, aRows, b, bOffs, rows, cOffs, ldc, 3 + products * m * ldc);
+        }
+
+        /** C, filled with 42 before the kernel runs. */
+        float[] run(ConvKernel kernel) {
+            float[] c = new float[cLength];
+            java.util.Arrays.fill(c, 42f);
+            kernel.rowGather(m, n, k, a, aRows, b, bOffs, rows, c, cOffs, ldc);
+            return c;
+        }
+    }
+
+    @ParameterizedTest(name = "m {0}, n {1}, k {2}, products {3}")
+    @MethodSource("shapes")
+    void matchesTheScalarTwinBitForBit(int m, int n, int k, int products) {
+        for (int kind = 0; kind < 2; kind++) {
+            Case cs = Case.draw(m, n, k, products, kind);
+            float[] a = cs.a(), b = cs.b();
+            int[] aRows = cs.aRows(), rows = cs.rows(), bOffs = cs.bOffs(), cOffs = cs.cOffs();
+            int ldc = cs.ldc();
+            float[] cRef = cs.run(ref), cFast = cs.run(fast);
             assertArrayEquals(cRef, cFast, "kind " + kind); // bit for bit: assertArrayEquals(float[]) compares bits
             for (int p = 0; p < products; p++) {
                 for (int i = 0; i < m; i++) { // C outside [0, n) of each row is untouched

@@ -3,6 +3,7 @@ package dev.jnorm.kernels;
 import dev.jnorm.internal.Parallel;
 import dev.jnorm.kernels.simd.VectorBatchNormKernel;
 import dev.jnorm.kernels.simd.VectorBroadcastKernel;
+import dev.jnorm.kernels.simd.VectorConvKernel;
 import dev.jnorm.kernels.simd.VectorGemmKernel;
 import dev.jnorm.kernels.simd.VectorRowNormKernel;
 import dev.jnorm.kernels.simd.VectorLocalResponseNormKernel;
@@ -53,6 +54,7 @@ final class KernelHashes {
             rowNorm(out, w);
             rowNormChannelsLast(out, w);
             gemm(out, w);
+            conv(out, w);
             pointwise(out, w);
             pool(out, w);
             localResponseNorm(out, w);
@@ -253,6 +255,19 @@ final class KernelHashes {
             }
             line(out, bits, "gemm", shape(a), d);
         });
+    }
+
+    /**
+     * The row gather on Gaussian operands; its canonical order makes these lines the same at every width. Not the
+     * kernel test's NaN/infinity operands: a NaN's payload and sign are not part of any kernel's contract (the FMA
+     * instruction and an interpreted Math.fma make different ones), and these hashes are of raw bits.
+     */
+    private static void conv(List<String> out, String bits) {
+        ConvKernel k = new VectorConvKernel();
+        for (int[] shape : ConvKernelTest.SHAPES) {
+            Digest d = new Digest().add(ConvKernelTest.Case.draw(shape[0], shape[1], shape[2], shape[3], 0).run(k));
+            line(out, bits, "conv", java.util.Arrays.toString(shape).replace(" ", ""), d);
+        }
     }
 
     private static void pointwise(List<String> out, String bits) {
