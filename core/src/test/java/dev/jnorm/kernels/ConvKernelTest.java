@@ -32,7 +32,7 @@ class ConvKernelTest {
     /** m, n, k, products: tile edges, k across runs and k blocks, several products, k = 0. */
     static final int[][] SHAPES = {{1, 1, 1, 1}, {4, 32, 9, 1}, {5, 33, 31, 2}, {7, 70, 33, 1}, {16, 64, 576, 9},
         {3, 64, 147, 1}, {64, 3, 600, 2}, {13, 200, 300, 1}, {9, 17, 257, 3}, {8, 32, 64, 1}, {147, 40, 70, 1},
-        {2, 100, 0, 2}};
+        {2, 100, 0, 2}, {1, 200, 9, 3}, {3, 70, 200, 2}};
 
     static java.util.stream.Stream<Arguments> shapes() {
         return java.util.Arrays.stream(SHAPES).map(s -> Arguments.of(s[0], s[1], s[2], s[3]));

@@ -33,6 +33,8 @@ public final class VectorConvKernel implements ConvKernel {
     static final int NR = 2 * VL;
     /** Depth of a k block, a multiple of {@link #CHAIN} (so runs start at the same κ as without blocks). */
     static final int KC = 4 * CHAIN;
+    /** Fewer rows than this take {@link #fewRows}: most of a panel's tile would be padding. */
+    static final int FEW_ROWS = 4;
 
     /** A stateless kernel; {@code Kernels} holds the library's. */
     public VectorConvKernel() {
@@ -52,12 +54,16 @@ public final class VectorConvKernel implements ConvKernel {
             }
             return;
         }
+        if (m < FEW_ROWS) {
+            fewRows(m, n, k, a, aRows, b, bOffs, rows, c, cOffs, ldc);
+            return;
+        }
         int panels = (m + MR - 1) / MR;
         float[] pa = Scratch.floats(Scratch.Slot.CONV_PACKED_A, panels * KC * MR); // one k block: [panels, KC, MR]
         float[] u = new float[MR * NR]; // one run's register tile
         for (int k0 = 0; k0 < k; k0 += KC) {
             int kc = Math.min(KC, k - k0);
-            packA(m, a, aRows, k0, kc, pa);
+            packA(m, a, aRows, k0, kc, pa, MR);
             for (int batch = 0; batch < bOffs.length; batch++) {
                 int bOff = bOffs[batch], cOff = cOffs[batch];
                 for (int j0 = 0; j0 < n; j0 += NR) {
@@ -75,25 +81,82 @@ public final class VectorConvKernel implements ConvKernel {
         }
     }
 
-    /** pa[(ip·kc + p)·MR + r] = A[ip·MR + r, k0 + p] for p &lt; kc, 0 past row m. */
-    private static void packA(int m, float[] a, int[] aRows, int k0, int kc, float[] pa) {
-        int panels = (m + MR - 1) / MR;
+    /** pa[(ip·kc + p)·mr + r] = A[ip·mr + r, k0 + p] for p &lt; kc, 0 past row m. */
+    private static void packA(int m, float[] a, int[] aRows, int k0, int kc, float[] pa, int mr) {
+        int panels = (m + mr - 1) / mr;
         for (int ip = 0; ip < panels; ip++) {
-            int base = ip * kc * MR;
-            for (int r = 0; r < MR; r++) {
-                int i = ip * MR + r;
+            int base = ip * kc * mr;
+            for (int r = 0; r < mr; r++) {
+                int i = ip * mr + r;
                 if (i < m) {
                     int src = aRows[i] + k0;
                     for (int p = 0; p < kc; p++) {
-                        pa[base + p * MR + r] = a[src + p];
+                        pa[base + p * mr + r] = a[src + p];
                     }
                 } else {
                     for (int p = 0; p < kc; p++) {
-                        pa[base + p * MR + r] = 0f;
+                        pa[base + p * mr + r] = 0f;
                     }
                 }
             }
         }
+    }
+
+    /**
+     * Fewer rows than {@link #FEW_ROWS} (a depthwise convolution's one output channel per group): a row at a time,
+     * tiles of 1 row × 4 vectors, A's row read in place (one broadcast per κ, no packing). The same sums as the
+     * panels' tiles.
+     */
+    private static void fewRows(int m, int n, int k, float[] a, int[] aRows, float[] b, int[] bOffs, int[] rows,
+                                float[] c, int[] cOffs, int ldc) {
+        int nr = 4 * VL;
+        float[] u = new float[nr];
+        for (int batch = 0; batch < bOffs.length; batch++) {
+            for (int i = 0; i < m; i++) {
+                int cRow = cOffs[batch] + i * ldc;
+                for (int j0 = 0; j0 < n; j0 += nr) {
+                    tile1x4(a, aRows[i], b, bOffs[batch] + j0, rows, k, u, c, cRow + j0, Math.min(nr, n - j0));
+                }
+            }
+        }
+    }
+
+    /** One 1 × 4-vector tile over all of k: runs of CHAIN FMAs from 0 added to C, as the other tiles. */
+    private static void tile1x4(float[] a, int aRow, float[] b, int bBase, int[] rows, int k, float[] u, float[] c,
+                                int cIdx, int cols) {
+        for (int r0 = 0; r0 < k; r0 += CHAIN) {
+            int r1 = Math.min(k, r0 + CHAIN);
+            FloatVector c0 = FloatVector.zero(F), c1 = FloatVector.zero(F);
+            FloatVector c2 = FloatVector.zero(F), c3 = FloatVector.zero(F);
+            for (int kappa = r0; kappa < r1; kappa++) {
+                int bp = bBase + rows[kappa];
+                FloatVector w = FloatVector.broadcast(F, a[aRow + kappa]);
+                c0 = w.fma(FloatVector.fromArray(F, b, bp), c0);
+                c1 = w.fma(FloatVector.fromArray(F, b, bp + VL), c1);
+                c2 = w.fma(FloatVector.fromArray(F, b, bp + 2 * VL), c2);
+                c3 = w.fma(FloatVector.fromArray(F, b, bp + 3 * VL), c3);
+            }
+            boolean first = r0 == 0;
+            if (cols == 4 * VL) {
+                add(c0, c, cIdx, first);
+                add(c1, c, cIdx + VL, first);
+                add(c2, c, cIdx + 2 * VL, first);
+                add(c3, c, cIdx + 3 * VL, first);
+            } else {
+                c0.intoArray(u, 0);
+                c1.intoArray(u, VL);
+                c2.intoArray(u, 2 * VL);
+                c3.intoArray(u, 3 * VL);
+                for (int j = 0; j < cols; j++) {
+                    c[cIdx + j] = first ? u[j] : c[cIdx + j] + u[j];
+                }
+            }
+        }
+    }
+
+    /** C[i : i + VL] = v for a first run, C[i : i + VL] += v for the others. */
+    private static void add(FloatVector v, float[] c, int i, boolean first) {
+        (first ? v : FloatVector.fromArray(F, c, i).add(v)).intoArray(c, i);
     }
     /**
      * One 8 × 2-vector register tile over the k block [k0, k0 + kc): for each CHAIN-deep run (runs start at multiples

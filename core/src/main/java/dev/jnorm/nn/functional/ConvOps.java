@@ -25,9 +25,10 @@ import java.util.Arrays;
  * col_g[in/groups·kh·kw, s·L] with L = H'·W' and s samples side by side (as many as fit a fixed size), then laid out
  * as [s, out, L]. The backward uses dW_g += dY_g·col_gᵀ and dcol_g = W_gᵀ·dY_g (scattered back by col2im),
  * recomputing col_g instead of keeping it alive. The column buffer holds one group's rows.</li>
- * <li>depthwise (groups = in_channels &gt; 1, any channel multiplier out/in): a direct loop over the taps of each
- * output plane. Its weight gradient sums each tap over the batch and the plane in double, one task per output
- * channel.</li>
+ * <li>depthwise (groups = in_channels &gt; 1, any channel multiplier out/in): on planes as large as the direct
+ * route's, its forward and data gradient (the kernel's few-rows tiles: one output channel per group); else a loop
+ * over the taps of each output plane. Its weight gradient sums each tap over the batch and the plane in double, one
+ * task per output channel.</li>
  * </ul>
  * Every reduction has a fixed order, so the results do not depend on the thread count. Channels-last input is
  * converted to NCHW; the output is NCHW.
@@ -318,18 +319,29 @@ public final class ConvOps {
             float[] wt = weight.storage(); // [out, 1, kh, kw]
             float[] bs = bias == null ? null : bias.storage(); // [out]
             float[] y = BufferPool.uninitialized(n * out * l); // [N, out, L], every element written below
-            // y[s, o] = bias[o] + Σ_(ki,kj) w[o, ki, kj] · x[s, o / m] shifted by the tap
-            Parallel.forEach(n * out, so -> {
-                int s = so / out, o = so % out;
-                int yOff = so * l;
-                Arrays.fill(y, yOff, yOff + l, bs == null ? 0f : bs[o]);
-                geo.tapsAdd(wt, o * taps, xs, (s * in + o / m) * plane, y, yOff);
-            });
+            // on large planes, the direct route's row gathers (one row of A per group: the kernel's few-rows tiles);
+            // else the loop over taps
+            DirectConv2d conv = new DirectConv2d(n, in, geo.h, geo.w, out, groups, kernelH, kernelW, geo.sh, geo.sw,
+                    geo.ph, geo.pw, geo.dh, geo.dw, geo.outH, geo.outW);
+            if (directForward(geo)) {
+                conv.forward(xs, wt, bs, y);
+            } else {
+                // y[s, o] = bias[o] + Σ_(ki,kj) w[o, ki, kj] · x[s, o / m] shifted by the tap
+                Parallel.forEach(n * out, so -> {
+                    int s = so / out, o = so % out;
+                    int yOff = so * l;
+                    Arrays.fill(y, yOff, yOff + l, bs == null ? 0f : bs[o]);
+                    geo.tapsAdd(wt, o * taps, xs, (s * in + o / m) * plane, y, yOff);
+                });
+            }
             int[] shape = x.shape();
             return Tensor.fromOp(y, yShape, "Conv2dBackward", new Tensor[] {x, weight, bias}, grad -> {
                 float[] dy = grad.storage(); // [N, out, L]
                 float[] dx = null;
-                if (x.requiresGrad()) {
+                if (x.requiresGrad() && directBackward(geo)) {
+                    dx = BufferPool.uninitialized(xs.length); // [N, C, H, W], every element written
+                    conv.dataGradient(dy, wt, dx);
+                } else if (x.requiresGrad()) {
                     float[] dxs = BufferPool.uninitialized(xs.length); // [N, C, H, W], each plane zeroed by its task
                     // dx[s, c] = Σ_(j<m) Σ_(ki,kj) w[c·m + j, ki, kj] · dy[s, c·m + j] put back where the tap read
                     Parallel.forEach(n * in, sc -> {

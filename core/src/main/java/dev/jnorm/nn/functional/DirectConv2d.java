@@ -223,7 +223,7 @@ final class DirectConv2d {
         ConvKernel kernel = Kernels.conv();
         int ckk = cg * kh * kw, l = outH * outW, planes = planesLength();
         int[] rows = tapRows();
-        int batch = samplesPerProduct(grid, planes), runs = Parallel.ceilDiv(n, batch);
+        int batch = samplesPerProduct(grid, planes, (long) og * ckk), runs = Parallel.ceilDiv(n, batch);
         int blocks = outputBlocks(runs * groups, og);
         int blockSize = Parallel.ceilDiv(og, blocks);
         Parallel.forEach(groups * runs * blocks, task -> {
@@ -259,14 +259,16 @@ final class DirectConv2d {
     }
 
     /**
-     * Samples per row gather: enough that their grids give the kernel about {@link #PRODUCT_COLUMNS} columns, so a
-     * small image does not pay the packing of the weights alone, within {@link #BATCH_FLOATS} of planes. Fixed by the
+     * Samples per row gather: enough that their grids give the kernel about {@link #PRODUCT_COLUMNS} columns (so a
+     * small image does not pay the packing of the weights alone) or {@link #PRODUCT_WORK} FMAs (so a depthwise
+     * group's product is not lost in its task's overhead), within {@link #BATCH_FLOATS} of planes. Fixed by the
      * shape.
      */
-    private int samplesPerProduct(int columns, long floatsPerSample) {
+    private int samplesPerProduct(int columns, long floatsPerSample, long rowsTimesK) {
         long byColumns = Math.max(1, PRODUCT_COLUMNS / Math.max(1, columns));
+        long byWork = Math.max(1, PRODUCT_WORK / Math.max(1, rowsTimesK * columns));
         long byMemory = Math.max(1, BATCH_FLOATS / Math.max(1, floatsPerSample));
-        return (int) Math.max(1, Math.min(n, Math.min(byColumns, byMemory)));
+        return (int) Math.max(1, Math.min(n, Math.min(Math.max(byColumns, byWork), byMemory)));
     }
 
     /**
@@ -367,7 +369,8 @@ final class DirectConv2d {
             colIndex[iw] = indexOf(colRems, (iw + pw) % sw);
         }
         int gradFloats = og * row, planeFloats = phases * cg * plane;
-        int batch = samplesPerProduct(plane, gradFloats + planeFloats), runs = Parallel.ceilDiv(n, batch);
+        int batch = samplesPerProduct(plane, gradFloats + planeFloats, (long) cg * og * taps);
+        int runs = Parallel.ceilDiv(n, batch);
         Parallel.forEach(groups * runs, task -> {
             int g = task / runs, s0 = task % runs * batch, count = Math.min(batch, n - s0);
             float[] r = Scratch.floats(Scratch.Slot.CONV_GRID, count * gradFloats);
@@ -440,7 +443,7 @@ final class DirectConv2d {
         // input channels wide: a product covers `batch` samples, κ = (sample, q), B row κ in the sample's
         // position-major planes (ts floats each)
         int ts = (phases * plane + wph) * cg;
-        int batch = channelsWide ? samplesPerProduct(grid, ts + (long) BLOCK * grid) : 1;
+        int batch = channelsWide ? samplesPerProduct(grid, ts + (long) BLOCK * grid, (long) og * cg) : 1;
         int[] positions = new int[batch * grid]; // B row κ
         for (int i = 0; i < batch; i++) {
             for (int q = 0; q < grid; q++) {
@@ -560,6 +563,8 @@ final class DirectConv2d {
     private static final int[] ZERO = {0};
     /** Columns a row gather should have at least (see {@link #samplesPerProduct}). */
     private static final long PRODUCT_COLUMNS = 2048;
+    /** FMAs a row gather should have at least (see {@link #samplesPerProduct}). */
+    private static final long PRODUCT_WORK = 1L << 21;
     /** Floats of one task's sample buffers at most, when samples are batched. */
     private static final long BATCH_FLOATS = 1L << 21;
     /** Elements per task of the chunk merge. */
