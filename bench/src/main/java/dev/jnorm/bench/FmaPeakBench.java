@@ -34,8 +34,8 @@ public class FmaPeakBench {
             : VectorSpecies.of(float.class, VectorShape.forBitSize(Integer.getInteger("jnorm.vector.bits")));
     /** Independent chains: more than the FMA latency × units of current x86 cores, within 32 registers. */
     static final int CHAINS = 24;
-    /** Loop iterations per call. */
-    static final int ITERATIONS = 1 << 20;
+    /** Loop iterations per call: short calls, so that the method is called often enough for C2 to compile it. */
+    static final int ITERATIONS = 1 << 12;
     /** Floating-point operations per call: chains × iterations × lanes × 2 (a multiply and an add). */
     static final double FLOPS = 2.0 * CHAINS * ITERATIONS * F.length();
 

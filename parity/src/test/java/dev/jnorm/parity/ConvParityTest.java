@@ -29,15 +29,21 @@ class ConvParityTest {
         ParityReport.section(SECTION, "`Conv2d.builder(in, out, k)…build()` against libtorch's `torch.conv2d(x, "
                 + "weight, bias, stride, padding, dilation, groups)` (the string overload for padding 'same'/'valid') "
                 + "on jnorm's initial weight and bias: two inputs of odd shapes, each with a backward of a random "
-                + "upstream gradient; y, dx, dweight, dbias. groups = C is the depthwise route (a direct loop), "
-                + "other groups the im2col + GEMM route per group. libtorch 2.5.1's float32 dx of the dilated groups=1 "
+                + "upstream gradient; y, dx, dweight, dbias. Rows marked +Npx grow the planes so that every pass takes "
+                + "the direct route (phase planes, no im2col; depthwise too, its weight gradient a loop); the others "
+                + "are small planes: im2col + GEMM per group, depthwise a direct loop. libtorch 2.5.1's float32 dx of the dilated groups=1 "
                 + "cases with N > 1 is off by O(1) from its float64 (a libtorch fault: its float64 and jnorm agree); "
                 + "those dx cells show that libtorch32 error.");
     }
 
     /** One convolution; {@code padding} is "ph,pw", "same" or "valid". */
     record Config(int in, int out, int kh, int kw, int sh, int sw, String padding, int dh, int dw, int groups,
-                  boolean bias, long seed) {
+                  boolean bias, long seed, int grow) {
+        Config(int in, int out, int kh, int kw, int sh, int sw, String padding, int dh, int dw, int groups,
+               boolean bias, long seed) {
+            this(in, out, kh, kw, sh, sw, padding, dh, dw, groups, bias, seed, 0);
+        }
+
         Conv2d build(Random rng) {
             Conv2d.Builder b = Conv2d.builder(in, out, kh).kernelSize(kh, kw).stride(sh, sw).dilation(dh, dw)
                     .groups(groups).bias(bias).rng(rng);
@@ -52,7 +58,7 @@ class ConvParityTest {
         public String toString() {
             return String.format(Locale.ROOT, "Conv2d(%d,%d) k=(%d,%d) s=(%d,%d) p=%s d=(%d,%d) g=%d bias=%s seed=%d",
                     in, out, kh, kw, sh, sw, padding.contains(",") ? "(" + padding + ")" : padding, dh, dw, groups,
-                    bias ? "T" : "F", seed);
+                    bias ? "T" : "F", seed) + (grow > 0 ? " +" + grow + "px" : "");
         }
     }
 
@@ -73,6 +79,15 @@ class ConvParityTest {
         out.add(new Config(2, 3, 1, 3, 2, 3, "0,1", 1, 1, 1, true, seed++));    // 1x3, stride (2, 3)
         out.add(new Config(8, 12, 3, 3, 2, 2, "1,1", 1, 1, 4, true, seed++));   // groups 4, stride 2
         out.add(new Config(6, 6, 1, 1, 1, 1, "0,0", 1, 1, 2, true, seed++));    // 1x1 grouped
+        // planes grown by 24 pixels: outputs of at least 20 × 20, every pass on the direct route (phase planes)
+        out.add(new Config(3, 5, 3, 3, 1, 1, "1,1", 1, 1, 1, true, seed++, 24));      // 3x3
+        out.add(new Config(4, 6, 3, 2, 1, 1, "1,0", 2, 1, 2, false, seed++, 24));     // groups 2, dilation (2, 1)
+        out.add(new Config(3, 8, 7, 7, 2, 2, "3,3", 1, 1, 1, true, seed++, 48));      // 7x7 stride 2, the stem
+        out.add(new Config(6, 8, 1, 1, 2, 2, "0,0", 1, 1, 1, false, seed++, 44));     // 1x1 stride 2, projection
+        out.add(new Config(5, 5, 3, 3, 1, 1, "1,1", 1, 1, 5, true, seed++, 24));      // depthwise
+        out.add(new Config(4, 4, 4, 4, 1, 1, "same", 1, 1, 4, true, seed++, 24));     // depthwise, even 'same'
+        out.add(new Config(3, 5, 2, 4, 1, 1, "same", 3, 1, 1, false, seed++, 24));    // asymmetric 'same'
+        out.add(new Config(40, 36, 3, 3, 1, 1, "1,1", 1, 1, 1, false, seed++, 20));   // wide: 40 input channels
         return out.stream();
     }
 
@@ -87,8 +102,8 @@ class ConvParityTest {
             ParityCase pc = new ParityCase(SECTION, c.toString());
             for (int step = 0; step < 2; step++) {
                 int n = Shapes.pick(rng, new int[] {1, 2, 3, 5});
-                int h = c.dh * (c.kh - 1) + 1 + Shapes.pick(rng, new int[] {0, 1, 2, 4, 6});
-                int wd = c.dw * (c.kw - 1) + 1 + Shapes.pick(rng, new int[] {0, 1, 3, 5, 7});
+                int h = c.dh * (c.kh - 1) + 1 + Shapes.pick(rng, new int[] {0, 1, 2, 4, 6}) + c.grow;
+                int wd = c.dw * (c.kw - 1) + 1 + Shapes.pick(rng, new int[] {0, 1, 3, 5, 7}) + c.grow;
                 int[] xShape = {n, c.in, h, wd};
                 float[] x = Data.randn(rng, Data.numel(xShape));
                 Tensor xj = Tensor.of(x, xShape).requiresGrad(true);
