@@ -26,15 +26,15 @@ public final class Scratch {
         GEMM_PACKED_A,
         /** Conv2d's im2col matrix. */
         CONV_COLUMNS,
-        /** The direct convolution's zero-padded input planes (or data gradient planes) of one sample. */
+        /** The direct convolution's zero-padded input planes (or data gradient planes) of a task's samples. */
         CONV_PLANES,
-        /** The direct convolution's output grid of one sample (or the padded output gradient). */
+        /** The direct convolution's output grid of a task's samples (or its output gradient, padded or in rows). */
         CONV_GRID,
         /** The convolution kernel's packed A panels. */
         CONV_PACKED_A,
         /** The direct convolution's weight gradient: its operand transposed to position-major. */
         CONV_TRANSPOSED,
-        /** The direct convolution's weight gradient: one tap's product for one sample. */
+        /** The direct convolution's weight gradient: the products of a block of rows, every tap. */
         CONV_PRODUCT
     }
 

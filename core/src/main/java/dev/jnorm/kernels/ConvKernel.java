@@ -7,8 +7,9 @@ package dev.jnorm.kernels;
  * one offset into a zero-padded plane buffer.
  *
  * <p><b>Row-gather product</b>: {@code C_b[i, j] = Σ_κ A[i, κ] · B[bOffs[b] + rows[κ] + j]} for i &lt; m,
- * j &lt; n, κ &lt; k and each b &lt; bOffs.length: one A (row i the k floats from {@code aRows[i]}), one table of B
- * rows, several products that differ only in where B starts (the taps of a weight gradient share the output
+ * j &lt; n, κ &lt; k and each b &lt; bOffs.length: one A (A[i, κ] at {@code aRows[i] + κ}, or
+ * {@code aRows[i] + aCols[κ]}: a row's columns may skip), one table of B rows, several products that differ only in
+ * where B starts (the taps of a weight gradient share the output
  * gradient as A). Each C element is summed in one canonical order: κ = 0, 1, … in runs of {@link #CHAIN} terms, each
  * run an FMA chain from 0 ({@code run = fma(A[i, κ], B[κ, j], run)}), the runs added left to right, the total
  * stored to C. A vector lane is one C element, so the order, and the bits, are the same for every vector width and
@@ -24,14 +25,15 @@ public interface ConvKernel {
     int SLACK = 64;
 
     /**
-     * C[cOffs[b] + i·ldc + j] = Σ_κ A[aRows[i] + κ] · B[bOffs[b] + rows[κ] + j], in the canonical order of the class
-     * comment.
+     * C[cOffs[b] + i·ldc + j] = Σ_κ A[aRows[i] + aCols[κ]] · B[bOffs[b] + rows[κ] + j], in the canonical order of
+     * the class comment.
      *
      * @param m     rows of A and of each C
      * @param n     columns of each C (and floats of each B row used)
-     * @param k     entries of {@code rows} used, floats of each A row
+     * @param k     entries of {@code rows} (and {@code aCols}) used
      * @param a     A's storage
      * @param aRows start of A row i in {@code a}, for i &lt; m
+     * @param aCols offset of A's column κ from its row's start, or null for κ itself
      * @param b     the plane buffer B's rows lie in
      * @param bOffs per product, added to every row start
      * @param rows  start of B row κ (relative to the product's bOff), for κ &lt; k
@@ -39,7 +41,7 @@ public interface ConvKernel {
      * @param cOffs per product, the index of its C[0, 0]
      * @param ldc   distance between rows of C
      */
-    void rowGather(int m, int n, int k, float[] a, int[] aRows, float[] b, int[] bOffs, int[] rows,
+    void rowGather(int m, int n, int k, float[] a, int[] aRows, int[] aCols, float[] b, int[] bOffs, int[] rows,
                    float[] c, int[] cOffs, int ldc);
 
     /**

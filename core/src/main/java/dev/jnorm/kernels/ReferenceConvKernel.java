@@ -11,8 +11,8 @@ public final class ReferenceConvKernel implements ConvKernel {
     }
 
     @Override
-    public void rowGather(int m, int n, int k, float[] a, int[] aRows, float[] b, int[] bOffs, int[] rows,
-                          float[] c, int[] cOffs, int ldc) {
+    public void rowGather(int m, int n, int k, float[] a, int[] aRows, int[] aCols, float[] b, int[] bOffs,
+                          int[] rows, float[] c, int[] cOffs, int ldc) {
         for (int batch = 0; batch < bOffs.length; batch++) {
             for (int i = 0; i < m; i++) {
                 int ai = aRows[i];
@@ -22,7 +22,7 @@ public final class ReferenceConvKernel implements ConvKernel {
                     for (int k0 = 0; k0 < k; k0 += CHAIN) {
                         float run = 0f;
                         for (int kappa = k0; kappa < Math.min(k, k0 + CHAIN); kappa++) {
-                            run = Math.fma(a[ai + kappa], b[bj + rows[kappa]], run);
+                            run = Math.fma(a[ai + (aCols == null ? kappa : aCols[kappa])], b[bj + rows[kappa]], run);
                         }
                         total = k0 == 0 ? run : total + run;
                     }

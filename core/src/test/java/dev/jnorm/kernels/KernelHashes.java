@@ -265,7 +265,7 @@ final class KernelHashes {
     private static void conv(List<String> out, String bits) {
         ConvKernel k = new VectorConvKernel();
         for (int[] shape : ConvKernelTest.SHAPES) {
-            Digest d = new Digest().add(ConvKernelTest.Case.draw(shape[0], shape[1], shape[2], shape[3], 0).run(k));
+            Digest d = new Digest().add(ConvKernelTest.Case.draw(shape, 0).run(k));
             line(out, bits, "conv", java.util.Arrays.toString(shape).replace(" ", ""), d);
         }
     }

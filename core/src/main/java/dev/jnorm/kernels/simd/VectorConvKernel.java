@@ -10,12 +10,14 @@ import jdk.incubator.vector.VectorSpecies;
  * The Vector API twin of {@link ReferenceConvKernel}: the same canonical order (see {@link ConvKernel}), so the same
  * bits, with register tiles.
  * <ul>
- * <li>{@link #rowGather}, Goto/BLIS blocking: the k range runs in {@link #KC} blocks; per block, A's rows are packed
- * into panels of MR (κ-major, the MR values of one κ adjacent; m × KC floats, in L2), then for each product and
+ * <li>{@link #rowGather}, Goto/BLIS blocking: A's rows in blocks of {@link #MC}, the k range in {@link #KC} blocks;
+ * per block, the rows are packed into panels of MR (κ-major, the MR values of one κ adjacent; MC × KC floats, in
+ * L2), then for each product and
  * column tile of {@link #NR} (two vectors) every panel's register tile passes over the block while its B rows (KC ×
  * NR floats, read in place from the plane buffer: the implicit im2col) stay in L1. A register tile is MR rows × two
  * vectors: per κ, MR broadcasts of A and two loads of B. MR is 8 with 32 vector registers (AVX-512), else 4. Each
- * run's sums are added to C itself between runs (stored by the first).</li>
+ * run's sums are added to C itself between runs (stored by the first). Fewer than {@link #FEW_ROWS} rows (a
+ * depthwise group's one output channel) take tiles of 1 row × 4 vectors instead.</li>
  * </ul>
  */
 public final class VectorConvKernel implements ConvKernel {
@@ -35,14 +37,16 @@ public final class VectorConvKernel implements ConvKernel {
     static final int KC = 4 * CHAIN;
     /** Fewer rows than this take {@link #fewRows}: most of a panel's tile would be padding. */
     static final int FEW_ROWS = 4;
+    /** Rows of A packed per block (a multiple of 8): MC × KC floats, in L2, whatever m is. */
+    static final int MC = 256;
 
     /** A stateless kernel; {@code Kernels} holds the library's. */
     public VectorConvKernel() {
     }
 
     @Override
-    public void rowGather(int m, int n, int k, float[] a, int[] aRows, float[] b, int[] bOffs, int[] rows,
-                          float[] c, int[] cOffs, int ldc) {
+    public void rowGather(int m, int n, int k, float[] a, int[] aRows, int[] aCols, float[] b, int[] bOffs,
+                          int[] rows, float[] c, int[] cOffs, int ldc) {
         if (m == 0 || n == 0) {
             return;
         }
@@ -55,25 +59,30 @@ public final class VectorConvKernel implements ConvKernel {
             return;
         }
         if (m < FEW_ROWS) {
-            fewRows(m, n, k, a, aRows, b, bOffs, rows, c, cOffs, ldc);
+            fewRows(m, n, k, a, aRows, aCols, b, bOffs, rows, c, cOffs, ldc);
             return;
         }
-        int panels = (m + MR - 1) / MR;
-        float[] pa = Scratch.floats(Scratch.Slot.CONV_PACKED_A, panels * KC * MR); // one k block: [panels, KC, MR]
+        int kcMax = Math.min(KC, k);
+        float[] pa = Scratch.floats(Scratch.Slot.CONV_PACKED_A, MC * kcMax); // one block: [MC/MR panels, kc, MR]
         float[] u = new float[MR * NR]; // one run's register tile
-        for (int k0 = 0; k0 < k; k0 += KC) {
-            int kc = Math.min(KC, k - k0);
-            packA(m, a, aRows, k0, kc, pa, MR);
-            for (int batch = 0; batch < bOffs.length; batch++) {
-                int bOff = bOffs[batch], cOff = cOffs[batch];
-                for (int j0 = 0; j0 < n; j0 += NR) {
-                    int cols = Math.min(NR, n - j0);
-                    for (int ip = 0; ip < panels; ip++) {
-                        int i0 = ip * MR, cIdx = cOff + i0 * ldc + j0, tileRows = Math.min(MR, m - i0);
-                        if (WIDE) {
-                            tile8x2(pa, ip * kc * MR, b, bOff + j0, rows, k0, kc, u, c, cIdx, ldc, tileRows, cols);
-                        } else {
-                            tile4x2(pa, ip * kc * MR, b, bOff + j0, rows, k0, kc, u, c, cIdx, ldc, tileRows, cols);
+        for (int i0 = 0; i0 < m; i0 += MC) { // blocks of MC rows, so the packed block stays MC × KC floats
+            int rowsInBlock = Math.min(MC, m - i0), panels = (rowsInBlock + MR - 1) / MR;
+            for (int k0 = 0; k0 < k; k0 += KC) {
+                int kc = Math.min(KC, k - k0);
+                packA(rowsInBlock, a, aRows, i0, aCols, k0, kc, pa, MR);
+                for (int batch = 0; batch < bOffs.length; batch++) {
+                    int bOff = bOffs[batch], cOff = cOffs[batch];
+                    for (int j0 = 0; j0 < n; j0 += NR) {
+                        int cols = Math.min(NR, n - j0);
+                        for (int ip = 0; ip < panels; ip++) {
+                            int r0 = i0 + ip * MR, cIdx = cOff + r0 * ldc + j0, tileRows = Math.min(MR, m - r0);
+                            if (WIDE) {
+                                tile8x2(pa, ip * kc * MR, b, bOff + j0, rows, k0, kc, u, c, cIdx, ldc, tileRows,
+                                        cols);
+                            } else {
+                                tile4x2(pa, ip * kc * MR, b, bOff + j0, rows, k0, kc, u, c, cIdx, ldc, tileRows,
+                                        cols);
+                            }
                         }
                     }
                 }
@@ -81,21 +90,30 @@ public final class VectorConvKernel implements ConvKernel {
         }
     }
 
-    /** pa[(ip·kc + p)·mr + r] = A[ip·mr + r, k0 + p] for p &lt; kc, 0 past row m. */
-    private static void packA(int m, float[] a, int[] aRows, int k0, int kc, float[] pa, int mr) {
-        int panels = (m + mr - 1) / mr;
+    /**
+     * pa[(ip·kc + p)·mr + r] = A[i0 + ip·mr + r, k0 + p] for p &lt; kc and the block's {@code rows} rows, 0 past them;
+     * A[i, κ] = a[aRows[i] + κ], or a[aRows[i] + aCols[κ]].
+     */
+    private static void packA(int rows, float[] a, int[] aRows, int i0, int[] aCols, int k0, int kc, float[] pa,
+                              int mr) {
+        int panels = (rows + mr - 1) / mr;
         for (int ip = 0; ip < panels; ip++) {
             int base = ip * kc * mr;
             for (int r = 0; r < mr; r++) {
                 int i = ip * mr + r;
-                if (i < m) {
-                    int src = aRows[i] + k0;
+                if (i >= rows) {
+                    for (int p = 0; p < kc; p++) {
+                        pa[base + p * mr + r] = 0f;
+                    }
+                } else if (aCols == null) {
+                    int src = aRows[i0 + i] + k0;
                     for (int p = 0; p < kc; p++) {
                         pa[base + p * mr + r] = a[src + p];
                     }
                 } else {
+                    int src = aRows[i0 + i];
                     for (int p = 0; p < kc; p++) {
-                        pa[base + p * mr + r] = 0f;
+                        pa[base + p * mr + r] = a[src + aCols[k0 + p]];
                     }
                 }
             }
@@ -104,18 +122,28 @@ public final class VectorConvKernel implements ConvKernel {
 
     /**
      * Fewer rows than {@link #FEW_ROWS} (a depthwise convolution's one output channel per group): a row at a time,
-     * tiles of 1 row × 4 vectors, A's row read in place (one broadcast per κ, no packing). The same sums as the
-     * panels' tiles.
+     * tiles of 1 row × 4 vectors, A's row read in place (gathered once through aCols), one broadcast per κ. The same
+     * sums as the panels' tiles.
      */
-    private static void fewRows(int m, int n, int k, float[] a, int[] aRows, float[] b, int[] bOffs, int[] rows,
-                                float[] c, int[] cOffs, int ldc) {
+    private static void fewRows(int m, int n, int k, float[] a, int[] aRows, int[] aCols, float[] b, int[] bOffs,
+                                int[] rows, float[] c, int[] cOffs, int ldc) {
         int nr = 4 * VL;
         float[] u = new float[nr];
+        float[] row = aCols == null ? null : new float[k]; // a row of A through aCols, gathered once
         for (int batch = 0; batch < bOffs.length; batch++) {
             for (int i = 0; i < m; i++) {
                 int cRow = cOffs[batch] + i * ldc;
+                float[] ai = a;
+                int aRow = aRows[i];
+                if (aCols != null) {
+                    for (int kappa = 0; kappa < k; kappa++) {
+                        row[kappa] = a[aRow + aCols[kappa]];
+                    }
+                    ai = row;
+                    aRow = 0;
+                }
                 for (int j0 = 0; j0 < n; j0 += nr) {
-                    tile1x4(a, aRows[i], b, bOffs[batch] + j0, rows, k, u, c, cRow + j0, Math.min(nr, n - j0));
+                    tile1x4(ai, aRow, b, bOffs[batch] + j0, rows, k, u, c, cRow + j0, Math.min(nr, n - j0));
                 }
             }
         }

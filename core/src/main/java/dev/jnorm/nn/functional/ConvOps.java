@@ -43,6 +43,20 @@ public final class ConvOps {
     static final long DIRECT_FORWARD = 10 * 10;
     /** Output positions from which the backward takes the direct route. */
     static final long DIRECT_BACKWARD = 20 * 20;
+    /** The direct route's phase plane may hold at most this many times the output plane's positions. */
+    static final long PLANE_RATIO = 4;
+
+    /**
+     * Which passes of one call take the direct route: from {@link #DIRECT_FORWARD} output positions for the forward,
+     * {@link #DIRECT_BACKWARD} for the backward. NB: the direct route computes the grid's ⌊(kw − 1)·dw/sw⌋ extra
+     * columns per row, and its data gradient the whole padded plane; on small planes those are a large share and the
+     * products per sample are short, and im2col's one GEMM over many samples wins (docs/kernels.md, Convolution).
+     *
+     * @param forward  the forward
+     * @param backward the data and weight gradients
+     */
+    private record Route(boolean forward, boolean backward) {
+    }
 
     /**
      * The options of one conv2d call, as numbers.
@@ -102,6 +116,8 @@ public final class ConvOps {
         private final int kernelH;
         private final int kernelW;
         private final Conv2dArgs args;
+        /** The route of each pass, decided by {@link #forward} from the sizes. */
+        private Route route;
 
         Call(String who, Tensor weight, Conv2dArgs a) {
             this.who = who;
@@ -154,16 +170,20 @@ public final class ConvOps {
             // allocated
             String sizes = " for input " + Arrays.toString(shape) + " with " + describeOptions();
             Sizes.allocatable(who, "output [N, out_channels, H', W']" + sizes, 4, n, outChannels, outH, outW);
-            if (n > 0 && !depthwise()) { // an empty batch has no planes or columns to build
-                long positions = outH * outW;
-                if (IM2COL || positions < Math.max(DIRECT_FORWARD, DIRECT_BACKWARD)) { // some pass takes im2col
-                    Sizes.allocatable(who, "im2col matrix [in_channels/groups, kh, kw, H', W'] of one sample" + sizes,
-                            4, inChannels / groups, kernelH, kernelW, outH, outW);
-                }
-                if (!IM2COL && positions >= Math.min(DIRECT_FORWARD, DIRECT_BACKWARD)) { // some pass is direct
-                    DirectConv2d.checkSizes(who, sizes, inChannels, outChannels, groups, kernelH, kernelW,
-                            a.strideH(), a.strideW(), a.dilationH(), a.dilationW(), outH, outW);
-                }
+            // the route of each pass (see Route): the direct route only where its phase planes are not much
+            // larger than the output plane (padding or dilation far beyond the kernel make them huge) and its
+            // buffers fit an array; every array below is indexed with int arithmetic, so each is sized here before
+            // anything is allocated
+            long positions = outH * outW;
+            long hph = outH + (kernelH - 1L) * a.dilationH() / a.strideH();
+            long wph = outW + (kernelW - 1L) * a.dilationW() / a.strideW();
+            boolean direct = !IM2COL && hph * wph <= PLANE_RATIO * Math.max(1, positions)
+                    && DirectConv2d.largestBuffer(inChannels, outChannels, groups, kernelH, kernelW, a.strideH(),
+                    a.strideW(), a.dilationH(), a.dilationW(), outH, outW) <= Sizes.MAX_ELEMENTS;
+            route = new Route(direct && positions >= DIRECT_FORWARD, direct && positions >= DIRECT_BACKWARD);
+            if (n > 0 && !depthwise() && !(route.forward() && route.backward())) { // some pass takes im2col
+                Sizes.allocatable(who, "im2col matrix [in_channels/groups, kh, kw, H', W'] of one sample" + sizes, 4,
+                        inChannels / groups, kernelH, kernelW, outH, outW);
             }
             Geometry geo = new Geometry(inChannels / groups, h, w, kernelH, kernelW, a.strideH(), a.strideW(),
                     a.padTop(), a.padLeft(), a.dilationH(), a.dilationW(), (int) outH, (int) outW);
@@ -186,8 +206,7 @@ public final class ConvOps {
 
         /**
          * The grouped (and plain) convolution: each pass takes the direct route ({@link DirectConv2d}: the kernel
-         * reads zero-padded phase planes) or im2col + GEMM, by the size of the planes (see {@link #directForward} and
-         * {@link #directBackward}).
+         * reads zero-padded phase planes) or im2col + GEMM, as {@link #route} says.
          */
         private Tensor grouped(Tensor x, Tensor weight, Tensor bias, Geometry geo, int n, int[] yShape) {
             int out = outChannels, ckk = geo.ckk(), l = geo.outH * geo.outW;
@@ -197,7 +216,7 @@ public final class ConvOps {
             float[] wt = weight.storage(); // [out, C/groups, kh, kw]
             float[] bs = bias == null ? null : bias.storage();
             float[] y = BufferPool.uninitialized(n * out * l); // [N, out, L], every element written
-            if (directForward(geo)) {
+            if (route.forward()) {
                 conv.forward(xs, wt, bs, y);
             } else {
                 im2colForward(xs, wt, bs, geo, n, y);
@@ -205,7 +224,7 @@ public final class ConvOps {
             return Tensor.fromOp(y, yShape, "Conv2dBackward", new Tensor[] {x, weight, bias}, grad -> {
                 float[] dy = grad.storage(); // [N, out, L]
                 GradOutputs grads = GradOutputs.allocate(x, weight, null, out * ckk);
-                if (!directBackward(geo)) {
+                if (!route.backward()) {
                     im2colBackward(xs, wt, dy, geo, n, grads.dx(), grads.dw());
                 } else {
                     if (grads.dx() != null) {
@@ -219,24 +238,6 @@ public final class ConvOps {
                 result[2] = biasGrad(bias, dy, n, l);
                 return result;
             });
-        }
-
-        /**
-         * Whether the forward takes the direct route: for output planes of at least {@link #DIRECT_FORWARD}
-         * positions. NB: the direct route computes the grid's (kw − 1)·dw/sw extra columns per row; on small planes
-         * they are a large share, and im2col's one GEMM over many samples wins (docs/kernels.md, Convolution).
-         */
-        private boolean directForward(Geometry geo) {
-            return !IM2COL && (long) geo.outH * geo.outW >= DIRECT_FORWARD;
-        }
-
-        /**
-         * Whether the backward takes the direct route: for output planes of at least {@link #DIRECT_BACKWARD}
-         * positions. NB: the data gradient computes over the whole padded plane, and the weight gradient's products
-         * are short on small planes.
-         */
-        private boolean directBackward(Geometry geo) {
-            return !IM2COL && (long) geo.outH * geo.outW >= DIRECT_BACKWARD;
         }
 
         /** The im2col + GEMM forward, one GEMM per group and group of samples (see the class Javadoc), into y. */
@@ -323,7 +324,7 @@ public final class ConvOps {
             // else the loop over taps
             DirectConv2d conv = new DirectConv2d(n, in, geo.h, geo.w, out, groups, kernelH, kernelW, geo.sh, geo.sw,
                     geo.ph, geo.pw, geo.dh, geo.dw, geo.outH, geo.outW);
-            if (directForward(geo)) {
+            if (route.forward()) {
                 conv.forward(xs, wt, bs, y);
             } else {
                 // y[s, o] = bias[o] + Σ_(ki,kj) w[o, ki, kj] · x[s, o / m] shifted by the tap
@@ -338,7 +339,7 @@ public final class ConvOps {
             return Tensor.fromOp(y, yShape, "Conv2dBackward", new Tensor[] {x, weight, bias}, grad -> {
                 float[] dy = grad.storage(); // [N, out, L]
                 float[] dx = null;
-                if (x.requiresGrad() && directBackward(geo)) {
+                if (x.requiresGrad() && route.backward()) {
                     dx = BufferPool.uninitialized(xs.length); // [N, C, H, W], every element written
                     conv.dataGradient(dy, wt, dx);
                 } else if (x.requiresGrad()) {

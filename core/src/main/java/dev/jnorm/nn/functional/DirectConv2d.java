@@ -9,7 +9,8 @@ import java.util.Arrays;
 
 /**
  * Conv2d without im2col: the forward, data-gradient and weight-gradient passes of one grouped convolution in NCHW,
- * each a {@link ConvKernel} product over zero-padded <em>phase planes</em> of one sample.
+ * each a {@link ConvKernel} product over zero-padded <em>phase planes</em> (one sample's, or several samples' side by
+ * side in one call).
  *
  * <p><b>Phase planes.</b> Tap (ki, kj) of output (oh, ow) reads the zero-padded input at row oh·sh + ki·dh and column
  * ow·sw + kj·dw. Split the padded input by the rows' and columns' remainders mod the stride into phase planes
@@ -27,12 +28,17 @@ import java.util.Arrays;
  * gradient laid on the grid (zeros in the dropped columns and around it), with the taps' weights transposed. Then each
  * input position takes its value from its phase plane (0 where no tap reads it).
  *
- * <p><b>Weight gradient</b>: {@code dW[o, c, t] = Σ_(s, q) dYgrid[s, o, q] · planes_s[row(c, t) + q]}, a dot product of
- * the output gradient's row with the tap's window per sample ({@link ConvKernel#windowDots}), the dropped columns'
- * zeros cancelling their terms. Each sample's dot product is added to a double sum: samples in order within a fixed
- * chunk, the chunks in order. Chunks and every other split are fixed by the shape, and each output element is summed
- * in one task, so the bits do not depend on the thread count; the kernel's canonical orders make them independent of
- * the vector width too.
+ * <p><b>Weight gradient</b>: {@code dW[o, c, t] = Σ_(s, l) dY[s, o, l] · planes_s[row(c, t) + q(l)]} over the real
+ * output positions l (q(l) their place on the grid): a row gather with one product per tap over several samples'
+ * positions, or per sample with the (channel, tap) windows as rows when the input channels are few (see
+ * {@link #weightGradient}). Each product is added to a double sum: samples in order within a fixed chunk, the chunks
+ * in order. Chunks and every other split are fixed by the shape, and each output element is summed in one task, so
+ * the bits do not depend on the thread count; the kernel's canonical order makes them independent of the vector
+ * width too.
+ *
+ * <p>Terms: the forward and the data gradient also multiply padding zeros (as im2col does) and, in the data gradient,
+ * the zeros of the grid's dropped columns and margins; with finite weights those add exactly 0. The weight gradient
+ * multiplies only the terms of real output positions, as PyTorch's.
  */
 final class DirectConv2d {
     private final int n;
@@ -137,17 +143,24 @@ final class DirectConv2d {
     }
 
     /**
-     * Checks, before anything is allocated, that the route's per-sample buffers fit a Java array: the phase planes of
-     * one group (at most min(sh·sw, kh·kw) phases) and the output gradient of one group on its padded grid.
+     * The largest per-task buffer the route allocates for one sample, in floats: the phase planes and their
+     * position-major copy, the output grid, the output gradient on the padded grid and position-major, the products
+     * of a block of rows. Buffers of several samples hold at most {@link #BATCH_FLOATS} or one sample's, and the
+     * kernel's packed blocks are fixed, so when this fits an array every buffer does. Computed in long, so callers can
+     * choose another route when it does not fit.
      */
-    static void checkSizes(String who, String sizes, long c, long out, long groups, long kh, long kw, long sh, long sw,
-                           long dh, long dw, long outH, long outW) {
-        long hph = outH + (kh - 1) * dh / sh, wph = outW + (kw - 1) * dw / sw;
-        long phases = Math.min(sh * sw, kh * kw), slack = ConvKernel.SLACK;
-        dev.jnorm.Sizes.allocatable(who, "direct convolution's phase planes [in_channels/groups, phases, Hph, Wph] "
-                + "of one sample, with a margin" + sizes, 4, c / groups * phases * hph * wph + wph + slack);
-        dev.jnorm.Sizes.allocatable(who, "direct convolution's padded output gradient [out_channels/groups, Hph, "
-                + "Wph] of one sample, with margins" + sizes, 4, out / groups, 2 * hph * wph + slack);
+    static long largestBuffer(long c, long out, long groups, long kh, long kw, long sh, long sw, long dh, long dw,
+                              long outH, long outW) {
+        long cg = c / groups, og = out / groups, taps = kh * kw;
+        long hph = outH + (kh - 1) * dh / sh, wph = outW + (kw - 1) * dw / sw, plane = hph * wph;
+        long phases = Math.min(sh * sw, taps), slack = ConvKernel.SLACK, l = outH * outW;
+        long planes = cg * phases * plane + wph + slack;
+        long transposed = cg * (phases * plane + wph) + slack;
+        long row = (kh - 1) * dh / sh * wph + (kw - 1) * dw / sw + plane + slack;
+        long forward = planes + og * outH * wph;
+        long data = og * row + phases * cg * plane;
+        long weight = transposed + BLOCK * l + BLOCK * taps * Math.max(cg, og) + l * og + slack;
+        return Math.max(forward, Math.max(data, weight));
     }
 
     /** Floats of one group's phase planes of one sample, with the kernel's read margin after them. */
@@ -223,7 +236,8 @@ final class DirectConv2d {
         ConvKernel kernel = Kernels.conv();
         int ckk = cg * kh * kw, l = outH * outW, planes = planesLength();
         int[] rows = tapRows();
-        int batch = samplesPerProduct(grid, planes, (long) og * ckk), runs = Parallel.ceilDiv(n, batch);
+        int batch = samplesPerProduct(grid, planes + (long) og * grid, (long) og * ckk);
+        int runs = Parallel.ceilDiv(n, batch);
         int blocks = outputBlocks(runs * groups, og);
         int blockSize = Parallel.ceilDiv(og, blocks);
         Parallel.forEach(groups * runs * blocks, task -> {
@@ -241,7 +255,8 @@ final class DirectConv2d {
                 bOffs[i] = i * planes;
                 cOffs[i] = i * oc * grid;
             }
-            kernel.rowGather(oc, grid, ckk, weight, ConvKernel.evenRows(oc, (g * og + o0) * ckk, ckk), p, bOffs, rows,
+            kernel.rowGather(oc, grid, ckk, weight, ConvKernel.evenRows(oc, (g * og + o0) * ckk, ckk), null, p, bOffs,
+                    rows,
                     yg, cOffs, grid);
             for (int i = 0; i < count; i++) {
                 for (int o = o0; o < o1; o++) {
@@ -303,22 +318,6 @@ final class DirectConv2d {
     }
 
     /**
-     * dy of sample s, group g's output channels [o0, o1) on the grid without margins: a[(o − o0)·lda + aOff + oh·Wph
-     * + ow] = dy[s, g·og + o, oh, ow], 0 in the grid's dropped columns.
-     */
-    private void gradRows(float[] dy, int s, int g, int o0, int o1, float[] a, int aOff, int lda) {
-        int l = outH * outW;
-        for (int o = o0; o < o1; o++) {
-            int src = (s * out + g * og + o) * l, base = (o - o0) * lda + aOff;
-            for (int oh = 0; oh < outH; oh++) {
-                int dst = base + oh * wph;
-                System.arraycopy(dy, src + oh * outW, a, dst, outW);
-                Arrays.fill(a, dst + outW, dst + wph, 0f);
-            }
-        }
-    }
-
-    /**
      * dx[N, C, H, W] of dy[N, out, H', W']: per (sample, group), the gradient planes of each phase by a row gather
      * over the padded output gradient with the phase's taps (weights transposed to [c][o, t ∈ φ]), then each input
      * position read from its phase plane.
@@ -369,7 +368,7 @@ final class DirectConv2d {
             colIndex[iw] = indexOf(colRems, (iw + pw) % sw);
         }
         int gradFloats = og * row, planeFloats = phases * cg * plane;
-        int batch = samplesPerProduct(plane, gradFloats + planeFloats, (long) cg * og * taps);
+        int batch = samplesPerProduct(plane, (long) gradFloats + planeFloats, (long) cg * og * taps);
         int runs = Parallel.ceilDiv(n, batch);
         Parallel.forEach(groups * runs, task -> {
             int g = task / runs, s0 = task % runs * batch, count = Math.min(batch, n - s0);
@@ -385,7 +384,8 @@ final class DirectConv2d {
                 for (int i = 0; i < count; i++) {
                     cOffs[i] = i * planeFloats + phi * cg * plane;
                 }
-                kernel.rowGather(cg, plane, kp, at[phi], ConvKernel.evenRows(cg, g * cg * kp, kp), r, bOffs, rows[phi],
+                kernel.rowGather(cg, plane, kp, at[phi], ConvKernel.evenRows(cg, g * cg * kp, kp), null, r, bOffs,
+                        rows[phi],
                         p, cOffs, plane);
             }
             for (int i = 0; i < count; i++) {
@@ -423,31 +423,43 @@ final class DirectConv2d {
     }
 
     /**
-     * dW[out, cg, kh, kw] (overwritten) of x and dy: per sample, row gathers over the grid positions q (k = H'·Wph;
-     * the dropped columns' zero gradient cancels their terms), with the input channels as the vector side when there
-     * are enough of them, else the output channels:
+     * dW[out, cg, kh, kw] (overwritten) of x and dy: row gathers over the output positions l = oh·W' + ow (only the
+     * real ones: no term of the grid's dropped columns, so a value no tap reads never meets a zero), with the input
+     * channels as the vector side when there are enough of them, else the output channels:
      * <ul>
-     * <li>{@code dW_t[o, c] = Σ_q dYgrid[o, q] · planesᵀ[q + off(t), c]}: A the output gradient's rows, B the phase
-     * planes transposed to position-major, one product per tap t sharing A;</li>
-     * <li>{@code dW[o, c, t]ᵀ = Σ_q planes[c, q + off(t)] · dYgridᵀ[q, o]}: A the (channel, tap) windows of the
-     * planes, B the output gradient position-major (a stem's 3 input channels × 49 taps make 147 rows of A).</li>
+     * <li>{@code dW_t[o, c] = Σ_(s, l) dY[s, o, l] · planesᵀ_s[q(l) + off(t), c]}: A the output gradient's rows of
+     * several samples side by side, B the phase planes transposed to position-major, one product per tap t sharing
+     * A;</li>
+     * <li>{@code dW[o, c, t]ᵀ = Σ_l planes[c, q(l) + off(t)] · dYᵀ[l, o]} per sample: A the (channel, tap) windows of
+     * the planes read at the real positions, B the output gradient position-major (a stem's 3 input channels × 49
+     * taps make 147 rows of A).</li>
      * </ul>
-     * Tasks over (chunk of samples, group, block of A's rows) add their samples' products into the chunk's double
-     * sums in sample order; then the chunks are added in order.
+     * q(l) = oh·Wph + ow is the position's place on the grid. Tasks over (chunk of samples, group, block of A's
+     * rows) add each product into the chunk's double sums in sample order; then the chunks are added in order.
      */
     void weightGradient(float[] x, float[] dy, float[] dWeight) {
         ConvKernel kernel = Kernels.conv();
-        int taps = kh * kw, ckk = cg * taps, row = gradRow();
+        int taps = kh * kw, ckk = cg * taps, l = outH * outW;
+        if (n == 0 || l == 0) { // no terms
+            Arrays.fill(dWeight, 0, out * ckk, 0f);
+            return;
+        }
         boolean channelsWide = cg >= og || cg >= WIDE_CHANNELS; // the vector side: input channels
         int wide = channelsWide ? cg : og, narrow = channelsWide ? og : cg;
-        // input channels wide: a product covers `batch` samples, κ = (sample, q), B row κ in the sample's
+        int[] grid = new int[l]; // q(l)
+        for (int oh = 0; oh < outH; oh++) {
+            for (int ow = 0; ow < outW; ow++) {
+                grid[oh * outW + ow] = oh * wph + ow;
+            }
+        }
+        // input channels wide: a product covers `batch` samples, κ = (sample, l), B row κ in the sample's
         // position-major planes (ts floats each)
         int ts = (phases * plane + wph) * cg;
-        int batch = channelsWide ? samplesPerProduct(grid, ts + (long) BLOCK * grid, (long) og * cg) : 1;
-        int[] positions = new int[batch * grid]; // B row κ
+        int batch = channelsWide ? samplesPerProduct(l, ts + (long) BLOCK * l, (long) og * cg) : 1;
+        int[] positions = new int[batch * l]; // B row κ
         for (int i = 0; i < batch; i++) {
-            for (int q = 0; q < grid; q++) {
-                positions[i * grid + q] = channelsWide ? i * ts + q * cg : q * og;
+            for (int j = 0; j < l; j++) {
+                positions[i * l + j] = channelsWide ? i * ts + grid[j] * cg : j * og;
             }
         }
         long size = (long) out * ckk;
@@ -466,21 +478,23 @@ final class DirectConv2d {
             int last = Math.min(n, (int) ((long) (chunk + 1) * products / chunks) * batch);
             if (channelsWide) { // A = the gradient rows [r0, r1) of `batch` samples side by side, one product per tap
                 float[] t = Scratch.floats(Scratch.Slot.CONV_TRANSPOSED, batch * ts + ConvKernel.SLACK);
-                float[] r = Scratch.floats(Scratch.Slot.CONV_GRID, count * batch * grid);
+                float[] r = Scratch.floats(Scratch.Slot.CONV_GRID, count * batch * l);
                 int[] bOffs = new int[taps], cOffs = new int[taps];
                 for (int tap = 0; tap < taps; tap++) {
                     bOffs[tap] = (tapPhase[tap] * plane + tapOff[tap]) * cg;
                     cOffs[tap] = tap * count * cg;
                 }
                 for (int s0 = first; s0 < last; s0 += batch) {
-                    int samples = Math.min(batch, last - s0), k = samples * grid;
+                    int samples = Math.min(batch, last - s0), k = samples * l;
                     for (int i = 0; i < samples; i++) {
                         buildPlanes(x, s0 + i, g, p, 0);
                         transpose(p, cg, phases * plane, phases * plane + wph, t, i * ts); // last rows: the margin
-                        gradRows(dy, s0 + i, g, r0, r1, r, i * grid, k);
+                        for (int o = r0; o < r1; o++) {
+                            System.arraycopy(dy, ((s0 + i) * out + g * og + o) * l, r, (o - r0) * k + i * l, l);
+                        }
                     }
-                    kernel.rowGather(count, cg, k, r, ConvKernel.evenRows(count, 0, k), t, bOffs, positions, prod,
-                            cOffs, cg);
+                    kernel.rowGather(count, cg, k, r, ConvKernel.evenRows(count, 0, k), null, t, bOffs, positions,
+                            prod, cOffs, cg);
                     for (int tap = 0; tap < taps; tap++) {
                         for (int o = r0; o < r1; o++) {
                             int dst = (g * og + o) * ckk + tap, src = (tap * count + o - r0) * cg;
@@ -490,21 +504,18 @@ final class DirectConv2d {
                         }
                     }
                 }
-            } else { // A = the (channel, tap) windows of channels [r0, r1), B = the gradient grid position-major
-                float[] t = Scratch.floats(Scratch.Slot.CONV_TRANSPOSED, row * og + ConvKernel.SLACK);
-                float[] r = Scratch.floats(Scratch.Slot.CONV_GRID, og * row);
+            } else { // A = the (channel, tap) windows of channels [r0, r1) at the real positions, B = dYᵀ
+                float[] t = Scratch.floats(Scratch.Slot.CONV_TRANSPOSED, l * og + ConvKernel.SLACK);
                 int[] aRows = new int[count * taps];
                 for (int ci = r0; ci < r1; ci++) {
                     for (int tap = 0; tap < taps; tap++) {
                         aRows[(ci - r0) * taps + tap] = (ci * phases + tapPhase[tap]) * plane + tapOff[tap];
                     }
                 }
-                int[] bOffs = {front() * og};
                 for (int s = first; s < last; s++) {
                     buildPlanes(x, s, g, p, 0);
-                    buildGradGrid(dy, s, g, 0, og, r, 0);
-                    transpose(r, og, row, row, t, 0); // t[(front + q)·og + o]
-                    kernel.rowGather(count * taps, og, grid, p, aRows, t, bOffs, positions, prod, ZERO, og);
+                    transpose(dy, og, l, l, t, 0, (s * out + g * og) * l); // t[l·og + o]
+                    kernel.rowGather(count * taps, og, l, p, aRows, grid, t, ZERO, positions, prod, ZERO, og);
                     for (int ci = r0; ci < r1; ci++) {
                         for (int tap = 0; tap < taps; tap++) {
                             int src = ((ci - r0) * taps + tap) * og;
@@ -532,10 +543,15 @@ final class DirectConv2d {
      * [rows, length] to [length, rows], in blocks that stay in L1.
      */
     private static void transpose(float[] src, int rows, int stride, int length, float[] t, int tOff) {
+        transpose(src, rows, stride, length, t, tOff, 0);
+    }
+
+    /** {@link #transpose} of the rows of src from srcOff. */
+    private static void transpose(float[] src, int rows, int stride, int length, float[] t, int tOff, int srcOff) {
         for (int i0 = 0; i0 < length; i0 += TRANSPOSE_BLOCK) {
             int i1 = Math.min(length, i0 + TRANSPOSE_BLOCK);
             for (int r = 0; r < rows; r++) {
-                int base = r * stride;
+                int base = srcOff + r * stride;
                 for (int i = i0; i < i1; i++) {
                     t[tOff + i * rows + r] = src[base + i];
                 }
@@ -546,11 +562,6 @@ final class DirectConv2d {
 
     /** Positions per block of {@link #transpose}. */
     private static final int TRANSPOSE_BLOCK = 64;
-
-    /** The first sample of a chunk: the samples are dealt as evenly as the shape allows. */
-    private int chunkStart(int chunk, int chunks) {
-        return (int) ((long) chunk * n / chunks);
-    }
 
     /** Most sample chunks of the weight gradient, and the double sums they may hold together. */
     private static final int MAX_CHUNKS = 8;

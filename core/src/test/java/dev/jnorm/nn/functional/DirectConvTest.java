@@ -139,6 +139,70 @@ class DirectConvTest {
         assertArrayEquals(dws, weight.grad().toArray());
     }
 
+    @Test
+    void paddingAndDilationFarBeyondTheKernelStayOnTheSmallRoute() {
+        // 11 × 11 outputs, but a direct route's phase plane would be 60011 × 60011: the planes' size decides, not the
+        // output's (this threw NegativeArraySizeException in the depthwise case). No tap reaches the one pixel, so
+        // y is the bias and both gradients are 0.
+        for (int groups : new int[] {1, 2}) {
+            Random rng = new Random(groups);
+            Tensor x = Tensor.randn(rng, 1, 2, 1, 1).requiresGrad(true);
+            Tensor weight = Tensor.randn(rng, 2, 2 / groups, 2, 2).requiresGrad(true);
+            Tensor bias = Tensor.randn(rng, 2).requiresGrad(true);
+            Tensor y = ConvOps.conv2d("Conv2d", x, weight, bias,
+                    new ConvOps.Conv2dArgs(1, 1, 30005, 30005, 30005, 30005, 60000, 60000, groups, null));
+            assertArrayEquals(new int[] {1, 2, 11, 11}, y.shape());
+            float[] ys = y.toArray(), b = bias.toArray();
+            for (int i = 0; i < ys.length; i++) {
+                assertEquals(b[i / 121], ys[i], "groups " + groups + ", y[" + i + "]");
+            }
+            y.backward(Tensor.randn(rng, 1, 2, 11, 11));
+            assertArrayEquals(new float[2], x.grad().toArray(), "groups " + groups);
+            assertArrayEquals(new float[weight.numel()], weight.grad().toArray(), "groups " + groups);
+        }
+    }
+
+    @Test
+    void anEmptyBatchGivesZeroWeightGradients() {
+        DirectConv2d conv = new DirectConv2d(0, 8, 24, 24, 6, 1, 3, 3, 1, 1, 1, 1, 1, 1, 24, 24);
+        float[] dw = new float[6 * 8 * 9];
+        java.util.Arrays.fill(dw, Float.NaN);
+        conv.weightGradient(new float[0], new float[0], dw);
+        assertArrayEquals(new float[dw.length], dw);
+    }
+
+    @Test
+    void theWeightGradientSumsOnlyRealPositions() {
+        // an infinity in the input's last column: tap kj = 0 of a 3×3, padding-1 convolution never reads it (PyTorch's
+        // dW[:, :, :, 0] stays finite); the grid's dropped columns must not turn it into 0·∞ = NaN there
+        int n = 2, c = 4, hw = 24, out = 3;
+        Random rng = new Random(11);
+        float[] x = Tensor.randn(rng, n, c, hw, hw).toArray(), dy = Tensor.randn(rng, n, out, hw, hw).toArray();
+        for (int row = 0; row < n * c * hw; row++) {
+            x[row * hw + hw - 1] = Float.POSITIVE_INFINITY;
+        }
+        for (int cin : new int[] {c, 40}) { // both sides of the weight gradient: few input channels, and many
+            float[] xs = cin == c ? x : Tensor.randn(rng, n, cin, hw, hw).toArray();
+            if (cin != c) {
+                for (int row = 0; row < n * cin * hw; row++) {
+                    xs[row * hw + hw - 1] = Float.POSITIVE_INFINITY;
+                }
+            }
+            DirectConv2d conv = new DirectConv2d(n, cin, hw, hw, out, 1, 3, 3, 1, 1, 1, 1, 1, 1, hw, hw);
+            float[] dw = new float[out * cin * 9];
+            conv.weightGradient(xs, dy, dw);
+            for (int o = 0; o < out; o++) {
+                for (int ci = 0; ci < cin; ci++) {
+                    for (int ki = 0; ki < 3; ki++) {
+                        float v = dw[((o * cin + ci) * 3 + ki) * 3]; // kj = 0
+                        assertTrue(Float.isFinite(v), cin + " input channels: dW[" + o + ", " + ci + ", " + ki
+                                + ", 0] = " + v);
+                    }
+                }
+            }
+        }
+    }
+
     /** Each element within a few float roundings of the sum of its terms' magnitudes. */
     private static void close(String what, float[] got, double[] exact, double[] magnitude) {
         assertEquals(exact.length, got.length, what);
