@@ -204,14 +204,19 @@ public final class ConvOps {
             return args.paddingRepr();
         }
 
+        /** The direct route's passes for this call, or null when no pass takes it (its tap tables are not built). */
+        private DirectConv2d directConv(Geometry geo, int n) {
+            return route.forward() || route.backward() ? new DirectConv2d(n, inChannels, geo.h, geo.w, outChannels,
+                    groups, kernelH, kernelW, geo.sh, geo.sw, geo.ph, geo.pw, geo.dh, geo.dw, geo.outH, geo.outW) : null;
+        }
+
         /**
          * The grouped (and plain) convolution: each pass takes the direct route ({@link DirectConv2d}: the kernel
          * reads zero-padded phase planes) or im2col + GEMM, as {@link #route} says.
          */
         private Tensor grouped(Tensor x, Tensor weight, Tensor bias, Geometry geo, int n, int[] yShape) {
             int out = outChannels, ckk = geo.ckk(), l = geo.outH * geo.outW;
-            DirectConv2d conv = new DirectConv2d(n, inChannels, geo.h, geo.w, out, groups, kernelH, kernelW, geo.sh,
-                    geo.sw, geo.ph, geo.pw, geo.dh, geo.dw, geo.outH, geo.outW);
+            DirectConv2d conv = directConv(geo, n);
             float[] xs = x.storage();      // [N, C, H, W]
             float[] wt = weight.storage(); // [out, C/groups, kh, kw]
             float[] bs = bias == null ? null : bias.storage();
@@ -322,8 +327,7 @@ public final class ConvOps {
             float[] y = BufferPool.uninitialized(n * out * l); // [N, out, L], every element written below
             // on large planes, the direct route's row gathers (one row of A per group: the kernel's few-rows tiles);
             // else the loop over taps
-            DirectConv2d conv = new DirectConv2d(n, in, geo.h, geo.w, out, groups, kernelH, kernelW, geo.sh, geo.sw,
-                    geo.ph, geo.pw, geo.dh, geo.dw, geo.outH, geo.outW);
+            DirectConv2d conv = directConv(geo, n);
             if (route.forward()) {
                 conv.forward(xs, wt, bs, y);
             } else {
